@@ -1,0 +1,30 @@
+/* qf_file.h: bounded reads, atomic writes and directories. */
+#ifndef QF_FILE_H
+#define QF_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* qf_file_write_atomic replaces path with data: a temporary file in the same
+ * directory, fsync, rename, fsync of the directory. On any failure the old
+ * file stays intact and the temporary is removed. 0 or a negative errno. */
+int qf_file_write_atomic(const char *path, const void *data, size_t len,
+                         mode_t mode, char *err, size_t errlen);
+
+/* Flags for qf_file_read. */
+#define QF_READ_NOFOLLOW 0x1 /* refuse symbolic links */
+
+/* qf_file_read reads a regular file of at most max bytes into a new
+ * NUL-terminated buffer that the caller frees. Refuses non-regular files
+ * (-EINVAL), larger files (-EFBIG) and, with QF_READ_NOFOLLOW, symlinks
+ * (-ELOOP). 0 or a negative errno, with a message in err. */
+int qf_file_read(const char *path, size_t max, int flags, char **out,
+                 size_t *len, char *err, size_t errlen);
+
+/* qf_mkdir_p creates path and its missing parents with mode. */
+int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen);
+
+/* qf_path_join writes "dir/name" into out; -ENAMETOOLONG if it cannot fit. */
+int qf_path_join(char *out, size_t outlen, const char *dir, const char *name);
+
+#endif

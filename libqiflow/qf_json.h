@@ -1,0 +1,67 @@
+/* qf_json.h: reading yajl trees and writing JSON with a sticky error. */
+#ifndef QF_JSON_H
+#define QF_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+/* --- reading --- */
+
+/* qf_json_parse parses text into a tree the caller frees with
+ * yajl_tree_free; NULL on error with the parser's message in err. */
+yajl_val qf_json_parse(const char *text, char *err, size_t errlen);
+
+/* qf_json_get returns obj[key], or NULL when obj is no object or lacks it. */
+yajl_val qf_json_get(yajl_val obj, const char *key);
+
+/* qf_json_get_str returns obj[key] when it is a string, else NULL. */
+const char *qf_json_get_str(yajl_val obj, const char *key);
+
+/* The typed getters return 0, -ENOENT (absent or null) or -EINVAL (wrong
+ * type or out of range). */
+int qf_json_get_int(yajl_val obj, const char *key, long long *out);
+int qf_json_get_double(yajl_val obj, const char *key, double *out);
+int qf_json_get_bool(yajl_val obj, const char *key, bool *out);
+
+/* --- writing --- */
+
+/* A JSON writer: every call is a no-op once one failed, and the first
+ * failure is reported by qf_jw_finish, so callers check once. */
+typedef struct qf_jw_s {
+  yajl_gen g;
+  int status; /* 0 or the first negative errno */
+} qf_jw_t;
+
+int qf_jw_init(qf_jw_t *w);
+void qf_jw_free(qf_jw_t *w);
+/* qf_jw_finish copies the document into a new NUL-terminated buffer that
+ * the caller frees; returns the writer's status. */
+int qf_jw_finish(qf_jw_t *w, char **out, size_t *len);
+/* qf_jw_reset empties the writer for the next document. */
+void qf_jw_reset(qf_jw_t *w);
+
+void qf_jw_obj_open(qf_jw_t *w);
+void qf_jw_obj_close(qf_jw_t *w);
+void qf_jw_arr_open(qf_jw_t *w);
+void qf_jw_arr_close(qf_jw_t *w);
+void qf_jw_key(qf_jw_t *w, const char *key);
+void qf_jw_str(qf_jw_t *w, const char *s); /* NULL writes null */
+void qf_jw_int(qf_jw_t *w, long long v);
+void qf_jw_double(qf_jw_t *w, double v); /* NaN and infinities write null */
+void qf_jw_bool(qf_jw_t *w, bool v);
+void qf_jw_null(qf_jw_t *w);
+/* qf_jw_value writes a parsed tree (NULL writes null). */
+void qf_jw_value(qf_jw_t *w, yajl_val v);
+
+/* Key-value shorthands inside an object. */
+void qf_jw_kstr(qf_jw_t *w, const char *key, const char *s);
+void qf_jw_kint(qf_jw_t *w, const char *key, long long v);
+void qf_jw_kdouble(qf_jw_t *w, const char *key, double v);
+void qf_jw_kbool(qf_jw_t *w, const char *key, bool v);
+void qf_jw_knull(qf_jw_t *w, const char *key);
+/* qf_jw_ktime writes t as an ISO 8601 UTC string, or null when t <= 0. */
+void qf_jw_ktime(qf_jw_t *w, const char *key, long long t);
+
+#endif

@@ -1,0 +1,95 @@
+/* qf_snapshot.c: the JSON documents the parts exchange through StateDir. */
+#include "qf_snapshot.h"
+#include "qf_buf.h"
+#include "qf_file.h"
+#include "qf_json.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int qf_snapshot_write(const char *state_dir, const char *name,
+                      const char *json, size_t len, char *err, size_t errlen) {
+  char path[4096];
+  if (qf_path_join(path, sizeof(path), state_dir, name) != 0) {
+    qf_err(err, errlen, "%s/%s: path too long", state_dir, name);
+    return -ENAMETOOLONG;
+  }
+  return qf_file_write_atomic(path, json, len, 0644, err, errlen);
+}
+
+int qf_snapshot_init(qf_snapshot_t *s, const char *state_dir,
+                     const char *name) {
+  memset(s, 0, sizeof(*s));
+  size_t n = strlen(state_dir) + strlen(name) + 2;
+  s->path = malloc(n);
+  if (s->path == NULL)
+    return -ENOMEM;
+  qf_path_join(s->path, n, state_dir, name);
+  return 0;
+}
+
+void qf_snapshot_destroy(qf_snapshot_t *s) {
+  if (s->doc != NULL)
+    yajl_tree_free(s->doc);
+  free(s->path);
+  memset(s, 0, sizeof(*s));
+}
+
+/* qf_snapshot_same tells whether st describes the file already loaded. */
+static bool qf_snapshot_same(const qf_snapshot_t *s, const struct stat *st) {
+  return s->dev == st->st_dev && s->ino == st->st_ino &&
+         s->size == st->st_size && s->mtime.tv_sec == st->st_mtim.tv_sec &&
+         s->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* qf_snapshot_forget drops the document: the file is gone. */
+static int qf_snapshot_forget(qf_snapshot_t *s) {
+  bool had = s->doc != NULL || s->ino != 0;
+  if (s->doc != NULL)
+    yajl_tree_free(s->doc);
+  s->doc = NULL;
+  s->updated_at = 0;
+  s->dev = 0;
+  s->ino = 0;
+  s->size = 0;
+  s->error[0] = '\0';
+  return had ? 1 : 0;
+}
+
+int qf_snapshot_refresh(qf_snapshot_t *s) {
+  struct stat st;
+  if (stat(s->path, &st) != 0)
+    return errno == ENOENT ? qf_snapshot_forget(s) : -errno;
+  if (qf_snapshot_same(s, &st))
+    return s->error[0] ? -EINVAL : 0;
+  s->dev = st.st_dev;
+  s->ino = st.st_ino;
+  s->size = st.st_size;
+  s->mtime = st.st_mtim;
+  char *text = NULL;
+  int status = qf_file_read(s->path, QF_SNAPSHOT_MAX_BYTES, 0, &text, NULL,
+                            s->error, sizeof(s->error));
+  if (status != 0)
+    return status;
+  char perr[200];
+  yajl_val doc = qf_json_parse(text, perr, sizeof(perr));
+  free(text);
+  if (!YAJL_IS_OBJECT(doc)) {
+    qf_err(s->error, sizeof(s->error), "%s: %s", s->path,
+           doc == NULL ? perr : "not a JSON object");
+    if (doc != NULL)
+      yajl_tree_free(doc);
+    return -EINVAL;
+  }
+  if (s->doc != NULL)
+    yajl_tree_free(s->doc);
+  s->doc = doc;
+  s->error[0] = '\0';
+  time_t t = 0;
+  s->updated_at =
+      qf_time_parse(qf_json_get_str(doc, "updated_at"), &t) == 0 ? t : 0;
+  return 1;
+}
