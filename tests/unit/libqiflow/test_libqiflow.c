@@ -1,0 +1,348 @@
+/* Unit tests for libqiflow: buffers, files, time, JSON, snapshots, ids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "qf_buf.h"
+#include "qf_file.h"
+#include "qf_http.h"
+#include "qf_json.h"
+#include "qf_snapshot.h"
+#include "qf_swarm.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A scratch directory per test, removed afterwards. */
+static int setup_dir(void **state) {
+  char *dir = strdup("/tmp/qf-unit-XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  *state = dir;
+  return 0;
+}
+
+static int teardown_dir(void **state) {
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+  int rc = system(cmd);
+  free(*state);
+  return rc == 0 ? 0 : -1;
+}
+
+static void test_buf_grows_and_bounds(void **state) {
+  (void)state; /* unused */
+  qf_buf_t b = QF_BUF_INIT;
+  for (int i = 0; i < 1000; i++)
+    assert_int_equal(qf_buf_printf(&b, "%d,", i), 0);
+  assert_true(b.len > 1000);
+  assert_int_equal(b.data[b.len], '\0');
+  assert_memory_equal(b.data, "0,1,2,", 6);
+  qf_buf_free(&b);
+
+  b.max = 4;
+  assert_int_equal(qf_buf_puts(&b, "abcd"), 0);
+  assert_int_equal(qf_buf_puts(&b, "e"), -EFBIG);
+  assert_string_equal(b.data, "abcd");
+  size_t len = 0;
+  char *s = qf_buf_steal(&b, &len);
+  assert_int_equal(len, 4);
+  assert_null(b.data);
+  free(s);
+}
+
+static void test_strcpy_reports_truncation(void **state) {
+  (void)state; /* unused */
+  char out[4];
+  assert_int_equal(qf_strcpy(out, sizeof(out), "abc"), 0);
+  assert_string_equal(out, "abc");
+  assert_int_equal(qf_strcpy(out, sizeof(out), "abcd"), -ENOSPC);
+  assert_string_equal(out, "abc");
+}
+
+static void test_time_round_trip(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *in;
+    long long want; /* -1: must be rejected */
+  } cases[] = {
+      {"2026-11-27T10:00:00Z", 1795773600},
+      {"2026-11-27T10:00:00", 1795773600},
+      {"2026-11-27T10:00:00.123456Z", 1795773600},
+      {"2026-11-27T12:00:00+02:00", 1795773600},
+      {"2026-11-27T08:30:00-01:30", 1795773600},
+      {"2026-11-27 10:00:00Z", 1795773600},
+      {"1970-01-01T00:00:00Z", 0},
+      {"2026-13-01T00:00:00Z", -1},
+      {"2026-11-27T10:00Z", -1},
+      {"2026-11-27T10:00:00Zjunk", -1},
+      {"2026-11-27T10:00:00+0200", -1},
+      {"2026-11-27T10:00:00.Z", -1},
+      {"", -1},
+      {"yesterday", -1},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    time_t t = 0;
+    int rc = qf_time_parse(cases[i].in, &t);
+    if (cases[i].want < 0) {
+      assert_int_equal(rc, -EINVAL);
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal((long long)t, cases[i].want);
+    }
+  }
+  char buf[QF_TIME_ISO_LEN];
+  assert_int_equal(qf_time_format(1795773600, buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "2026-11-27T10:00:00Z");
+  assert_int_equal(qf_time_format_date(1795773600, buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "2026-11-27");
+  assert_int_equal(qf_time_parse(NULL, &(time_t){0}), -EINVAL);
+}
+
+static void test_json_getters(void **state) {
+  (void)state; /* unused */
+  char err[128];
+  yajl_val v = qf_json_parse(
+      "{\"s\":\"x\",\"i\":42,\"d\":1.5,\"b\":true,\"n\":null,\"big\":1e400}",
+      err, sizeof(err));
+  assert_non_null(v);
+  long long i = 0;
+  double d = 0;
+  bool b = false;
+  assert_string_equal(qf_json_get_str(v, "s"), "x");
+  assert_null(qf_json_get_str(v, "i"));
+  assert_int_equal(qf_json_get_int(v, "i", &i), 0);
+  assert_int_equal(i, 42);
+  assert_int_equal(qf_json_get_int(v, "d", &i), -EINVAL);
+  assert_int_equal(qf_json_get_int(v, "missing", &i), -ENOENT);
+  assert_int_equal(qf_json_get_int(v, "n", &i), -ENOENT);
+  assert_int_equal(qf_json_get_double(v, "d", &d), 0);
+  assert_true(d == 1.5);
+  assert_int_equal(qf_json_get_double(v, "i", &d), 0);
+  assert_int_equal(qf_json_get_bool(v, "b", &b), 0);
+  assert_true(b);
+  assert_int_equal(qf_json_get_bool(v, "s", &b), -EINVAL);
+  yajl_tree_free(v);
+
+  assert_null(qf_json_parse("{\"a\":", err, sizeof(err)));
+  assert_true(strlen(err) > 0);
+  assert_null(strchr(err, '\n'));
+  assert_null(qf_json_parse("{\"a\":\"\xff\"}", err, sizeof(err)));
+}
+
+static void test_json_writer_escapes_and_round_trips(void **state) {
+  (void)state; /* unused */
+  qf_jw_t w;
+  assert_int_equal(qf_jw_init(&w), 0);
+  const char *hostile = "quote\" back\\ nl\n ctl\x01 tab\t \xc3\xa9";
+  qf_jw_obj_open(&w);
+  qf_jw_kstr(&w, "s", hostile);
+  qf_jw_kstr(&w, "null", NULL);
+  qf_jw_kint(&w, "i", -7);
+  qf_jw_kdouble(&w, "d", 45.2);
+  qf_jw_kdouble(&w, "nan", NAN);
+  qf_jw_kbool(&w, "b", false);
+  qf_jw_ktime(&w, "t", 1795773600);
+  qf_jw_ktime(&w, "t0", 0);
+  qf_jw_obj_close(&w);
+  char *out = NULL;
+  assert_int_equal(qf_jw_finish(&w, &out, NULL), 0);
+  assert_non_null(strstr(out, "\"d\":45.2,"));
+  assert_non_null(strstr(out, "\\u0001"));
+  assert_non_null(strstr(out, "\"nan\":null"));
+  yajl_val v = qf_json_parse(out, NULL, 0);
+  assert_non_null(v);
+  assert_string_equal(qf_json_get_str(v, "s"), hostile);
+  assert_string_equal(qf_json_get_str(v, "t"), "2026-11-27T10:00:00Z");
+
+  /* Copy the tree through qf_jw_value and compare the text. */
+  qf_jw_reset(&w);
+  qf_jw_value(&w, v);
+  char *copy = NULL;
+  assert_int_equal(qf_jw_finish(&w, &copy, NULL), 0);
+  assert_string_equal(copy, out);
+  free(copy);
+  free(out);
+  yajl_tree_free(v);
+
+  /* Invalid UTF-8 is an error, reported once at the end. */
+  qf_jw_reset(&w);
+  qf_jw_arr_open(&w);
+  qf_jw_str(&w, "bad \xff");
+  qf_jw_int(&w, 1);
+  qf_jw_arr_close(&w);
+  assert_int_equal(qf_jw_finish(&w, &out, NULL), -EILSEQ);
+  qf_jw_free(&w);
+}
+
+static void test_file_atomic_and_bounded(void **state) {
+  const char *dir = *state;
+  char path[512], err[256];
+  snprintf(path, sizeof(path), "%s/sub/deeper", dir);
+  assert_int_equal(qf_mkdir_p(path, 0755, err, sizeof(err)), 0);
+  assert_int_equal(qf_mkdir_p(path, 0755, err, sizeof(err)), 0);
+  snprintf(path, sizeof(path), "%s/sub/f.json", dir);
+  assert_int_equal(qf_file_write_atomic(path, "hello", 5, 0600, err,
+                                        sizeof(err)), 0);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(qf_file_read(path, 5, 0, &text, &len, err, sizeof(err)), 0);
+  assert_string_equal(text, "hello");
+  free(text);
+  assert_int_equal(qf_file_read(path, 4, 0, &text, &len, err, sizeof(err)),
+                   -EFBIG);
+  assert_non_null(strstr(err, "limit"));
+
+  char link_path[512];
+  snprintf(link_path, sizeof(link_path), "%s/link.json", dir);
+  assert_int_equal(symlink(path, link_path), 0);
+  assert_int_equal(qf_file_read(link_path, 64, QF_READ_NOFOLLOW, &text, &len,
+                                err, sizeof(err)), -ELOOP);
+  assert_non_null(strstr(err, "symbolic link"));
+
+  char fifo[512];
+  snprintf(fifo, sizeof(fifo), "%s/fifo.json", dir);
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  assert_int_equal(qf_file_read(fifo, 64, 0, &text, &len, err, sizeof(err)),
+                   -EINVAL);
+  assert_non_null(strstr(err, "not a regular file"));
+
+  /* A failed atomic write leaves the old file intact. */
+  snprintf(path, sizeof(path), "%s/missing-dir/x", dir);
+  assert_int_equal(qf_file_write_atomic(path, "x", 1, 0644, err, sizeof(err)),
+                   -ENOENT);
+}
+
+static void test_snapshot_reader_reloads_on_change(void **state) {
+  const char *dir = *state;
+  char err[256];
+  qf_snapshot_t s;
+  assert_int_equal(qf_snapshot_init(&s, dir, "x.json"), 0);
+  assert_int_equal(qf_snapshot_refresh(&s), 0); /* missing: no data yet */
+  assert_null(s.doc);
+
+  const char *v1 = "{\"schema_version\":1,\"updated_at\":\"2026-11-27T10:00:00Z\"}";
+  assert_int_equal(qf_snapshot_write(dir, "x.json", v1, strlen(v1), err,
+                                     sizeof(err)), 0);
+  assert_int_equal(qf_snapshot_refresh(&s), 1);
+  assert_non_null(s.doc);
+  assert_int_equal((long long)s.updated_at, 1795773600);
+  assert_int_equal(qf_snapshot_refresh(&s), 0);
+
+  /* A broken file keeps the previous document and says why. */
+  assert_int_equal(qf_snapshot_write(dir, "x.json", "{\"a\":", 5, err,
+                                     sizeof(err)), 0);
+  assert_int_equal(qf_snapshot_refresh(&s), -EINVAL);
+  assert_non_null(s.doc);
+  assert_true(strlen(s.error) > 0);
+  assert_int_equal(qf_snapshot_refresh(&s), -EINVAL);
+
+  char path[512];
+  snprintf(path, sizeof(path), "%s/x.json", dir);
+  unlink(path);
+  assert_int_equal(qf_snapshot_refresh(&s), 1);
+  assert_null(s.doc);
+  qf_snapshot_destroy(&s);
+}
+
+static void test_swarm_id_is_stable_and_shared(void **state) {
+  const char *dir = *state;
+  char id1[64], id2[64], err[256];
+  assert_int_equal(qf_swarm_id_resolve(NULL, dir, id1, sizeof(id1), err,
+                                       sizeof(err)), 0);
+  assert_int_equal(strlen(id1), 36);
+  assert_int_equal(id1[14], '4');
+  assert_int_equal(qf_swarm_id_resolve("", dir, id2, sizeof(id2), err,
+                                       sizeof(err)), 0);
+  assert_string_equal(id1, id2);
+  assert_int_equal(qf_swarm_id_resolve("my-swarm", dir, id2, sizeof(id2), err,
+                                       sizeof(err)), 0);
+  assert_string_equal(id2, "my-swarm");
+  assert_int_equal(qf_swarm_id_resolve("has space", dir, id2, sizeof(id2),
+                                       err, sizeof(err)), -EINVAL);
+
+  /* Racing creators agree on one id. */
+  char sub[512];
+  snprintf(sub, sizeof(sub), "%s/race", dir);
+  for (int i = 0; i < 8; i++) {
+    if (fork() == 0) {
+      char id[64];
+      _exit(qf_swarm_id_resolve(NULL, sub, id, sizeof(id), NULL, 0) == 0 ? 0
+                                                                         : 1);
+    }
+  }
+  for (int i = 0; i < 8; i++) {
+    int st = 0;
+    wait(&st);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  }
+  assert_int_equal(qf_swarm_id_resolve(NULL, sub, id1, sizeof(id1), err,
+                                       sizeof(err)), 0);
+  char path[600];
+  snprintf(path, sizeof(path), "%s/swarm_id", sub);
+  char *text = NULL;
+  assert_int_equal(qf_file_read(path, 100, 0, &text, NULL, err, sizeof(err)),
+                   0);
+  assert_int_equal(strncmp(text, id1, 36), 0);
+  free(text);
+
+  /* A garbled id file is an error, not a silent new id. */
+  snprintf(path, sizeof(path), "%s/swarm_id", dir);
+  assert_int_equal(qf_file_write_atomic(path, "\"bad\"", 5, 0644, err,
+                                        sizeof(err)), 0);
+  assert_int_equal(qf_swarm_id_resolve(NULL, dir, id1, sizeof(id1), err,
+                                       sizeof(err)), -EINVAL);
+}
+
+static void test_http_helpers(void **state) {
+  (void)state; /* unused */
+  char out[256];
+  qf_http_redact("https://user:secret@host.example:8443/api/v1?token=abc",
+                 out, sizeof(out));
+  assert_string_equal(out, "https://host.example:8443/api/v1");
+  qf_http_redact("http://host/p#frag", out, sizeof(out));
+  assert_string_equal(out, "http://host/p");
+  assert_int_equal(qf_http_parse_retry_after("120", 0), 120);
+  assert_int_equal(qf_http_parse_retry_after("-5", 0), -1);
+  assert_int_equal(qf_http_parse_retry_after("soon", 0), -1);
+  assert_int_equal(
+      qf_http_parse_retry_after("Fri, 27 Nov 2026 10:01:00 GMT", 1795773600),
+      60);
+  assert_true(qf_http_retryable(0));
+  assert_true(qf_http_retryable(429));
+  assert_true(qf_http_retryable(503));
+  assert_false(qf_http_retryable(404));
+  assert_false(qf_http_retryable(200));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_buf_grows_and_bounds),
+      cmocka_unit_test(test_strcpy_reports_truncation),
+      cmocka_unit_test(test_time_round_trip),
+      cmocka_unit_test(test_json_getters),
+      cmocka_unit_test(test_json_writer_escapes_and_round_trips),
+      cmocka_unit_test_setup_teardown(test_file_atomic_and_bounded, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_snapshot_reader_reloads_on_change,
+                                      setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_swarm_id_is_stable_and_shared,
+                                      setup_dir, teardown_dir),
+      cmocka_unit_test(test_http_helpers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
