@@ -234,3 +234,51 @@ void qf_jw_ktime(qf_jw_t *w, const char *key, long long t) {
   else
     qf_jw_str(w, buf);
 }
+
+/* qf_utf8_seq returns the length of the well-formed UTF-8 sequence at p,
+ * or 0 when p does not start one (RFC 3629 table 3-7 ranges). */
+static size_t qf_utf8_seq(const unsigned char *p) {
+  unsigned char c = p[0];
+  if (c < 0x80)
+    return 1;
+  unsigned char lo = 0x80, hi = 0xBF;
+  size_t n;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0)
+      lo = 0xA0; /* overlong */
+    else if (c == 0xED)
+      hi = 0x9F; /* surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0)
+      lo = 0x90; /* overlong */
+    else if (c == 0xF4)
+      hi = 0x8F; /* past U+10FFFF */
+  } else {
+    return 0;
+  }
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xBF)
+      return 0; /* also stops at the NUL terminator */
+  return n;
+}
+
+size_t qf_json_utf8_repair(char *s) {
+  size_t replaced = 0;
+  unsigned char *p = (unsigned char *)s;
+  while (*p != '\0') {
+    size_t n = qf_utf8_seq(p);
+    if (n == 0) {
+      *p = '?';
+      replaced++;
+      n = 1;
+    }
+    p += n;
+  }
+  return replaced;
+}

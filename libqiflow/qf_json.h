@@ -64,4 +64,11 @@ void qf_jw_knull(qf_jw_t *w, const char *key);
 /* qf_jw_ktime writes t as an ISO 8601 UTC string, or null when t <= 0. */
 void qf_jw_ktime(qf_jw_t *w, const char *key, long long t);
 
+/* qf_json_utf8_repair replaces, in place, every byte of s that is not part
+ * of a well-formed UTF-8 sequence (overlong forms, surrogates and code
+ * points past U+10FFFF included) with '?', so text from outside (file
+ * names, parser messages) can be written with qf_jw_str. Returns how many
+ * bytes it replaced. */
+size_t qf_json_utf8_repair(char *s);
+
 #endif
