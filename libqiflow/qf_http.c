@@ -39,7 +39,7 @@ static void qf_http_reset_response(qf_http_response_t *resp, size_t max) {
   qf_http_response_free(resp);
   memset(resp, 0, sizeof(*resp));
   resp->body.max = max;
-  resp->link.max = 64 * 1024;
+  resp->link.max = (size_t)64 * 1024;
   resp->retry_after = -1;
   resp->rl_limit = resp->rl_remaining = resp->rl_reset = resp->rl_used = -1;
 }
