@@ -57,8 +57,11 @@ atexit.register(_reap_children)
 def _spawn(argv, log_path, **kwargs):
     """Start argv with stdout+stderr appended to log_path; tracked for exit."""
     with open(log_path, "ab") as out:
+        # Own session: a Ctrl-C on the terminal reaches only the harness,
+        # which then stops its children in order.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, **kwargs)
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True, **kwargs)
     _CHILDREN.add(proc)
     return proc
 

@@ -1,0 +1,183 @@
+"""The JSON Schemas in schema/ are themselves valid, their examples pass, and
+shape changes (a missing key, a wrong type, an unknown value, an extra key
+where the contract is closed) fail. No daemon is started here."""
+
+import copy
+import json
+
+import jsonschema
+import pytest
+
+import qfstack
+
+SCHEMA_FILES = sorted((qfstack.SOURCE_DIR / "schema").glob("*.schema.json"))
+NAMES = [p.name[:-len(".schema.json")] for p in SCHEMA_FILES]
+# common.schema.json only holds $defs for the others; every other schema is
+# one document and must show what it looks like.
+DOCUMENTS = [n for n in NAMES if n != "common"]
+
+# The documents schema/README.md defines so far; each needs a schema.
+EXPECTED = {"agent", "agents-snapshot", "health", "status", "agent-status",
+            "metrics", "error"}
+
+
+def test_every_contract_document_has_a_schema():
+    assert EXPECTED <= set(NAMES), f"missing: {EXPECTED - set(NAMES)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_schema_is_valid_draft_2020_12(name):
+    schema = qfstack.schema(name)
+    assert schema["$schema"] == \
+        "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith(f"/{name}.schema.json")
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_ref_resolves(name):
+    resolver = qfstack.validator(name).resolver
+    refs = sorted(set(_refs(qfstack.schema(name))))
+    for ref in refs:
+        url, target = resolver.resolve(ref)
+        assert isinstance(target, dict), f"{ref} -> {url}: {target!r}"
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_examples_validate(name):
+    examples = qfstack.schema(name).get("examples")
+    assert examples, f"{name}.schema.json has no examples"
+    for example in examples:
+        qfstack.validate(example, name)
+
+
+def _first_example(name):
+    return copy.deepcopy(qfstack.schema(name)["examples"][0])
+
+
+def _set(doc, path, value):
+    """Set doc[path...] = value; value DELETE removes the key."""
+    *parents, last = path
+    for key in parents:
+        doc = doc[key]
+    if value is DELETE:
+        del doc[last]
+    else:
+        doc[last] = value
+
+
+DELETE = object()
+
+# (schema, path into its first example, new value or DELETE, why it fails)
+BROKEN = [
+    ("agent", ["name"], DELETE, "name is required"),
+    ("agent", ["name"], "", "empty name"),
+    ("agent", ["status"], "sleeping", "unknown status"),
+    ("agent", ["status"], DELETE, "status is required"),
+    ("agent", ["pid"], "4242", "pid as a string"),
+    ("agent", ["pid"], 0, "pid 0"),
+    ("agent", ["issue_number"], 12.5, "fractional issue number"),
+    ("agent", ["last_activity"], "yesterday", "not a timestamp"),
+    ("agent", ["task_started_at"], "2026-02-30T10:00:00Z", "no such date"),
+    ("agents-snapshot", ["schema_version"], 2, "unknown schema version"),
+    ("agents-snapshot", ["updated_at"], "2026-11-27T10:41:00+01:00",
+     "not UTC"),
+    ("agents-snapshot", ["counts", "dead"], DELETE, "a count is missing"),
+    ("agents-snapshot", ["counts", "zombie"], 0, "unknown count"),
+    ("agents-snapshot", ["counts", "total"], -1, "negative count"),
+    ("agents-snapshot", ["agents", 0, "status"], "working",
+     "reported status where the derived one belongs"),
+    ("agents-snapshot", ["agents", 0, "liveness"], "maybe", "bad liveness"),
+    ("agents-snapshot", ["agents", 0, "liveness"], "dead",
+     "dead process but status active"),
+    ("agents-snapshot", ["agents", 0, "pid"], None,
+     "no pid but liveness alive"),
+    ("agents-snapshot", ["agents", 0, "current_task"], DELETE,
+     "absent optional field must be null, not missing"),
+    ("agents-snapshot", ["agents", 0, "extra"], 1, "unknown agent field"),
+    ("agents-snapshot", ["invalid_files", 0, "error"], DELETE,
+     "invalid file without its error"),
+    ("health", ["status"], "ok", "unknown status"),
+    ("health", ["reason"], "collectd unreachable: x",
+     "healthy with a reason"),
+    ("health", ["collectd", "connected"], False,
+     "healthy but disconnected"),
+    ("health", ["swarm_id"], "has space", "swarm id with a space"),
+    ("health", ["collectd", "age_seconds"], DELETE, "age missing"),
+    ("health", ["uptime"], 1, "unknown top-level field"),
+    ("status", ["success"], False, "success must be true"),
+    ("status", ["cpu"], "12%", "cpu as a string"),
+    ("status", ["cpu"], 140, "cpu over 100 percent"),
+    ("status", ["agents", "active"], DELETE, "flat agents.active missing"),
+    ("status", ["data", "stale"], True, "stale but status online"),
+    ("status", ["data", "resources", "load_1"], DELETE, "load_1 missing"),
+    ("status", ["data", "resources", "swap_percent"], 1.0,
+     "unknown resource"),
+    ("status", ["data", "system", "hostname"], None, "hostname null"),
+    ("status", ["data", "agents", "by_status", "dead"], DELETE,
+     "a status count missing"),
+    ("status", ["data", "agents", "agent_list", 0, "status"], "zombie",
+     "unknown derived status in agent_list"),
+    ("status", ["data", "timestamp"], 1764240000, "epoch timestamp"),
+    ("agent-status", ["data", "running"], False, "running must be true"),
+    ("agent-status", ["data", "api_port"], 70000, "port out of range"),
+    ("agent-status", ["data", "heartbeat"], {"running": True},
+     "partial heartbeat section"),
+    ("agent-status", ["data", "github"], {"repository": "no-slash",
+                                          "last_sync": None,
+                                          "last_error": None},
+     "repository without owner"),
+    ("agent-status", ["data", "collectd", "last_refresh"], "now",
+     "bad timestamp"),
+    ("metrics", ["data", "github"], [], "github must be an object"),
+    ("metrics", ["data", "agents"], DELETE, "agents section missing"),
+    ("metrics", ["data", "resources", "disk_percent"], -1,
+     "negative percent"),
+    ("error", ["success"], True, "errors are success false"),
+    ("error", ["error"], "", "empty message"),
+    ("error", ["data"], {}, "unknown field"),
+]
+
+
+@pytest.mark.parametrize("name,path,value,why", BROKEN,
+                         ids=[f"{b[0]}:{b[3]}" for b in BROKEN])
+def test_broken_instances_fail(name, path, value, why):
+    doc = _first_example(name)
+    qfstack.validate(doc, name)  # the unbroken example passes
+    _set(doc, path, value)
+    with pytest.raises(AssertionError) as info:
+        qfstack.validate(doc, name)
+    assert f"{name}.schema.json" in str(info.value), why
+
+
+def test_registry_file_allows_unknown_fields():
+    doc = _first_example("agent")
+    doc["model"] = "claude"
+    doc["nested"] = {"anything": [1, 2, 3]}
+    qfstack.validate(doc, "agent")
+
+
+def test_harness_helpers_produce_valid_agent_files(tmp_path):
+    path = qfstack.write_agent(tmp_path, "Agent-9", status="working", pid=1,
+                               issue_number=9)
+    qfstack.validate(json.loads(path.read_text()), "agent")
+    assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
+
+
+def test_validation_error_names_the_path():
+    doc = _first_example("status")
+    doc["data"]["resources"]["cpu_percent"] = "high"
+    with pytest.raises(AssertionError, match=r"\$\.data\.resources\."
+                       r"cpu_percent"):
+        qfstack.validate(doc, "status")
