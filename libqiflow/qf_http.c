@@ -94,6 +94,8 @@ static size_t qf_http_on_header(char *p, size_t size, size_t n, void *ud) {
     qf_strcpy(resp->content_type, sizeof(resp->content_type), v);
   } else if (qf_http_header_value(p, len, "retry-after", v, sizeof(v))) {
     resp->retry_after = qf_http_parse_retry_after(v, (long long)time(NULL));
+  } else if (qf_http_header_value(p, len, "ratelimit-policy", v, sizeof(v))) {
+    qf_strcpy(resp->rl_policy, sizeof(resp->rl_policy), v);
   } else if (qf_http_header_value(p, len, "x-ratelimit-limit", v, sizeof(v))) {
     resp->rl_limit = strtoll(v, NULL, 10);
   } else if (qf_http_header_value(p, len, "x-ratelimit-remaining", v,
@@ -105,6 +107,14 @@ static size_t qf_http_on_header(char *p, size_t size, size_t n, void *ud) {
     resp->rl_used = strtoll(v, NULL, 10);
   }
   return len;
+}
+
+/* qf_http_on_progress asks the request's abort_cb whether to stop. */
+static int qf_http_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                               curl_off_t ultotal, curl_off_t ulnow) {
+  const qf_http_request_t *req = ud;
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return req->abort_cb(req->abort_ud) != 0 ? 1 : 0;
 }
 
 /* qf_http_setup applies one request's options to the reused handle. */
@@ -141,6 +151,11 @@ static int qf_http_setup(qf_http_client_t *c, const qf_http_request_t *req,
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)req->body_len);
   }
+  if (req->abort_cb != NULL) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, qf_http_on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
   if (req->ca_cert != NULL)
     curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_cert);
   if (req->client_cert != NULL)
@@ -164,6 +179,8 @@ static int qf_http_fail(qf_http_response_t *resp, const qf_http_request_t *req,
   }
   qf_err(resp->error, sizeof(resp->error), "%s: %s", where,
          errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return -ECANCELED;
   return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 }
 

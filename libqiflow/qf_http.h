@@ -16,6 +16,10 @@ typedef struct qf_http_request_s {
   long timeout_ms;  /* whole request; 10 s when 0 */
   size_t max_body;  /* larger responses fail with -EFBIG; 8 MiB when 0 */
   const char *ca_cert, *client_cert, *client_key; /* optional TLS files */
+  /* Optional: polled during the transfer; a non-zero answer aborts it and
+   * qf_http_perform returns -ECANCELED (a daemon stopping mid-request). */
+  int (*abort_cb)(void *ud);
+  void *abort_ud;
 } qf_http_request_t;
 
 typedef struct qf_http_response_s {
@@ -29,6 +33,7 @@ typedef struct qf_http_response_s {
   long long rl_remaining;  /* x-ratelimit-remaining */
   long long rl_reset;      /* x-ratelimit-reset (epoch seconds) */
   long long rl_used;       /* x-ratelimit-used */
+  char rl_policy[128];     /* RateLimit-Policy ("100;w=900"), "" if absent */
   double seconds;          /* total transfer time */
   char error[CURL_ERROR_SIZE + 64]; /* transport error text, "" if none */
 } qf_http_response_t;
