@@ -134,6 +134,14 @@ def iso_time(offset_seconds=0.0):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(text):
+    """Epoch seconds of an ISO 8601 timestamp, None for None."""
+    if text is None:
+        return None
+    return datetime.datetime.fromisoformat(
+        text.replace("Z", "+00:00")).timestamp()
+
+
 # ---------------------------------------------------------------- collectd
 
 class CollectdError(RuntimeError):
@@ -166,8 +174,11 @@ class Collectd:
     """The real collectd daemon in the foreground, in its own workdir."""
 
     def __init__(self, workdir, plugin_conf="", interval=1.0,
-                 hostname="qiflow-test", build_dir=None):
+                 hostname="qiflow-test", build_dir=None, wrapper=()):
         self.workdir = Path(workdir)
+        # argv prefix, e.g. DROP_DAC_CAPS to run root collectd that file
+        # permissions apply to.
+        self.wrapper = list(wrapper)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.plugin_conf = plugin_conf
         self.interval = interval
@@ -258,7 +269,8 @@ PluginDir "{self.build_dir / 'plugins'}"
             self.socket.unlink()
         except FileNotFoundError:
             pass
-        self.proc = _spawn([COLLECTD_BIN, "-f", "-C", str(self.conf_path)],
+        self.proc = _spawn(self.wrapper + [COLLECTD_BIN, "-f", "-C",
+                                           str(self.conf_path)],
                            self.stdout_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -362,6 +374,13 @@ PluginDir "{self.build_dir / 'plugins'}"
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# Tests run as root, and root reads any file whatever its mode. Run under
+# this prefix, collectd is still root but without the capabilities that
+# bypass file permissions, so a chmod 000 file is really unreadable to it.
+DROP_DAC_CAPS = ("setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                 "--")
 
 
 def _group_name():
@@ -671,25 +690,30 @@ class Stack:
 
     def __init__(self, root, interval=1.0, stale_after=None,
                  process_check=None, extra_plugin_conf="",
-                 exporter_args=(), hostname="qiflow-test"):
+                 exporter_args=(), hostname="qiflow-test",
+                 create_agent_dir=True, collectd_wrapper=()):
         self.root = Path(root)
         self.agent_dir = self.root / "agents"
         self.state_dir = self.root / "state"
-        self.agent_dir.mkdir(parents=True, exist_ok=True)
+        if create_agent_dir:
+            self.agent_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.interval = interval
         conf = agents_plugin_conf(self.agent_dir, self.state_dir,
                                   stale_after, process_check)
         self.collectd = Collectd(self.root / "collectd",
-                                 conf + extra_plugin_conf, interval, hostname)
+                                 conf + extra_plugin_conf, interval, hostname,
+                                 wrapper=collectd_wrapper)
         self.exporter = Exporter(self.collectd.socket, self.state_dir,
                                  extra_args=exporter_args,
                                  log_path=self.root / "exporter.log")
         self.processes = []
 
-    def start(self):
+    def start(self, exporter=True):
+        """Start collectd, then (unless exporter=False) the exporter."""
         self.collectd.start()
-        self.exporter.start()
+        if exporter:
+            self.exporter.start()
         return self
 
     def stop(self):
@@ -720,6 +744,20 @@ class Stack:
     def snapshot(self):
         """StateDir/agents.json parsed, or None before the first write."""
         return read_json(self.state_dir / "agents.json")
+
+    def wait_reads(self, count=1, timeout=None):
+        """Wait until qiflow_agents has written agents.json for `count`
+        reads that started after this call; returns that snapshot."""
+        start = time.time()
+        timeout = timeout or (count + 3) * self.interval + 5
+
+        def done():
+            doc = self.snapshot()
+            stamp = doc and parse_time(doc.get("updated_at"))
+            return doc if stamp and stamp >= start + count - 1 + 0.999 \
+                else None
+        return wait_until(done, timeout, 0.05,
+                          f"{count} more qiflow_agents reads")
 
     def evidence(self):
         """Log tails for a failing test's report."""
