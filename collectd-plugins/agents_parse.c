@@ -213,7 +213,9 @@ int agents_parse(const char *text, agents_agent_t *a, char *err,
   char perr[256];
   yajl_val doc = qf_json_parse(text, perr, sizeof(perr));
   if (doc == NULL) {
-    qf_err(err, errlen, "parse error: %s", perr);
+    /* yajl's messages mostly start with "parse error" already. */
+    bool prefixed = strncmp(perr, "parse error", 11) == 0;
+    qf_err(err, errlen, "%s%s", prefixed ? "" : "parse error: ", perr);
     return -EINVAL;
   }
   int status;

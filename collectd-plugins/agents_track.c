@@ -118,9 +118,12 @@ int agents_track_update(agents_track_t *t, const agents_result_t *r,
   return 0;
 }
 
+/* at_cmp orders by name, then file, so that of a name repeated in a
+ * hand-edited snapshot the entry of the first file wins, as in a read. */
 static int at_cmp(const void *x, const void *y) {
   const agents_track_entry_t *a = x, *b = y;
-  return strcmp(a->name, b->name);
+  int c = strcmp(a->name, b->name);
+  return c != 0 ? c : strcmp(a->file, b->file);
 }
 
 /* at_seed_one appends the snapshot agent v to nx if it is readable. */

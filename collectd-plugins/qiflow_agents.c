@@ -404,7 +404,7 @@ static void qa_reason(const agents_event_t *ev, char *out, size_t outlen) {
   if (a == NULL)
     snprintf(out, outlen, "its file left the registry");
   else if (a->status == AGENTS_DEAD)
-    snprintf(out, outlen, "process %lld is gone", a->pid);
+    snprintf(out, outlen, "its process is gone");
   else if (a->status == AGENTS_FAILED)
     snprintf(out, outlen, "it reports status failed");
   else
