@@ -1,0 +1,340 @@
+/* cache.c: the refresh thread. Every --refresh ms it reads collectd and the
+ * snapshots (re-parsed only when they change), renders every response body
+ * and publishes them as one immutable, reference-counted set. Requests
+ * take a reference under a short mutex: they never format, never talk to
+ * collectd and never wait for a refresh. */
+#include "cache.h"
+#include "log.h"
+#include "qf_buf.h"
+#include "render.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ca_clock reads a clock as seconds. */
+static double ca_clock(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void qfx_set_release(qfx_set_t *s) {
+  if (s == NULL ||
+      atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  for (size_t i = 0; i < QFX_B_N; i++)
+    qfx_entry_free(&s->bodies[i]);
+  free(s);
+}
+
+qfx_set_t *qfx_cache_acquire(qfx_cache_t *c) {
+  pthread_mutex_lock(&c->lock);
+  qfx_set_t *s = c->current;
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&c->lock);
+  return s;
+}
+
+/* ca_publish makes s the current set and drops the cache's reference to
+ * the previous one. */
+static void ca_publish(qfx_cache_t *c, qfx_set_t *s) {
+  pthread_mutex_lock(&c->lock);
+  qfx_set_t *old = c->current;
+  c->current = s;
+  pthread_mutex_unlock(&c->lock);
+  qfx_set_release(old);
+}
+
+/* ca_render_body renders body b of m into e. A failed rendering (out of
+ * memory) still leaves an answer: a 500 with a static JSON error. */
+static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
+                          qfx_entry_t *e, const qfx_headers_t *h) {
+  qf_jw_t *w = &c->writer;
+  unsigned status = 200;
+  qf_jw_reset(w);
+  switch (b) {
+  case QFX_B_HEALTH:
+    status = (unsigned)qfx_render_health(m, w);
+    break;
+  case QFX_B_STATUS:
+    qfx_render_status(m, w);
+    break;
+  case QFX_B_AGENT_STATUS:
+    qfx_render_agent_status(m, w);
+    break;
+  default:
+    qfx_render_metrics(m, w);
+    break;
+  }
+  char *body = NULL;
+  size_t len = 0;
+  int rc = qf_jw_finish(w, &body, &len);
+  if (rc != 0) {
+    QFX_ERROR("rendering body %d failed: %s", b, strerror(-rc));
+    static const char msg[] = "{\"success\":false,\"error\":\"rendering "
+                              "failed\"}";
+    body = strdup(msg);
+    len = sizeof(msg) - 1;
+    status = 500;
+    if (body == NULL)
+      return -ENOMEM;
+  }
+  return qfx_entry_build(e, status, QFX_CT_JSON, body, len, h);
+}
+
+/* ca_render builds a new set from m; NULL when out of memory. */
+static qfx_set_t *ca_render(qfx_cache_t *c, const qfx_model_t *m) {
+  qfx_set_t *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  atomic_init(&s->refs, 1);
+  s->headers = c->headers;
+  for (int b = 0; b < QFX_B_N; b++) {
+    if (ca_render_body(c, m, b, &s->bodies[b], &s->headers) != 0) {
+      qfx_set_release(s);
+      return NULL;
+    }
+  }
+  return s;
+}
+
+/* ca_read_collectd takes one reading; on failure the last good one stays
+ * (served as stale). Logs once per outage and once per recovery. */
+static void ca_read_collectd(qfx_cache_t *c, double wall, double mono) {
+  qfx_resources_t r;
+  if (qfx_source_read(&c->source, c->opts->host, &r) != 0) {
+    c->connected = false;
+    if (!c->down_logged)
+      QFX_WARNING("collectd unreachable: %s; serving the last good data "
+                  "as stale, retrying every refresh", c->source.error);
+    c->down_logged = true;
+    return;
+  }
+  if (c->down_logged)
+    QFX_NOTICE("collectd reachable again at %s", c->opts->socket_path);
+  if (strcmp(r.host, c->res.host) != 0 || c->last_ok <= 0.0) {
+    if (r.host[0] != '\0')
+      QFX_INFO("serving collectd host \"%s\"", r.host);
+    else
+      QFX_WARNING("collectd has no values for %s%s yet",
+                  c->opts->host[0] ? "host " : "any host",
+                  c->opts->host);
+  }
+  c->res = r;
+  c->last_ok = wall;
+  c->last_ok_mono = mono;
+  c->connected = true;
+  c->down_logged = false;
+}
+
+/* ca_snapshot refreshes one snapshot reader; a broken file keeps the last
+ * good document and is logged once per distinct error. */
+static void ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
+  int rc = qf_snapshot_refresh(s);
+  if (rc >= 0) {
+    logged[0] = '\0';
+    return;
+  }
+  const char *why = s->error[0] ? s->error : strerror(-rc);
+  if (strcmp(why, logged) != 0)
+    QFX_WARNING("snapshot %s unusable, keeping the last good one: %s",
+                s->path, why);
+  snprintf(logged, loglen, "%s", why);
+}
+
+/* ca_swarm_id resolves the swarm id until it succeeds; the first failure
+ * is logged (the state dir may become writable later). */
+static void ca_swarm_id(qfx_cache_t *c) {
+  if (c->swarm_id[0] != '\0')
+    return;
+  char err[300] = "";
+  int rc = qf_swarm_id_resolve(c->opts->swarm_id, c->opts->state_dir,
+                               c->swarm_id, sizeof(c->swarm_id), err,
+                               sizeof(err));
+  if (rc == 0) {
+    if (c->swarm_logged)
+      QFX_NOTICE("swarm id resolved: %s", c->swarm_id);
+    return;
+  }
+  c->swarm_id[0] = '\0';
+  if (!c->swarm_logged)
+    QFX_WARNING("swarm id not available yet (%s); serving null and "
+                "retrying every refresh", err[0] ? err : strerror(-rc));
+  c->swarm_logged = true;
+}
+
+void qfx_cache_refresh(qfx_cache_t *c) {
+  double wall = ca_clock(CLOCK_REALTIME), mono = ca_clock(CLOCK_MONOTONIC);
+  ca_read_collectd(c, wall, mono);
+  ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
+  ca_snapshot(&c->project, c->snap_logged[1], sizeof(c->snap_logged[1]));
+  ca_snapshot(&c->heartbeat, c->snap_logged[2], sizeof(c->snap_logged[2]));
+  ca_swarm_id(c);
+  qfx_model_t m = {
+      .now = wall,
+      .swarm_id = c->swarm_id[0] ? c->swarm_id : NULL,
+      .version = QF_VERSION,
+      .hostname = c->res.host[0] ? c->res.host : c->hostname,
+      .platform = c->platform,
+      .socket_path = c->opts->socket_path,
+      .api_port = c->opts->port,
+      .refresh_ms = c->opts->refresh_ms,
+      .connected = c->connected,
+      .error = c->source.error,
+      .last_ok = c->last_ok,
+      .stale = qfx_stale(mono, c->last_ok_mono, c->opts->refresh_ms,
+                         c->connected),
+      .res = &c->res,
+      .agents = c->agents.doc,
+      .project = c->project.doc,
+      .heartbeat = c->heartbeat.doc,
+  };
+  qfx_set_t *s = ca_render(c, &m);
+  if (s == NULL) {
+    QFX_ERROR("out of memory rendering responses; serving the previous "
+              "ones");
+    return;
+  }
+  ca_publish(c, s);
+}
+
+/* ca_platform writes the lower-cased kernel name ("linux"), as the earlier
+ * agent reported it. */
+static void ca_platform(char *out, size_t outlen) {
+  struct utsname u;
+  snprintf(out, outlen, "%s", uname(&u) == 0 ? u.sysname : "unknown");
+  for (char *p = out; *p; p++)
+    *p = (char)tolower((unsigned char)*p);
+}
+
+/* ca_init_locks sets up the mutex and the monotonic condition variable. */
+static int ca_init_locks(qfx_cache_t *c) {
+  pthread_condattr_t attr;
+  int rc = pthread_condattr_init(&attr);
+  if (rc == 0)
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (rc == 0)
+    rc = pthread_cond_init(&c->wake, &attr);
+  pthread_condattr_destroy(&attr);
+  if (rc != 0)
+    return -rc;
+  rc = pthread_mutex_init(&c->lock, NULL);
+  if (rc != 0)
+    pthread_cond_destroy(&c->wake);
+  return -rc;
+}
+
+int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
+                   size_t errlen) {
+  memset(c, 0, sizeof(*c));
+  c->opts = o;
+  qfx_resources_init(&c->res);
+  if (o->refresh_ms >= 1000)
+    snprintf(c->cache_control, sizeof(c->cache_control), "max-age=%ld",
+             o->refresh_ms / 1000);
+  else
+    snprintf(c->cache_control, sizeof(c->cache_control), "no-cache");
+  c->headers.cors_origin = o->cors_origin;
+  c->headers.cache_control = c->cache_control;
+  if (gethostname(c->hostname, sizeof(c->hostname) - 1) != 0)
+    snprintf(c->hostname, sizeof(c->hostname), "localhost");
+  ca_platform(c->platform, sizeof(c->platform));
+  int rc = ca_init_locks(c);
+  c->locks_ready = rc == 0;
+  if (rc == 0)
+    rc = qfx_source_init(&c->source, o->socket_path);
+  if (rc == 0)
+    rc = qf_snapshot_init(&c->agents, o->state_dir, "agents.json");
+  if (rc == 0)
+    rc = qf_snapshot_init(&c->project, o->state_dir, "project.json");
+  if (rc == 0)
+    rc = qf_snapshot_init(&c->heartbeat, o->state_dir, "heartbeat.json");
+  if (rc == 0)
+    rc = qf_jw_init(&c->writer);
+  if (rc != 0) {
+    qf_err(err, errlen, "initialising the cache: %s", strerror(-rc));
+    return rc; /* qfx_cache_destroy frees what was set up */
+  }
+  qfx_cache_refresh(c);
+  if (c->current == NULL) {
+    qf_err(err, errlen, "rendering the first responses: out of memory");
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+/* ca_deadline advances ts by ms milliseconds. */
+static void ca_deadline(struct timespec *ts, long ms) {
+  ts->tv_sec += ms / 1000;
+  ts->tv_nsec += (ms % 1000) * 1000000L;
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+/* ca_thread refreshes on a fixed schedule until told to stop; a refresh
+ * that overran its period starts the schedule again from now. */
+static void *ca_thread(void *arg) {
+  qfx_cache_t *c = arg;
+  struct timespec next, now;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  pthread_mutex_lock(&c->lock);
+  while (!c->stop) {
+    ca_deadline(&next, c->opts->refresh_ms);
+    while (!c->stop &&
+           pthread_cond_timedwait(&c->wake, &c->lock, &next) != ETIMEDOUT)
+      ;
+    if (c->stop)
+      break;
+    pthread_mutex_unlock(&c->lock);
+    qfx_cache_refresh(c);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > next.tv_sec + 1)
+      next = now;
+    pthread_mutex_lock(&c->lock);
+  }
+  pthread_mutex_unlock(&c->lock);
+  return NULL;
+}
+
+int qfx_cache_start(qfx_cache_t *c, char *err, size_t errlen) {
+  int rc = pthread_create(&c->thread, NULL, ca_thread, c);
+  if (rc != 0) {
+    qf_err(err, errlen, "starting the refresh thread: %s", strerror(rc));
+    return -rc;
+  }
+  c->thread_started = true;
+  return 0;
+}
+
+void qfx_cache_destroy(qfx_cache_t *c) {
+  if (c->opts == NULL)
+    return; /* never initialised */
+  if (c->thread_started) {
+    pthread_mutex_lock(&c->lock);
+    c->stop = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    c->thread_started = false;
+  }
+  qfx_set_release(c->current);
+  c->current = NULL;
+  qf_jw_free(&c->writer);
+  qf_snapshot_destroy(&c->agents);
+  qf_snapshot_destroy(&c->project);
+  qf_snapshot_destroy(&c->heartbeat);
+  qfx_source_destroy(&c->source);
+  if (c->locks_ready) {
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+  }
+  c->opts = NULL;
+}

@@ -1,0 +1,191 @@
+/* entry.c: rendered responses as reusable libmicrohttpd responses, and the
+ * conditional-request helpers. */
+#include "entry.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void qfx_etag(const void *data, size_t len, char out[24]) {
+  const unsigned char *p = data;
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 offset basis */
+  for (size_t i = 0; i < len; i++) {
+    h ^= p[i];
+    h *= 1099511628211ULL;
+  }
+  snprintf(out, 24, "\"%016" PRIx64 "\"", h);
+}
+
+/* en_token trims spaces around [*s, end) and advances *s past the next
+ * separator sep; returns the token's length and its start in *tok. */
+static size_t en_token(const char **s, char sep, const char **tok) {
+  const char *p = *s;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  const char *end = strchr(p, sep);
+  if (end == NULL)
+    end = p + strlen(p);
+  *s = *end ? end + 1 : end;
+  while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+    end--;
+  *tok = p;
+  return (size_t)(end - p);
+}
+
+bool qfx_etag_match(const char *header, const char *etag) {
+  if (header == NULL)
+    return false;
+  size_t elen = strlen(etag);
+  const char *s = header;
+  while (*s) {
+    const char *tok;
+    size_t n = en_token(&s, ',', &tok);
+    if (n == 1 && tok[0] == '*')
+      return true;
+    if (n >= 2 && tok[0] == 'W' && tok[1] == '/') {
+      tok += 2; /* weak comparison, as RFC 9110 asks for If-None-Match */
+      n -= 2;
+    }
+    if (n == elen && memcmp(tok, etag, n) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* en_qvalue reads the q parameter of one Accept-Encoding element; 1 when
+ * absent, 0 when malformed. */
+static double en_qvalue(const char *params, size_t n) {
+  const char *q = NULL;
+  for (size_t i = 0; i + 1 < n; i++)
+    if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=')
+      q = params + i + 2;
+  if (q == NULL)
+    return 1.0;
+  char *end = NULL;
+  double v = strtod(q, &end);
+  return end == q ? 0.0 : v;
+}
+
+bool qfx_accepts_gzip(const char *header) {
+  double gzip = -1.0, any = -1.0;
+  const char *s = header != NULL ? header : "";
+  while (*s) {
+    const char *tok;
+    size_t n = en_token(&s, ',', &tok);
+    size_t name = strcspn(tok, "; \t");
+    if (name > n)
+      name = n;
+    double q = en_qvalue(tok + name, n - name);
+    if ((name == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
+        (name == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
+      gzip = q;
+    else if (name == 1 && tok[0] == '*')
+      any = q;
+  }
+  return gzip >= 0.0 ? gzip > 0.0 : any > 0.0;
+}
+
+/* en_headers adds the headers every response carries; MHD_NO on failure. */
+static enum MHD_Result en_headers(struct MHD_Response *r, const char *ctype,
+                                  const qfx_headers_t *h, bool cacheable) {
+  if (ctype != NULL &&
+      MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES)
+    return MHD_NO;
+  if (MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                              cacheable ? h->cache_control : "no-store") !=
+      MHD_YES)
+    return MHD_NO;
+  return MHD_add_response_header(r, "Access-Control-Allow-Origin",
+                                 h->cors_origin);
+}
+
+/* en_response makes one response for body, which it takes over. */
+static struct MHD_Response *en_response(char *body, size_t len,
+                                        const char *ctype, const char *etag,
+                                        const char *encoding,
+                                        const qfx_headers_t *h) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (r == NULL) {
+    free(body);
+    return NULL;
+  }
+  bool ok = en_headers(r, ctype, h, etag != NULL) == MHD_YES;
+  if (ok && etag != NULL)
+    ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
+         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding") ==
+             MHD_YES;
+  if (ok && encoding != NULL)
+    ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+                                 encoding) == MHD_YES;
+  if (!ok) {
+    MHD_destroy_response(r);
+    return NULL;
+  }
+  return r;
+}
+
+int qfx_entry_build(qfx_entry_t *e, unsigned status, const char *ctype,
+                    char *body, size_t len, const qfx_headers_t *h) {
+  memset(e, 0, sizeof(*e));
+  e->status = status;
+  bool cacheable = status >= 200 && status < 300;
+  if (cacheable)
+    qfx_etag(body, len, e->etag);
+  e->full = en_response(body, len, ctype, cacheable ? e->etag : NULL, NULL, h);
+  if (e->full == NULL)
+    return -ENOMEM;
+  if (!cacheable)
+    return 0;
+  e->not_modified = en_response(NULL, 0, NULL, e->etag, NULL, h);
+  if (e->not_modified == NULL) {
+    qfx_entry_free(e);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+void qfx_entry_free(qfx_entry_t *e) {
+  if (e->full != NULL)
+    MHD_destroy_response(e->full);
+  if (e->gzip != NULL)
+    MHD_destroy_response(e->gzip);
+  if (e->not_modified != NULL)
+    MHD_destroy_response(e->not_modified);
+  memset(e, 0, sizeof(*e));
+}
+
+enum MHD_Result qfx_entry_queue(const qfx_entry_t *e,
+                                struct MHD_Connection *c) {
+  if (e->not_modified != NULL &&
+      qfx_etag_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_IF_NONE_MATCH),
+                     e->etag))
+    return MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, e->not_modified);
+  if (e->gzip != NULL &&
+      qfx_accepts_gzip(MHD_lookup_connection_value(
+          c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING)))
+    return MHD_queue_response(c, e->status, e->gzip);
+  return MHD_queue_response(c, e->status, e->full);
+}
+
+enum MHD_Result qfx_queue_json(struct MHD_Connection *c, unsigned status,
+                               const char *body, size_t len,
+                               const qfx_headers_t *h, const char *allow) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (r == NULL)
+    return MHD_NO; /* out of memory: MHD closes the connection */
+  enum MHD_Result ok = en_headers(r, QFX_CT_JSON, h, false);
+  if (ok == MHD_YES && allow != NULL)
+    ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+  if (ok == MHD_YES)
+    ok = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ok;
+}

@@ -1,0 +1,55 @@
+/* entry.h: one rendered response, built once per refresh into reusable
+ * libmicrohttpd responses (MHD reference-counts them, so any number of
+ * connections can queue the same one). */
+#ifndef QFX_ENTRY_H
+#define QFX_ENTRY_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define QFX_CT_JSON "application/json; charset=utf-8"
+
+typedef struct qfx_entry_s {
+  struct MHD_Response *full;         /* the body as rendered */
+  struct MHD_Response *gzip;         /* the body gzip-encoded, or NULL */
+  struct MHD_Response *not_modified; /* 304 for a matching If-None-Match */
+  unsigned status;
+  char etag[24]; /* "\"<16 hex>\"", the body's FNV-1a hash */
+} qfx_entry_t;
+
+/* The headers every response of this process carries. */
+typedef struct qfx_headers_s {
+  const char *cors_origin;
+  const char *cache_control; /* for 2xx bodies */
+} qfx_headers_t;
+
+/* qfx_entry_build makes e's responses from body (len bytes), which it
+ * takes over in every case. 0 or -ENOMEM. */
+int qfx_entry_build(qfx_entry_t *e, unsigned status, const char *ctype,
+                    char *body, size_t len, const qfx_headers_t *h);
+/* qfx_entry_free drops e's references; queued responses live on in MHD. */
+void qfx_entry_free(qfx_entry_t *e);
+
+/* qfx_entry_queue answers the request on c with e: 304 when If-None-Match
+ * names e's ETag, else the gzip body when Accept-Encoding allows it and
+ * one exists, else the plain body. */
+enum MHD_Result qfx_entry_queue(const qfx_entry_t *e,
+                                struct MHD_Connection *c);
+
+/* qfx_queue_json answers status with a body rendered just now (errors);
+ * it is copied. allow, when non-NULL, goes into an Allow header. */
+enum MHD_Result qfx_queue_json(struct MHD_Connection *c, unsigned status,
+                               const char *body, size_t len,
+                               const qfx_headers_t *h, const char *allow);
+
+/* Pure helpers, unit-tested. */
+/* qfx_etag writes the strong ETag of data into out (24 bytes). */
+void qfx_etag(const void *data, size_t len, char out[24]);
+/* qfx_etag_match tells whether an If-None-Match value names etag ("*",
+ * a list, weak W/ forms). */
+bool qfx_etag_match(const char *header, const char *etag);
+/* qfx_accepts_gzip tells whether an Accept-Encoding value allows gzip. */
+bool qfx_accepts_gzip(const char *header);
+
+#endif

@@ -1,0 +1,251 @@
+/* http.c: the libmicrohttpd server. The handler checks the method first
+ * (GET and HEAD are served, OPTIONS answered, anything else gets 405 with
+ * Allow), routes on the path, and queues a response the refresh thread
+ * already built. Only errors (404, 405) are rendered per request. */
+#include "http.h"
+#include "log.h"
+#include "qf_buf.h"
+#include "render.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HT_CONNECTION_LIMIT 1000u /* below the usual 1024 open files */
+#define HT_CONNECTION_TIMEOUT 15u /* seconds an idle connection stays */
+#define HT_BACKLOG 511
+
+/* The marker stored in *req_cls after the first call; its address is all
+ * that matters. */
+static int ht_started;
+
+int qfx_http_method(const char *method) {
+  if (strcmp(method, "GET") == 0)
+    return QFX_M_GET;
+  if (strcmp(method, "HEAD") == 0)
+    return QFX_M_HEAD;
+  if (strcmp(method, "OPTIONS") == 0)
+    return QFX_M_OPTIONS;
+  return QFX_M_OTHER;
+}
+
+int qfx_http_route(const char *path) {
+  static const struct {
+    const char *path;
+    int route;
+  } routes[] = {
+      {"/health", QFX_R_HEALTH},
+      {"/status", QFX_R_STATUS},
+      {"/agent/status", QFX_R_AGENT_STATUS},
+      {"/metrics", QFX_R_METRICS},
+      {"/project/completion", QFX_R_PROJECT_COMPLETION},
+      {"/project/issues", QFX_R_PROJECT_ISSUES},
+  };
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+    if (strcmp(path, routes[i].path) == 0)
+      return routes[i].route;
+  return QFX_R_NONE;
+}
+
+/* ht_error answers status with {"success": false, "error": msg}. */
+static enum MHD_Result ht_error(qfx_http_t *h, struct MHD_Connection *c,
+                                unsigned status, const char *msg,
+                                const char *fallback, const char *allow) {
+  qf_jw_t w;
+  char *body = NULL;
+  size_t len = 0;
+  if (qf_jw_init(&w) == 0) {
+    qfx_render_error(&w, msg);
+    if (qf_jw_finish(&w, &body, &len) != 0) {
+      /* msg held bytes JSON cannot carry (not UTF-8): say less. */
+      qf_jw_reset(&w);
+      qfx_render_error(&w, fallback);
+      qf_jw_finish(&w, &body, &len);
+    }
+    qf_jw_free(&w);
+  }
+  if (body == NULL)
+    return MHD_NO; /* out of memory: MHD closes the connection */
+  enum MHD_Result r = qfx_queue_json(c, status, body, len, &h->headers, allow);
+  free(body);
+  return r;
+}
+
+static enum MHD_Result ht_not_found(qfx_http_t *h, struct MHD_Connection *c,
+                                    const char *path) {
+  char msg[300];
+  if (strlen(path) > 200)
+    snprintf(msg, sizeof(msg), "not found");
+  else
+    snprintf(msg, sizeof(msg), "not found: %s", path);
+  return ht_error(h, c, MHD_HTTP_NOT_FOUND, msg, "not found", NULL);
+}
+
+/* ht_reject answers a method we do not serve with 405. */
+static enum MHD_Result ht_reject(qfx_http_t *h, struct MHD_Connection *c,
+                                 const char *method) {
+  char msg[160];
+  snprintf(msg, sizeof(msg), "method %.64s not allowed; use GET",
+           strlen(method) <= 64 ? method : "");
+  return ht_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, msg,
+                  "method not allowed; use GET", QFX_ALLOW);
+}
+
+/* ht_body_of maps a route to the body the refresh thread rendered. */
+static int ht_body_of(int route) {
+  switch (route) {
+  case QFX_R_HEALTH:
+    return QFX_B_HEALTH;
+  case QFX_R_STATUS:
+    return QFX_B_STATUS;
+  case QFX_R_AGENT_STATUS:
+    return QFX_B_AGENT_STATUS;
+  case QFX_R_METRICS:
+    return QFX_B_METRICS;
+  default:
+    return -1;
+  }
+}
+
+/* ht_serve answers GET and HEAD from the current set. */
+static enum MHD_Result ht_serve(qfx_http_t *h, struct MHD_Connection *c,
+                                int route, const char *path) {
+  int b = ht_body_of(route);
+  if (b < 0)
+    return ht_not_found(h, c, path);
+  qfx_set_t *s = qfx_cache_acquire(h->cache);
+  enum MHD_Result r = qfx_entry_queue(&s->bodies[b], c);
+  qfx_set_release(s);
+  return r;
+}
+
+/* ht_access answers on the call after the headers, once any request body
+ * has been read and dropped: answering on the first call would make
+ * libmicrohttpd close the connection instead of keeping it alive. */
+static enum MHD_Result ht_access(void *cls, struct MHD_Connection *c,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload_data,
+                                 size_t *upload_size, void **req_cls) {
+  qfx_http_t *h = cls;
+  (void)version;     /* MHD answers in the request's HTTP version */
+  (void)upload_data; /* no endpoint takes a body */
+  if (*req_cls == NULL) {
+    *req_cls = &ht_started;
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  int m = qfx_http_method(method);
+  if (m == QFX_M_OTHER)
+    return ht_reject(h, c, method);
+  int route = qfx_http_route(url);
+  if (route == QFX_R_NONE)
+    return ht_not_found(h, c, url);
+  if (m == QFX_M_OPTIONS)
+    return MHD_queue_response(c, MHD_HTTP_NO_CONTENT, h->preflight);
+  return ht_serve(h, c, route, url);
+}
+
+/* ht_log routes libmicrohttpd's messages into our log. */
+static void ht_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls; /* one logger for the process */
+  char line[512];
+  vsnprintf(line, sizeof(line), fmt, ap);
+  line[strcspn(line, "\n")] = '\0';
+  QFX_WARNING("libmicrohttpd: %s", line);
+}
+
+/* ht_listen binds and listens on o's address: a clear error for a busy
+ * port or a missing address before libmicrohttpd starts. */
+static int ht_listen(const qfx_opts_t *o, char *err, size_t errlen) {
+  int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    qf_err(err, errlen, "socket: %s", strerror(errno));
+    return -errno;
+  }
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      bind(fd, (const struct sockaddr *)&o->addr, o->addrlen) != 0 ||
+      listen(fd, HT_BACKLOG) != 0) {
+    int e = errno;
+    qf_err(err, errlen, "listen on %s: %s", o->listen, strerror(e));
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+/* ht_preflight builds the OPTIONS answer: Allow and CORS headers. */
+static struct MHD_Response *ht_preflight(const qfx_headers_t *hd) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+  if (r == NULL)
+    return NULL;
+  if (MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, QFX_ALLOW) !=
+          MHD_YES ||
+      MHD_add_response_header(r, "Access-Control-Allow-Origin",
+                              hd->cors_origin) != MHD_YES ||
+      MHD_add_response_header(r, "Access-Control-Allow-Methods", QFX_ALLOW) !=
+          MHD_YES ||
+      MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                              "Accept, Accept-Encoding, If-None-Match, "
+                              "Cache-Control") != MHD_YES ||
+      MHD_add_response_header(r, "Access-Control-Max-Age", "86400") !=
+          MHD_YES) {
+    MHD_destroy_response(r);
+    return NULL;
+  }
+  return r;
+}
+
+/* ht_threads is the worker count: --threads, else one per online CPU. */
+static unsigned ht_threads(const qfx_opts_t *o) {
+  if (o->threads > 0)
+    return (unsigned)o->threads;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1u : n > QFX_THREADS_MAX ? QFX_THREADS_MAX : (unsigned)n;
+}
+
+int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
+                   char *err, size_t errlen) {
+  memset(h, 0, sizeof(*h));
+  h->cache = cache;
+  h->headers = cache->headers;
+  h->preflight = ht_preflight(&h->headers);
+  if (h->preflight == NULL) {
+    qf_err(err, errlen, "building the OPTIONS response: out of memory");
+    return -ENOMEM;
+  }
+  int fd = ht_listen(o, err, errlen);
+  if (fd < 0)
+    return fd;
+  unsigned threads = ht_threads(o);
+  h->daemon = MHD_start_daemon(
+      MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+      /* port = */ 0, NULL, NULL, ht_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+      ht_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
+      MHD_OPTION_CONNECTION_LIMIT, HT_CONNECTION_LIMIT,
+      MHD_OPTION_CONNECTION_TIMEOUT, HT_CONNECTION_TIMEOUT, MHD_OPTION_END);
+  if (h->daemon == NULL) {
+    close(fd);
+    qf_err(err, errlen, "libmicrohttpd did not start on %s (see its message "
+           "above)", o->listen);
+    return -EIO;
+  }
+  return 0;
+}
+
+void qfx_http_stop(qfx_http_t *h) {
+  if (h->daemon != NULL)
+    MHD_stop_daemon(h->daemon); /* joins its threads, closes the socket */
+  if (h->preflight != NULL)
+    MHD_destroy_response(h->preflight);
+  memset(h, 0, sizeof(*h));
+}

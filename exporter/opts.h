@@ -1,0 +1,53 @@
+/* opts.h: the exporter's command-line flags. */
+#ifndef QFX_OPTS_H
+#define QFX_OPTS_H
+
+#include "qf_swarm.h"
+
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define QFX_DEFAULT_LISTEN "0.0.0.0:8080"
+#define QFX_DEFAULT_SOCKET "/var/run/collectd-unixsock"
+#define QFX_DEFAULT_STATE_DIR "/var/lib/collectd/qiflow"
+#define QFX_DEFAULT_REFRESH_MS 1000
+#define QFX_REFRESH_MIN_MS 100
+#define QFX_REFRESH_MAX_MS 600000
+#define QFX_THREADS_MAX 64
+#define QFX_HOST_MAX 63 /* collectd's LCC_NAME_LEN minus the NUL */
+
+typedef struct qfx_opts_s {
+  char listen[128]; /* as given, for messages */
+  struct sockaddr_storage addr;
+  socklen_t addrlen;
+  int port;
+  int loopback; /* 1 when addr is 127.0.0.0/8 or ::1 */
+  char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  char state_dir[4096];
+  long refresh_ms;
+  char swarm_id[QF_SWARM_ID_MAX + 1]; /* "" : resolve from the state dir */
+  char host[QFX_HOST_MAX + 1];        /* "" : pick the host automatically */
+  int threads;                        /* 0 : one per online CPU */
+  char cors_origin[256];
+} qfx_opts_t;
+
+enum { QFX_OPTS_RUN = 0, QFX_OPTS_HELP = 1, QFX_OPTS_VERSION = 2 };
+
+/* qfx_opts_defaults fills o with every default. */
+void qfx_opts_defaults(qfx_opts_t *o);
+
+/* qfx_opts_parse reads argv[1..argc-1] into o (defaults first). Returns
+ * QFX_OPTS_RUN, QFX_OPTS_HELP, QFX_OPTS_VERSION, or -EINVAL with a one-line
+ * message naming the flag in err. */
+int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
+                   size_t errlen);
+
+/* qfx_opts_parse_listen parses ADDR:PORT, [ADDR6]:PORT or PORT into o. */
+int qfx_opts_parse_listen(qfx_opts_t *o, const char *s, char *err,
+                          size_t errlen);
+
+/* qfx_opts_usage prints --help to f. */
+void qfx_opts_usage(FILE *f);
+
+#endif

@@ -1,0 +1,272 @@
+/* render.c: the JSON bodies of the REST API (shapes in schema/README.md,
+ * "REST API"). Missing numbers are null and missing sections {} or [],
+ * never an error. */
+#include "render.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+double qfx_round(double v, int decimals) {
+  if (!isfinite(v))
+    return v;
+  double f = pow(10.0, decimals);
+  return round(v * f) / f;
+}
+
+double qfx_agent_count(const qfx_model_t *m, int slot) {
+  double v = m->res != NULL ? m->res->agents[slot] : NAN;
+  if (!isnan(v))
+    return v;
+  long long n;
+  yajl_val counts = qf_json_get(m->agents, "counts");
+  if (qf_json_get_int(counts, qfx_agent_keys[slot], &n) == 0 && n >= 0)
+    return (double)n;
+  return NAN;
+}
+
+/* rd_kcount writes a count as an integer, or null when unknown. */
+static void rd_kcount(qf_jw_t *w, const char *key, double v) {
+  if (isfinite(v))
+    qf_jw_kint(w, key, (long long)llround(v));
+  else
+    qf_jw_knull(w, key);
+}
+
+/* rd_kcopy writes obj[key] under key as it is (null when absent). */
+static void rd_kcopy(qf_jw_t *w, yajl_val obj, const char *key) {
+  qf_jw_key(w, key);
+  qf_jw_value(w, qf_json_get(obj, key));
+}
+
+/* rd_klist writes v under key when it is an array, else []. */
+static void rd_klist(qf_jw_t *w, const char *key, yajl_val v) {
+  qf_jw_key(w, key);
+  if (YAJL_IS_ARRAY(v)) {
+    qf_jw_value(w, v);
+  } else {
+    qf_jw_arr_open(w);
+    qf_jw_arr_close(w);
+  }
+}
+
+/* rd_age is the seconds since the last good read, NAN when never. */
+static double rd_age(const qfx_model_t *m) {
+  if (m->last_ok <= 0.0)
+    return NAN;
+  double age = m->now - m->last_ok;
+  return qfx_round(age < 0.0 ? 0.0 : age, 3);
+}
+
+static void rd_system(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "system"); /* BEGIN system */
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "hostname", m->hostname);
+  qf_jw_kstr(w, "platform", m->platform);
+  rd_kcount(w, "uptime_seconds", m->res->uptime_seconds);
+  qf_jw_kstr(w, "collectd_version",
+             qf_json_get_str(m->agents, "collectd_version"));
+  qf_jw_kstr(w, "agent_version", m->version);
+  qf_jw_obj_close(w); /* END system */
+}
+
+static void rd_resources(const qfx_model_t *m, qf_jw_t *w) {
+  const qfx_resources_t *r = m->res;
+  qf_jw_key(w, "resources"); /* BEGIN resources */
+  qf_jw_obj_open(w);
+  qf_jw_kdouble(w, "cpu_percent", qfx_round(r->cpu_percent, 2));
+  qf_jw_kdouble(w, "memory_percent", qfx_round(r->memory_percent, 2));
+  /* _gb fields are GiB (2^30 bytes), the unit `free -g` shows. */
+  qf_jw_kdouble(w, "memory_used_gb",
+                qfx_round(r->memory_used_bytes / QFX_GIB, 2));
+  qf_jw_kdouble(w, "memory_total_gb",
+                qfx_round(r->memory_total_bytes / QFX_GIB, 2));
+  qf_jw_kdouble(w, "disk_percent", qfx_round(r->disk_percent, 2));
+  qf_jw_kdouble(w, "disk_used_gb", qfx_round(r->disk_used_bytes / QFX_GIB, 2));
+  qf_jw_kdouble(w, "disk_total_gb",
+                qfx_round(r->disk_total_bytes / QFX_GIB, 2));
+  qf_jw_kdouble(w, "load_1", qfx_round(r->load[0], 2));
+  qf_jw_kdouble(w, "load_5", qfx_round(r->load[1], 2));
+  qf_jw_kdouble(w, "load_15", qfx_round(r->load[2], 2));
+  qf_jw_obj_close(w); /* END resources */
+}
+
+static void rd_agents(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "agents"); /* BEGIN agents */
+  qf_jw_obj_open(w);
+  rd_kcount(w, "active_agents", qfx_agent_count(m, QFX_AG_ACTIVE));
+  rd_kcount(w, "total_agents", qfx_agent_count(m, QFX_AG_TOTAL));
+  qf_jw_key(w, "by_status");
+  qf_jw_obj_open(w);
+  for (int i = 0; i < QFX_AG_STATUSES; i++)
+    rd_kcount(w, qfx_agent_keys[i], qfx_agent_count(m, i));
+  qf_jw_obj_close(w);
+  rd_klist(w, "invalid_files", qf_json_get(m->agents, "invalid_files"));
+  qf_jw_kstr(w, "updated_at", qf_json_get_str(m->agents, "updated_at"));
+  rd_klist(w, "agent_list", qf_json_get(m->agents, "agents"));
+  qf_jw_obj_close(w); /* END agents */
+}
+
+/* rd_copy_members writes every member of obj except skip (NULL: none). */
+static void rd_copy_members(qf_jw_t *w, yajl_val obj, const char *skip) {
+  for (size_t i = 0; YAJL_IS_OBJECT(obj) && i < obj->u.object.len; i++) {
+    if (skip != NULL && strcmp(obj->u.object.keys[i], skip) == 0)
+      continue;
+    qf_jw_key(w, obj->u.object.keys[i]);
+    qf_jw_value(w, obj->u.object.values[i]);
+  }
+}
+
+/* rd_github writes the GitHub figures of project.json, {} without it. */
+static void rd_github(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "github"); /* BEGIN github */
+  qf_jw_obj_open(w);
+  if (m->project != NULL) {
+    rd_kcopy(w, m->project, "repository");
+    rd_copy_members(w, qf_json_get(m->project, "github"), NULL);
+    rd_kcopy(w, m->project, "last_sync");
+    rd_kcopy(w, m->project, "last_error");
+  }
+  qf_jw_obj_close(w); /* END github */
+}
+
+/* rd_project writes the project figures of project.json, {} without it. */
+static void rd_project(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "project"); /* BEGIN project */
+  qf_jw_obj_open(w);
+  if (m->project != NULL) {
+    rd_copy_members(w, qf_json_get(m->project, "completion"), NULL);
+    rd_kcopy(w, m->project, "velocity");
+    rd_kcopy(w, m->project, "estimated_completion_date");
+    rd_kcopy(w, m->project, "updated_at");
+  }
+  qf_jw_obj_close(w); /* END project */
+}
+
+/* rd_head writes swarm_id, timestamp, stale and data_age_seconds. */
+static void rd_head(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_kstr(w, "swarm_id", m->swarm_id);
+  qf_jw_ktime(w, "timestamp", (long long)m->now);
+  qf_jw_kbool(w, "stale", m->stale);
+  qf_jw_kdouble(w, "data_age_seconds", rd_age(m));
+}
+
+int qfx_render_health(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "status", m->connected ? "healthy" : "unhealthy");
+  if (!m->connected) {
+    char reason[400];
+    snprintf(reason, sizeof(reason), "collectd unreachable: %s",
+             m->error != NULL && m->error[0] ? m->error : "not read yet");
+    qf_jw_kstr(w, "reason", reason);
+  }
+  qf_jw_ktime(w, "timestamp", (long long)m->now);
+  qf_jw_kstr(w, "swarm_id", m->swarm_id);
+  qf_jw_kstr(w, "version", m->version);
+  qf_jw_key(w, "collectd"); /* BEGIN collectd */
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "connected", m->connected);
+  qf_jw_kstr(w, "socket", m->socket_path);
+  qf_jw_ktime(w, "last_refresh", (long long)m->last_ok);
+  qf_jw_kdouble(w, "age_seconds", rd_age(m));
+  qf_jw_obj_close(w); /* END collectd */
+  qf_jw_obj_close(w);
+  return m->connected ? 200 : 503;
+}
+
+void qfx_render_status(const qfx_model_t *m, qf_jw_t *w) {
+  const qfx_resources_t *r = m->res;
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "success", true);
+  /* Flat fields for the central backend's poller, beside the envelope. */
+  qf_jw_kstr(w, "status", m->stale ? "degraded" : "online");
+  qf_jw_kdouble(w, "cpu", qfx_round(r->cpu_percent, 2));
+  qf_jw_kdouble(w, "memory", qfx_round(r->memory_percent, 2));
+  qf_jw_kdouble(w, "disk", qfx_round(r->disk_percent, 2));
+  qf_jw_key(w, "agents");
+  qf_jw_obj_open(w);
+  rd_kcount(w, "active", qfx_agent_count(m, QFX_AG_ACTIVE));
+  rd_kcount(w, "total", qfx_agent_count(m, QFX_AG_TOTAL));
+  qf_jw_obj_close(w);
+  qf_jw_key(w, "data"); /* BEGIN data */
+  qf_jw_obj_open(w);
+  rd_head(m, w);
+  rd_system(m, w);
+  rd_resources(m, w);
+  rd_agents(m, w);
+  qf_jw_obj_close(w); /* END data */
+  qf_jw_obj_close(w);
+}
+
+/* rd_monitor_url is the first heartbeat backend's URL, or NULL. */
+static const char *rd_monitor_url(const qfx_model_t *m) {
+  yajl_val backends = qf_json_get(m->heartbeat, "backends");
+  if (!YAJL_IS_ARRAY(backends) || backends->u.array.len == 0)
+    return NULL;
+  return qf_json_get_str(backends->u.array.values[0], "url");
+}
+
+/* rd_agent_sections writes the collectd, heartbeat and github objects. */
+static void rd_agent_sections(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "collectd"); /* BEGIN collectd */
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "connected", m->connected);
+  qf_jw_kstr(w, "socket", m->socket_path);
+  qf_jw_ktime(w, "last_refresh", (long long)m->last_ok);
+  qf_jw_obj_close(w); /* END collectd */
+  qf_jw_key(w, "heartbeat"); /* BEGIN heartbeat */
+  qf_jw_obj_open(w);
+  rd_copy_members(w, m->heartbeat, "schema_version");
+  qf_jw_obj_close(w); /* END heartbeat */
+  qf_jw_key(w, "github"); /* BEGIN github */
+  qf_jw_obj_open(w);
+  if (m->project != NULL) {
+    rd_kcopy(w, m->project, "repository");
+    rd_kcopy(w, m->project, "last_sync");
+    rd_kcopy(w, m->project, "last_error");
+  }
+  qf_jw_obj_close(w); /* END github */
+}
+
+void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w) {
+  long long interval;
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "success", true);
+  qf_jw_key(w, "data"); /* BEGIN data */
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "running", true);
+  qf_jw_kstr(w, "swarm_id", m->swarm_id);
+  qf_jw_kstr(w, "version", m->version);
+  qf_jw_kint(w, "api_port", m->api_port);
+  if (qf_json_get_int(m->heartbeat, "interval", &interval) == 0)
+    qf_jw_kint(w, "interval", interval);
+  else
+    qf_jw_knull(w, "interval");
+  qf_jw_kstr(w, "monitor_url", rd_monitor_url(m));
+  qf_jw_kstr(w, "github_repo", qf_json_get_str(m->project, "repository"));
+  rd_agent_sections(m, w);
+  qf_jw_obj_close(w); /* END data */
+  qf_jw_obj_close(w);
+}
+
+void qfx_render_metrics(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "success", true);
+  qf_jw_key(w, "data"); /* BEGIN data */
+  qf_jw_obj_open(w);
+  rd_head(m, w);
+  rd_system(m, w);
+  rd_resources(m, w);
+  rd_agents(m, w);
+  rd_github(m, w);
+  rd_project(m, w);
+  qf_jw_obj_close(w); /* END data */
+  qf_jw_obj_close(w);
+}
+
+void qfx_render_error(qf_jw_t *w, const char *msg) {
+  qf_jw_obj_open(w);
+  qf_jw_kbool(w, "success", false);
+  qf_jw_kstr(w, "error", msg);
+  qf_jw_obj_close(w);
+}

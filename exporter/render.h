@@ -1,0 +1,47 @@
+/* render.h: the JSON bodies of the REST API, from one model of what the
+ * exporter knows at a refresh. Pure: no I/O, no clock, no globals. */
+#ifndef QFX_RENDER_H
+#define QFX_RENDER_H
+
+#include "qf_json.h"
+#include "values.h"
+
+#include <stdbool.h>
+
+typedef struct qfx_model_s {
+  double now;              /* wall clock, epoch seconds */
+  const char *swarm_id;    /* NULL: not known yet (rendered null) */
+  const char *version;     /* the exporter's version */
+  const char *hostname;    /* system.hostname */
+  const char *platform;    /* system.platform, e.g. "linux" */
+  const char *socket_path; /* collectd's unixsock */
+  int api_port;
+  long refresh_ms;
+  bool connected;          /* the last read of collectd succeeded */
+  const char *error;       /* why it failed, when !connected */
+  double last_ok;          /* epoch of the last good read, 0: never */
+  bool stale;              /* see qfx_stale */
+  const qfx_resources_t *res; /* the last good reading */
+  yajl_val agents;         /* agents.json, or NULL */
+  yajl_val project;        /* project.json, or NULL */
+  yajl_val heartbeat;      /* heartbeat.json, or NULL */
+} qfx_model_t;
+
+/* Each renderer writes one complete document into w (check w->status via
+ * qf_jw_finish). qfx_render_health returns the HTTP status to answer. */
+int qfx_render_health(const qfx_model_t *m, qf_jw_t *w);
+void qfx_render_status(const qfx_model_t *m, qf_jw_t *w);
+void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w);
+void qfx_render_metrics(const qfx_model_t *m, qf_jw_t *w);
+/* qfx_render_error writes {"success": false, "error": msg}. */
+void qfx_render_error(qf_jw_t *w, const char *msg);
+
+/* qfx_round rounds v to the given number of decimals (NAN stays NAN). */
+double qfx_round(double v, int decimals);
+/* qfx_agent_count is the count of agents in slot (QFX_AG_*): collectd's
+ * value when known, else agents.json's counts, else NAN. */
+double qfx_agent_count(const qfx_model_t *m, int slot);
+
+#define QFX_GIB (1024.0 * 1024.0 * 1024.0)
+
+#endif

@@ -1,0 +1,194 @@
+/* values.c: pure logic from collectd identifiers and gauges to resource
+ * figures. GETVAL answers rates for DERIVE/COUNTER data sources; every
+ * identifier read here is a GAUGE, so the numbers are used as they come. */
+#include "values.h"
+
+#include <math.h>
+#include <string.h>
+
+const char *const qfx_agent_keys[QFX_AG_N] = {
+    "active", "idle", "blocked", "failed", "dead", "stale", "total",
+    "invalid"};
+
+static const char *const va_load_names[3] = {"shortterm", "midterm",
+                                             "longterm"};
+
+void qfx_raw_init(qfx_raw_t *r) {
+  r->cpu_idle = r->cpu_busy = NAN;
+  r->mem_percent_used = r->mem_used = r->mem_sum = NAN;
+  r->df_percent_used = r->df_used = r->df_free = r->df_reserved = NAN;
+  r->uptime = NAN;
+  for (size_t i = 0; i < 3; i++)
+    r->load[i] = NAN;
+  for (size_t i = 0; i < QFX_AG_N; i++)
+    r->agents[i] = NAN;
+}
+
+void qfx_resources_init(qfx_resources_t *r) {
+  memset(r->host, 0, sizeof(r->host));
+  r->cpu_percent = r->memory_percent = NAN;
+  r->memory_used_bytes = r->memory_total_bytes = NAN;
+  r->disk_percent = r->disk_used_bytes = r->disk_total_bytes = NAN;
+  r->uptime_seconds = NAN;
+  for (size_t i = 0; i < 3; i++)
+    r->load[i] = NAN;
+  for (size_t i = 0; i < QFX_AG_N; i++)
+    r->agents[i] = NAN;
+}
+
+/* va_is tells whether id is plugin[-pinst]/type, any type instance. */
+static bool va_is(const lcc_identifier_t *id, const char *plugin,
+                  const char *pinst, const char *type) {
+  return strcmp(id->plugin, plugin) == 0 &&
+         strcmp(id->plugin_instance, pinst) == 0 &&
+         strcmp(id->type, type) == 0;
+}
+
+/* va_agent_index maps a count-<status> type instance to its slot, or -1. */
+static int va_agent_index(const char *ti) {
+  for (int i = 0; i < QFX_AG_N; i++)
+    if (strcmp(ti, qfx_agent_keys[i]) == 0)
+      return i;
+  return -1;
+}
+
+bool qfx_values_wanted(const lcc_identifier_t *id) {
+  const char *ti = id->type_instance;
+  return va_is(id, "cpu", "", "percent") ||
+         (va_is(id, "memory", "", "percent") && strcmp(ti, "used") == 0) ||
+         va_is(id, "memory", "", "memory") ||
+         (va_is(id, "df", "root", "percent_bytes") &&
+          strcmp(ti, "used") == 0) ||
+         va_is(id, "df", "root", "df_complex") ||
+         va_is(id, "load", "", "load") || va_is(id, "uptime", "", "uptime") ||
+         (va_is(id, "qiflow_agents", "", "count") && va_agent_index(ti) >= 0);
+}
+
+const char *qfx_values_pick_host(const lcc_identifier_t *ids, size_t n,
+                                 const char *preferred) {
+  const char *agents = NULL, *cpu = NULL;
+  for (size_t i = 0; i < n; i++) {
+    const char *h = ids[i].host;
+    if (preferred != NULL && preferred[0] != '\0') {
+      if (strcmp(h, preferred) == 0)
+        return h;
+      continue; /* an explicit choice never falls back to another host */
+    }
+    if (strcmp(ids[i].plugin, "qiflow_agents") == 0 &&
+        (agents == NULL || strcmp(h, agents) < 0))
+      agents = h;
+    if (strcmp(ids[i].plugin, "cpu") == 0 &&
+        (cpu == NULL || strcmp(h, cpu) < 0))
+      cpu = h;
+  }
+  return agents != NULL ? agents : cpu;
+}
+
+/* va_add adds v to an accumulator that starts as NAN ("nothing yet"). */
+static void va_add(double *acc, double v) { *acc = isnan(*acc) ? v : *acc + v; }
+
+/* va_apply_memory files one memory-<state> or df_complex-<state> gauge. */
+static void va_apply_memory(qfx_raw_t *r, const char *ti, double v) {
+  /* "available" overlaps the other states; it is not part of the total. */
+  if (strcmp(ti, "available") == 0)
+    return;
+  va_add(&r->mem_sum, v);
+  if (strcmp(ti, "used") == 0)
+    r->mem_used = v;
+}
+
+static void va_apply_df(qfx_raw_t *r, const char *ti, double v) {
+  if (strcmp(ti, "used") == 0)
+    r->df_used = v;
+  else if (strcmp(ti, "free") == 0)
+    r->df_free = v;
+  else if (strcmp(ti, "reserved") == 0)
+    r->df_reserved = v;
+}
+
+/* va_apply_load files load's three values by name, else by position. */
+static void va_apply_load(qfx_raw_t *r, size_t n, const double *values,
+                          char *const *names) {
+  for (size_t i = 0; i < n && i < 3; i++) {
+    size_t slot = i;
+    for (size_t k = 0; names != NULL && names[i] != NULL && k < 3; k++)
+      if (strcmp(names[i], va_load_names[k]) == 0)
+        slot = k;
+    if (isfinite(values[i]))
+      r->load[slot] = values[i];
+  }
+}
+
+void qfx_values_apply(qfx_raw_t *r, const lcc_identifier_t *id, size_t n,
+                      const double *values, char *const *names) {
+  if (n == 0 || !qfx_values_wanted(id))
+    return;
+  if (va_is(id, "load", "", "load")) {
+    va_apply_load(r, n, values, names);
+    return;
+  }
+  double v = values[0];
+  const char *ti = id->type_instance;
+  if (!isfinite(v))
+    return;
+  if (va_is(id, "cpu", "", "percent")) {
+    if (strcmp(ti, "idle") == 0)
+      r->cpu_idle = v;
+    else
+      va_add(&r->cpu_busy, v);
+  } else if (va_is(id, "memory", "", "percent")) {
+    r->mem_percent_used = v;
+  } else if (va_is(id, "memory", "", "memory")) {
+    va_apply_memory(r, ti, v);
+  } else if (va_is(id, "df", "root", "percent_bytes")) {
+    r->df_percent_used = v;
+  } else if (va_is(id, "df", "root", "df_complex")) {
+    va_apply_df(r, ti, v);
+  } else if (va_is(id, "uptime", "", "uptime")) {
+    r->uptime = v;
+  } else {
+    r->agents[va_agent_index(ti)] = v;
+  }
+}
+
+/* va_clamp_percent keeps rounding noise inside 0..100; NAN stays NAN. */
+static double va_clamp_percent(double v) {
+  if (isnan(v))
+    return v;
+  return v < 0.0 ? 0.0 : v > 100.0 ? 100.0 : v;
+}
+
+/* va_ratio is part/whole in percent, NAN when either is unknown or 0. */
+static double va_ratio(double part, double whole) {
+  if (isnan(part) || isnan(whole) || whole <= 0.0)
+    return NAN;
+  return part / whole * 100.0;
+}
+
+void qfx_values_derive(const qfx_raw_t *r, qfx_resources_t *out) {
+  out->cpu_percent =
+      va_clamp_percent(!isnan(r->cpu_idle) ? 100.0 - r->cpu_idle : r->cpu_busy);
+  out->memory_used_bytes = r->mem_used;
+  out->memory_total_bytes = r->mem_sum;
+  out->memory_percent = va_clamp_percent(
+      !isnan(r->mem_percent_used) ? r->mem_percent_used
+                                  : va_ratio(r->mem_used, r->mem_sum));
+  double disk_total = NAN;
+  if (!isnan(r->df_used) && !isnan(r->df_free))
+    disk_total = r->df_used + r->df_free +
+                 (isnan(r->df_reserved) ? 0.0 : r->df_reserved);
+  out->disk_used_bytes = r->df_used;
+  out->disk_total_bytes = disk_total;
+  out->disk_percent = va_clamp_percent(
+      !isnan(r->df_percent_used) ? r->df_percent_used
+                                 : va_ratio(r->df_used, disk_total));
+  memcpy(out->load, r->load, sizeof(out->load));
+  out->uptime_seconds = r->uptime;
+  memcpy(out->agents, r->agents, sizeof(out->agents));
+}
+
+bool qfx_stale(double now, double last_ok, long refresh_ms, bool connected) {
+  if (!connected || last_ok <= 0.0)
+    return true;
+  return now - last_ok > 3.0 * (double)refresh_ms / 1000.0;
+}
