@@ -1,0 +1,92 @@
+# Packaging.cmake: what `cmake --install` adds beyond the binaries (the
+# migration command, the systemd unit, sysusers and tmpfiles entries, the man
+# page) and the CPack configuration of the Debian package `qiflow`:
+#   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+#   cmake --build build && (cd build && cpack -G DEB)
+# The package installs under /usr (plugins in /usr/lib/collectd, collectd's
+# PluginDir) and the unit in /lib/systemd/system, Debian 12's place for it.
+
+find_program(QF_GZIP gzip REQUIRED)
+
+# The man page, compressed as Debian ships man pages (-n: no name or time
+# stamp inside, so the build is reproducible).
+set(QF_MAN_GZ ${CMAKE_BINARY_DIR}/man/qiflow-exporter.1.gz)
+add_custom_command(OUTPUT ${QF_MAN_GZ}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+  COMMAND ${CMAKE_COMMAND} -E copy
+          ${CMAKE_SOURCE_DIR}/contrib/man/qiflow-exporter.1
+          ${CMAKE_BINARY_DIR}/man/qiflow-exporter.1
+  COMMAND ${QF_GZIP} -9nf ${CMAKE_BINARY_DIR}/man/qiflow-exporter.1
+  DEPENDS ${CMAKE_SOURCE_DIR}/contrib/man/qiflow-exporter.1
+  COMMENT "Compressing the qiflow-exporter man page" VERBATIM)
+add_custom_target(qiflow_man ALL DEPENDS ${QF_MAN_GZ})
+
+# The unit goes to /lib/systemd/system, Debian 12's place, when installing
+# into /usr (the package, or a system install), else under the prefix
+# (cmake --install build --prefix /opt/x -> /opt/x/lib/systemd/system). The
+# choice is made at install time because CPack installs with its own prefix.
+set(QF_UNIT_FILE ${CMAKE_SOURCE_DIR}/contrib/systemd/qiflow-exporter.service)
+install(CODE "
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+    set(qf_unit_dir /lib/systemd/system)
+  else()
+    set(qf_unit_dir \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
+  endif()
+  file(INSTALL DESTINATION \"\${qf_unit_dir}\" TYPE FILE
+       FILES \"${QF_UNIT_FILE}\")
+")
+
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/contrib/qiflow-migrate
+        DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/contrib/systemd/qiflow.sysusers
+        DESTINATION lib/sysusers.d
+        RENAME qiflow.conf)
+install(FILES ${CMAKE_SOURCE_DIR}/contrib/systemd/qiflow.tmpfiles
+        DESTINATION lib/tmpfiles.d RENAME qiflow.conf)
+install(FILES ${QF_MAN_GZ} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES ${CMAKE_SOURCE_DIR}/README.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# collectd loads plugins from /usr/lib/collectd (not a multiarch libdir): a
+# package whose plugins land elsewhere would install fine and load nothing.
+if(NOT QF_PLUGIN_INSTALL_DIR STREQUAL "lib/collectd")
+  message(WARNING "QF_PLUGIN_INSTALL_DIR is ${QF_PLUGIN_INSTALL_DIR}: the "
+          ".deb would put the plugins outside collectd's PluginDir "
+          "/usr/lib/collectd; configure with -DQF_PLUGIN_INSTALL_DIR=lib/collectd")
+endif()
+
+# ---------------------------------------------------------------- CPack DEB
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME qiflow)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "QiFlow maintainers <qiflow@localhost>")
+set(CPACK_PACKAGE_VENDOR "QiFlow")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "QiFlow swarm heartbeat: collectd plugins and REST exporter")
+set(CPACK_PACKAGE_DESCRIPTION
+"collectd plugins qiflow_agents (agent registry), qiflow_github (GitHub
+project figures and flags) and qiflow_heartbeat (heartbeats to the central
+backend, with spool and webhooks), the qiflow-exporter daemon serving the
+QiFlow REST API and Prometheus metrics from collectd's unixsock socket, and
+qiflow-migrate for the earlier Python agent's settings.ini.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# Absolute destinations (the unit) need DESTDIR staging.
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION admin)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://qiflow.example/")
+# Library dependencies from the ELF files (libcurl4, libyajl2,
+# libmicrohttpd12, libcollectdclient1, zlib1g, libc6, with versions);
+# the rest by hand: the daemon the plugins run in, and python3 for
+# qiflow-migrate.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "collectd-core (>= 5.12), python3")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "prometheus")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_SOURCE_DIR}/cmake/debian/postinst
+    ${CMAKE_SOURCE_DIR}/cmake/debian/prerm
+    ${CMAKE_SOURCE_DIR}/cmake/debian/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+include(CPack)
