@@ -174,7 +174,8 @@ class Collectd:
     """The real collectd daemon in the foreground, in its own workdir."""
 
     def __init__(self, workdir, plugin_conf="", interval=1.0,
-                 hostname="qiflow-test", build_dir=None, wrapper=()):
+                 hostname="qiflow-test", build_dir=None, wrapper=(),
+                 plugin_dir=None):
         self.workdir = Path(workdir)
         # argv prefix, e.g. DROP_DAC_CAPS to run root collectd that file
         # permissions apply to.
@@ -184,6 +185,10 @@ class Collectd:
         self.interval = interval
         self.hostname = hostname
         self.build_dir = Path(build_dir) if build_dir else BUILD_DIR
+        # Where our plugins are loaded from (an installed tree, say);
+        # default: the build's plugins/.
+        self.plugin_dir = Path(plugin_dir) if plugin_dir else \
+            self.build_dir / "plugins"
         self.conf_path = self.workdir / "collectd.conf"
         self.socket = self.workdir / "collectd.sock"
         self.log_path = self.workdir / "collectd.log"
@@ -253,7 +258,7 @@ LoadPlugin csv
 </Plugin>
 
 # Our plugins: a second PluginDir applies to the LoadPlugin lines after it.
-PluginDir "{self.build_dir / 'plugins'}"
+PluginDir "{self.plugin_dir}"
 {self.plugin_conf}
 """
 
@@ -398,7 +403,7 @@ class Exporter:
 
     def __init__(self, socket, state_dir, port=None, extra_args=(),
                  host="127.0.0.1", log_path=None, refresh_ms=200,
-                 build_dir=None):
+                 build_dir=None, binary=None):
         self.socket = Path(socket)
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
@@ -406,7 +411,9 @@ class Exporter:
         self.extra_args = list(extra_args)
         self.refresh_ms = refresh_ms
         self.build_dir = Path(build_dir) if build_dir else BUILD_DIR
-        self.binary = self.build_dir / "bin" / "qiflow-exporter"
+        # binary: an installed qiflow-exporter; default: the build's bin/.
+        self.binary = Path(binary) if binary else \
+            self.build_dir / "bin" / "qiflow-exporter"
         connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         self.url = f"http://{connect_host}:{self.port}"
         self.log_path = Path(log_path) if log_path else \
