@@ -15,6 +15,7 @@ Run as a script it also starts the demo stack (see `main`):
 
 import argparse
 import atexit
+import ctypes
 import datetime
 import http.client as httpclient
 import json
@@ -54,6 +55,16 @@ def _reap_children():
 atexit.register(_reap_children)
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the harness dies, even by
+    SIGKILL itself (atexit then never runs). Linux prctl PR_SET_PDEATHSIG."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _spawn(argv, log_path, **kwargs):
     """Start argv with stdout+stderr appended to log_path; tracked for exit."""
     with open(log_path, "ab") as out:
@@ -61,7 +72,8 @@ def _spawn(argv, log_path, **kwargs):
         # which then stops its children in order.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT,
-                                start_new_session=True, **kwargs)
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent, **kwargs)
     _CHILDREN.add(proc)
     return proc
 
@@ -294,7 +306,8 @@ PluginDir "{self.plugin_dir}"
 
     def _evidence(self):
         return (f"--- {self.log_path} (tail) ---\n{_tail(self.log_path)}\n"
-                f"--- {self.stdout_path} (tail) ---\n{_tail(self.stdout_path)}")
+                f"--- {self.stdout_path} (tail) ---\n"
+                f"{_tail(self.stdout_path)}")
 
     @property
     def running(self):
@@ -422,7 +435,8 @@ class Exporter:
 
     def argv(self):
         return [str(self.binary), "--listen", f"{self.host}:{self.port}",
-                "--socket", str(self.socket), "--state-dir", str(self.state_dir),
+                "--socket", str(self.socket),
+                "--state-dir", str(self.state_dir),
                 "--refresh", str(self.refresh_ms)] + self.extra_args
 
     def start(self, timeout=15.0):
@@ -432,6 +446,9 @@ class Exporter:
         if not self.binary.exists():
             raise RuntimeError(f"{self.binary} not built")
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if _port_answers(self.url):
+            # Otherwise /health from that other server would pass for ours.
+            raise RuntimeError(f"something already listens on {self.url}")
         self.proc = _spawn(self.argv(), self.log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -442,9 +459,11 @@ class Exporter:
                     f"--- {self.log_path} ---\n{_tail(self.log_path)}")
             try:
                 http("GET", self.url + "/health", timeout=1)
-                return self
             except OSError:
                 time.sleep(0.1)
+                continue
+            if self.proc.poll() is None:
+                return self
         self.stop()
         raise RuntimeError(f"qiflow-exporter did not answer /health on "
                            f"{self.url} within {timeout}s\n"
@@ -475,6 +494,15 @@ class Exporter:
 
 
 # ---------------------------------------------------------------- HTTP
+
+def _port_answers(url):
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), 0.5):
+            return True
+    except OSError:
+        return False
+
 
 class Response:
     """status, headers (lower-case keys), body (bytes)."""
@@ -609,7 +637,8 @@ class AgentProcess:
     def __init__(self, seconds=600):
         self.proc = subprocess.Popen(["sleep", str(int(seconds))],
                                      stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         _CHILDREN.add(self.proc)
         self.pid = self.proc.pid
 
@@ -874,7 +903,11 @@ def main(argv=None):
     run.add_argument("--state-dir", help="default BUILD/demo/state")
     run.add_argument("--interval", type=float, default=10.0)
     args = parser.parse_args(argv)
-    return _run_stack(args)
+    try:
+        return _run_stack(args)
+    except (RuntimeError, OSError) as exc:
+        print(f"qfstack: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

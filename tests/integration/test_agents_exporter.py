@@ -93,7 +93,7 @@ def test_dropped_agent_file_appears_within_one_interval(stack, agent_process):
     assert collectd.getval("qiflow_agents/count-total") == {"value": 1.0}
     assert collectd.getval("qiflow_agents/count-invalid") == {"value": 0.0}
     on_task = collectd.getval(
-        "qiflow_agents-Agent-1/duration-time_on_task")["value"]
+        "qiflow_agents-Agent-1/duration-time_on_task")["seconds"]
     assert 595 <= on_task <= 600 + 5 * INTERVAL + 5
 
 
@@ -161,7 +161,7 @@ def test_sanitised_agent_name_in_identifier(stack):
     value = wait_until(lambda: stack.collectd.getval(
         "qiflow_agents-Agent_7__/duration-time_on_task"), WAIT, 0.1,
         "per-agent value under the sanitised name")
-    assert value["value"] >= 595
+    assert value["seconds"] >= 595
 
 
 def test_killed_process_turns_dead_notifies_once_and_recovers(
@@ -297,7 +297,8 @@ def test_broken_file_is_skipped_counted_and_logged_once(broken_stack, name):
     listed = get_status(broken_stack)["data"]["agents"]
     assert name in {f["file"] for f in listed["invalid_files"]}
     assert all(a["file"] != name for a in listed["agent_list"])
-    warnings = plugin_warnings(broken_stack, f"{broken_stack.agent_dir}/{name}:")
+    warnings = plugin_warnings(broken_stack,
+                               f"{broken_stack.agent_dir}/{name}:")
     assert len(warnings) == 1, \
         f"expected one warning naming {name}, got {warnings}"
 
