@@ -267,8 +267,13 @@ int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
   int result = QFX_OPTS_RUN;
   for (int i = 1; i < argc; i++) {
     int status = op_one(o, argc, argv, &i, &seen, err, errlen);
-    if (status < 0)
+    if (status < 0) {
+      /* The message quotes the value: keep it one printable line. */
+      for (char *p = err; p != NULL && errlen > 0 && *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+          *p = '?';
       return status;
+    }
     if (status == QFX_OPTS_HELP || result == QFX_OPTS_RUN)
       result = status; /* --help wins over --version */
   }

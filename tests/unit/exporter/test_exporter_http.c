@@ -1,0 +1,128 @@
+/* Unit tests for the request-side helpers of http.c and entry.c: method
+ * classification, routing, ETag matching and Accept-Encoding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "entry.h"
+#include "http.h"
+
+#include <string.h>
+
+static void test_methods(void **state) {
+  (void)state; /* unused */
+  assert_int_equal(qfx_http_method("GET"), QFX_M_GET);
+  assert_int_equal(qfx_http_method("HEAD"), QFX_M_HEAD);
+  assert_int_equal(qfx_http_method("OPTIONS"), QFX_M_OPTIONS);
+  static const char *const others[] = {"POST", "PUT", "DELETE", "PATCH",
+                                       "TRACE", "CONNECT", "get", "", "GETX"};
+  for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+    assert_int_equal(qfx_http_method(others[i]), QFX_M_OTHER);
+}
+
+static void test_routes(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *path;
+    int route;
+  } cases[] = {
+      {"/health", QFX_R_HEALTH},
+      {"/status", QFX_R_STATUS},
+      {"/agent/status", QFX_R_AGENT_STATUS},
+      {"/metrics", QFX_R_METRICS},
+      {"/project/completion", QFX_R_PROJECT_COMPLETION},
+      {"/project/issues", QFX_R_PROJECT_ISSUES},
+      {"/", QFX_R_NONE},
+      {"", QFX_R_NONE},
+      {"/health/", QFX_R_NONE},
+      {"/Health", QFX_R_NONE},
+      {"/status/extra", QFX_R_NONE},
+      {"/healthz", QFX_R_NONE},
+      {"//health", QFX_R_NONE},
+      {"/project", QFX_R_NONE},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    if (qfx_http_route(cases[i].path) != cases[i].route)
+      fail_msg("%s: route %d", cases[i].path, qfx_http_route(cases[i].path));
+}
+
+static void test_etag(void **state) {
+  (void)state; /* unused */
+  char a[24], b[24], c[24];
+  qfx_etag("{}", 2, a);
+  qfx_etag("{}", 2, b);
+  qfx_etag("{ }", 3, c);
+  assert_string_equal(a, b);
+  assert_string_not_equal(a, c);
+  assert_int_equal(strlen(a), 18);
+  assert_true(a[0] == '"' && a[17] == '"');
+  char header[80];
+  static const struct {
+    const char *before, *after; /* around the tag; NULL: header is after */
+    bool match;
+  } cases[] = {
+      {"", "", true},
+      {"W/", "", true},
+      {"\"other\", ", "", true},
+      {"  ", "  ,\"x\"", true},
+      {NULL, "*", true},
+      {NULL, "\"other\"", false},
+      {NULL, "", false},
+      {"x", "", false},
+      {"", "x", false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    if (cases[i].before == NULL)
+      snprintf(header, sizeof(header), "%s", cases[i].after);
+    else
+      snprintf(header, sizeof(header), "%s%s%s", cases[i].before, a,
+               cases[i].after);
+    if (qfx_etag_match(header, a) != cases[i].match)
+      fail_msg("If-None-Match \"%s\" vs %s: expected %d", header, a,
+               cases[i].match);
+  }
+  a[10] = '\0'; /* a prefix of the tag does not match it */
+  assert_false(qfx_etag_match(a, b));
+  assert_false(qfx_etag_match(NULL, b));
+}
+
+static void test_accept_gzip(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *header;
+    bool gzip;
+  } cases[] = {
+      {"gzip", true},
+      {"gzip, deflate, br", true},
+      {"deflate, GZIP;q=0.5", true},
+      {"x-gzip", true},
+      {"*", true},
+      {"br;q=1, *;q=0.1", true},
+      {"gzip;q=0", false},
+      {"gzip; q=0.000", false},
+      {"*;q=0", false},
+      {"gzip;q=0, *", false}, /* explicit gzip refusal wins over * */
+      {"identity", false},
+      {"deflate", false},
+      {"gzipx", false},
+      {"", false},
+      {NULL, false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    if (qfx_accepts_gzip(cases[i].header) != cases[i].gzip)
+      fail_msg("Accept-Encoding \"%s\": expected %d",
+               cases[i].header ? cases[i].header : "(null)", cases[i].gzip);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_methods),
+      cmocka_unit_test(test_routes),
+      cmocka_unit_test(test_etag),
+      cmocka_unit_test(test_accept_gzip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,201 @@
+/* Unit tests for opts.c: every flag, its defaults, and every way a flag
+ * can be wrong (each must fail with a message naming the flag). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "opts.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#define MAXARGS 8
+
+/* parse runs qfx_opts_parse on a NULL-terminated argument list. */
+static int parse(qfx_opts_t *o, char *err, const char *const *args) {
+  char *argv[MAXARGS + 1] = {"qiflow-exporter"};
+  int argc = 1;
+  for (; args[argc - 1] != NULL && argc <= MAXARGS; argc++)
+    argv[argc] = (char *)args[argc - 1];
+  err[0] = '\0';
+  return qfx_opts_parse(o, argc, argv, err, 512);
+}
+
+static void test_defaults(void **state) {
+  (void)state; /* unused */
+  qfx_opts_t o;
+  char err[512];
+  const char *none[] = {NULL};
+  assert_int_equal(parse(&o, err, none), QFX_OPTS_RUN);
+  assert_string_equal(o.listen, "0.0.0.0:8080");
+  assert_int_equal(o.port, 8080);
+  assert_int_equal(o.addr.ss_family, AF_INET);
+  assert_false(o.loopback);
+  assert_string_equal(o.socket_path, "/var/run/collectd-unixsock");
+  assert_string_equal(o.state_dir, "/var/lib/collectd/qiflow");
+  assert_int_equal(o.refresh_ms, 1000);
+  assert_string_equal(o.swarm_id, "");
+  assert_string_equal(o.host, "");
+  assert_int_equal(o.threads, 0);
+  assert_string_equal(o.cors_origin, "*");
+}
+
+static void test_every_flag(void **state) {
+  (void)state; /* unused */
+  qfx_opts_t o;
+  char err[512];
+  const char *args[] = {"--listen=127.0.0.1:9100", "--socket", "/run/cd.sock",
+                        "--state-dir=/tmp/st", "--refresh", "250",
+                        "--swarm-id=swarm-1", NULL};
+  assert_int_equal(parse(&o, err, args), QFX_OPTS_RUN);
+  assert_int_equal(o.port, 9100);
+  assert_true(o.loopback);
+  assert_string_equal(o.socket_path, "/run/cd.sock");
+  assert_string_equal(o.state_dir, "/tmp/st");
+  assert_int_equal(o.refresh_ms, 250);
+  assert_string_equal(o.swarm_id, "swarm-1");
+  const char *more[] = {"--host", "web-1", "--threads=3", "--cors-origin",
+                        "https://app.example", NULL};
+  assert_int_equal(parse(&o, err, more), QFX_OPTS_RUN);
+  assert_string_equal(o.host, "web-1");
+  assert_int_equal(o.threads, 3);
+  assert_string_equal(o.cors_origin, "https://app.example");
+}
+
+static void test_listen_forms(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *text;
+    int family, port, loopback;
+  } cases[] = {
+      {"127.0.0.1:80", AF_INET, 80, 1},
+      {"127.9.9.9:65535", AF_INET, 65535, 1},
+      {"10.0.0.5:8080", AF_INET, 8080, 0},
+      {"9000", AF_INET, 9000, 0},
+      {"[::1]:8080", AF_INET6, 8080, 1},
+      {"[::]:1", AF_INET6, 1, 0},
+      {"[fe80::1]:443", AF_INET6, 443, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    qfx_opts_t o;
+    char err[512] = "";
+    qfx_opts_defaults(&o);
+    assert_int_equal(qfx_opts_parse_listen(&o, cases[i].text, err, 512), 0);
+    assert_int_equal(o.addr.ss_family, cases[i].family);
+    assert_int_equal(o.port, cases[i].port);
+    assert_int_equal(o.loopback, cases[i].loopback);
+    assert_string_equal(o.listen, cases[i].text);
+    in_port_t net = cases[i].family == AF_INET
+                        ? ((struct sockaddr_in *)&o.addr)->sin_port
+                        : ((struct sockaddr_in6 *)&o.addr)->sin6_port;
+    assert_int_equal(ntohs(net), cases[i].port);
+  }
+}
+
+/* Every bad command line, and a word its message must contain. */
+static const struct {
+  const char *args[4];
+  const char *names;
+} bad[] = {
+    {{"--listen", "localhost:8080"}, "--listen"},
+    {{"--listen", "127.0.0.1"}, "--listen"},
+    {{"--listen", "127.0.0.1:"}, "--listen"},
+    {{"--listen", ":8080"}, "--listen"},
+    {{"--listen", "127.0.0.1:0"}, "--listen"},
+    {{"--listen", "127.0.0.1:65536"}, "--listen"},
+    {{"--listen", "127.0.0.1:80x"}, "--listen"},
+    {{"--listen", "127.0.0.1:-80"}, "--listen"},
+    {{"--listen", "127.0.0.1:+80"}, "--listen"},
+    {{"--listen", "256.0.0.1:80"}, "--listen"},
+    {{"--listen", "::1:8080"}, "--listen"},
+    {{"--listen", "[::1]8080"}, "--listen"},
+    {{"--listen", "[::1]:"}, "--listen"},
+    {{"--listen", "[nothost]:80"}, "--listen"},
+    {{"--listen", "[]:80"}, "--listen"},
+    {{"--listen", ""}, "--listen"},
+    {{"--listen"}, "--listen: missing value"},
+    {{"--socket", "relative.sock"}, "--socket"},
+    {{"--socket", ""}, "--socket"},
+    {{"--socket",
+      "/a/very/long/path/that/does/not/fit/into/sun_path/because/it/is/far/"
+      "longer/than/one/hundred/and/eight/bytes/x.sock"},
+     "--socket"},
+    {{"--state-dir", ""}, "--state-dir"},
+    {{"--refresh", "99"}, "--refresh"},
+    {{"--refresh", "600001"}, "--refresh"},
+    {{"--refresh", "1e3"}, "--refresh"},
+    {{"--refresh", " 100"}, "--refresh"},
+    {{"--refresh", "-100"}, "--refresh"},
+    {{"--refresh", "99999999999999999999999"}, "--refresh"},
+    {{"--refresh", ""}, "--refresh"},
+    {{"--swarm-id", ""}, "--swarm-id"},
+    {{"--swarm-id", "has space"}, "--swarm-id"},
+    {{"--swarm-id", "quo\"te"}, "--swarm-id"},
+    {{"--host", ""}, "--host"},
+    {{"--host", "a/b"}, "--host"},
+    {{"--host", "x123456789x123456789x123456789x123456789x123456789x123456789"
+                "xxxx"},
+     "--host"},
+    {{"--threads", "0"}, "--threads"},
+    {{"--threads", "65"}, "--threads"},
+    {{"--threads", "two"}, "--threads"},
+    {{"--cors-origin", ""}, "--cors-origin"},
+    {{"--cors-origin", "a b"}, "--cors-origin"},
+    {{"--cors-origin", "x\r\nSet-Cookie: a"}, "--cors-origin"},
+    {{"--refresh", "200", "--refresh", "300"}, "given more than once"},
+    {{"--help=yes"}, "--help: takes no value"},
+    {{"--version=1"}, "--version: takes no value"},
+    {{"--bogus"}, "--bogus: unknown flag"},
+    {{"--listen-address=1"}, "unknown flag"},
+    {{"-x"}, "-x: unknown flag"},
+    {{"extra"}, "extra: unexpected argument"},
+    {{"--"}, "--: unknown flag"},
+};
+
+static void test_bad_flags(void **state) {
+  (void)state; /* unused */
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    qfx_opts_t o;
+    char err[512];
+    const char *args[5] = {bad[i].args[0], bad[i].args[1], bad[i].args[2],
+                           bad[i].args[3], NULL};
+    int rc = parse(&o, err, args);
+    if (rc != -EINVAL || strstr(err, bad[i].names) == NULL)
+      fail_msg("case %zu (%s %s): rc %d, message \"%s\" lacks \"%s\"", i,
+               args[0], args[1] ? args[1] : "", rc, err, bad[i].names);
+    assert_null(strchr(err, '\n'));
+  }
+}
+
+static void test_help_and_version(void **state) {
+  (void)state; /* unused */
+  qfx_opts_t o;
+  char err[512];
+  const char *help[] = {"--refresh", "500", "--help", NULL};
+  assert_int_equal(parse(&o, err, help), QFX_OPTS_HELP);
+  const char *h[] = {"-h", NULL};
+  assert_int_equal(parse(&o, err, h), QFX_OPTS_HELP);
+  const char *version[] = {"--version", NULL};
+  assert_int_equal(parse(&o, err, version), QFX_OPTS_VERSION);
+  const char *both[] = {"--version", "--help", NULL};
+  assert_int_equal(parse(&o, err, both), QFX_OPTS_HELP);
+  /* A bad flag wins over --help: the user learns what was wrong. */
+  const char *badhelp[] = {"--help", "--refresh", "1", NULL};
+  assert_int_equal(parse(&o, err, badhelp), -EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_every_flag),
+      cmocka_unit_test(test_listen_forms),
+      cmocka_unit_test(test_bad_flags),
+      cmocka_unit_test(test_help_and_version),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

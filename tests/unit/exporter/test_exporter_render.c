@@ -1,0 +1,374 @@
+/* Unit tests for render.c: fixed collectd values and snapshot documents in,
+ * exact JSON fields out (rendered, then parsed back). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "render.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOW 1795000000.0 /* 2026-11-18T11:06:40Z */
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+static const char agents_json[] =
+    "{\"schema_version\": 1, \"updated_at\": \"2026-11-18T11:06:30Z\","
+    " \"collectd_version\": \"5.12.0\","
+    " \"counts\": {\"active\": 1, \"idle\": 0, \"blocked\": 0, \"failed\": 0,"
+    "  \"dead\": 1, \"stale\": 0, \"total\": 2, \"invalid\": 1},"
+    " \"agents\": [{\"name\": \"Agent-1\", \"status\": \"active\","
+    "  \"pid\": 42, \"time_on_task_minutes\": 41.0},"
+    "  {\"name\": \"Agent-2\", \"status\": \"dead\", \"pid\": null}],"
+    " \"invalid_files\": [{\"file\": \"broken.json\", \"error\": \"x\"}]}";
+
+static const char heartbeat_json[] =
+    "{\"schema_version\": 1, \"updated_at\": \"2026-11-18T11:06:00Z\","
+    " \"running\": true, \"swarm_id\": \"s-1\", \"interval\": 60,"
+    " \"backends\": [{\"name\": \"central\","
+    "  \"url\": \"https://backend.example/api/v1/swarms/heartbeat\","
+    "  \"spool_depth\": 0}], \"webhooks\": []}";
+
+static const char project_json[] =
+    "{\"schema_version\": 1, \"updated_at\": \"2026-11-18T11:00:00Z\","
+    " \"repository\": \"owner/repo\", \"last_sync\": \"2026-11-18T11:00:00Z\","
+    " \"last_error\": null, \"github\": {\"open_issues\": 23,"
+    " \"open_pull_requests\": 4}, \"completion\": {\"completion_percentage\":"
+    " 66, \"total_issues\": 68}, \"velocity\": {\"per_day\": 1.29},"
+    " \"estimated_completion_date\": \"2026-12-15\", \"issues\": []}";
+
+typedef struct fixture_s {
+  qfx_resources_t res;
+  yajl_val agents, heartbeat, project;
+  qfx_model_t m;
+} fixture_t;
+
+static yajl_val parse_ok(const char *text) {
+  char err[256] = "";
+  yajl_val v = qf_json_parse(text, err, sizeof(err));
+  if (v == NULL)
+    fail_msg("does not parse: %s\n%s", err, text);
+  return v;
+}
+
+static int setup(void **state) {
+  fixture_t *f = calloc(1, sizeof(*f));
+  qfx_resources_init(&f->res);
+  snprintf(f->res.host, sizeof(f->res.host), "node-7");
+  f->res.cpu_percent = 12.3456;
+  f->res.memory_percent = 40.0;
+  f->res.memory_used_bytes = 3.0 * GIB;
+  f->res.memory_total_bytes = 8.0 * GIB;
+  f->res.disk_percent = 61.5;
+  f->res.disk_used_bytes = 60.0 * GIB;
+  f->res.disk_total_bytes = 100.0 * GIB;
+  f->res.load[0] = 0.5;
+  f->res.load[1] = 0.25;
+  f->res.load[2] = 0.125;
+  f->res.uptime_seconds = 3600.4;
+  f->res.agents[QFX_AG_ACTIVE] = 1;
+  f->res.agents[QFX_AG_TOTAL] = 2;
+  f->agents = parse_ok(agents_json);
+  f->heartbeat = parse_ok(heartbeat_json);
+  f->project = parse_ok(project_json);
+  f->m = (qfx_model_t){.now = NOW,
+                       .swarm_id = "swarm-1",
+                       .version = "0.1.0",
+                       .hostname = "node-7",
+                       .platform = "linux",
+                       .socket_path = "/run/collectd.sock",
+                       .api_port = 8080,
+                       .refresh_ms = 1000,
+                       .connected = true,
+                       .error = "",
+                       .last_ok = NOW - 0.25,
+                       .stale = false,
+                       .res = &f->res,
+                       .agents = f->agents,
+                       .project = NULL,
+                       .heartbeat = NULL};
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture_t *f = *state;
+  yajl_tree_free(f->agents);
+  yajl_tree_free(f->heartbeat);
+  yajl_tree_free(f->project);
+  free(f);
+  return 0;
+}
+
+typedef int (*renderer_t)(const qfx_model_t *m, qf_jw_t *w);
+
+static int r_status(const qfx_model_t *m, qf_jw_t *w) {
+  qfx_render_status(m, w);
+  return 200;
+}
+static int r_agent(const qfx_model_t *m, qf_jw_t *w) {
+  qfx_render_agent_status(m, w);
+  return 200;
+}
+static int r_metrics(const qfx_model_t *m, qf_jw_t *w) {
+  qfx_render_metrics(m, w);
+  return 200;
+}
+
+/* render renders with fn and parses the text back; *code gets the status. */
+static yajl_val render(renderer_t fn, const qfx_model_t *m, int *code) {
+  qf_jw_t w;
+  assert_int_equal(qf_jw_init(&w), 0);
+  int c = fn(m, &w);
+  if (code != NULL)
+    *code = c;
+  char *text = NULL;
+  assert_int_equal(qf_jw_finish(&w, &text, NULL), 0);
+  qf_jw_free(&w);
+  yajl_val doc = parse_ok(text);
+  free(text);
+  return doc;
+}
+
+/* path walks "a/b/c" through objects. */
+static yajl_val path(yajl_val v, const char *p) {
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s", p);
+  for (char *save = NULL, *k = strtok_r(buf, "/", &save); k != NULL;
+       k = strtok_r(NULL, "/", &save))
+    v = qf_json_get(v, k);
+  if (v == NULL)
+    fail_msg("no %s", p);
+  return v;
+}
+
+static double num(yajl_val v, const char *p) {
+  yajl_val n = path(v, p);
+  if (!YAJL_IS_NUMBER(n))
+    fail_msg("%s is not a number", p);
+  return YAJL_GET_DOUBLE(n);
+}
+
+static const char *str(yajl_val v, const char *p) {
+  yajl_val s = path(v, p);
+  if (!YAJL_IS_STRING(s))
+    fail_msg("%s is not a string", p);
+  return s->u.string;
+}
+
+static bool is_null(yajl_val v, const char *p) {
+  return YAJL_IS_NULL(path(v, p));
+}
+
+static size_t len_of(yajl_val v, const char *p) {
+  yajl_val a = path(v, p);
+  if (YAJL_IS_ARRAY(a))
+    return a->u.array.len;
+  if (YAJL_IS_OBJECT(a))
+    return a->u.object.len;
+  fail_msg("%s is neither array nor object", p);
+  return 0;
+}
+
+static void test_status(void **state) {
+  fixture_t *f = *state;
+  yajl_val d = render(r_status, &f->m, NULL);
+  assert_true(YAJL_IS_TRUE(path(d, "success")));
+  assert_string_equal(str(d, "status"), "online");
+  assert_float_equal(num(d, "cpu"), 12.35, 1e-9);
+  assert_float_equal(num(d, "memory"), 40.0, 1e-9);
+  assert_float_equal(num(d, "disk"), 61.5, 1e-9);
+  assert_float_equal(num(d, "agents/active"), 1, 0);
+  assert_float_equal(num(d, "agents/total"), 2, 0);
+  assert_string_equal(str(d, "data/swarm_id"), "swarm-1");
+  assert_string_equal(str(d, "data/timestamp"), "2026-11-18T11:06:40Z");
+  assert_true(YAJL_IS_FALSE(path(d, "data/stale")));
+  assert_float_equal(num(d, "data/data_age_seconds"), 0.25, 1e-9);
+  assert_string_equal(str(d, "data/system/hostname"), "node-7");
+  assert_string_equal(str(d, "data/system/platform"), "linux");
+  assert_float_equal(num(d, "data/system/uptime_seconds"), 3600, 0);
+  assert_true(YAJL_IS_INTEGER(path(d, "data/system/uptime_seconds")));
+  assert_string_equal(str(d, "data/system/collectd_version"), "5.12.0");
+  assert_string_equal(str(d, "data/system/agent_version"), "0.1.0");
+  assert_float_equal(num(d, "data/resources/cpu_percent"), 12.35, 1e-9);
+  assert_float_equal(num(d, "data/resources/memory_used_gb"), 3.0, 1e-9);
+  assert_float_equal(num(d, "data/resources/memory_total_gb"), 8.0, 1e-9);
+  assert_float_equal(num(d, "data/resources/disk_used_gb"), 60.0, 1e-9);
+  assert_float_equal(num(d, "data/resources/disk_total_gb"), 100.0, 1e-9);
+  assert_float_equal(num(d, "data/resources/load_1"), 0.5, 1e-9);
+  assert_float_equal(num(d, "data/resources/load_15"), 0.13, 1e-9);
+  assert_float_equal(num(d, "data/agents/active_agents"), 1, 0);
+  assert_float_equal(num(d, "data/agents/total_agents"), 2, 0);
+  /* collectd lacks count-dead here: agents.json's count fills in. */
+  assert_float_equal(num(d, "data/agents/by_status/dead"), 1, 0);
+  assert_float_equal(num(d, "data/agents/by_status/idle"), 0, 0);
+  assert_int_equal(len_of(d, "data/agents/by_status"), 6);
+  assert_int_equal(len_of(d, "data/agents/invalid_files"), 1);
+  assert_string_equal(str(d, "data/agents/updated_at"),
+                      "2026-11-18T11:06:30Z");
+  assert_int_equal(len_of(d, "data/agents/agent_list"), 2);
+  yajl_val first = path(d, "data/agents/agent_list")->u.array.values[0];
+  assert_string_equal(str(first, "name"), "Agent-1");
+  assert_float_equal(num(first, "time_on_task_minutes"), 41.0, 0);
+  yajl_tree_free(d);
+}
+
+static void test_status_missing_everything(void **state) {
+  fixture_t *f = *state;
+  qfx_resources_t empty;
+  qfx_resources_init(&empty);
+  qfx_model_t m = f->m;
+  m.res = &empty;
+  m.agents = NULL;
+  m.swarm_id = NULL;
+  m.last_ok = 0;
+  m.connected = false;
+  m.stale = true;
+  yajl_val d = render(r_status, &m, NULL);
+  assert_string_equal(str(d, "status"), "degraded");
+  assert_true(is_null(d, "cpu") && is_null(d, "memory") &&
+              is_null(d, "disk"));
+  assert_true(is_null(d, "agents/active") && is_null(d, "agents/total"));
+  assert_true(is_null(d, "data/swarm_id"));
+  assert_true(YAJL_IS_TRUE(path(d, "data/stale")));
+  assert_true(is_null(d, "data/data_age_seconds"));
+  assert_true(is_null(d, "data/system/uptime_seconds"));
+  assert_true(is_null(d, "data/system/collectd_version"));
+  static const char *const res[] = {
+      "cpu_percent", "memory_percent", "memory_used_gb", "memory_total_gb",
+      "disk_percent", "disk_used_gb", "disk_total_gb", "load_1", "load_5",
+      "load_15"};
+  assert_int_equal(len_of(d, "data/resources"), 10);
+  for (size_t i = 0; i < 10; i++) {
+    char p[64];
+    snprintf(p, sizeof(p), "data/resources/%s", res[i]);
+    assert_true(is_null(d, p));
+  }
+  assert_true(is_null(d, "data/agents/by_status/active"));
+  assert_int_equal(len_of(d, "data/agents/agent_list"), 0);
+  assert_int_equal(len_of(d, "data/agents/invalid_files"), 0);
+  assert_true(is_null(d, "data/agents/updated_at"));
+  yajl_tree_free(d);
+}
+
+static void test_health(void **state) {
+  fixture_t *f = *state;
+  int code = 0;
+  yajl_val d = render(qfx_render_health, &f->m, &code);
+  assert_int_equal(code, 200);
+  assert_string_equal(str(d, "status"), "healthy");
+  assert_null(qf_json_get(d, "reason"));
+  assert_string_equal(str(d, "version"), "0.1.0");
+  assert_true(YAJL_IS_TRUE(path(d, "collectd/connected")));
+  assert_string_equal(str(d, "collectd/socket"), "/run/collectd.sock");
+  assert_string_equal(str(d, "collectd/last_refresh"),
+                      "2026-11-18T11:06:39Z");
+  assert_float_equal(num(d, "collectd/age_seconds"), 0.25, 1e-9);
+  yajl_tree_free(d);
+
+  qfx_model_t m = f->m;
+  m.connected = false;
+  m.error = "connect unix:/run/collectd.sock: No such file or directory";
+  m.last_ok = NOW - 12.5;
+  d = render(qfx_render_health, &m, &code);
+  assert_int_equal(code, 503);
+  assert_string_equal(str(d, "status"), "unhealthy");
+  assert_string_equal(str(d, "reason"),
+                      "collectd unreachable: connect unix:/run/collectd.sock:"
+                      " No such file or directory");
+  assert_true(YAJL_IS_FALSE(path(d, "collectd/connected")));
+  assert_float_equal(num(d, "collectd/age_seconds"), 12.5, 1e-9);
+  yajl_tree_free(d);
+
+  m.last_ok = 0; /* never read: no last_refresh, no age */
+  m.error = "";
+  d = render(qfx_render_health, &m, &code);
+  assert_true(is_null(d, "collectd/last_refresh"));
+  assert_true(is_null(d, "collectd/age_seconds"));
+  assert_string_equal(str(d, "reason"), "collectd unreachable: not read yet");
+  yajl_tree_free(d);
+}
+
+static void test_agent_status(void **state) {
+  fixture_t *f = *state;
+  yajl_val d = render(r_agent, &f->m, NULL);
+  assert_true(YAJL_IS_TRUE(path(d, "data/running")));
+  assert_float_equal(num(d, "data/api_port"), 8080, 0);
+  assert_true(is_null(d, "data/interval"));
+  assert_true(is_null(d, "data/monitor_url"));
+  assert_true(is_null(d, "data/github_repo"));
+  assert_int_equal(len_of(d, "data/heartbeat"), 0);
+  assert_int_equal(len_of(d, "data/github"), 0);
+  assert_string_equal(str(d, "data/collectd/last_refresh"),
+                      "2026-11-18T11:06:39Z");
+  yajl_tree_free(d);
+
+  qfx_model_t m = f->m;
+  m.heartbeat = f->heartbeat;
+  m.project = f->project;
+  d = render(r_agent, &m, NULL);
+  assert_float_equal(num(d, "data/interval"), 60, 0);
+  assert_string_equal(str(d, "data/monitor_url"),
+                      "https://backend.example/api/v1/swarms/heartbeat");
+  assert_string_equal(str(d, "data/github_repo"), "owner/repo");
+  assert_null(qf_json_get(path(d, "data/heartbeat"), "schema_version"));
+  assert_string_equal(str(d, "data/heartbeat/swarm_id"), "s-1");
+  assert_int_equal(len_of(d, "data/heartbeat/backends"), 1);
+  assert_string_equal(str(d, "data/github/repository"), "owner/repo");
+  assert_true(is_null(d, "data/github/last_error"));
+  assert_int_equal(len_of(d, "data/github"), 3);
+  yajl_tree_free(d);
+}
+
+static void test_metrics(void **state) {
+  fixture_t *f = *state;
+  yajl_val d = render(r_metrics, &f->m, NULL);
+  assert_int_equal(len_of(d, "data/github"), 0);
+  assert_int_equal(len_of(d, "data/project"), 0);
+  assert_string_equal(str(d, "data/system/hostname"), "node-7");
+  assert_float_equal(num(d, "data/resources/disk_percent"), 61.5, 1e-9);
+  yajl_tree_free(d);
+  qfx_model_t m = f->m;
+  m.project = f->project;
+  d = render(r_metrics, &m, NULL);
+  assert_string_equal(str(d, "data/github/repository"), "owner/repo");
+  assert_float_equal(num(d, "data/github/open_issues"), 23, 0);
+  assert_float_equal(num(d, "data/project/completion_percentage"), 66, 0);
+  assert_string_equal(str(d, "data/project/estimated_completion_date"),
+                      "2026-12-15");
+  yajl_tree_free(d);
+}
+
+static void test_error_and_round(void **state) {
+  (void)state; /* unused */
+  qf_jw_t w;
+  char *text = NULL;
+  assert_int_equal(qf_jw_init(&w), 0);
+  qfx_render_error(&w, "not found: /x\"y");
+  assert_int_equal(qf_jw_finish(&w, &text, NULL), 0);
+  assert_string_equal(text,
+                      "{\"success\":false,\"error\":\"not found: /x\\\"y\"}");
+  free(text);
+  qf_jw_free(&w);
+  assert_float_equal(qfx_round(12.345678, 2), 12.35, 1e-12);
+  assert_float_equal(qfx_round(-0.004, 2), 0.0, 1e-12);
+  assert_true(isnan(qfx_round(NAN, 2)));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_status_missing_everything, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agent_status, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+      cmocka_unit_test(test_error_and_round),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
