@@ -1,0 +1,407 @@
+/* github_mirror.c: the local copy of a repository's issues and pull
+ * requests, its workflow runs and the ETags of conditional URLs. */
+#include "github_mirror.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int gh_set_str(char **dst, const char *s) {
+  char *copy = NULL;
+  if (s != NULL && (copy = strdup(s)) == NULL)
+    return -ENOMEM;
+  free(*dst);
+  *dst = copy;
+  return 0;
+}
+
+int gh_strv_push(gh_strv_t *sv, const char *s) {
+  char **v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
+  if (v == NULL)
+    return -ENOMEM;
+  sv->v = v;
+  if ((v[sv->n] = strdup(s)) == NULL)
+    return -ENOMEM;
+  sv->n++;
+  return 0;
+}
+
+void gh_strv_free(gh_strv_t *sv) {
+  for (size_t i = 0; i < sv->n; i++)
+    free(sv->v[i]);
+  free(sv->v);
+  sv->v = NULL;
+  sv->n = 0;
+}
+
+int gh_strv_copy(gh_strv_t *dst, const gh_strv_t *src) {
+  gh_strv_t tmp = {NULL, 0};
+  for (size_t i = 0; i < src->n; i++) {
+    if (gh_strv_push(&tmp, src->v[i]) != 0) {
+      gh_strv_free(&tmp);
+      return -ENOMEM;
+    }
+  }
+  gh_strv_free(dst);
+  *dst = tmp;
+  return 0;
+}
+
+/* ghm_strv_equal compares two string arrays element by element. */
+static bool ghm_strv_equal(const gh_strv_t *a, const gh_strv_t *b) {
+  if (a->n != b->n)
+    return false;
+  for (size_t i = 0; i < a->n; i++)
+    if (strcmp(a->v[i], b->v[i]) != 0)
+      return false;
+  return true;
+}
+
+gh_item_t *gh_item_new(long long number) {
+  gh_item_t *it = calloc(1, sizeof(*it));
+  if (it != NULL)
+    it->number = number;
+  return it;
+}
+
+void gh_item_free(gh_item_t *it) {
+  if (it == NULL)
+    return;
+  free(it->state_reason);
+  free(it->title);
+  free(it->html_url);
+  gh_strv_free(&it->labels);
+  gh_strv_free(&it->assignees);
+  free(it->branch);
+  free(it->head_sha);
+  free(it->mergeable_state);
+  free(it);
+}
+
+void gh_run_free(gh_run_t *r) {
+  free(r->branch);
+  r->branch = NULL;
+}
+
+void gh_mirror_init(gh_mirror_t *m) {
+  memset(m, 0, sizeof(*m));
+  m->commits_count = -1;
+  m->rl_limit = m->rl_remaining = m->rl_reset = -1;
+}
+
+void gh_mirror_free(gh_mirror_t *m) {
+  for (size_t i = 0; i < m->n; i++)
+    gh_item_free(m->items[i]);
+  free(m->items);
+  for (size_t i = 0; i < m->nruns; i++)
+    gh_run_free(&m->runs[i]);
+  free(m->runs);
+  for (size_t i = 0; i < m->netags; i++) {
+    free(m->etags[i].url);
+    free(m->etags[i].etag);
+  }
+  free(m->etags);
+  free(m->list_next);
+  free(m->recon_url);
+  gh_mirror_init(m);
+}
+
+/* ghm_lower_bound returns the index of the first item numbered >= number. */
+static size_t ghm_lower_bound(const gh_mirror_t *m, long long number) {
+  size_t lo = 0, hi = m->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->items[mid]->number < number)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+gh_item_t *gh_mirror_find(const gh_mirror_t *m, long long number) {
+  size_t i = ghm_lower_bound(m, number);
+  return i < m->n && m->items[i]->number == number ? m->items[i] : NULL;
+}
+
+int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
+  size_t i = ghm_lower_bound(m, it->number);
+  if (i < m->n && m->items[i]->number == it->number) {
+    gh_item_free(m->items[i]);
+    m->items[i] = it;
+    return 0;
+  }
+  if (m->n == m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    gh_item_t **items = realloc(m->items, cap * sizeof(*items));
+    if (items == NULL) {
+      gh_item_free(it);
+      return -ENOMEM;
+    }
+    m->items = items;
+    m->cap = cap;
+  }
+  memmove(m->items + i + 1, m->items + i, (m->n - i) * sizeof(*m->items));
+  m->items[i] = it;
+  m->n++;
+  return 0;
+}
+
+bool gh_label_matches(const char *label, const gh_strv_t *words) {
+  for (size_t i = 0; words != NULL && i < words->n; i++)
+    if (words->v[i][0] != '\0' && strcasestr(label, words->v[i]) != NULL)
+      return true;
+  return false;
+}
+
+/* ghm_has_label tells whether labels holds name (case-insensitive). */
+static bool ghm_has_label(const gh_strv_t *labels, const char *name) {
+  for (size_t i = 0; i < labels->n; i++)
+    if (strcasecmp(labels->v[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* ghm_blocking_subset tells whether every blocking label of a is in b. */
+static bool ghm_blocking_subset(const gh_strv_t *a, const gh_strv_t *b,
+                                const gh_strv_t *words) {
+  for (size_t i = 0; i < a->n; i++)
+    if (gh_label_matches(a->v[i], words) && !ghm_has_label(b, a->v[i]))
+      return false;
+  return true;
+}
+
+/* ghm_count_blocking counts labels matching words. */
+static size_t ghm_count_blocking(const gh_strv_t *labels,
+                                 const gh_strv_t *words) {
+  size_t n = 0;
+  for (size_t i = 0; i < labels->n; i++)
+    n += gh_label_matches(labels->v[i], words);
+  return n;
+}
+
+/* ghm_same_listing tells whether two items carry the same listed fields. */
+static bool ghm_same_listing(const gh_item_t *a, const gh_item_t *b) {
+  if (a->is_pr != b->is_pr || a->open != b->open ||
+      a->updated_at != b->updated_at || a->created_at != b->created_at ||
+      a->closed_at != b->closed_at || a->nlinks != b->nlinks)
+    return false;
+  const char *sa[] = {a->state_reason, a->title, a->html_url};
+  const char *sb[] = {b->state_reason, b->title, b->html_url};
+  for (size_t i = 0; i < 3; i++) {
+    if ((sa[i] == NULL) != (sb[i] == NULL) ||
+        (sa[i] != NULL && strcmp(sa[i], sb[i]) != 0))
+      return false;
+  }
+  if (memcmp(a->links, b->links, a->nlinks * sizeof(a->links[0])) != 0)
+    return false;
+  return ghm_strv_equal(&a->labels, &b->labels) &&
+         ghm_strv_equal(&a->assignees, &b->assignees);
+}
+
+/* ghm_carry_details moves the detail-only fields of old into in, and
+ * decides what must be asked again because the item changed. */
+static void ghm_carry_details(gh_item_t *in, gh_item_t *old,
+                              const gh_strv_t *blocked) {
+  in->blocked_since = old->blocked_since;
+  in->blocked_exact = old->blocked_exact;
+  in->events_stale = old->events_stale;
+  memcpy(in->notified, old->notified, sizeof(in->notified));
+  in->branch = old->branch;
+  in->head_sha = old->head_sha;
+  in->mergeable_state = old->mergeable_state;
+  in->detail_stale = old->detail_stale;
+  old->branch = old->head_sha = old->mergeable_state = NULL;
+  in->seen = in->seen || old->seen;
+  if (in->is_pr && in->updated_at != old->updated_at)
+    in->detail_stale = true;
+  bool same = ghm_blocking_subset(&in->labels, &old->labels, blocked) &&
+              ghm_blocking_subset(&old->labels, &in->labels, blocked);
+  if (!same || (in->open && !old->open))
+    in->blocked_since = 0; /* the blocking label set changed: re-learn */
+}
+
+/* ghm_settle_blocked gives an item that is blocked but has no known time a
+ * provisional one (its last update, which the label add cannot be later
+ * than) and asks for its label events. */
+static void ghm_settle_blocked(gh_item_t *it, const gh_strv_t *blocked) {
+  if (it->is_pr || ghm_count_blocking(&it->labels, blocked) == 0) {
+    it->blocked_since = 0;
+    it->blocked_exact = false;
+    it->events_stale = false;
+    return;
+  }
+  if (it->blocked_since == 0) {
+    it->blocked_since = it->updated_at;
+    it->blocked_exact = false;
+    it->events_stale = it->open;
+  }
+  if (!it->open)
+    it->events_stale = false;
+}
+
+int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
+                    bool *changed) {
+  *changed = false;
+  gh_item_t *old = gh_mirror_find(m, in->number);
+  if (old != NULL &&
+      (old->updated_at > in->updated_at || ghm_same_listing(old, in))) {
+    old->seen = old->seen || in->seen;
+    gh_item_free(in);
+    return 0;
+  }
+  if (old != NULL)
+    ghm_carry_details(in, old, blocked);
+  else if (in->is_pr && in->open)
+    in->detail_stale = true;
+  ghm_settle_blocked(in, blocked);
+  *changed = true;
+  return gh_mirror_insert(m, in);
+}
+
+void gh_mirror_clear_seen(gh_mirror_t *m) {
+  for (size_t i = 0; i < m->n; i++)
+    m->items[i]->seen = false;
+}
+
+size_t gh_mirror_drop_unseen(gh_mirror_t *m) {
+  size_t kept = 0, dropped = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    if (m->items[i]->seen) {
+      m->items[kept++] = m->items[i];
+    } else {
+      gh_item_free(m->items[i]);
+      dropped++;
+    }
+  }
+  m->n = kept;
+  return dropped;
+}
+
+/* ghm_run_cmp orders runs newest first (created_at, then id). */
+static int ghm_run_cmp(const void *pa, const void *pb) {
+  const gh_run_t *a = pa, *b = pb;
+  if (a->created_at != b->created_at)
+    return a->created_at < b->created_at ? 1 : -1;
+  if (a->id != b->id)
+    return a->id < b->id ? 1 : -1;
+  return 0;
+}
+
+/* ghm_run_same tells whether a stored run already says what r says. */
+static bool ghm_run_same(const gh_run_t *a, const gh_run_t *r) {
+  return a->verdict == r->verdict && a->created_at == r->created_at &&
+         a->nprs == r->nprs && a->workflow_id == r->workflow_id;
+}
+
+/* ghm_find_run returns the stored run with that id, or NULL. */
+static gh_run_t *ghm_find_run(gh_mirror_t *m, long long id) {
+  for (size_t i = 0; i < m->nruns; i++)
+    if (m->runs[i].id == id)
+      return &m->runs[i];
+  return NULL;
+}
+
+int gh_mirror_merge_runs(gh_mirror_t *m, gh_run_t *runs, size_t n,
+                         bool *changed) {
+  *changed = false;
+  gh_run_t *all = realloc(m->runs, (m->nruns + n) * sizeof(*all) + 1);
+  if (all == NULL) {
+    for (size_t i = 0; i < n; i++)
+      gh_run_free(&runs[i]);
+    return -ENOMEM;
+  }
+  m->runs = all;
+  for (size_t i = 0; i < n; i++) {
+    gh_run_t *old = ghm_find_run(m, runs[i].id);
+    if (old != NULL && ghm_run_same(old, &runs[i])) {
+      gh_run_free(&runs[i]);
+      continue;
+    }
+    if (old != NULL) {
+      gh_run_free(old);
+      *old = runs[i];
+    } else {
+      m->runs[m->nruns++] = runs[i];
+    }
+    runs[i].branch = NULL;
+    *changed = true;
+  }
+  qsort(m->runs, m->nruns, sizeof(*m->runs), ghm_run_cmp);
+  while (m->nruns > GH_RUNS_KEEP)
+    gh_run_free(&m->runs[--m->nruns]);
+  return 0;
+}
+
+/* ghm_etag_find returns the index of url's entry, or netags. */
+static size_t ghm_etag_find(const gh_mirror_t *m, const char *url) {
+  for (size_t i = 0; i < m->netags; i++)
+    if (strcmp(m->etags[i].url, url) == 0)
+      return i;
+  return m->netags;
+}
+
+const char *gh_etag_get(gh_mirror_t *m, const char *url) {
+  size_t i = ghm_etag_find(m, url);
+  if (i == m->netags)
+    return NULL;
+  m->etags[i].used = m->cycle;
+  return m->etags[i].etag;
+}
+
+/* ghm_etag_remove deletes entry i (order does not matter). */
+static void ghm_etag_remove(gh_mirror_t *m, size_t i) {
+  free(m->etags[i].url);
+  free(m->etags[i].etag);
+  m->etags[i] = m->etags[--m->netags];
+}
+
+void gh_etag_drop(gh_mirror_t *m, const char *url) {
+  size_t i = ghm_etag_find(m, url);
+  if (i < m->netags)
+    ghm_etag_remove(m, i);
+}
+
+/* ghm_etag_evict removes the least recently used entry. */
+static void ghm_etag_evict(gh_mirror_t *m) {
+  size_t oldest = 0;
+  for (size_t i = 1; i < m->netags; i++)
+    if (m->etags[i].used < m->etags[oldest].used)
+      oldest = i;
+  ghm_etag_remove(m, oldest);
+}
+
+int gh_etag_set(gh_mirror_t *m, const char *url, const char *etag) {
+  size_t i = ghm_etag_find(m, url);
+  if (etag == NULL || etag[0] == '\0') {
+    if (i < m->netags)
+      ghm_etag_remove(m, i);
+    return 0;
+  }
+  if (i < m->netags) {
+    m->etags[i].used = m->cycle;
+    return gh_set_str(&m->etags[i].etag, etag);
+  }
+  if (m->netags >= GH_ETAGS_MAX)
+    ghm_etag_evict(m);
+  if (m->netags == m->capetags) {
+    size_t cap = m->capetags ? m->capetags * 2 : 16;
+    gh_etag_t *e = realloc(m->etags, cap * sizeof(*e));
+    if (e == NULL)
+      return -ENOMEM;
+    m->etags = e;
+    m->capetags = cap;
+  }
+  gh_etag_t *e = &m->etags[m->netags];
+  e->url = strdup(url);
+  e->etag = strdup(etag);
+  e->used = m->cycle;
+  if (e->url == NULL || e->etag == NULL) {
+    free(e->url);
+    free(e->etag);
+    return -ENOMEM;
+  }
+  m->netags++;
+  return 0;
+}

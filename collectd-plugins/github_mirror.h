@@ -1,0 +1,155 @@
+/* github_mirror.h: the local copy of one repository's issues and pull
+ * requests, the workflow runs seen, the ETag of every conditional URL and the
+ * sync position. Pure logic: calls no collectd symbol. */
+#ifndef GITHUB_MIRROR_H
+#define GITHUB_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GH_LINKS_MAX 8       /* issues one pull request can name */
+#define GH_RUN_PRS_MAX 4     /* pull requests one workflow run can name */
+#define GH_RUNS_KEEP 500     /* workflow runs remembered, newest first */
+#define GH_ETAGS_MAX 4096    /* conditional URLs remembered (LRU) */
+#define GH_TRIGGER_LEN 32
+
+/* A growable array of owned strings. */
+typedef struct gh_strv_s {
+  char **v;
+  size_t n;
+} gh_strv_t;
+
+/* One issue or pull request. Strings are owned by the item; NULL means
+ * absent. Times are UTC epoch seconds, 0 when absent. */
+typedef struct gh_item_s {
+  long long number;
+  bool is_pr;
+  bool open;
+  char *state_reason;
+  char *title;
+  char *html_url;
+  gh_strv_t labels;
+  gh_strv_t assignees;
+  long long created_at, updated_at, closed_at;
+  bool seen; /* met during the unfinished full listing */
+
+  /* Issues: when the current blocking label was added. */
+  long long blocked_since; /* 0: not blocked */
+  bool blocked_exact;      /* from label events, not estimated */
+  bool events_stale;       /* label events should be read again */
+  char notified[GH_TRIGGER_LEN]; /* trigger last notified, "" if none */
+
+  /* Pull requests. links[] come from the title and body (the branch is
+   * matched when figures are computed). */
+  char *branch;
+  char *head_sha;
+  char *mergeable_state;
+  bool detail_stale; /* GET pulls/{n} should be asked again */
+  long long links[GH_LINKS_MAX];
+  size_t nlinks;
+} gh_item_t;
+
+/* CI verdicts of workflow runs. */
+enum {
+  GH_VERDICT_OTHER = 0,   /* cancelled, skipped, neutral, ... */
+  GH_VERDICT_SUCCESS = 1,
+  GH_VERDICT_FAILURE = 2, /* failure, timed_out, startup_failure */
+  GH_VERDICT_PENDING = 3, /* not completed yet */
+};
+
+typedef struct gh_run_s {
+  long long id;
+  long long workflow_id;
+  long long created_at;
+  int verdict;
+  char *branch; /* head_branch, owned; NULL when absent */
+  long long prs[GH_RUN_PRS_MAX];
+  size_t nprs;
+} gh_run_t;
+
+typedef struct gh_etag_s {
+  char *url;
+  char *etag;
+  long long used; /* cycle it was last sent or stored in */
+} gh_etag_t;
+
+typedef struct gh_mirror_s {
+  gh_item_t **items; /* sorted by number, ascending */
+  size_t n, cap;
+  gh_run_t *runs; /* newest first */
+  size_t nruns;
+  gh_etag_t *etags;
+  size_t netags, capetags;
+
+  long long cycle;            /* sync cycles run */
+  long long cursor;           /* `since` of incremental syncs; 0: none yet */
+  char *list_next;            /* next page of an unfinished full listing */
+  long long list_started;     /* when that listing began */
+  long long list_max_updated; /* newest updated_at it met */
+  char *recon_url;            /* last page of the listing: change probe */
+  long long last_sync;        /* last cycle whose issue sync succeeded */
+  long long commits_count;    /* -1: unknown */
+  char commits_since[16];     /* the day commits_count counts from */
+  long long rl_limit, rl_remaining, rl_reset; /* -1: unknown */
+  long long backoff_until;    /* no request before this time */
+  int failures;               /* consecutive failed cycles */
+} gh_mirror_t;
+
+/* gh_strv_push appends a copy of s; 0 or -ENOMEM. */
+int gh_strv_push(gh_strv_t *sv, const char *s);
+void gh_strv_free(gh_strv_t *sv);
+/* gh_strv_copy replaces dst with a copy of src; 0 or -ENOMEM. */
+int gh_strv_copy(gh_strv_t *dst, const gh_strv_t *src);
+
+/* gh_item_new returns a zeroed item with the given number, or NULL. */
+gh_item_t *gh_item_new(long long number);
+void gh_item_free(gh_item_t *it);
+
+void gh_mirror_init(gh_mirror_t *m);
+void gh_mirror_free(gh_mirror_t *m);
+
+/* gh_mirror_find returns the item with that number, or NULL. */
+gh_item_t *gh_mirror_find(const gh_mirror_t *m, long long number);
+
+/* gh_mirror_insert adds it (the mirror takes ownership, also on failure);
+ * an existing item with the same number is freed and replaced. */
+int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it);
+
+/* gh_mirror_apply merges a freshly listed item (ownership passes to the
+ * mirror). An older copy (smaller updated_at) is ignored. Fields that only
+ * detail requests fill (branch, mergeable state, blocked time) survive; a
+ * changed pull request is marked detail_stale, and an issue whose set of
+ * blocking labels changed gets a provisional blocked_since and
+ * events_stale. *changed tells whether anything was stored. */
+int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
+                    bool *changed);
+
+/* gh_mirror_clear_seen marks every item unseen (a full listing starts). */
+void gh_mirror_clear_seen(gh_mirror_t *m);
+/* gh_mirror_drop_unseen removes items the finished listing did not meet
+ * (deleted or transferred); returns how many. */
+size_t gh_mirror_drop_unseen(gh_mirror_t *m);
+
+/* gh_label_blocking tells whether a label name contains any of words
+ * (case-insensitive). */
+bool gh_label_matches(const char *label, const gh_strv_t *words);
+
+/* gh_mirror_merge_runs merges runs (taking ownership of their strings;
+ * the array itself stays the caller's) by id, keeping the newest
+ * GH_RUNS_KEEP. *changed tells whether anything differs. */
+int gh_mirror_merge_runs(gh_mirror_t *m, gh_run_t *runs, size_t n,
+                         bool *changed);
+void gh_run_free(gh_run_t *r);
+
+/* ETags per exact URL. gh_etag_get returns the stored value or NULL and
+ * marks the entry used in the current cycle. */
+const char *gh_etag_get(gh_mirror_t *m, const char *url);
+/* gh_etag_set stores etag for url, evicting the least recently used entry
+ * beyond GH_ETAGS_MAX; an empty etag removes the entry. */
+int gh_etag_set(gh_mirror_t *m, const char *url, const char *etag);
+void gh_etag_drop(gh_mirror_t *m, const char *url);
+
+/* gh_set_str replaces *dst with a copy of s (NULL clears); 0 or -ENOMEM. */
+int gh_set_str(char **dst, const char *s);
+
+#endif
