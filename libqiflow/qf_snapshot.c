@@ -93,3 +93,9 @@ int qf_snapshot_refresh(qf_snapshot_t *s) {
       qf_time_parse(qf_json_get_str(doc, "updated_at"), &t) == 0 ? t : 0;
   return 1;
 }
+
+yajl_val qf_snapshot_take(qf_snapshot_t *s) {
+  yajl_val doc = s->doc;
+  s->doc = NULL;
+  return doc;
+}

@@ -37,4 +37,10 @@ void qf_snapshot_destroy(qf_snapshot_t *s);
  * the file is broken (the previous document is kept, error says why). */
 int qf_snapshot_refresh(qf_snapshot_t *s);
 
+/* qf_snapshot_take hands the current document (or NULL) to the caller, who
+ * frees it with yajl_tree_free. The reader still remembers the file, so
+ * refresh keeps returning 0 until the file changes: a caller that turns a
+ * large document into its own structures need not keep the tree. */
+yajl_val qf_snapshot_take(qf_snapshot_t *s);
+
 #endif

@@ -256,6 +256,19 @@ static void test_snapshot_reader_reloads_on_change(void **state) {
   unlink(path);
   assert_int_equal(qf_snapshot_refresh(&s), 1);
   assert_null(s.doc);
+
+  /* take: the caller owns the tree; unchanged stays unchanged. */
+  assert_int_equal(qf_snapshot_write(dir, "x.json", v1, strlen(v1), err,
+                                     sizeof(err)), 0);
+  assert_int_equal(qf_snapshot_refresh(&s), 1);
+  yajl_val taken = qf_snapshot_take(&s);
+  assert_non_null(taken);
+  assert_null(s.doc);
+  assert_int_equal(qf_snapshot_refresh(&s), 0);
+  assert_null(qf_snapshot_take(&s));
+  yajl_tree_free(taken);
+  unlink(path);
+  assert_int_equal(qf_snapshot_refresh(&s), 1); /* gone: still reported */
   qf_snapshot_destroy(&s);
 }
 
