@@ -1,0 +1,286 @@
+/* heartbeat_body.c: the heartbeat document. One JSON object both known
+ * consumers accept: the central backend's fields (swarm_id, status,
+ * health_status, active_agents, project_completion) and the earlier agent's
+ * document (timestamp, system, resources, agents, github, project). */
+#include "heartbeat_body.h"
+
+#include "qf_json.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#define HBB_GIB (1024.0 * 1024.0 * 1024.0)
+
+const char *hb_status_name(hb_status_t s) {
+  switch (s) {
+  case HB_STATUS_ONLINE:
+    return "online";
+  case HB_STATUS_DEGRADED:
+    return "degraded";
+  case HB_STATUS_OFFLINE:
+    break;
+  }
+  return "offline";
+}
+
+void hb_text_cut(const char *s, size_t max, char *out, size_t outlen) {
+  size_t n = strlen(s);
+  if (n <= max && n < outlen) {
+    memcpy(out, s, n + 1);
+    return;
+  }
+  size_t keep = max > 3 ? max - 3 : 0;
+  if (keep + 4 > outlen)
+    keep = outlen > 4 ? outlen - 4 : 0;
+  /* Back up over continuation bytes so no sequence is split. */
+  while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+    keep--;
+  memcpy(out, s, keep);
+  memcpy(out + keep, "...", 4);
+}
+
+/* hbb_round keeps two decimals so the body stays small; NAN stays NAN. */
+static double hbb_round(double v) { return round(v * 100.0) / 100.0; }
+
+/* hbb_agent_count is collectd's count-<status> value, else agents.json's
+ * counts.<status>, else NAN. */
+static double hbb_agent_count(const hb_body_in_t *in, int i) {
+  if (!isnan(in->fig->agents[i]))
+    return in->fig->agents[i];
+  long long v;
+  yajl_val counts = qf_json_get(in->agents, "counts");
+  if (qf_json_get_int(counts, hb_agent_status_names[i], &v) == 0 && v >= 0)
+    return (double)v;
+  return NAN;
+}
+
+hb_status_t hb_body_status(const hb_body_in_t *in) {
+  if (in->offline)
+    return HB_STATUS_OFFLINE;
+  const hb_figures_t *f = in->fig;
+  if (isnan(f->cpu_percent) || isnan(f->memory_percent) ||
+      isnan(f->disk_percent))
+    return HB_STATUS_DEGRADED;
+  static const int troubled[] = {HB_AG_FAILED, HB_AG_DEAD, HB_AG_STALE};
+  for (size_t i = 0; i < sizeof(troubled) / sizeof(troubled[0]); i++) {
+    double n = hbb_agent_count(in, troubled[i]);
+    if (!isnan(n) && n > 0)
+      return HB_STATUS_DEGRADED;
+  }
+  return HB_STATUS_ONLINE;
+}
+
+/* hbb_knum writes key: v (two decimals) unless v is unknown. */
+static void hbb_knum(qf_jw_t *w, const char *key, double v) {
+  if (!isnan(v))
+    qf_jw_kdouble(w, key, hbb_round(v));
+}
+
+/* hbb_kcount writes key: v as an integer unless v is unknown. */
+static void hbb_kcount(qf_jw_t *w, const char *key, double v) {
+  if (!isnan(v))
+    qf_jw_kint(w, key, llround(v));
+}
+
+/* hbb_kstr writes key: s (cut to HB_BODY_MAX_TEXT) when s is a string. */
+static void hbb_kstr(qf_jw_t *w, const char *key, const char *s) {
+  if (s == NULL)
+    return;
+  char cut[HB_BODY_MAX_TEXT + 4];
+  hb_text_cut(s, HB_BODY_MAX_TEXT, cut, sizeof(cut));
+  qf_jw_kstr(w, key, cut);
+}
+
+/* hbb_kcopy copies obj[key] when it is a number or a string. */
+static void hbb_kcopy(qf_jw_t *w, yajl_val obj, const char *key) {
+  yajl_val v = qf_json_get(obj, key);
+  if (YAJL_IS_NUMBER(v))
+    qf_jw_kdouble(w, key, hbb_round(YAJL_GET_DOUBLE(v)));
+  else if (YAJL_IS_STRING(v))
+    hbb_kstr(w, key, v->u.string);
+}
+
+/* hbb_backend_fields writes what the central backend stores. */
+static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
+  const hb_figures_t *f = in->fig;
+  qf_jw_kint(w, "heartbeat_id", in->heartbeat_id);
+  qf_jw_kstr(w, "swarm_id", in->swarm_id);
+  qf_jw_kstr(w, "status", hb_status_name(hb_body_status(in)));
+  /* The backend answers 400 unless all three are numbers: all or none. */
+  if (!isnan(f->cpu_percent) && !isnan(f->memory_percent) &&
+      !isnan(f->disk_percent)) {
+    qf_jw_key(w, "health_status"); /* BEGIN health_status */
+    qf_jw_obj_open(w);
+    qf_jw_kdouble(w, "cpu_percent", hbb_round(f->cpu_percent));
+    qf_jw_kdouble(w, "memory_percent", hbb_round(f->memory_percent));
+    qf_jw_kdouble(w, "disk_percent", hbb_round(f->disk_percent));
+    qf_jw_obj_close(w); /* END health_status */
+  }
+  hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
+  yajl_val completion = qf_json_get(in->project, "completion");
+  yajl_val pct = qf_json_get(completion, "completion_percentage");
+  if (YAJL_IS_NUMBER(pct))
+    qf_jw_kdouble(w, "project_completion", hbb_round(YAJL_GET_DOUBLE(pct)));
+}
+
+static void hbb_system(qf_jw_t *w, const hb_body_in_t *in) {
+  qf_jw_key(w, "system"); /* BEGIN system */
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "hostname", in->hostname);
+  qf_jw_kstr(w, "platform", in->platform);
+  hbb_kcount(w, "uptime_seconds", in->fig->uptime_seconds);
+  if (in->collectd_version != NULL)
+    qf_jw_kstr(w, "collectd_version", in->collectd_version);
+  qf_jw_kstr(w, "agent_version", in->agent_version);
+  qf_jw_obj_close(w); /* END system */
+}
+
+static void hbb_resources(qf_jw_t *w, const hb_figures_t *f) {
+  qf_jw_key(w, "resources"); /* BEGIN resources */
+  qf_jw_obj_open(w);
+  hbb_knum(w, "cpu_percent", f->cpu_percent);
+  hbb_knum(w, "memory_percent", f->memory_percent);
+  hbb_knum(w, "memory_used_gb", f->memory_used_bytes / HBB_GIB);
+  hbb_knum(w, "memory_total_gb", f->memory_total_bytes / HBB_GIB);
+  hbb_knum(w, "disk_percent", f->disk_percent);
+  hbb_knum(w, "disk_used_gb", f->disk_used_bytes / HBB_GIB);
+  hbb_knum(w, "disk_total_gb", f->disk_total_bytes / HBB_GIB);
+  hbb_knum(w, "load_1", f->load[0]);
+  hbb_knum(w, "load_5", f->load[1]);
+  hbb_knum(w, "load_15", f->load[2]);
+  qf_jw_obj_close(w); /* END resources */
+}
+
+/* hbb_agent_list writes up to HB_BODY_MAX_AGENTS agents, trimmed to what
+ * an operator scans: name, status, task, issue. */
+static void hbb_agent_list(qf_jw_t *w, yajl_val list) {
+  qf_jw_key(w, "agent_list"); /* BEGIN agent_list */
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_AGENTS; i++) {
+    yajl_val a = list->u.array.values[i];
+    if (!YAJL_IS_OBJECT(a))
+      continue;
+    qf_jw_obj_open(w);
+    hbb_kstr(w, "name", qf_json_get_str(a, "name"));
+    hbb_kstr(w, "status", qf_json_get_str(a, "status"));
+    hbb_kstr(w, "current_task", qf_json_get_str(a, "current_task"));
+    long long issue;
+    if (qf_json_get_int(a, "issue_number", &issue) == 0)
+      qf_jw_kint(w, "issue_number", issue);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w); /* END agent_list */
+}
+
+static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
+  qf_jw_key(w, "agents"); /* BEGIN agents */
+  qf_jw_obj_open(w);
+  hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
+  hbb_kcount(w, "total_agents", hbb_agent_count(in, HB_AG_TOTAL));
+  bool any = false;
+  for (int i = 0; i < HB_AG_TOTAL && !any; i++)
+    any = !isnan(hbb_agent_count(in, i));
+  if (any) {
+    qf_jw_key(w, "by_status"); /* BEGIN by_status */
+    qf_jw_obj_open(w);
+    for (int i = 0; i < HB_AG_TOTAL; i++)
+      hbb_kcount(w, hb_agent_status_names[i], hbb_agent_count(in, i));
+    qf_jw_obj_close(w); /* END by_status */
+  }
+  yajl_val list = qf_json_get(in->agents, "agents");
+  if (YAJL_IS_ARRAY(list)) {
+    hbb_agent_list(w, list);
+    if (list->u.array.len > HB_BODY_MAX_AGENTS)
+      qf_jw_kint(w, "agents_not_listed",
+                 (long long)(list->u.array.len - HB_BODY_MAX_AGENTS));
+  }
+  qf_jw_obj_close(w); /* END agents */
+}
+
+static void hbb_github(qf_jw_t *w, yajl_val project) {
+  static const char *const keys[] = {"open_issues", "open_pull_requests",
+                                     "recent_commits", "recent_commits_days"};
+  qf_jw_key(w, "github"); /* BEGIN github */
+  qf_jw_obj_open(w);
+  if (project != NULL) {
+    hbb_kstr(w, "repository", qf_json_get_str(project, "repository"));
+    yajl_val gh = qf_json_get(project, "github");
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+      hbb_kcopy(w, gh, keys[i]);
+    hbb_kcopy(w, project, "last_sync");
+  }
+  qf_jw_obj_close(w); /* END github */
+}
+
+/* hbb_flagged writes the issues needing a human, up to a bound, and how
+ * many there are in all. */
+static void hbb_flagged(qf_jw_t *w, yajl_val issues) {
+  long long flagged = 0;
+  qf_jw_key(w, "issues_requiring_human_intervention"); /* BEGIN flagged */
+  qf_jw_arr_open(w);
+  for (size_t i = 0; YAJL_IS_ARRAY(issues) && i < issues->u.array.len; i++) {
+    yajl_val is = issues->u.array.values[i];
+    bool f = false;
+    if (qf_json_get_bool(is, "flagged", &f) != 0 || !f)
+      continue;
+    if (flagged++ >= HB_BODY_MAX_FLAGGED)
+      continue;
+    qf_jw_obj_open(w);
+    long long id;
+    if (qf_json_get_int(is, "id", &id) == 0)
+      qf_jw_kint(w, "id", id);
+    hbb_kstr(w, "title", qf_json_get_str(is, "title"));
+    hbb_kstr(w, "priority", qf_json_get_str(is, "priority"));
+    hbb_kstr(w, "reason", qf_json_get_str(is, "reason"));
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w); /* END flagged */
+  qf_jw_kint(w, "flagged_issues", flagged);
+}
+
+static void hbb_project(qf_jw_t *w, yajl_val project) {
+  static const char *const keys[] = {
+      "completion_percentage", "total_issues",  "completed_issues",
+      "in_progress_issues",    "ready_issues",  "blocked_issues"};
+  qf_jw_key(w, "project"); /* BEGIN project */
+  qf_jw_obj_open(w);
+  if (project != NULL) {
+    yajl_val c = qf_json_get(project, "completion");
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+      hbb_kcopy(w, c, keys[i]);
+    hbb_kcopy(w, project, "estimated_completion_date");
+    yajl_val v = qf_json_get(project, "velocity");
+    yajl_val per_day = qf_json_get(v, "per_day");
+    if (YAJL_IS_NUMBER(per_day))
+      qf_jw_kdouble(w, "velocity_per_day", hbb_round(YAJL_GET_DOUBLE(per_day)));
+    hbb_kstr(w, "velocity_trend", qf_json_get_str(v, "trend"));
+    hbb_flagged(w, qf_json_get(project, "issues"));
+  }
+  qf_jw_obj_close(w); /* END project */
+}
+
+int hb_body_build(const hb_body_in_t *in, char **out, size_t *len) {
+  qf_jw_t w;
+  int status = qf_jw_init(&w);
+  if (status != 0)
+    return status;
+  char ts[QF_TIME_ISO_LEN];
+  if (qf_time_format(in->now, ts, sizeof(ts)) != 0) {
+    qf_jw_free(&w);
+    return -EINVAL;
+  }
+  qf_jw_obj_open(&w); /* BEGIN heartbeat */
+  hbb_backend_fields(&w, in);
+  qf_jw_kstr(&w, "timestamp", ts);
+  hbb_system(&w, in);
+  hbb_resources(&w, in->fig);
+  hbb_agents(&w, in);
+  hbb_github(&w, in->project);
+  hbb_project(&w, in->project);
+  qf_jw_obj_close(&w); /* END heartbeat */
+  status = qf_jw_finish(&w, out, len);
+  qf_jw_free(&w);
+  return status;
+}

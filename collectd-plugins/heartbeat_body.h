@@ -1,0 +1,51 @@
+/* heartbeat_body.h: the heartbeat document (DESIGN.md "The heartbeat body")
+ * from collectd's figures and the agents.json / project.json snapshots. */
+#ifndef HEARTBEAT_BODY_H
+#define HEARTBEAT_BODY_H
+
+#include "heartbeat_metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <yajl/yajl_tree.h>
+
+#define HB_BODY_MAX_AGENTS 20   /* agents listed in one heartbeat */
+#define HB_BODY_MAX_FLAGGED 20  /* flagged issues listed in one heartbeat */
+#define HB_BODY_MAX_TEXT 120    /* bytes of a task or title, cut at UTF-8 */
+
+/* The only status values the backend's database accepts. */
+typedef enum hb_status_e {
+  HB_STATUS_ONLINE,
+  HB_STATUS_DEGRADED,
+  HB_STATUS_OFFLINE
+} hb_status_t;
+
+const char *hb_status_name(hb_status_t s);
+
+typedef struct hb_body_in_s {
+  long long heartbeat_id;
+  const char *swarm_id;
+  time_t now;
+  const char *hostname, *platform, *collectd_version, *agent_version;
+  const hb_figures_t *fig;
+  yajl_val agents;  /* agents.json, or NULL before it exists */
+  yajl_val project; /* project.json, or NULL before it exists */
+  bool offline;     /* the last heartbeat of a stopping daemon */
+} hb_body_in_t;
+
+/* hb_body_status derives the status: offline when stopping; degraded when
+ * cpu, memory or disk is unknown or an agent is failed, dead or stale;
+ * online otherwise. */
+hb_status_t hb_body_status(const hb_body_in_t *in);
+
+/* hb_body_build renders the heartbeat into a new buffer the caller frees.
+ * What is unknown is left out (or an empty object), never invented.
+ * 0 or a negative errno. */
+int hb_body_build(const hb_body_in_t *in, char **out, size_t *len);
+
+/* hb_text_cut copies at most max bytes of s into out (outlen > max),
+ * never splitting a UTF-8 sequence; a cut ends in "...". */
+void hb_text_cut(const char *s, size_t max, char *out, size_t outlen);
+
+#endif

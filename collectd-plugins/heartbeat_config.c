@@ -1,0 +1,174 @@
+/* heartbeat_config.c: checks behind the plugin's configuration. */
+#include "heartbeat_config.h"
+
+#include "qf_buf.h"
+#include "qf_file.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+bool hb_name_valid(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > HB_NAME_MAX)
+    return false;
+  for (const char *p = name; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+      return false;
+  return true;
+}
+
+int hb_url_check(const char *url, char *err, size_t errlen) {
+  const char *host = NULL;
+  if (strncasecmp(url, "https://", 8) == 0)
+    host = url + 8;
+  else if (strncasecmp(url, "http://", 7) == 0)
+    host = url + 7;
+  if (host == NULL) {
+    qf_err(err, errlen, "URL must start with http:// or https://");
+    return -EINVAL;
+  }
+  if (strcspn(host, "/?#") == 0) {
+    qf_err(err, errlen, "URL has no host");
+    return -EINVAL;
+  }
+  for (const char *p = url; *p; p++)
+    if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+      qf_err(err, errlen, "URL contains a space or control character");
+      return -EINVAL;
+    }
+  return 0;
+}
+
+bool hb_url_path_hint(const char *url, char *out, size_t outlen) {
+  const char *scheme = strstr(url, "://");
+  const char *path = scheme ? scheme + 3 : url;
+  path += strcspn(path, "/?#");
+  size_t plen = strcspn(path, "?#");
+  size_t dlen = strlen(HB_PATH_DOCUMENTED);
+  if (plen < dlen ||
+      strncmp(path + plen - dlen, HB_PATH_DOCUMENTED, dlen) != 0 ||
+      (plen >= strlen(HB_PATH_WORKING) &&
+       strncmp(path + plen - strlen(HB_PATH_WORKING), HB_PATH_WORKING,
+               strlen(HB_PATH_WORKING)) == 0))
+    return false;
+  snprintf(out, outlen,
+           "the URL path ends in " HB_PATH_DOCUMENTED
+           ", which the QiFlow backend documents but answers with 404 "
+           "\"Not found\"; its router serves " HB_PATH_WORKING);
+  return true;
+}
+
+int hb_key_check(const char *key, char *err, size_t errlen) {
+  if (key[0] == '\0') {
+    qf_err(err, errlen, "the API key is empty");
+    return -EINVAL;
+  }
+  for (const char *p = key; *p; p++)
+    if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+      qf_err(err, errlen,
+             "the API key contains a space, a control or a non-ASCII "
+             "character");
+      return -EINVAL;
+    }
+  return 0;
+}
+
+/* hbc_trim cuts leading and trailing whitespace in place; returns s. */
+static char *hbc_trim(char *s) {
+  char *p = s;
+  while (isspace((unsigned char)*p))
+    p++;
+  size_t n = strlen(p);
+  while (n > 0 && isspace((unsigned char)p[n - 1]))
+    n--;
+  memmove(s, p, n);
+  s[n] = '\0';
+  return s;
+}
+
+int hb_key_file_read(const char *path, char **key, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    int e = errno;
+    qf_err(err, errlen, "APIKeyFile %s: %s", path, strerror(e));
+    return -e;
+  }
+  if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH) != 0) {
+    qf_err(err, errlen,
+           "APIKeyFile %s is readable by every user (mode %04o); "
+           "run: chmod o-rwx %s",
+           path, (unsigned)(st.st_mode & 07777), path);
+    return -EPERM;
+  }
+  char *text = NULL;
+  int status = qf_file_read(path, HB_KEY_FILE_MAX, 0, &text, NULL, err, errlen);
+  if (status != 0)
+    return status;
+  hbc_trim(text);
+  status = hb_key_check(text, err, errlen);
+  if (status != 0) {
+    /* Keep the file's name in the message; the key itself never appears. */
+    char why[256];
+    qf_strcpy(why, sizeof(why), err != NULL ? err : "");
+    qf_err(err, errlen, "APIKeyFile %s: %s", path, why);
+    free(text);
+    return status;
+  }
+  *key = text;
+  return 0;
+}
+
+bool hb_rate_advice(double interval, int limit, double window, char *out,
+                    size_t outlen) {
+  if (limit <= 0 || window <= 0 || interval <= 0)
+    return false;
+  double live = window / interval;
+  if (live < (double)limit)
+    return false;
+  snprintf(out, outlen,
+           "Interval %g s sends %.0f heartbeats per %g s, at or over "
+           "RequestLimit %d: a backlog could never be replayed; raise "
+           "Interval (the QiFlow backend allows 100 requests per 900 s)",
+           interval, live, window, limit);
+  return true;
+}
+
+int hb_gzip(const void *in, size_t len, char **out, size_t *outlen) {
+  if (len > (size_t)UINT32_MAX / 2)
+    return -EFBIG;
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  /* windowBits 15 + 16: a gzip wrapper instead of zlib's. */
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return -ENOMEM;
+  uLong bound = deflateBound(&z, (uLong)len);
+  char *buf = malloc(bound);
+  if (buf == NULL) {
+    deflateEnd(&z);
+    return -ENOMEM;
+  }
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)len;
+  z.next_out = (Bytef *)buf;
+  z.avail_out = (uInt)bound;
+  int rc = deflate(&z, Z_FINISH);
+  size_t n = (size_t)z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    free(buf);
+    return -EIO;
+  }
+  *out = buf;
+  *outlen = n;
+  return 0;
+}

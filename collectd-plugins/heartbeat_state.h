@@ -1,0 +1,28 @@
+/* heartbeat_state.h: the heartbeat.json snapshot (schema/README.md). */
+#ifndef HEARTBEAT_STATE_H
+#define HEARTBEAT_STATE_H
+
+#include "heartbeat_target.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define HB_STATE_FILE "heartbeat.json"
+
+typedef struct hb_state_in_s {
+  time_t now;
+  bool running;
+  const char *swarm_id;
+  double interval;
+  hb_backend_t *const *backends;
+  size_t n_backends;
+  hb_webhook_t *const *webhooks;
+  size_t n_webhooks;
+} hb_state_in_t;
+
+/* hb_state_render writes heartbeat.json into a new buffer the caller
+ * frees. URLs are the published (redacted) ones; no key appears. */
+int hb_state_render(const hb_state_in_t *in, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,426 @@
+/* heartbeat_target.c: one delivery step per backend or webhook, and what
+ * each answer means in the log. */
+#include "heartbeat_target.h"
+
+#include "heartbeat_config.h"
+#include "qf_buf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HBT_MAX_DROPPED_LOGGED 16 /* ids named per append; the rest counted */
+
+void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...) {
+  if (l == NULL || l->fn == NULL)
+    return;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  l->fn(l->ud, severity, msg);
+}
+
+void hb_stats_init(hb_stats_t *st) {
+  memset(st, 0, sizeof(*st));
+  st->last_status = -1;
+  st->last_latency_ms = NAN;
+}
+
+int hb_backend_start(hb_backend_t *b, const char *spool_dir,
+                     const hb_logger_t *log, char *err, size_t errlen) {
+  size_t discarded = 0;
+  hb_stats_init(&b->st);
+  int status = hb_spool_open(&b->spool, spool_dir, b->name, b->spool_max,
+                             &discarded, err, errlen);
+  if (status != 0)
+    return status;
+  if (discarded > 0)
+    hb_logf(log, HB_LOG_WARNING,
+            "backend %s: cut %zu bytes of a torn record off the spool's "
+            "tail (a crash during a write); every complete heartbeat is "
+            "kept",
+            b->name, discarded);
+  status = hb_deliver_init(&b->dl, &b->policy);
+  if (status != 0) {
+    hb_spool_close(&b->spool);
+    qf_err(err, errlen, "out of memory");
+    return status;
+  }
+  b->started = true;
+  if (hb_spool_depth(&b->spool) > 0)
+    hb_logf(log, HB_LOG_NOTICE,
+            "backend %s: %zu heartbeats from before the restart are spooled; "
+            "delivering them oldest first",
+            b->name, hb_spool_depth(&b->spool));
+  return 0;
+}
+
+void hb_backend_stop(hb_backend_t *b) {
+  if (!b->started)
+    return;
+  hb_spool_close(&b->spool);
+  hb_deliver_free(&b->dl);
+  b->started = false;
+}
+
+void hb_backend_free(hb_backend_t *b) {
+  if (b == NULL)
+    return;
+  hb_backend_stop(b);
+  if (b->api_key != NULL) /* do not leave the key in freed memory */
+    memset(b->api_key, 0, strlen(b->api_key));
+  free(b->name);
+  free(b->url);
+  free(b->api_key);
+  free(b->ca_cert);
+  free(b->client_cert);
+  free(b->client_key);
+  free(b);
+}
+
+int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
+                       size_t len, const hb_logger_t *log) {
+  long long ids[HBT_MAX_DROPPED_LOGGED];
+  size_t n = 0;
+  char err[HB_ERROR_MAX];
+  int status = hb_spool_append(&b->spool, id, body, len, ids,
+                               HBT_MAX_DROPPED_LOGGED, &n, err, sizeof(err));
+  for (size_t i = 0; i < n; i++) {
+    b->st.dropped++;
+    if (i < HBT_MAX_DROPPED_LOGGED)
+      hb_logf(log, HB_LOG_WARNING,
+              "backend %s: dropped undelivered heartbeat %lld, the oldest in "
+              "the spool, to stay under SpoolMaxBytes %zu (%llu dropped so "
+              "far)",
+              b->name, ids[i], b->spool_max, b->st.dropped);
+  }
+  if (n > HBT_MAX_DROPPED_LOGGED)
+    hb_logf(log, HB_LOG_WARNING, "backend %s: %zu more heartbeats dropped",
+            b->name, n - HBT_MAX_DROPPED_LOGGED);
+  if (status != 0) {
+    if (status == -EFBIG)
+      b->st.dropped++;
+    hb_logf(log, HB_LOG_ERR, "backend %s: heartbeat %lld not spooled: %s",
+            b->name, id, err);
+  }
+  return status;
+}
+
+double hb_backend_ready_at(const hb_backend_t *b, double now) {
+  if (!b->started || hb_spool_depth(&b->spool) == 0)
+    return INFINITY;
+  return hb_deliver_ready_at(&b->dl, now);
+}
+
+/* hbt_header appends "Name: value" to a NULL-terminated header list. */
+static int hbt_headers(const hb_backend_t *b, qf_buf_t *auth,
+                       const char *hdrs[5]) {
+  size_t n = 0;
+  hdrs[n++] = "Content-Type: application/json";
+  hdrs[n++] = "Accept: application/json";
+  if (b->compress)
+    hdrs[n++] = "Content-Encoding: gzip";
+  if (b->api_key != NULL) {
+    if (qf_buf_printf(auth, "Authorization: Bearer %s", b->api_key) != 0)
+      return -ENOMEM;
+    hdrs[n++] = auth->data;
+  }
+  hdrs[n] = NULL;
+  return 0;
+}
+
+int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
+                    size_t len, qf_http_response_t *resp) {
+  char *gz = NULL;
+  size_t gzlen = 0;
+  if (b->compress && hb_gzip(body, len, &gz, &gzlen) != 0) {
+    qf_strcpy(resp->error, sizeof(resp->error), "gzip failed");
+    return -ENOMEM;
+  }
+  qf_buf_t auth = QF_BUF_INIT;
+  const char *hdrs[5];
+  int status = hbt_headers(b, &auth, hdrs);
+  if (status == 0) {
+    qf_http_request_t req = {
+        .method = "POST",
+        .url = b->url,
+        .headers = hdrs,
+        .body = gz != NULL ? gz : body,
+        .body_len = gz != NULL ? gzlen : len,
+        .timeout_ms = (long)(b->timeout * 1000.0),
+        .max_body = 64 * 1024,
+        .ca_cert = b->ca_cert,
+        .client_cert = b->client_cert,
+        .client_key = b->client_key,
+        .abort_cb = env->abort_cb,
+        .abort_ud = env->abort_ud,
+    };
+    status = qf_http_perform(env->http, &req, resp);
+  }
+  if (auth.data != NULL) /* the header held the key */
+    memset(auth.data, 0, auth.len);
+  qf_buf_free(&auth);
+  free(gz);
+  return status;
+}
+
+void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
+                         hb_class_t c, long status, const char *text,
+                         char *out, size_t outlen) {
+  switch (c) {
+  case HB_CLASS_AUTH:
+    snprintf(out, outlen,
+             "backend %s refused the API key (%ld \"%s\"): check APIKey, "
+             "APIKeyFile or the " HB_KEY_ENV " environment variable",
+             b->name, status, text);
+    break;
+  case HB_CLASS_UNREGISTERED:
+    snprintf(out, outlen,
+             "backend %s does not know swarm \"%s\" (404 \"%s\"): the swarm "
+             "is not registered there; register it with this swarm_id "
+             "(POST /api/v1/swarms/swarms on the backend, see the README)",
+             b->name, swarm_id, text);
+    break;
+  case HB_CLASS_WRONG_PATH:
+    snprintf(out, outlen,
+             "backend %s answered 404 \"%s\" for %s: the URL's path is "
+             "wrong; the QiFlow backend serves POST " HB_PATH_WORKING
+             ", not the documented " HB_PATH_DOCUMENTED,
+             b->name, text, b->url_public);
+    break;
+  case HB_CLASS_BAD_REQUEST:
+    snprintf(out, outlen, "backend %s rejected the heartbeat (400 \"%s\")",
+             b->name, text);
+    break;
+  case HB_CLASS_RETRY:
+    if (status == 0)
+      snprintf(out, outlen, "backend %s unreachable: %s", b->name, text);
+    else
+      snprintf(out, outlen, "backend %s answered %ld \"%s\"", b->name,
+               status, text);
+    break;
+  default:
+    snprintf(out, outlen, "backend %s answered %ld \"%s\"", b->name, status,
+             text);
+    break;
+  }
+}
+
+/* hbt_answer_text is the reason for a failed request: the transport error,
+ * or the backend's own error text, with the key redacted. */
+static void hbt_answer_text(const hb_backend_t *b, int rc,
+                            const qf_http_response_t *resp, char *out,
+                            size_t outlen) {
+  if (rc != 0)
+    qf_strcpy(out, outlen, resp->error);
+  else
+    hb_error_text(resp->body.data, resp->body.len, out, outlen);
+  hb_redact_secret(out, outlen, b->api_key);
+}
+
+/* hbt_delivered books a success and says so when it ends an outage. */
+static void hbt_delivered(hb_backend_t *b, const hb_env_t *env, double now) {
+  char err[HB_ERROR_MAX];
+  if (hb_spool_pop(&b->spool, err, sizeof(err)) != 0)
+    hb_logf(&env->log, HB_LOG_ERR, "backend %s: %s", b->name, err);
+  b->st.sent++;
+  b->st.last_success = time(NULL);
+  b->st.last_error[0] = '\0';
+  if (b->down_since > 0) {
+    hb_logf(&env->log, HB_LOG_NOTICE,
+            "backend %s: delivering again after %.0f s; %zu spooled "
+            "heartbeats left to replay",
+            b->name, now - b->down_since, hb_spool_depth(&b->spool));
+    b->down_since = 0;
+  }
+  b->last_class = HB_CLASS_OK;
+}
+
+/* hbt_failed books and logs a failed attempt: every change of cause is
+ * logged, a repeat of the same cause while down is not. */
+static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
+                       hb_class_t c, long status, const char *text) {
+  char what[HB_ERROR_MAX + 400];
+  hb_backend_describe(b, env->swarm_id, c, status, text, what, sizeof(what));
+  bool repeat = c == b->last_class && strcmp(b->st.last_error, what) == 0;
+  qf_strcpy(b->st.last_error, sizeof(b->st.last_error), what);
+  b->st.failed++;
+  b->last_class = c;
+  if (b->down_since == 0)
+    b->down_since = now;
+  double wait = hb_deliver_ready_at(&b->dl, now) - now;
+  size_t depth = hb_spool_depth(&b->spool);
+  if (c == HB_CLASS_RATE_LIMITED) {
+    hb_logf(&env->log, HB_LOG_WARNING,
+            "%s: rate limited; delivery pauses %.0f s, %zu heartbeats wait "
+            "in the spool%s",
+            what, wait, depth,
+            b->dl.learned_limit > 0 ? " (pacing to the backend's "
+                                      "RateLimit-Policy from now on)"
+                                    : "");
+  } else if (c == HB_CLASS_RETRY && b->dl.mode == HB_MODE_RETRYING) {
+    hb_logf(&env->log, HB_LOG_WARNING, "%s; attempt %d of %d, retrying in "
+            "%.1f s", what, b->dl.attempts, b->policy.retries, wait);
+  } else if (c == HB_CLASS_RETRY && !repeat) {
+    hb_logf(&env->log, HB_LOG_ERR,
+            "%s; %d attempts failed: heartbeats stay in the spool (%zu now) "
+            "and the backend is tried again every %.0f s",
+            what, b->policy.retries, depth, b->policy.probe_delay);
+  } else if (c != HB_CLASS_RETRY) {
+    hb_logf(&env->log, HB_LOG_ERR,
+            "%s; not retried now: the heartbeat stays in the spool (%zu "
+            "waiting) and is tried again in %.0f s",
+            what, depth, wait);
+  }
+}
+
+hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
+                               double now) {
+  long long id;
+  char *body = NULL;
+  size_t len;
+  char err[HB_ERROR_MAX];
+  if (hb_spool_peek(&b->spool, &id, &body, &len, err, sizeof(err)) != 0) {
+    hb_logf(&env->log, HB_LOG_ERR, "backend %s: %s", b->name, err);
+    hb_deliver_started(&b->dl, now);
+    hb_deliver_answer(&b->dl, now, HB_CLASS_RETRY, -1, NULL);
+    return HB_CLASS_RETRY;
+  }
+  if (b->dl.mode != HB_MODE_OK)
+    b->st.retried++;
+  hb_deliver_started(&b->dl, now);
+  b->st.last_attempt = time(NULL);
+  qf_http_response_t resp = {0};
+  int rc = hb_backend_post(b, env, body, len, &resp);
+  free(body);
+  double after = now + resp.seconds;
+  char text[HB_ERROR_MAX];
+  hbt_answer_text(b, rc, &resp, text, sizeof(text));
+  hb_class_t c = rc == -ECANCELED ? HB_CLASS_CANCELED
+                 : rc != 0        ? HB_CLASS_RETRY
+                                  : hb_classify(resp.status, text);
+  if (rc == 0) {
+    b->st.last_status = resp.status;
+    b->st.last_latency_ms = resp.seconds * 1000.0;
+  }
+  hb_verdict_t v = hb_deliver_answer(&b->dl, after, c, resp.retry_after,
+                                     resp.rl_policy);
+  if (v == HB_DONE)
+    hbt_delivered(b, env, after);
+  else if (c != HB_CLASS_CANCELED)
+    hbt_failed(b, env, after, c, rc == 0 ? resp.status : 0, text);
+  qf_http_response_free(&resp);
+  return c;
+}
+
+/* --- webhooks --- */
+
+bool hb_webhook_push(hb_webhook_t *w, const hb_note_t *n) {
+  bool dropped = false;
+  if (w->qcount == HB_WEBHOOK_QUEUE) {
+    w->qhead = (w->qhead + 1) % HB_WEBHOOK_QUEUE;
+    w->qcount--;
+    w->st.dropped++;
+    dropped = true;
+  }
+  size_t i = (w->qhead + w->qcount++) % HB_WEBHOOK_QUEUE;
+  w->queue[i] = *n;
+  hb_note_repair(&w->queue[i]);
+  w->seqs[i] = ++w->next_seq;
+  return dropped;
+}
+
+bool hb_webhook_peek(const hb_webhook_t *w, hb_note_t *n,
+                     unsigned long long *seq) {
+  if (w->qcount == 0)
+    return false;
+  *n = w->queue[w->qhead];
+  *seq = w->seqs[w->qhead];
+  return true;
+}
+
+void hb_webhook_pop(hb_webhook_t *w, unsigned long long seq) {
+  if (w->qcount == 0 || w->seqs[w->qhead] != seq)
+    return; /* already pushed out by a full queue */
+  w->qhead = (w->qhead + 1) % HB_WEBHOOK_QUEUE;
+  w->qcount--;
+}
+
+/* hbt_webhook_post renders and POSTs one note. */
+static int hbt_webhook_post(hb_webhook_t *w, const hb_env_t *env,
+                            const hb_note_t *n, qf_http_response_t *resp) {
+  char *body = NULL;
+  size_t len = 0;
+  int status = hb_webhook_render(w->format, n, env->swarm_id, &body, &len);
+  if (status != 0) {
+    qf_strcpy(resp->error, sizeof(resp->error), "cannot render the message");
+    return status;
+  }
+  static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+  qf_http_request_t req = {.method = "POST",
+                           .url = w->url,
+                           .headers = hdrs,
+                           .body = body,
+                           .body_len = len,
+                           .timeout_ms = (long)(w->timeout * 1000.0),
+                           .max_body = 64 * 1024,
+                           .abort_cb = env->abort_cb,
+                           .abort_ud = env->abort_ud};
+  status = qf_http_perform(env->http, &req, resp);
+  free(body);
+  return status;
+}
+
+hb_verdict_t hb_webhook_send(hb_webhook_t *w, const hb_env_t *env,
+                             const hb_note_t *n, double now) {
+  hb_deliver_started(&w->dl, now);
+  w->st.last_attempt = time(NULL);
+  qf_http_response_t resp = {0};
+  int rc = hbt_webhook_post(w, env, n, &resp);
+  char text[HB_ERROR_MAX - 32]; /* room for the status in last_error */
+  if (rc != 0)
+    qf_strcpy(text, sizeof(text), resp.error);
+  else
+    hb_error_text(resp.body.data, resp.body.len, text, sizeof(text));
+  hb_class_t c = rc == -ECANCELED ? HB_CLASS_CANCELED
+                 : rc != 0        ? HB_CLASS_RETRY
+                                  : hb_classify(resp.status, text);
+  if (rc == 0) {
+    w->st.last_status = resp.status;
+    w->st.last_latency_ms = resp.seconds * 1000.0;
+  }
+  hb_verdict_t v = hb_deliver_answer(&w->dl, now + resp.seconds, c,
+                                     resp.retry_after, resp.rl_policy);
+  if (v == HB_DONE) {
+    w->st.sent++;
+    w->st.last_success = time(NULL);
+    w->st.last_error[0] = '\0';
+  } else if (c != HB_CLASS_CANCELED) {
+    w->st.failed++;
+    if (rc != 0)
+      qf_strcpy(w->st.last_error, sizeof(w->st.last_error), text);
+    else
+      snprintf(w->st.last_error, sizeof(w->st.last_error), "%ld \"%s\"",
+               resp.status, text);
+    hb_logf(&env->log, v == HB_DROP ? HB_LOG_ERR : HB_LOG_WARNING,
+            "webhook %s: %s notification not delivered (%s)%s", w->name,
+            hb_severity_name(n->severity), w->st.last_error,
+            v == HB_DROP ? "; given up" : "; retrying");
+  }
+  qf_http_response_free(&resp);
+  return v;
+}
+
+void hb_webhook_free(hb_webhook_t *w) {
+  if (w == NULL)
+    return;
+  hb_deliver_free(&w->dl);
+  free(w->name);
+  free(w->url);
+  free(w);
+}

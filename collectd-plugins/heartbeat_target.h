@@ -1,0 +1,147 @@
+/* heartbeat_target.h: the delivery targets of the heartbeat plugin — each
+ * <Backend> with its durable spool, each <Webhook> with its bounded queue —
+ * and one delivery step each. Free of collectd symbols: the glue passes a
+ * logger, and the sender thread is the only caller of the send functions. */
+#ifndef HEARTBEAT_TARGET_H
+#define HEARTBEAT_TARGET_H
+
+#include "heartbeat_deliver.h"
+#include "heartbeat_spool.h"
+#include "heartbeat_webhook.h"
+#include "qf_http.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define HB_ERROR_MAX 512
+#define HB_WEBHOOK_QUEUE 64 /* notifications waiting per webhook */
+#define HB_URL_MAX 1024
+
+/* Severities as syslog numbers, which collectd's LOG_* share. */
+#define HB_LOG_ERR 3
+#define HB_LOG_WARNING 4
+#define HB_LOG_NOTICE 5
+#define HB_LOG_INFO 6
+
+typedef struct hb_logger_s {
+  void (*fn)(void *ud, int severity, const char *msg);
+  void *ud;
+} hb_logger_t;
+
+/* hb_logf formats one line and hands it to the logger (if any). */
+void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* What heartbeat.json and the dispatched values report per target. */
+typedef struct hb_stats_s {
+  unsigned long long sent, failed, retried, dropped;
+  time_t last_success, last_attempt; /* 0: never */
+  long last_status;                  /* -1: no answer yet */
+  double last_latency_ms;            /* NAN: none yet */
+  char last_error[HB_ERROR_MAX];     /* "": none */
+} hb_stats_t;
+
+void hb_stats_init(hb_stats_t *st);
+
+/* What every request needs besides its target. */
+typedef struct hb_env_s {
+  const char *swarm_id;
+  qf_http_client_t *http;
+  int (*abort_cb)(void *ud); /* stops a request when the plugin stops */
+  void *abort_ud;
+  hb_logger_t log;
+} hb_env_t;
+
+typedef struct hb_backend_s {
+  /* configuration, owned */
+  char *name, *url, *api_key, *ca_cert, *client_cert, *client_key;
+  char url_public[HB_URL_MAX]; /* credentials and query removed */
+  double timeout;
+  bool compress;
+  size_t spool_max;
+  hb_policy_t policy;
+  /* runtime */
+  bool started;
+  hb_deliver_t dl;
+  hb_spool_t spool;
+  hb_stats_t st;
+  hb_class_t last_class; /* of the last failed answer, to log changes once */
+  double down_since;     /* monotonic time of the first failure, 0: up */
+} hb_backend_t;
+
+typedef struct hb_webhook_s {
+  char *name, *url;
+  char url_public[HB_URL_MAX];
+  hb_format_t format;
+  int min_severity;
+  double timeout;
+  hb_policy_t policy;
+  hb_deliver_t dl;
+  hb_stats_t st;
+  /* The queue is shared with collectd's notification threads: the glue
+   * holds its lock around hb_webhook_push/peek/pop. seq tells the sender
+   * whether the note it sent is still the oldest (a full queue drops it). */
+  hb_note_t queue[HB_WEBHOOK_QUEUE];
+  unsigned long long seqs[HB_WEBHOOK_QUEUE];
+  size_t qhead, qcount;
+  unsigned long long next_seq;
+} hb_webhook_t;
+
+/* --- backends --- */
+
+/* hb_backend_start opens the backend's spool in spool_dir and prepares its
+ * delivery state; logs what a torn spool tail cost. */
+int hb_backend_start(hb_backend_t *b, const char *spool_dir,
+                     const hb_logger_t *log, char *err, size_t errlen);
+/* hb_backend_stop closes the spool (everything in it is already durable). */
+void hb_backend_stop(hb_backend_t *b);
+/* hb_backend_free frees the configuration strings; stops first if needed. */
+void hb_backend_free(hb_backend_t *b);
+
+/* hb_backend_enqueue appends a heartbeat to the spool, logging each heartbeat
+ * the bound forced out. */
+int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
+                       size_t len, const hb_logger_t *log);
+
+/* hb_backend_ready_at is when the next request may start; INFINITY when
+ * the spool is empty. */
+double hb_backend_ready_at(const hb_backend_t *b, double now);
+
+/* hb_backend_send_one POSTs the oldest spooled heartbeat once and applies
+ * the answer (removing it when delivered). now is the monotonic clock.
+ * Returns the answer's class. */
+hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
+                               double now);
+
+/* hb_backend_post sends one body with the backend's settings and fills
+ * resp; used by the delivery step and the one-shot check. */
+int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
+                    size_t len, qf_http_response_t *resp);
+
+/* hb_backend_describe writes what an answer means for the operator, with
+ * the backend's own error text (the API key redacted). */
+void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
+                         hb_class_t c, long status, const char *text,
+                         char *out, size_t outlen);
+
+/* --- webhooks --- */
+
+/* hb_webhook_push queues a copy of n; when full the oldest is dropped
+ * (counted). Returns true when one was dropped. Caller holds the lock. */
+bool hb_webhook_push(hb_webhook_t *w, const hb_note_t *n);
+/* hb_webhook_peek copies the oldest note and its seq; false when empty.
+ * Caller holds the lock. */
+bool hb_webhook_peek(const hb_webhook_t *w, hb_note_t *n,
+                     unsigned long long *seq);
+/* hb_webhook_pop removes the oldest note if it is still seq. Caller holds
+ * the lock. */
+void hb_webhook_pop(hb_webhook_t *w, unsigned long long seq);
+
+/* hb_webhook_send sends one note (outside the lock) and returns the
+ * verdict for it. */
+hb_verdict_t hb_webhook_send(hb_webhook_t *w, const hb_env_t *env,
+                             const hb_note_t *n, double now);
+void hb_webhook_free(hb_webhook_t *w);
+
+#endif

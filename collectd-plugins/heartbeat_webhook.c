@@ -1,0 +1,210 @@
+/* heartbeat_webhook.c: collectd notifications as webhook messages. */
+#include "heartbeat_webhook.h"
+
+#include "qf_json.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Discord embed colours (decimal RGB) and Slack attachment colours. */
+#define HBW_DISCORD_RED 15158332
+#define HBW_DISCORD_AMBER 15105570
+#define HBW_DISCORD_GREEN 3066993
+
+int hb_format_parse(const char *s, hb_format_t *out) {
+  static const hb_format_t all[] = {HB_FORMAT_JSON, HB_FORMAT_DISCORD,
+                                    HB_FORMAT_SLACK};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+    if (strcasecmp(s, hb_format_name(all[i])) == 0) {
+      *out = all[i];
+      return 0;
+    }
+  return -EINVAL;
+}
+
+const char *hb_format_name(hb_format_t f) {
+  switch (f) {
+  case HB_FORMAT_DISCORD:
+    return "discord";
+  case HB_FORMAT_SLACK:
+    return "slack";
+  case HB_FORMAT_JSON:
+    break;
+  }
+  return "json";
+}
+
+int hb_severity_parse(const char *s, int *out) {
+  if (strcasecmp(s, "failure") == 0)
+    *out = HB_SEV_FAILURE;
+  else if (strcasecmp(s, "warning") == 0)
+    *out = HB_SEV_WARNING;
+  else
+    return -EINVAL;
+  return 0;
+}
+
+const char *hb_severity_name(int severity) {
+  switch (severity) {
+  case HB_SEV_FAILURE:
+    return "FAILURE";
+  case HB_SEV_WARNING:
+    return "WARNING";
+  case HB_SEV_OKAY:
+    return "OKAY";
+  default:
+    return "UNKNOWN";
+  }
+}
+
+bool hb_severity_passes(int severity, int min) {
+  if (severity != HB_SEV_FAILURE && severity != HB_SEV_WARNING)
+    return false;
+  return severity <= min;
+}
+
+/* hbw_repair_field makes one field valid UTF-8 on one line. */
+static void hbw_repair_field(char *s) {
+  for (char *p = s; *p; p++)
+    if ((unsigned char)*p < 0x20)
+      *p = ' ';
+  qf_json_utf8_repair(s);
+}
+
+void hb_note_repair(hb_note_t *n) {
+  char *fields[] = {n->host, n->plugin, n->plugin_instance, n->type,
+                    n->type_instance, n->message};
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    hbw_repair_field(fields[i]);
+}
+
+/* hbw_source writes "plugin[-instance]/type[-instance]" of n. */
+static void hbw_source(const hb_note_t *n, char *out, size_t outlen) {
+  snprintf(out, outlen, "%s%s%s%s%s%s%s", n->plugin,
+           n->plugin_instance[0] ? "-" : "", n->plugin_instance,
+           n->type[0] ? "/" : "", n->type, n->type_instance[0] ? "-" : "",
+           n->type_instance);
+}
+
+/* hbw_summary is the one-line text chat formats show first. */
+static void hbw_summary(const hb_note_t *n, const char *swarm_id, char *out,
+                        size_t outlen) {
+  snprintf(out, outlen, "%s on %s (swarm %s): %s",
+           hb_severity_name(n->severity), n->host, swarm_id, n->message);
+}
+
+static void hbw_json(qf_jw_t *w, const hb_note_t *n, const char *swarm_id,
+                     const char *when) {
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "swarm_id", swarm_id);
+  qf_jw_kstr(w, "severity", hb_severity_name(n->severity));
+  qf_jw_kstr(w, "time", when);
+  qf_jw_kstr(w, "host", n->host);
+  qf_jw_kstr(w, "plugin", n->plugin);
+  qf_jw_kstr(w, "plugin_instance", n->plugin_instance);
+  qf_jw_kstr(w, "type", n->type);
+  qf_jw_kstr(w, "type_instance", n->type_instance);
+  qf_jw_kstr(w, "message", n->message);
+  qf_jw_obj_close(w);
+}
+
+/* hbw_discord_field adds {name, value, inline} unless value is empty:
+ * Discord refuses empty field values. */
+static void hbw_discord_field(qf_jw_t *w, const char *name,
+                              const char *value) {
+  if (value[0] == '\0')
+    return;
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "name", name);
+  qf_jw_kstr(w, "value", value);
+  qf_jw_kbool(w, "inline", true);
+  qf_jw_obj_close(w);
+}
+
+static void hbw_discord(qf_jw_t *w, const hb_note_t *n, const char *swarm_id,
+                        const char *when) {
+  char summary[600], source[600];
+  hbw_summary(n, swarm_id, summary, sizeof(summary));
+  hbw_source(n, source, sizeof(source));
+  int color = n->severity == HB_SEV_FAILURE   ? HBW_DISCORD_RED
+              : n->severity == HB_SEV_WARNING ? HBW_DISCORD_AMBER
+                                              : HBW_DISCORD_GREEN;
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "username", "QiFlow");
+  qf_jw_kstr(w, "content", summary);
+  qf_jw_key(w, "embeds"); /* BEGIN embeds */
+  qf_jw_arr_open(w);
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "title", hb_severity_name(n->severity));
+  qf_jw_kstr(w, "description", n->message[0] ? n->message : "(no message)");
+  qf_jw_kint(w, "color", color);
+  qf_jw_kstr(w, "timestamp", when);
+  qf_jw_key(w, "fields");
+  qf_jw_arr_open(w);
+  hbw_discord_field(w, "Swarm", swarm_id);
+  hbw_discord_field(w, "Host", n->host);
+  hbw_discord_field(w, "Source", source);
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w);
+  qf_jw_arr_close(w); /* END embeds */
+  qf_jw_obj_close(w);
+}
+
+/* hbw_slack_field adds {title, value, short}. */
+static void hbw_slack_field(qf_jw_t *w, const char *title, const char *value) {
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "title", title);
+  qf_jw_kstr(w, "value", value);
+  qf_jw_kbool(w, "short", true);
+  qf_jw_obj_close(w);
+}
+
+static void hbw_slack(qf_jw_t *w, const hb_note_t *n, const char *swarm_id) {
+  char summary[600], source[600];
+  hbw_summary(n, swarm_id, summary, sizeof(summary));
+  hbw_source(n, source, sizeof(source));
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "text", summary);
+  qf_jw_key(w, "attachments"); /* BEGIN attachments */
+  qf_jw_arr_open(w);
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "color", n->severity == HB_SEV_FAILURE   ? "danger"
+                         : n->severity == HB_SEV_WARNING ? "warning"
+                                                         : "good");
+  qf_jw_kstr(w, "title", hb_severity_name(n->severity));
+  qf_jw_kstr(w, "text", n->message);
+  qf_jw_kint(w, "ts", (long long)floor(n->time));
+  qf_jw_key(w, "fields");
+  qf_jw_arr_open(w);
+  hbw_slack_field(w, "Swarm", swarm_id);
+  hbw_slack_field(w, "Host", n->host);
+  hbw_slack_field(w, "Source", source);
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w);
+  qf_jw_arr_close(w); /* END attachments */
+  qf_jw_obj_close(w);
+}
+
+int hb_webhook_render(hb_format_t f, const hb_note_t *n, const char *swarm_id,
+                      char **out, size_t *len) {
+  char when[QF_TIME_ISO_LEN];
+  if (qf_time_format((time_t)floor(n->time), when, sizeof(when)) != 0)
+    return -EINVAL;
+  qf_jw_t w;
+  int status = qf_jw_init(&w);
+  if (status != 0)
+    return status;
+  if (f == HB_FORMAT_DISCORD)
+    hbw_discord(&w, n, swarm_id, when);
+  else if (f == HB_FORMAT_SLACK)
+    hbw_slack(&w, n, swarm_id);
+  else
+    hbw_json(&w, n, swarm_id, when);
+  status = qf_jw_finish(&w, out, len);
+  qf_jw_free(&w);
+  return status;
+}
