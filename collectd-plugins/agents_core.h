@@ -9,8 +9,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define AGENTS_FILE_MAX (64u * 1024u) /* larger agent files are invalid */
-#define AGENTS_NAME_MAX 127 /* characters: a plugin_instance holds 127 */
+#define AGENTS_FILE_MAX ((size_t)64 * 1024) /* larger files are invalid */
+#define AGENTS_NAME_MAX 127  /* characters: a plugin_instance holds 127 */
 #define AGENTS_ERROR_MAX 512 /* longest message about one invalid file */
 
 /* Derived statuses, in the order the snapshot's counts list them. */
@@ -42,7 +42,7 @@ typedef struct agents_filekey_s {
 typedef struct agents_agent_s {
   /* from the file; strings owned by the agent, NULL when absent */
   char *name;
-  char *reported_status; /* as written, e.g. "working" */
+  char *reported_status;    /* as written, e.g. "working" */
   agents_status_t reported; /* active, idle, blocked or failed */
   char *current_task;
   bool has_issue, has_started, has_activity, has_pid;
@@ -92,8 +92,7 @@ const char *agents_liveness_name(agents_liveness_t l);
  * caller frees it with agents_agent_free). 0, or -EINVAL with a precise
  * message ("missing name", "unknown status \"x\"", ...) in err, or
  * -ENOMEM. */
-int agents_parse(const char *text, agents_agent_t *a, char *err,
-                 size_t errlen);
+int agents_parse(const char *text, agents_agent_t *a, char *err, size_t errlen);
 void agents_agent_free(agents_agent_t *a);
 
 /* agents_quote copies at most 40 bytes of s into out for a one-line
@@ -133,8 +132,8 @@ int agents_result_add_invalid(agents_result_t *r, const char *file,
  * name or a sanitised instance; later ones become invalid), derives every
  * agent, sorts agents by name and invalid files by file, and counts.
  * 0 or -ENOMEM. */
-int agents_result_finish(agents_result_t *r, time_t now,
-                         long long stale_after, agents_pid_alive_fn alive);
+int agents_result_finish(agents_result_t *r, time_t now, long long stale_after,
+                         agents_pid_alive_fn alive);
 void agents_result_free(agents_result_t *r);
 
 /* agents_find_invalid returns the invalid entry for file, or NULL; r must

@@ -65,7 +65,10 @@ void agents_quote(const char *s, char *out, size_t outlen) {
   size_t j = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    out[j++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    out[j] = s[i];
+    if (c < 0x20 || c == 0x7f)
+      out[j] = '?';
+    j++;
   }
   if (cut && j + 3 < outlen) {
     memcpy(out + j, "...", 3);
@@ -111,8 +114,8 @@ static int ap_time(yajl_val doc, const char *key, bool *has, time_t *out,
 }
 
 /* ap_positive reads an optional integer field that must be in 1..max. */
-static int ap_positive(yajl_val doc, const char *key, long long max,
-                       bool *has, long long *out, char *err, size_t errlen) {
+static int ap_positive(yajl_val doc, const char *key, long long max, bool *has,
+                       long long *out, char *err, size_t errlen) {
   *has = false;
   int status = qf_json_get_int(doc, key, out);
   if (status == -ENOENT)
@@ -122,8 +125,7 @@ static int ap_positive(yajl_val doc, const char *key, long long max,
     return -EINVAL;
   }
   if (*out <= 0 || *out > max) {
-    qf_err(err, errlen, "%s: %lld is out of range (1..%lld)", key, *out,
-           max);
+    qf_err(err, errlen, "%s: %lld is out of range (1..%lld)", key, *out, max);
     return -EINVAL;
   }
   *has = true;
@@ -131,8 +133,7 @@ static int ap_positive(yajl_val doc, const char *key, long long max,
 }
 
 /* ap_name reads the required name and its sanitised instance. */
-static int ap_name(yajl_val doc, agents_agent_t *a, char *err,
-                   size_t errlen) {
+static int ap_name(yajl_val doc, agents_agent_t *a, char *err, size_t errlen) {
   yajl_val v = qf_json_get(doc, "name");
   if (v == NULL || YAJL_IS_NULL(v)) {
     qf_err(err, errlen, "missing name");
@@ -197,11 +198,11 @@ static int ap_fields(yajl_val doc, agents_agent_t *a, char *err,
     status = ap_time(doc, "task_started_at", &a->has_started,
                      &a->task_started_at, err, errlen);
   if (status == 0)
-    status = ap_time(doc, "last_activity", &a->has_activity,
-                     &a->last_activity, err, errlen);
+    status = ap_time(doc, "last_activity", &a->has_activity, &a->last_activity,
+                     err, errlen);
   if (status == 0)
-    status = ap_positive(doc, "pid", INT_MAX, &a->has_pid, &a->pid, err,
-                         errlen);
+    status =
+        ap_positive(doc, "pid", INT_MAX, &a->has_pid, &a->pid, err, errlen);
   if (status == -ENOMEM)
     qf_err(err, errlen, "out of memory");
   return status;
@@ -249,15 +250,19 @@ static bool ap_allowed(unsigned char c) {
 
 int agents_sanitise(const char *name, char *out, size_t outlen) {
   size_t j = 0;
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-    if ((*p & 0xC0) == 0x80)
+  for (const char *p = name; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if ((c & 0xC0) == 0x80)
       continue; /* continuation byte: its lead byte already gave a '_' */
     if (j + 1 >= outlen) {
       if (outlen > 0)
         out[0] = '\0';
       return -ENOSPC;
     }
-    out[j++] = ap_allowed(*p) ? (char)*p : '_';
+    out[j] = *p;
+    if (!ap_allowed(c))
+      out[j] = '_';
+    j++;
   }
   if (outlen == 0)
     return -ENOSPC;

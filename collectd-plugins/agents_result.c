@@ -157,15 +157,14 @@ static int ar_clash(agents_result_t *r, agents_agent_t *dup,
   agents_quote(dup->name, qdup, sizeof(qdup));
   agents_quote(keep->name, qkeep, sizeof(qkeep));
   if (strcmp(dup->name, keep->name) == 0)
-    qf_err(err, sizeof(err), "duplicate name \"%s\": %s already has it",
-           qdup, keep->file);
+    qf_err(err, sizeof(err), "duplicate name \"%s\": %s already has it", qdup,
+           keep->file);
   else
     qf_err(err, sizeof(err),
            "name \"%s\" gives the same collectd instance \"%s\" as \"%s\" "
            "in %s",
            qdup, keep->instance, qkeep, keep->file);
-  int status =
-      agents_result_add_invalid(r, dup->file, err, &dup->key, false);
+  int status = agents_result_add_invalid(r, dup->file, err, &dup->key, false);
   agents_agent_free(dup);
   return status;
 }
@@ -192,8 +191,8 @@ static int ar_dedup(agents_result_t *r) {
   return status;
 }
 
-int agents_result_finish(agents_result_t *r, time_t now,
-                         long long stale_after, agents_pid_alive_fn alive) {
+int agents_result_finish(agents_result_t *r, time_t now, long long stale_after,
+                         agents_pid_alive_fn alive) {
   int status = ar_dedup(r);
   memset(r->counts, 0, sizeof(r->counts));
   for (size_t i = 0; i < r->n_agents; i++) {

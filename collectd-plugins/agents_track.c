@@ -65,8 +65,10 @@ static int at_missing(at_next_t *nx, const agents_track_entry_t *prev,
   if (agents_find_invalid(r, prev->file) != NULL)
     return at_push(nx, prev->name, prev->file, prev->status); /* hold */
   if (agents_bad(prev->status)) {
-    agents_event_t ev = {.kind = AGENTS_EVENT_OKAY, .name = prev->name,
-                         .known = true, .from = prev->status,
+    agents_event_t ev = {.kind = AGENTS_EVENT_OKAY,
+                         .name = prev->name,
+                         .known = true,
+                         .from = prev->status,
                          .to = prev->status};
     nx->events[nx->n_events++] = ev;
   }
@@ -157,7 +159,8 @@ int agents_track_seed(agents_track_t *t, const char *snapshot_json) {
   qsort(nx.entries, nx.n, sizeof(*nx.entries), at_cmp);
   size_t kept = 0; /* a hand-edited snapshot may repeat a name */
   for (size_t i = 0; i < nx.n; i++) {
-    if (kept > 0 && strcmp(nx.entries[kept - 1].name, nx.entries[i].name) == 0) {
+    if (kept > 0 &&
+        strcmp(nx.entries[kept - 1].name, nx.entries[i].name) == 0) {
       free(nx.entries[i].name);
       free(nx.entries[i].file);
       continue;

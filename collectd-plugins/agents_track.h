@@ -28,9 +28,9 @@ typedef struct agents_event_s {
   agents_event_kind_t kind;
   const char *name;
   const agents_agent_t *agent; /* NULL when its file left the registry */
-  bool known;           /* false: first sighting, from is meaningless */
-  agents_status_t from; /* the previous status */
-  agents_status_t to;   /* the new status; equals from for a removal */
+  bool known;                  /* false: first sighting, from is meaningless */
+  agents_status_t from;        /* the previous status */
+  agents_status_t to;          /* the new status; equals from for a removal */
 } agents_event_t;
 
 typedef void (*agents_event_fn)(const agents_event_t *ev, void *ud);

@@ -148,8 +148,8 @@ static void qa_seed(void) {
   char path[4096], err[512], *text = NULL;
   if (qf_path_join(path, sizeof(path), qa_cfg.state_dir, QA_SNAPSHOT) != 0)
     return;
-  int status = qf_file_read(path, QA_SEED_MAX, QF_READ_NOFOLLOW, &text,
-                            NULL, err, sizeof(err));
+  int status = qf_file_read(path, QA_SEED_MAX, QF_READ_NOFOLLOW, &text, NULL,
+                            err, sizeof(err));
   if (status == -ENOENT)
     return;
   if (status == 0)
@@ -247,9 +247,8 @@ static void qa_key(const struct stat *st, agents_filekey_t *key) {
 
 /* qa_parse_text turns one file's text into an agent of r, or an invalid
  * entry. 0 or -ENOMEM. */
-static int qa_parse_text(agents_result_t *r, const char *name,
-                         const char *text, size_t len,
-                         const agents_filekey_t *key) {
+static int qa_parse_text(agents_result_t *r, const char *name, const char *text,
+                         size_t len, const agents_filekey_t *key) {
   char err[AGENTS_ERROR_MAX];
   agents_agent_t a;
   if (strlen(text) != len)
@@ -341,8 +340,7 @@ static int qa_scan(agents_result_t *r) {
     return status;
   }
   if (qa_st.dir_error != 0)
-    INFO(QA_PLUGIN " plugin: AgentDir %s is readable again",
-         qa_cfg.agent_dir);
+    INFO(QA_PLUGIN " plugin: AgentDir %s is readable again", qa_cfg.agent_dir);
   qa_st.dir_error = 0;
   qa_limit(n);
   for (size_t i = 0; i < n && status == 0; i++) {
@@ -363,8 +361,8 @@ static int qa_scan(agents_result_t *r) {
 /* qa_warn_file logs one invalid file (called once per file version). */
 static void qa_warn_file(const agents_invalid_t *inv, void *ud) {
   (void)ud; /* no context needed */
-  WARNING(QA_PLUGIN " plugin: skipping agent file %s/%s: %s",
-          qa_cfg.agent_dir, inv->file, inv->error);
+  WARNING(QA_PLUGIN " plugin: skipping agent file %s/%s: %s", qa_cfg.agent_dir,
+          inv->file, inv->error);
 }
 
 /* qa_submit dispatches one gauge as qiflow_agents[-pi]/type-ti. */
@@ -413,8 +411,8 @@ static void qa_reason(const agents_event_t *ev, char *out, size_t outlen) {
 
 /* qa_message writes the notification text: agent, what happened, why and
  * its pid. The name is shortened here; the meta data has it whole. */
-static void qa_message(const agents_event_t *ev, const char *reason,
-                       char *out, size_t outlen) {
+static void qa_message(const agents_event_t *ev, const char *reason, char *out,
+                       size_t outlen) {
   char name[64], pid[32] = "none", was[32] = "first seen";
   agents_quote(ev->name, name, sizeof(name));
   if (ev->agent != NULL && ev->agent->has_pid)
@@ -425,8 +423,7 @@ static void qa_message(const agents_event_t *ev, const char *reason,
     snprintf(out, outlen, "agent \"%s\" is %s: %s (pid %s, %s)", name,
              agents_status_name(ev->to), reason, pid, was);
   else if (ev->agent == NULL)
-    snprintf(out, outlen, "agent \"%s\" left the registry (%s): its file "
-                          "is gone",
+    snprintf(out, outlen, "agent \"%s\" left the registry (%s): file gone",
              name, was);
   else
     snprintf(out, outlen, "agent \"%s\" recovered: %s (pid %s, %s)", name,
@@ -447,8 +444,7 @@ static void qa_meta(notification_t *n, const agents_event_t *ev,
   if (a != NULL && a->has_pid)
     plugin_notification_meta_add_signed_int(n, "pid", a->pid);
   if (a != NULL && a->has_issue)
-    plugin_notification_meta_add_signed_int(n, "issue_number",
-                                            a->issue_number);
+    plugin_notification_meta_add_signed_int(n, "issue_number", a->issue_number);
   if (a != NULL)
     plugin_notification_meta_add_string(n, "file", a->file);
 }
@@ -457,8 +453,7 @@ static void qa_meta(notification_t *n, const agents_event_t *ev,
 static void qa_notify(const agents_event_t *ev, void *ud) {
   (void)ud; /* no context needed */
   notification_t n = {
-      .severity = ev->kind == AGENTS_EVENT_FAILURE ? NOTIF_FAILURE
-                                                   : NOTIF_OKAY,
+      .severity = ev->kind == AGENTS_EVENT_FAILURE ? NOTIF_FAILURE : NOTIF_OKAY,
       .time = cdtime()};
   char reason[128];
   qa_reason(ev, reason, sizeof(reason));
@@ -466,8 +461,7 @@ static void qa_notify(const agents_event_t *ev, void *ud) {
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, QA_PLUGIN, sizeof(n.plugin));
   if (ev->agent != NULL)
-    sstrncpy(n.plugin_instance, ev->agent->instance,
-             sizeof(n.plugin_instance));
+    sstrncpy(n.plugin_instance, ev->agent->instance, sizeof(n.plugin_instance));
   else
     agents_sanitise(ev->name, n.plugin_instance, sizeof(n.plugin_instance));
   qa_meta(&n, ev, reason);

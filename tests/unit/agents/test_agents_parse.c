@@ -70,8 +70,7 @@ static void test_parse_minimal_and_nulls(void **state) {
     assert_string_equal(a.name, "A");
     assert_int_equal(a.reported, AGENTS_IDLE);
     assert_null(a.current_task);
-    assert_false(a.has_issue || a.has_started || a.has_activity ||
-                 a.has_pid);
+    assert_false(a.has_issue || a.has_started || a.has_activity || a.has_pid);
     agents_agent_free(&a);
   }
 }
@@ -81,8 +80,10 @@ static void test_parse_statuses(void **state) {
   static const struct {
     const char *status;
     agents_status_t want;
-  } cases[] = {{"active", AGENTS_ACTIVE},   {"working", AGENTS_ACTIVE},
-               {"idle", AGENTS_IDLE},       {"blocked", AGENTS_BLOCKED},
+  } cases[] = {{"active", AGENTS_ACTIVE},
+               {"working", AGENTS_ACTIVE},
+               {"idle", AGENTS_IDLE},
+               {"blocked", AGENTS_BLOCKED},
                {"failed", AGENTS_FAILED}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char text[128];
@@ -133,8 +134,7 @@ static const struct {
      "failed)"},
     {"{\"name\": \"a\", \"status\": \"dead\"}", "unknown status \"dead\"*"},
     {"{\"name\": \"a\", \"status\": \"stale\"}", "unknown status \"stale\"*"},
-    {"{\"name\": \"a\", \"status\": \"Active\"}",
-     "unknown status \"Active\"*"},
+    {"{\"name\": \"a\", \"status\": \"Active\"}", "unknown status \"Active\"*"},
     {"{\"name\": \"a\", \"status\": \"\"}", "unknown status \"\"*"},
     {"{\"name\": \"a\", \"status\": \"a\\nb\\u0001\"}",
      "unknown status \"a?b?\"*"},
@@ -219,9 +219,12 @@ static void test_parse_name_length(void **state) {
     size_t count;
     int want;
   } cases[] = {
-      {"a", 127, 0},         {"a", 128, -EINVAL},
-      {"\\u00e9", 127, 0},   {"\\u00e9", 128, -EINVAL},
-      {"\\ud83d\\ude00", 127, 0}, {"\\ud83d\\ude00", 128, -EINVAL},
+      {"a", 127, 0},
+      {"a", 128, -EINVAL},
+      {"\\u00e9", 127, 0},
+      {"\\u00e9", 128, -EINVAL},
+      {"\\ud83d\\ude00", 127, 0},
+      {"\\ud83d\\ude00", 128, -EINVAL},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *text = name_of(cases[i].unit, cases[i].count);
@@ -295,7 +298,9 @@ static void test_quote(void **state) {
       {"01234567890123456789012345678901234567890", 64,
        "0123456789012345678901234567890123456789..."},
       {"abcdefgh", 8, "abcd..."},
-      {"abc\xc3\xa9" "defg", 8, "abc..."}, /* no split of the é */
+      {"abc\xc3\xa9"
+       "defg",
+       8, "abc..."}, /* no split of the é */
       {"", 64, ""},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -314,9 +319,9 @@ static void test_sanitise(void **state) {
       {"Agent-1", "Agent-1"},
       {"x.y_z-0", "x.y_z-0"},
       {"a b/c", "a_b_c"},
-      {"\xc3\xa9t\xc3\xa9", "_t_"},               /* été */
-      {"\xe6\x97\xa5\xe6\x9c\xac", "__"},         /* two CJK characters */
-      {"\xf0\x9f\x98\x80!", "__"},                /* emoji, '!' */
+      {"\xc3\xa9t\xc3\xa9", "_t_"},       /* été */
+      {"\xe6\x97\xa5\xe6\x9c\xac", "__"}, /* two CJK characters */
+      {"\xf0\x9f\x98\x80!", "__"},        /* emoji, '!' */
       {"a\tb\nc\"d\\e", "a_b_c_d_e"},
       {"host/plugin-inst", "host_plugin-inst"},
   };
@@ -346,8 +351,7 @@ static void test_status_names(void **state) {
   assert_int_equal(agents_status_parse(NULL, &s), -EINVAL);
   assert_string_equal(agents_liveness_name(AGENTS_LIVENESS_ALIVE), "alive");
   assert_string_equal(agents_liveness_name(AGENTS_LIVENESS_DEAD), "dead");
-  assert_string_equal(agents_liveness_name(AGENTS_LIVENESS_UNKNOWN),
-                      "unknown");
+  assert_string_equal(agents_liveness_name(AGENTS_LIVENESS_UNKNOWN), "unknown");
 }
 
 /* qf_json_utf8_repair (libqiflow) is what keeps outside text publishable;
@@ -360,15 +364,20 @@ static void test_utf8_repair(void **state) {
     size_t replaced;
   } cases[] = {
       {"plain.json", "plain.json", 0},
-      {"\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80", 0},
-      {"a\xff" "b", "a?b", 1},
-      {"\xc0\xaf", "??", 2},                 /* overlong '/' */
-      {"\xe0\x80\xaf", "???", 3},            /* overlong */
-      {"\xed\xa0\x80", "???", 3},            /* surrogate */
-      {"\xf4\x90\x80\x80", "????", 4},       /* past U+10FFFF */
-      {"x\xc3", "x?", 1},                    /* cut at the end */
-      {"\xe6\x97" "a", "??a", 2},            /* cut in the middle */
-      {"\x80", "?", 1},                      /* lone continuation */
+      {"\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80",
+       "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80", 0},
+      {"a\xff"
+       "b",
+       "a?b", 1},
+      {"\xc0\xaf", "??", 2},           /* overlong '/' */
+      {"\xe0\x80\xaf", "???", 3},      /* overlong */
+      {"\xed\xa0\x80", "???", 3},      /* surrogate */
+      {"\xf4\x90\x80\x80", "????", 4}, /* past U+10FFFF */
+      {"x\xc3", "x?", 1},              /* cut at the end */
+      {"\xe6\x97"
+       "a",
+       "??a", 2},       /* cut in the middle */
+      {"\x80", "?", 1}, /* lone continuation */
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char buf[32];

@@ -24,8 +24,7 @@ static void add(agents_result_t *r, const char *file, const char *text) {
   agents_agent_t a;
   char err[AGENTS_ERROR_MAX];
   if (agents_parse(text, &a, err, sizeof(err)) != 0) {
-    assert_int_equal(agents_result_add_invalid(r, file, err, NULL, false),
-                     0);
+    assert_int_equal(agents_result_add_invalid(r, file, err, NULL, false), 0);
     return;
   }
   assert_int_equal(agents_result_add_agent(r, &a, file, NULL), 0);
@@ -57,7 +56,7 @@ static yajl_val at(yajl_val arr, size_t i) {
 /* is_null tells whether obj has key and it is null (absent is a bug). */
 static bool is_null(yajl_val obj, const char *key) {
   yajl_val v = qf_json_get(obj, key);
-  return v != NULL && YAJL_IS_NULL(v);
+  return YAJL_IS_NULL(v);
 }
 
 static long long int_of(yajl_val obj, const char *key) {
@@ -74,8 +73,9 @@ static void test_render_document(void **state) {
       "\"current_task\": \"Implement OAuth\", \"issue_number\": 126, "
       "\"task_started_at\": \"2026-11-18T10:25:34Z\", "
       "\"last_activity\": \"2026-11-18T12:05:00+01:00\", \"pid\": 42}");
-  add(&r, "agent-2.json", "{\"name\": \"Agent-2\", \"status\": \"idle\", "
-                          "\"pid\": 4242}");
+  add(&r, "agent-2.json",
+      "{\"name\": \"Agent-2\", \"status\": \"idle\", "
+      "\"pid\": 4242}");
   add(&r, "broken.json", "{\"name\": ");
   assert_int_equal(agents_result_finish(&r, NOW, 300, fake_alive), 0);
   char *text = NULL;
@@ -93,8 +93,8 @@ static void test_render_document(void **state) {
   static const struct {
     const char *key;
     long long want;
-  } want_counts[] = {{"active", 1}, {"idle", 0},  {"blocked", 0},
-                     {"failed", 0}, {"dead", 1},  {"stale", 0},
+  } want_counts[] = {{"active", 1}, {"idle", 0},   {"blocked", 0},
+                     {"failed", 0}, {"dead", 1},   {"stale", 0},
                      {"total", 2},  {"invalid", 1}};
   assert_int_equal(counts->u.object.len, 8);
   for (size_t i = 0; i < sizeof(want_counts) / sizeof(want_counts[0]); i++)
@@ -116,8 +116,7 @@ static void test_render_document(void **state) {
   assert_int_equal(int_of(a1, "pid"), 42);
   assert_string_equal(qf_json_get_str(a1, "liveness"), "alive");
   double minutes = 0;
-  assert_int_equal(qf_json_get_double(a1, "time_on_task_minutes", &minutes),
-                   0);
+  assert_int_equal(qf_json_get_double(a1, "time_on_task_minutes", &minutes), 0);
   assert_float_equal(minutes, 41.1, 1e-9); /* 2466 s, to a tenth */
   assert_string_equal(qf_json_get_str(a1, "file"), "agent-1.json");
 
@@ -164,7 +163,8 @@ static void test_render_round_trip_strings(void **state) {
     const char *want; /* the decoded C string */
   } cases[] = {
       {"Agent \\\"quoted\\\" \\\\ back", "Agent \"quoted\" \\ back"},
-      {"tab\\there\\nnewline\\u0001ctl\\u001f", "tab\there\nnewline\001ctl\037"},
+      {"tab\\there\\nnewline\\u0001ctl\\u001f",
+       "tab\there\nnewline\001ctl\037"},
       {"\\u00e9t\\u00e9 \xe6\x97\xa5\xe6\x9c\xac \\ud83d\\ude00",
        "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80"},
       {"</script> & 'single' / slash", "</script> & 'single' / slash"},

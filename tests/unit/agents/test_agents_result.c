@@ -36,45 +36,44 @@ static int fake_alive(long long pid) {
 /* One derivation case: what the file says, and what must come out. */
 static const struct {
   const char *label;
+  long long pid;      /* NO_PID: field absent */
+  long long idle_for; /* seconds since last_activity; NO_TIME: absent */
   agents_status_t reported;
-  long long pid;         /* NO_PID: field absent */
-  long long idle_for;    /* seconds since last_activity; NO_TIME: absent */
-  bool process_check;
   agents_status_t want;
   agents_liveness_t liveness;
+  bool process_check;
 } derive_cases[] = {
-    {"dead beats failed and stale", AGENTS_FAILED, GONE_PID, 9999, true,
-     AGENTS_DEAD, AGENTS_LIVENESS_DEAD},
-    {"dead beats active", AGENTS_ACTIVE, GONE_PID, 0, true, AGENTS_DEAD,
-     AGENTS_LIVENESS_DEAD},
-    {"failed beats stale", AGENTS_FAILED, ALIVE_PID, 9999, true,
-     AGENTS_FAILED, AGENTS_LIVENESS_ALIVE},
-    {"failed without pid", AGENTS_FAILED, NO_PID, NO_TIME, true,
-     AGENTS_FAILED, AGENTS_LIVENESS_UNKNOWN},
-    {"stale beats active", AGENTS_ACTIVE, ALIVE_PID, 301, true, AGENTS_STALE,
-     AGENTS_LIVENESS_ALIVE},
-    {"stale beats blocked", AGENTS_BLOCKED, NO_PID, 301, true, AGENTS_STALE,
-     AGENTS_LIVENESS_UNKNOWN},
-    {"exactly StaleAfter is not stale", AGENTS_IDLE, ALIVE_PID, 300, true,
-     AGENTS_IDLE, AGENTS_LIVENESS_ALIVE},
-    {"no last_activity is never stale", AGENTS_ACTIVE, ALIVE_PID, NO_TIME,
-     true, AGENTS_ACTIVE, AGENTS_LIVENESS_ALIVE},
-    {"activity in the future is fresh", AGENTS_ACTIVE, NO_PID, -600, true,
-     AGENTS_ACTIVE, AGENTS_LIVENESS_UNKNOWN},
-    {"reported blocked", AGENTS_BLOCKED, ALIVE_PID, 10, true, AGENTS_BLOCKED,
-     AGENTS_LIVENESS_ALIVE},
-    {"ProcessCheck off: gone pid is not dead", AGENTS_ACTIVE, GONE_PID, 10,
-     false, AGENTS_ACTIVE, AGENTS_LIVENESS_UNKNOWN},
-    {"ProcessCheck off: failed stays failed", AGENTS_FAILED, GONE_PID, 10,
-     false, AGENTS_FAILED, AGENTS_LIVENESS_UNKNOWN},
-    {"unclear kill() is not dead", AGENTS_IDLE, UNCLEAR_PID, 10, true,
-     AGENTS_IDLE, AGENTS_LIVENESS_UNKNOWN},
+    {"dead beats failed and stale", GONE_PID, 9999, AGENTS_FAILED, AGENTS_DEAD,
+     AGENTS_LIVENESS_DEAD, true},
+    {"dead beats active", GONE_PID, 0, AGENTS_ACTIVE, AGENTS_DEAD,
+     AGENTS_LIVENESS_DEAD, true},
+    {"failed beats stale", ALIVE_PID, 9999, AGENTS_FAILED, AGENTS_FAILED,
+     AGENTS_LIVENESS_ALIVE, true},
+    {"failed without pid", NO_PID, NO_TIME, AGENTS_FAILED, AGENTS_FAILED,
+     AGENTS_LIVENESS_UNKNOWN, true},
+    {"stale beats active", ALIVE_PID, 301, AGENTS_ACTIVE, AGENTS_STALE,
+     AGENTS_LIVENESS_ALIVE, true},
+    {"stale beats blocked", NO_PID, 301, AGENTS_BLOCKED, AGENTS_STALE,
+     AGENTS_LIVENESS_UNKNOWN, true},
+    {"exactly StaleAfter is not stale", ALIVE_PID, 300, AGENTS_IDLE,
+     AGENTS_IDLE, AGENTS_LIVENESS_ALIVE, true},
+    {"no last_activity is never stale", ALIVE_PID, NO_TIME, AGENTS_ACTIVE,
+     AGENTS_ACTIVE, AGENTS_LIVENESS_ALIVE, true},
+    {"activity in the future is fresh", NO_PID, -600, AGENTS_ACTIVE,
+     AGENTS_ACTIVE, AGENTS_LIVENESS_UNKNOWN, true},
+    {"reported blocked", ALIVE_PID, 10, AGENTS_BLOCKED, AGENTS_BLOCKED,
+     AGENTS_LIVENESS_ALIVE, true},
+    {"ProcessCheck off: gone pid is not dead", GONE_PID, 10, AGENTS_ACTIVE,
+     AGENTS_ACTIVE, AGENTS_LIVENESS_UNKNOWN, false},
+    {"ProcessCheck off: failed stays failed", GONE_PID, 10, AGENTS_FAILED,
+     AGENTS_FAILED, AGENTS_LIVENESS_UNKNOWN, false},
+    {"unclear kill() is not dead", UNCLEAR_PID, 10, AGENTS_IDLE, AGENTS_IDLE,
+     AGENTS_LIVENESS_UNKNOWN, true},
 };
 
 static void test_derive_precedence(void **state) {
   (void)state; /* unused */
-  for (size_t i = 0; i < sizeof(derive_cases) / sizeof(derive_cases[0]);
-       i++) {
+  for (size_t i = 0; i < sizeof(derive_cases) / sizeof(derive_cases[0]); i++) {
     agents_agent_t a = {.reported = derive_cases[i].reported};
     a.has_pid = derive_cases[i].pid != NO_PID;
     a.pid = derive_cases[i].pid;
@@ -99,8 +98,11 @@ static void test_time_on_task(void **state) {
     long long started_ago;
     long long want;
   } cases[] = {
-      {true, 41 * 60, 41 * 60}, {true, 0, 0}, {true, -300, 0}, /* future */
-      {true, 3 * 86400 + 7, 3 * 86400 + 7}, {false, 0, 0},
+      {true, 41LL * 60, 41LL * 60},
+      {true, 0, 0},
+      {true, -300, 0}, /* future */
+      {true, 3LL * 86400 + 7, 3LL * 86400 + 7},
+      {false, 0, 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     agents_agent_t a = {.reported = AGENTS_ACTIVE};
@@ -118,8 +120,7 @@ static void add(agents_result_t *r, const char *file, const char *text) {
   char err[AGENTS_ERROR_MAX];
   agents_filekey_t key = {.ino = (ino_t)strlen(file), .size = 1};
   if (agents_parse(text, &a, err, sizeof(err)) != 0) {
-    assert_int_equal(agents_result_add_invalid(r, file, err, &key, false),
-                     0);
+    assert_int_equal(agents_result_add_invalid(r, file, err, &key, false), 0);
     return;
   }
   assert_int_equal(agents_result_add_agent(r, &a, file, &key), 0);
@@ -134,19 +135,22 @@ static void test_result_duplicates_sort_counts(void **state) {
   add(&r, "b.json", "{\"name\": \"Agent 1\", \"status\": \"working\"}");
   add(&r, "c.json", "{\"name\": \"zed\", \"status\": \"failed\"}");
   add(&r, "d.json", "{\"name\": \"Agent_1\", \"status\": \"idle\"}");
-  add(&r, "e.json", "{\"name\": \"dead one\", \"status\": \"active\", "
-                    "\"pid\": 1042}");
+  add(&r, "e.json",
+      "{\"name\": \"dead one\", \"status\": \"active\", "
+      "\"pid\": 1042}");
   add(&r, "0-broken.json", "{");
-  add(&r, "f.json", "{\"name\": \"Blocked\", \"status\": \"blocked\", "
-                    "\"last_activity\": \"2020-01-01T00:00:00Z\"}");
-  add(&r, "g.json", "{\"name\": \"Failing\", \"status\": \"failed\", "
-                    "\"pid\": 7}");
+  add(&r, "f.json",
+      "{\"name\": \"Blocked\", \"status\": \"blocked\", "
+      "\"last_activity\": \"2020-01-01T00:00:00Z\"}");
+  add(&r, "g.json",
+      "{\"name\": \"Failing\", \"status\": \"failed\", "
+      "\"pid\": 7}");
   assert_int_equal(agents_result_finish(&r, NOW, 300, fake_alive), 0);
 
   static const char *const names[] = {"Agent 1", "Blocked", "Failing",
                                       "dead one", "zed"};
-  static const char *const files[] = {"b.json", "f.json", "g.json",
-                                      "e.json", "a.json"};
+  static const char *const files[] = {"b.json", "f.json", "g.json", "e.json",
+                                      "a.json"};
   assert_int_equal(r.n_agents, 5);
   for (size_t i = 0; i < r.n_agents; i++) {
     assert_string_equal(r.agents[i].name, names[i]);
@@ -166,9 +170,11 @@ static void test_result_duplicates_sort_counts(void **state) {
                       "\"Agent_1\" as \"Agent 1\" in b.json");
   assert_int_equal(r.invalid[2].key.ino, strlen("d.json"));
 
-  unsigned want[AGENTS_STATUS_COUNT] = {
-      [AGENTS_ACTIVE] = 1, [AGENTS_IDLE] = 1, [AGENTS_FAILED] = 1,
-      [AGENTS_DEAD] = 1,   [AGENTS_STALE] = 1};
+  unsigned want[AGENTS_STATUS_COUNT] = {[AGENTS_ACTIVE] = 1,
+                                        [AGENTS_IDLE] = 1,
+                                        [AGENTS_FAILED] = 1,
+                                        [AGENTS_DEAD] = 1,
+                                        [AGENTS_STALE] = 1};
   for (int s = 0; s < AGENTS_STATUS_COUNT; s++)
     assert_int_equal(r.counts[s], want[s]);
 
@@ -193,8 +199,7 @@ static void test_result_repairs_and_flattens(void **state) {
   (void)state; /* unused */
   agents_result_t r = {0};
   assert_int_equal(agents_result_add_invalid(&r, "bad\xff.json",
-                                             "line one\nline\rtwo", NULL,
-                                             true),
+                                             "line one\nline\rtwo", NULL, true),
                    0);
   assert_string_equal(r.invalid[0].file, "bad?.json");
   assert_string_equal(r.invalid[0].error, "line one line two");

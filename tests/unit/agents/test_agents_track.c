@@ -58,8 +58,7 @@ typedef struct seen_s {
 static void record(const agents_event_t *ev, void *ud) {
   seen_t *seen = ud;
   assert_true(seen->n < MAX_EVENTS);
-  const char *to =
-      ev->agent == NULL ? "removed" : agents_status_name(ev->to);
+  const char *to = ev->agent == NULL ? "removed" : agents_status_name(ev->to);
   snprintf(seen->events[seen->n++], sizeof(seen->events[0]), "%s %s %s->%s",
            ev->kind == AGENTS_EVENT_FAILURE ? "FAILURE" : "OKAY", ev->name,
            ev->known ? agents_status_name(ev->from) : "new", to);
@@ -93,8 +92,8 @@ static void run_steps(const char *label, const step_t *steps, size_t n,
       const char *got = k < seen.n ? seen.events[k] : "(none)";
       const char *want = k < want_n ? steps[i].want[k] : "(none)";
       if (strcmp(got, want) != 0)
-        print_error("%s, read %zu, event %zu: got \"%s\", want \"%s\"\n",
-                    label, i, k, got, want);
+        print_error("%s, read %zu, event %zu: got \"%s\", want \"%s\"\n", label,
+                    i, k, got, want);
       assert_string_equal(got, want);
     }
     agents_result_free(&r);
@@ -103,7 +102,7 @@ static void run_steps(const char *label, const step_t *steps, size_t n,
 }
 
 #define RUN(steps, seed)                                                       \
-  run_steps(#steps, steps, sizeof(steps) / sizeof(steps[0]), seed)
+  run_steps(#steps, (steps), sizeof(steps) / sizeof((steps)[0]), (seed))
 
 static void test_track_transitions(void **state) {
   (void)state; /* unused */
@@ -115,8 +114,7 @@ static void test_track_transitions(void **state) {
       {.agents = {{"a", "a.json", AGENTS_DEAD}},
        .want = {"FAILURE a failed->dead"}},
       {.agents = {{"a", "a.json", AGENTS_DEAD}}},
-      {.agents = {{"a", "a.json", AGENTS_IDLE}},
-       .want = {"OKAY a dead->idle"}},
+      {.agents = {{"a", "a.json", AGENTS_IDLE}}, .want = {"OKAY a dead->idle"}},
       {.agents = {{"a", "a.json", AGENTS_STALE}}}, /* stale: no alert */
       {.agents = {{"a", "a.json", AGENTS_ACTIVE}}},
       {.agents = {{"a", "a.json", AGENTS_FAILED}},
@@ -228,8 +226,8 @@ static void test_track_seed_rejects(void **state) {
 /* --- warnings once per file version --- */
 
 typedef struct warn_step_s {
-  const char *file;  /* one invalid file per read, NULL: none */
-  ino_t ino;         /* its key, varied to simulate changes */
+  const char *file; /* one invalid file per read, NULL: none */
+  ino_t ino;        /* its key, varied to simulate changes */
   long mtime_ns;
   const char *error;
   bool quiet;
@@ -247,11 +245,11 @@ static void test_warned_once_per_version(void **state) {
       {"bad.json", 1, 0, "parse error", false, true},
       {"bad.json", 1, 0, "parse error", false, false}, /* unchanged */
       {"bad.json", 1, 0, "parse error", false, false},
-      {"bad.json", 1, 5, "parse error", false, true},  /* rewritten */
-      {"bad.json", 2, 5, "parse error", false, true},  /* replaced */
-      {"bad.json", 2, 5, "missing name", false, true}, /* new reason */
-      {NULL, 0, 0, NULL, false, false},                /* fixed */
-      {"bad.json", 2, 5, "missing name", false, true}, /* broke again */
+      {"bad.json", 1, 5, "parse error", false, true},     /* rewritten */
+      {"bad.json", 2, 5, "parse error", false, true},     /* replaced */
+      {"bad.json", 2, 5, "missing name", false, true},    /* new reason */
+      {NULL, 0, 0, NULL, false, false},                   /* fixed */
+      {"bad.json", 2, 5, "missing name", false, true},    /* broke again */
       {"many.json", 0, 0, "over the limit", true, false}, /* quiet */
       {"many.json", 0, 0, "over the limit", true, false},
   };
@@ -267,8 +265,7 @@ static void test_warned_once_per_version(void **state) {
                        0);
     assert_int_equal(agents_result_finish(&r, NOW, 300, NULL), 0);
     int warnings = 0;
-    assert_int_equal(agents_warned_update(&w, &r, count_warning, &warnings),
-                     0);
+    assert_int_equal(agents_warned_update(&w, &r, count_warning, &warnings), 0);
     if (warnings != (steps[i].want_warning ? 1 : 0))
       print_error("step %zu: %d warnings\n", i, warnings);
     assert_int_equal(warnings, steps[i].want_warning ? 1 : 0);
@@ -287,13 +284,12 @@ static void test_warned_many_files(void **state) {
       char file[32];
       snprintf(file, sizeof(file), "f%02d.json", i);
       agents_filekey_t key = {.ino = (ino_t)(i + (round == 2 && i == 7))};
-      assert_int_equal(
-          agents_result_add_invalid(&r, file, "bad", &key, false), 0);
+      assert_int_equal(agents_result_add_invalid(&r, file, "bad", &key, false),
+                       0);
     }
     assert_int_equal(agents_result_finish(&r, NOW, 300, NULL), 0);
     int warnings = 0;
-    assert_int_equal(agents_warned_update(&w, &r, count_warning, &warnings),
-                     0);
+    assert_int_equal(agents_warned_update(&w, &r, count_warning, &warnings), 0);
     /* All 50 at first, none while unchanged, then only the changed one. */
     assert_int_equal(warnings, round == 0 ? 50 : round == 1 ? 0 : 1);
     agents_result_free(&r);
