@@ -1,0 +1,281 @@
+/* Unit tests for heartbeat_body.c: the heartbeat document — what is known
+ * is typed right, what is missing is left out, never invented. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "heartbeat_body.h"
+#include "qf_buf.h"
+#include "qf_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char agents_json[] =
+    "{\"schema_version\":1,\"updated_at\":\"2026-11-27T10:41:00Z\","
+    "\"counts\":{\"active\":1,\"idle\":1,\"blocked\":1,\"failed\":0,"
+    "\"dead\":0,\"stale\":0,\"total\":3,\"invalid\":0},"
+    "\"agents\":["
+    "{\"name\":\"Agent-1\",\"status\":\"active\",\"current_task\":"
+    "\"Implement OAuth\",\"issue_number\":126,\"pid\":4242},"
+    "{\"name\":\"Agent-2\",\"status\":\"idle\",\"current_task\":null,"
+    "\"issue_number\":null},"
+    "{\"name\":\"Agent-3\",\"status\":\"blocked\",\"current_task\":"
+    "\"Fix flaky CI job\",\"issue_number\":131}]}";
+
+static const char project_json[] =
+    "{\"schema_version\":1,\"repository\":\"owner/repo\","
+    "\"last_sync\":\"2026-11-27T10:40:00Z\",\"github\":{\"open_issues\":23,"
+    "\"open_pull_requests\":4,\"recent_commits\":31,\"recent_commits_days\":7,"
+    "\"rate_limit_remaining\":4990},"
+    "\"completion\":{\"completion_percentage\":66,\"total_issues\":68,"
+    "\"completed_issues\":45,\"in_progress_issues\":8,\"ready_issues\":12,"
+    "\"blocked_issues\":3},"
+    "\"velocity\":{\"daily\":[1,0,2],\"per_day\":1.2857,\"trend\":"
+    "\"increasing\"},\"estimated_completion_date\":\"2026-12-15\","
+    "\"issues\":["
+    "{\"id\":130,\"title\":\"Not flagged\",\"flagged\":false},"
+    "{\"id\":129,\"title\":\"Merge conflict in auth\",\"flagged\":true,"
+    "\"priority\":\"critical\",\"reason\":\"merge conflict on pull request "
+    "#130\"},"
+    "{\"id\":127,\"title\":\"Needs a human\",\"flagged\":true,"
+    "\"priority\":\"review\",\"reason\":\"human label\"}]}";
+
+/* nan_figures returns figures with nothing known. */
+static hb_figures_t nan_figures(void) {
+  hb_figures_t f;
+  f.cpu_percent = f.memory_percent = f.memory_used_bytes = NAN;
+  f.memory_total_bytes = f.disk_percent = f.disk_used_bytes = NAN;
+  f.disk_total_bytes = f.uptime_seconds = NAN;
+  for (int i = 0; i < 3; i++)
+    f.load[i] = NAN;
+  for (int i = 0; i < HB_AG_N; i++)
+    f.agents[i] = NAN;
+  return f;
+}
+
+static hb_figures_t full_figures(void) {
+  hb_figures_t f = nan_figures();
+  f.cpu_percent = 12.3456;
+  f.memory_percent = 40.0;
+  f.memory_used_bytes = 2.0 * 1024 * 1024 * 1024;
+  f.memory_total_bytes = 8.0 * 1024 * 1024 * 1024;
+  f.disk_percent = 55.5;
+  f.disk_used_bytes = 50.0 * 1024 * 1024 * 1024;
+  f.disk_total_bytes = 100.0 * 1024 * 1024 * 1024;
+  f.load[0] = 0.5;
+  f.load[1] = 0.4;
+  f.load[2] = 0.3;
+  f.uptime_seconds = 3600.4;
+  return f;
+}
+
+static hb_body_in_t base_in(const hb_figures_t *f) {
+  return (hb_body_in_t){.heartbeat_id = 42,
+                        .swarm_id = "swarm-1",
+                        .now = 1795773600, /* 2026-11-27T10:00:00Z */
+                        .hostname = "host1",
+                        .platform = "linux",
+                        .collectd_version = "5.12.0",
+                        .agent_version = "0.1.0",
+                        .fig = f};
+}
+
+/* build renders and parses a body; the caller frees both. */
+static yajl_val build(const hb_body_in_t *in, char **text, size_t *len) {
+  assert_int_equal(hb_body_build(in, text, len), 0);
+  assert_int_equal(strlen(*text), *len);
+  yajl_val doc = qf_json_parse(*text, NULL, 0);
+  assert_non_null(doc);
+  return doc;
+}
+
+static yajl_val path(yajl_val doc, const char *a, const char *b) {
+  yajl_val v = qf_json_get(doc, a);
+  return b == NULL ? v : qf_json_get(v, b);
+}
+
+static void test_nothing_known_is_left_out(void **state) {
+  (void)state;
+  hb_figures_t f = nan_figures();
+  hb_body_in_t in = base_in(&f);
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  long long id;
+  assert_int_equal(qf_json_get_int(doc, "heartbeat_id", &id), 0);
+  assert_int_equal(id, 42);
+  assert_string_equal(qf_json_get_str(doc, "swarm_id"), "swarm-1");
+  assert_string_equal(qf_json_get_str(doc, "status"), "degraded");
+  assert_string_equal(qf_json_get_str(doc, "timestamp"),
+                      "2026-11-27T10:00:00Z");
+  /* Unknown: absent, not null, not zero. */
+  assert_null(qf_json_get(doc, "health_status"));
+  assert_null(qf_json_get(doc, "active_agents"));
+  assert_null(qf_json_get(doc, "project_completion"));
+  assert_null(path(doc, "system", "uptime_seconds"));
+  assert_string_equal(qf_json_get_str(qf_json_get(doc, "system"), "hostname"),
+                      "host1");
+  const char *sections[] = {"resources", "agents", "github", "project"};
+  for (size_t i = 0; i < 4; i++) {
+    yajl_val s = qf_json_get(doc, sections[i]);
+    assert_true(YAJL_IS_OBJECT(s));
+    assert_int_equal(s->u.object.len, 0);
+  }
+  yajl_tree_free(doc);
+  free(text);
+}
+
+static void test_full_swarm(void **state) {
+  (void)state;
+  hb_figures_t f = full_figures();
+  f.agents[HB_AG_ACTIVE] = 1;
+  f.agents[HB_AG_TOTAL] = 3;
+  yajl_val agents = qf_json_parse(agents_json, NULL, 0);
+  yajl_val project = qf_json_parse(project_json, NULL, 0);
+  hb_body_in_t in = base_in(&f);
+  in.agents = agents;
+  in.project = project;
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  assert_string_equal(qf_json_get_str(doc, "status"), "online");
+  yajl_val hs = qf_json_get(doc, "health_status");
+  const char *pct[] = {"cpu_percent", "memory_percent", "disk_percent"};
+  for (size_t i = 0; i < 3; i++)
+    assert_true(YAJL_IS_NUMBER(qf_json_get(hs, pct[i])));
+  double cpu;
+  assert_int_equal(qf_json_get_double(hs, "cpu_percent", &cpu), 0);
+  assert_float_equal(cpu, 12.35, 1e-9); /* two decimals */
+  assert_true(YAJL_IS_INTEGER(qf_json_get(doc, "active_agents")));
+  assert_true(YAJL_IS_NUMBER(qf_json_get(doc, "project_completion")));
+  double gb;
+  assert_int_equal(
+      qf_json_get_double(qf_json_get(doc, "resources"), "memory_total_gb", &gb),
+      0);
+  assert_float_equal(gb, 8.0, 1e-9);
+  long long up;
+  assert_int_equal(qf_json_get_int(qf_json_get(doc, "system"),
+                                   "uptime_seconds", &up), 0);
+  assert_int_equal(up, 3600);
+  /* agents: counts and a trimmed list */
+  yajl_val list = path(doc, "agents", "agent_list");
+  assert_true(YAJL_IS_ARRAY(list));
+  assert_int_equal(list->u.array.len, 3);
+  assert_null(qf_json_get(list->u.array.values[0], "pid"));
+  assert_null(qf_json_get(list->u.array.values[1], "current_task"));
+  long long n;
+  assert_int_equal(qf_json_get_int(path(doc, "agents", "by_status"), "blocked",
+                                   &n), 0); /* from agents.json */
+  assert_int_equal(n, 1);
+  /* project: flagged issues only */
+  yajl_val flagged =
+      path(doc, "project", "issues_requiring_human_intervention");
+  assert_int_equal(flagged->u.array.len, 2);
+  assert_int_equal(qf_json_get_int(qf_json_get(doc, "project"),
+                                   "flagged_issues", &n), 0);
+  assert_int_equal(n, 2);
+  assert_null(qf_json_get(doc, "issues"));
+  assert_string_equal(
+      qf_json_get_str(qf_json_get(doc, "github"), "repository"), "owner/repo");
+  /* Near 1 KB for a typical swarm. */
+  assert_true(len < 1600);
+  yajl_tree_free(doc);
+  free(text);
+  yajl_tree_free(agents);
+  yajl_tree_free(project);
+}
+
+static void test_status_rules(void **state) {
+  (void)state;
+  hb_figures_t f = full_figures();
+  hb_body_in_t in = base_in(&f);
+  assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
+  f.agents[HB_AG_DEAD] = 1;
+  assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
+  f.agents[HB_AG_DEAD] = 0;
+  yajl_val agents = qf_json_parse(
+      "{\"counts\":{\"failed\":1,\"stale\":0}}", NULL, 0);
+  in.agents = agents; /* counts from agents.json when collectd has none */
+  assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
+  in.agents = NULL;
+  f.disk_percent = NAN;
+  assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
+  in.offline = true;
+  assert_int_equal(hb_body_status(&in), HB_STATUS_OFFLINE);
+  assert_string_equal(hb_status_name(HB_STATUS_OFFLINE), "offline");
+  yajl_tree_free(agents);
+}
+
+static void test_partial_health_left_out(void **state) {
+  (void)state;
+  hb_figures_t f = full_figures();
+  f.cpu_percent = NAN; /* the cpu plugin needs two reads */
+  hb_body_in_t in = base_in(&f);
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  /* The backend answers 400 to a partial health_status: none at all. */
+  assert_null(qf_json_get(doc, "health_status"));
+  yajl_val res = qf_json_get(doc, "resources");
+  assert_null(qf_json_get(res, "cpu_percent"));
+  assert_non_null(qf_json_get(res, "memory_percent"));
+  yajl_tree_free(doc);
+  free(text);
+}
+
+static void test_lists_are_bounded(void **state) {
+  (void)state;
+  qf_buf_t b = QF_BUF_INIT;
+  qf_buf_puts(&b, "{\"agents\":[");
+  for (int i = 0; i < HB_BODY_MAX_AGENTS + 5; i++)
+    qf_buf_printf(&b, "%s{\"name\":\"a%d\",\"status\":\"idle\"}",
+                  i ? "," : "", i);
+  qf_buf_puts(&b, "]}");
+  yajl_val agents = qf_json_parse(b.data, NULL, 0);
+  hb_figures_t f = full_figures();
+  hb_body_in_t in = base_in(&f);
+  in.agents = agents;
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  assert_int_equal(path(doc, "agents", "agent_list")->u.array.len,
+                   HB_BODY_MAX_AGENTS);
+  long long more;
+  assert_int_equal(qf_json_get_int(qf_json_get(doc, "agents"),
+                                   "agents_not_listed", &more), 0);
+  assert_int_equal(more, 5);
+  yajl_tree_free(doc);
+  free(text);
+  yajl_tree_free(agents);
+  qf_buf_free(&b);
+}
+
+static void test_text_cut(void **state) {
+  (void)state;
+  char out[32];
+  hb_text_cut("short", 10, out, sizeof(out));
+  assert_string_equal(out, "short");
+  hb_text_cut("abcdefghijklmnop", 10, out, sizeof(out));
+  assert_string_equal(out, "abcdefg...");
+  /* "é" is two bytes: the cut backs off rather than split it. */
+  hb_text_cut("abcdef\xc3\xa9xyz", 10, out, sizeof(out));
+  assert_string_equal(out, "abcdef...");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_nothing_known_is_left_out),
+      cmocka_unit_test(test_full_swarm),
+      cmocka_unit_test(test_status_rules),
+      cmocka_unit_test(test_partial_health_left_out),
+      cmocka_unit_test(test_lists_are_bounded),
+      cmocka_unit_test(test_text_cut),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
