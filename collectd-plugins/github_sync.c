@@ -683,7 +683,7 @@ static void ghy_begin(gh_sync_t *s, long long now, double interval) {
   clock_gettime(CLOCK_MONOTONIC, &s->started);
   s->now = now;
   s->interval = interval > 0 ? interval : 300;
-  s->budget = s->interval * 0.8 > 1.0 ? s->interval * 0.8 : 1.0;
+  s->budget = s->interval * 0.5 > 1.0 ? s->interval * 0.5 : 1.0;
   s->requests = s->not_modified = 0;
   s->cycle_error = s->cycle_fatal = s->stopped = false;
   s->quota_short = s->commits_changed = false;
