@@ -17,6 +17,7 @@ import argparse
 import atexit
 import ctypes
 import datetime
+import functools
 import http.client as httpclient
 import json
 import os
@@ -598,6 +599,7 @@ def _format_checker():
     return checker
 
 
+@functools.lru_cache(maxsize=None)
 def validator(name):
     """A Draft 2020-12 validator for schema `name` that resolves $refs to
     every other schema/*.schema.json by its $id or file name."""
