@@ -30,6 +30,7 @@ void qfx_set_release(qfx_set_t *s) {
     return;
   for (size_t i = 0; i < QFX_B_N; i++)
     qfx_entry_free(&s->bodies[i]);
+  qfx_project_release(s->project);
   free(s);
 }
 
@@ -54,7 +55,7 @@ static void ca_publish(qfx_cache_t *c, qfx_set_t *s) {
 /* ca_render_body renders body b of m into e. A failed rendering (out of
  * memory) still leaves an answer: a 500 with a static JSON error. */
 static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
-                          qfx_entry_t *e, const qfx_headers_t *h) {
+                          qfx_entry_t *e) {
   qf_jw_t *w = &c->writer;
   unsigned status = 200;
   qf_jw_reset(w);
@@ -85,7 +86,7 @@ static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
     if (body == NULL)
       return -ENOMEM;
   }
-  return qfx_entry_build(e, status, QFX_CT_JSON, body, len, h);
+  return qfx_entry_build(e, status, QFX_CT_JSON, body, len, &c->headers);
 }
 
 /* ca_render builds a new set from m; NULL when out of memory. */
@@ -94,9 +95,9 @@ static qfx_set_t *ca_render(qfx_cache_t *c, const qfx_model_t *m) {
   if (s == NULL)
     return NULL;
   atomic_init(&s->refs, 1);
-  s->headers = c->headers;
+  s->project = qfx_project_ref(c->project);
   for (int b = 0; b < QFX_B_N; b++) {
-    if (ca_render_body(c, m, b, &s->bodies[b], &s->headers) != 0) {
+    if (ca_render_body(c, m, b, &s->bodies[b]) != 0) {
       qfx_set_release(s);
       return NULL;
     }
@@ -133,19 +134,37 @@ static void ca_read_collectd(qfx_cache_t *c, double wall, double mono) {
   c->down_logged = false;
 }
 
-/* ca_snapshot refreshes one snapshot reader; a broken file keeps the last
- * good document and is logged once per distinct error. */
-static void ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
+/* ca_snapshot refreshes one snapshot reader and returns what
+ * qf_snapshot_refresh did; a broken file keeps the last good document and
+ * is logged once per distinct error. */
+static int ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
   int rc = qf_snapshot_refresh(s);
   if (rc >= 0) {
     logged[0] = '\0';
-    return;
+    return rc;
   }
   const char *why = s->error[0] ? s->error : strerror(-rc);
   if (strcmp(why, logged) != 0)
     QFX_WARNING("snapshot %s unusable, keeping the last good one: %s",
                 s->path, why);
   snprintf(logged, loglen, "%s", why);
+  return rc;
+}
+
+/* ca_project re-indexes project.json when it changed; a broken file keeps
+ * the last good project, a vanished one empties it. */
+static void ca_project(qfx_cache_t *c) {
+  qf_snapshot_t *s = &c->project_snap;
+  if (ca_snapshot(s, c->snap_logged[1], sizeof(c->snap_logged[1])) != 1)
+    return;
+  qfx_project_t *p = qfx_project_build(qf_snapshot_take(s), &c->headers);
+  if (p == NULL) {
+    QFX_ERROR("out of memory indexing %s; serving the previous project",
+              s->path);
+    return;
+  }
+  qfx_project_release(c->project);
+  c->project = p;
 }
 
 /* ca_swarm_id resolves the swarm id until it succeeds; the first failure
@@ -173,7 +192,7 @@ void qfx_cache_refresh(qfx_cache_t *c) {
   double wall = ca_clock(CLOCK_REALTIME), mono = ca_clock(CLOCK_MONOTONIC);
   ca_read_collectd(c, wall, mono);
   ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
-  ca_snapshot(&c->project, c->snap_logged[1], sizeof(c->snap_logged[1]));
+  ca_project(c);
   ca_snapshot(&c->heartbeat, c->snap_logged[2], sizeof(c->snap_logged[2]));
   ca_swarm_id(c);
   qfx_model_t m = {
@@ -192,7 +211,10 @@ void qfx_cache_refresh(qfx_cache_t *c) {
                          c->connected),
       .res = &c->res,
       .agents = c->agents.doc,
-      .project = c->project.doc,
+      .project = c->project->doc,
+      .flagged_issues = c->project->doc != NULL
+                            ? (long long)c->project->nflagged
+                            : -1,
       .heartbeat = c->heartbeat.doc,
   };
   qfx_set_t *s = ca_render(c, &m);
@@ -252,7 +274,9 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
   if (rc == 0)
     rc = qf_snapshot_init(&c->agents, o->state_dir, "agents.json");
   if (rc == 0)
-    rc = qf_snapshot_init(&c->project, o->state_dir, "project.json");
+    rc = qf_snapshot_init(&c->project_snap, o->state_dir, "project.json");
+  if (rc == 0 && (c->project = qfx_project_build(NULL, &c->headers)) == NULL)
+    rc = -ENOMEM;
   if (rc == 0)
     rc = qf_snapshot_init(&c->heartbeat, o->state_dir, "heartbeat.json");
   if (rc == 0)
@@ -329,7 +353,9 @@ void qfx_cache_destroy(qfx_cache_t *c) {
   c->current = NULL;
   qf_jw_free(&c->writer);
   qf_snapshot_destroy(&c->agents);
-  qf_snapshot_destroy(&c->project);
+  qf_snapshot_destroy(&c->project_snap);
+  qfx_project_release(c->project);
+  c->project = NULL;
   qf_snapshot_destroy(&c->heartbeat);
   qfx_source_destroy(&c->source);
   if (c->locks_ready) {

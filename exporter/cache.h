@@ -5,6 +5,7 @@
 
 #include "entry.h"
 #include "opts.h"
+#include "project.h"
 #include "qf_json.h"
 #include "qf_snapshot.h"
 #include "source.h"
@@ -27,7 +28,7 @@ enum {
 typedef struct qfx_set_s {
   atomic_int refs;
   qfx_entry_t bodies[QFX_B_N];
-  qfx_headers_t headers; /* points into the cache's options */
+  qfx_project_t *project; /* a reference: shared while project.json stays */
 } qfx_set_t;
 
 typedef struct qfx_cache_s {
@@ -35,11 +36,12 @@ typedef struct qfx_cache_s {
   qfx_headers_t headers;
   char cache_control[48];
   qfx_source_t source;
-  qf_snapshot_t agents, project, heartbeat;
+  qf_snapshot_t agents, project_snap, heartbeat;
   char snap_logged[3][300]; /* last error logged per snapshot */
   char swarm_id[QF_SWARM_ID_MAX + 1]; /* "" until resolved */
   bool swarm_logged;                  /* the failure was logged once */
   char hostname[256], platform[64];
+  qfx_project_t *project; /* built from the last good project.json */
   qfx_resources_t res; /* the last good reading of collectd */
   double last_ok;      /* wall clock of that reading, 0: never */
   double last_ok_mono; /* the same on the monotonic clock */

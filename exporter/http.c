@@ -112,14 +112,57 @@ static int ht_body_of(int route) {
   }
 }
 
+/* The query parameters of one request, as libmicrohttpd decoded them. */
+typedef struct ht_args_s {
+  qfx_kv_t kv[QFX_QUERY_MAX];
+  size_t n;
+  bool overflow;
+} ht_args_t;
+
+static enum MHD_Result ht_arg(void *cls, enum MHD_ValueKind kind,
+                              const char *key, const char *value) {
+  ht_args_t *a = cls;
+  (void)kind; /* only GET arguments are asked for */
+  if (a->n == QFX_QUERY_MAX) {
+    a->overflow = true;
+    return MHD_NO;
+  }
+  a->kv[a->n++] = (qfx_kv_t){key, value};
+  return MHD_YES;
+}
+
+/* ht_issues answers /project/issues: 400 naming the bad parameter, else
+ * the page from the current project. */
+static enum MHD_Result ht_issues(qfx_http_t *h, struct MHD_Connection *c) {
+  ht_args_t args = {.n = 0, .overflow = false};
+  qfx_issues_query_t q;
+  char err[200];
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ht_arg, &args);
+  if (args.overflow) {
+    snprintf(err, sizeof(err), "query: more than %d parameters",
+             QFX_QUERY_MAX);
+    return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err, err, NULL);
+  }
+  if (qfx_issues_query_parse(args.kv, args.n, &q, err, sizeof(err)) != 0)
+    return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err,
+                    "query: bad parameter name", NULL);
+  qfx_set_t *s = qfx_cache_acquire(h->cache);
+  enum MHD_Result r = qfx_project_queue_page(s->project, &q, c);
+  qfx_set_release(s);
+  return r;
+}
+
 /* ht_serve answers GET and HEAD from the current set. */
 static enum MHD_Result ht_serve(qfx_http_t *h, struct MHD_Connection *c,
                                 int route, const char *path) {
+  if (route == QFX_R_PROJECT_ISSUES)
+    return ht_issues(h, c);
   int b = ht_body_of(route);
-  if (b < 0)
+  if (b < 0 && route != QFX_R_PROJECT_COMPLETION)
     return ht_not_found(h, c, path);
   qfx_set_t *s = qfx_cache_acquire(h->cache);
-  enum MHD_Result r = qfx_entry_queue(&s->bodies[b], c);
+  enum MHD_Result r = qfx_entry_queue(
+      b >= 0 ? &s->bodies[b] : &s->project->completion, c);
   qfx_set_release(s);
   return r;
 }

@@ -2,6 +2,7 @@
  * "REST API"). Missing numbers are null and missing sections {} or [],
  * never an error. */
 #include "render.h"
+#include "qf_time.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,10 +34,19 @@ static void rd_kcount(qf_jw_t *w, const char *key, double v) {
     qf_jw_knull(w, key);
 }
 
-/* rd_kcopy writes obj[key] under key as it is (null when absent). */
-static void rd_kcopy(qf_jw_t *w, yajl_val obj, const char *key) {
+void qfx_knum(qf_jw_t *w, const char *key, yajl_val v) {
   qf_jw_key(w, key);
-  qf_jw_value(w, qf_json_get(obj, key));
+  qf_jw_value(w, YAJL_IS_NUMBER(v) ? v : NULL);
+}
+
+/* rd_knum copies obj[key] when it is a number, else null. */
+static void rd_knum(qf_jw_t *w, yajl_val obj, const char *key) {
+  qfx_knum(w, key, qf_json_get(obj, key));
+}
+
+/* rd_kstr copies obj[key] when it is a string, else null. */
+static void rd_kstr(qf_jw_t *w, yajl_val obj, const char *key) {
+  qf_jw_kstr(w, key, qf_json_get_str(obj, key));
 }
 
 /* rd_klist writes v under key when it is an array, else []. */
@@ -117,30 +127,85 @@ static void rd_copy_members(qf_jw_t *w, yajl_val obj, const char *skip) {
   }
 }
 
+void qfx_render_velocity(qf_jw_t *w, yajl_val v) {
+  qf_jw_key(w, "velocity"); /* BEGIN velocity */
+  qf_jw_obj_open(w);
+  if (YAJL_IS_OBJECT(v)) {
+    yajl_val daily = qf_json_get(v, "daily");
+    qf_jw_key(w, "daily");
+    qf_jw_arr_open(w);
+    for (size_t i = 0; YAJL_IS_ARRAY(daily) && i < daily->u.array.len; i++)
+      if (YAJL_IS_NUMBER(daily->u.array.values[i]))
+        qf_jw_value(w, daily->u.array.values[i]);
+    qf_jw_arr_close(w);
+    rd_knum(w, v, "per_day");
+    rd_kstr(w, v, "trend");
+    rd_knum(w, v, "slope");
+  }
+  qf_jw_obj_close(w); /* END velocity */
+}
+
+/* rd_sync_age writes the seconds since project.json's last_sync as of
+ * this refresh (the snapshot's own figure is as old as the snapshot). */
+static void rd_sync_age(const qfx_model_t *m, qf_jw_t *w) {
+  const char *text = qf_json_get_str(m->project, "last_sync");
+  time_t t;
+  if (text == NULL || qf_time_parse(text, &t) != 0) {
+    qf_jw_knull(w, "sync_age_seconds");
+    return;
+  }
+  double age = m->now - (double)t;
+  qf_jw_kint(w, "sync_age_seconds", age > 0.0 ? (long long)age : 0);
+}
+
 /* rd_github writes the GitHub figures of project.json, {} without it. */
 static void rd_github(const qfx_model_t *m, qf_jw_t *w) {
+  static const char *const counts[] = {
+      "open_issues", "open_pull_requests", "recent_commits",
+      "recent_commits_days", "rate_limit_remaining", "rate_limit_limit"};
+  yajl_val gh = qf_json_get(m->project, "github");
   qf_jw_key(w, "github"); /* BEGIN github */
   qf_jw_obj_open(w);
   if (m->project != NULL) {
-    rd_kcopy(w, m->project, "repository");
-    rd_copy_members(w, qf_json_get(m->project, "github"), NULL);
-    rd_kcopy(w, m->project, "last_sync");
-    rd_kcopy(w, m->project, "last_error");
+    rd_kstr(w, m->project, "repository");
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+      rd_knum(w, gh, counts[i]);
+    rd_kstr(w, m->project, "last_sync");
+    rd_kstr(w, m->project, "last_error");
+    rd_sync_age(m, w);
   }
   qf_jw_obj_close(w); /* END github */
 }
 
 /* rd_project writes the project figures of project.json, {} without it. */
 static void rd_project(const qfx_model_t *m, qf_jw_t *w) {
+  static const char *const counts[] = {
+      "completion_percentage", "total_issues", "completed_issues",
+      "in_progress_issues", "ready_issues", "blocked_issues"};
+  yajl_val comp = qf_json_get(m->project, "completion");
   qf_jw_key(w, "project"); /* BEGIN project */
   qf_jw_obj_open(w);
   if (m->project != NULL) {
-    rd_copy_members(w, qf_json_get(m->project, "completion"), NULL);
-    rd_kcopy(w, m->project, "velocity");
-    rd_kcopy(w, m->project, "estimated_completion_date");
-    rd_kcopy(w, m->project, "updated_at");
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+      rd_knum(w, comp, counts[i]);
+    if (m->flagged_issues >= 0)
+      qf_jw_kint(w, "flagged_issues", m->flagged_issues);
+    else
+      qf_jw_knull(w, "flagged_issues");
+    rd_kstr(w, m->project, "estimated_completion_date");
+    qfx_render_velocity(w, qf_json_get(m->project, "velocity"));
+    rd_kstr(w, m->project, "updated_at");
   }
   qf_jw_obj_close(w); /* END project */
+}
+
+/* rd_heartbeat writes heartbeat.json without schema_version, {} without
+ * it. */
+static void rd_heartbeat(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "heartbeat"); /* BEGIN heartbeat */
+  qf_jw_obj_open(w);
+  rd_copy_members(w, m->heartbeat, "schema_version");
+  qf_jw_obj_close(w); /* END heartbeat */
 }
 
 /* rd_head writes swarm_id, timestamp, stale and data_age_seconds. */
@@ -194,6 +259,9 @@ void qfx_render_status(const qfx_model_t *m, qf_jw_t *w) {
   rd_system(m, w);
   rd_resources(m, w);
   rd_agents(m, w);
+  rd_github(m, w);
+  rd_project(m, w);
+  rd_heartbeat(m, w);
   qf_jw_obj_close(w); /* END data */
   qf_jw_obj_close(w);
 }
@@ -214,16 +282,13 @@ static void rd_agent_sections(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_kstr(w, "socket", m->socket_path);
   qf_jw_ktime(w, "last_refresh", (long long)m->last_ok);
   qf_jw_obj_close(w); /* END collectd */
-  qf_jw_key(w, "heartbeat"); /* BEGIN heartbeat */
-  qf_jw_obj_open(w);
-  rd_copy_members(w, m->heartbeat, "schema_version");
-  qf_jw_obj_close(w); /* END heartbeat */
+  rd_heartbeat(m, w);
   qf_jw_key(w, "github"); /* BEGIN github */
   qf_jw_obj_open(w);
   if (m->project != NULL) {
-    rd_kcopy(w, m->project, "repository");
-    rd_kcopy(w, m->project, "last_sync");
-    rd_kcopy(w, m->project, "last_error");
+    rd_kstr(w, m->project, "repository");
+    rd_kstr(w, m->project, "last_sync");
+    rd_kstr(w, m->project, "last_error");
   }
   qf_jw_obj_close(w); /* END github */
 }
@@ -260,6 +325,7 @@ void qfx_render_metrics(const qfx_model_t *m, qf_jw_t *w) {
   rd_agents(m, w);
   rd_github(m, w);
   rd_project(m, w);
+  rd_heartbeat(m, w);
   qf_jw_obj_close(w); /* END data */
   qf_jw_obj_close(w);
 }

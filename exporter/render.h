@@ -23,7 +23,8 @@ typedef struct qfx_model_s {
   bool stale;              /* see qfx_stale */
   const qfx_resources_t *res; /* the last good reading */
   yajl_val agents;         /* agents.json, or NULL */
-  yajl_val project;        /* project.json, or NULL */
+  yajl_val project;        /* project.json (its issue list pruned), or NULL */
+  long long flagged_issues; /* flagged issues in project.json, -1: unknown */
   yajl_val heartbeat;      /* heartbeat.json, or NULL */
 } qfx_model_t;
 
@@ -35,6 +36,12 @@ void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w);
 void qfx_render_metrics(const qfx_model_t *m, qf_jw_t *w);
 /* qfx_render_error writes {"success": false, "error": msg}. */
 void qfx_render_error(qf_jw_t *w, const char *msg);
+
+/* qfx_knum writes v under key when it is a number, else null. */
+void qfx_knum(qf_jw_t *w, const char *key, yajl_val v);
+/* qfx_render_velocity writes "velocity": {daily, per_day, trend, slope}
+ * from project.json's velocity object, {} without one. */
+void qfx_render_velocity(qf_jw_t *w, yajl_val velocity);
 
 /* qfx_round rounds v to the given number of decimals (NAN stays NAN). */
 double qfx_round(double v, int decimals);

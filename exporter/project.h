@@ -1,0 +1,99 @@
+/* project.h: the project endpoints, built once per change of project.json:
+ * /project/completion rendered whole, and /project/issues as pre-rendered
+ * issue fragments with one index per filter combination, so a request
+ * slices a prebuilt list (pages are cached as they are asked for). */
+#ifndef QFX_PROJECT_H
+#define QFX_PROJECT_H
+
+#include "entry.h"
+#include "qf_buf.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yajl/yajl_tree.h>
+
+#define QFX_ISSUES_LIMIT_DEFAULT 20
+#define QFX_ISSUES_LIMIT_MAX 100
+#define QFX_ISSUES_PAGE_MAX 1000000
+#define QFX_QUERY_MAX 16   /* query parameters looked at per request */
+#define QFX_PAGE_CACHE 128 /* pages kept per project.json version */
+
+/* Status filters of /project/issues, in the order of their names. */
+enum {
+  QFX_IS_OPEN,
+  QFX_IS_CLOSED,
+  QFX_IS_ALL,
+  QFX_IS_READY,
+  QFX_IS_IN_PROGRESS,
+  QFX_IS_BLOCKED,
+  QFX_IS_DONE,
+  QFX_IS_N
+};
+/* Flag filters: absent, true, false. */
+enum { QFX_IF_ANY, QFX_IF_TRUE, QFX_IF_FALSE, QFX_IF_N };
+extern const char *const qfx_issue_status_names[QFX_IS_N];
+
+typedef struct qfx_kv_s {
+  const char *key;
+  const char *value; /* NULL for "?key" without '=' */
+} qfx_kv_t;
+
+typedef struct qfx_issues_query_s {
+  long page, limit;
+  int status;  /* QFX_IS_* */
+  int flagged; /* QFX_IF_* */
+} qfx_issues_query_t;
+
+/* qfx_issues_query_parse validates the query parameters of
+ * /project/issues (defaults: page 1, limit 20, status all, any flag).
+ * 0, or -EINVAL with "<parameter>: <why>" in err for an unknown, repeated,
+ * empty, malformed or out-of-range parameter. */
+int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
+                           qfx_issues_query_t *q, char *err, size_t errlen);
+
+typedef struct qfx_index_s {
+  uint32_t *items; /* positions into the fragments, in project.json order */
+  size_t n;
+} qfx_index_t;
+
+typedef struct qfx_page_s {
+  qfx_issues_query_t q;
+  qfx_entry_t e;
+} qfx_page_t;
+
+typedef struct qfx_project_s {
+  atomic_int refs;
+  yajl_val doc; /* project.json without its issue list; NULL: none yet */
+  size_t nissues, nflagged;
+  char *frags;     /* every issue's JSON object, back to back */
+  size_t *offsets; /* nissues + 1 offsets into frags */
+  qfx_index_t index[QFX_IS_N][QFX_IF_N];
+  qfx_entry_t completion; /* the /project/completion response */
+  qfx_headers_t headers;
+  pthread_mutex_t lock; /* guards npages; pages[i < npages] never change */
+  size_t npages;
+  qfx_page_t pages[QFX_PAGE_CACHE];
+} qfx_project_t;
+
+/* qfx_project_build indexes doc (taken over; NULL: no project.json yet)
+ * and renders /project/completion. NULL only when out of memory. */
+qfx_project_t *qfx_project_build(yajl_val doc, const qfx_headers_t *h);
+/* qfx_project_ref takes one more reference. */
+qfx_project_t *qfx_project_ref(qfx_project_t *p);
+/* qfx_project_release drops one; the last frees p. NULL is ignored. */
+void qfx_project_release(qfx_project_t *p);
+
+/* qfx_project_page renders one /project/issues body into a new buffer the
+ * caller frees. 0 or -ENOMEM. */
+int qfx_project_page(const qfx_project_t *p, const qfx_issues_query_t *q,
+                     char **body, size_t *len);
+/* qfx_project_queue_page answers c with the page, from the cache when it
+ * was asked for before. */
+enum MHD_Result qfx_project_queue_page(qfx_project_t *p,
+                                       const qfx_issues_query_t *q,
+                                       struct MHD_Connection *c);
+
+#endif
