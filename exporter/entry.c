@@ -140,6 +140,8 @@ int qfx_entry_build(qfx_entry_t *e, unsigned status, const char *ctype,
   e->full = en_response(body, len, ctype, cacheable ? e->etag : NULL, NULL, h);
   if (e->full == NULL)
     return -ENOMEM;
+  e->body = body;
+  e->len = len;
   if (!cacheable)
     return 0;
   e->not_modified = en_response(NULL, 0, NULL, e->etag, NULL, h);

@@ -14,6 +14,8 @@ typedef struct qfx_entry_s {
   struct MHD_Response *full;         /* the body as rendered */
   struct MHD_Response *gzip;         /* the body gzip-encoded, or NULL */
   struct MHD_Response *not_modified; /* 304 for a matching If-None-Match */
+  const char *body; /* the plain body, owned by full (lives as long) */
+  size_t len;
   unsigned status;
   char etag[24]; /* "\"<16 hex>\"", the body's FNV-1a hash */
 } qfx_entry_t;

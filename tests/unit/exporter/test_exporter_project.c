@@ -1,0 +1,356 @@
+/* Unit tests for project.c and project_query.c: the query rules of
+ * /project/issues, the per-filter indexes, pages and the completion body,
+ * from a fixed project.json. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "project.h"
+#include "qf_json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const qfx_headers_t headers = {"*", "max-age=1"};
+
+/* A project of six issues (number descending) and one non-issue entry. */
+static const char project_json[] =
+    "{\"schema_version\": 1, \"updated_at\": \"2026-11-27T10:00:00Z\","
+    " \"repository\": \"owner/repo\", \"last_sync\": \"2026-11-27T09:59:00Z\","
+    " \"completion\": {\"completion_percentage\": 33, \"total_issues\": 6,"
+    "  \"completed_issues\": 2, \"in_progress_issues\": 1,"
+    "  \"ready_issues\": 1, \"blocked_issues\": 2},"
+    " \"velocity\": {\"daily\": [0, 1, 0, 0, 1, 0, 0], \"per_day\": 0.29,"
+    "  \"trend\": \"stable\", \"slope\": -0.01, \"extra\": 1},"
+    " \"estimated_completion_date\": \"2026-12-15\","
+    " \"issues\": ["
+    "  {\"id\": 6, \"title\": \"Six\", \"state\": \"open\", \"status\":"
+    "   \"blocked\", \"flagged\": true, \"priority\": \"review\", \"trigger\":"
+    "   \"blocked_too_long\", \"reason\": \"blocked 30 h\","
+    "   \"blocked_duration_hours\": 30.5, \"labels\": [\"blocked\", 7],"
+    "   \"assignees\": [\"octocat\"], \"github_url\": \"https://x/6\","
+    "   \"created_at\": \"2026-11-01T00:00:00Z\", \"updated_at\": null,"
+    "   \"closed_at\": null, \"pull_requests\": [9]},"
+    "  {\"id\": 5, \"title\": \"Five\", \"state\": \"open\", \"status\":"
+    "   \"blocked\", \"flagged\": true, \"priority\": \"critical\","
+    "   \"trigger\": \"merge_conflict\", \"reason\": \"conflict\"},"
+    "  {\"id\": 4, \"title\": \"Four\", \"state\": \"open\", \"status\":"
+    "   \"in_progress\", \"flagged\": false},"
+    "  \"not an issue\","
+    "  {\"id\": 3, \"title\": \"Three\", \"state\": \"open\", \"status\":"
+    "   \"ready\", \"flagged\": \"yes\"},"
+    "  {\"id\": 2, \"title\": \"Two\", \"state\": \"closed\", \"status\":"
+    "   \"done\", \"flagged\": true, \"priority\": \"review\", \"trigger\":"
+    "   \"human_label\"},"
+    "  {\"id\": 1, \"title\": \"One\", \"state\": \"closed\", \"status\":"
+    "   \"done\"}]}";
+
+static yajl_val parse_ok(const char *text) {
+  char err[256] = "";
+  yajl_val v = qf_json_parse(text, err, sizeof(err));
+  if (v == NULL)
+    fail_msg("does not parse: %s\n%s", err, text);
+  return v;
+}
+
+static int setup(void **state) {
+  qfx_project_t *p = qfx_project_build(parse_ok(project_json), &headers);
+  assert_non_null(p);
+  *state = p;
+  return 0;
+}
+
+static int teardown(void **state) {
+  qfx_project_release(*state);
+  return 0;
+}
+
+/* page renders q on p and parses it back; the caller frees the tree. */
+static yajl_val page(const qfx_project_t *p, long pg, long limit, int status,
+                     int flagged) {
+  qfx_issues_query_t q = {pg, limit, status, flagged};
+  char *body = NULL;
+  size_t len = 0;
+  assert_int_equal(qfx_project_page(p, &q, &body, &len), 0);
+  assert_int_equal(strlen(body), len);
+  yajl_val doc = parse_ok(body);
+  free(body);
+  return doc;
+}
+
+/* ids lists the ids of a page's issues as "6,5,4". */
+static void ids(yajl_val doc, char *out, size_t outlen) {
+  yajl_val list = qf_json_get(qf_json_get(doc, "data"), "issues");
+  out[0] = '\0';
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    long long id = 0;
+    qf_json_get_int(list->u.array.values[i], "id", &id);
+    size_t n = strlen(out);
+    snprintf(out + n, outlen - n, "%s%lld", i ? "," : "", id);
+  }
+}
+
+static long long data_int(yajl_val doc, const char *key) {
+  long long v = -1;
+  assert_int_equal(qf_json_get_int(qf_json_get(doc, "data"), key, &v), 0);
+  return v;
+}
+
+static void test_filters(void **state) {
+  const qfx_project_t *p = *state;
+  static const struct {
+    int status, flagged;
+    const char *ids;
+  } cases[] = {
+      {QFX_IS_ALL, QFX_IF_ANY, "6,5,4,3,2,1"},
+      {QFX_IS_OPEN, QFX_IF_ANY, "6,5,4,3"},
+      {QFX_IS_CLOSED, QFX_IF_ANY, "2,1"},
+      {QFX_IS_READY, QFX_IF_ANY, "3"},
+      {QFX_IS_IN_PROGRESS, QFX_IF_ANY, "4"},
+      {QFX_IS_BLOCKED, QFX_IF_ANY, "6,5"},
+      {QFX_IS_DONE, QFX_IF_ANY, "2,1"},
+      {QFX_IS_ALL, QFX_IF_TRUE, "6,5,2"},
+      {QFX_IS_ALL, QFX_IF_FALSE, "4,3,1"}, /* "yes" is not true */
+      {QFX_IS_OPEN, QFX_IF_TRUE, "6,5"},
+      {QFX_IS_CLOSED, QFX_IF_FALSE, "1"},
+      {QFX_IS_READY, QFX_IF_TRUE, ""},
+  };
+  assert_int_equal(p->nissues, 6);
+  assert_int_equal(p->nflagged, 3);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    yajl_val doc = page(p, 1, 100, cases[i].status, cases[i].flagged);
+    char got[64];
+    ids(doc, got, sizeof(got));
+    if (strcmp(got, cases[i].ids) != 0)
+      fail_msg("filter %s/%d: got [%s], want [%s]",
+               qfx_issue_status_names[cases[i].status], cases[i].flagged,
+               got, cases[i].ids);
+    assert_int_equal(data_int(doc, "total"),
+                     (long long)p->index[cases[i].status][cases[i].flagged].n);
+    yajl_tree_free(doc);
+  }
+}
+
+static void test_pages(void **state) {
+  const qfx_project_t *p = *state;
+  static const struct {
+    long page, limit;
+    const char *ids;
+    bool more;
+  } cases[] = {
+      {1, 2, "6,5", true},  {2, 2, "4,3", true},  {3, 2, "2,1", false},
+      {4, 2, "", false},    {1, 6, "6,5,4,3,2,1", false},
+      {2, 5, "1", false},   {1000000, 100, "", false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    yajl_val doc = page(p, cases[i].page, cases[i].limit, QFX_IS_ALL,
+                        QFX_IF_ANY);
+    char got[64];
+    ids(doc, got, sizeof(got));
+    assert_string_equal(got, cases[i].ids);
+    yajl_val data = qf_json_get(doc, "data");
+    assert_int_equal(data_int(doc, "page"), cases[i].page);
+    assert_int_equal(data_int(doc, "limit"), cases[i].limit);
+    assert_int_equal(data_int(doc, "total"), 6);
+    assert_true(YAJL_IS_TRUE(qf_json_get(data, "has_more")) ==
+                cases[i].more);
+    assert_string_equal(qf_json_get_str(data, "status"), "all");
+    assert_true(YAJL_IS_NULL(qf_json_get(data, "flagged")));
+    yajl_tree_free(doc);
+  }
+}
+
+static void test_issue_item(void **state) {
+  const qfx_project_t *p = *state;
+  yajl_val doc = page(p, 1, 2, QFX_IS_BLOCKED, QFX_IF_TRUE);
+  yajl_val data = qf_json_get(doc, "data");
+  assert_true(YAJL_IS_TRUE(qf_json_get(data, "flagged")));
+  assert_string_equal(qf_json_get_str(data, "status"), "blocked");
+  yajl_val six = qf_json_get(data, "issues")->u.array.values[0];
+  static const char *const keys[] = {
+      "id", "title", "state", "status", "flagged", "priority", "trigger",
+      "reason", "blocked_duration_hours", "labels", "assignees",
+      "github_url", "created_at", "updated_at", "closed_at"};
+  assert_int_equal(six->u.object.len, 15); /* nothing else (pull_requests) */
+  for (size_t i = 0; i < 15; i++)
+    assert_string_equal(six->u.object.keys[i], keys[i]);
+  yajl_val labels = qf_json_get(six, "labels");
+  assert_int_equal(labels->u.array.len, 1); /* the number 7 is dropped */
+  assert_string_equal(qf_json_get_str(six, "trigger"), "blocked_too_long");
+  double hours = 0;
+  assert_int_equal(qf_json_get_double(six, "blocked_duration_hours", &hours),
+                   0);
+  assert_true(hours == 30.5);
+  yajl_val five = qf_json_get(data, "issues")->u.array.values[1];
+  assert_true(YAJL_IS_NULL(qf_json_get(five, "created_at")));
+  assert_int_equal(qf_json_get(five, "assignees")->u.array.len, 0);
+  yajl_tree_free(doc);
+}
+
+static void test_completion_and_prune(void **state) {
+  qfx_project_t *p = *state;
+  /* The tree kept for /status and /metrics no longer holds the issues. */
+  assert_null(qf_json_get(p->doc, "issues"));
+  assert_string_equal(qf_json_get_str(p->doc, "repository"), "owner/repo");
+  assert_non_null(p->completion.full);
+  assert_int_equal(p->completion.status, 200);
+  assert_int_equal(strlen(p->completion.etag), 18);
+}
+
+/* completion_body builds a project from json (NULL: none) and parses its
+ * /project/completion body back. */
+static yajl_val completion_body(const char *json) {
+  qfx_project_t *p =
+      qfx_project_build(json ? parse_ok(json) : NULL, &headers);
+  assert_non_null(p);
+  assert_non_null(p->completion.body);
+  assert_int_equal(strlen(p->completion.body), p->completion.len);
+  yajl_val doc = parse_ok(p->completion.body);
+  qfx_project_release(p);
+  return doc;
+}
+
+static void test_completion_body(void **state) {
+  (void)state; /* unused */
+  yajl_val d = completion_body(project_json);
+  long long v = -1;
+  assert_int_equal(qf_json_get_int(d, "completion", &v), 0);
+  assert_int_equal(v, 33);
+  yajl_val flat = qf_json_get(d, "issues");
+  assert_int_equal(qf_json_get_int(flat, "open", &v), 0);
+  assert_int_equal(v, 4);
+  assert_int_equal(qf_json_get_int(flat, "closed", &v), 0);
+  assert_int_equal(v, 2);
+  assert_int_equal(qf_json_get_int(flat, "total", &v), 0);
+  assert_int_equal(v, 6);
+  yajl_val data = qf_json_get(d, "data");
+  assert_int_equal(qf_json_get_int(data, "flagged_issues", &v), 0);
+  assert_int_equal(v, 3);
+  yajl_val human = qf_json_get(data, "issues_requiring_human_intervention");
+  assert_int_equal(human->u.array.len, 3);
+  long long order[3];
+  for (size_t i = 0; i < 3; i++)
+    qf_json_get_int(human->u.array.values[i], "id", &order[i]);
+  assert_true(order[0] == 5 && order[1] == 6 && order[2] == 2);
+  assert_int_equal(human->u.array.values[0]->u.object.len, 7);
+  double trend = 0;
+  assert_int_equal(qf_json_get_double(data, "velocity_trend", &trend), 0);
+  assert_true(trend == 0.29);
+  yajl_val vel = qf_json_get(data, "velocity");
+  assert_int_equal(vel->u.object.len, 4); /* "extra" is not copied */
+  assert_string_equal(qf_json_get_str(data, "last_updated"),
+                      "2026-11-27T10:00:00Z");
+  assert_string_equal(qf_json_get_str(data, "estimated_completion_date"),
+                      "2026-12-15");
+  yajl_tree_free(d);
+
+  d = completion_body(NULL); /* before project.json exists */
+  assert_true(YAJL_IS_NULL(qf_json_get(d, "completion")));
+  assert_true(YAJL_IS_NULL(qf_json_get(qf_json_get(d, "issues"), "total")));
+  data = qf_json_get(d, "data");
+  assert_true(YAJL_IS_NULL(qf_json_get(data, "flagged_issues")));
+  assert_int_equal(
+      qf_json_get(data, "issues_requiring_human_intervention")->u.array.len,
+      0);
+  assert_int_equal(qf_json_get(data, "velocity")->u.object.len, 0);
+  yajl_tree_free(d);
+}
+
+static void test_empty_project_pages(void **state) {
+  (void)state; /* unused */
+  qfx_project_t *p = qfx_project_build(NULL, &headers);
+  assert_non_null(p);
+  yajl_val doc = page(p, 1, 20, QFX_IS_OPEN, QFX_IF_ANY);
+  assert_int_equal(data_int(doc, "total"), 0);
+  yajl_tree_free(doc);
+  qfx_project_release(p);
+  /* A document whose issues are not a list has no issues, no crash. */
+  p = qfx_project_build(parse_ok("{\"issues\": {\"id\": 1}}"), &headers);
+  assert_non_null(p);
+  assert_int_equal(p->nissues, 0);
+  qfx_project_release(p);
+}
+
+static void test_query_good(void **state) {
+  (void)state; /* unused */
+  qfx_issues_query_t q;
+  char err[200] = "";
+  assert_int_equal(qfx_issues_query_parse(NULL, 0, &q, err, sizeof(err)), 0);
+  assert_true(q.page == 1 && q.limit == 20 && q.status == QFX_IS_ALL &&
+              q.flagged == QFX_IF_ANY);
+  qfx_kv_t kv[] = {{"flagged", "false"}, {"status", "in_progress"},
+                   {"limit", "100"}, {"page", "1000000"}};
+  assert_int_equal(qfx_issues_query_parse(kv, 4, &q, err, sizeof(err)), 0);
+  assert_true(q.page == 1000000 && q.limit == 100 &&
+              q.status == QFX_IS_IN_PROGRESS && q.flagged == QFX_IF_FALSE);
+  for (int s = 0; s < QFX_IS_N; s++) {
+    qfx_kv_t one = {"status", qfx_issue_status_names[s]};
+    assert_int_equal(qfx_issues_query_parse(&one, 1, &q, err, sizeof(err)),
+                     0);
+    assert_int_equal(q.status, s);
+  }
+}
+
+static void test_query_bad(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    qfx_kv_t kv[2];
+    size_t n;
+    const char *names;
+  } bad[] = {
+      {{{"page", "0"}}, 1, "page:"},
+      {{{"page", "-1"}}, 1, "page:"},
+      {{{"page", "+1"}}, 1, "page:"},
+      {{{"page", "1.5"}}, 1, "page:"},
+      {{{"page", " 1"}}, 1, "page:"},
+      {{{"page", "1000001"}}, 1, "page:"},
+      {{{"page", "99999999999999999999999999"}}, 1, "page:"},
+      {{{"page", ""}}, 1, "page:"},
+      {{{"page", NULL}}, 1, "page: missing value"},
+      {{{"limit", "0"}}, 1, "limit:"},
+      {{{"limit", "101"}}, 1, "limit:"},
+      {{{"limit", "ten"}}, 1, "limit:"},
+      {{{"limit", "0x10"}}, 1, "limit:"},
+      {{{"status", "OPEN"}}, 1, "status:"},
+      {{{"status", "in-progress"}}, 1, "status:"},
+      {{{"status", ""}}, 1, "status:"},
+      {{{"flagged", "1"}}, 1, "flagged:"},
+      {{{"flagged", "True"}}, 1, "flagged:"},
+      {{{"flagged", NULL}}, 1, "flagged: missing value"},
+      {{{"page", "1"}, {"page", "1"}}, 2, "page: given more than once"},
+      {{{"status", "open"}, {"status", "all"}}, 2, "status: given more"},
+      {{{"sort", "asc"}}, 1, "sort: unknown parameter"},
+      {{{"Page", "1"}}, 1, "Page: unknown parameter"},
+      {{{"", "1"}}, 1, "query: a parameter without a name"},
+      {{{"limit", "5"}, {"x", NULL}}, 2, "x: unknown parameter"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    qfx_issues_query_t q;
+    char err[200] = "";
+    int rc = qfx_issues_query_parse(bad[i].kv, bad[i].n, &q, err,
+                                    sizeof(err));
+    if (rc != -EINVAL || strstr(err, bad[i].names) != err)
+      fail_msg("case %zu: rc %d, error \"%s\" does not start with \"%s\"",
+               i, rc, err, bad[i].names);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_issue_item, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_completion_and_prune, setup,
+                                      teardown),
+      cmocka_unit_test(test_completion_body),
+      cmocka_unit_test(test_empty_project_pages),
+      cmocka_unit_test(test_query_good),
+      cmocka_unit_test(test_query_bad),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
