@@ -749,7 +749,9 @@ int gh_sync_cycle(gh_sync_t *s, long long now, double interval) {
   gh_sync_save(s);
   if (!s->cycle_error)
     return 0;
-  return status != 0 ? status : -EIO;
+  if (status != 0)
+    return status;
+  return m->backoff_until > now ? -EAGAIN : -EIO;
 }
 
 void gh_sync_health(const gh_sync_t *s, gh_health_t *h) {
