@@ -117,16 +117,23 @@ typedef struct ht_args_s {
   qfx_kv_t kv[QFX_QUERY_MAX];
   size_t n;
   bool overflow;
+  const char *nul; /* a parameter whose name or value holds "%00" */
 } ht_args_t;
 
 static enum MHD_Result ht_arg(void *cls, enum MHD_ValueKind kind,
-                              const char *key, const char *value) {
+                              const char *key, size_t key_size,
+                              const char *value, size_t value_size) {
   ht_args_t *a = cls;
   (void)kind; /* only GET arguments are asked for */
   if (a->n == QFX_QUERY_MAX) {
     a->overflow = true;
     return MHD_NO;
   }
+  /* A decoded NUL would cut the C string: "limit=5%00x" must not read as
+   * limit=5. */
+  if (a->nul == NULL && (strlen(key) != key_size ||
+                         (value != NULL && strlen(value) != value_size)))
+    a->nul = key;
   a->kv[a->n++] = (qfx_kv_t){key, value};
   return MHD_YES;
 }
@@ -134,14 +141,18 @@ static enum MHD_Result ht_arg(void *cls, enum MHD_ValueKind kind,
 /* ht_issues answers /project/issues: 400 naming the bad parameter, else
  * the page from the current project. */
 static enum MHD_Result ht_issues(qfx_http_t *h, struct MHD_Connection *c) {
-  ht_args_t args = {.n = 0, .overflow = false};
+  ht_args_t args = {.n = 0, .overflow = false, .nul = NULL};
   qfx_issues_query_t q;
   char err[200];
-  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, ht_arg, &args);
-  if (args.overflow) {
-    snprintf(err, sizeof(err), "query: more than %d parameters",
-             QFX_QUERY_MAX);
-    return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err, err, NULL);
+  MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, ht_arg, &args);
+  if (args.overflow || args.nul != NULL) {
+    if (args.overflow)
+      snprintf(err, sizeof(err), "query: more than %d parameters",
+               QFX_QUERY_MAX);
+    else
+      snprintf(err, sizeof(err), "%.64s: contains a NUL byte", args.nul);
+    return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err,
+                    "query: bad parameter name", NULL);
   }
   if (qfx_issues_query_parse(args.kv, args.n, &q, err, sizeof(err)) != 0)
     return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err,
