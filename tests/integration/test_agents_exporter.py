@@ -143,6 +143,16 @@ def test_derived_statuses_counts_and_sorting(stack_factory, agent_process):
     # Optional fields the file left out are null, not missing.
     idle = next(a for a in snapshot["agents"] if a["name"] == "b-idle")
     assert idle["pid"] is None and idle["issue_number"] is None
+    # Agents first seen failed or dead raise one FAILURE each; no other.
+    wait_until(lambda: len([n for n in stack.collectd.notifications()
+                            if n.get("plugin") == "qiflow_agents"]) >= 3,
+               WAIT, 0.1, "three FAILURE notifications")
+    stack.wait_reads(2)
+    raised = sorted((n["plugin_instance"], n["severity"])
+                    for n in stack.collectd.notifications()
+                    if n.get("plugin") == "qiflow_agents")
+    assert raised == [("d-failed", "FAILURE"), ("f-failed-gone", "FAILURE"),
+                      ("g-quiet-gone", "FAILURE")]
 
 
 def test_process_check_false_trusts_the_file(stack_factory, agent_process):
@@ -186,6 +196,11 @@ def test_killed_process_turns_dead_notifies_once_and_recovers(
     assert len(agent_notifications(stack, "Agent-1", "FAILURE")) == 1, \
         "FAILURE must be raised once per transition, not every interval"
     assert agent_notifications(stack, "Agent-1", "OKAY") == []
+    # A collectd restart carries the status over: no second FAILURE.
+    stack.collectd.stop()
+    stack.collectd.start()
+    stack.wait_reads(2)
+    assert len(agent_notifications(stack, "Agent-1", "FAILURE")) == 1
 
     revived = agent_process()
     stack.write_agent("Agent-1", pid=revived.pid)
@@ -195,6 +210,20 @@ def test_killed_process_turns_dead_notifies_once_and_recovers(
     stack.wait_reads(2)
     assert len(agent_notifications(stack, "Agent-1", "OKAY")) == 1
     assert len(agent_notifications(stack, "Agent-1", "FAILURE")) == 1
+
+
+def test_removing_a_dead_agent_clears_its_alert(stack, agent_process):
+    proc = agent_process()
+    path = stack.write_agent("Agent-1", pid=proc.pid)
+    wait_agent(stack, "Agent-1", status="active")
+    proc.kill()
+    wait_agent(stack, "Agent-1", status="dead")
+    path.unlink()
+    okay = wait_until(lambda: agent_notifications(stack, "Agent-1", "OKAY"),
+                      WAIT, 0.1, "OKAY when a dead agent's file is removed")
+    assert "left the registry" in okay[0]["message"]
+    wait_until(lambda: agent_list(stack) == {}, WAIT, 0.05,
+               "no agent listed")
 
 
 def test_removed_file_leaves_the_list(stack):
