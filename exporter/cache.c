@@ -9,6 +9,7 @@
 #include "render.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -165,6 +166,9 @@ static void ca_project(qfx_cache_t *c) {
   }
   qfx_project_release(c->project);
   c->project = p;
+  /* Parsing a large project.json leaves megabytes of freed tree in the
+   * heap; hand them back to the system rather than keep them resident. */
+  malloc_trim(0);
 }
 
 /* ca_swarm_id resolves the swarm id until it succeeds; the first failure
@@ -230,7 +234,7 @@ void qfx_cache_refresh(qfx_cache_t *c) {
  * agent reported it. */
 static void ca_platform(char *out, size_t outlen) {
   struct utsname u;
-  snprintf(out, outlen, "%s", uname(&u) == 0 ? u.sysname : "unknown");
+  qf_strcpy(out, outlen, uname(&u) == 0 ? u.sysname : "unknown");
   for (char *p = out; *p; p++)
     *p = (char)tolower((unsigned char)*p);
 }
