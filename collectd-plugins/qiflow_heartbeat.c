@@ -962,8 +962,11 @@ static void hp_stopping_heartbeat(void) {
   hb_env_t env = hp_env(false);
   for (size_t i = 0; i < hp.n_backends; i++) {
     hb_backend_t *b = hp.backends[i];
+    double now = hp_mono();
+    /* Only where nothing older waits and the pacing allows a request now:
+     * a stop must neither reorder nor trip the rate limit. */
     if (!b->started || hb_spool_depth(&b->spool) != 1 ||
-        b->dl.mode != HB_MODE_OK)
+        b->dl.mode != HB_MODE_OK || hb_backend_ready_at(b, now) > now)
       continue;
     long long id;
     char *body = NULL;

@@ -69,6 +69,17 @@ def _is_number(value):
         and math.isfinite(value)
 
 
+def _peek_json(rec):
+    """The request's JSON body (inflated), or None: for the record only."""
+    raw = rec.raw
+    try:
+        if rec.headers.get("content-encoding", "") == "gzip":
+            raw = gzip.decompress(raw)
+        return json.loads(raw)
+    except (OSError, ValueError):
+        return None
+
+
 class FakeBackend:
     """The fake central backend; start() binds 127.0.0.1:port (0: any)."""
 
@@ -244,6 +255,8 @@ class FakeBackend:
     def handle(self, rec):
         """Decide (status, headers, body) for one request."""
         now = time.monotonic()
+        if rec.method == "POST" and rec.path == HEARTBEAT_PATH:
+            rec.body = _peek_json(rec)
         self._wait_hang()
         if rec.path.startswith("/api"):
             wait = self._rate_check(rec.client, now)
@@ -403,6 +416,58 @@ def _make_handler(fake):
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 
     return Handler
+
+
+class WebhookSink:
+    """A webhook receiver on 127.0.0.1: records every POST (path, headers,
+    parsed JSON body) and answers `status` (Discord answers 204)."""
+
+    def __init__(self, status=204, lifetime=600.0):
+        self.status = status
+        self.posts = []
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                with sink.lock:
+                    sink.posts.append({
+                        "path": self.path, "body": body, "raw": raw,
+                        "headers": {k.lower(): v
+                                    for k, v in self.headers.items()}})
+                self.send_response(sink.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever,
+                         kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._timer = threading.Timer(lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def bodies(self, path):
+        with self.lock:
+            return [p["body"] for p in self.posts if p["path"] == path]
+
+    def stop(self):
+        self._timer.cancel()
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def main(argv=None):
