@@ -266,7 +266,9 @@ static void ghf_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
 /* ghf_flag picks the reported trigger of an open issue and its reason. */
 static void ghf_flag(const gh_mirror_t *m, const gh_rules_t *rules,
                      gh_issue_fig_t *fig) {
-  if (fig->status == GH_STATUS_BLOCKED &&
+  /* While its label events are still to be read, the blocked time is only
+   * an estimate (the last update): wait for them rather than flag wrongly. */
+  if (fig->status == GH_STATUS_BLOCKED && !fig->item->events_stale &&
       fig->blocked_hours > rules->blocked_hours)
     fig->triggers |= 1u << GH_TRIG_BLOCKED_TOO_LONG;
   if (ghf_human(fig->item))

@@ -246,6 +246,9 @@ static void test_flag_blocked_too_long(void **state) {
   issue(fx, 2, true, 0, NULL, L_BLOCKED)->blocked_since = NOW - 23 * HOUR;
   issue(fx, 3, false, NOW - HOUR, NULL, L_BLOCKED)->blocked_since =
       NOW - 99 * HOUR;
+  gh_item_t *pending = issue(fx, 4, true, 0, NULL, L_BLOCKED);
+  pending->blocked_since = NOW - 99 * HOUR; /* an estimate so far */
+  pending->events_stale = true;
   gh_figures_t f;
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &f), 0);
   const gh_issue_fig_t *a = fig(&f, 1);
@@ -255,6 +258,7 @@ static void test_flag_blocked_too_long(void **state) {
   assert_string_equal(a->reason, "blocked for 25.0 hours (over 24)");
   assert_int_equal(fig(&f, 2)->trigger, GH_TRIG_NONE);
   assert_int_equal(fig(&f, 3)->trigger, GH_TRIG_NONE); /* closed */
+  assert_int_equal(fig(&f, 4)->trigger, GH_TRIG_NONE); /* events pending */
   assert_int_equal(f.flagged, 1);
   assert_int_equal(f.flagged_critical, 0);
   gh_figures_free(&f);
