@@ -181,3 +181,21 @@ def test_validation_error_names_the_path():
     with pytest.raises(AssertionError, match=r"\$\.data\.resources\."
                        r"cpu_percent"):
         qfstack.validate(doc, "status")
+
+
+def test_heartbeat_section_is_the_snapshot_without_schema_version():
+    """/agent/status (and /status, /metrics) carry heartbeat.json minus
+    schema_version, member for member as heartbeat-snapshot defines it."""
+    doc = copy.deepcopy(qfstack.schema("agent-status")["examples"][1])
+    section = doc["data"]["heartbeat"]
+    assert section, "the second example carries a heartbeat section"
+    snapshot = dict(section, schema_version=1)
+    qfstack.validate(snapshot, "heartbeat-snapshot")
+    qfstack.validate(doc, "agent-status")
+    section["backends"][0]["url"] = "https://user:secret@backend.example/x"
+    with pytest.raises(AssertionError, match="backends"):
+        qfstack.validate(doc, "agent-status")
+    section["backends"][0]["url"] = "https://backend.example/x"
+    section["schema_version"] = 1
+    with pytest.raises(AssertionError):
+        qfstack.validate(doc, "agent-status")
