@@ -1,5 +1,5 @@
 # Packaging.cmake: what `cmake --install` adds beyond the binaries (the
-# migration command, the systemd unit, sysusers and tmpfiles entries, the man
+# migration command, the one-shot heartbeat check, the systemd unit, sysusers and tmpfiles entries, the man
 # page) and the CPack configuration of the Debian package `qiflow`:
 #   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build && (cd build && cpack -G DEB)
@@ -37,6 +37,7 @@ install(CODE "
 ")
 
 install(PROGRAMS ${CMAKE_SOURCE_DIR}/contrib/qiflow-migrate
+                 ${CMAKE_SOURCE_DIR}/contrib/qiflow-heartbeat-once
         DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/contrib/systemd/qiflow.sysusers
         DESTINATION lib/sysusers.d

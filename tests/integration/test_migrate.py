@@ -139,6 +139,9 @@ def test_example_settings_convert_to_every_block(tmp_path):
         res.stdout
     assert "/api/v1/swarms/heartbeat" in res.stderr
     assert option(backend, "APIKeyFile") == [str(secrets_dir / "api-key")]
+    # The earlier agent's fixed retry behaviour, made explicit.
+    assert (option(backend, "Timeout"), option(backend, "Retries"),
+            option(backend, "RetryDelay")) == (["10"], ["3"], ["5"])
 
     gh = block(conf, "Plugin", "qiflow_github")
     assert option(gh, "Repository") == ["owner/repo"]
@@ -473,6 +476,15 @@ def test_defaults_apply_for_missing_keys(tmp_path):
     assert option(gh, "FlagFailuresThreshold") == ["3"]
     assert "0.0.0.0:8080" in exporter_flags(res.stdout)
     assert "api_key is empty" in res.stderr
+
+
+@pytest.mark.parametrize("interval,warned", [(10, True), (18, True),
+                                              (19, False), (60, False)])
+def test_short_interval_warns_about_pacing(tmp_path, interval, warned):
+    ini = write_ini(tmp_path / "s.ini", settings_text(interval=interval))
+    res = run_migrate(ini)
+    assert res.returncode == 0, res.stderr
+    assert ("RequestLimit 50 per 900 s" in res.stderr) == warned, res.stderr
 
 
 def test_heartbeat_only_file_loads_no_github_plugin(tmp_path):

@@ -72,6 +72,7 @@ def expected_files():
     """Every regular file the package must hold, from the source tree."""
     src = qfstack.SOURCE_DIR
     files = {UNIT, "usr/bin/qiflow-exporter", "usr/bin/qiflow-migrate",
+             "usr/bin/qiflow-heartbeat-once",
              "usr/lib/sysusers.d/qiflow.conf",
              "usr/lib/tmpfiles.d/qiflow.conf",
              "usr/share/doc/qiflow/README.md",
@@ -133,9 +134,14 @@ def test_man_page_is_the_source_page(root):
     assert packaged == source
 
 
-def test_packaged_migrate_runs(root):
+def test_packaged_commands_run(root):
     res = run([root / "usr/bin/qiflow-migrate", "--version"])
     assert res.returncode == 0 and res.stdout.startswith("qiflow-migrate ")
+    res = run([root / "usr/bin/qiflow-exporter", "--version"])
+    assert res.returncode == 0 and res.stdout.startswith("qiflow-exporter ")
+    res = run([root / "usr/bin/qiflow-heartbeat-once", "-h"])
+    assert res.returncode == 2 and "Usage: qiflow-heartbeat-once" in \
+        res.stderr
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
