@@ -6,6 +6,7 @@
 #include "cache.h"
 #include "log.h"
 #include "qf_buf.h"
+#include "prom.h"
 #include "render.h"
 
 #include <ctype.h>
@@ -53,41 +54,54 @@ static void ca_publish(qfx_cache_t *c, qfx_set_t *s) {
   qfx_set_release(old);
 }
 
+/* ca_render_json renders JSON body b of m into *body; returns the HTTP
+ * status, or a negative errno. */
+static int ca_render_json(qfx_cache_t *c, const qfx_model_t *m, int b,
+                          char **body, size_t *len) {
+  qf_jw_t *w = &c->writer;
+  int status = 200;
+  qf_jw_reset(w);
+  if (b == QFX_B_HEALTH)
+    status = qfx_render_health(m, w);
+  else if (b == QFX_B_STATUS)
+    qfx_render_status(m, w);
+  else if (b == QFX_B_AGENT_STATUS)
+    qfx_render_agent_status(m, w);
+  else
+    qfx_render_metrics(m, w);
+  int rc = qf_jw_finish(w, body, len);
+  return rc != 0 ? rc : status;
+}
+
 /* ca_render_body renders body b of m into e. A failed rendering (out of
  * memory) still leaves an answer: a 500 with a static JSON error. */
 static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
                           qfx_entry_t *e) {
-  qf_jw_t *w = &c->writer;
-  unsigned status = 200;
-  qf_jw_reset(w);
-  switch (b) {
-  case QFX_B_HEALTH:
-    status = (unsigned)qfx_render_health(m, w);
-    break;
-  case QFX_B_STATUS:
-    qfx_render_status(m, w);
-    break;
-  case QFX_B_AGENT_STATUS:
-    qfx_render_agent_status(m, w);
-    break;
-  default:
-    qfx_render_metrics(m, w);
-    break;
-  }
+  static const char failed[] = "{\"success\":false,\"error\":\"rendering "
+                               "failed\"}";
   char *body = NULL;
   size_t len = 0;
-  int rc = qf_jw_finish(w, &body, &len);
-  if (rc != 0) {
-    QFX_ERROR("rendering body %d failed: %s", b, strerror(-rc));
-    static const char msg[] = "{\"success\":false,\"error\":\"rendering "
-                              "failed\"}";
-    body = strdup(msg);
-    len = sizeof(msg) - 1;
-    status = 500;
-    if (body == NULL)
-      return -ENOMEM;
+  const char *ctype = QFX_CT_JSON;
+  int status;
+  if (b == QFX_B_METRICS_PROM || b == QFX_B_METRICS_OM) {
+    ctype = b == QFX_B_METRICS_OM ? QFX_CT_OPENMETRICS : QFX_CT_PROM;
+    status = qfx_render_prom(m, b == QFX_B_METRICS_OM, &body, &len);
+    status = status == 0 ? 200 : status;
+  } else {
+    status = ca_render_json(c, m, b, &body, &len);
   }
-  return qfx_entry_build(e, status, QFX_CT_JSON, body, len, &c->headers);
+  if (status < 0) {
+    QFX_ERROR("rendering body %d failed: %s", b, strerror(-status));
+    if ((body = strdup(failed)) == NULL)
+      return -ENOMEM;
+    len = sizeof(failed) - 1;
+    status = 500;
+    ctype = QFX_CT_JSON;
+  }
+  bool metrics = b == QFX_B_METRICS || b == QFX_B_METRICS_PROM ||
+                 b == QFX_B_METRICS_OM;
+  return qfx_entry_build(e, (unsigned)status, ctype, body, len, &c->headers,
+                         metrics ? QFX_VARY_ACCEPT : QFX_VARY);
 }
 
 /* ca_render builds a new set from m; NULL when out of memory. */
@@ -219,6 +233,8 @@ void qfx_cache_refresh(qfx_cache_t *c) {
       .flagged_issues = c->project->doc != NULL
                             ? (long long)c->project->nflagged
                             : -1,
+      .flagged_by_trigger =
+          c->project->doc != NULL ? c->project->flagged_by_trigger : NULL,
       .heartbeat = c->heartbeat.doc,
   };
   qfx_set_t *s = ca_render(c, &m);

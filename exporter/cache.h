@@ -19,7 +19,9 @@ enum {
   QFX_B_HEALTH,
   QFX_B_STATUS,
   QFX_B_AGENT_STATUS,
-  QFX_B_METRICS,
+  QFX_B_METRICS,      /* JSON */
+  QFX_B_METRICS_PROM, /* Prometheus text 0.0.4 */
+  QFX_B_METRICS_OM,   /* OpenMetrics 1.0 */
   QFX_B_N
 };
 

@@ -8,8 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 void qfx_etag(const void *data, size_t len, char out[24]) {
   const unsigned char *p = data;
@@ -104,11 +106,13 @@ static enum MHD_Result en_headers(struct MHD_Response *r, const char *ctype,
                                  h->cors_origin);
 }
 
-/* en_response makes one response for body, which it takes over. */
+/* en_response makes one response for body, which it takes over; etag
+ * NULL makes an uncacheable one (errors). */
 static struct MHD_Response *en_response(char *body, size_t len,
                                         const char *ctype, const char *etag,
                                         const char *encoding,
-                                        const qfx_headers_t *h) {
+                                        const qfx_headers_t *h,
+                                        const char *vary) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (r == NULL) {
@@ -118,8 +122,7 @@ static struct MHD_Response *en_response(char *body, size_t len,
   bool ok = en_headers(r, ctype, h, etag != NULL) == MHD_YES;
   if (ok && etag != NULL)
     ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag) == MHD_YES &&
-         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding") ==
-             MHD_YES;
+         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, vary) == MHD_YES;
   if (ok && encoding != NULL)
     ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
                                  encoding) == MHD_YES;
@@ -130,22 +133,74 @@ static struct MHD_Response *en_response(char *body, size_t len,
   return r;
 }
 
+int qfx_gzip(const void *data, size_t len, char **out, size_t *outlen) {
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  /* 15 + 16: a gzip wrapper rather than zlib's. */
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
+    return -ENOMEM;
+  uLong cap = deflateBound(&z, (uLong)len);
+  char *buf = malloc(cap);
+  if (buf == NULL) {
+    deflateEnd(&z);
+    return -ENOMEM;
+  }
+  z.next_in = (Bytef *)(uintptr_t)data;
+  z.avail_in = (uInt)len;
+  z.next_out = (Bytef *)buf;
+  z.avail_out = (uInt)cap;
+  int rc = deflate(&z, Z_FINISH); /* deflateBound: one call suffices */
+  *outlen = (size_t)z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    free(buf);
+    return -EIO;
+  }
+  *out = buf;
+  return 0;
+}
+
+/* en_build_gzip adds the gzip variant of e's body when it saves bytes;
+ * failing to compress only loses the variant. */
+static int en_build_gzip(qfx_entry_t *e, const char *ctype,
+                         const qfx_headers_t *h, const char *vary) {
+  char *gz = NULL;
+  size_t gzlen = 0;
+  if (e->len < QFX_GZIP_MIN || e->len > UINT_MAX ||
+      qfx_gzip(e->body, e->len, &gz, &gzlen) != 0)
+    return 0;
+  if (gzlen >= e->len) {
+    free(gz);
+    return 0;
+  }
+  snprintf(e->etag_gz, sizeof(e->etag_gz), "%.17s-gz\"", e->etag);
+  e->gzip_len = gzlen;
+  e->gzip = en_response(gz, gzlen, ctype, e->etag_gz, "gzip", h, vary);
+  if (e->gzip != NULL)
+    e->not_modified_gz = en_response(NULL, 0, NULL, e->etag_gz, NULL, h,
+                                     vary);
+  return e->gzip != NULL && e->not_modified_gz != NULL ? 0 : -ENOMEM;
+}
+
 int qfx_entry_build(qfx_entry_t *e, unsigned status, const char *ctype,
-                    char *body, size_t len, const qfx_headers_t *h) {
+                    char *body, size_t len, const qfx_headers_t *h,
+                    const char *vary) {
   memset(e, 0, sizeof(*e));
   e->status = status;
   bool cacheable = status >= 200 && status < 300;
   if (cacheable)
     qfx_etag(body, len, e->etag);
-  e->full = en_response(body, len, ctype, cacheable ? e->etag : NULL, NULL, h);
+  e->full = en_response(body, len, ctype, cacheable ? e->etag : NULL, NULL, h,
+                        vary);
   if (e->full == NULL)
     return -ENOMEM;
   e->body = body;
   e->len = len;
   if (!cacheable)
     return 0;
-  e->not_modified = en_response(NULL, 0, NULL, e->etag, NULL, h);
-  if (e->not_modified == NULL) {
+  e->not_modified = en_response(NULL, 0, NULL, e->etag, NULL, h, vary);
+  if (e->not_modified == NULL || en_build_gzip(e, ctype, h, vary) != 0) {
     qfx_entry_free(e);
     return -ENOMEM;
   }
@@ -153,27 +208,26 @@ int qfx_entry_build(qfx_entry_t *e, unsigned status, const char *ctype,
 }
 
 void qfx_entry_free(qfx_entry_t *e) {
-  if (e->full != NULL)
-    MHD_destroy_response(e->full);
-  if (e->gzip != NULL)
-    MHD_destroy_response(e->gzip);
-  if (e->not_modified != NULL)
-    MHD_destroy_response(e->not_modified);
+  struct MHD_Response *all[] = {e->full, e->gzip, e->not_modified,
+                                e->not_modified_gz};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+    if (all[i] != NULL)
+      MHD_destroy_response(all[i]);
   memset(e, 0, sizeof(*e));
 }
 
 enum MHD_Result qfx_entry_queue(const qfx_entry_t *e,
                                 struct MHD_Connection *c) {
+  bool gz = e->gzip != NULL &&
+            qfx_accepts_gzip(MHD_lookup_connection_value(
+                c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+  const char *inm = MHD_lookup_connection_value(
+      c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
   if (e->not_modified != NULL &&
-      qfx_etag_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_IF_NONE_MATCH),
-                     e->etag))
-    return MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, e->not_modified);
-  if (e->gzip != NULL &&
-      qfx_accepts_gzip(MHD_lookup_connection_value(
-          c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING)))
-    return MHD_queue_response(c, e->status, e->gzip);
-  return MHD_queue_response(c, e->status, e->full);
+      qfx_etag_match(inm, gz ? e->etag_gz : e->etag))
+    return MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED,
+                              gz ? e->not_modified_gz : e->not_modified);
+  return MHD_queue_response(c, e->status, gz ? e->gzip : e->full);
 }
 
 enum MHD_Result qfx_queue_json(struct MHD_Connection *c, unsigned status,

@@ -9,16 +9,24 @@
 #include <stddef.h>
 
 #define QFX_CT_JSON "application/json; charset=utf-8"
+#define QFX_VARY "Accept-Encoding"
+#define QFX_VARY_ACCEPT "Accept, Accept-Encoding" /* /metrics */
 
 typedef struct qfx_entry_s {
   struct MHD_Response *full;         /* the body as rendered */
   struct MHD_Response *gzip;         /* the body gzip-encoded, or NULL */
   struct MHD_Response *not_modified; /* 304 for a matching If-None-Match */
+  struct MHD_Response *not_modified_gz; /* the same for the gzip body */
   const char *body; /* the plain body, owned by full (lives as long) */
   size_t len;
+  size_t gzip_len; /* 0 without a gzip body */
   unsigned status;
-  char etag[24]; /* "\"<16 hex>\"", the body's FNV-1a hash */
+  char etag[24];    /* "\"<16 hex>\"", the body's FNV-1a hash */
+  char etag_gz[28]; /* "\"<16 hex>-gz\"": another representation */
 } qfx_entry_t;
+
+/* Bodies shorter than this are not worth compressing. */
+#define QFX_GZIP_MIN 256
 
 /* The headers every response of this process carries. */
 typedef struct qfx_headers_s {
@@ -27,15 +35,19 @@ typedef struct qfx_headers_s {
 } qfx_headers_t;
 
 /* qfx_entry_build makes e's responses from body (len bytes), which it
- * takes over in every case. 0 or -ENOMEM. */
+ * takes over in every case: a 2xx body gets an ETag, a 304 and, when it
+ * is long enough to gain, a gzip variant compressed here, once. vary is the
+ * Vary header's value ("Accept-Encoding", or "Accept, Accept-Encoding"
+ * where the Accept header picks the body). 0 or -ENOMEM. */
 int qfx_entry_build(qfx_entry_t *e, unsigned status, const char *ctype,
-                    char *body, size_t len, const qfx_headers_t *h);
+                    char *body, size_t len, const qfx_headers_t *h,
+                    const char *vary);
 /* qfx_entry_free drops e's references; queued responses live on in MHD. */
 void qfx_entry_free(qfx_entry_t *e);
 
-/* qfx_entry_queue answers the request on c with e: 304 when If-None-Match
- * names e's ETag, else the gzip body when Accept-Encoding allows it and
- * one exists, else the plain body. */
+/* qfx_entry_queue answers the request on c with e: the gzip body when
+ * Accept-Encoding allows it and one exists, else the plain body; 304
+ * instead when If-None-Match names the chosen body's ETag. */
 enum MHD_Result qfx_entry_queue(const qfx_entry_t *e,
                                 struct MHD_Connection *c);
 
@@ -53,5 +65,8 @@ void qfx_etag(const void *data, size_t len, char out[24]);
 bool qfx_etag_match(const char *header, const char *etag);
 /* qfx_accepts_gzip tells whether an Accept-Encoding value allows gzip. */
 bool qfx_accepts_gzip(const char *header);
+/* qfx_gzip compresses data into a new gzip member the caller frees.
+ * 0, -ENOMEM or -EIO. */
+int qfx_gzip(const void *data, size_t len, char **out, size_t *outlen);
 
 #endif

@@ -4,6 +4,7 @@
  * already built. Only errors (404, 405) are rendered per request. */
 #include "http.h"
 #include "log.h"
+#include "prom.h"
 #include "qf_buf.h"
 #include "render.h"
 
@@ -163,17 +164,37 @@ static enum MHD_Result ht_issues(qfx_http_t *h, struct MHD_Connection *c) {
   return r;
 }
 
+/* ht_metrics_body picks /metrics' body from ?format= and Accept; -1 after
+ * answering 400 for a bad ?format= (*r holds that answer). */
+static int ht_metrics_body(qfx_http_t *h, struct MHD_Connection *c,
+                           enum MHD_Result *r) {
+  int fmt = qfx_metrics_format(
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+      MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"));
+  if (fmt < 0) {
+    static const char msg[] = "format: must be json, prometheus or "
+                              "openmetrics";
+    *r = ht_error(h, c, MHD_HTTP_BAD_REQUEST, msg, msg, NULL);
+    return -1;
+  }
+  return fmt == QFX_FMT_PROM ? QFX_B_METRICS_PROM
+         : fmt == QFX_FMT_OM ? QFX_B_METRICS_OM
+                             : QFX_B_METRICS;
+}
+
 /* ht_serve answers GET and HEAD from the current set. */
 static enum MHD_Result ht_serve(qfx_http_t *h, struct MHD_Connection *c,
                                 int route, const char *path) {
+  enum MHD_Result r = MHD_NO;
   if (route == QFX_R_PROJECT_ISSUES)
     return ht_issues(h, c);
   int b = ht_body_of(route);
+  if (route == QFX_R_METRICS && (b = ht_metrics_body(h, c, &r)) < 0)
+    return r;
   if (b < 0 && route != QFX_R_PROJECT_COMPLETION)
     return ht_not_found(h, c, path);
   qfx_set_t *s = qfx_cache_acquire(h->cache);
-  enum MHD_Result r = qfx_entry_queue(
-      b >= 0 ? &s->bodies[b] : &s->project->completion, c);
+  r = qfx_entry_queue(b >= 0 ? &s->bodies[b] : &s->project->completion, c);
   qfx_set_release(s);
   return r;
 }

@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the filters need of one issue. */
+/* What the filters and counts need of one issue. */
 typedef struct pj_class_s {
-  int8_t state;  /* 1 open, 2 closed, 0 other */
-  int8_t status; /* QFX_IS_READY .. QFX_IS_DONE, or -1 */
+  int8_t state;   /* 1 open, 2 closed, 0 other */
+  int8_t status;  /* QFX_IS_READY .. QFX_IS_DONE, or -1 */
+  int8_t trigger; /* index into qfx_trigger_names, or -1 */
   bool flagged;
 } pj_class_t;
 
@@ -70,7 +71,12 @@ static void pj_issue(qf_jw_t *w, yajl_val it) {
 static pj_class_t pj_classify(yajl_val it) {
   const char *state = qf_json_get_str(it, "state");
   const char *status = qf_json_get_str(it, "status");
-  pj_class_t c = {.state = 0, .status = -1, .flagged = pj_flagged(it)};
+  const char *trigger = qf_json_get_str(it, "trigger");
+  pj_class_t c = {
+      .state = 0, .status = -1, .trigger = -1, .flagged = pj_flagged(it)};
+  for (int t = 0; c.flagged && trigger != NULL && t < QFX_TRIGGERS; t++)
+    if (strcmp(trigger, qfx_trigger_names[t]) == 0)
+      c.trigger = (int8_t)t;
   if (state != NULL && strcmp(state, "open") == 0)
     c.state = 1;
   else if (state != NULL && strcmp(state, "closed") == 0)
@@ -153,6 +159,9 @@ static int pj_indexes(qfx_project_t *p, const pj_class_t *classes) {
       if (pj_index(&p->index[s][f], classes, p->nissues, s, f) != 0)
         return -ENOMEM;
   p->nflagged = p->index[QFX_IS_ALL][QFX_IF_TRUE].n;
+  for (size_t i = 0; i < p->nissues; i++)
+    if (classes[i].trigger >= 0)
+      p->flagged_by_trigger[classes[i].trigger]++;
   return 0;
 }
 
@@ -295,7 +304,7 @@ static int pj_build_parts(qfx_project_t *p, yajl_val doc) {
     rc = pj_completion(doc, issues, p->nflagged, &body, &len);
   if (rc == 0)
     rc = qfx_entry_build(&p->completion, 200, QFX_CT_JSON, body, len,
-                         &p->headers);
+                         &p->headers, QFX_VARY);
   return rc;
 }
 
@@ -404,7 +413,8 @@ enum MHD_Result qfx_project_queue_page(qfx_project_t *p,
   size_t len = 0;
   qfx_entry_t e;
   if (qfx_project_page(p, q, &body, &len) != 0 ||
-      qfx_entry_build(&e, 200, QFX_CT_JSON, body, len, &p->headers) != 0)
+      qfx_entry_build(&e, 200, QFX_CT_JSON, body, len, &p->headers,
+                      QFX_VARY) != 0)
     return MHD_NO; /* out of memory: MHD closes the connection */
   bool kept;
   const qfx_entry_t *use = pj_keep(p, q, &e, &kept);

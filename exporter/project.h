@@ -7,6 +7,7 @@
 
 #include "entry.h"
 #include "qf_buf.h"
+#include "render.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -68,6 +69,7 @@ typedef struct qfx_project_s {
   atomic_int refs;
   yajl_val doc; /* project.json without its issue list; NULL: none yet */
   size_t nissues, nflagged;
+  long long flagged_by_trigger[QFX_TRIGGERS]; /* see qfx_trigger_names */
   char *frags;     /* every issue's JSON object, back to back */
   size_t *offsets; /* nissues + 1 offsets into frags */
   qfx_index_t index[QFX_IS_N][QFX_IF_N];

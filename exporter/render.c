@@ -8,6 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const qfx_trigger_names[QFX_TRIGGERS] = {
+    "blocked_too_long", "ci_failures", "ci_failure_rate", "merge_conflict",
+    "human_label"};
+const char *const qfx_trigger_priorities[QFX_TRIGGERS] = {
+    "review", "critical", "review", "critical", "review"};
+
 double qfx_round(double v, int decimals) {
   if (!isfinite(v))
     return v;

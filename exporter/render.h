@@ -25,6 +25,7 @@ typedef struct qfx_model_s {
   yajl_val agents;         /* agents.json, or NULL */
   yajl_val project;        /* project.json (its issue list pruned), or NULL */
   long long flagged_issues; /* flagged issues in project.json, -1: unknown */
+  const long long *flagged_by_trigger; /* QFX_TRIGGERS counts, or NULL */
   yajl_val heartbeat;      /* heartbeat.json, or NULL */
 } qfx_model_t;
 
@@ -36,6 +37,11 @@ void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w);
 void qfx_render_metrics(const qfx_model_t *m, qf_jw_t *w);
 /* qfx_render_error writes {"success": false, "error": msg}. */
 void qfx_render_error(qf_jw_t *w, const char *msg);
+
+/* Flag triggers of project.json and the priority each carries. */
+#define QFX_TRIGGERS 5
+extern const char *const qfx_trigger_names[QFX_TRIGGERS];
+extern const char *const qfx_trigger_priorities[QFX_TRIGGERS];
 
 /* qfx_knum writes v under key when it is a number, else null. */
 void qfx_knum(qf_jw_t *w, const char *key, yajl_val v);

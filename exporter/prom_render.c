@@ -1,0 +1,271 @@
+/* prom_render.c: the /metrics exposition: every number the JSON bodies
+ * carry, named per Prometheus practice (qiflow_ prefix, base units,
+ * _total only for real counters, _info for metadata, labels for status,
+ * agent, trigger and backend; no issue titles). Values collectd hands out
+ * through GETVAL are gauges. */
+#include "prom.h"
+#include "qf_json.h"
+#include "qf_time.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* pr_json_num is obj[key] as a number, NAN when absent or not a number. */
+static double pr_json_num(yajl_val obj, const char *key) {
+  double v;
+  return qf_json_get_double(obj, key, &v) == 0 ? v : NAN;
+}
+
+/* pr_json_time is obj[key] as epoch seconds, NAN when it is no time. */
+static double pr_json_time(yajl_val obj, const char *key) {
+  const char *s = qf_json_get_str(obj, key);
+  time_t t;
+  return s != NULL && qf_time_parse(s, &t) == 0 ? (double)t : NAN;
+}
+
+/* pr_gauge writes a one-sample gauge family. */
+static void pr_gauge(qfx_prom_t *p, const char *name, const char *unit,
+                     const char *help, double v) {
+  qfx_prom_family(p, name, "gauge", unit, help);
+  qfx_prom_sample(p, NULL, v);
+}
+
+static void pr_info(const qfx_model_t *m, qfx_prom_t *p) {
+  const char *labels[] = {
+      "version", m->version,
+      "swarm_id", m->swarm_id ? m->swarm_id : "",
+      "hostname", m->hostname,
+      "repository", m->project ? qf_json_get_str(m->project, "repository")
+                               : NULL,
+      "collectd_version", qf_json_get_str(m->agents, "collectd_version"),
+      NULL};
+  qfx_prom_family(p, "qiflow_exporter", "info", NULL,
+                  "The exporter's version, the swarm id, the collectd host, "
+                  "the repository and collectd's version.");
+  qfx_prom_sample(p, labels, 1);
+}
+
+static void pr_collectd(const qfx_model_t *m, qfx_prom_t *p) {
+  pr_gauge(p, "qiflow_collectd_up", NULL,
+           "1 when the last read of collectd's unixsock succeeded.",
+           m->connected ? 1 : 0);
+  pr_gauge(p, "qiflow_collectd_data_age_seconds", "seconds",
+           "Seconds since the last successful read of collectd.",
+           m->last_ok > 0 ? fmax(0.0, m->now - m->last_ok) : NAN);
+  pr_gauge(p, "qiflow_collectd_last_read_timestamp_seconds", "seconds",
+           "When collectd was last read successfully (Unix time).",
+           m->last_ok > 0 ? m->last_ok : NAN);
+}
+
+static void pr_resources(const qfx_model_t *m, qfx_prom_t *p) {
+  const qfx_resources_t *r = m->res;
+  static const char *const load_names[3] = {"qiflow_load1", "qiflow_load5",
+                                            "qiflow_load15"};
+  static const char *const load_help[3] = {
+      "Load average over 1 minute (collectd load/load shortterm).",
+      "Load average over 5 minutes (collectd load/load midterm).",
+      "Load average over 15 minutes (collectd load/load longterm)."};
+  pr_gauge(p, "qiflow_cpu_usage_ratio", NULL,
+           "CPU busy, 0-1: 1 - cpu/percent-idle / 100.",
+           r->cpu_percent / 100.0);
+  pr_gauge(p, "qiflow_memory_usage_ratio", NULL,
+           "Memory used, 0-1 (collectd memory/percent-used).",
+           r->memory_percent / 100.0);
+  pr_gauge(p, "qiflow_memory_used_bytes", "bytes",
+           "Memory used (collectd memory/memory-used).",
+           r->memory_used_bytes);
+  pr_gauge(p, "qiflow_memory_total_bytes", "bytes",
+           "Memory in total: the sum of collectd's memory/memory-<state>.",
+           r->memory_total_bytes);
+  pr_gauge(p, "qiflow_disk_usage_ratio", NULL,
+           "Root file system used, 0-1 (collectd df-root/"
+           "percent_bytes-used).",
+           r->disk_percent / 100.0);
+  pr_gauge(p, "qiflow_disk_used_bytes", "bytes",
+           "Root file system used (collectd df-root/df_complex-used).",
+           r->disk_used_bytes);
+  pr_gauge(p, "qiflow_disk_total_bytes", "bytes",
+           "Root file system size: used + free + reserved.",
+           r->disk_total_bytes);
+  for (int i = 0; i < 3; i++)
+    pr_gauge(p, load_names[i], NULL, load_help[i], r->load[i]);
+  pr_gauge(p, "qiflow_host_uptime_seconds", "seconds",
+           "Host uptime (collectd uptime/uptime).", r->uptime_seconds);
+}
+
+static void pr_agents(const qfx_model_t *m, qfx_prom_t *p) {
+  qfx_prom_family(p, "qiflow_agents", "gauge", NULL,
+                  "Agents by derived status (qiflow_agents/count-<status>).");
+  for (int i = 0; i < QFX_AG_STATUSES; i++) {
+    const char *labels[] = {"status", qfx_agent_keys[i], NULL};
+    qfx_prom_sample(p, labels, qfx_agent_count(m, i));
+  }
+  pr_gauge(p, "qiflow_agents_registered", NULL,
+           "Valid agent files in the registry (qiflow_agents/count-total).",
+           qfx_agent_count(m, QFX_AG_TOTAL));
+  pr_gauge(p, "qiflow_agents_invalid_files", NULL,
+           "Agent files skipped as invalid (qiflow_agents/count-invalid).",
+           qfx_agent_count(m, QFX_AG_INVALID));
+  yajl_val list = qf_json_get(m->agents, "agents");
+  qfx_prom_family(p, "qiflow_agent_time_on_task_seconds", "gauge", "seconds",
+                  "Seconds since the agent started its current task.");
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+    yajl_val a = list->u.array.values[i];
+    const char *labels[] = {"agent", qf_json_get_str(a, "name"), NULL};
+    if (labels[1] != NULL)
+      qfx_prom_sample(p, labels,
+                      pr_json_num(a, "time_on_task_minutes") * 60.0);
+  }
+}
+
+static void pr_github(const qfx_model_t *m, qfx_prom_t *p) {
+  yajl_val gh = qf_json_get(m->project, "github");
+  if (m->project == NULL)
+    return;
+  pr_gauge(p, "qiflow_github_open_issues", NULL,
+           "Open issues of the repository (pull requests excluded).",
+           pr_json_num(gh, "open_issues"));
+  pr_gauge(p, "qiflow_github_open_pull_requests", NULL,
+           "Open pull requests of the repository.",
+           pr_json_num(gh, "open_pull_requests"));
+  pr_gauge(p, "qiflow_github_recent_commits", NULL,
+           "Commits on the default branch in the last RecentCommitsDays "
+           "days.",
+           pr_json_num(gh, "recent_commits"));
+  pr_gauge(p, "qiflow_github_rate_limit_remaining", NULL,
+           "GitHub API requests left in the current rate-limit window.",
+           pr_json_num(gh, "rate_limit_remaining"));
+  pr_gauge(p, "qiflow_github_rate_limit", NULL,
+           "GitHub API requests allowed per rate-limit window.",
+           pr_json_num(gh, "rate_limit_limit"));
+  double sync = pr_json_time(m->project, "last_sync");
+  pr_gauge(p, "qiflow_github_last_sync_timestamp_seconds", "seconds",
+           "When qiflow_github last synced successfully (Unix time).", sync);
+  pr_gauge(p, "qiflow_github_sync_age_seconds", "seconds",
+           "Seconds since qiflow_github last synced successfully.",
+           fmax(0.0, m->now - sync));
+  pr_gauge(p, "qiflow_github_sync_failing", NULL,
+           "1 when qiflow_github's last sync attempt failed.",
+           qf_json_get_str(m->project, "last_error") != NULL ? 1 : 0);
+}
+
+static void pr_project(const qfx_model_t *m, qfx_prom_t *p) {
+  static const char *const statuses[][2] = {
+      {"ready", "ready_issues"},
+      {"in_progress", "in_progress_issues"},
+      {"blocked", "blocked_issues"},
+      {"done", "completed_issues"}};
+  yajl_val comp = qf_json_get(m->project, "completion");
+  if (m->project == NULL)
+    return;
+  pr_gauge(p, "qiflow_project_completion_ratio", NULL,
+           "Closed issues over all issues, 0-1.",
+           pr_json_num(comp, "completion_percentage") / 100.0);
+  qfx_prom_family(p, "qiflow_project_issues", "gauge", NULL,
+                  "Issues by workflow status (pull requests excluded).");
+  for (size_t i = 0; i < 4; i++) {
+    const char *labels[] = {"status", statuses[i][0], NULL};
+    qfx_prom_sample(p, labels, pr_json_num(comp, statuses[i][1]));
+  }
+  qfx_prom_family(p, "qiflow_project_flagged_issues", "gauge", NULL,
+                  "Issues requiring human intervention, by trigger.");
+  for (int t = 0; m->flagged_by_trigger != NULL && t < QFX_TRIGGERS; t++) {
+    const char *labels[] = {"trigger", qfx_trigger_names[t], "priority",
+                            qfx_trigger_priorities[t], NULL};
+    qfx_prom_sample(p, labels, (double)m->flagged_by_trigger[t]);
+  }
+  pr_gauge(p, "qiflow_project_velocity_issues_per_day", NULL,
+           "Issues closed per day over the last 7 days.",
+           pr_json_num(qf_json_get(m->project, "velocity"), "per_day"));
+  const char *date = qf_json_get_str(m->project, "estimated_completion_date");
+  char stamp[32];
+  time_t t;
+  double eta = NAN;
+  if (date != NULL && strlen(date) == 10) {
+    snprintf(stamp, sizeof(stamp), "%sT00:00:00Z", date);
+    if (qf_time_parse(stamp, &t) == 0)
+      eta = (double)t;
+  }
+  pr_gauge(p, "qiflow_project_estimated_completion_timestamp_seconds",
+           "seconds", "Estimated completion date (Unix time, midnight UTC).",
+           eta);
+}
+
+/* pr_per_target writes a sample per heartbeat backend (or webhook) of its
+ * key; scale converts the unit, time reads timestamps. */
+static void pr_per_target(qfx_prom_t *p, yajl_val list, const char *label,
+                          const char *key, double scale, bool time) {
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+    yajl_val b = list->u.array.values[i];
+    const char *labels[] = {label, qf_json_get_str(b, "name"), NULL};
+    if (labels[1] != NULL)
+      qfx_prom_sample(p, labels, time ? pr_json_time(b, key)
+                                      : pr_json_num(b, key) * scale);
+  }
+}
+
+static void pr_heartbeat(const qfx_model_t *m, qfx_prom_t *p) {
+  static const struct {
+    const char *name, *type, *unit, *key, *help;
+    double scale;
+    bool time;
+  } per[] = {
+      {"qiflow_heartbeat_last_success_timestamp_seconds", "gauge", "seconds",
+       "last_success", "Last heartbeat the backend accepted (Unix time).", 1,
+       true},
+      {"qiflow_heartbeat_last_attempt_timestamp_seconds", "gauge", "seconds",
+       "last_attempt", "Last delivery attempt (Unix time).", 1, true},
+      {"qiflow_heartbeat_last_http_status", "gauge", NULL, "last_status",
+       "HTTP status of the last delivery attempt.", 1, false},
+      {"qiflow_heartbeat_spool_depth", "gauge", NULL, "spool_depth",
+       "Heartbeats waiting in the spool for delivery.", 1, false},
+      {"qiflow_heartbeat_last_latency_seconds", "gauge", "seconds",
+       "last_latency_ms", "Duration of the last delivery request.", 1e-3,
+       false},
+      {"qiflow_heartbeat_sent", "counter", NULL, "sent",
+       "Heartbeats delivered since collectd started.", 1, false},
+      {"qiflow_heartbeat_failed", "counter", NULL, "failed",
+       "Delivery attempts that failed since collectd started.", 1, false},
+      {"qiflow_heartbeat_retried", "counter", NULL, "retried",
+       "Delivery attempts that were retries.", 1, false},
+      {"qiflow_heartbeat_dropped", "counter", NULL, "dropped",
+       "Heartbeats dropped without delivery.", 1, false},
+  };
+  if (m->heartbeat == NULL)
+    return;
+  bool running;
+  pr_gauge(p, "qiflow_heartbeat_running", NULL,
+           "1 while qiflow_heartbeat runs.",
+           qf_json_get_bool(m->heartbeat, "running", &running) == 0
+               ? (running ? 1 : 0) : NAN);
+  pr_gauge(p, "qiflow_heartbeat_interval_seconds", "seconds",
+           "Seconds between heartbeats.",
+           pr_json_num(m->heartbeat, "interval"));
+  yajl_val backends = qf_json_get(m->heartbeat, "backends");
+  for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+    qfx_prom_family(p, per[i].name, per[i].type, per[i].unit, per[i].help);
+    pr_per_target(p, backends, "backend", per[i].key, per[i].scale,
+                  per[i].time);
+  }
+  yajl_val hooks = qf_json_get(m->heartbeat, "webhooks");
+  qfx_prom_family(p, "qiflow_webhook_sent", "counter", NULL,
+                  "Notifications delivered to the webhook.");
+  pr_per_target(p, hooks, "webhook", "sent", 1, false);
+  qfx_prom_family(p, "qiflow_webhook_failed", "counter", NULL,
+                  "Notification deliveries to the webhook that failed.");
+  pr_per_target(p, hooks, "webhook", "failed", 1, false);
+}
+
+int qfx_render_prom(const qfx_model_t *m, bool om, char **out, size_t *len) {
+  qfx_prom_t p;
+  qfx_prom_init(&p, om);
+  pr_info(m, &p);
+  pr_collectd(m, &p);
+  pr_resources(m, &p);
+  pr_agents(m, &p);
+  pr_github(m, &p);
+  pr_project(m, &p);
+  pr_heartbeat(m, &p);
+  return qfx_prom_finish(&p, out, len);
+}
