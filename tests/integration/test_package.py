@@ -161,6 +161,12 @@ def test_unit_verifies_and_is_hardened(root, tmp_path):
                                  f"ExecStart={root}/usr/bin/qiflow-exporter"))
     res = run(["systemd-analyze", "verify", "--man=no", unit])
     assert res.returncode == 0 and res.stderr.strip() == "", res.stderr
+    # systemd's own exposure score (0 best, 10 worst; up to 2.9 is "OK").
+    res = run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+               unit])
+    score = re.search(r"Overall exposure level for \S+: ([0-9.]+)",
+                      res.stdout)
+    assert score and float(score.group(1)) <= 2.0, res.stdout[-2000:]
 
 
 @pytest.mark.skipif(shutil.which("systemd-sysusers") is None or
