@@ -382,6 +382,20 @@ class FakeGitHub:
         with self.lock:
             return list(self.requests[index:])
 
+    def bursts_since(self, index, gap=0.4):
+        """The requests logged since index, grouped into bursts: requests
+        less than `gap` seconds apart belong together (a client's polling
+        cycle). The burst still in progress is left out."""
+        groups, cur = [], []
+        for req in self.requests_since(index):
+            if cur and req["time"] - cur[-1]["time"] > gap:
+                groups.append(cur)
+                cur = []
+            cur.append(req)
+        if cur and time.time() - cur[-1]["time"] > gap:
+            groups.append(cur)
+        return groups
+
     def set_rate(self, limit=None, used=None, reset_in=None):
         with self.lock:
             if limit is not None:
