@@ -58,15 +58,17 @@ def backend_block(name, url, key=KEY, **options):
     return "\n".join(lines)
 
 
-def heartbeat_conf(root, blocks, interval=1, swarm=SWARM, extra=""):
-    """LoadPlugin + <Plugin qiflow_heartbeat> with StateDir/LogDir in root."""
+def heartbeat_conf(root, blocks, interval=1, swarm=SWARM, extra="",
+                   state_dir=None):
+    """LoadPlugin + <Plugin qiflow_heartbeat> with StateDir (default
+    root/state) and LogDir root/log."""
     swarm_line = f'  SwarmID "{swarm}"' if swarm else ""
     return f"""
 LoadPlugin qiflow_heartbeat
 <Plugin qiflow_heartbeat>
 {swarm_line}
   Interval {interval}
-  StateDir "{root / 'state'}"
+  StateDir "{state_dir or root / 'state'}"
   LogDir "{root / 'log'}"
 {extra}
 {chr(10).join(blocks)}
