@@ -242,8 +242,8 @@ static void hbb_flagged(qf_jw_t *w, yajl_val issues) {
 
 static void hbb_project(qf_jw_t *w, yajl_val project) {
   static const char *const keys[] = {
-      "completion_percentage", "total_issues",  "completed_issues",
-      "in_progress_issues",    "ready_issues",  "blocked_issues"};
+      "completion_percentage", "total_issues", "completed_issues",
+      "in_progress_issues",    "ready_issues", "blocked_issues"};
   qf_jw_key(w, "project"); /* BEGIN project */
   qf_jw_obj_open(w);
   if (project != NULL) {

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <yajl/yajl_tree.h>
 
-#define HB_BODY_MAX_AGENTS 20   /* agents listed in one heartbeat */
-#define HB_BODY_MAX_FLAGGED 20  /* flagged issues listed in one heartbeat */
-#define HB_BODY_MAX_TEXT 120    /* bytes of a task or title, cut at UTF-8 */
+#define HB_BODY_MAX_AGENTS 20  /* agents listed in one heartbeat */
+#define HB_BODY_MAX_FLAGGED 20 /* flagged issues listed in one heartbeat */
+#define HB_BODY_MAX_TEXT 120   /* bytes of a task or title, cut at UTF-8 */
 
 /* The only status values the backend's database accepts. */
 typedef enum hb_status_e {

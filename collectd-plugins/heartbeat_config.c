@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/* zlib declares next_in const, as compressing never writes the input. */
+#define ZLIB_CONST
 #include <zlib.h>
 
 bool hb_name_valid(const char *name) {
@@ -157,7 +159,7 @@ int hb_gzip(const void *in, size_t len, char **out, size_t *outlen) {
     deflateEnd(&z);
     return -ENOMEM;
   }
-  z.next_in = (Bytef *)(uintptr_t)in;
+  z.next_in = (const Bytef *)in;
   z.avail_in = (uInt)len;
   z.next_out = (Bytef *)buf;
   z.avail_out = (uInt)bound;

@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_NAME_MAX 63 /* a Backend/Webhook name: file names, plugin_instance */
+#define HB_NAME_MAX 63 /* a Backend/Webhook name: file names, plugin_instance  \
+                        */
 #define HB_KEY_FILE_MAX 4096
 #define HB_KEY_ENV "QIFLOW_API_KEY"
 

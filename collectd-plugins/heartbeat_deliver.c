@@ -126,7 +126,7 @@ int hb_parse_policy(const char *value, int *limit, double *window) {
   char *stop;
   double lead = strtod(value, &stop);
   if (stop != value && (stop == end || *stop == ';' || *stop == ' '))
-    q = lead; /* "100;w=900" */
+    q = lead;                                   /* "100;w=900" */
   else if (hbd_param(value, end, "q", &q) != 0) /* "name";q=100;w=900 */
     return -EINVAL;
   if (hbd_param(value, end, "w", &w) != 0 || q < 1 || w <= 0 ||
@@ -217,7 +217,7 @@ static void hbd_pause(hb_deliver_t *d, double now, long retry_after,
     d->learned_limit = limit;
     d->learned_window = window;
   }
-  double pause = retry_after >= 0 ? (double)retry_after
+  double pause = retry_after >= 0       ? (double)retry_after
                  : d->learned_limit > 0 ? d->learned_window
                                         : HBD_DEFAULT_PAUSE;
   pause = fmin(fmax(pause, 1.0), d->p.max_pause);
@@ -227,8 +227,8 @@ static void hbd_pause(hb_deliver_t *d, double now, long retry_after,
 
 /* hbd_retry handles a transient failure. */
 static hb_verdict_t hbd_retry(hb_deliver_t *d, double now, long retry_after) {
-  double asked = retry_after >= 0 ? fmin((double)retry_after, d->p.max_pause)
-                                  : 0.0;
+  double asked =
+      retry_after >= 0 ? fmin((double)retry_after, d->p.max_pause) : 0.0;
   d->attempts++;
   if (d->attempts < d->p.retries) {
     d->mode = HB_MODE_RETRYING;

@@ -22,8 +22,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_MAX_PAUSE 900.0 /* the backend's window: 15 minutes */
-#define HB_LEARNED_MAX 100000 /* bound on a limit read from RateLimit-Policy */
+#define HB_MAX_PAUSE 900.0    /* the backend's window: 15 minutes */
+#define HB_LEARNED_MAX 100000 /* bound on a limit read from RateLimit-Policy   \
+                               */
 
 /* What one answer means. */
 typedef enum hb_class_e {

@@ -16,8 +16,7 @@ int hb_log_name(time_t now, char *out, size_t outlen) {
   struct tm tm;
   if (localtime_r(&now, &tm) == NULL)
     return -EINVAL;
-  return strftime(out, outlen, "heartbeat_%Y%m%d.json", &tm) == 0 ? -ENOSPC
-                                                                  : 0;
+  return strftime(out, outlen, "heartbeat_%Y%m%d.json", &tm) == 0 ? -ENOSPC : 0;
 }
 
 long hb_days_from_civil(int year, int month, int day) {
@@ -85,8 +84,7 @@ int hb_log_append(const char *dir, time_t now, const char *line, size_t len,
     return -ENAMETOOLONG;
   }
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 && errno == ENOENT &&
-      qf_mkdir_p(dir, 0755, err, errlen) == 0)
+  if (fd < 0 && errno == ENOENT && qf_mkdir_p(dir, 0755, err, errlen) == 0)
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     int e = errno;
@@ -107,8 +105,8 @@ int hb_log_append(const char *dir, time_t now, const char *line, size_t len,
   return status;
 }
 
-int hb_log_prune(const char *dir, time_t now, int retention_days,
-                 int *removed, char *err, size_t errlen) {
+int hb_log_prune(const char *dir, time_t now, int retention_days, int *removed,
+                 char *err, size_t errlen) {
   *removed = 0;
   if (retention_days <= 0)
     return 0;
@@ -132,8 +130,7 @@ int hb_log_prune(const char *dir, time_t now, int retention_days,
       (*removed)++;
     } else if (status == 0) {
       status = -errno;
-      qf_err(err, errlen, "unlink %s/%s: %s", dir, de->d_name,
-             strerror(errno));
+      qf_err(err, errlen, "unlink %s/%s: %s", dir, de->d_name, strerror(errno));
     }
   }
   closedir(d);

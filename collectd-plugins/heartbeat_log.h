@@ -33,7 +33,7 @@ int hb_log_append(const char *dir, time_t now, const char *line, size_t len,
 /* hb_log_prune removes log files dated more than retention_days before
  * now's local date (today and the retention_days days before it stay);
  * retention_days <= 0 keeps everything. *removed counts the files gone. */
-int hb_log_prune(const char *dir, time_t now, int retention_days,
-                 int *removed, char *err, size_t errlen);
+int hb_log_prune(const char *dir, time_t now, int retention_days, int *removed,
+                 char *err, size_t errlen);
 
 #endif

@@ -33,8 +33,8 @@ void hb_metrics_free(hb_metrics_t *m) {
 }
 
 bool hb_metrics_wanted(const char *plugin) {
-  static const char *const wanted[] = {"cpu",    "memory", "df",
-                                       "load",   "uptime", "qiflow_agents"};
+  static const char *const wanted[] = {"cpu",  "memory", "df",
+                                       "load", "uptime", "qiflow_agents"};
   for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++)
     if (strcmp(plugin, wanted[i]) == 0)
       return true;
@@ -46,10 +46,10 @@ int hb_metrics_key(char *out, size_t outlen, const char *plugin,
                    const char *type_instance, const char *ds, size_t nds) {
   bool pi = plugin_instance != NULL && plugin_instance[0] != '\0';
   bool ti = type_instance != NULL && type_instance[0] != '\0';
-  int n = snprintf(out, outlen, "%s%s%s/%s%s%s%s%s", plugin, pi ? "-" : "",
-                   pi ? plugin_instance : "", type, ti ? "-" : "",
-                   ti ? type_instance : "", nds > 1 ? "." : "",
-                   nds > 1 ? ds : "");
+  int n =
+      snprintf(out, outlen, "%s%s%s/%s%s%s%s%s", plugin, pi ? "-" : "",
+               pi ? plugin_instance : "", type, ti ? "-" : "",
+               ti ? type_instance : "", nds > 1 ? "." : "", nds > 1 ? ds : "");
   return (n < 0 || (size_t)n >= outlen) ? -ENAMETOOLONG : 0;
 }
 
@@ -151,10 +151,9 @@ static void hbm_host(const hb_metrics_t *m, double now, double max_age,
   double avail = hbm_value(m, "df-root/df_complex-free", now, max_age);
   double reserved = hbm_value(m, "df-root/df_complex-reserved", now, max_age);
   f->disk_used_bytes = used;
-  f->disk_total_bytes =
-      isnan(used) || isnan(avail)
-          ? NAN
-          : used + avail + (isnan(reserved) ? 0.0 : reserved);
+  f->disk_total_bytes = isnan(used) || isnan(avail)
+                            ? NAN
+                            : used + avail + (isnan(reserved) ? 0.0 : reserved);
   double dp = hbm_value(m, "df-root/percent_bytes-used", now, max_age);
   f->disk_percent =
       hbm_clamp(!isnan(dp) ? dp : hbm_ratio(used, f->disk_total_bytes));

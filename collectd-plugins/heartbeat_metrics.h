@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_METRICS_MAX 1024 /* distinct metrics kept; later new ones ignored */
+#define HB_METRICS_MAX 1024 /* distinct metrics kept; later new ones ignored   \
+                             */
 #define HB_METRIC_KEY_MAX 512
 
 /* One metric: "plugin[-pinst]/type[-tinst]", plus ".<ds>" for types with
@@ -41,8 +42,7 @@ int hb_metrics_key(char *out, size_t outlen, const char *plugin,
 
 /* hb_metrics_set records value as key's latest. 0, -ENOSPC when the table
  * is full and key is new, -ENOMEM. */
-int hb_metrics_set(hb_metrics_t *m, const char *key, double value,
-                   double time);
+int hb_metrics_set(hb_metrics_t *m, const char *key, double value, double time);
 
 /* hb_metrics_get finds key's value, ignoring values older than max_age
  * seconds before now (max_age <= 0: any age). 0 or -ENOENT. */

@@ -21,8 +21,8 @@ static bool hbq_load(const char *path, long long *out) {
   char *end;
   errno = 0;
   long long v = strtoll(text, &end, 10);
-  bool ok = errno == 0 && end != text && (*end == '\n' || *end == '\0') &&
-            v >= 0;
+  bool ok =
+      errno == 0 && end != text && (*end == '\n' || *end == '\0') && v >= 0;
   free(text);
   if (ok)
     *out = v;

@@ -5,9 +5,11 @@
 #include "qf_buf.h"
 #include "qf_file.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,8 @@
 
 #define HBS_MAGIC "QFHB1"
 #define HBS_HEADER_MAX 80 /* "QFHB1 <id> <len> <crc>\n" always fits */
-#define HBS_COMPACT_MIN (64 * 1024) /* never compact a smaller dead prefix */
+#define HBS_COMPACT_MIN                                                        \
+  ((off_t)64 * 1024)                   /* never compact a smaller dead prefix */
 #define HBS_FILE_MAX ((size_t)1 << 30) /* refuse to load larger spools */
 
 unsigned long hb_crc32(const void *p, size_t n) {
@@ -43,8 +46,8 @@ static size_t hbs_header(char *out, size_t outlen, long long id,
 
 size_t hb_spool_record_size(long long id, size_t len) {
   char hdr[HBS_HEADER_MAX];
-  int n = snprintf(hdr, sizeof(hdr), HBS_MAGIC " %lld %zu %08lx\n", id, len,
-                   0ul);
+  int n =
+      snprintf(hdr, sizeof(hdr), HBS_MAGIC " %lld %zu %08lx\n", id, len, 0ul);
   return (size_t)n + len + 1;
 }
 
@@ -87,8 +90,8 @@ static int hbs_write_done(hb_spool_t *s, long long id, char *err,
                           size_t errlen) {
   char text[32];
   int n = snprintf(text, sizeof(text), "%lld\n", id);
-  int status = qf_file_write_atomic(s->done_path, text, (size_t)n, 0600, err,
-                                    errlen);
+  int status =
+      qf_file_write_atomic(s->done_path, text, (size_t)n, 0600, err, errlen);
   if (status == 0)
     s->done_id = id;
   return status;
@@ -128,6 +131,34 @@ static int hbs_push(hb_spool_t *s, const hb_spool_rec_t *r) {
   return 0;
 }
 
+/* hbs_field reads one space-prefixed number of base at *p, advancing it. */
+static int hbs_field(const char **p, int base, unsigned long long *out) {
+  if (**p != ' ' || !isxdigit((unsigned char)(*p)[1]))
+    return -EINVAL;
+  char *end;
+  errno = 0;
+  *out = strtoull(*p + 1, &end, base);
+  if (errno != 0)
+    return -EINVAL;
+  *p = end;
+  return 0;
+}
+
+/* hbs_parse_header reads "QFHB1 <id> <len> <crc>" exactly. */
+static int hbs_parse_header(const char *hdr, long long *id,
+                            unsigned long long *len, unsigned long long *crc) {
+  static const char magic[] = HBS_MAGIC;
+  if (strncmp(hdr, magic, sizeof(magic) - 1) != 0)
+    return -EINVAL;
+  const char *p = hdr + sizeof(magic) - 1;
+  unsigned long long v;
+  if (hbs_field(&p, 10, &v) != 0 || v == 0 || v > LLONG_MAX ||
+      hbs_field(&p, 10, len) != 0 || hbs_field(&p, 16, crc) != 0 || *p != '\0')
+    return -EINVAL;
+  *id = (long long)v;
+  return 0;
+}
+
 /* hbs_parse_one checks the record at text[off..n); fills r and returns 0,
  * or -EINVAL when it is torn or corrupt. */
 static int hbs_parse_one(const char *text, size_t n, size_t off,
@@ -140,11 +171,8 @@ static int hbs_parse_one(const char *text, size_t n, size_t off,
   memcpy(hdr, text + off, hlen - 1);
   hdr[hlen - 1] = '\0';
   long long id;
-  size_t len;
-  unsigned long crc;
-  char tail;
-  if (sscanf(hdr, HBS_MAGIC " %lld %zu %lx%c", &id, &len, &crc, &tail) != 3 ||
-      id <= 0)
+  unsigned long long len, crc;
+  if (hbs_parse_header(hdr, &id, &len, &crc) != 0)
     return -EINVAL;
   size_t body = off + hlen;
   if (len > n - body || n - body - len < 1 || text[body + len] != '\n' ||
@@ -423,8 +451,8 @@ int hb_spool_pop(hb_spool_t *s, char *err, size_t errlen) {
     }
     return status;
   }
-  off_t dead = s->recs[s->head].off - (off_t)(s->recs[s->head].size -
-                                              s->recs[s->head].len - 1);
+  off_t dead = s->recs[s->head].off -
+               (off_t)(s->recs[s->head].size - s->recs[s->head].len - 1);
   if (dead >= HBS_COMPACT_MIN && (size_t)dead > s->bytes)
     return hbs_compact(s, err, errlen);
   return 0;

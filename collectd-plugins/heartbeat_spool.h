@@ -17,8 +17,8 @@
 
 typedef struct hb_spool_rec_s {
   long long id;
-  off_t off;  /* where the body starts in the file */
-  size_t len; /* body length */
+  off_t off;   /* where the body starts in the file */
+  size_t len;  /* body length */
   size_t size; /* the whole framed record */
 } hb_spool_rec_t;
 

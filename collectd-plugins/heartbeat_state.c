@@ -63,7 +63,7 @@ int hb_state_render(const hb_state_in_t *in, char **out, size_t *len) {
   qf_jw_arr_open(&w);
   for (size_t i = 0; i < in->n_backends; i++)
     hbst_backend(&w, in->backends[i]);
-  qf_jw_arr_close(&w); /* END backends */
+  qf_jw_arr_close(&w);       /* END backends */
   qf_jw_key(&w, "webhooks"); /* BEGIN webhooks */
   qf_jw_arr_open(&w);
   for (size_t i = 0; i < in->n_webhooks; i++)

@@ -153,7 +153,7 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
         .body = gz != NULL ? gz : body,
         .body_len = gz != NULL ? gzlen : len,
         .timeout_ms = (long)(b->timeout * 1000.0),
-        .max_body = 64 * 1024,
+        .max_body = (size_t)64 * 1024,
         .ca_cert = b->ca_cert,
         .client_cert = b->client_cert,
         .client_key = b->client_key,
@@ -170,8 +170,8 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
 }
 
 void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
-                         hb_class_t c, long status, const char *text,
-                         char *out, size_t outlen) {
+                         hb_class_t c, long status, const char *text, char *out,
+                         size_t outlen) {
   switch (c) {
   case HB_CLASS_AUTH:
     snprintf(out, outlen,
@@ -201,8 +201,8 @@ void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
     if (status == 0)
       snprintf(out, outlen, "backend %s unreachable: %s", b->name, text);
     else
-      snprintf(out, outlen, "backend %s answered %ld \"%s\"", b->name,
-               status, text);
+      snprintf(out, outlen, "backend %s answered %ld \"%s\"", b->name, status,
+               text);
     break;
   default:
     snprintf(out, outlen, "backend %s answered %ld \"%s\"", b->name, status,
@@ -264,8 +264,10 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
                                       "RateLimit-Policy from now on)"
                                     : "");
   } else if (c == HB_CLASS_RETRY && b->dl.mode == HB_MODE_RETRYING) {
-    hb_logf(&env->log, HB_LOG_WARNING, "%s; attempt %d of %d, retrying in "
-            "%.1f s", what, b->dl.attempts, b->policy.retries, wait);
+    hb_logf(&env->log, HB_LOG_WARNING,
+            "%s; attempt %d of %d, retrying in "
+            "%.1f s",
+            what, b->dl.attempts, b->policy.retries, wait);
   } else if (c == HB_CLASS_RETRY && !repeat) {
     hb_logf(&env->log, HB_LOG_ERR,
             "%s; %d attempts failed: heartbeats stay in the spool (%zu now) "
@@ -308,8 +310,8 @@ hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
     b->st.last_status = resp.status;
     b->st.last_latency_ms = resp.seconds * 1000.0;
   }
-  hb_verdict_t v = hb_deliver_answer(&b->dl, after, c, resp.retry_after,
-                                     resp.rl_policy);
+  hb_verdict_t v =
+      hb_deliver_answer(&b->dl, after, c, resp.retry_after, resp.rl_policy);
   if (v == HB_DONE)
     hbt_delivered(b, env, after);
   else if (c != HB_CLASS_CANCELED)
@@ -368,7 +370,7 @@ static int hbt_webhook_post(hb_webhook_t *w, const hb_env_t *env,
                            .body = body,
                            .body_len = len,
                            .timeout_ms = (long)(w->timeout * 1000.0),
-                           .max_body = 64 * 1024,
+                           .max_body = (size_t)64 * 1024,
                            .abort_cb = env->abort_cb,
                            .abort_ud = env->abort_ud};
   status = qf_http_perform(env->http, &req, resp);

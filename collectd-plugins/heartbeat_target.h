@@ -122,8 +122,8 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
 /* hb_backend_describe writes what an answer means for the operator, with
  * the backend's own error text (the API key redacted). */
 void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
-                         hb_class_t c, long status, const char *text,
-                         char *out, size_t outlen);
+                         hb_class_t c, long status, const char *text, char *out,
+                         size_t outlen);
 
 /* --- webhooks --- */
 

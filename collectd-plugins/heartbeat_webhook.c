@@ -76,8 +76,8 @@ static void hbw_repair_field(char *s) {
 }
 
 void hb_note_repair(hb_note_t *n) {
-  char *fields[] = {n->host, n->plugin, n->plugin_instance, n->type,
-                    n->type_instance, n->message};
+  char *fields[] = {n->host, n->plugin,        n->plugin_instance,
+                    n->type, n->type_instance, n->message};
   for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
     hbw_repair_field(fields[i]);
 }
@@ -114,8 +114,7 @@ static void hbw_json(qf_jw_t *w, const hb_note_t *n, const char *swarm_id,
 
 /* hbw_discord_field adds {name, value, inline} unless value is empty:
  * Discord refuses empty field values. */
-static void hbw_discord_field(qf_jw_t *w, const char *name,
-                              const char *value) {
+static void hbw_discord_field(qf_jw_t *w, const char *name, const char *value) {
   if (value[0] == '\0')
     return;
   qf_jw_obj_open(w);
@@ -172,9 +171,10 @@ static void hbw_slack(qf_jw_t *w, const hb_note_t *n, const char *swarm_id) {
   qf_jw_key(w, "attachments"); /* BEGIN attachments */
   qf_jw_arr_open(w);
   qf_jw_obj_open(w);
-  qf_jw_kstr(w, "color", n->severity == HB_SEV_FAILURE   ? "danger"
-                         : n->severity == HB_SEV_WARNING ? "warning"
-                                                         : "good");
+  qf_jw_kstr(w, "color",
+             n->severity == HB_SEV_FAILURE   ? "danger"
+             : n->severity == HB_SEV_WARNING ? "warning"
+                                             : "good");
   qf_jw_kstr(w, "title", hb_severity_name(n->severity));
   qf_jw_kstr(w, "text", n->message);
   qf_jw_kint(w, "ts", (long long)floor(n->time));

@@ -64,7 +64,8 @@
 #define HP_DEFAULT_REQUEST_WINDOW 900.0
 #define HP_DEFAULT_REJECTED_DELAY 300.0
 #define HP_SPOOL_SUBDIR "heartbeat_spool"
-#define HP_USER_AGENT "qiflow-heartbeat/" QF_VERSION " collectd/" PACKAGE_VERSION
+#define HP_USER_AGENT                                                          \
+  "qiflow-heartbeat/" QF_VERSION " collectd/" PACKAGE_VERSION
 /* The one-shot check waits at most this long for cpu, memory and disk. */
 #define HP_ONESHOT_WAIT 30.0
 #define HP_OFFLINE_TIMEOUT 2.0 /* seconds for the stopping heartbeat */
@@ -157,7 +158,7 @@ static int hp_block_name(oconfig_item_t *ci, char **name) {
   if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING ||
       !hb_name_valid(ci->values[0].value.string)) {
     ERROR(HP_PLUGIN " plugin: <%s> needs one name of 1 to %d characters "
-          "[A-Za-z0-9_.-], e.g. <%s \"central\">",
+                    "[A-Za-z0-9_.-], e.g. <%s \"central\">",
           ci->key, HB_NAME_MAX, ci->key);
     return -1;
   }
@@ -171,7 +172,8 @@ static int hp_block_name(oconfig_item_t *ci, char **name) {
   return *name == NULL ? -1 : 0;
 dup:
   ERROR(HP_PLUGIN " plugin: <%s \"%s\">: the name is already used by another "
-        "Backend or Webhook", ci->key, ci->values[0].value.string);
+                  "Backend or Webhook",
+        ci->key, ci->values[0].value.string);
   return -1;
 }
 
@@ -218,7 +220,8 @@ static int hp_backend_key(hb_backend_t *b, const char *key_file) {
   char err[512];
   if (b->api_key != NULL && key_file != NULL) {
     ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: APIKey and APIKeyFile are "
-          "exclusive", b->name);
+                    "exclusive",
+          b->name);
     return -1;
   }
   if (key_file != NULL &&
@@ -231,9 +234,11 @@ static int hp_backend_key(hb_backend_t *b, const char *key_file) {
       (b->api_key = strdup(env)) == NULL)
     return -1;
   if (b->api_key == NULL) {
-    WARNING(HP_PLUGIN " plugin: <Backend \"%s\">: no APIKey, APIKeyFile or "
-            HB_KEY_ENV ": heartbeats go without Authorization, which the "
-            "QiFlow backend answers with 401", b->name);
+    WARNING(HP_PLUGIN
+            " plugin: <Backend \"%s\">: no APIKey, APIKeyFile or " HB_KEY_ENV
+            ": heartbeats go without Authorization, which the "
+            "QiFlow backend answers with 401",
+            b->name);
     return 0;
   }
   if (hb_key_check(b->api_key, err, sizeof(err)) != 0) {
@@ -257,7 +262,8 @@ static int hp_backend_check(hb_backend_t *b, const char *key_file,
   }
   if (spool_max < 1024 || spool_max > (double)(1u << 30)) {
     ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: SpoolMaxBytes must be between "
-          "1024 and 1073741824", b->name);
+                    "1024 and 1073741824",
+          b->name);
     return -1;
   }
   b->spool_max = (size_t)spool_max;
@@ -322,7 +328,8 @@ static int hp_webhook_option(hb_webhook_t *w, oconfig_item_t *c) {
     if (cf_util_get_string_buffer(c, buf, sizeof(buf)) != 0 ||
         hb_format_parse(buf, &w->format) != 0) {
       ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: Format must be json, "
-            "discord or slack", w->name);
+                      "discord or slack",
+            w->name);
       return -1;
     }
     return 0;
@@ -331,7 +338,8 @@ static int hp_webhook_option(hb_webhook_t *w, oconfig_item_t *c) {
     if (cf_util_get_string_buffer(c, buf, sizeof(buf)) != 0 ||
         hb_severity_parse(buf, &w->min_severity) != 0) {
       ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: MinSeverity must be "
-            "failure or warning", w->name);
+                      "failure or warning",
+            w->name);
       return -1;
     }
     return 0;
@@ -437,15 +445,15 @@ static int hp_write(const data_set_t *ds, const value_list_t *vl,
                        ds->ds_num) != 0)
       continue;
     pthread_mutex_lock(&hp.lock);
-    int status = hp.metrics.slots != NULL
-                     ? hb_metrics_set(&hp.metrics, key, v, t)
-                     : 0;
+    int status =
+        hp.metrics.slots != NULL ? hb_metrics_set(&hp.metrics, key, v, t) : 0;
     pthread_mutex_unlock(&hp.lock);
     static c_complain_t full = C_COMPLAIN_INIT_STATIC;
     if (status == -ENOSPC)
       c_complain_once(LOG_WARNING, &full,
                       HP_PLUGIN " plugin: more than %d metrics; \"%s\" and "
-                      "later new ones are not kept", HB_METRICS_MAX, key);
+                                "later new ones are not kept",
+                      HB_METRICS_MAX, key);
   }
   return 0;
 }
@@ -482,7 +490,8 @@ static int hp_notify(const notification_t *n, user_data_t *ud) {
   pthread_mutex_unlock(&hp.lock);
   if (dropped > 0)
     WARNING(HP_PLUGIN " plugin: a webhook queue was full; its oldest "
-            "notification was dropped (%zu queue(s))", dropped);
+                      "notification was dropped (%zu queue(s))",
+            dropped);
   return 0;
 }
 
@@ -602,7 +611,8 @@ static void hp_log_line(time_t now, const char *body, size_t len) {
     WARNING(HP_PLUGIN " plugin: pruning the heartbeat log: %s", err);
   if (removed > 0)
     INFO(HP_PLUGIN " plugin: removed %d heartbeat log file(s) older than %d "
-         "days", removed, hp.retention_days);
+                   "days",
+         removed, hp.retention_days);
 }
 
 /* hp_dispatch1 dispatches one value of ours. */
@@ -624,10 +634,14 @@ static void hp_dispatch1(const char *inst, const char *type, const char *ti,
 static void hp_dispatch_values(void) {
   for (size_t i = 0; i < hp.n_backends; i++) {
     const hb_backend_t *b = hp.backends[i];
-    hp_dispatch1(b->name, "derive", "sent", (value_t){.derive = (derive_t)b->st.sent});
-    hp_dispatch1(b->name, "derive", "failed", (value_t){.derive = (derive_t)b->st.failed});
-    hp_dispatch1(b->name, "derive", "retried", (value_t){.derive = (derive_t)b->st.retried});
-    hp_dispatch1(b->name, "derive", "dropped", (value_t){.derive = (derive_t)b->st.dropped});
+    hp_dispatch1(b->name, "derive", "sent",
+                 (value_t){.derive = (derive_t)b->st.sent});
+    hp_dispatch1(b->name, "derive", "failed",
+                 (value_t){.derive = (derive_t)b->st.failed});
+    hp_dispatch1(b->name, "derive", "retried",
+                 (value_t){.derive = (derive_t)b->st.retried});
+    hp_dispatch1(b->name, "derive", "dropped",
+                 (value_t){.derive = (derive_t)b->st.dropped});
     hp_dispatch1(b->name, "queue_length", "spool",
                  (value_t){.gauge = (gauge_t)hb_spool_depth(&b->spool)});
     hp_dispatch1(b->name, "latency", "delivery",
@@ -639,8 +653,10 @@ static void hp_dispatch_values(void) {
     gauge_t depth = (gauge_t)w->qcount;
     derive_t dropped = (derive_t)w->st.dropped;
     pthread_mutex_unlock(&hp.lock);
-    hp_dispatch1(w->name, "derive", "sent", (value_t){.derive = (derive_t)w->st.sent});
-    hp_dispatch1(w->name, "derive", "failed", (value_t){.derive = (derive_t)w->st.failed});
+    hp_dispatch1(w->name, "derive", "sent",
+                 (value_t){.derive = (derive_t)w->st.sent});
+    hp_dispatch1(w->name, "derive", "failed",
+                 (value_t){.derive = (derive_t)w->st.failed});
     hp_dispatch1(w->name, "derive", "dropped", (value_t){.derive = dropped});
     hp_dispatch1(w->name, "queue_length", "queue", (value_t){.gauge = depth});
   }
@@ -691,8 +707,7 @@ static void hp_produce(bool offline) {
 
 /* hp_webhook_round sends the oldest queued note of w if it is due;
  * returns true when it tried. */
-static bool hp_webhook_round(hb_webhook_t *w, const hb_env_t *env,
-                             double now) {
+static bool hp_webhook_round(hb_webhook_t *w, const hb_env_t *env, double now) {
   hb_note_t note;
   unsigned long long seq;
   pthread_mutex_lock(&hp.lock);
@@ -774,7 +789,8 @@ static void hp_one_shot_wait(void) {
     hp_wait_until(hp_mono() + 0.2);
   }
   WARNING(HP_PLUGIN " plugin: one-shot: cpu, memory or disk still unknown "
-          "after %.0f s; sending what there is", HP_ONESHOT_WAIT);
+                    "after %.0f s; sending what there is",
+          HP_ONESHOT_WAIT);
 }
 
 /* hp_one_shot_send posts body to b with its Retries; 0 when delivered. */
@@ -796,8 +812,8 @@ static int hp_one_shot_send(hb_backend_t *b, long long id, const char *body,
     qf_http_response_free(&resp);
     if (c == HB_CLASS_OK) {
       INFO(HP_PLUGIN " plugin: one-shot: heartbeat %lld delivered to backend "
-           "%s (%s): HTTP %ld in %.0f ms", id, b->name, b->url_public, status,
-           ms);
+                     "%s (%s): HTTP %ld in %.0f ms",
+           id, b->name, b->url_public, status, ms);
       return 0;
     }
     hb_backend_describe(b, hp.swarm_id, c, status, text, what, sizeof(what));
@@ -830,7 +846,8 @@ static void hp_one_shot(void) {
   }
   if (hp.one_shot_status == 0)
     INFO(HP_PLUGIN " plugin: one-shot: heartbeat %lld written to %s and "
-         "delivered", id, hp.log_dir);
+                   "delivered",
+         id, hp.log_dir);
   else
     ERROR(HP_PLUGIN " plugin: one-shot: FAILED (see the lines above)");
   stop_collectd();
@@ -858,7 +875,8 @@ static void hp_platform(char *out, size_t outlen) {
 /* hp_init_defaults fills the string defaults and checks the settings that
  * depend on each other. */
 static int hp_init_defaults(void) {
-  if (hp.state_dir == NULL && (hp.state_dir = strdup(HP_DEFAULT_STATE_DIR)) == NULL)
+  if (hp.state_dir == NULL &&
+      (hp.state_dir = strdup(HP_DEFAULT_STATE_DIR)) == NULL)
     return -1;
   if (hp.log_dir == NULL && (hp.log_dir = strdup(HP_DEFAULT_LOG_DIR)) == NULL)
     return -1;
@@ -886,7 +904,8 @@ static int hp_init_runtime(void) {
     return -1;
   }
   hp_platform(hp.platform, sizeof(hp.platform));
-  hp.max_age = 3.0 * fmax(hp.interval, CDTIME_T_TO_DOUBLE(plugin_get_interval()));
+  hp.max_age =
+      3.0 * fmax(hp.interval, CDTIME_T_TO_DOUBLE(plugin_get_interval()));
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -947,8 +966,9 @@ static int hp_init(void) {
   }
   if (status == 0)
     INFO(HP_PLUGIN " plugin: swarm %s, a heartbeat every %g s to %zu "
-         "backend(s), %zu webhook(s)%s", hp.swarm_id, hp.interval,
-         hp.n_backends, hp.n_webhooks, hp.one_shot ? ", one shot" : "");
+                   "backend(s), %zu webhook(s)%s",
+         hp.swarm_id, hp.interval, hp.n_backends, hp.n_webhooks,
+         hp.one_shot ? ", one shot" : "");
   return status == 0 ? 0 : -1;
 }
 
@@ -984,7 +1004,8 @@ static void hp_stopping_heartbeat(void) {
       b->st.sent++;
     else
       INFO(HP_PLUGIN " plugin: backend %s: the stopping heartbeat %lld stays "
-           "spooled for the next start", b->name, id);
+                     "spooled for the next start",
+           b->name, id);
     qf_http_response_free(&resp);
     free(body);
   }

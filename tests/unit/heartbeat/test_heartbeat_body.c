@@ -160,8 +160,8 @@ static void test_full_swarm(void **state) {
       0);
   assert_float_equal(gb, 8.0, 1e-9);
   long long up;
-  assert_int_equal(qf_json_get_int(qf_json_get(doc, "system"),
-                                   "uptime_seconds", &up), 0);
+  assert_int_equal(
+      qf_json_get_int(qf_json_get(doc, "system"), "uptime_seconds", &up), 0);
   assert_int_equal(up, 3600);
   /* agents: counts and a trimmed list */
   yajl_val list = path(doc, "agents", "agent_list");
@@ -170,19 +170,20 @@ static void test_full_swarm(void **state) {
   assert_null(qf_json_get(list->u.array.values[0], "pid"));
   assert_null(qf_json_get(list->u.array.values[1], "current_task"));
   long long n;
-  assert_int_equal(qf_json_get_int(path(doc, "agents", "by_status"), "blocked",
-                                   &n), 0); /* from agents.json */
+  assert_int_equal(
+      qf_json_get_int(path(doc, "agents", "by_status"), "blocked", &n),
+      0); /* from agents.json */
   assert_int_equal(n, 1);
   /* project: flagged issues only */
   yajl_val flagged =
       path(doc, "project", "issues_requiring_human_intervention");
   assert_int_equal(flagged->u.array.len, 2);
-  assert_int_equal(qf_json_get_int(qf_json_get(doc, "project"),
-                                   "flagged_issues", &n), 0);
+  assert_int_equal(
+      qf_json_get_int(qf_json_get(doc, "project"), "flagged_issues", &n), 0);
   assert_int_equal(n, 2);
   assert_null(qf_json_get(doc, "issues"));
-  assert_string_equal(
-      qf_json_get_str(qf_json_get(doc, "github"), "repository"), "owner/repo");
+  assert_string_equal(qf_json_get_str(qf_json_get(doc, "github"), "repository"),
+                      "owner/repo");
   /* Near 1 KB for a typical swarm. */
   assert_true(len < 1600);
   yajl_tree_free(doc);
@@ -199,8 +200,8 @@ static void test_status_rules(void **state) {
   f.agents[HB_AG_DEAD] = 1;
   assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
   f.agents[HB_AG_DEAD] = 0;
-  yajl_val agents = qf_json_parse(
-      "{\"counts\":{\"failed\":1,\"stale\":0}}", NULL, 0);
+  yajl_val agents =
+      qf_json_parse("{\"counts\":{\"failed\":1,\"stale\":0}}", NULL, 0);
   in.agents = agents; /* counts from agents.json when collectd has none */
   assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
   in.agents = NULL;
@@ -234,8 +235,8 @@ static void test_lists_are_bounded(void **state) {
   qf_buf_t b = QF_BUF_INIT;
   qf_buf_puts(&b, "{\"agents\":[");
   for (int i = 0; i < HB_BODY_MAX_AGENTS + 5; i++)
-    qf_buf_printf(&b, "%s{\"name\":\"a%d\",\"status\":\"idle\"}",
-                  i ? "," : "", i);
+    qf_buf_printf(&b, "%s{\"name\":\"a%d\",\"status\":\"idle\"}", i ? "," : "",
+                  i);
   qf_buf_puts(&b, "]}");
   yajl_val agents = qf_json_parse(b.data, NULL, 0);
   hb_figures_t f = full_figures();
@@ -247,8 +248,9 @@ static void test_lists_are_bounded(void **state) {
   assert_int_equal(path(doc, "agents", "agent_list")->u.array.len,
                    HB_BODY_MAX_AGENTS);
   long long more;
-  assert_int_equal(qf_json_get_int(qf_json_get(doc, "agents"),
-                                   "agents_not_listed", &more), 0);
+  assert_int_equal(
+      qf_json_get_int(qf_json_get(doc, "agents"), "agents_not_listed", &more),
+      0);
   assert_int_equal(more, 5);
   yajl_tree_free(doc);
   free(text);

@@ -52,7 +52,9 @@ static void test_urls(void **state) {
   (void)state;
   char err[128];
   assert_int_equal(hb_url_check("https://backend.example/api/v1/swarms/"
-                                "heartbeat", err, sizeof(err)), 0);
+                                "heartbeat",
+                                err, sizeof(err)),
+                   0);
   assert_int_equal(hb_url_check("http://127.0.0.1:8080/x", err, sizeof(err)),
                    0);
   assert_int_equal(hb_url_check("ftp://x/", err, sizeof(err)), -EINVAL);
@@ -66,8 +68,8 @@ static void test_urls(void **state) {
                                sizeof(hint)));
   assert_false(hb_url_path_hint("https://b.example/api/v1/swarms/heartbeat",
                                 hint, sizeof(hint)));
-  assert_false(hb_url_path_hint("https://hooks.example/abc", hint,
-                                sizeof(hint)));
+  assert_false(
+      hb_url_path_hint("https://hooks.example/abc", hint, sizeof(hint)));
 }
 
 static void test_key_check(void **state) {
@@ -115,8 +117,8 @@ static void test_key_file(void **state) {
   write_key(path, "CANARY-1\nCANARY-2\n", 0600);
   assert_int_equal(hb_key_file_read(path, &key, err, sizeof(err)), -EINVAL);
   assert_null(strstr(err, "CANARY"));
-  assert_int_equal(hb_key_file_read("/nonexistent/key", &key, err,
-                                    sizeof(err)), -ENOENT);
+  assert_int_equal(hb_key_file_read("/nonexistent/key", &key, err, sizeof(err)),
+                   -ENOENT);
 }
 
 static void test_rate_advice(void **state) {

@@ -87,12 +87,10 @@ static void test_policy_header(void **state) {
   assert_int_equal(hb_parse_policy("100;w=900", &limit, &window), 0);
   assert_int_equal(limit, 100);
   assert_true(window == 900);
-  assert_int_equal(hb_parse_policy("10;w=20, 1000;w=3600", &limit, &window),
-                   0);
+  assert_int_equal(hb_parse_policy("10;w=20, 1000;w=3600", &limit, &window), 0);
   assert_int_equal(limit, 10);
   assert_true(window == 20);
-  assert_int_equal(hb_parse_policy("\"default\";q=5;w=60", &limit, &window),
-                   0);
+  assert_int_equal(hb_parse_policy("\"default\";q=5;w=60", &limit, &window), 0);
   assert_int_equal(limit, 5);
   assert_int_equal(hb_parse_policy("100", &limit, &window), -EINVAL);
   assert_int_equal(hb_parse_policy("", &limit, &window), -EINVAL);
@@ -127,8 +125,7 @@ static void test_success_and_transient_retries(void **state) {
   /* The third failure spends Retries: down, probed once per interval,
    * and the heartbeat is kept. */
   hb_deliver_started(&d, t);
-  assert_int_equal(hb_deliver_answer(&d, t, HB_CLASS_RETRY, -1, NULL),
-                   HB_KEEP);
+  assert_int_equal(hb_deliver_answer(&d, t, HB_CLASS_RETRY, -1, NULL), HB_KEEP);
   assert_int_equal(d.mode, HB_MODE_DOWN);
   assert_true(hb_deliver_ready_at(&d, t) == t + 60);
   t += 60;
@@ -172,9 +169,9 @@ static void test_429_pauses_and_learns(void **state) {
     hb_deliver_answer(&d, t, HB_CLASS_OK, -1, NULL);
   }
   hb_deliver_started(&d, t);
-  assert_int_equal(hb_deliver_answer(&d, t, HB_CLASS_RATE_LIMITED, 19,
-                                     "10;w=20"),
-                   HB_KEEP); /* kept, never dropped */
+  assert_int_equal(
+      hb_deliver_answer(&d, t, HB_CLASS_RATE_LIMITED, 19, "10;w=20"),
+      HB_KEEP); /* kept, never dropped */
   assert_int_equal(d.mode, HB_MODE_PAUSED);
   assert_int_equal(d.attempts, 0); /* a 429 is no failed attempt */
   assert_int_equal(d.learned_limit, 10);
@@ -231,15 +228,12 @@ static void test_webhooks_drop(void **state) {
   p.keep_forever = false;
   hb_deliver_t d;
   hb_deliver_init(&d, &p);
-  assert_int_equal(hb_deliver_answer(&d, 0, HB_CLASS_RETRY, -1, NULL),
-                   HB_KEEP);
-  assert_int_equal(hb_deliver_answer(&d, 5, HB_CLASS_RETRY, -1, NULL),
-                   HB_KEEP);
+  assert_int_equal(hb_deliver_answer(&d, 0, HB_CLASS_RETRY, -1, NULL), HB_KEEP);
+  assert_int_equal(hb_deliver_answer(&d, 5, HB_CLASS_RETRY, -1, NULL), HB_KEEP);
   assert_int_equal(hb_deliver_answer(&d, 10, HB_CLASS_RETRY, -1, NULL),
                    HB_DROP);
   assert_int_equal(d.attempts, 0);
-  assert_int_equal(hb_deliver_answer(&d, 20, HB_CLASS_AUTH, -1, NULL),
-                   HB_DROP);
+  assert_int_equal(hb_deliver_answer(&d, 20, HB_CLASS_AUTH, -1, NULL), HB_DROP);
   assert_int_equal(hb_deliver_answer(&d, 20, HB_CLASS_RATE_LIMITED, 3, NULL),
                    HB_KEEP);
   assert_int_equal(hb_deliver_answer(&d, 30, HB_CLASS_CANCELED, -1, NULL),

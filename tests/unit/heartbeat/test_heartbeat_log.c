@@ -78,11 +78,10 @@ static void test_names_and_local_date(void **state) {
 static void test_parse_name(void **state) {
   (void)state;
   int y, m, d;
-  assert_int_equal(hb_log_parse_name("heartbeat_20261127.json", &y, &m, &d),
-                   0);
+  assert_int_equal(hb_log_parse_name("heartbeat_20261127.json", &y, &m, &d), 0);
   assert_int_equal(y * 10000 + m * 100 + d, 20261127);
-  const char *bad[] = {"heartbeat_2026112.json", "heartbeat_20261327.json",
-                       "heartbeat_20261100.json", "heartbeat_2026112x.json",
+  const char *bad[] = {"heartbeat_2026112.json",     "heartbeat_20261327.json",
+                       "heartbeat_20261100.json",    "heartbeat_2026112x.json",
                        "heartbeat_20261127.json.gz", "other_20261127.json",
                        "heartbeat_20260231.json"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -101,21 +100,22 @@ static void test_days(void **state) {
 static void test_append_and_rollover(void **state) {
   const char *dir = *state;
   char err[256];
-  assert_int_equal(hb_log_append(dir, T_LAST_SECOND - 60, "{\"a\":1}", 7, err,
-                                 sizeof(err)), 0);
-  assert_int_equal(hb_log_append(dir, T_LAST_SECOND, "{\"a\":2}", 7, err,
-                                 sizeof(err)), 0);
-  assert_int_equal(hb_log_append(dir, T_LAST_SECOND + 1, "{\"a\":3}", 7, err,
-                                 sizeof(err)), 0);
+  assert_int_equal(
+      hb_log_append(dir, T_LAST_SECOND - 60, "{\"a\":1}", 7, err, sizeof(err)),
+      0);
+  assert_int_equal(
+      hb_log_append(dir, T_LAST_SECOND, "{\"a\":2}", 7, err, sizeof(err)), 0);
+  assert_int_equal(
+      hb_log_append(dir, T_LAST_SECOND + 1, "{\"a\":3}", 7, err, sizeof(err)),
+      0);
   assert_string_equal(read_file(dir, "heartbeat_20261127.json"),
                       "{\"a\":1}\n{\"a\":2}\n");
-  assert_string_equal(read_file(dir, "heartbeat_20261128.json"),
-                      "{\"a\":3}\n");
+  assert_string_equal(read_file(dir, "heartbeat_20261128.json"), "{\"a\":3}\n");
   /* A missing LogDir is created. */
   char sub[512];
   snprintf(sub, sizeof(sub), "%s/deeper/logs", dir);
-  assert_int_equal(hb_log_append(sub, T_LAST_SECOND, "{}", 2, err,
-                                 sizeof(err)), 0);
+  assert_int_equal(hb_log_append(sub, T_LAST_SECOND, "{}", 2, err, sizeof(err)),
+                   0);
 }
 
 static void touch(const char *dir, const char *name) {
@@ -136,18 +136,18 @@ static void test_prune_by_date(void **state) {
   const char *dir = *state;
   const char *names[] = {"heartbeat_20261127.json", "heartbeat_20261113.json",
                          "heartbeat_20261112.json", "heartbeat_20251127.json",
-                         "heartbeat_notes.json", "other.txt"};
+                         "heartbeat_notes.json",    "other.txt"};
   for (size_t i = 0; i < 6; i++)
     touch(dir, names[i]);
   int removed = -1;
   char err[256];
   /* Retention 0 keeps everything. */
-  assert_int_equal(hb_log_prune(dir, T_LAST_SECOND, 0, &removed, err,
-                                sizeof(err)), 0);
+  assert_int_equal(
+      hb_log_prune(dir, T_LAST_SECOND, 0, &removed, err, sizeof(err)), 0);
   assert_int_equal(removed, 0);
   /* Today the 27th, 14 days: the 13th stays, the 12th and older go. */
-  assert_int_equal(hb_log_prune(dir, T_LAST_SECOND, 14, &removed, err,
-                                sizeof(err)), 0);
+  assert_int_equal(
+      hb_log_prune(dir, T_LAST_SECOND, 14, &removed, err, sizeof(err)), 0);
   assert_int_equal(removed, 2);
   assert_true(exists(dir, "heartbeat_20261127.json"));
   assert_true(exists(dir, "heartbeat_20261113.json"));
@@ -156,13 +156,14 @@ static void test_prune_by_date(void **state) {
   assert_true(exists(dir, "heartbeat_notes.json"));
   assert_true(exists(dir, "other.txt"));
   /* One second later it is the 28th: the 13th goes too. */
-  assert_int_equal(hb_log_prune(dir, T_LAST_SECOND + 1, 14, &removed, err,
-                                sizeof(err)), 0);
+  assert_int_equal(
+      hb_log_prune(dir, T_LAST_SECOND + 1, 14, &removed, err, sizeof(err)), 0);
   assert_int_equal(removed, 1);
   assert_false(exists(dir, "heartbeat_20261113.json"));
   /* A missing LogDir is nothing to prune. */
   assert_int_equal(hb_log_prune("/nonexistent/hb", T_LAST_SECOND, 1, &removed,
-                                err, sizeof(err)), 0);
+                                err, sizeof(err)),
+                   0);
 }
 
 int main(void) {

@@ -16,18 +16,22 @@
 static void test_key(void **state) {
   (void)state;
   char k[HB_METRIC_KEY_MAX];
-  assert_int_equal(hb_metrics_key(k, sizeof(k), "cpu", "", "percent", "idle",
-                                  "value", 1), 0);
+  assert_int_equal(
+      hb_metrics_key(k, sizeof(k), "cpu", "", "percent", "idle", "value", 1),
+      0);
   assert_string_equal(k, "cpu/percent-idle");
   assert_int_equal(hb_metrics_key(k, sizeof(k), "df", "root", "df_complex",
-                                  "used", "value", 1), 0);
+                                  "used", "value", 1),
+                   0);
   assert_string_equal(k, "df-root/df_complex-used");
-  assert_int_equal(hb_metrics_key(k, sizeof(k), "load", NULL, "load", NULL,
-                                  "midterm", 3), 0);
+  assert_int_equal(
+      hb_metrics_key(k, sizeof(k), "load", NULL, "load", NULL, "midterm", 3),
+      0);
   assert_string_equal(k, "load/load.midterm");
   char tiny[8];
   assert_int_equal(hb_metrics_key(tiny, sizeof(tiny), "memory", "", "percent",
-                                  "used", "value", 1), -ENAMETOOLONG);
+                                  "used", "value", 1),
+                   -ENAMETOOLONG);
 }
 
 static void test_wanted(void **state) {

@@ -52,8 +52,8 @@ static size_t append(hb_spool_t *s, long long id, size_t pad) {
   long long dropped[8];
   size_t nd = 0;
   char err[256];
-  assert_int_equal(hb_spool_append(s, id, body, (size_t)n, dropped, 8, &nd,
-                                   err, sizeof(err)),
+  assert_int_equal(hb_spool_append(s, id, body, (size_t)n, dropped, 8, &nd, err,
+                                   sizeof(err)),
                    0);
   return nd;
 }
@@ -113,8 +113,7 @@ static void test_fifo_and_restart(void **state) {
   long long d[1];
   size_t nd;
   char err[128];
-  assert_int_equal(hb_spool_append(&s, 5, "{}", 2, d, 1, &nd, err,
-                                   sizeof(err)),
+  assert_int_equal(hb_spool_append(&s, 5, "{}", 2, d, 1, &nd, err, sizeof(err)),
                    -EINVAL);
   hb_spool_close(&s);
 }
@@ -137,8 +136,8 @@ static void test_bound_drops_oldest_counted(void **state) {
   long long dropped[4];
   size_t nd;
   char err[256];
-  assert_int_equal(hb_spool_append(&s, 6, big, 200, dropped, 4, &nd, err,
-                                   sizeof(err)), 0);
+  assert_int_equal(
+      hb_spool_append(&s, 6, big, 200, dropped, 4, &nd, err, sizeof(err)), 0);
   assert_int_equal(nd, 2);
   assert_int_equal(dropped[0], 3);
   assert_int_equal(dropped[1], 4);
@@ -247,10 +246,9 @@ int main(void) {
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_bound_drops_oldest_counted,
                                       setup_dir, teardown_dir),
-      cmocka_unit_test_setup_teardown(test_torn_tail, setup_dir,
+      cmocka_unit_test_setup_teardown(test_torn_tail, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_corrupt_and_garbage_tail, setup_dir,
                                       teardown_dir),
-      cmocka_unit_test_setup_teardown(test_corrupt_and_garbage_tail,
-                                      setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_compaction_keeps_order, setup_dir,
                                       teardown_dir),
       cmocka_unit_test(test_crc),
