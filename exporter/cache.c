@@ -210,7 +210,8 @@ void qfx_cache_refresh(qfx_cache_t *c) {
   double wall = ca_clock(CLOCK_REALTIME), mono = ca_clock(CLOCK_MONOTONIC);
   ca_read_collectd(c, wall, mono);
   ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
-  ca_project(c);
+  if (c->thread_started)
+    ca_project(c); /* not at init: see qfx_cache_init */
   ca_snapshot(&c->heartbeat, c->snap_logged[2], sizeof(c->snap_logged[2]));
   ca_swarm_id(c);
   qfx_model_t m = {
@@ -305,6 +306,9 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
     qf_err(err, errlen, "initialising the cache: %s", strerror(-rc));
     return rc; /* qfx_cache_destroy frees what was set up */
   }
+  /* The first set leaves project.json out: indexing a large one takes a
+   * few hundred ms, which the server's start should not wait for. The
+   * refresh thread's first refresh, right after the start, reads it. */
   qfx_cache_refresh(c);
   if (c->current == NULL) {
     qf_err(err, errlen, "rendering the first responses: out of memory");
@@ -329,6 +333,7 @@ static void *ca_thread(void *arg) {
   qfx_cache_t *c = arg;
   struct timespec next, now;
   clock_gettime(CLOCK_MONOTONIC, &next);
+  qfx_cache_refresh(c); /* at once: the first with project.json */
   pthread_mutex_lock(&c->lock);
   while (!c->stop) {
     ca_deadline(&next, c->opts->refresh_ms);
@@ -349,12 +354,13 @@ static void *ca_thread(void *arg) {
 }
 
 int qfx_cache_start(qfx_cache_t *c, char *err, size_t errlen) {
+  c->thread_started = true; /* before the thread reads it */
   int rc = pthread_create(&c->thread, NULL, ca_thread, c);
   if (rc != 0) {
+    c->thread_started = false;
     qf_err(err, errlen, "starting the refresh thread: %s", strerror(rc));
     return -rc;
   }
-  c->thread_started = true;
   return 0;
 }
 

@@ -61,8 +61,9 @@ typedef struct qfx_cache_s {
 } qfx_cache_t;
 
 /* qfx_cache_init prepares c and renders the first set (one synchronous
- * refresh), so the first request already has data. 0 or a negative errno
- * with a message in err. */
+ * refresh of everything but project.json, which the refresh thread reads
+ * at once when it starts), so the first request already has data. 0 or a
+ * negative errno with a message in err. */
 int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
                    size_t errlen);
 /* qfx_cache_start runs the refresh thread. */

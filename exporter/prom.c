@@ -176,26 +176,23 @@ static int pr_q(const char *params, const char *end) {
  * the most specific range, then the first listed. JSON without a match. */
 static int pr_accept(const char *accept) {
   int best = QFX_FMT_JSON, best_q = -1, best_spec = -1;
-  const char *s = accept;
-  while (s != NULL && *s) {
-    const char *end = strchr(s, ',');
-    if (end == NULL)
-      end = s + strlen(s);
-    while (s < end && (*s == ' ' || *s == '\t'))
-      s++;
-    const char *semi = memchr(s, ';', (size_t)(end - s));
-    const char *tend = semi != NULL ? semi : end;
-    while (tend > s && (tend[-1] == ' ' || tend[-1] == '\t'))
-      tend--;
-    int spec = 0, fmt = pr_media(s, (size_t)(tend - s), &spec);
-    int q = semi != NULL ? pr_q(semi, end) : 1000;
+  const char *s = accept != NULL ? accept : "";
+  while (*s) {
+    size_t n = strcspn(s, ","); /* one media range: s[0 .. n) */
+    size_t lead = strspn(s, " \t");
+    size_t type_end = lead + strcspn(s + lead, ";,");
+    size_t tn = type_end;
+    while (tn > lead && (s[tn - 1] == ' ' || s[tn - 1] == '\t'))
+      tn--;
+    int spec = 0, fmt = pr_media(s + lead, tn > lead ? tn - lead : 0, &spec);
+    int q = type_end < n ? pr_q(s + type_end, s + n) : 1000;
     if (fmt >= 0 && q > 0 &&
         (q > best_q || (q == best_q && spec > best_spec))) {
       best = fmt;
       best_q = q;
       best_spec = spec;
     }
-    s = *end ? end + 1 : end;
+    s += s[n] ? n + 1 : n;
   }
   return best;
 }

@@ -85,6 +85,10 @@ def make_stack(stack_factory, refresh_ms, args=()):
     write_json(stack.state_dir / "heartbeat.json", HEARTBEAT)
     stack.write_agent("Agent \"1\"", filename="agent-1.json")
     stack.start()
+    # project.json is indexed by the refresh thread's first refresh, just
+    # after the server starts answering.
+    wait_until(lambda: get(stack, "/project/completion").json()
+               ["completion"] == 50, WAIT, 0.02, "project.json indexed")
     return stack
 
 
