@@ -5,13 +5,13 @@
  * collectd and never wait for a refresh. */
 #include "cache.h"
 #include "log.h"
-#include "qf_buf.h"
 #include "prom.h"
+#include "qf_buf.h"
 #include "render.h"
 
 #include <ctype.h>
-#include <malloc.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

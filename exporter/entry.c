@@ -23,30 +23,38 @@ void qfx_etag(const void *data, size_t len, char out[24]) {
   snprintf(out, 24, "\"%016" PRIx64 "\"", h);
 }
 
-/* en_token trims spaces around [*s, end) and advances *s past the next
- * separator sep; returns the token's length and its start in *tok. */
-static size_t en_token(const char **s, char sep, const char **tok) {
+bool qfx_header_next(const char **s, const char **tok, size_t *toklen,
+                     int *q) {
   const char *p = *s;
-  while (*p == ' ' || *p == '\t')
-    p++;
-  const char *end = strchr(p, sep);
-  if (end == NULL)
-    end = p + strlen(p);
-  *s = *end ? end + 1 : end;
-  while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-    end--;
+  while (*p == ' ' || *p == '\t' || *p == ',')
+    p++; /* empty list elements are allowed */
+  *s = p;
+  if (*p == '\0')
+    return false;
+  size_t n = strcspn(p, ","), t = strcspn(p, ";,"), tl = t;
+  while (tl > 0 && (p[tl - 1] == ' ' || p[tl - 1] == '\t'))
+    tl--;
   *tok = p;
-  return (size_t)(end - p);
+  *toklen = tl;
+  *q = 1000;
+  for (size_t i = t + 1; i + 1 < n; i++) {
+    if ((p[i] == 'q' || p[i] == 'Q') && p[i + 1] == '=' &&
+        (p[i - 1] == ';' || p[i - 1] == ' ' || p[i - 1] == '\t')) {
+      char *after = NULL;
+      double v = strtod(p + i + 2, &after);
+      *q = after == p + i + 2 || v <= 0 ? 0 : v >= 1 ? 1000
+                                                     : (int)(v * 1000 + 0.5);
+    }
+  }
+  *s = p + n + (p[n] != '\0');
+  return true;
 }
 
 bool qfx_etag_match(const char *header, const char *etag) {
-  if (header == NULL)
-    return false;
-  size_t elen = strlen(etag);
-  const char *s = header;
-  while (*s) {
-    const char *tok;
-    size_t n = en_token(&s, ',', &tok);
+  size_t elen = strlen(etag), n;
+  const char *s = header != NULL ? header : "", *tok;
+  int q;
+  while (qfx_header_next(&s, &tok, &n, &q)) {
     if (n == 1 && tok[0] == '*')
       return true;
     if (n >= 2 && tok[0] == 'W' && tok[1] == '/') {
@@ -59,37 +67,18 @@ bool qfx_etag_match(const char *header, const char *etag) {
   return false;
 }
 
-/* en_qvalue reads the q parameter of one Accept-Encoding element; 1 when
- * absent, 0 when malformed. */
-static double en_qvalue(const char *params, size_t n) {
-  const char *q = NULL;
-  for (size_t i = 0; i + 1 < n; i++)
-    if ((params[i] == 'q' || params[i] == 'Q') && params[i + 1] == '=')
-      q = params + i + 2;
-  if (q == NULL)
-    return 1.0;
-  char *end = NULL;
-  double v = strtod(q, &end);
-  return end == q ? 0.0 : v;
-}
-
 bool qfx_accepts_gzip(const char *header) {
-  double gzip = -1.0, any = -1.0;
-  const char *s = header != NULL ? header : "";
-  while (*s) {
-    const char *tok;
-    size_t n = en_token(&s, ',', &tok);
-    size_t name = strcspn(tok, "; \t");
-    if (name > n)
-      name = n;
-    double q = en_qvalue(tok + name, n - name);
-    if ((name == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
-        (name == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
+  int gzip = -1, any = -1, q;
+  const char *s = header != NULL ? header : "", *tok;
+  size_t n;
+  while (qfx_header_next(&s, &tok, &n, &q)) {
+    if ((n == 4 && strncasecmp(tok, "gzip", 4) == 0) ||
+        (n == 6 && strncasecmp(tok, "x-gzip", 6) == 0))
       gzip = q;
-    else if (name == 1 && tok[0] == '*')
+    else if (n == 1 && tok[0] == '*')
       any = q;
   }
-  return gzip >= 0.0 ? gzip > 0.0 : any > 0.0;
+  return gzip >= 0 ? gzip > 0 : any > 0;
 }
 
 /* en_headers adds the headers every response carries; MHD_NO on failure. */

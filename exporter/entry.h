@@ -63,6 +63,12 @@ void qfx_etag(const void *data, size_t len, char out[24]);
 /* qfx_etag_match tells whether an If-None-Match value names etag ("*",
  * a list, weak W/ forms). */
 bool qfx_etag_match(const char *header, const char *etag);
+/* qfx_header_next reads the next element of a comma-separated header
+ * value (Accept, Accept-Encoding, If-None-Match): its token without
+ * parameters or surrounding spaces, and its q parameter in thousandths
+ * (1000 when absent, 0 when malformed). Advances *s; false at the end. */
+bool qfx_header_next(const char **s, const char **tok, size_t *toklen,
+                     int *q);
 /* qfx_accepts_gzip tells whether an Accept-Encoding value allows gzip. */
 bool qfx_accepts_gzip(const char *header);
 /* qfx_gzip compresses data into a new gzip member the caller frees.

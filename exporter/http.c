@@ -1,7 +1,8 @@
 /* http.c: the libmicrohttpd server. The handler checks the method first
  * (GET and HEAD are served, OPTIONS answered, anything else gets 405 with
  * Allow), routes on the path, and queues a response the refresh thread
- * already built. Only errors (404, 405) are rendered per request. */
+ * already built. Only errors are rendered per request, and a page of
+ * /project/issues the first time it is asked for. */
 #include "http.h"
 #include "log.h"
 #include "prom.h"
@@ -90,14 +91,18 @@ static enum MHD_Result ht_not_found(qfx_http_t *h, struct MHD_Connection *c,
 /* ht_reject answers a method we do not serve with 405. */
 static enum MHD_Result ht_reject(qfx_http_t *h, struct MHD_Connection *c,
                                  const char *method) {
+  static const char generic[] = "method not allowed; use GET";
   char msg[160];
-  snprintf(msg, sizeof(msg), "method %.64s not allowed; use GET",
-           strlen(method) <= 64 ? method : "");
-  return ht_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, msg,
-                  "method not allowed; use GET", QFX_ALLOW);
+  if (strlen(method) <= 64)
+    snprintf(msg, sizeof(msg), "method %s not allowed; use GET", method);
+  else
+    snprintf(msg, sizeof(msg), "%s", generic);
+  return ht_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, generic,
+                  QFX_ALLOW);
 }
 
-/* ht_body_of maps a route to the body the refresh thread rendered. */
+/* ht_body_of maps a route to the body the refresh thread rendered; -1
+ * for the routes served otherwise (/metrics picks one of three). */
 static int ht_body_of(int route) {
   switch (route) {
   case QFX_R_HEALTH:
@@ -106,8 +111,6 @@ static int ht_body_of(int route) {
     return QFX_B_STATUS;
   case QFX_R_AGENT_STATUS:
     return QFX_B_AGENT_STATUS;
-  case QFX_R_METRICS:
-    return QFX_B_METRICS;
   default:
     return -1;
   }
@@ -182,19 +185,20 @@ static int ht_metrics_body(qfx_http_t *h, struct MHD_Connection *c,
                              : QFX_B_METRICS;
 }
 
-/* ht_serve answers GET and HEAD from the current set. */
+/* ht_serve answers GET and HEAD of a known route from the current set. */
 static enum MHD_Result ht_serve(qfx_http_t *h, struct MHD_Connection *c,
-                                int route, const char *path) {
+                                int route) {
   enum MHD_Result r = MHD_NO;
+  int b = ht_body_of(route);
   if (route == QFX_R_PROJECT_ISSUES)
     return ht_issues(h, c);
-  int b = ht_body_of(route);
   if (route == QFX_R_METRICS && (b = ht_metrics_body(h, c, &r)) < 0)
     return r;
-  if (b < 0 && route != QFX_R_PROJECT_COMPLETION)
-    return ht_not_found(h, c, path);
   qfx_set_t *s = qfx_cache_acquire(h->cache);
-  r = qfx_entry_queue(b >= 0 ? &s->bodies[b] : &s->project->completion, c);
+  const qfx_entry_t *e = route == QFX_R_PROJECT_COMPLETION
+                             ? &s->project->completion
+                             : &s->bodies[b];
+  r = qfx_entry_queue(e, c);
   qfx_set_release(s);
   return r;
 }
@@ -225,7 +229,7 @@ static enum MHD_Result ht_access(void *cls, struct MHD_Connection *c,
     return ht_not_found(h, c, url);
   if (m == QFX_M_OPTIONS)
     return MHD_queue_response(c, MHD_HTTP_NO_CONTENT, h->preflight);
-  return ht_serve(h, c, route, url);
+  return ht_serve(h, c, route);
 }
 
 /* ht_log routes libmicrohttpd's messages into our log. */
@@ -242,8 +246,9 @@ static void ht_log(void *cls, const char *fmt, va_list ap) {
 static int ht_listen(const qfx_opts_t *o, char *err, size_t errlen) {
   int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    qf_err(err, errlen, "socket: %s", strerror(errno));
-    return -errno;
+    int e = errno;
+    qf_err(err, errlen, "socket: %s", strerror(e));
+    return -e;
   }
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||

@@ -1,6 +1,7 @@
 /* prom.c: writing the Prometheus 0.0.4 and OpenMetrics 1.0 text formats,
  * and choosing between them and JSON for /metrics. */
 #include "prom.h"
+#include "entry.h"
 
 #include <errno.h>
 #include <math.h>
@@ -159,40 +160,20 @@ static int pr_media(const char *m, size_t n, int *specific) {
   return -1;
 }
 
-/* pr_q reads the q parameter in [params, end) in thousandths; 1000 when
- * absent. */
-static int pr_q(const char *params, const char *end) {
-  for (const char *p = params; p + 2 <= end; p++) {
-    if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=' &&
-        (p == params || p[-1] == ';' || p[-1] == ' ')) {
-      double q = strtod(p + 2, NULL);
-      return q <= 0 ? 0 : q >= 1 ? 1000 : (int)(q * 1000 + 0.5);
-    }
-  }
-  return 1000;
-}
-
 /* pr_accept picks the format the Accept header prefers: highest q, then
  * the most specific range, then the first listed. JSON without a match. */
 static int pr_accept(const char *accept) {
-  int best = QFX_FMT_JSON, best_q = -1, best_spec = -1;
-  const char *s = accept != NULL ? accept : "";
-  while (*s) {
-    size_t n = strcspn(s, ","); /* one media range: s[0 .. n) */
-    size_t lead = strspn(s, " \t");
-    size_t type_end = lead + strcspn(s + lead, ";,");
-    size_t tn = type_end;
-    while (tn > lead && (s[tn - 1] == ' ' || s[tn - 1] == '\t'))
-      tn--;
-    int spec = 0, fmt = pr_media(s + lead, tn > lead ? tn - lead : 0, &spec);
-    int q = type_end < n ? pr_q(s + type_end, s + n) : 1000;
+  int best = QFX_FMT_JSON, best_q = -1, best_spec = -1, q, spec;
+  const char *s = accept != NULL ? accept : "", *tok;
+  size_t n;
+  while (qfx_header_next(&s, &tok, &n, &q)) {
+    int fmt = pr_media(tok, n, &spec);
     if (fmt >= 0 && q > 0 &&
         (q > best_q || (q == best_q && spec > best_spec))) {
       best = fmt;
       best_q = q;
       best_spec = spec;
     }
-    s += s[n] ? n + 1 : n;
   }
   return best;
 }

@@ -117,12 +117,37 @@ static void test_accept_gzip(void **state) {
                cases[i].header ? cases[i].header : "(null)", cases[i].gzip);
 }
 
+static void test_header_elements(void **state) {
+  (void)state; /* unused */
+  const char *s = " text/plain ; version=0.0.4 ;q=0.5,, */*;Q=0.1 ,gzip;q=x,"
+                  "br;level=q=1,a;q=1.5,b; q=0";
+  static const struct {
+    const char *tok;
+    int q;
+  } want[] = {{"text/plain", 500}, {"*/*", 100}, {"gzip", 0},
+              {"br", 1000},        {"a", 1000},  {"b", 0}};
+  const char *tok;
+  size_t n;
+  int q;
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+    assert_true(qfx_header_next(&s, &tok, &n, &q));
+    if (n != strlen(want[i].tok) || strncmp(tok, want[i].tok, n) != 0 ||
+        q != want[i].q)
+      fail_msg("element %zu: \"%.*s\" q %d, want \"%s\" q %d", i, (int)n,
+               tok, q, want[i].tok, want[i].q);
+  }
+  assert_false(qfx_header_next(&s, &tok, &n, &q));
+  s = "";
+  assert_false(qfx_header_next(&s, &tok, &n, &q));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_methods),
       cmocka_unit_test(test_routes),
       cmocka_unit_test(test_etag),
       cmocka_unit_test(test_accept_gzip),
+      cmocka_unit_test(test_header_elements),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
