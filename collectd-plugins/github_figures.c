@@ -176,7 +176,10 @@ static gh_issue_fig_t *ghf_find_issue(gh_figures_t *f, long long number) {
   size_t lo = 0, hi = f->nissues;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    long long n = f->issues[mid].item->number;
+    const gh_item_t *it = f->issues[mid].item;
+    if (it == NULL)
+      return NULL; /* not reached: the first nissues entries are filled */
+    long long n = it->number;
     if (n == number)
       return &f->issues[mid];
     if (n > number)
@@ -305,8 +308,9 @@ static void ghf_bucket(const gh_rules_t *rules, const gh_item_t *it,
   case GH_STATUS_BLOCKED:
     f->blocked++;
     if (it->blocked_since > 0)
-      fig->blocked_hours =
-          now > it->blocked_since ? (now - it->blocked_since) / 3600.0 : 0;
+      fig->blocked_hours = now > it->blocked_since
+                               ? (double)(now - it->blocked_since) / 3600.0
+                               : 0;
     break;
   case GH_STATUS_IN_PROGRESS:
     f->in_progress++;
@@ -325,18 +329,20 @@ int gh_figures_compute(const gh_mirror_t *m, const gh_rules_t *rules,
   f->issues = calloc(issues + 1, sizeof(*f->issues));
   if (f->issues == NULL)
     return -ENOMEM;
+  size_t n = 0;
   for (size_t i = m->n; i-- > 0;) {
     const gh_item_t *it = m->items[i];
     if (it->is_pr)
       f->open_prs += it->open;
-    else
-      ghf_bucket(rules, it, now, &f->issues[f->nissues++], f);
+    else if (n < issues)
+      ghf_bucket(rules, it, now, &f->issues[n++], f);
   }
+  f->nissues = n;
   f->open_issues = f->total - f->done;
   for (size_t i = 0; i < m->n; i++)
     if (m->items[i]->is_pr && m->items[i]->open)
       ghf_tie_pr(m, rules, m->items[i], f);
-  for (size_t i = 0; i < f->nissues; i++) {
+  for (size_t i = 0; i < n; i++) {
     gh_issue_fig_t *fig = &f->issues[i];
     if (fig->status == GH_STATUS_DONE)
       continue;

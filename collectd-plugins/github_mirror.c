@@ -134,7 +134,7 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
   }
   if (m->n == m->cap) {
     size_t cap = m->cap ? m->cap * 2 : 64;
-    gh_item_t **items = realloc(m->items, cap * sizeof(*items));
+    gh_item_t **items = realloc(m->items, cap * sizeof(gh_item_t *));
     if (items == NULL) {
       gh_item_free(it);
       return -ENOMEM;
@@ -142,7 +142,8 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
     m->items = items;
     m->cap = cap;
   }
-  memmove(m->items + i + 1, m->items + i, (m->n - i) * sizeof(*m->items));
+  memmove(m->items + i + 1, m->items + i,
+          (m->n - i) * sizeof(gh_item_t *));
   m->items[i] = it;
   m->n++;
   return 0;

@@ -157,8 +157,10 @@ int gh_link_find(const char *header, const char *rel, char *out,
 /* ---------------------------------------------------------------- helpers */
 
 /* ghp_why formats the reason a value was refused. Returns -EBADMSG. */
-__attribute__((format(printf, 3, 4))) static int
-ghp_why(char *why, size_t whylen, const char *fmt, ...) {
+static int ghp_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int ghp_why(char *why, size_t whylen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(why, whylen, fmt, ap);
@@ -345,7 +347,7 @@ int gh_parse_issues(const char *url, const char *body, gh_page_t *page,
     status = ghp_why(why, sizeof(why), "not a JSON array of issues");
   } else if (doc->u.array.len > 0 &&
              (page->items = calloc(doc->u.array.len,
-                                   sizeof(*page->items))) == NULL) {
+                                   sizeof(gh_item_t *))) == NULL) {
     status = -ENOMEM;
   }
   for (size_t i = 0; status == 0 && i < doc->u.array.len; i++) {
@@ -543,7 +545,7 @@ static int ghp_run(yajl_val obj, gh_run_t *r, char *why, size_t whylen) {
     status = ghp_str(obj, "conclusion", false, &conclusion, why, whylen);
   if (status == 0)
     status = ghp_run_prs(obj, r, why, whylen);
-  if (status == 0)
+  if (status == 0 && status_s != NULL)
     r->verdict = ghp_verdict(status_s, conclusion);
   else
     gh_run_free(r);

@@ -154,14 +154,17 @@ int gh_sync_save(gh_sync_t *s) {
 
 /* ---------------------------------------------------------------- URLs */
 
+static int ghy_url(const gh_sync_t *s, char *out, size_t outlen,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* ghy_url formats an API URL under APIURL/repos/{repository}. */
-__attribute__((format(printf, 4, 5))) static int
-ghy_url(const gh_sync_t *s, char *out, size_t outlen, const char *fmt, ...) {
+static int ghy_url(const gh_sync_t *s, char *out, size_t outlen,
+                   const char *fmt, ...) {
+  va_list ap;
   int n = snprintf(out, outlen, "%s/repos/%s/", s->cfg->api_url,
                    s->cfg->repository);
   if (n < 0 || (size_t)n >= outlen)
     return -ENAMETOOLONG;
-  va_list ap;
   va_start(ap, fmt);
   int m = vsnprintf(out + n, outlen - (size_t)n, fmt, ap);
   va_end(ap);

@@ -202,11 +202,11 @@ static int ghc_read_token_file(ghc_t *g) {
     return -EPERM;
   }
   char *text = NULL;
-  int status = qf_file_read(g->token_file, 4 * GHC_TOKEN_MAX, 0, &text, NULL,
+  int status = qf_file_read(g->token_file, (size_t)4 * GHC_TOKEN_MAX, 0, &text, NULL,
                             err, sizeof(err));
-  if (status != 0) {
+  if (status != 0 || text == NULL) {
     ERROR(GHC_PLUGIN " plugin: TokenFile: %s.", err);
-    return status;
+    return status != 0 ? status : -EIO;
   }
   size_t len = strlen(text);
   while (len > 0 && isspace((unsigned char)text[len - 1]))
@@ -219,22 +219,23 @@ static int ghc_read_token_file(ghc_t *g) {
 
 /* ghc_resolve_token picks Token, else TokenFile, else $GITHUB_TOKEN. */
 static int ghc_resolve_token(ghc_t *g) {
+  const char *env = getenv("GITHUB_TOKEN");
   if (g->cfg.token != NULL && g->cfg.token[0] != '\0') {
     g->token_source = "Token";
   } else if (g->token_file != NULL) {
     int status = ghc_read_token_file(g);
     if (status != 0)
       return status;
-  } else if (getenv("GITHUB_TOKEN") != NULL && getenv("GITHUB_TOKEN")[0]) {
+  } else if (env != NULL && env[0] != '\0') {
     free(g->cfg.token);
-    if ((g->cfg.token = strdup(getenv("GITHUB_TOKEN"))) == NULL)
+    if ((g->cfg.token = strdup(env)) == NULL)
       return -ENOMEM;
     g->token_source = "the GITHUB_TOKEN environment variable";
   } else {
     sfree(g->cfg.token);
     return 0;
   }
-  if (!ghc_token_ok(g->cfg.token)) {
+  if (g->cfg.token == NULL || !ghc_token_ok(g->cfg.token)) {
     ERROR(GHC_PLUGIN " plugin: the token from %s is empty, too long or "
           "holds spaces or control characters.", g->token_source);
     return -EINVAL;

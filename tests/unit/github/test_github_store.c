@@ -9,9 +9,11 @@
 
 #include "github_store.h"
 
+#include "qf_buf.h"
 #include "qf_file.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,20 @@
 #define REPO "acme/widgets"
 #define API "https://api.github.com"
 
+/* rm_entry removes one entry for rm_tree (deepest first). */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw) {
+  (void)st;  /* unused */
+  (void)flag; /* unused */
+  (void)ftw; /* unused */
+  return remove(path);
+}
+
+/* rm_tree removes a scratch directory and everything in it. */
+static int rm_tree(const char *dir) {
+  return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int setup_dir(void **state) {
   char *dir = strdup("/tmp/gh-store-XXXXXX");
   assert_non_null(mkdtemp(dir));
@@ -29,9 +45,7 @@ static int setup_dir(void **state) {
 }
 
 static int teardown_dir(void **state) {
-  char cmd[256];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
-  int rc = system(cmd);
+  int rc = rm_tree(*state);
   free(*state);
   return rc == 0 ? 0 : -1;
 }
@@ -81,13 +95,15 @@ static void fill(gh_mirror_t *m) {
                    0);
   m->cycle = 42;
   m->cursor = 1795770000;
-  m->list_next = strdup("https://api.github.com/repositories/1/issues?page=3");
+  gh_set_str(&m->list_next,
+             "https://api.github.com/repositories/1/issues?page=3");
   m->list_started = 1795760000;
   m->list_max_updated = 1795750000;
-  m->recon_url = strdup("https://api.github.com/repositories/1/issues?page=2");
+  gh_set_str(&m->recon_url,
+             "https://api.github.com/repositories/1/issues?page=2");
   m->last_sync = 1795773000;
   m->commits_count = 31;
-  strcpy(m->commits_since, "2026-11-21");
+  snprintf(m->commits_since, sizeof(m->commits_since), "2026-11-21");
   m->rl_limit = 5000;
   m->rl_remaining = 4990;
   m->rl_reset = 1795776000;
@@ -169,13 +185,13 @@ static char *spoiled(const char *from, const char *to) {
   char *at = strstr(text, from);
   if (at == NULL)
     fail_msg("\"%s\" not in the rendered mirror", from);
-  size_t head = (size_t)(at - text), flen = strlen(from), tlen = strlen(to);
-  char *out = malloc(len - flen + tlen + 1);
-  memcpy(out, text, head);
-  memcpy(out + head, to, tlen);
-  strcpy(out + head + tlen, at + flen);
+  qf_buf_t out = QF_BUF_INIT;
+  assert_int_equal(qf_buf_printf(&out, "%.*s%s%s", (int)(at - text), text,
+                                 to, at + strlen(from)),
+                   0);
   free(text);
-  return out;
+  (void)len;
+  return qf_buf_steal(&out, NULL);
 }
 
 static void test_rejects_broken(void **state) {

@@ -14,6 +14,7 @@
 #include "qf_time.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,20 @@ static int script_perform(void *ctx, const qf_http_request_t *req,
   return 0;
 }
 
+/* rm_entry removes one entry for rm_tree (deepest first). */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw) {
+  (void)st;  /* unused */
+  (void)flag; /* unused */
+  (void)ftw; /* unused */
+  return remove(path);
+}
+
+/* rm_tree removes a scratch directory and everything in it. */
+static int rm_tree(const char *dir) {
+  return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* fx_start (re)creates the engine over the state directory. */
 static void fx_start(fx_t *fx) {
   char err[256];
@@ -170,11 +185,9 @@ static int fx_setup(void **state) {
 
 static int fx_teardown(void **state) {
   fx_t *fx = *state;
-  char cmd[128];
   gh_sync_destroy(&fx->s);
   gh_config_free(&fx->cfg);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-  int rc = system(cmd);
+  int rc = rm_tree(fx->dir);
   free(fx);
   return rc == 0 ? 0 : -1;
 }
