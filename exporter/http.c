@@ -21,6 +21,9 @@
 #define HT_CONNECTION_LIMIT 1000u /* below the usual 1024 open files */
 #define HT_CONNECTION_TIMEOUT 15u /* seconds an idle connection stays */
 #define HT_BACKLOG 511
+/* Per-connection memory pool: requests are one line and a few headers,
+ * bodies are sent from the prebuilt responses; MHD's default is 32 KiB. */
+#define HT_CONNECTION_MEMORY (16u * 1024u)
 
 /* The marker stored in *req_cls after the first call; its address is all
  * that matters. */
@@ -312,7 +315,9 @@ int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
       /* port = */ 0, NULL, NULL, ht_access, h, MHD_OPTION_EXTERNAL_LOGGER,
       ht_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
       MHD_OPTION_CONNECTION_LIMIT, HT_CONNECTION_LIMIT,
-      MHD_OPTION_CONNECTION_TIMEOUT, HT_CONNECTION_TIMEOUT, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_TIMEOUT, HT_CONNECTION_TIMEOUT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HT_CONNECTION_MEMORY,
+      MHD_OPTION_END);
   if (h->daemon == NULL) {
     close(fd);
     qf_err(err, errlen, "libmicrohttpd did not start on %s (see its message "
