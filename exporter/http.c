@@ -247,7 +247,8 @@ static void ht_log(void *cls, const char *fmt, va_list ap) {
 /* ht_listen binds and listens on o's address: a clear error for a busy
  * port or a missing address before libmicrohttpd starts. */
 static int ht_listen(const qfx_opts_t *o, char *err, size_t errlen) {
-  int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                  0);
   if (fd < 0) {
     int e = errno;
     qf_err(err, errlen, "socket: %s", strerror(e));
