@@ -84,3 +84,81 @@ def test_fragment_documents_every_option(name):
     missing = keys - written
     assert not missing, f"qiflow_{name} options missing from " \
         f"contrib/collectd/qiflow.conf: {sorted(missing)}"
+
+
+# ---------------------------------------------------------------- Grafana
+
+DASHBOARD = CONTRIB / "grafana" / "qiflow-dashboard.json"
+SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ", re.M)
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="')
+
+
+def dashboard_exprs():
+    doc = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for p in doc["panels"] for t in p.get("targets", [])]
+
+
+def test_dashboard_layout():
+    doc = json.loads(DASHBOARD.read_text())
+    assert doc["uid"] and doc["title"] == "QiFlow swarm"
+    ids = [p["id"] for p in doc["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids repeat"
+    boxes = []
+    for p in doc["panels"]:
+        g = p["gridPos"]
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24, p["title"]
+        for other_title, o in boxes:
+            overlap = (g["x"] < o["x"] + o["w"] and o["x"] < g["x"] + g["w"]
+                       and g["y"] < o["y"] + o["h"] and o["y"] < g["y"] + g["h"])
+            assert not overlap, f"{p['title']!r} overlaps {other_title!r}"
+        boxes.append((p["title"], g))
+        if p["type"] != "row":
+            assert p["datasource"]["uid"] == "${datasource}", p["title"]
+            assert p["targets"], p["title"]
+    variables = {v["name"] for v in doc["templating"]["list"]}
+    assert variables == {"datasource", "instance"}
+    for expr in dashboard_exprs():
+        assert 'instance=~"$instance"' in expr, expr
+
+
+def scrape_families(text):
+    """{sample name: set of label names} of a Prometheus text exposition."""
+    families = {}
+    for name, labels in SAMPLE_RE.findall(text):
+        families.setdefault(name, set()).update(LABEL_RE.findall(labels))
+    return families
+
+
+def test_dashboard_queries_name_what_the_exporter_exposes(stack_factory):
+    """Every metric and `by (...)` label of the dashboard's queries appears
+    in a real scrape (snapshots: the schema examples)."""
+    for part in ("plugins/qiflow_agents.so", "bin/qiflow-exporter"):
+        if not (qfstack.BUILD_DIR / part).exists():
+            pytest.skip(f"{part} not built")
+    stack = stack_factory(start=False)
+    for name in ("project", "heartbeat"):
+        example = qfstack.schema(f"{name}-snapshot")["examples"][0]
+        (stack.state_dir / f"{name}.json").write_text(json.dumps(example))
+    stack.write_agent("Agent-1")
+    stack.start()
+
+    def scrape():
+        resp = stack.exporter.get("/metrics?format=prometheus")
+        families = scrape_families(resp.text)
+        return families if "qiflow_cpu_usage_ratio" in families and \
+            "qiflow_project_flagged_issues" in families else None
+    families = qfstack.wait_until(scrape, 20, 0.2,
+                                  "a scrape with cpu and project figures")
+    missing = set()
+    for expr in dashboard_exprs():
+        for metric in re.findall(r"\bqiflow_[a-z0-9_]+", expr):
+            if metric not in families:
+                missing.add(metric)
+        for labels, metric in re.findall(
+                r"by \(([a-z_, ]+)\) \((?:rate|increase)?\(?(qiflow_[a-z0-9_]+)",
+                expr):
+            for label in (l.strip() for l in labels.split(",")):
+                assert label in families.get(metric, {label}), \
+                    f"{metric} has no label {label}: {expr}"
+    assert not missing, f"dashboard queries metrics the exporter does " \
+        f"not expose: {sorted(missing)}"
