@@ -118,6 +118,18 @@ def test_file_list_and_modes(deb):
         assert perms == wanted, f"{path}: {perms}"
 
 
+def stub_path(directory, names):
+    """A PATH directory of stubs that record their argv in calls.log."""
+    directory.mkdir()
+    log = directory / "calls.log"
+    for name in names:
+        stub = directory / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n'
+                        f'[ "{name}" = getent ] && exit 2\nexit 0\n')
+        stub.chmod(0o755)
+    return log
+
+
 def test_maintainer_scripts(deb, tmp_path):
     res = run(["dpkg-deb", "-e", deb, tmp_path / "DEBIAN"])
     assert res.returncode == 0, res.stderr
@@ -125,6 +137,27 @@ def test_maintainer_scripts(deb, tmp_path):
         script = tmp_path / "DEBIAN" / name
         assert os.access(script, os.X_OK), name
         assert run(["sh", "-n", script]).returncode == 0, name
+    # postinst with stubbed tools (nothing touches the machine): systemd's
+    # sysusers/tmpfiles when present, adduser/install otherwise.
+    postinst = tmp_path / "DEBIAN" / "postinst"
+    log = stub_path(tmp_path / "with", ["systemd-sysusers",
+                                        "systemd-tmpfiles", "systemctl"])
+    res = run([postinst, "configure"],
+              env={"PATH": f"{tmp_path / 'with'}:/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr
+    calls = log.read_text().splitlines()
+    assert calls[:2] == ["systemd-sysusers qiflow.conf",
+                         "systemd-tmpfiles --create qiflow.conf"], calls
+    log = stub_path(tmp_path / "without", ["getent", "adduser", "install",
+                                           "systemctl"])
+    res = run(["/bin/sh", postinst, "configure"],
+              env={"PATH": str(tmp_path / "without")})
+    assert res.returncode == 0, res.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0] == "getent passwd qiflow", calls
+    assert calls[1].startswith("adduser --system --group"), calls
+    assert any("/var/lib/collectd/qiflow" in c for c in calls
+               if c.startswith("install -d")), calls
 
 
 def test_man_page_is_the_source_page(root):
