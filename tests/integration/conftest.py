@@ -49,3 +49,13 @@ def agent_process():
     yield make
     for proc in procs:
         proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_reports():
+    """With QF_SANITIZE=1: a sanitizer report written during a test (by a
+    process the test ran itself, too) fails that test. Set up first, so
+    torn down after every stack the test made has stopped."""
+    qfstack.qfsanitize.check_new()
+    yield
+    qfstack.qfsanitize.check_new()

@@ -37,6 +37,12 @@ COLLECTD_BIN = "/usr/sbin/collectd"
 COLLECTD_PLUGIN_DIR = "/usr/lib/collectd"
 COLLECTD_TYPES_DB = "/usr/share/collectd/types.db"
 
+# With QF_SANITIZE=1 (an ASan+UBSan build): sanitizer options for every
+# child, collectd through a wrapper that preloads the ASan runtime, and
+# sanitizer reports checked when a daemon stops (qfsanitize.py).
+import qfsanitize  # noqa: E402  pylint: disable=wrong-import-position
+COLLECTD_BIN = qfsanitize.setup(BUILD_DIR, SOURCE_DIR, COLLECTD_BIN)
+
 # Processes started by this module that are still running; killed at exit so
 # a crashed test never leaves a daemon or a fake agent behind.
 _CHILDREN = set()
@@ -321,6 +327,7 @@ PluginDir "{self.plugin_dir}"
     def stop(self, timeout=15.0):
         """SIGTERM, bounded wait, then SIGKILL. Returns the exit code."""
         rc = _terminate(self.proc, timeout)
+        self._check_sanitizer()
         return rc
 
     def kill(self):
@@ -331,7 +338,13 @@ PluginDir "{self.plugin_dir}"
             self.proc.kill()
             self.proc.wait(timeout=10)
         _CHILDREN.discard(self.proc)
+        self._check_sanitizer()
         return self.proc.returncode
+
+    def _check_sanitizer(self):
+        if self.proc is not None:
+            qfsanitize.check(self.proc.pid, [self.stdout_path],
+                             collectd=True)
 
     def log(self):
         """The whole collectd.log so far ("" before the first line)."""
@@ -476,7 +489,10 @@ class Exporter:
 
     def stop(self, timeout=10.0):
         """SIGTERM, bounded wait, then SIGKILL. Returns the exit code."""
-        return _terminate(self.proc, timeout)
+        rc = _terminate(self.proc, timeout)
+        if self.proc is not None:
+            qfsanitize.check(self.proc.pid, [self.log_path])
+        return rc
 
     def log(self):
         try:
