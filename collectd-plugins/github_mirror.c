@@ -261,6 +261,11 @@ int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
   return gh_mirror_insert(m, in);
 }
 
+void gh_mirror_settle_all(gh_mirror_t *m, const gh_strv_t *blocked) {
+  for (size_t i = 0; i < m->n; i++)
+    ghm_settle_blocked(m->items[i], blocked);
+}
+
 void gh_mirror_clear_seen(gh_mirror_t *m) {
   for (size_t i = 0; i < m->n; i++)
     m->items[i]->seen = false;

@@ -124,6 +124,10 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it);
 int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
                     bool *changed);
 
+/* gh_mirror_settle_all applies the blocking rule to every item again, for
+ * a mirror read back under possibly different BlockedLabels words. */
+void gh_mirror_settle_all(gh_mirror_t *m, const gh_strv_t *blocked);
+
 /* gh_mirror_clear_seen marks every item unseen (a full listing starts). */
 void gh_mirror_clear_seen(gh_mirror_t *m);
 /* gh_mirror_drop_unseen removes items the finished listing did not meet

@@ -125,9 +125,11 @@ int gh_sync_init(gh_sync_t *s, const gh_config_t *cfg, gh_log_t log,
   char why[512];
   status = gh_store_load(&s->m, cfg->repository, cfg->api_url, s->store_path,
                          why, sizeof(why));
-  if (status == 0)
+  if (status == 0) {
+    gh_mirror_settle_all(&s->m, &cfg->blocked); /* the words may differ */
     gh_sync_logf(s, GH_LOG_INFO, "loaded %zu issues and pull requests from %s",
                  s->m.n, s->store_path);
+  }
   else if (status != -ENOENT)
     gh_sync_logf(s, GH_LOG_WARNING, "ignoring the stored mirror: %s", why);
   return 0;

@@ -447,6 +447,19 @@ static void test_mirror_apply(void **state) {
   m2 = gh_mirror_find(&fx->m, 2);
   assert_true(m2->detail_stale);
   assert_string_equal(m2->mergeable_state, "dirty");
+  /* Read back under other words: "human" alone no longer blocks. */
+  gh_strv_t only_blocked = {NULL, 0};
+  gh_strv_push(&only_blocked, "blocked");
+  m1 = gh_mirror_find(&fx->m, 1);
+  gh_strv_free(&m1->labels);
+  gh_strv_push(&m1->labels, "human");
+  gh_mirror_settle_all(&fx->m, &only_blocked);
+  assert_int_equal(m1->blocked_since, 0);
+  assert_false(m1->events_stale);
+  gh_mirror_settle_all(&fx->m, &fx->blocked); /* and back */
+  assert_int_equal(m1->blocked_since, 300);
+  assert_true(m1->events_stale);
+  gh_strv_free(&only_blocked);
   /* Listing bookkeeping. */
   gh_mirror_clear_seen(&fx->m);
   m2->seen = true;
