@@ -18,7 +18,7 @@ DOCUMENTS = [n for n in NAMES if n != "common"]
 
 # The documents schema/README.md defines so far; each needs a schema.
 EXPECTED = {"agent", "agents-snapshot", "health", "status", "agent-status",
-            "metrics", "error"}
+            "metrics", "error", "project-snapshot"}
 
 
 def test_every_contract_document_has_a_schema():
@@ -144,6 +144,28 @@ BROKEN = [
     ("metrics", ["data", "agents"], DELETE, "agents section missing"),
     ("metrics", ["data", "resources", "disk_percent"], -1,
      "negative percent"),
+    ("project-snapshot", ["github", "sync_complete"], DELETE,
+     "a github field missing"),
+    ("project-snapshot", ["completion", "completion_percentage"], 101,
+     "completion over 100"),
+    ("project-snapshot", ["velocity", "daily"], [1, 2, 3], "not 7 days"),
+    ("project-snapshot", ["velocity", "trend"], "up", "unknown trend"),
+    ("project-snapshot", ["issues", 0, "priority"], "urgent",
+     "unknown priority"),
+    ("project-snapshot", ["issues", 0, "trigger"], "human_label",
+     "a review trigger with priority critical"),
+    ("project-snapshot", ["issues", 0, "reason"], None,
+     "flagged without a reason"),
+    ("project-snapshot", ["issues", 1, "priority"], "review",
+     "priority on an unflagged issue"),
+    ("project-snapshot", ["issues", 1, "triggers"], ["human_label"],
+     "triggers on an unflagged issue"),
+    ("project-snapshot", ["issues", 2, "status"], "ready",
+     "closed but not done"),
+    ("project-snapshot", ["issues", 0, "pull_requests"], ["130"],
+     "pull request number as a string"),
+    ("project-snapshot", ["estimated_completion_date"], "2026-12-11T00:00:00Z",
+     "a timestamp where a date belongs"),
     ("error", ["success"], True, "errors are success false"),
     ("error", ["error"], "", "empty message"),
     ("error", ["data"], {}, "unknown field"),
