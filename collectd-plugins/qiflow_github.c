@@ -192,9 +192,10 @@ static int ghc_read_token_file(ghc_t *g) {
   struct stat st;
   char err[512];
   if (stat(g->token_file, &st) != 0) {
+    int e = errno;
     ERROR(GHC_PLUGIN " plugin: TokenFile \"%s\": %s.", g->token_file,
-          STRERRNO);
-    return -errno;
+          STRERROR(e));
+    return -e;
   }
   if (st.st_mode & S_IROTH) {
     ERROR(GHC_PLUGIN " plugin: TokenFile \"%s\" is readable by everyone; "
