@@ -68,6 +68,10 @@ def control(deb, field):
     return res.stdout.strip()
 
 
+# contrib/ entries installed as programs or man pages, not as examples.
+NOT_EXAMPLES = {"dev.sh", "qiflow-migrate", "qiflow-heartbeat-once", "man"}
+
+
 def expected_files():
     """Every regular file the package must hold, from the source tree."""
     src = qfstack.SOURCE_DIR
@@ -81,7 +85,8 @@ def expected_files():
     files |= {f"usr/share/qiflow/schema/{p.name}"
               for p in (src / "schema").glob("*.json")}
     for path in (src / "contrib").rglob("*"):
-        if path.is_file() and path.name != "dev.sh":
+        rel = path.relative_to(src / "contrib")
+        if path.is_file() and rel.parts[0] not in NOT_EXAMPLES:
             files.add("usr/share/qiflow/examples/"
                       f"{path.relative_to(src / 'contrib')}")
     return files
