@@ -5,10 +5,8 @@ and restarts without loss or reordering, which answers are retried and
 which are not, a hung backend, the spool bound, and the one-shot check."""
 
 import json
-import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -114,6 +112,19 @@ def backend_state(root, name="central"):
 
 def start(root, conf):
     return qfstack.Collectd(root / "collectd", conf, interval=1.0).start()
+
+
+def start_central(root, fake, **options):
+    """collectd with one backend "central" on fake, FAST but for options."""
+    return start(root, heartbeat_conf(root, [backend_block(
+        "central", fake.url, **fast(**options))]))
+
+
+def wait_drained(root, timeout, message, name="central"):
+    """Wait until the backend's spool is empty."""
+    qfstack.wait_until(
+        lambda: (backend_state(root, name) or {}).get("spool_depth") == 0,
+        timeout, message=message)
 
 
 def spooled_ids(root, name="central"):
@@ -245,9 +256,7 @@ def test_log_one_line_per_heartbeat_named_by_local_date(tmp_path, fakes):
 
 def test_outage_then_recovery_every_heartbeat_once_in_order(tmp_path, fakes):
     fake = fakes()
-    conf = heartbeat_conf(tmp_path, [backend_block("central", fake.url,
-                                                   **fast())])
-    collectd = start(tmp_path, conf)
+    collectd = start_central(tmp_path, fake)
     try:
         fake.wait_for(lambda f: len(f.delivered()) >= 2, 20)
         fake.refuse()
@@ -292,9 +301,7 @@ def test_restart_mid_outage_loses_nothing(tmp_path, fakes):
         assert f"{spooled} heartbeats from before the restart are spooled" \
             in collectd.log()
         fake.resume()
-        qfstack.wait_until(
-            lambda: backend_state(tmp_path)["spool_depth"] == 0, 30,
-            message="the backlog of both runs delivered")
+        wait_drained(tmp_path, 30, "the backlog of both runs delivered")
     finally:
         assert collectd.stop() == 0
     delivered = fake.delivered_ids()
@@ -375,9 +382,7 @@ def test_refusals_are_not_retried_and_explained(tmp_path, fakes):
 
 def test_registering_later_loses_nothing(tmp_path, fakes):
     fake = fakes(swarms=())
-    conf = heartbeat_conf(tmp_path, [backend_block(
-        "central", fake.url, **fast(RejectedRetryDelay=3))])
-    collectd = start(tmp_path, conf)
+    collectd = start_central(tmp_path, fake, RejectedRetryDelay=3)
     try:
         qfstack.wait_until(lambda: fake.statuses()[:1] == [404], 15,
                            message="the first 404")
@@ -396,9 +401,7 @@ def test_registering_later_loses_nothing(tmp_path, fakes):
 
 def test_500_and_429_are_retried_without_loss(tmp_path, fakes):
     fake = fakes()
-    conf = heartbeat_conf(tmp_path, [backend_block("central", fake.url,
-                                                   **fast())])
-    collectd = start(tmp_path, conf)
+    collectd = start_central(tmp_path, fake)
     try:
         fake.wait_for(lambda f: len(f.delivered()) >= 1, 20)
         fake.force(500, count=2)
@@ -410,9 +413,7 @@ def test_500_and_429_are_retried_without_loss(tmp_path, fakes):
                    "later.")
         fake.wait_for(lambda f: 429 in f.statuses() and
                       f.statuses()[-1] == 200, 20)
-        qfstack.wait_until(
-            lambda: backend_state(tmp_path)["spool_depth"] == 0, 20,
-            message="what waited out the 429 delivered")
+        wait_drained(tmp_path, 20, "what waited out the 429 delivered")
         log = collectd.log()
     finally:
         collectd.stop()
@@ -435,9 +436,7 @@ def test_500_and_429_are_retried_without_loss(tmp_path, fakes):
 
 def test_hung_backend_does_not_delay_collectd(tmp_path, fakes):
     fake = fakes()
-    conf = heartbeat_conf(tmp_path, [backend_block("central", fake.url,
-                                                   **fast(Timeout=2))])
-    collectd = start(tmp_path, conf)
+    collectd = start_central(tmp_path, fake, Timeout=2)
     try:
         fake.wait_for(lambda f: len(f.delivered()) >= 1, 20)
         fake.hang(60)
@@ -464,18 +463,14 @@ def test_hung_backend_does_not_delay_collectd(tmp_path, fakes):
 
 def test_spool_bound_drops_oldest_counted(tmp_path, fakes):
     fake = fakes()
-    conf = heartbeat_conf(tmp_path, [backend_block(
-        "central", fake.url, **fast(SpoolMaxBytes=4096))])
-    collectd = start(tmp_path, conf)
+    collectd = start_central(tmp_path, fake, SpoolMaxBytes=4096)
     fake.refuse()
     try:
         qfstack.wait_until(
             lambda: (backend_state(tmp_path) or {}).get("dropped", 0) >= 3,
             30, message="three heartbeats dropped at the bound")
         fake.resume()
-        qfstack.wait_until(
-            lambda: backend_state(tmp_path)["spool_depth"] == 0, 20,
-            message="the rest delivered")
+        wait_drained(tmp_path, 20, "the rest delivered")
     finally:
         collectd.stop()
     logged = log_ids(tmp_path)

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "scratch_dir.h"
+
 #include "heartbeat_config.h"
 #include "heartbeat_seq.h"
 
@@ -19,21 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static int setup_dir(void **state) {
-  char *dir = strdup("/tmp/hb-config-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  *state = dir;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  char cmd[256];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
-  int rc = system(cmd);
-  free(*state);
-  return rc == 0 ? 0 : -1;
-}
 
 static void test_names(void **state) {
   (void)state;

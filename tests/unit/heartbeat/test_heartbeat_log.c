@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "scratch_dir.h"
+
 #include "heartbeat_log.h"
 
 #include <errno.h>
@@ -21,23 +23,17 @@
 /* 2026-11-27T23:59:59Z */
 #define T_LAST_SECOND 1795823999
 
-static int setup_dir(void **state) {
+/* The log's dates are local: the tests fix TZ and set it back after each. */
+static int setup_utc_dir(void **state) {
   setenv("TZ", "UTC", 1);
   tzset();
-  char *dir = strdup("/tmp/hb-log-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  *state = dir;
-  return 0;
+  return setup_dir(state);
 }
 
-static int teardown_dir(void **state) {
-  char cmd[256];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
-  int rc = system(cmd);
-  free(*state);
+static int teardown_utc_dir(void **state) {
   setenv("TZ", "UTC", 1);
   tzset();
-  return rc == 0 ? 0 : -1;
+  return teardown_dir(state);
 }
 
 static char *read_file(const char *dir, const char *name) {
@@ -173,10 +169,10 @@ int main(void) {
       cmocka_unit_test(test_names_and_local_date),
       cmocka_unit_test(test_parse_name),
       cmocka_unit_test(test_days),
-      cmocka_unit_test_setup_teardown(test_append_and_rollover, setup_dir,
-                                      teardown_dir),
-      cmocka_unit_test_setup_teardown(test_prune_by_date, setup_dir,
-                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_append_and_rollover, setup_utc_dir,
+                                      teardown_utc_dir),
+      cmocka_unit_test_setup_teardown(test_prune_by_date, setup_utc_dir,
+                                      teardown_utc_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

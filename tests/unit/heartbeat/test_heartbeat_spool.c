@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "scratch_dir.h"
+
 #include "heartbeat_spool.h"
 
 #include <errno.h>
@@ -17,21 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int setup_dir(void **state) {
-  char *dir = strdup("/tmp/hb-spool-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  *state = dir;
-  return 0;
-}
-
-static int teardown_dir(void **state) {
-  char cmd[256];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
-  int rc = system(cmd);
-  free(*state);
-  return rc == 0 ? 0 : -1;
-}
 
 static void open_spool(hb_spool_t *s, const char *dir, size_t max,
                        size_t *discarded) {
