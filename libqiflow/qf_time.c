@@ -2,26 +2,45 @@
 #include "qf_time.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-int qf_time_format(time_t t, char *buf, size_t buflen) {
-  struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL)
-    return -EINVAL;
-  if (strftime(buf, buflen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+/* qf_time_tm breaks t into UTC fields; -EINVAL unless its year has four
+ * digits (0000-9999), the only years RFC 3339 can write. strftime's %Y
+ * would write year 24 as "24", which no parser of ours reads back. */
+static int qf_time_tm(time_t t, struct tm *tm) {
+  if (gmtime_r(&t, tm) == NULL || tm->tm_year < -1900 ||
+      tm->tm_year > 9999 - 1900)
     return -EINVAL;
   return 0;
 }
 
+int qf_time_format(time_t t, char *buf, size_t buflen) {
+  struct tm tm;
+  if (qf_time_tm(t, &tm) != 0)
+    return -EINVAL;
+  int n = snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                   tm.tm_min, tm.tm_sec);
+  return n > 0 && (size_t)n < buflen ? 0 : -EINVAL;
+}
+
 int qf_time_format_date(time_t t, char *buf, size_t buflen) {
   struct tm tm;
-  if (gmtime_r(&t, &tm) == NULL)
+  if (qf_time_tm(t, &tm) != 0)
     return -EINVAL;
-  if (strftime(buf, buflen, "%Y-%m-%d", &tm) == 0)
-    return -EINVAL;
-  return 0;
+  int n = snprintf(buf, buflen, "%04d-%02d-%02d", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday);
+  return n > 0 && (size_t)n < buflen ? 0 : -EINVAL;
+}
+
+/* qf_days_in_month is the length of month mo (1-12) of year y. */
+static int qf_days_in_month(int y, int mo) {
+  static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return mo == 2 && leap ? 29 : days[mo - 1];
 }
 
 /* qf_digits reads exactly n decimal digits at *p and advances it. */
@@ -84,7 +103,10 @@ int qf_time_parse(const char *s, time_t *out) {
     while (isdigit((unsigned char)*p))
       p++;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+  /* A day the month does not have ("02-30") is refused: timegm would
+   * quietly move it into the next month. */
+  if (mo < 1 || mo > 12 || d < 1 || d > qf_days_in_month(y, mo) || h > 23 ||
+      mi > 59 || sec > 60)
     return -EINVAL;
   long offset;
   if (qf_time_offset(p, &offset) != 0)

@@ -90,6 +90,12 @@ static void test_time_round_trip(void **state) {
       {"2026-11-27T10:00:00.Z", -1},
       {"", -1},
       {"yesterday", -1},
+      /* Found by fuzz_time: days a month lacks were moved into the next. */
+      {"2026-02-29T00:00:00Z", -1},
+      {"2026-04-31T00:00:00Z", -1},
+      {"2100-02-29T00:00:00Z", -1},
+      {"2024-02-29T00:00:00Z", 1709164800},
+      {"2000-02-29T00:00:00Z", 951782400},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     time_t t = 0;
@@ -107,6 +113,17 @@ static void test_time_round_trip(void **state) {
   assert_int_equal(qf_time_format_date(1795773600, buf, sizeof(buf)), 0);
   assert_string_equal(buf, "2026-11-27");
   assert_int_equal(qf_time_parse(NULL, &(time_t){0}), -EINVAL);
+  /* Found by fuzz_time: year 24 was formatted as "24-02-29T...", which
+   * qf_time_parse refuses; years are four digits or an error. */
+  time_t t = 0;
+  assert_int_equal(qf_time_parse("0024-02-29T00:00:00-00:00", &t), 0);
+  assert_int_equal(qf_time_format(t, buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "0024-02-29T00:00:00Z");
+  assert_int_equal(qf_time_format_date(t, buf, sizeof(buf)), 0);
+  assert_string_equal(buf, "0024-02-29");
+  assert_int_equal(qf_time_format(253402300800LL, buf, sizeof(buf)), -EINVAL);
+  assert_int_equal(qf_time_format(-62167219201LL, buf, sizeof(buf)), -EINVAL);
+  assert_int_equal(qf_time_format(1795773600, buf, 20), -EINVAL); /* short */
 }
 
 static void test_json_getters(void **state) {
