@@ -3,6 +3,7 @@
 
 #include "qf_buf.h"
 #include "qf_file.h"
+#include "qf_http.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -48,6 +49,17 @@ int hb_url_check(const char *url, char *err, size_t errlen) {
       return -EINVAL;
     }
   return 0;
+}
+
+void hb_url_origin(const char *url, char *out, size_t outlen) {
+  char public_url[2048];
+  qf_http_redact(url, public_url, sizeof(public_url));
+  const char *scheme = strstr(public_url, "://");
+  char *host = scheme != NULL ? (char *)scheme + 3 : public_url;
+  char *rest = host + strcspn(host, "/");
+  bool path = rest[0] == '/' && rest[1] != '\0';
+  *rest = '\0';
+  snprintf(out, outlen, "%s%s", public_url, path ? "/..." : "");
 }
 
 bool hb_url_path_hint(const char *url, char *out, size_t outlen) {

@@ -7,8 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_NAME_MAX 63 /* a Backend/Webhook name: file names, plugin_instance  \
-                        */
+#define HB_NAME_MAX                                                            \
+  63 /* a Backend/Webhook name: file names, plugin_instance                    \
+      */
 #define HB_KEY_FILE_MAX 4096
 #define HB_KEY_ENV "QIFLOW_API_KEY"
 
@@ -23,6 +24,11 @@ bool hb_name_valid(const char *name);
 /* hb_url_check accepts http:// and https:// URLs with a host. 0 or -EINVAL
  * with the reason in err. */
 int hb_url_check(const char *url, char *err, size_t errlen);
+
+/* hb_url_origin writes url's scheme and host (credentials removed), and
+ * "/..." when a path followed: webhook URLs carry their secret in the path
+ * (Slack, Discord), so only this much of them is ever published. */
+void hb_url_origin(const char *url, char *out, size_t outlen);
 
 /* hb_url_path_hint writes advice when url's path is the documented
  * /api/v1/heartbeat that the real backend answers with 404; returns true

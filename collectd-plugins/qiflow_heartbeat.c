@@ -375,7 +375,7 @@ static int hp_config_webhook(oconfig_item_t *ci) {
     status = -1;
   }
   if (status == 0) {
-    qf_http_redact(w->url, w->url_public, sizeof(w->url_public));
+    hb_url_origin(w->url, w->url_public, sizeof(w->url_public));
     status = hp_append((void ***)&hp.webhooks, &hp.n_webhooks, w);
   }
   if (status != 0)

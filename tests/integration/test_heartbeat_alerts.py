@@ -157,7 +157,7 @@ def test_canary_key_appears_nowhere(tmp_path, stack_factory, sink, fake):
                       RequestLimit=0, RetryDelay=0.3, RejectedRetryDelay=1),
         backend_block("creds", creds_url, key=None, APIKeyFile=str(key_file),
                       RequestLimit=0, RetryDelay=0.3),
-        webhook_block("alerts", sink.url("/json"), "json"),
+        webhook_block("alerts", sink.url("/services/T0/CANARY-HOOK"), "json"),
     ]
     conf = heartbeat_conf(root, blocks, state_dir=root / "state")
     stack = stack_factory(extra_plugin_conf=conf, process_check=True)
@@ -166,7 +166,7 @@ def test_canary_key_appears_nowhere(tmp_path, stack_factory, sink, fake):
     qfstack.wait_until(lambda: len(fake.delivered()) >= 3, 20,
                        message="heartbeats after the echoed 403")
     agent.kill()
-    qfstack.wait_until(lambda: sink.bodies("/json"), 20,
+    qfstack.wait_until(lambda: sink.bodies("/services/T0/CANARY-HOOK"), 20,
                        message="the agent's FAILURE at the webhook")
     responses = {}
     for path in ("/health", "/status", "/agent/status", "/metrics",
@@ -175,13 +175,15 @@ def test_canary_key_appears_nowhere(tmp_path, stack_factory, sink, fake):
     qfstack.validate(responses["/agent/status"].json(), "agent-status")
     heartbeat = responses["/agent/status"].json()["data"]["heartbeat"]
     assert {b["name"] for b in heartbeat["backends"]} == {"central", "creds"}
+    # A webhook's path is its secret (Slack, Discord): only the origin shows.
+    assert heartbeat["webhooks"][0]["url"] == sink.url("/...")
     stack.stop()
     # The 403 was logged with the backend's words, the key redacted.
     log = stack.collectd.log()
     assert "Invalid API key [redacted]" in log
     # Positive control: the key did travel, in the header and only there.
     assert fake.requests()[0].headers["authorization"] == f"Bearer {CANARY}"
-    secrets = (CANARY, "CANARY-URL", "CANARY-QUERY")
+    secrets = (CANARY, "CANARY-URL", "CANARY-QUERY", "CANARY-HOOK")
     places = [(f"GET {p}", r.body.decode("utf-8", "replace"))
               for p, r in responses.items()]
     places += [("collectd.log", log),

@@ -47,6 +47,15 @@ static void test_urls(void **state) {
   assert_int_equal(hb_url_check("ftp://x/", err, sizeof(err)), -EINVAL);
   assert_int_equal(hb_url_check("https:///path", err, sizeof(err)), -EINVAL);
   assert_int_equal(hb_url_check("https://h/a b", err, sizeof(err)), -EINVAL);
+  char origin[128];
+  hb_url_origin("https://hooks.slack.com/services/T0/B0/SECRET", origin,
+                sizeof(origin));
+  assert_string_equal(origin, "https://hooks.slack.com/...");
+  hb_url_origin("https://u:pw@discord.com/api/webhooks/1/TOKEN?wait=true",
+                origin, sizeof(origin));
+  assert_string_equal(origin, "https://discord.com/...");
+  hb_url_origin("http://127.0.0.1:9000/", origin, sizeof(origin));
+  assert_string_equal(origin, "http://127.0.0.1:9000");
   char hint[512];
   assert_true(hb_url_path_hint("https://b.example/api/v1/heartbeat", hint,
                                sizeof(hint)));
