@@ -106,17 +106,17 @@ static double hbm_value(const hb_metrics_t *m, const char *key, double now,
   return hb_metrics_get(m, key, now, max_age, &v) == 0 ? v : NAN;
 }
 
-/* hbm_memory_total sums the fresh memory-<state> values but "available",
- * which overlaps the others. */
-static double hbm_memory_total(const hb_metrics_t *m, double now,
-                               double max_age) {
-  static const char prefix[] = "memory/memory-";
+/* hbm_sum adds the fresh values whose key starts with prefix, but the one
+ * ending in except; NAN when there is none. */
+static double hbm_sum(const hb_metrics_t *m, const char *prefix,
+                      const char *except, double now, double max_age) {
+  size_t plen = strlen(prefix);
   double sum = NAN;
   for (size_t i = 0; i < m->cap; i++) {
     const hb_metric_t *s = &m->slots[i];
-    if (s->key == NULL || strncmp(s->key, prefix, sizeof(prefix) - 1) != 0 ||
-        strcmp(s->key + sizeof(prefix) - 1, "available") == 0 ||
-        !isfinite(s->value) || (max_age > 0 && s->time < now - max_age))
+    if (s->key == NULL || strncmp(s->key, prefix, plen) != 0 ||
+        strcmp(s->key + plen, except) == 0 || !isfinite(s->value) ||
+        (max_age > 0 && s->time < now - max_age))
       continue;
     sum = isnan(sum) ? s->value : sum + s->value;
   }
@@ -141,9 +141,13 @@ static double hbm_ratio(double part, double whole) {
 static void hbm_host(const hb_metrics_t *m, double now, double max_age,
                      hb_figures_t *f) {
   double idle = hbm_value(m, "cpu/percent-idle", now, max_age);
-  f->cpu_percent = hbm_clamp(100.0 - idle);
+  f->cpu_percent = hbm_clamp(
+      !isnan(idle) ? 100.0 - idle
+                   : hbm_sum(m, "cpu/percent-", "idle", now, max_age));
   f->memory_used_bytes = hbm_value(m, "memory/memory-used", now, max_age);
-  f->memory_total_bytes = hbm_memory_total(m, now, max_age);
+  /* "available" overlaps the other states: not part of the total. */
+  f->memory_total_bytes =
+      hbm_sum(m, "memory/memory-", "available", now, max_age);
   double mp = hbm_value(m, "memory/percent-used", now, max_age);
   f->memory_percent = hbm_clamp(
       !isnan(mp) ? mp : hbm_ratio(f->memory_used_bytes, f->memory_total_bytes));

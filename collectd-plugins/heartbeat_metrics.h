@@ -7,8 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_METRICS_MAX 1024 /* distinct metrics kept; later new ones ignored   \
-                             */
+#define HB_METRICS_MAX                                                         \
+  1024 /* distinct metrics kept; later new ones ignored                        \
+        */
 #define HB_METRIC_KEY_MAX 512
 
 /* One metric: "plugin[-pinst]/type[-tinst]", plus ".<ds>" for types with
@@ -63,7 +64,8 @@ enum {
 extern const char *const hb_agent_status_names[HB_AG_N];
 
 /* What a heartbeat reports from collectd's values; NAN when missing. Rules
- * as the exporter's: cpu = 100 - idle, memory total = the sum of the
+ * as the exporter's: cpu = 100 - idle (else the sum of the busy states),
+ * memory total = the sum of the
  * memory-<state> values but "available", disk total = used+free+reserved. */
 typedef struct hb_figures_s {
   double cpu_percent, memory_percent, memory_used_bytes, memory_total_bytes;

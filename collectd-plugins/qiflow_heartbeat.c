@@ -94,6 +94,7 @@ typedef struct hp_ctx_s {
   bool thread_started;
   qf_http_client_t http;
   qf_snapshot_t agents_snap, project_snap;
+  char agents_warned[256], project_warned[256]; /* last broken-file warning */
   long log_day;
   bool log_failing;
   int one_shot_status; /* 0: delivered everywhere */
@@ -556,7 +557,6 @@ static void hp_figures(hb_figures_t *f) {
  * frees). */
 static int hp_build(bool offline, time_t now, long long *id, char **body,
                     size_t *len) {
-  static char agents_warned[256], project_warned[256];
   hb_figures_t fig;
   hp_figures(&fig);
   long long floor_id = 0;
@@ -578,10 +578,10 @@ static int hp_build(bool offline, time_t now, long long *id, char **body,
       .collectd_version = PACKAGE_VERSION,
       .agent_version = QF_VERSION,
       .fig = &fig,
-      .agents = hp_refresh_snapshot(&hp.agents_snap, agents_warned,
-                                    sizeof(agents_warned)),
-      .project = hp_refresh_snapshot(&hp.project_snap, project_warned,
-                                     sizeof(project_warned)),
+      .agents = hp_refresh_snapshot(&hp.agents_snap, hp.agents_warned,
+                                    sizeof(hp.agents_warned)),
+      .project = hp_refresh_snapshot(&hp.project_snap, hp.project_warned,
+                                     sizeof(hp.project_warned)),
       .offline = offline,
   };
   status = hb_body_build(&in, body, len);

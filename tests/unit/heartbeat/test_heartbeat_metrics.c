@@ -113,6 +113,15 @@ static void test_figures(void **state) {
   hb_figures_extract(&m, 1000.0, 30.0, &f);
   assert_float_equal(f.memory_percent, 40.0, 1e-9);
   assert_float_equal(f.disk_percent, 33.3, 1e-9);
+  /* No idle value: the busy states add up. */
+  hb_metrics_t busy;
+  assert_int_equal(hb_metrics_init(&busy, 8), 0);
+  put(&busy, "cpu/percent-user", 10.0);
+  put(&busy, "cpu/percent-system", 5.0);
+  hb_figures_extract(&busy, 1000.0, 30.0, &f);
+  assert_float_equal(f.cpu_percent, 15.0, 1e-9);
+  hb_metrics_free(&busy);
+  hb_figures_extract(&m, 1000.0, 30.0, &f);
   /* Everything stale: nothing reported. */
   hb_figures_extract(&m, 1100.0, 30.0, &f);
   assert_true(isnan(f.cpu_percent) && isnan(f.memory_total_bytes));
