@@ -36,14 +36,26 @@ def vm_hwm_kib(pid):
     return -1
 
 
-def run(issues, workdir, quiet_cycles, timeout):
-    gh = FakeGitHub(idle_timeout=timeout + 60).start()
+def populated_fake(issues, idle_timeout):
+    """A started fake GitHub holding the generated repository: `issues`
+    issues, 2% pull requests, 40 recent commits, 10 workflow runs."""
+    gh = FakeGitHub(idle_timeout=idle_timeout).start()
+    gh.populate(issues, prs=issues // 50)
+    if issues:
+        gh.add_commits(40)
+        for i in range(10):
+            gh.add_run(f"feature/issue-{i}", "success")
+    return gh
+
+
+def run(issues, workdir, quiet_cycles, timeout, gh=None):
+    """Measure one repository. With `gh` (a populated_fake of `issues`
+    issues) the fake is the caller's and stays running, and workdir/state
+    keeps the synced mirror and project.json for a later stack."""
+    own = gh is None
+    if own:
+        gh = populated_fake(issues, timeout + 60)
     try:
-        gh.populate(issues, prs=issues // 50)
-        if issues:
-            gh.add_commits(40)
-            for i in range(10):
-                gh.add_run(f"feature/issue-{i}", "success")
         state = workdir / "state"
         conf = (f"<LoadPlugin qiflow_github>\n  Interval 1\n</LoadPlugin>\n"
                 f"<Plugin qiflow_github>\n  Repository \"{gh.repository}\"\n"
@@ -58,7 +70,8 @@ def run(issues, workdir, quiet_cycles, timeout):
         finally:
             collectd.stop()
     finally:
-        gh.stop()
+        if own:
+            gh.stop()
 
 
 def read(path):
