@@ -3,7 +3,15 @@
 #   contrib/dev.sh run  [qfstack run options]  install what is missing, build,
 #                        run collectd + our plugins + the exporter until Ctrl-C
 #   contrib/dev.sh test [ctest options]        install what is missing, build,
-#                        run every test
+#                        run every test, then the reliability checks:
+#     1 debug     Debug build (BUILD_DIR), its unit + integration tests
+#     2 asan      ASan+UBSan build (build-asan), the same tests again
+#     3 checks    unit tests under valgrind, cppcheck, clang-tidy (on 1)
+#     4 fuzz      clang libFuzzer build (build-fuzz), each target ~20 s
+#   Every stage runs even when an earlier one failed; a summary with each
+#   stage's time follows, then one "N passed, N failed" line (tests, plus
+#   one failure per stage that broke before its tests). ctest options apply
+#   to every stage. QF_STAGES (default "debug asan checks fuzz") picks stages.
 # Both are idempotent. BUILD_DIR (default: build) and BUILD_TYPE (default:
 # Debug) may be set in the environment.
 set -euo pipefail
@@ -19,6 +27,9 @@ packages=(
   libcurl4-openssl-dev libyajl-dev libmicrohttpd-dev zlib1g-dev
   libcmocka-dev python3 python3-pytest python3-jsonschema
   curl procps
+  # reliability checks: sanitizers (gcc's libasan comes with gcc), valgrind,
+  # static analysis, libFuzzer (clang + its runtime), symbolised reports
+  valgrind cppcheck clang-tidy clang libclang-rt-14-dev llvm
 )
 
 as_root() {
@@ -42,6 +53,96 @@ build() {
   cmake --build "$build_dir" -j"$(nproc)"
 }
 
+# Test stages: each records "name|status|seconds|passed|failed|note".
+stage_rows=()
+total_passed=0 total_failed=0
+
+# ctest_counted DIR ARGS...: ctest with its output shown; adds its counts.
+ctest_counted() {
+  local dir=$1 out rc=0 line passed failed
+  shift
+  out=$(mktemp)
+  # pipefail (set above): rc is ctest's own status.
+  ctest --test-dir "$dir" --output-on-failure "$@" 2>&1 | tee "$out" ||
+    rc=$?
+  # "100% tests passed, 0 tests failed out of 36"
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" |
+    tail -n1 || true)
+  rm -f "$out"
+  if [ -z "$line" ]; then
+    stage_note="no tests ran"
+    return 1
+  fi
+  failed=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$line")
+  passed=$(( $(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line") - failed ))
+  stage_passed=$((stage_passed + passed))
+  stage_failed=$((stage_failed + failed))
+  return "$rc"
+}
+
+# run_stage NAME FUNCTION ARGS...: times one stage and records its outcome.
+run_stage() {
+  local name=$1 start rc=0 status
+  shift
+  stage_passed=0 stage_failed=0 stage_note=""
+  echo "==== dev.sh test: stage $name ===="
+  start=$(date +%s)
+  "$@" || rc=$?
+  status=passed
+  if [ "$rc" -ne 0 ]; then
+    status=FAILED
+    # A stage that broke outside its tests still counts as one failure.
+    if [ "$stage_failed" -eq 0 ]; then
+      stage_failed=1
+      stage_note=${stage_note:-"exit status $rc, no test failed"}
+    fi
+  fi
+  total_passed=$((total_passed + stage_passed))
+  total_failed=$((total_failed + stage_failed))
+  stage_rows+=("$name|$status|$(($(date +%s) - start))|$stage_passed|$stage_failed|$stage_note")
+}
+
+stage_debug() {
+  build || { stage_note="build failed"; return 1; }
+  ctest_counted "$build_dir" -LE 'valgrind|lint' "$@"
+}
+
+stage_asan() {
+  local dir=$top/build-asan
+  { cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DQF_SANITIZE=ON \
+      >/dev/null && cmake --build "$dir" -j"$(nproc)"; } ||
+    { stage_note="build failed"; return 1; }
+  ctest_counted "$dir" "$@"
+}
+
+stage_checks() {
+  # On stage 1's build (valgrind_* and lint_* are registered there).
+  { cmake -S "$top" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" \
+      >/dev/null && cmake --build "$build_dir" -j"$(nproc)"; } ||
+    { stage_note="build failed"; return 1; }
+  ctest_counted "$build_dir" -L 'valgrind|lint' -j"$(nproc)" "$@"
+}
+
+stage_fuzz() {
+  local dir=$top/build-fuzz
+  { CC=clang cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DQF_FUZZ=ON \
+      >/dev/null && cmake --build "$dir" -j"$(nproc)" --target qf_fuzzers; } ||
+    { stage_note="build failed"; return 1; }
+  ctest_counted "$dir" -L fuzz -j"$(nproc)" "$@"
+}
+
+print_summary() {
+  local row name status secs passed failed note
+  echo "==== dev.sh test: summary ===="
+  printf '%-8s %-7s %7s %7s %7s  %s\n' stage status seconds passed failed note
+  for row in "${stage_rows[@]}"; do
+    IFS='|' read -r name status secs passed failed note <<<"$row"
+    printf '%-8s %-7s %7s %7s %7s  %s\n' "$name" "$status" "$secs" \
+      "$passed" "$failed" "$note"
+  done
+  echo "${total_passed} passed, ${total_failed} failed"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -53,8 +154,14 @@ case "$cmd" in
     ;;
   test)
     install_missing
-    build
-    exec ctest --test-dir "$build_dir" --output-on-failure "$@"
+    for stage in ${QF_STAGES:-debug asan checks fuzz}; do
+      case "$stage" in
+        debug|asan|checks|fuzz) run_stage "$stage" "stage_$stage" "$@" ;;
+        *) echo "dev.sh: unknown stage '$stage' in QF_STAGES" >&2; exit 2 ;;
+      esac
+    done
+    print_summary
+    [ "$total_failed" -eq 0 ]
     ;;
   *)
     echo "usage: contrib/dev.sh run|test [options]" >&2
