@@ -115,16 +115,17 @@ static void ghf_message(const qf_http_response_t *resp, char *out,
     yajl_tree_free(doc);
 }
 
-/* ghf_rate_limited arms the back-off after a 403/429: the reset time when
- * the quota is spent, else retry-after, else an exponential wait. */
+/* ghf_rate_limited arms the back-off after a 403/429: retry-after when
+ * given, else the reset time when the quota is spent, else an exponential
+ * wait (GitHub's documented order). */
 static int ghf_rate_limited(gh_sync_t *s, const char *shown,
                             const qf_http_response_t *resp) {
   gh_mirror_t *m = &s->m;
   long long until;
-  if (resp->rl_remaining == 0 && resp->rl_reset > s->now) {
-    until = resp->rl_reset;
-  } else if (resp->retry_after >= 0) {
+  if (resp->retry_after >= 0) {
     until = s->now + resp->retry_after;
+  } else if (resp->rl_remaining == 0 && resp->rl_reset > s->now) {
+    until = resp->rl_reset;
   } else {
     int shift = m->failures < 6 ? m->failures : 6;
     long long wait = (long long)GH_BACKOFF_MIN << shift;
