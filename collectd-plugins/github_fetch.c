@@ -47,11 +47,6 @@ double gh_elapsed(const gh_sync_t *s) {
          (double)(t.tv_nsec - s->started.tv_nsec) / 1e9;
 }
 
-bool gh_fetch_fatal(int status) {
-  return status != 0 && status != -EBADMSG && status != -EPROTO &&
-         status != -EFBIG && status != -ENOENT;
-}
-
 bool gh_follow_ok(const gh_sync_t *s, const char *url) {
   size_t n = strlen(s->origin);
   return strncmp(url, s->origin, n) == 0 && (url[n] == '/' || url[n] == '?');

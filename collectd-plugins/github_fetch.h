@@ -22,10 +22,6 @@
 int gh_fetch(gh_sync_t *s, const char *url, int flags, size_t max_body,
              qf_http_response_t *resp);
 
-/* gh_fetch_fatal tells whether a step's status should end the cycle
- * (GitHub unreachable or refusing) rather than let the next step run. */
-bool gh_fetch_fatal(int status);
-
 /* gh_fetch_unexpected records an answer with a status the caller cannot
  * use; returns -EPROTO. */
 int gh_fetch_unexpected(gh_sync_t *s, const char *url,
