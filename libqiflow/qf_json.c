@@ -1,5 +1,6 @@
 /* qf_json.c: reading yajl trees and writing JSON with a sticky error. */
 #include "qf_json.h"
+#include "qf_buf.h"
 #include "qf_time.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 
 yajl_val qf_json_parse(const char *text, char *err, size_t errlen) {
   char buf[256] = "";
@@ -281,4 +283,210 @@ size_t qf_json_utf8_repair(char *s) {
     p += n;
   }
   return replaced;
+}
+
+/* --- streaming one large array member --- */
+
+/* The state of qf_json_parse_split while yajl streams the text. Offsets
+ * come from yajl_get_bytes_consumed, which inside a callback is the offset
+ * just past the token that triggered it (the whole text is one chunk). */
+typedef struct qf_split_s {
+  yajl_handle h;
+  const char *text;
+  const char *key;
+  size_t keylen;
+  qf_json_each_fn each;
+  void *ctx;
+  int depth;        /* containers open around the next token */
+  bool object;      /* the top-level value is an object */
+  bool top_key;     /* the current top-level member is the one streamed */
+  bool seen;        /* a top-level member of that name was met */
+  int state;        /* 0 before the array, 1 inside it, 2 after it */
+  size_t arr_open;  /* offset of its '[' */
+  size_t arr_close; /* offset just past its ']' */
+  size_t prev;      /* offset just past the previous element (or '[') */
+  size_t elem;      /* offset of the current container element's start */
+  qf_buf_t buf;     /* one element's text */
+  int status;       /* 0 or the first negative errno */
+} qf_split_t;
+
+/* qf_split_emit parses text[start, end) (an element, after skipping the
+ * separator before it) and hands it to each(); returns 1 to go on, 0 to
+ * stop the parser (status says why). */
+static int qf_split_emit(qf_split_t *sp, size_t start, size_t end) {
+  while (start < end && sp->text[start] != '\0' &&
+         strchr(" \t\r\n,", sp->text[start]) != NULL)
+    start++;
+  qf_buf_reset(&sp->buf);
+  int rc = qf_buf_append(&sp->buf, sp->text + start, end - start);
+  if (rc != 0) {
+    sp->status = rc;
+    return 0;
+  }
+  yajl_val v = qf_json_parse(sp->buf.data, NULL, 0);
+  if (v == NULL) {
+    sp->status = -EINVAL; /* the streaming parser accepted it: cannot be */
+    return 0;
+  }
+  rc = sp->each(v, sp->ctx);
+  yajl_tree_free(v);
+  sp->prev = end;
+  if (rc < 0)
+    sp->status = rc;
+  return rc < 0 ? 0 : 1;
+}
+
+/* qf_split_scalar notes a scalar value: an element of the array, or the
+ * streamed member's value when that is no array. */
+static int qf_split_scalar(qf_split_t *sp) {
+  if (sp->depth == 0)
+    return 1; /* a top-level scalar: the document is no object */
+  sp->top_key = sp->top_key && sp->depth != 1;
+  if (sp->state == 1 && sp->depth == 2)
+    return qf_split_emit(sp, sp->prev, yajl_get_bytes_consumed(sp->h));
+  return 1;
+}
+
+static int qf_split_null(void *ctx) { return qf_split_scalar(ctx); }
+
+static int qf_split_bool(void *ctx, int b) {
+  (void)b; /* the element is re-parsed from its text */
+  return qf_split_scalar(ctx);
+}
+
+static int qf_split_number(void *ctx, const char *s, size_t n) {
+  (void)s; /* as above */
+  (void)n;
+  return qf_split_scalar(ctx);
+}
+
+static int qf_split_string(void *ctx, const unsigned char *s, size_t n) {
+  (void)s; /* as above */
+  (void)n;
+  return qf_split_scalar(ctx);
+}
+
+/* qf_split_open handles '{' and '['. */
+static int qf_split_open(qf_split_t *sp, bool array) {
+  size_t at = yajl_get_bytes_consumed(sp->h);
+  if (sp->depth == 0)
+    sp->object = !array;
+  if (sp->depth == 1 && sp->top_key && array && sp->state == 0) {
+    sp->state = 1;
+    sp->arr_open = at - 1;
+    sp->prev = at;
+  } else if (sp->state == 1 && sp->depth == 2) {
+    sp->elem = at - 1;
+  }
+  if (sp->depth == 1)
+    sp->top_key = false;
+  sp->depth++;
+  return 1;
+}
+
+/* qf_split_close handles '}' and ']': the end of an element or of the
+ * streamed array. */
+static int qf_split_close(qf_split_t *sp) {
+  size_t at = yajl_get_bytes_consumed(sp->h);
+  sp->depth--;
+  if (sp->state == 1 && sp->depth == 2)
+    return qf_split_emit(sp, sp->elem, at);
+  if (sp->state == 1 && sp->depth == 1) {
+    sp->state = 2;
+    sp->arr_close = at;
+  }
+  return 1;
+}
+
+static int qf_split_start_map(void *ctx) { return qf_split_open(ctx, false); }
+static int qf_split_start_array(void *ctx) { return qf_split_open(ctx, true); }
+static int qf_split_end(void *ctx) { return qf_split_close(ctx); }
+
+static int qf_split_key(void *ctx, const unsigned char *k, size_t n) {
+  qf_split_t *sp = ctx;
+  if (sp->depth == 1) {
+    /* Only the first member of that name counts, as for qf_json_get. */
+    sp->top_key = !sp->seen && n == sp->keylen && memcmp(k, sp->key, n) == 0;
+    sp->seen = sp->seen || sp->top_key;
+  }
+  return 1;
+}
+
+static const yajl_callbacks qf_split_callbacks = {
+    .yajl_null = qf_split_null,
+    .yajl_boolean = qf_split_bool,
+    .yajl_number = qf_split_number, /* numbers are not converted */
+    .yajl_string = qf_split_string,
+    .yajl_start_map = qf_split_start_map,
+    .yajl_map_key = qf_split_key,
+    .yajl_end_map = qf_split_end,
+    .yajl_start_array = qf_split_start_array,
+    .yajl_end_array = qf_split_end,
+};
+
+/* qf_split_stream runs the streaming parser over the whole text; 0, or a
+ * negative errno with the parser's message in err. */
+static int qf_split_stream(qf_split_t *sp, size_t len, char *err,
+                           size_t errlen) {
+  sp->h = yajl_alloc(&qf_split_callbacks, NULL, sp);
+  if (sp->h == NULL)
+    return -ENOMEM;
+  yajl_status st = yajl_parse(sp->h, (const unsigned char *)sp->text, len);
+  if (st == yajl_status_ok)
+    st = yajl_complete_parse(sp->h);
+  int rc = 0;
+  if (st != yajl_status_ok && sp->status != 0) {
+    rc = sp->status;
+    qf_err(err, errlen, "%s", strerror(-rc));
+  } else if (st != yajl_status_ok) {
+    unsigned char *msg = yajl_get_error(sp->h, 0, NULL, 0);
+    qf_err(err, errlen, "%s", msg != NULL ? (char *)msg : "invalid JSON");
+    if (msg != NULL)
+      yajl_free_error(sp->h, msg);
+    if (err != NULL)
+      err[strcspn(err, "\r\n")] = '\0';
+    rc = -EINVAL;
+  } else if (!sp->object) {
+    qf_err(err, errlen, "not a JSON object");
+    rc = -EINVAL;
+  }
+  yajl_free(sp->h);
+  return rc;
+}
+
+/* qf_split_rest parses the document with the streamed array as []. */
+static int qf_split_rest(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
+                         size_t errlen) {
+  qf_buf_reset(&sp->buf);
+  int rc = 0;
+  if (sp->state == 2)
+    rc = qf_buf_append(&sp->buf, sp->text, sp->arr_open);
+  if (rc == 0 && sp->state == 2)
+    rc = qf_buf_puts(&sp->buf, "[]");
+  size_t from = sp->state == 2 ? sp->arr_close : 0;
+  if (rc == 0)
+    rc = qf_buf_append(&sp->buf, sp->text + from, len - from);
+  if (rc != 0) {
+    qf_err(err, errlen, "%s", strerror(-rc));
+    return rc;
+  }
+  *rest = qf_json_parse(sp->buf.data, err, errlen);
+  return *rest != NULL ? 0 : -EINVAL;
+}
+
+int qf_json_parse_split(const char *text, size_t len, const char *key,
+                        qf_json_each_fn each, void *ctx, yajl_val *rest,
+                        char *err, size_t errlen) {
+  qf_split_t sp = {.text = text,
+                   .key = key,
+                   .keylen = strlen(key),
+                   .each = each,
+                   .ctx = ctx,
+                   .buf = QF_BUF_INIT};
+  *rest = NULL;
+  int rc = qf_split_stream(&sp, len, err, errlen);
+  if (rc == 0)
+    rc = qf_split_rest(&sp, len, rest, err, errlen);
+  qf_buf_free(&sp.buf);
+  return rc;
 }
