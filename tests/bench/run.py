@@ -211,6 +211,25 @@ def proc_status_kib(pid, field):
     raise BenchError(f"/proc/{pid}/status has no {field}")
 
 
+def memory(pid):
+    """VmRSS, VmHWM and RssAnon (from status) and Pss (smaps_rollup), KiB.
+    VmRSS counts every shared-library page the process touched; RssAnon is
+    its private heap and stacks; Pss shares library pages among the
+    processes that map them."""
+    out = {k: proc_status_kib(pid, k) for k in ("VmRSS", "VmHWM", "RssAnon")}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                out["Pss"] = int(line.split()[1])
+    except OSError:
+        out["Pss"] = -1
+    return out
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f}"
+
+
 def cpu_seconds(pid):
     """utime + stime of pid (all threads) in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -251,10 +270,11 @@ def _ms(text):
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
-def wrk(url, seconds):
-    """wrk -t2 -c50 --latency against url: req/s, p50, p99 (ms), count."""
-    argv = ["wrk", "-t2", "-c50", f"-d{seconds}s", "--timeout", "2s",
-            "--latency", url]
+def wrk(url, seconds, conns=50):
+    """wrk -t2 -c50 (or one thread, one connection) --latency against url:
+    req/s, p50, p99 (ms), count."""
+    argv = ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{seconds}s",
+            "--timeout", "2s", "--latency", url]
     out = subprocess.run(argv, capture_output=True, text=True,
                          timeout=seconds + 30, check=False)
     text = out.stdout
@@ -274,17 +294,17 @@ def wrk(url, seconds):
             "socket_errors": errors.group(1) if errors else None}
 
 
-def alternate(case_url, base_url, mode):
+def alternate(case_url, base_url, mode, conns=50):
     """Run case and baseline alternately (the order flips each round) and
     return both lists of wrk results."""
     if mode["warmup"]:
-        wrk(case_url, mode["warmup"])
-        wrk(base_url, mode["warmup"])
+        wrk(case_url, mode["warmup"], conns)
+        wrk(base_url, mode["warmup"], conns)
     case, base = [], []
     for r in range(mode["rounds"]):
         order = [(case_url, case), (base_url, base)]
         for url, into in (order if r % 2 == 0 else order[::-1]):
-            into.append(wrk(url, mode["duration"]))
+            into.append(wrk(url, mode["duration"], conns))
     return case, base
 
 
@@ -494,21 +514,26 @@ class MainStack:
         self.exporter = qfstack.Exporter(
             self.collectd.socket, self.state, refresh_ms=1000,
             log_path=work / "exporter.log")
-        # RSS and CPU: the same config with and without our plugins.
-        cpu_state = work / "cpu-with-state"
-        seed_github_state(synced_state, cpu_state)
-        with_conf = (agents_conf(self.agent_dir, cpu_state)
-                     + github_conf(gh, cpu_state, GITHUB_INTERVAL_CPU)
-                     + heartbeat_conf(cpu_state, work / "cpu-log", 60,
-                                      [("central", backend.url, {})]))
-        self.with_ours = qfstack.Collectd(work / "cpu-with", with_conf,
-                                          interval=COLLECTD_INTERVAL)
-        self.without = qfstack.Collectd(work / "cpu-without", "",
-                                        interval=COLLECTD_INTERVAL)
+        # RSS and CPU: the same config with all our plugins, with each
+        # alone, and without them, over the same minutes.
+        self.alone = {}
+        for name in ("all", "agents", "github", "heartbeat", "none"):
+            d = work / f"cpu-{name}"
+            seed_github_state(synced_state, d / "state")
+            conf = ""
+            if name in ("all", "agents"):
+                conf += agents_conf(self.agent_dir, d / "state")
+            if name in ("all", "github"):
+                conf += github_conf(gh, d / "state", GITHUB_INTERVAL_CPU)
+            if name in ("all", "heartbeat"):
+                conf += heartbeat_conf(d / "state", d / "log", 60,
+                                       [("central", backend.url, {})])
+            self.alone[name] = qfstack.Collectd(d / "collectd", conf,
+                                                interval=COLLECTD_INTERVAL)
         self.cpu_mark = None
 
     def start(self):
-        for c in (self.with_ours, self.without, self.collectd):
+        for c in list(self.alone.values()) + [self.collectd]:
             c.start()
         self.exporter.start()
         url = self.exporter.url
@@ -531,24 +556,37 @@ class MainStack:
     def prom_url(self):
         return f"http://127.0.0.1:{self.prom_port}/metrics"
 
+    def _github_cycles(self, name):
+        doc = qfstack.read_json(self.work / f"cpu-{name}" / "state"
+                                / "project.json")
+        return doc["github"]["cycles"] if doc else 0
+
     def mark_cpu(self):
-        self.cpu_mark = (time.monotonic(), cpu_seconds(self.with_ours.pid),
-                         cpu_seconds(self.without.pid))
+        self.cpu_mark = (time.monotonic(),
+                         {n: cpu_seconds(c.pid)
+                          for n, c in self.alone.items()},
+                         self._github_cycles("github"))
 
     def cpu_result(self):
-        t0, w0, b0 = self.cpu_mark
+        """CPU seconds of each instance since mark_cpu, per collectd
+        interval, and our plugins' share (instance minus "none")."""
+        t0, before, cycles0 = self.cpu_mark
         span = time.monotonic() - t0
-        w = cpu_seconds(self.with_ours.pid) - w0
-        b = cpu_seconds(self.without.pid) - b0
         intervals = span / COLLECTD_INTERVAL
-        return {"seconds": span, "with": w, "without": b,
-                "per_interval_ms": 1000 * (w - b) / intervals,
-                "with_per_interval_ms": 1000 * w / intervals,
-                "without_per_interval_ms": 1000 * b / intervals}
+        used = {n: cpu_seconds(c.pid) - before[n]
+                for n, c in self.alone.items()}
+        per = {n: 1000 * v / intervals for n, v in used.items()}
+        cycles = self._github_cycles("github") - cycles0
+        github_ms = 1000 * (used["github"] - used["none"]) / cycles \
+            if cycles else None
+        return {"seconds": span, "intervals": intervals, "cpu_s": used,
+                "per_interval_ms": per, "github_cycles": cycles,
+                "github_ms_per_cycle": github_ms,
+                "tick_ms": 1000 / os.sysconf("SC_CLK_TCK")}
 
     def stop(self):
         self.exporter.stop()
-        for c in (self.collectd, self.with_ours, self.without):
+        for c in [self.collectd] + list(self.alone.values()):
             c.stop()
         for proc in self.agents:
             proc.kill()
@@ -576,6 +614,13 @@ def http_cases(stack, nginx, mode, results):
         results.append(http_row(
             f"exporter {path}", case, base, "nginx, same bytes",
             ">= 0.9x, p99 <= 5 ms", same_size, f"{len(body)}"))
+        if path == "/health":
+            # The anchors' one-connection figure: latency without queueing.
+            case, base = alternate(url + path, static, mode, conns=1)
+            results.append(http_row(
+                "exporter /health, 1 connection", case, base,
+                "nginx, same bytes", "reported", lambda r, c: None,
+                f"{len(body)}"))
     ours = http_get(url + "/metrics?format=prometheus").text
     theirs = http_get(stack.prom_url).text
     case, base = alternate(url + "/metrics?format=prometheus",
@@ -598,34 +643,53 @@ def http_cases(stack, nginx, mode, results):
 
 
 def memory_rows(stack, nginx, results):
-    pid = stack.exporter.proc.pid
-    rss, hwm = proc_status_kib(pid, "VmRSS"), proc_status_kib(pid, "VmHWM")
+    m = memory(stack.exporter.proc.pid)
     results.append({
         "case": "exporter RSS, 50 agents + 5,000 issues (after the load)",
-        "target": "<= 8 MB", "pass": hwm <= 8 * 1024,
-        "rss": f"VmRSS {rss / 1024:.1f} MiB, VmHWM {hwm / 1024:.1f} MiB"})
+        "target": "<= 8 MB", "pass": m["VmRSS"] <= 8 * 1024,
+        "rss": f"VmRSS {mib(m['VmRSS'])} MiB (peak {mib(m['VmHWM'])}), "
+               f"RssAnon {mib(m['RssAnon'])}, Pss {mib(m['Pss'])}",
+        "memory": m})
     ng, procs = nginx.rss_kib()
     results.append({"case": "nginx RSS (baseline)", "target": "reported",
                     "pass": None,
-                    "rss": f"{ng / 1024:.1f} MiB ({procs} processes)"})
-    w, b = stack.with_ours.pid, stack.without.pid
-    w_rss, w_hwm = proc_status_kib(w, "VmRSS"), proc_status_kib(w, "VmHWM")
-    b_rss, b_hwm = proc_status_kib(b, "VmRSS"), proc_status_kib(b, "VmHWM")
+                    "rss": f"VmRSS {mib(ng)} MiB ({procs} processes)"})
+    mem = {n: memory(c.pid) for n, c in stack.alone.items()}
+    a, z = mem["all"], mem["none"]
     results.append({
         "case": "collectd RSS with our plugins (vs without)",
-        "target": "<= 12 MB", "pass": w_hwm <= 12 * 1024,
-        "rss": f"VmRSS {w_rss / 1024:.1f} vs {b_rss / 1024:.1f} MiB, "
-               f"VmHWM {w_hwm / 1024:.1f} vs {b_hwm / 1024:.1f} MiB"})
+        "target": "<= 12 MB", "pass": a["VmRSS"] <= 12 * 1024,
+        "rss": f"VmRSS {mib(a['VmRSS'])} vs {mib(z['VmRSS'])} MiB (peak "
+               f"{mib(a['VmHWM'])}), RssAnon {mib(a['RssAnon'])} vs "
+               f"{mib(z['RssAnon'])}, Pss {mib(a['Pss'])} vs "
+               f"{mib(z['Pss'])}",
+        "memory": mem})
+    for name in ("agents", "github", "heartbeat"):
+        m = mem[name]
+        results.append({
+            "case": f"  collectd + qiflow_{name} alone", "target": "reported",
+            "pass": None,
+            "rss": f"VmRSS {mib(m['VmRSS'])} MiB (peak {mib(m['VmHWM'])}), "
+                   f"RssAnon {mib(m['RssAnon'])}"})
 
 
 def cpu_row(stack, results):
     c = stack.cpu_result()
+    per = c["per_interval_ms"]
+    ours = {n: per[n] - per["none"] for n in ("all", "agents", "github",
+                                                "heartbeat")}
+    gh = c["github_ms_per_cycle"]
     results.append({
         "case": f"our plugins' CPU per {COLLECTD_INTERVAL} s interval",
         "target": "reported", "pass": None,
-        "cpu": f"{c['per_interval_ms']:+.1f} ms ({c['with_per_interval_ms']:.1f}"
-               f" with vs {c['without_per_interval_ms']:.1f} without, "
-               f"{c['seconds']:.0f} s)", "cpu_detail": c})
+        "cpu": f"{ours['all']:+.1f} ms ({per['all']:.1f} with vs "
+               f"{per['none']:.1f} without; agents {ours['agents']:+.1f}, "
+               f"github {ours['github']:+.1f}, heartbeat "
+               f"{ours['heartbeat']:+.1f})",
+        "time": f"{c['seconds']:.0f} s, {c['intervals']:.0f} intervals; "
+                f"github {c['github_cycles']} cycles"
+                + (f", {gh:.0f} ms each" if gh is not None else ""),
+        "cpu_detail": c})
 
 
 def startup_row(stack, mode, work, results):
