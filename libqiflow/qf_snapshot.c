@@ -59,8 +59,13 @@ static int qf_snapshot_forget(qf_snapshot_t *s) {
   return had ? 1 : 0;
 }
 
-int qf_snapshot_refresh(qf_snapshot_t *s) {
+/* qf_snapshot_read reads the file when it changed: 1 with *text (the
+ * caller frees it), 0 unchanged, 1 with *text NULL when it vanished, or a
+ * negative errno (error says why). The file's identity is remembered
+ * either way, so a broken file is not read again until it changes. */
+static int qf_snapshot_read(qf_snapshot_t *s, char **text, size_t *len) {
   struct stat st;
+  *text = NULL;
   if (stat(s->path, &st) != 0)
     return errno == ENOENT ? qf_snapshot_forget(s) : -errno;
   if (qf_snapshot_same(s, &st))
@@ -69,10 +74,31 @@ int qf_snapshot_refresh(qf_snapshot_t *s) {
   s->ino = st.st_ino;
   s->size = st.st_size;
   s->mtime = st.st_mtim;
-  char *text = NULL;
-  int status = qf_file_read(s->path, QF_SNAPSHOT_MAX_BYTES, 0, &text, NULL,
+  int status = qf_file_read(s->path, QF_SNAPSHOT_MAX_BYTES, 0, text, len,
                             s->error, sizeof(s->error));
-  if (status != 0)
+  return status != 0 ? status : 1;
+}
+
+int qf_snapshot_refresh_text(qf_snapshot_t *s, char **text, size_t *len) {
+  int status = qf_snapshot_read(s, text, len);
+  if (status == 1 && *text != NULL) {
+    if (s->doc != NULL)
+      yajl_tree_free(s->doc);
+    s->doc = NULL;
+    s->updated_at = 0;
+    s->error[0] = '\0';
+  }
+  return status;
+}
+
+void qf_snapshot_fail(qf_snapshot_t *s, const char *why) {
+  qf_err(s->error, sizeof(s->error), "%s: %s", s->path, why);
+}
+
+int qf_snapshot_refresh(qf_snapshot_t *s) {
+  char *text = NULL;
+  int status = qf_snapshot_read(s, &text, NULL);
+  if (status != 1 || text == NULL)
     return status;
   char perr[200];
   yajl_val doc = qf_json_parse(text, perr, sizeof(perr));

@@ -37,6 +37,18 @@ void qf_snapshot_destroy(qf_snapshot_t *s);
  * the file is broken (the previous document is kept, error says why). */
 int qf_snapshot_refresh(qf_snapshot_t *s);
 
+/* qf_snapshot_refresh_text is qf_snapshot_refresh for a caller that parses
+ * the file itself (to avoid holding a large document as one tree): when the
+ * file changed, 1 is returned and *text receives its contents
+ * (NUL-terminated, *len bytes; the caller frees it), doc stays NULL; when
+ * it vanished, 1 with *text NULL; unchanged 0; unreadable a negative errno.
+ * A caller that finds the text unusable says why with qf_snapshot_fail. */
+int qf_snapshot_refresh_text(qf_snapshot_t *s, char **text, size_t *len);
+
+/* qf_snapshot_fail records why the file just read is unusable: until it
+ * changes, refreshing returns -EINVAL and error reads "<path>: <why>". */
+void qf_snapshot_fail(qf_snapshot_t *s, const char *why);
+
 /* qf_snapshot_take hands the current document (or NULL) to the caller, who
  * frees it with yajl_tree_free. The reader still remembers the file, so
  * refresh keeps returning 0 until the file changes: a caller that turns a
