@@ -9,25 +9,27 @@
 #include <string.h>
 
 /* mn_block_signals blocks SIGINT and SIGTERM in every thread created
- * afterwards, so only main's sigwait sees them; SIGPIPE is ignored because
+ * afterwards, so only main's sigwait sees them. Their handlers go back to
+ * the default first: a shell starts background jobs with SIGINT ignored,
+ * and an ignored signal never reaches sigwait. SIGPIPE is ignored because
  * a write to a closed collectd socket must be an error, not death. */
 static void mn_block_signals(sigset_t *set) {
   sigemptyset(set);
   sigaddset(set, SIGINT);
   sigaddset(set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, set, NULL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   signal(SIGPIPE, SIG_IGN);
 }
 
 /* mn_run starts the cache and the server, waits for a signal, and tears
  * everything down again. Returns the exit status. */
-static int mn_run(const qfx_opts_t *o) {
+static int mn_run(const qfx_opts_t *o, sigset_t *set) {
   static qfx_cache_t cache;
   static qfx_http_t http;
   char err[512] = "";
-  sigset_t set;
   int sig = 0;
-  mn_block_signals(&set);
   int rc = qfx_cache_init(&cache, o, err, sizeof(err));
   if (rc == 0)
     rc = qfx_http_start(&http, o, &cache, err, sizeof(err));
@@ -40,7 +42,7 @@ static int mn_run(const qfx_opts_t *o) {
     if (!o->loopback)
       QFX_WARNING("listening on %s, beyond loopback: anyone who can reach "
                   "this port can read the swarm's status", o->listen);
-    sigwait(&set, &sig);
+    sigwait(set, &sig);
     QFX_INFO("%s received, shutting down", strsignal(sig));
   } else {
     QFX_ERROR("%s", err);
@@ -52,7 +54,11 @@ static int mn_run(const qfx_opts_t *o) {
 
 int main(int argc, char **argv) {
   qfx_opts_t o;
+  sigset_t set;
   char err[512] = "";
+  /* First of all: a signal sent during start-up then waits for sigwait
+   * and stops the exporter cleanly. */
+  mn_block_signals(&set);
   int rc = qfx_opts_parse(&o, argc, argv, err, sizeof(err));
   if (rc < 0) {
     fprintf(stderr, "qiflow-exporter: %s\nTry 'qiflow-exporter --help'.\n",
@@ -67,5 +73,5 @@ int main(int argc, char **argv) {
     printf("qiflow-exporter %s\n", QF_VERSION);
     return 0;
   }
-  return mn_run(&o);
+  return mn_run(&o, &set);
 }
