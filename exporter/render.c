@@ -222,6 +222,20 @@ static void rd_head(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_kdouble(w, "data_age_seconds", rd_age(m));
 }
 
+/* rd_data writes the "data" object /status and /metrics share. */
+static void rd_data(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "data"); /* BEGIN data */
+  qf_jw_obj_open(w);
+  rd_head(m, w);
+  rd_system(m, w);
+  rd_resources(m, w);
+  rd_agents(m, w);
+  rd_github(m, w);
+  rd_project(m, w);
+  rd_heartbeat(m, w);
+  qf_jw_obj_close(w); /* END data */
+}
+
 int qfx_render_health(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_obj_open(w);
   qf_jw_kstr(w, "status", m->connected ? "healthy" : "unhealthy");
@@ -259,16 +273,7 @@ void qfx_render_status(const qfx_model_t *m, qf_jw_t *w) {
   rd_kcount(w, "active", qfx_agent_count(m, QFX_AG_ACTIVE));
   rd_kcount(w, "total", qfx_agent_count(m, QFX_AG_TOTAL));
   qf_jw_obj_close(w);
-  qf_jw_key(w, "data"); /* BEGIN data */
-  qf_jw_obj_open(w);
-  rd_head(m, w);
-  rd_system(m, w);
-  rd_resources(m, w);
-  rd_agents(m, w);
-  rd_github(m, w);
-  rd_project(m, w);
-  rd_heartbeat(m, w);
-  qf_jw_obj_close(w); /* END data */
+  rd_data(m, w);
   qf_jw_obj_close(w);
 }
 
@@ -323,16 +328,7 @@ void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w) {
 void qfx_render_metrics(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_obj_open(w);
   qf_jw_kbool(w, "success", true);
-  qf_jw_key(w, "data"); /* BEGIN data */
-  qf_jw_obj_open(w);
-  rd_head(m, w);
-  rd_system(m, w);
-  rd_resources(m, w);
-  rd_agents(m, w);
-  rd_github(m, w);
-  rd_project(m, w);
-  rd_heartbeat(m, w);
-  qf_jw_obj_close(w); /* END data */
+  rd_data(m, w);
   qf_jw_obj_close(w);
 }
 
