@@ -1,6 +1,7 @@
 /* heartbeat_metrics.c: the latest value of each metric, and the figures a
  * heartbeat reports from them. */
 #include "heartbeat_metrics.h"
+#include "qf_resources.h"
 
 #include <errno.h>
 #include <math.h>
@@ -123,44 +124,31 @@ static double hbm_sum(const hb_metrics_t *m, const char *prefix,
   return sum;
 }
 
-/* hbm_clamp keeps rounding noise inside 0..100; NAN stays NAN. */
-static double hbm_clamp(double v) {
-  if (isnan(v))
-    return v;
-  return v < 0.0 ? 0.0 : v > 100.0 ? 100.0 : v;
-}
-
-/* hbm_ratio is part/whole in percent, NAN when unknown or whole is 0. */
-static double hbm_ratio(double part, double whole) {
-  if (isnan(part) || isnan(whole) || whole <= 0.0)
-    return NAN;
-  return part / whole * 100.0;
-}
-
-/* hbm_host fills the cpu, memory and disk figures. */
+/* hbm_host fills the cpu, memory and disk figures by libqiflow's rules,
+ * the ones the exporter applies. */
 static void hbm_host(const hb_metrics_t *m, double now, double max_age,
                      hb_figures_t *f) {
-  double idle = hbm_value(m, "cpu/percent-idle", now, max_age);
-  f->cpu_percent = hbm_clamp(
-      !isnan(idle) ? 100.0 - idle
-                   : hbm_sum(m, "cpu/percent-", "idle", now, max_age));
-  f->memory_used_bytes = hbm_value(m, "memory/memory-used", now, max_age);
-  /* "available" overlaps the other states: not part of the total. */
-  f->memory_total_bytes =
-      hbm_sum(m, "memory/memory-", "available", now, max_age);
-  double mp = hbm_value(m, "memory/percent-used", now, max_age);
-  f->memory_percent = hbm_clamp(
-      !isnan(mp) ? mp : hbm_ratio(f->memory_used_bytes, f->memory_total_bytes));
-  double used = hbm_value(m, "df-root/df_complex-used", now, max_age);
-  double avail = hbm_value(m, "df-root/df_complex-free", now, max_age);
-  double reserved = hbm_value(m, "df-root/df_complex-reserved", now, max_age);
-  f->disk_used_bytes = used;
-  f->disk_total_bytes = isnan(used) || isnan(avail)
-                            ? NAN
-                            : used + avail + (isnan(reserved) ? 0.0 : reserved);
-  double dp = hbm_value(m, "df-root/percent_bytes-used", now, max_age);
-  f->disk_percent =
-      hbm_clamp(!isnan(dp) ? dp : hbm_ratio(used, f->disk_total_bytes));
+  qf_res_input_t in;
+  qf_res_input_init(&in);
+  in.cpu_idle = hbm_value(m, "cpu/percent-idle", now, max_age);
+  in.cpu_busy = hbm_sum(m, "cpu/percent-", "idle", now, max_age);
+  in.mem_percent_used = hbm_value(m, "memory/percent-used", now, max_age);
+  in.mem_used = hbm_value(m, "memory/memory-used", now, max_age);
+  in.mem_total = hbm_sum(m, "memory/memory-", "available", now, max_age);
+  in.df_percent_used =
+      hbm_value(m, "df-root/percent_bytes-used", now, max_age);
+  in.df_used = hbm_value(m, "df-root/df_complex-used", now, max_age);
+  in.df_free = hbm_value(m, "df-root/df_complex-free", now, max_age);
+  in.df_reserved = hbm_value(m, "df-root/df_complex-reserved", now, max_age);
+  qf_res_t r;
+  qf_res_derive(&in, &r);
+  f->cpu_percent = r.cpu_percent;
+  f->memory_percent = r.memory_percent;
+  f->memory_used_bytes = r.memory_used_bytes;
+  f->memory_total_bytes = r.memory_total_bytes;
+  f->disk_percent = r.disk_percent;
+  f->disk_used_bytes = r.disk_used_bytes;
+  f->disk_total_bytes = r.disk_total_bytes;
 }
 
 void hb_figures_extract(const hb_metrics_t *m, double now, double max_age,

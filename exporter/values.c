@@ -14,9 +14,7 @@ static const char *const va_load_names[3] = {"shortterm", "midterm",
                                              "longterm"};
 
 void qfx_raw_init(qfx_raw_t *r) {
-  r->cpu_idle = r->cpu_busy = NAN;
-  r->mem_percent_used = r->mem_used = r->mem_sum = NAN;
-  r->df_percent_used = r->df_used = r->df_free = r->df_reserved = NAN;
+  qf_res_input_init(&r->host);
   r->uptime = NAN;
   for (size_t i = 0; i < 3; i++)
     r->load[i] = NAN;
@@ -84,26 +82,23 @@ const char *qfx_values_pick_host(const lcc_identifier_t *ids, size_t n,
   return agents != NULL ? agents : cpu;
 }
 
-/* va_add adds v to an accumulator that starts as NAN ("nothing yet"). */
-static void va_add(double *acc, double v) { *acc = isnan(*acc) ? v : *acc + v; }
-
-/* va_apply_memory files one memory-<state> or df_complex-<state> gauge. */
-static void va_apply_memory(qfx_raw_t *r, const char *ti, double v) {
-  /* "available" overlaps the other states; it is not part of the total. */
-  if (strcmp(ti, "available") == 0)
+/* va_apply_memory files one memory-<state> gauge. */
+static void va_apply_memory(qf_res_input_t *h, const char *ti, double v) {
+  if (!qf_res_memory_state_counts(ti))
     return;
-  va_add(&r->mem_sum, v);
+  qf_res_add(&h->mem_total, v);
   if (strcmp(ti, "used") == 0)
-    r->mem_used = v;
+    h->mem_used = v;
 }
 
-static void va_apply_df(qfx_raw_t *r, const char *ti, double v) {
+/* va_apply_df files one df_complex-<state> gauge of the root file system. */
+static void va_apply_df(qf_res_input_t *h, const char *ti, double v) {
   if (strcmp(ti, "used") == 0)
-    r->df_used = v;
+    h->df_used = v;
   else if (strcmp(ti, "free") == 0)
-    r->df_free = v;
+    h->df_free = v;
   else if (strcmp(ti, "reserved") == 0)
-    r->df_reserved = v;
+    h->df_reserved = v;
 }
 
 /* va_apply_load files load's three values by name, else by position. */
@@ -131,19 +126,20 @@ void qfx_values_apply(qfx_raw_t *r, const lcc_identifier_t *id, size_t n,
   const char *ti = id->type_instance;
   if (!isfinite(v))
     return;
+  qf_res_input_t *h = &r->host;
   if (va_is(id, "cpu", "", "percent")) {
     if (strcmp(ti, "idle") == 0)
-      r->cpu_idle = v;
+      h->cpu_idle = v;
     else
-      va_add(&r->cpu_busy, v);
+      qf_res_add(&h->cpu_busy, v);
   } else if (va_is(id, "memory", "", "percent")) {
-    r->mem_percent_used = v;
+    h->mem_percent_used = v;
   } else if (va_is(id, "memory", "", "memory")) {
-    va_apply_memory(r, ti, v);
+    va_apply_memory(h, ti, v);
   } else if (va_is(id, "df", "root", "percent_bytes")) {
-    r->df_percent_used = v;
+    h->df_percent_used = v;
   } else if (va_is(id, "df", "root", "df_complex")) {
-    va_apply_df(r, ti, v);
+    va_apply_df(h, ti, v);
   } else if (va_is(id, "uptime", "", "uptime")) {
     r->uptime = v;
   } else {
@@ -151,37 +147,16 @@ void qfx_values_apply(qfx_raw_t *r, const lcc_identifier_t *id, size_t n,
   }
 }
 
-/* va_clamp_percent keeps rounding noise inside 0..100; NAN stays NAN. */
-static double va_clamp_percent(double v) {
-  if (isnan(v))
-    return v;
-  return v < 0.0 ? 0.0 : v > 100.0 ? 100.0 : v;
-}
-
-/* va_ratio is part/whole in percent, NAN when either is unknown or 0. */
-static double va_ratio(double part, double whole) {
-  if (isnan(part) || isnan(whole) || whole <= 0.0)
-    return NAN;
-  return part / whole * 100.0;
-}
-
 void qfx_values_derive(const qfx_raw_t *r, qfx_resources_t *out) {
-  out->cpu_percent =
-      va_clamp_percent(!isnan(r->cpu_idle) ? 100.0 - r->cpu_idle : r->cpu_busy);
-  out->memory_used_bytes = r->mem_used;
-  out->memory_total_bytes = r->mem_sum;
-  out->memory_percent = va_clamp_percent(
-      !isnan(r->mem_percent_used) ? r->mem_percent_used
-                                  : va_ratio(r->mem_used, r->mem_sum));
-  double disk_total = NAN;
-  if (!isnan(r->df_used) && !isnan(r->df_free))
-    disk_total = r->df_used + r->df_free +
-                 (isnan(r->df_reserved) ? 0.0 : r->df_reserved);
-  out->disk_used_bytes = r->df_used;
-  out->disk_total_bytes = disk_total;
-  out->disk_percent = va_clamp_percent(
-      !isnan(r->df_percent_used) ? r->df_percent_used
-                                 : va_ratio(r->df_used, disk_total));
+  qf_res_t f;
+  qf_res_derive(&r->host, &f);
+  out->cpu_percent = f.cpu_percent;
+  out->memory_percent = f.memory_percent;
+  out->memory_used_bytes = f.memory_used_bytes;
+  out->memory_total_bytes = f.memory_total_bytes;
+  out->disk_percent = f.disk_percent;
+  out->disk_used_bytes = f.disk_used_bytes;
+  out->disk_total_bytes = f.disk_total_bytes;
   memcpy(out->load, r->load, sizeof(out->load));
   out->uptime_seconds = r->uptime;
   memcpy(out->agents, r->agents, sizeof(out->agents));

@@ -3,6 +3,8 @@
 #ifndef QFX_VALUES_H
 #define QFX_VALUES_H
 
+#include "qf_resources.h"
+
 #include <collectd/types.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,13 +40,10 @@ typedef struct qfx_resources_s {
   double agents[QFX_AG_N];
 } qfx_resources_t;
 
-/* The gauges as collectd hands them, summed per kind before deriving. */
+/* The gauges as collectd hands them: the host's (derived by libqiflow's
+ * shared rules, as the heartbeat does) plus load, uptime and agents. */
 typedef struct qfx_raw_s {
-  double cpu_idle, cpu_busy; /* percent-idle; sum of other percent-* */
-  double mem_percent_used;   /* memory/percent-used */
-  double mem_used, mem_sum;  /* memory-used; sum of every memory-<state> */
-  double df_percent_used;    /* df-root/percent_bytes-used */
-  double df_used, df_free, df_reserved;
+  qf_res_input_t host;
   double load[3];
   double uptime;
   double agents[QFX_AG_N];

@@ -10,6 +10,7 @@
 #include "qf_file.h"
 #include "qf_http.h"
 #include "qf_json.h"
+#include "qf_resources.h"
 #include "qf_snapshot.h"
 #include "qf_swarm.h"
 #include "qf_time.h"
@@ -359,6 +360,42 @@ static void test_http_helpers(void **state) {
   assert_false(qf_http_retryable(200));
 }
 
+static void test_resources_rules(void **state) {
+  (void)state; /* unused */
+  qf_res_input_t in;
+  qf_res_t r;
+  qf_res_input_init(&in);
+  qf_res_derive(&in, &r);
+  assert_true(isnan(r.cpu_percent) && isnan(r.memory_percent));
+  assert_true(isnan(r.disk_total_bytes));
+
+  /* Idle wins over the busy sum; rounding noise is clamped. */
+  in.cpu_idle = 75.0;
+  in.cpu_busy = 30.0;
+  qf_res_derive(&in, &r);
+  assert_true(r.cpu_percent == 25.0);
+  in.cpu_idle = NAN;
+  qf_res_add(&in.cpu_busy, 80.5); /* 110.5 */
+  qf_res_derive(&in, &r);
+  assert_true(r.cpu_percent == 100.0);
+
+  /* Percentages as collectd reports them, else used / total. */
+  in.mem_used = 2.0;
+  qf_res_add(&in.mem_total, 8.0);
+  in.df_used = 30.0;
+  in.df_free = 60.0;
+  in.df_reserved = 10.0;
+  qf_res_derive(&in, &r);
+  assert_true(r.memory_percent == 25.0);
+  assert_true(r.disk_total_bytes == 100.0 && r.disk_percent == 30.0);
+  in.mem_percent_used = 40.0;
+  in.df_percent_used = 33.3;
+  qf_res_derive(&in, &r);
+  assert_true(r.memory_percent == 40.0 && r.disk_percent == 33.3);
+  assert_false(qf_res_memory_state_counts("available"));
+  assert_true(qf_res_memory_state_counts("used"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_grows_and_bounds),
@@ -373,6 +410,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_swarm_id_is_stable_and_shared,
                                       setup_dir, teardown_dir),
       cmocka_unit_test(test_http_helpers),
+      cmocka_unit_test(test_resources_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
