@@ -109,6 +109,21 @@ static int qf_read_fd(int fd, size_t max, char **out, size_t *len) {
   return 0;
 }
 
+/* qf_check_mode refuses st for the mode bits flags forbid; 0 or -EPERM. */
+static int qf_check_mode(const char *path, const struct stat *st, int flags,
+                         char *err, size_t errlen) {
+  mode_t forbidden = (flags & QF_READ_PRIVATE)      ? 077
+                     : (flags & QF_READ_NOT_PUBLIC) ? 007
+                                                    : 0;
+  if ((st->st_mode & forbidden) == 0)
+    return 0;
+  qf_err(err, errlen, "%s: mode %04o gives %s access to a secret; run: "
+         "chmod %s %s", path, (unsigned)(st->st_mode & 07777),
+         forbidden == 077 ? "group or other users" : "every user",
+         forbidden == 077 ? "go-rwx" : "o-rwx", path);
+  return -EPERM;
+}
+
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen) {
   int oflags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
@@ -131,6 +146,8 @@ int qf_file_read(const char *path, size_t max, int flags, char **out,
   } else if (!S_ISREG(st.st_mode)) {
     status = -EINVAL;
     qf_err(err, errlen, "%s: not a regular file", path);
+  } else if ((status = qf_check_mode(path, &st, flags, err, errlen)) != 0) {
+    /* refused: err says why */
   } else if ((size_t)st.st_size > max) {
     status = -EFBIG;
     qf_err(err, errlen, "%s: %lld bytes, over the %zu byte limit", path,

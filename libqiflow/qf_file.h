@@ -13,11 +13,18 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
 
 /* Flags for qf_file_read. */
 #define QF_READ_NOFOLLOW 0x1 /* refuse symbolic links */
+/* Secrets: refuse (-EPERM, with the chmod that fixes it in err) a file
+ * whose mode grants anything to group or others (PRIVATE, mode & 077), or
+ * to others (NOT_PUBLIC, mode & 007: keys shared with a group such as
+ * ssl-cert). The mode is checked on the opened file, not on the path. */
+#define QF_READ_PRIVATE 0x2
+#define QF_READ_NOT_PUBLIC 0x4
 
 /* qf_file_read reads a regular file of at most max bytes into a new
  * NUL-terminated buffer that the caller frees. Refuses non-regular files
- * (-EINVAL), larger files (-EFBIG) and, with QF_READ_NOFOLLOW, symlinks
- * (-ELOOP). 0 or a negative errno, with a message in err. */
+ * (-EINVAL), larger files (-EFBIG), with QF_READ_NOFOLLOW symlinks
+ * (-ELOOP), and with QF_READ_PRIVATE / QF_READ_NOT_PUBLIC files others may
+ * read (-EPERM). 0 or a negative errno, with a message in err. */
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen);
 

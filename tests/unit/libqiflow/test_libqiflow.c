@@ -239,6 +239,34 @@ static void test_file_atomic_and_bounded(void **state) {
                    -EINVAL);
   assert_non_null(strstr(err, "not a regular file"));
 
+  /* Secrets: refused by mode, checked on the file itself. */
+  static const struct {
+    mode_t mode;
+    int flags, status;
+  } modes[] = {
+      {0600, QF_READ_PRIVATE, 0},         {0400, QF_READ_PRIVATE, 0},
+      {0640, QF_READ_PRIVATE, -EPERM},    {0604, QF_READ_PRIVATE, -EPERM},
+      {0620, QF_READ_PRIVATE, -EPERM},    {0640, QF_READ_NOT_PUBLIC, 0},
+      {0644, QF_READ_NOT_PUBLIC, -EPERM}, {0602, QF_READ_NOT_PUBLIC, -EPERM},
+      {0644, 0, 0},
+  };
+  snprintf(path, sizeof(path), "%s/sub/f.json", dir);
+  for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+    assert_int_equal(chmod(path, modes[i].mode), 0);
+    text = NULL;
+    err[0] = '\0';
+    assert_int_equal(qf_file_read(link_path, 64, modes[i].flags, &text, &len,
+                                  err, sizeof(err)), modes[i].status);
+    if (modes[i].status == 0) {
+      assert_string_equal(text, "hello");
+      free(text);
+    } else {
+      assert_null(text);
+      assert_non_null(strstr(err, "chmod"));
+      assert_non_null(strstr(err, link_path));
+    }
+  }
+
   /* A failed atomic write leaves the old file intact. */
   snprintf(path, sizeof(path), "%s/missing-dir/x", dir);
   assert_int_equal(qf_file_write_atomic(path, "x", 1, 0644, err, sizeof(err)),
