@@ -64,6 +64,20 @@ def _asan_runtime():
     return out.stdout.strip()
 
 
+def _prune(reports):
+    """Remove the report directories of test processes that have ended
+    (their reports were judged then); those of live ones stay."""
+    if not reports.is_dir():
+        return
+    for path in reports.iterdir():
+        try:
+            os.kill(int(path.name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass
+
+
 def setup(build_dir, source_dir, collectd_bin):
     """Prepare the environment; returns the collectd binary tests must run
     (the preloading wrapper when active, collectd_bin otherwise)."""
@@ -71,7 +85,9 @@ def setup(build_dir, source_dir, collectd_bin):
     _SOURCE_DIR = str(Path(source_dir).resolve())
     if not ACTIVE:
         return collectd_bin
-    REPORT_DIR = Path(build_dir) / "sanitizer-reports" / str(os.getpid())
+    reports = Path(build_dir) / "sanitizer-reports"
+    _prune(reports)
+    REPORT_DIR = reports / str(os.getpid())
     shutil.rmtree(REPORT_DIR, ignore_errors=True)
     REPORT_DIR.mkdir(parents=True)
     os.environ["ASAN_OPTIONS"] = ":".join([
