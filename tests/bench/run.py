@@ -762,6 +762,14 @@ def heartbeat_phase(work, mode, results):
         collectd.start()
         body_row(plain, zipped, flagged, results)
         lag_rows(collectd, plain, zipped, mode, results)
+        m = memory(collectd.pid)
+        results.append({
+            "case": "collectd RSS with our plugins, typical swarm (3 agents, "
+                    "100 issues)", "target": "<= 12 MB",
+            "pass": m["VmRSS"] <= 12 * 1024,
+            "rss": f"VmRSS {mib(m['VmRSS'])} MiB (peak {mib(m['VmHWM'])}), "
+                   f"RssAnon {mib(m['RssAnon'])}, Pss {mib(m['Pss'])}",
+            "memory": m})
     finally:
         plain.hang(0)
         zipped.hang(0)
@@ -955,6 +963,8 @@ def parse_args():
     p.add_argument("--duration", type=int,
                    help="override the seconds per wrk run")
     p.add_argument("--json", type=Path, help="also write results here")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the table in Markdown (for BENCHMARKS.md)")
     p.add_argument("--keep", action="store_true",
                    help="keep the work directory")
     return p.parse_args()
@@ -1005,7 +1015,7 @@ def main():
           f"{info['nproc']} CPUs {info['cpu']}, {info['memory_gib']} GiB, "
           f"load {load_before:.1f} -> {info['load_after']:.1f}, "
           f"{elapsed:.0f} s)")
-    print(table(results))
+    print(table(results, markdown=args.markdown))
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results},
                                         indent=1))
