@@ -91,6 +91,10 @@ static enum MHD_Result en_headers(struct MHD_Response *r, const char *ctype,
                               cacheable ? h->cache_control : "no-store") !=
       MHD_YES)
     return MHD_NO;
+  /* A browser must not read an echoed path in a JSON error as HTML. */
+  if (MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
+      MHD_YES)
+    return MHD_NO;
   return MHD_add_response_header(r, "Access-Control-Allow-Origin",
                                  h->cors_origin);
 }
@@ -219,15 +223,25 @@ enum MHD_Result qfx_entry_queue(const qfx_entry_t *e,
   return MHD_queue_response(c, e->status, gz ? e->gzip : e->full);
 }
 
+struct MHD_Response *qfx_error_response(const char *body, size_t len,
+                                        const qfx_headers_t *h) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (r != NULL && en_headers(r, QFX_CT_JSON, h, false) != MHD_YES) {
+    MHD_destroy_response(r);
+    r = NULL;
+  }
+  return r;
+}
+
 enum MHD_Result qfx_queue_json(struct MHD_Connection *c, unsigned status,
                                const char *body, size_t len,
                                const qfx_headers_t *h, const char *allow) {
-  struct MHD_Response *r = MHD_create_response_from_buffer(
-      len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r = qfx_error_response(body, len, h);
   if (r == NULL)
     return MHD_NO; /* out of memory: MHD closes the connection */
-  enum MHD_Result ok = en_headers(r, QFX_CT_JSON, h, false);
-  if (ok == MHD_YES && allow != NULL)
+  enum MHD_Result ok = MHD_YES;
+  if (allow != NULL)
     ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
   if (ok == MHD_YES)
     ok = MHD_queue_response(c, status, r);

@@ -51,6 +51,12 @@ void qfx_entry_free(qfx_entry_t *e);
 enum MHD_Result qfx_entry_queue(const qfx_entry_t *e,
                                 struct MHD_Connection *c);
 
+/* qfx_error_response makes an uncacheable JSON response (an error) with
+ * the common headers from body, which is copied; NULL when out of
+ * memory. The caller destroys it. */
+struct MHD_Response *qfx_error_response(const char *body, size_t len,
+                                        const qfx_headers_t *h);
+
 /* qfx_queue_json answers status with a body rendered just now (errors);
  * it is copied. allow, when non-NULL, goes into an Allow header. */
 enum MHD_Result qfx_queue_json(struct MHD_Connection *c, unsigned status,

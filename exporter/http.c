@@ -1,8 +1,9 @@
-/* http.c: the libmicrohttpd server. The handler checks the method first
+/* http.c: answering one request. The handler checks the method first
  * (GET and HEAD are served, OPTIONS answered, anything else gets 405 with
- * Allow), routes on the path, and queues a response the refresh thread
- * already built. Only errors are rendered per request, and a page of
- * /project/issues the first time it is asked for. */
+ * Allow), then the bearer token, routes on the path, and queues a
+ * response the refresh thread already built. Only errors are rendered per
+ * request, and a page of /project/issues the first time it is asked for.
+ * Starting and stopping the server is server.c's. */
 #include "http.h"
 #include "log.h"
 #include "prom.h"
@@ -10,24 +11,14 @@
 #include "render.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#define HT_CONNECTION_LIMIT 1000u /* below the usual 1024 open files */
-#define HT_CONNECTION_TIMEOUT 15u /* seconds an idle connection stays */
-#define HT_BACKLOG 511
-/* Per-connection memory pool: requests are one line and a few headers,
- * bodies are sent from the prebuilt responses; MHD's default is 32 KiB. */
-#define HT_CONNECTION_MEMORY (16u * 1024u)
-
-/* The marker stored in *req_cls after the first call; its address is all
- * that matters. */
-static int ht_started;
+/* The markers in *req_cls. The URI log callback sets a fresh one when the
+ * request line arrives (noting a "%00" in the raw path); the handler's
+ * first call turns it into a started one. Only their addresses matter. */
+static char ht_fresh, ht_fresh_nul, ht_started, ht_started_nul;
 
 int qfx_http_method(const char *method) {
   if (strcmp(method, "GET") == 0)
@@ -55,6 +46,19 @@ int qfx_http_route(const char *path) {
     if (strcmp(path, routes[i].path) == 0)
       return routes[i].route;
   return QFX_R_NONE;
+}
+
+bool qfx_http_raw_nul(const char *target) {
+  size_t n = strcspn(target, "?");
+  for (size_t i = 0; i + 2 < n; i++)
+    if (target[i] == '%' && target[i + 1] == '0' && target[i + 2] == '0')
+      return true;
+  return false;
+}
+
+void *qfx_http_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)cls, (void)c; /* the raw target is all that is looked at */
+  return qfx_http_raw_nul(uri) ? &ht_fresh_nul : &ht_fresh;
 }
 
 /* ht_error answers status with {"success": false, "error": msg}. */
@@ -145,42 +149,77 @@ static enum MHD_Result ht_arg(void *cls, enum MHD_ValueKind kind,
   return MHD_YES;
 }
 
+/* ht_args reads the query parameters into a; false after answering 400
+ * (*r) for too many or one holding a decoded NUL. */
+static bool ht_args(qfx_http_t *h, struct MHD_Connection *c, ht_args_t *a,
+                    enum MHD_Result *r) {
+  char err[200];
+  *a = (ht_args_t){.n = 0, .overflow = false, .nul = NULL};
+  MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, ht_arg, a);
+  if (!a->overflow && a->nul == NULL)
+    return true;
+  if (a->overflow)
+    snprintf(err, sizeof(err), "query: more than %d parameters",
+             QFX_QUERY_MAX);
+  else
+    snprintf(err, sizeof(err), "%.64s: contains a NUL byte", a->nul);
+  *r = ht_error(h, c, MHD_HTTP_BAD_REQUEST, err, "query: bad parameter name",
+                NULL);
+  return false;
+}
+
 /* ht_issues answers /project/issues: 400 naming the bad parameter, else
  * the page from the current project. */
 static enum MHD_Result ht_issues(qfx_http_t *h, struct MHD_Connection *c) {
-  ht_args_t args = {.n = 0, .overflow = false, .nul = NULL};
+  ht_args_t args;
   qfx_issues_query_t q;
   char err[200];
-  MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, ht_arg, &args);
-  if (args.overflow || args.nul != NULL) {
-    if (args.overflow)
-      snprintf(err, sizeof(err), "query: more than %d parameters",
-               QFX_QUERY_MAX);
-    else
-      snprintf(err, sizeof(err), "%.64s: contains a NUL byte", args.nul);
-    return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err,
-                    "query: bad parameter name", NULL);
-  }
+  enum MHD_Result r;
+  if (!ht_args(h, c, &args, &r))
+    return r;
   if (qfx_issues_query_parse(args.kv, args.n, &q, err, sizeof(err)) != 0)
     return ht_error(h, c, MHD_HTTP_BAD_REQUEST, err,
                     "query: bad parameter name", NULL);
   qfx_set_t *s = qfx_cache_acquire(h->cache);
-  enum MHD_Result r = qfx_project_queue_page(s->project, &q, c);
+  r = qfx_project_queue_page(s->project, &q, c);
   qfx_set_release(s);
   return r;
+}
+
+/* ht_format finds ?format= among a's parameters (NULL: absent); false when
+ * it is given more than once. Other parameters are left alone: a scraper
+ * may add its own. */
+static bool ht_format(const ht_args_t *a, const char **format) {
+  *format = NULL;
+  for (size_t i = 0; i < a->n; i++) {
+    if (strcmp(a->kv[i].key, "format") != 0)
+      continue;
+    if (*format != NULL)
+      return false;
+    *format = a->kv[i].value != NULL ? a->kv[i].value : "";
+  }
+  return true;
 }
 
 /* ht_metrics_body picks /metrics' body from ?format= and Accept; -1 after
  * answering 400 for a bad ?format= (*r holds that answer). */
 static int ht_metrics_body(qfx_http_t *h, struct MHD_Connection *c,
                            enum MHD_Result *r) {
-  int fmt = qfx_metrics_format(
-      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
-      MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format"));
+  static const char bad[] = "format: must be json, prometheus or "
+                            "openmetrics";
+  static const char twice[] = "format: given more than once";
+  ht_args_t args;
+  const char *format;
+  if (!ht_args(h, c, &args, r))
+    return -1;
+  bool once = ht_format(&args, &format);
+  int fmt = once ? qfx_metrics_format(MHD_lookup_connection_value(
+                                          c, MHD_HEADER_KIND,
+                                          MHD_HTTP_HEADER_ACCEPT),
+                                      format)
+                 : -1;
   if (fmt < 0) {
-    static const char msg[] = "format: must be json, prometheus or "
-                              "openmetrics";
-    *r = ht_error(h, c, MHD_HTTP_BAD_REQUEST, msg, msg, NULL);
+    *r = ht_error(h, c, MHD_HTTP_BAD_REQUEST, once ? bad : twice, bad, NULL);
     return -1;
   }
   return fmt == QFX_FMT_PROM ? QFX_B_METRICS_PROM
@@ -206,132 +245,82 @@ static enum MHD_Result ht_serve(qfx_http_t *h, struct MHD_Connection *c,
   return r;
 }
 
-/* ht_access answers on the call after the headers, once any request body
- * has been read and dropped: answering on the first call would make
- * libmicrohttpd close the connection instead of keeping it alive. */
-static enum MHD_Result ht_access(void *cls, struct MHD_Connection *c,
-                                 const char *url, const char *method,
-                                 const char *version, const char *upload_data,
-                                 size_t *upload_size, void **req_cls) {
-  qfx_http_t *h = cls;
-  (void)version;     /* MHD answers in the request's HTTP version */
-  (void)upload_data; /* no endpoint takes a body */
-  if (*req_cls == NULL) {
-    *req_cls = &ht_started;
-    return MHD_YES;
-  }
-  if (*upload_size != 0) {
-    *upload_size = 0;
-    return MHD_YES;
-  }
+/* ht_denied answers 401 unless the request carries the token or route is
+ * open without it; true when it answered (*r). */
+static bool ht_denied(qfx_http_t *h, struct MHD_Connection *c, int route,
+                      enum MHD_Result *r) {
+  if (route == QFX_R_HEALTH && !h->auth_health)
+    return false;
+  int a = qfx_auth_check(h->auth, MHD_lookup_connection_value(
+                                      c, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_AUTHORIZATION));
+  if (a == QFX_AUTH_OK)
+    return false;
+  atomic_fetch_add_explicit(&h->guard.unauthorized, 1, memory_order_relaxed);
+  *r = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED,
+                          h->denied[a == QFX_AUTH_INVALID]);
+  return true;
+}
+
+/* ht_dispatch answers a whole request: method, token, path, then the
+ * route's body. */
+static enum MHD_Result ht_dispatch(qfx_http_t *h, struct MHD_Connection *c,
+                                   const char *url, const char *method,
+                                   bool nul) {
+  enum MHD_Result r;
   int m = qfx_http_method(method);
   if (m == QFX_M_OTHER)
     return ht_reject(h, c, method);
+  if (nul)
+    return ht_error(h, c, MHD_HTTP_BAD_REQUEST, "path: contains a NUL byte",
+                    "path: contains a NUL byte", NULL);
   int route = qfx_http_route(url);
+  if (m == QFX_M_OPTIONS) /* a preflight carries no credentials */
+    return route == QFX_R_NONE
+               ? ht_not_found(h, c, url)
+               : MHD_queue_response(c, MHD_HTTP_NO_CONTENT, h->preflight);
+  if (ht_denied(h, c, route, &r))
+    return r;
   if (route == QFX_R_NONE)
     return ht_not_found(h, c, url);
-  if (m == QFX_M_OPTIONS)
-    return MHD_queue_response(c, MHD_HTTP_NO_CONTENT, h->preflight);
   return ht_serve(h, c, route);
 }
 
-/* ht_log routes libmicrohttpd's messages into our log. */
-static void ht_log(void *cls, const char *fmt, va_list ap) {
-  (void)cls; /* one logger for the process */
-  char line[512];
-  vsnprintf(line, sizeof(line), fmt, ap);
-  line[strcspn(line, "\n")] = '\0';
-  QFX_WARNING("libmicrohttpd: %s", line);
+/* ht_slot is the connection's deadline slot (NULL: untracked). */
+static qfx_guard_slot_t *ht_slot(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci != NULL ? ci->socket_context : NULL;
 }
 
-/* ht_listen binds and listens on o's address: a clear error for a busy
- * port or a missing address before libmicrohttpd starts. */
-static int ht_listen(const qfx_opts_t *o, char *err, size_t errlen) {
-  int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                  0);
-  if (fd < 0) {
-    int e = errno;
-    qf_err(err, errlen, "socket: %s", strerror(e));
-    return -e;
-  }
-  int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-      bind(fd, (const struct sockaddr *)&o->addr, o->addrlen) != 0 ||
-      listen(fd, HT_BACKLOG) != 0) {
-    int e = errno;
-    qf_err(err, errlen, "listen on %s: %s", o->listen, strerror(e));
-    close(fd);
-    return -e;
-  }
-  return fd;
-}
-
-/* ht_preflight builds the OPTIONS answer: Allow and CORS headers. */
-static struct MHD_Response *ht_preflight(const qfx_headers_t *hd) {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-  if (r == NULL)
-    return NULL;
-  if (MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, QFX_ALLOW) !=
-          MHD_YES ||
-      MHD_add_response_header(r, "Access-Control-Allow-Origin",
-                              hd->cors_origin) != MHD_YES ||
-      MHD_add_response_header(r, "Access-Control-Allow-Methods", QFX_ALLOW) !=
-          MHD_YES ||
-      MHD_add_response_header(r, "Access-Control-Allow-Headers",
-                              "Accept, Accept-Encoding, If-None-Match, "
-                              "Cache-Control") != MHD_YES ||
-      MHD_add_response_header(r, "Access-Control-Max-Age", "86400") !=
-          MHD_YES) {
-    MHD_destroy_response(r);
-    return NULL;
-  }
+/* ht_answered stops the connection's request deadline: an answer is
+ * queued (or the connection is being closed), r is passed on. */
+static enum MHD_Result ht_answered(qfx_http_t *h, struct MHD_Connection *c,
+                                   enum MHD_Result r) {
+  qfx_guard_answered(&h->guard, ht_slot(c));
   return r;
 }
 
-/* ht_threads is the worker count: --threads, else one per online CPU. */
-static unsigned ht_threads(const qfx_opts_t *o) {
-  if (o->threads > 0)
-    return (unsigned)o->threads;
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1u : n > QFX_THREADS_MAX ? QFX_THREADS_MAX : (unsigned)n;
+enum MHD_Result qfx_http_access(void *cls, struct MHD_Connection *c,
+                                const char *url, const char *method,
+                                const char *version, const char *upload_data,
+                                size_t *upload_size, void **req_cls) {
+  qfx_http_t *h = cls;
+  (void)version;     /* MHD answers in the request's HTTP version */
+  (void)upload_data; /* no endpoint takes a body */
+  if (*req_cls != &ht_started && *req_cls != &ht_started_nul) {
+    *req_cls = *req_cls == &ht_fresh_nul ? &ht_started_nul : &ht_started;
+    /* A method we refuse is answered before its body is read; the rest
+     * on the next call, which keeps the connection alive. */
+    if (qfx_http_method(method) == QFX_M_OTHER)
+      return ht_answered(h, c, ht_reject(h, c, method));
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    *upload_size = 0; /* a body sent with GET is read and dropped */
+    return MHD_YES;
+  }
+  return ht_answered(
+      h, c, ht_dispatch(h, c, url, method, *req_cls == &ht_started_nul));
 }
 
-int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
-                   char *err, size_t errlen) {
-  memset(h, 0, sizeof(*h));
-  h->cache = cache;
-  h->headers = cache->headers;
-  h->preflight = ht_preflight(&h->headers);
-  if (h->preflight == NULL) {
-    qf_err(err, errlen, "building the OPTIONS response: out of memory");
-    return -ENOMEM;
-  }
-  int fd = ht_listen(o, err, errlen);
-  if (fd < 0)
-    return fd;
-  unsigned threads = ht_threads(o);
-  h->daemon = MHD_start_daemon(
-      MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-      /* port = */ 0, NULL, NULL, ht_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-      ht_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
-      MHD_OPTION_CONNECTION_LIMIT, HT_CONNECTION_LIMIT,
-      MHD_OPTION_CONNECTION_TIMEOUT, HT_CONNECTION_TIMEOUT,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HT_CONNECTION_MEMORY,
-      MHD_OPTION_END);
-  if (h->daemon == NULL) {
-    close(fd);
-    qf_err(err, errlen, "libmicrohttpd did not start on %s (see its message "
-           "above)", o->listen);
-    return -EIO;
-  }
-  return 0;
-}
-
-void qfx_http_stop(qfx_http_t *h) {
-  if (h->daemon != NULL)
-    MHD_stop_daemon(h->daemon); /* joins its threads, closes the socket */
-  if (h->preflight != NULL)
-    MHD_destroy_response(h->preflight);
-  memset(h, 0, sizeof(*h));
-}

@@ -3,26 +3,77 @@
 #ifndef QFX_HTTP_H
 #define QFX_HTTP_H
 
+#include "auth.h"
 #include "cache.h"
+#include "guard.h"
 #include "opts.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 
 #define QFX_ALLOW "GET, HEAD, OPTIONS"
+/* GnuTLS priorities: its defaults without TLS 1.0 and 1.1. */
+#define QFX_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* libmicrohttpd's messages, with repeats folded: it logs one or more
+ * lines per refused or malformed connection, which would flood the
+ * journal under attack. A message seen within the last minute is counted
+ * instead of logged; the count is logged when the minute is over and the
+ * message comes again, or when it leaves the table. */
+#define QFX_MHDLOG_SLOTS 8
+typedef struct qfx_mhdlog_slot_s {
+  char text[256];
+  double since; /* monotonic: when text was last logged; 0: empty */
+  unsigned long repeats; /* counted since then */
+} qfx_mhdlog_slot_t;
+
+typedef struct qfx_mhdlog_s {
+  pthread_mutex_t lock;
+  bool ready;
+  qfx_mhdlog_slot_t slot[QFX_MHDLOG_SLOTS];
+} qfx_mhdlog_t;
 
 typedef struct qfx_http_s {
   struct MHD_Daemon *daemon;
   qfx_cache_t *cache;
   qfx_headers_t headers;          /* for answers built per request */
+  const qfx_auth_t *auth;         /* the bearer token, or none */
+  bool auth_health;               /* /health needs it too */
   struct MHD_Response *preflight; /* the OPTIONS answer, built once */
+  struct MHD_Response *denied[2]; /* 401: no credentials; a wrong token */
+  qfx_guard_t guard;              /* the request deadline */
+  qfx_mhdlog_t log;
 } qfx_http_t;
 
-/* qfx_http_start binds the listening socket and starts the server. 0 or a
- * negative errno with the reason in err. */
+/* qfx_http_start binds the listening socket and starts the server (HTTPS
+ * when tls->cert is set), requiring auth's token when it holds one. 0 or
+ * a negative errno with the reason in err. auth and tls must outlive the
+ * server. */
 int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
-                   char *err, size_t errlen);
+                   const qfx_auth_t *auth, const qfx_tls_t *tls, char *err,
+                   size_t errlen);
 /* qfx_http_stop stops the server: no request is running afterwards. */
 void qfx_http_stop(qfx_http_t *h);
+
+/* qfx_mhdlog_line logs line through QFX_WARNING unless it is folded (see
+ * qfx_mhdlog_t) at monotonic time now; l->lock is taken. */
+void qfx_mhdlog_line(qfx_mhdlog_t *l, const char *line, double now);
+/* qfx_mhdlog_flush logs the counts still pending. */
+void qfx_mhdlog_flush(qfx_mhdlog_t *l);
+
+/* qfx_http_tls_check makes libmicrohttpd (GnuTLS) load the certificate and
+ * key once without serving: a bad PEM, a key that does not match the
+ * certificate, or a libmicrohttpd without TLS is reported in err before
+ * anything starts. 0, -ENOTSUP or -EINVAL. */
+int qfx_http_tls_check(const qfx_tls_t *tls, char *err, size_t errlen);
+
+/* The request side (http.c) as server.c registers it with libmicrohttpd:
+ * the access handler (cls: the qfx_http_t) and the URI log callback. */
+enum MHD_Result qfx_http_access(void *cls, struct MHD_Connection *c,
+                                const char *url, const char *method,
+                                const char *version, const char *upload_data,
+                                size_t *upload_size, void **req_cls);
+void *qfx_http_uri(void *cls, const char *uri, struct MHD_Connection *c);
 
 /* Pure helpers, unit-tested. */
 enum { QFX_M_GET, QFX_M_HEAD, QFX_M_OPTIONS, QFX_M_OTHER };
@@ -40,5 +91,9 @@ enum {
 };
 /* qfx_http_route maps a request path (without query) to a route. */
 int qfx_http_route(const char *path);
+/* qfx_http_raw_nul tells whether the path of a request target as it came
+ * in (before percent-decoding) encodes a NUL byte ("%00"), which would cut
+ * the decoded path short ("/health%00x" reading as "/health"). */
+bool qfx_http_raw_nul(const char *target);
 
 #endif

@@ -1,4 +1,5 @@
 /* main.c: qiflow-exporter, the QiFlow REST and Prometheus daemon. */
+#include "auth.h"
 #include "cache.h"
 #include "http.h"
 #include "log.h"
@@ -23,25 +24,46 @@ static void mn_block_signals(sigset_t *set) {
   signal(SIGPIPE, SIG_IGN);
 }
 
+/* mn_warnings logs what the flags leave exposed. */
+static void mn_warnings(const qfx_opts_t *o, const qfx_auth_t *auth,
+                        const qfx_tls_t *tls) {
+  if (o->loopback)
+    return;
+  if (auth->token == NULL)
+    QFX_WARNING("listening on %s, beyond loopback, without "
+                "--auth-token-file: anyone who can reach this port can read "
+                "the swarm's status", o->listen);
+  else if (tls->cert == NULL)
+    QFX_WARNING("listening on %s, beyond loopback, with a bearer token "
+                "over plain HTTP: anyone on the network path can read the "
+                "token (add --tls-cert and --tls-key)", o->listen);
+}
+
 /* mn_run starts the cache and the server, waits for a signal, and tears
  * everything down again. Returns the exit status. */
-static int mn_run(const qfx_opts_t *o, sigset_t *set) {
+static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
+                  const qfx_tls_t *tls, sigset_t *set) {
   static qfx_cache_t cache;
   static qfx_http_t http;
   char err[512] = "";
   int sig = 0;
   int rc = qfx_cache_init(&cache, o, err, sizeof(err));
   if (rc == 0)
-    rc = qfx_http_start(&http, o, &cache, err, sizeof(err));
+    rc = qfx_http_start(&http, o, &cache, auth, tls, err, sizeof(err));
   if (rc == 0)
     rc = qfx_cache_start(&cache, err, sizeof(err));
   if (rc == 0) {
-    QFX_INFO("version %s listening on %s, collectd socket %s, state dir %s, "
-             "refresh %ld ms", QF_VERSION, o->listen, o->socket_path,
-             o->state_dir, o->refresh_ms);
-    if (!o->loopback)
-      QFX_WARNING("listening on %s, beyond loopback: anyone who can reach "
-                  "this port can read the swarm's status", o->listen);
+    QFX_INFO("version %s listening on %s (%s%s), collectd socket %s, state "
+             "dir %s, refresh %ld ms", QF_VERSION, o->listen,
+             tls->cert != NULL ? "HTTPS" : "HTTP",
+             auth->token != NULL ? (o->auth_health ? ", bearer token on "
+                                                     "every endpoint"
+                                                   : ", bearer token on "
+                                                     "every endpoint but "
+                                                     "/health")
+                                 : "", o->socket_path, o->state_dir,
+             o->refresh_ms);
+    mn_warnings(o, auth, tls);
     sigwait(set, &sig);
     QFX_INFO("%s received, shutting down", strsignal(sig));
   } else {
@@ -52,8 +74,37 @@ static int mn_run(const qfx_opts_t *o, sigset_t *set) {
   return rc == 0 ? 0 : 1;
 }
 
+/* mn_secrets reads the token and the TLS files the flags name and checks
+ * them; 0, or -1 after printing why (the exit status is then 2, as for a
+ * bad flag). Once a secret is in memory the process stops being dumpable. */
+static int mn_secrets(const qfx_opts_t *o, qfx_auth_t *auth, qfx_tls_t *tls) {
+  char err[768] = "";
+  int rc = 0;
+  if (o->auth_token_file[0] != '\0' &&
+      (rc = qfx_auth_load(auth, o->auth_token_file, err, sizeof(err))) != 0)
+    fprintf(stderr, "qiflow-exporter: --auth-token-file: %s\n", err);
+  if (rc == 0 && o->tls_cert[0] != '\0' &&
+      ((rc = qfx_tls_load(tls, o->tls_cert, o->tls_key, err,
+                          sizeof(err))) != 0 ||
+       (rc = qfx_http_tls_check(tls, err, sizeof(err))) != 0))
+    fprintf(stderr, "qiflow-exporter: %s\n", err);
+  if (rc != 0)
+    return -1;
+  if (auth->token != NULL || tls->key != NULL) {
+    if (qfx_secrets_protect(err, sizeof(err)) != 0)
+      QFX_NOTICE("%s", err);
+    if (auth->token != NULL && auth->len < QFX_TOKEN_WEAK)
+      QFX_WARNING("the bearer token in %s is %zu characters long; use at "
+                  "least %d random ones (e.g. openssl rand -hex 32)",
+                  o->auth_token_file, auth->len, QFX_TOKEN_WEAK);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  qfx_opts_t o;
+  static qfx_opts_t o;
+  static qfx_auth_t auth;
+  static qfx_tls_t tls;
   sigset_t set;
   char err[512] = "";
   /* First of all: a signal sent during start-up then waits for sigwait
@@ -73,5 +124,12 @@ int main(int argc, char **argv) {
     printf("qiflow-exporter %s\n", QF_VERSION);
     return 0;
   }
-  return mn_run(&o, &set);
+  if (mn_secrets(&o, &auth, &tls) != 0) {
+    qfx_tls_destroy(&tls);
+    return 2;
+  }
+  rc = mn_run(&o, &auth, &tls, &set);
+  qfx_auth_destroy(&auth);
+  qfx_tls_destroy(&tls);
+  return rc;
 }

@@ -15,8 +15,9 @@ typedef int (*op_setter_t)(qfx_opts_t *o, const char *flag, const char *v,
 
 typedef struct op_flag_s {
   const char *name;
-  op_setter_t set; /* NULL: a flag without a value */
-  int result;      /* what a value-less flag makes qfx_opts_parse return */
+  op_setter_t set; /* called with the value (NULL for a switch) */
+  int result;      /* what a flag without a setter makes parsing return */
+  bool value;      /* the flag takes a value */
 } op_flag_t;
 
 void qfx_opts_defaults(qfx_opts_t *o) {
@@ -26,6 +27,11 @@ void qfx_opts_defaults(qfx_opts_t *o) {
   qf_strcpy(o->state_dir, sizeof(o->state_dir), QFX_DEFAULT_STATE_DIR);
   o->refresh_ms = QFX_DEFAULT_REFRESH_MS;
   qf_strcpy(o->cors_origin, sizeof(o->cors_origin), "*");
+  o->max_connections = QFX_DEFAULT_MAX_CONNECTIONS;
+  o->max_per_ip = QFX_DEFAULT_MAX_PER_IP;
+  o->connection_timeout = QFX_DEFAULT_CONNECTION_TIMEOUT;
+  o->request_timeout = QFX_DEFAULT_REQUEST_TIMEOUT;
+  o->connection_memory = QFX_DEFAULT_CONNECTION_MEMORY;
 }
 
 /* op_long parses all of s as a decimal integer within [min, max]. */
@@ -200,18 +206,108 @@ static int op_set_cors(qfx_opts_t *o, const char *flag, const char *v,
   return 0;
 }
 
+/* op_path copies a file path flag's value into out (outlen bytes). */
+static int op_path(char *out, size_t outlen, const char *flag, const char *v,
+                   char *err, size_t errlen) {
+  if (v[0] == '\0' || qf_strcpy(out, outlen, v) != 0) {
+    qf_err(err, errlen, "%s: expects a file path shorter than %zu bytes",
+           flag, outlen);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static int op_set_token_file(qfx_opts_t *o, const char *flag, const char *v,
+                             char *err, size_t errlen) {
+  return op_path(o->auth_token_file, sizeof(o->auth_token_file), flag, v, err,
+                 errlen);
+}
+
+static int op_set_auth_health(qfx_opts_t *o, const char *flag, const char *v,
+                              char *err, size_t errlen) {
+  (void)flag, (void)v, (void)err, (void)errlen; /* a switch */
+  o->auth_health = true;
+  return 0;
+}
+
+static int op_set_tls_cert(qfx_opts_t *o, const char *flag, const char *v,
+                           char *err, size_t errlen) {
+  return op_path(o->tls_cert, sizeof(o->tls_cert), flag, v, err, errlen);
+}
+
+static int op_set_tls_key(qfx_opts_t *o, const char *flag, const char *v,
+                          char *err, size_t errlen) {
+  return op_path(o->tls_key, sizeof(o->tls_key), flag, v, err, errlen);
+}
+
+/* op_unsigned parses a flag's whole number within [min, max] into out. */
+static int op_unsigned(const char *flag, const char *v, long min, long max,
+                       const char *unit, unsigned *out, char *err,
+                       size_t errlen) {
+  long n;
+  if (op_long(v, min, max, &n) != 0) {
+    qf_err(err, errlen, "%s: \"%s\" is not a whole number of %s from %ld to "
+           "%ld", flag, v, unit, min, max);
+    return -EINVAL;
+  }
+  *out = (unsigned)n;
+  return 0;
+}
+
+static int op_set_max_conns(qfx_opts_t *o, const char *flag, const char *v,
+                            char *err, size_t errlen) {
+  return op_unsigned(flag, v, 1, QFX_MAX_CONNECTIONS_MAX, "connections",
+                     &o->max_connections, err, errlen);
+}
+
+static int op_set_max_per_ip(qfx_opts_t *o, const char *flag, const char *v,
+                             char *err, size_t errlen) {
+  return op_unsigned(flag, v, 0, QFX_MAX_CONNECTIONS_MAX, "connections",
+                     &o->max_per_ip, err, errlen);
+}
+
+static int op_set_conn_timeout(qfx_opts_t *o, const char *flag,
+                               const char *v, char *err, size_t errlen) {
+  return op_unsigned(flag, v, 1, QFX_TIMEOUT_MAX, "seconds",
+                     &o->connection_timeout, err, errlen);
+}
+
+static int op_set_req_timeout(qfx_opts_t *o, const char *flag, const char *v,
+                              char *err, size_t errlen) {
+  return op_unsigned(flag, v, 1, QFX_TIMEOUT_MAX, "seconds",
+                     &o->request_timeout, err, errlen);
+}
+
+static int op_set_conn_memory(qfx_opts_t *o, const char *flag, const char *v,
+                              char *err, size_t errlen) {
+  unsigned n;
+  int rc = op_unsigned(flag, v, QFX_CONNECTION_MEMORY_MIN,
+                       QFX_CONNECTION_MEMORY_MAX, "bytes", &n, err, errlen);
+  o->connection_memory = n;
+  return rc;
+}
+
 static const op_flag_t op_flags[] = {
-    {"--listen", op_set_listen, 0},
-    {"--socket", op_set_socket, 0},
-    {"--state-dir", op_set_state_dir, 0},
-    {"--refresh", op_set_refresh, 0},
-    {"--swarm-id", op_set_swarm_id, 0},
-    {"--host", op_set_host, 0},
-    {"--threads", op_set_threads, 0},
-    {"--cors-origin", op_set_cors, 0},
-    {"--help", NULL, QFX_OPTS_HELP},
-    {"-h", NULL, QFX_OPTS_HELP},
-    {"--version", NULL, QFX_OPTS_VERSION},
+    {"--listen", op_set_listen, 0, true},
+    {"--socket", op_set_socket, 0, true},
+    {"--state-dir", op_set_state_dir, 0, true},
+    {"--refresh", op_set_refresh, 0, true},
+    {"--swarm-id", op_set_swarm_id, 0, true},
+    {"--host", op_set_host, 0, true},
+    {"--threads", op_set_threads, 0, true},
+    {"--cors-origin", op_set_cors, 0, true},
+    {"--auth-token-file", op_set_token_file, 0, true},
+    {"--auth-health", op_set_auth_health, 0, false},
+    {"--tls-cert", op_set_tls_cert, 0, true},
+    {"--tls-key", op_set_tls_key, 0, true},
+    {"--max-connections", op_set_max_conns, 0, true},
+    {"--max-connections-per-ip", op_set_max_per_ip, 0, true},
+    {"--connection-timeout", op_set_conn_timeout, 0, true},
+    {"--request-timeout", op_set_req_timeout, 0, true},
+    {"--connection-memory", op_set_conn_memory, 0, true},
+    {"--help", NULL, QFX_OPTS_HELP, false},
+    {"-h", NULL, QFX_OPTS_HELP, false},
+    {"--version", NULL, QFX_OPTS_VERSION, false},
 };
 #define OP_NFLAGS (sizeof(op_flags) / sizeof(op_flags[0]))
 
@@ -225,6 +321,23 @@ static const op_flag_t *op_find(const char *arg, size_t *namelen) {
   return NULL;
 }
 
+/* op_unknown refuses argv[i] without echoing a value: a mistyped flag may
+ * carry a secret ("--auth-token=..."), and so may a stray argument. */
+static int op_unknown(const char *arg, size_t namelen, int i, char *err,
+                      size_t errlen) {
+  if (arg[0] != '-')
+    qf_err(err, errlen, "argument %d: unexpected (not a flag; a value goes "
+           "right after its flag)", i);
+  else if (namelen == strlen("--auth-token") &&
+           strncmp(arg, "--auth-token", namelen) == 0)
+    qf_err(err, errlen, "--auth-token: unknown flag; the token is only read "
+           "from a file (--auth-token-file), never from the command line");
+  else
+    qf_err(err, errlen, "%.*s: unknown flag", (int)(namelen > 64 ? 64 : namelen),
+           arg);
+  return -EINVAL;
+}
+
 /* op_one handles argv[*i] (and its value); advances *i past what it used.
  * Returns the flag's result or -EINVAL. */
 static int op_one(qfx_opts_t *o, int argc, char **argv, int *i,
@@ -232,23 +345,20 @@ static int op_one(qfx_opts_t *o, int argc, char **argv, int *i,
   const char *arg = argv[*i];
   size_t namelen;
   const op_flag_t *f = op_find(arg, &namelen);
-  if (f == NULL) {
-    qf_err(err, errlen, "%s: %s", arg,
-           arg[0] == '-' ? "unknown flag" : "unexpected argument");
-    return -EINVAL;
-  }
+  if (f == NULL)
+    return op_unknown(arg, namelen, *i, err, errlen);
   unsigned bit = 1u << (f - op_flags);
   if (*seen & bit) {
     qf_err(err, errlen, "%s: given more than once", f->name);
     return -EINVAL;
   }
   *seen |= bit;
-  if (f->set == NULL) {
+  if (!f->value) {
     if (arg[namelen] == '=') {
       qf_err(err, errlen, "%s: takes no value", f->name);
       return -EINVAL;
     }
-    return f->result;
+    return f->set != NULL ? f->set(o, f->name, NULL, err, errlen) : f->result;
   }
   const char *v = arg[namelen] == '=' ? arg + namelen + 1 : NULL;
   if (v == NULL && *i + 1 >= argc) {
@@ -258,6 +368,21 @@ static int op_one(qfx_opts_t *o, int argc, char **argv, int *i,
   if (v == NULL)
     v = argv[++*i];
   return f->set(o, f->name, v, err, errlen);
+}
+
+/* op_combined checks the flags that only make sense together. */
+static int op_combined(const qfx_opts_t *o, char *err, size_t errlen) {
+  if ((o->tls_cert[0] == '\0') != (o->tls_key[0] == '\0')) {
+    qf_err(err, errlen, "%s: needs %s as well (TLS takes both or neither)",
+           o->tls_cert[0] ? "--tls-cert" : "--tls-key",
+           o->tls_cert[0] ? "--tls-key" : "--tls-cert");
+    return -EINVAL;
+  }
+  if (o->auth_health && o->auth_token_file[0] == '\0') {
+    qf_err(err, errlen, "--auth-health: needs --auth-token-file");
+    return -EINVAL;
+  }
+  return QFX_OPTS_RUN;
 }
 
 int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
@@ -277,7 +402,51 @@ int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
     if (status == QFX_OPTS_HELP || result == QFX_OPTS_RUN)
       result = status; /* --help wins over --version */
   }
-  return result;
+  return result == QFX_OPTS_RUN ? op_combined(o, err, errlen) : result;
+}
+
+/* op_usage_security prints the flags that guard access. */
+static void op_usage_security(FILE *f) {
+  fprintf(f,
+"Access (see the README's qiflow-exporter section):\n"
+"  --auth-token-file PATH\n"
+"                       require \"Authorization: Bearer TOKEN\" on every\n"
+"                       endpoint but /health; TOKEN is the file's content\n"
+"                       (one trailing newline dropped). The file must be a\n"
+"                       regular file no group or other user may access\n"
+"                       (chmod 600). The token is never taken from the\n"
+"                       command line.\n"
+"  --auth-health        require the token on /health too\n"
+"  --tls-cert PATH      serve HTTPS with this PEM certificate (chain)...\n"
+"  --tls-key PATH       ...and this PEM private key (not readable by every\n"
+"                       user); both or neither. TLS 1.2 and 1.3 only.\n");
+}
+
+/* op_usage_limits prints the connection limits. */
+static void op_usage_limits(FILE *f) {
+  fprintf(f,
+"Limits:\n"
+"  --max-connections N  connections at once, 1-%d (default %d); more are\n"
+"                       closed as soon as they are accepted\n"
+"  --max-connections-per-ip N\n"
+"                       connections at once from one address, 0 for no\n"
+"                       limit (default %d)\n"
+"  --connection-timeout S\n"
+"                       close a connection that makes no progress for S\n"
+"                       seconds, 1-%d (default %d)\n"
+"  --request-timeout S  close a connection that has not sent a whole request\n"
+"                       head (request line and headers) S seconds after it\n"
+"                       opened or after its previous answer, 1-%d (default\n"
+"                       %d); slow senders cannot hold connections\n"
+"  --connection-memory BYTES\n"
+"                       memory per connection, %d-%d (default\n"
+"                       %d); a request line and headers that do not fit\n"
+"                       are answered 414 or 431\n",
+          QFX_MAX_CONNECTIONS_MAX, QFX_DEFAULT_MAX_CONNECTIONS,
+          QFX_DEFAULT_MAX_PER_IP, QFX_TIMEOUT_MAX,
+          QFX_DEFAULT_CONNECTION_TIMEOUT, QFX_TIMEOUT_MAX,
+          QFX_DEFAULT_REQUEST_TIMEOUT, QFX_CONNECTION_MEMORY_MIN,
+          QFX_CONNECTION_MEMORY_MAX, QFX_DEFAULT_CONNECTION_MEMORY);
 }
 
 void qfx_opts_usage(FILE *f) {
@@ -290,7 +459,8 @@ void qfx_opts_usage(FILE *f) {
 "Flags (--flag VALUE or --flag=VALUE; each at most once):\n"
 "  --listen ADDR:PORT   where to listen: IPV4:PORT, [IPV6]:PORT, or PORT for\n"
 "                       every IPv4 interface (default %s).\n"
-"                       Anything beyond loopback logs a warning at start.\n"
+"                       Beyond loopback without --auth-token-file a warning\n"
+"                       is logged at start.\n"
 "  --socket PATH        collectd's unixsock socket (default %s)\n"
 "  --state-dir DIR      where the plugins write agents.json, project.json,\n"
 "                       heartbeat.json and swarm_id (default %s)\n"
@@ -304,13 +474,17 @@ void qfx_opts_usage(FILE *f) {
 "  --threads N          HTTP worker threads, 1-%d (default: one per CPU)\n"
 "  --cors-origin ORIGIN Access-Control-Allow-Origin value (default *)\n"
 "  --help, -h           print this help and exit\n"
-"  --version            print the version and exit\n"
+"  --version            print the version and exit\n\n",
+          QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QFX_DEFAULT_STATE_DIR,
+          QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS, QFX_DEFAULT_REFRESH_MS,
+          QFX_THREADS_MAX);
+  op_usage_security(f);
+  fputc('\n', f);
+  op_usage_limits(f);
+  fprintf(f,
 "\n"
 "Endpoints: GET /health, /status, /agent/status, /metrics,\n"
 "/project/completion, /project/issues?page=&limit=&status=&flagged=\n"
 "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a bad\n"
-"flag.\n",
-          QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QFX_DEFAULT_STATE_DIR,
-          QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS, QFX_DEFAULT_REFRESH_MS,
-          QFX_THREADS_MAX);
+"flag or an unusable token, certificate or key file.\n");
 }

@@ -4,6 +4,7 @@
 
 #include "qf_swarm.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -16,6 +17,16 @@
 #define QFX_REFRESH_MAX_MS 600000
 #define QFX_THREADS_MAX 64
 #define QFX_HOST_MAX 63 /* collectd's LCC_NAME_LEN minus the NUL */
+/* Connection limits and their bounds (see --help). */
+#define QFX_DEFAULT_MAX_CONNECTIONS 1000
+#define QFX_MAX_CONNECTIONS_MAX 65536
+#define QFX_DEFAULT_MAX_PER_IP 64
+#define QFX_DEFAULT_CONNECTION_TIMEOUT 15 /* s without progress */
+#define QFX_DEFAULT_REQUEST_TIMEOUT 10    /* s to send a whole request head */
+#define QFX_TIMEOUT_MAX 3600
+#define QFX_DEFAULT_CONNECTION_MEMORY 16384 /* bytes: request head + answer */
+#define QFX_CONNECTION_MEMORY_MIN 4096
+#define QFX_CONNECTION_MEMORY_MAX 1048576
 
 typedef struct qfx_opts_s {
   char listen[128]; /* as given, for messages */
@@ -30,6 +41,15 @@ typedef struct qfx_opts_s {
   char host[QFX_HOST_MAX + 1];        /* "" : pick the host automatically */
   int threads;                        /* 0 : one per online CPU */
   char cors_origin[256];
+  char auth_token_file[4096]; /* "" : no bearer token required */
+  bool auth_health;           /* /health needs the token too */
+  char tls_cert[4096];        /* "" : plain HTTP (both or neither) */
+  char tls_key[4096];
+  unsigned max_connections;
+  unsigned max_per_ip; /* 0: no per-address limit */
+  unsigned connection_timeout;
+  unsigned request_timeout;
+  size_t connection_memory;
 } qfx_opts_t;
 
 enum { QFX_OPTS_RUN = 0, QFX_OPTS_HELP = 1, QFX_OPTS_VERSION = 2 };

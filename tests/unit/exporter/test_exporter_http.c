@@ -49,6 +49,24 @@ static void test_routes(void **state) {
       fail_msg("%s: route %d", cases[i].path, qfx_http_route(cases[i].path));
 }
 
+static void test_raw_nul(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *target;
+    bool nul;
+  } cases[] = {
+      {"/health", false},          {"/health%00", true},
+      {"/health%00x", true},       {"/%00", true},
+      {"/health%0", false},        {"/health%", false},
+      {"/heal%74h", false},        {"/health%000", true},
+      {"/health?x=%00", false}, /* the query is checked per parameter */
+      {"/a%2500", false},          {"", false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    if (qfx_http_raw_nul(cases[i].target) != cases[i].nul)
+      fail_msg("%s", cases[i].target);
+}
+
 static void test_etag(void **state) {
   (void)state; /* unused */
   char a[24], b[24], c[24];
@@ -145,6 +163,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_methods),
       cmocka_unit_test(test_routes),
+      cmocka_unit_test(test_raw_nul),
       cmocka_unit_test(test_etag),
       cmocka_unit_test(test_accept_gzip),
       cmocka_unit_test(test_header_elements),

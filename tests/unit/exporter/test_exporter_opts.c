@@ -153,9 +153,86 @@ static const struct {
     {{"--bogus"}, "--bogus: unknown flag"},
     {{"--listen-address=1"}, "unknown flag"},
     {{"-x"}, "-x: unknown flag"},
-    {{"extra"}, "extra: unexpected argument"},
+    {{"extra"}, "argument 1: unexpected"},
+    {{"--max-connections", "0"}, "--max-connections"},
+    {{"--max-connections", "65537"}, "--max-connections"},
+    {{"--max-connections-per-ip", "-1"}, "--max-connections-per-ip"},
+    {{"--connection-timeout", "0"}, "--connection-timeout"},
+    {{"--connection-timeout", "3601"}, "--connection-timeout"},
+    {{"--request-timeout", "0"}, "--request-timeout"},
+    {{"--request-timeout", "10s"}, "--request-timeout"},
+    {{"--connection-memory", "4095"}, "--connection-memory"},
+    {{"--connection-memory", "1048577"}, "--connection-memory"},
+    {{"--auth-token-file", ""}, "--auth-token-file"},
+    {{"--auth-token-file"}, "--auth-token-file: missing value"},
+    {{"--auth-health=yes"}, "--auth-health: takes no value"},
+    {{"--auth-health"}, "--auth-health: needs --auth-token-file"},
+    {{"--tls-cert", "c.pem"}, "--tls-cert: needs --tls-key"},
+    {{"--tls-key", "k.pem"}, "--tls-key: needs --tls-cert"},
+    {{"--tls-key", ""}, "--tls-key"},
     {{"--"}, "--: unknown flag"},
 };
+
+/* A mistyped flag or a stray argument may be a secret: the message must
+ * not repeat it. */
+static void test_secrets_not_echoed(void **state) {
+  (void)state; /* unused */
+  static const char *const cases[][2] = {
+      {"--auth-token=CANARY-7f3a", NULL},
+      {"--auth-token", "CANARY-7f3a"},
+      {"--token=CANARY-7f3a", NULL},
+      {"CANARY-7f3a", NULL},
+      {"--listen", "127.0.0.1:80"}, /* then the stray value below */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    qfx_opts_t o;
+    char err[512];
+    const char *args[4] = {cases[i][0], cases[i][1],
+                           i == 4 ? "CANARY-7f3a" : NULL, NULL};
+    assert_int_equal(parse(&o, err, args), -EINVAL);
+    if (strstr(err, "CANARY") != NULL)
+      fail_msg("case %zu echoes the value: %s", i, err);
+  }
+  const char *token[] = {"--auth-token=x", NULL};
+  char err[512];
+  qfx_opts_t o;
+  parse(&o, err, token);
+  assert_non_null(strstr(err, "--auth-token-file"));
+}
+
+static void test_security_and_limits(void **state) {
+  (void)state; /* unused */
+  qfx_opts_t o;
+  char err[512];
+  const char *none[] = {NULL};
+  assert_int_equal(parse(&o, err, none), QFX_OPTS_RUN);
+  assert_string_equal(o.auth_token_file, "");
+  assert_false(o.auth_health);
+  assert_string_equal(o.tls_cert, "");
+  assert_int_equal(o.max_connections, 1000);
+  assert_int_equal(o.max_per_ip, 64);
+  assert_int_equal(o.connection_timeout, 15);
+  assert_int_equal(o.request_timeout, 10);
+  assert_int_equal(o.connection_memory, 16384);
+  const char *all[] = {"--auth-token-file=/run/t", "--auth-health",
+                       "--tls-cert", "/c.pem", "--tls-key=/k.pem", NULL};
+  assert_int_equal(parse(&o, err, all), QFX_OPTS_RUN);
+  assert_string_equal(o.auth_token_file, "/run/t");
+  assert_true(o.auth_health);
+  assert_string_equal(o.tls_cert, "/c.pem");
+  assert_string_equal(o.tls_key, "/k.pem");
+  const char *limits[] = {"--max-connections=20", "--max-connections-per-ip",
+                          "0", "--connection-timeout=3", NULL};
+  assert_int_equal(parse(&o, err, limits), QFX_OPTS_RUN);
+  assert_int_equal(o.max_connections, 20);
+  assert_int_equal(o.max_per_ip, 0);
+  assert_int_equal(o.connection_timeout, 3);
+  const char *more[] = {"--request-timeout", "3600",
+                        "--connection-memory=4096", NULL};
+  assert_int_equal(parse(&o, err, more), QFX_OPTS_RUN);
+  assert_int_equal(o.request_timeout, 3600);
+  assert_int_equal(o.connection_memory, 4096);
+}
 
 static void test_bad_flags(void **state) {
   (void)state; /* unused */
@@ -195,6 +272,8 @@ int main(void) {
       cmocka_unit_test(test_every_flag),
       cmocka_unit_test(test_listen_forms),
       cmocka_unit_test(test_bad_flags),
+      cmocka_unit_test(test_secrets_not_echoed),
+      cmocka_unit_test(test_security_and_limits),
       cmocka_unit_test(test_help_and_version),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

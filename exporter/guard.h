@@ -1,0 +1,69 @@
+/* guard.h: the request deadline. libmicrohttpd's connection timeout counts
+ * from the last byte received, so a client sending one byte every few
+ * seconds (slowloris) would hold its connection forever. The guard tracks
+ * every connection from libmicrohttpd's notifications and shuts down the
+ * socket of one that has not sent a whole request within --request-timeout
+ * of opening or of its previous answer; libmicrohttpd then closes it as it
+ * closes any connection its peer ended. */
+#ifndef QFX_GUARD_H
+#define QFX_GUARD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct qfx_guard_slot_s {
+  int fd;          /* -1: free */
+  bool waiting;    /* no answer queued yet for the current request */
+  double deadline; /* monotonic seconds; meaningful while waiting */
+  long next_free;  /* the free list, -1 at its end */
+} qfx_guard_slot_t;
+
+typedef struct qfx_guard_s {
+  pthread_mutex_t lock; /* guards the slots and stop */
+  pthread_cond_t wake;
+  bool locks_ready, started, stop;
+  pthread_t thread;
+  qfx_guard_slot_t *slots;
+  size_t nslots;
+  long free_head;
+  double timeout; /* seconds a request may take to arrive */
+  atomic_ulong timed_out;    /* connections shut by the deadline */
+  atomic_ulong unauthorized; /* 401 answers */
+  unsigned long logged_timed_out, logged_unauthorized;
+  double next_report; /* monotonic: when counts are logged next */
+} qfx_guard_t;
+
+/* qfx_guard_init prepares room for nslots connections and the deadline
+ * (seconds); no thread yet. 0 or a negative errno. */
+int qfx_guard_init(qfx_guard_t *g, size_t nslots, double timeout);
+/* qfx_guard_start runs the thread that enforces the deadlines. */
+int qfx_guard_start(qfx_guard_t *g, char *err, size_t errlen);
+/* qfx_guard_destroy stops the thread and frees the slots. */
+void qfx_guard_destroy(qfx_guard_t *g);
+
+/* The connection events, from libmicrohttpd's callbacks. Each takes the
+ * slot qfx_guard_open returned (NULL: untracked, ignored). */
+/* qfx_guard_open tracks a new connection on fd: its first request is due
+ * by now + timeout. NULL when every slot is taken. */
+qfx_guard_slot_t *qfx_guard_open(qfx_guard_t *g, int fd, double now);
+/* qfx_guard_answered: an answer is queued; no deadline until it is sent. */
+void qfx_guard_answered(qfx_guard_t *g, qfx_guard_slot_t *s);
+/* qfx_guard_done: the answer was sent; the next request is due by
+ * now + timeout. */
+void qfx_guard_done(qfx_guard_t *g, qfx_guard_slot_t *s, double now);
+/* qfx_guard_close forgets the connection; its socket is closed next. */
+void qfx_guard_close(qfx_guard_t *g, qfx_guard_slot_t *s);
+
+/* qfx_guard_sweep calls shut(fd) for every socket whose request is
+ * overdue at now, stops its deadline and counts it; the lock is held
+ * throughout, so no tracked socket is closed (and its number reused)
+ * meanwhile. Returns how many. shut: shutdown(2) in the thread; a seam
+ * for the unit tests. */
+size_t qfx_guard_sweep(qfx_guard_t *g, double now, void (*shut)(int fd));
+
+/* qfx_guard_now reads the monotonic clock in seconds. */
+double qfx_guard_now(void);
+
+#endif
