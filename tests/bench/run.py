@@ -49,7 +49,7 @@ EXIT_SKIP = 77
 # GitHub cycles counted, startups timed, seconds per heartbeat round, the
 # whole run's limit.
 MODES = {
-    "full": {"rounds": 3, "duration": 10, "warmup": 2, "cycles": 3,
+    "full": {"rounds": 5, "duration": 6, "warmup": 2, "cycles": 3,
              "startups": 10, "hb_seconds": 10, "hb_rounds": 3,
              "limit": 600},
     "smoke": {"rounds": 1, "duration": 1, "warmup": 0, "cycles": 1,
