@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long the start waits for collectd's first answer. */
+#define CA_FIRST_READING_MS 1000
+
 /* ca_clock reads a clock as seconds. */
 static double ca_clock(clockid_t id) {
   struct timespec ts;
@@ -120,33 +123,46 @@ static qfx_set_t *ca_render(qfx_cache_t *c, const qfx_model_t *m) {
   return s;
 }
 
-/* ca_read_collectd takes one reading; on failure the last good one stays
- * (served as stale). Logs once per outage and once per recovery. */
-static void ca_read_collectd(qfx_cache_t *c, double wall, double mono) {
-  qfx_resources_t r;
-  if (qfx_source_read(&c->source, c->opts->host, &r) != 0) {
-    c->connected = false;
-    if (!c->down_logged)
-      QFX_WARNING("collectd unreachable: %s; serving the last good data "
-                  "as stale, retrying every refresh", c->source.error);
-    c->down_logged = true;
+/* ca_log_host says whose values a new good reading holds, when that
+ * changed. */
+static void ca_log_host(const qfx_cache_t *c, const qfx_resources_t *r) {
+  if (strcmp(r->host, c->res.host) == 0 && c->last_ok > 0.0)
     return;
+  if (r->host[0] != '\0')
+    QFX_INFO("serving collectd host \"%s\"", r->host);
+  else
+    QFX_WARNING("collectd has no values for %s%s yet",
+                c->opts->host[0] ? "host " : "any host", c->opts->host);
+}
+
+/* ca_read_collectd takes the reader's latest state: a new good reading
+ * replaces the served one; a failed or overdue one keeps it (served as
+ * stale) and makes collectd count as unreachable. Logs once per outage
+ * and once per recovery. */
+static void ca_read_collectd(qfx_cache_t *c, double mono) {
+  qfx_reading_t r;
+  qfx_reader_get(&c->reader, &r);
+  if (r.last_ok_mono > 0.0 && r.last_ok_mono != c->last_ok_mono) {
+    ca_log_host(c, &r.res);
+    c->res = r.res;
+    c->last_ok = r.last_ok;
+    c->last_ok_mono = r.last_ok_mono;
   }
-  if (c->down_logged)
+  bool hung = qfx_reader_hung(r.attempt_mono, mono, c->opts->refresh_ms);
+  c->connected = r.ok && !hung;
+  if (hung)
+    snprintf(c->error, sizeof(c->error), "no answer on %s for %.1f s "
+             "(collectd stopped or hung)", c->opts->socket_path,
+             mono - r.attempt_mono);
+  else
+    snprintf(c->error, sizeof(c->error), "%s", r.error);
+  if (!c->connected && !c->down_logged && (r.done > 0 || hung))
+    QFX_WARNING("collectd unreachable: %s; serving the last good data as "
+                "stale, retrying every refresh", c->error);
+  else if (c->connected && c->down_logged)
     QFX_NOTICE("collectd reachable again at %s", c->opts->socket_path);
-  if (strcmp(r.host, c->res.host) != 0 || c->last_ok <= 0.0) {
-    if (r.host[0] != '\0')
-      QFX_INFO("serving collectd host \"%s\"", r.host);
-    else
-      QFX_WARNING("collectd has no values for %s%s yet",
-                  c->opts->host[0] ? "host " : "any host",
-                  c->opts->host);
-  }
-  c->res = r;
-  c->last_ok = wall;
-  c->last_ok_mono = mono;
-  c->connected = true;
-  c->down_logged = false;
+  if (r.done > 0 || hung)
+    c->down_logged = !c->connected;
 }
 
 /* ca_snapshot refreshes one snapshot reader and returns what
@@ -208,7 +224,7 @@ static void ca_swarm_id(qfx_cache_t *c) {
 
 void qfx_cache_refresh(qfx_cache_t *c) {
   double wall = ca_clock(CLOCK_REALTIME), mono = ca_clock(CLOCK_MONOTONIC);
-  ca_read_collectd(c, wall, mono);
+  ca_read_collectd(c, mono);
   ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
   if (c->thread_started)
     ca_project(c); /* not at init: see qfx_cache_init */
@@ -224,7 +240,7 @@ void qfx_cache_refresh(qfx_cache_t *c) {
       .api_port = c->opts->port,
       .refresh_ms = c->opts->refresh_ms,
       .connected = c->connected,
-      .error = c->source.error,
+      .error = c->error,
       .last_ok = c->last_ok,
       .stale = qfx_stale(mono, c->last_ok_mono, c->opts->refresh_ms,
                          c->connected),
@@ -291,7 +307,7 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
   int rc = ca_init_locks(c);
   c->locks_ready = rc == 0;
   if (rc == 0)
-    rc = qfx_source_init(&c->source, o->socket_path);
+    rc = qfx_reader_init(&c->reader, o->socket_path, o->host, o->refresh_ms);
   if (rc == 0)
     rc = qf_snapshot_init(&c->agents, o->state_dir, "agents.json");
   if (rc == 0)
@@ -306,6 +322,9 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
     qf_err(err, errlen, "initialising the cache: %s", strerror(-rc));
     return rc; /* qfx_cache_destroy frees what was set up */
   }
+  if (qfx_reader_start(&c->reader, err, errlen) != 0)
+    return -EAGAIN;
+  qfx_reader_wait(&c->reader, CA_FIRST_READING_MS);
   /* The first set leaves project.json out: indexing a large one takes a
    * few hundred ms, which the server's start should not wait for. The
    * refresh thread's first refresh, right after the start, reads it. */
@@ -383,7 +402,7 @@ void qfx_cache_destroy(qfx_cache_t *c) {
   qfx_project_release(c->project);
   c->project = NULL;
   qf_snapshot_destroy(&c->heartbeat);
-  qfx_source_destroy(&c->source);
+  qfx_reader_destroy(&c->reader);
   if (c->locks_ready) {
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);

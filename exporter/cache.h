@@ -8,7 +8,7 @@
 #include "project.h"
 #include "qf_json.h"
 #include "qf_snapshot.h"
-#include "source.h"
+#include "reader.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,7 +37,7 @@ typedef struct qfx_cache_s {
   const qfx_opts_t *opts;
   qfx_headers_t headers;
   char cache_control[48];
-  qfx_source_t source;
+  qfx_reader_t reader; /* collectd, read in its own thread */
   qf_snapshot_t agents, project_snap, heartbeat;
   char snap_logged[3][300]; /* last error logged per snapshot */
   char swarm_id[QF_SWARM_ID_MAX + 1]; /* "" until resolved */
@@ -47,8 +47,9 @@ typedef struct qfx_cache_s {
   qfx_resources_t res; /* the last good reading of collectd */
   double last_ok;      /* wall clock of that reading, 0: never */
   double last_ok_mono; /* the same on the monotonic clock */
-  bool connected;
-  bool down_logged; /* the current outage was logged */
+  bool connected;      /* the last reading worked and none is overdue */
+  char error[400];     /* why not, for /health */
+  bool down_logged;    /* the current outage was logged */
   qf_jw_t writer;
 
   pthread_mutex_t lock; /* guards current and stop */
@@ -60,10 +61,11 @@ typedef struct qfx_cache_s {
   qfx_set_t *current;
 } qfx_cache_t;
 
-/* qfx_cache_init prepares c and renders the first set (one synchronous
- * refresh of everything but project.json, which the refresh thread reads
- * at once when it starts), so the first request already has data. 0 or a
- * negative errno with a message in err. */
+/* qfx_cache_init prepares c, starts the collectd reader, and renders the
+ * first set (everything but project.json, which the refresh thread reads
+ * at once when it starts) once the first reading is in or a second has
+ * passed, so the first request already has data and a hung collectd does
+ * not hold the start. 0 or a negative errno with a message in err. */
 int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
                    size_t errlen);
 /* qfx_cache_start runs the refresh thread. */
