@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -430,7 +431,7 @@ class Exporter:
 
     def __init__(self, socket, state_dir, port=None, extra_args=(),
                  host="127.0.0.1", log_path=None, refresh_ms=200,
-                 build_dir=None, binary=None):
+                 build_dir=None, binary=None, ca_file=None):
         self.socket = Path(socket)
         self.state_dir = Path(state_dir)
         self.port = port or free_port()
@@ -442,7 +443,12 @@ class Exporter:
         self.binary = Path(binary) if binary else \
             self.build_dir / "bin" / "qiflow-exporter"
         connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        self.url = f"http://{connect_host}:{self.port}"
+        # ca_file: the exporter serves HTTPS (--tls-cert/--tls-key in
+        # extra_args) with a certificate that this CA file verifies.
+        self.ssl_context = ssl.create_default_context(cafile=str(ca_file)) \
+            if ca_file else None
+        scheme = "https" if ca_file else "http"
+        self.url = f"{scheme}://{connect_host}:{self.port}"
         self.log_path = Path(log_path) if log_path else \
             self.state_dir.parent / f"exporter-{self.port}.log"
         self.proc = None
@@ -472,7 +478,8 @@ class Exporter:
                     f"during start-up: {' '.join(self.argv())}\n"
                     f"--- {self.log_path} ---\n{_tail(self.log_path)}")
             try:
-                http("GET", self.url + "/health", timeout=1)
+                http("GET", self.url + "/health", timeout=1,
+                     context=self.ssl_context)
             except OSError:
                 time.sleep(0.1)
                 continue
@@ -501,6 +508,7 @@ class Exporter:
             return ""
 
     def get(self, path, **kwargs):
+        kwargs.setdefault("context", self.ssl_context)
         return http("GET", self.url + path, **kwargs)
 
     def __enter__(self):
@@ -545,12 +553,18 @@ class Response:
         return f"<Response {self.status} {self.body[:200]!r}>"
 
 
-def http(method, url, headers=None, body=None, timeout=5):
+def http(method, url, headers=None, body=None, timeout=5, context=None):
     """One HTTP request; returns a Response for every status (no raising on
-    4xx/5xx). Raises OSError only when the server cannot be reached."""
+    4xx/5xx). Raises OSError only when the server cannot be reached. An
+    https:// url is verified with context (default: the system's CAs)."""
     parts = urllib.parse.urlsplit(url)
-    conn = httpclient.HTTPConnection(parts.hostname, parts.port or 80,
-                                      timeout=timeout)
+    if parts.scheme == "https":
+        conn = httpclient.HTTPSConnection(
+            parts.hostname, parts.port or 443, timeout=timeout,
+            context=context or ssl.create_default_context())
+    else:
+        conn = httpclient.HTTPConnection(parts.hostname, parts.port or 80,
+                                          timeout=timeout)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
