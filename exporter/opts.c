@@ -280,10 +280,11 @@ static int op_set_req_timeout(qfx_opts_t *o, const char *flag, const char *v,
 
 static int op_set_conn_memory(qfx_opts_t *o, const char *flag, const char *v,
                               char *err, size_t errlen) {
-  unsigned n;
+  unsigned n = 0;
   int rc = op_unsigned(flag, v, QFX_CONNECTION_MEMORY_MIN,
                        QFX_CONNECTION_MEMORY_MAX, "bytes", &n, err, errlen);
-  o->connection_memory = n;
+  if (rc == 0)
+    o->connection_memory = n;
   return rc;
 }
 
