@@ -24,7 +24,19 @@ static int fz_write(const char *name, const char *p, size_t len) {
   return w == (ssize_t)len ? 0 : -1;
 }
 
-/* fz_setup makes the private directory once. */
+/* fz_cleanup removes the directory and what the spool left in it. */
+static void fz_cleanup(void) {
+  static const char *const names[] = {"b.spool", "b.done",
+                                      "b.spool.compact"};
+  char path[512];
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", fz_dir, names[i]);
+    unlink(path);
+  }
+  rmdir(fz_dir);
+}
+
+/* fz_setup makes the private directory once; it goes at exit. */
 static int fz_setup(void) {
   if (fz_dir[0] != '\0')
     return 0;
@@ -34,6 +46,7 @@ static int fz_setup(void) {
     fz_dir[0] = '\0';
     return -1;
   }
+  atexit(fz_cleanup);
   return 0;
 }
 
