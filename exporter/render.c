@@ -21,15 +21,17 @@ double qfx_round(double v, int decimals) {
   return round(v * f) / f;
 }
 
+/* qfx_agent_count prefers agents.json's counts: they come from the same
+ * document as agent_list, so one response never lists an agent that its
+ * counts lack (collectd's values are read on another schedule and may lag
+ * the snapshot by a refresh). collectd's count-<status> values serve when
+ * there is no snapshot. */
 double qfx_agent_count(const qfx_model_t *m, int slot) {
-  double v = m->res != NULL ? m->res->agents[slot] : NAN;
-  if (!isnan(v))
-    return v;
   long long n;
   yajl_val counts = qf_json_get(m->agents, "counts");
   if (qf_json_get_int(counts, qfx_agent_keys[slot], &n) == 0 && n >= 0)
     return (double)n;
-  return NAN;
+  return m->res != NULL ? m->res->agents[slot] : NAN;
 }
 
 /* rd_kcount writes a count as an integer, or null when unknown. */

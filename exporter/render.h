@@ -51,8 +51,9 @@ void qfx_render_velocity(qf_jw_t *w, yajl_val velocity);
 
 /* qfx_round rounds v to the given number of decimals (NAN stays NAN). */
 double qfx_round(double v, int decimals);
-/* qfx_agent_count is the count of agents in slot (QFX_AG_*): collectd's
- * value when known, else agents.json's counts, else NAN. */
+/* qfx_agent_count is the count of agents in slot (QFX_AG_*): agents.json's
+ * counts (consistent with its agent list), else collectd's value, else
+ * NAN. */
 double qfx_agent_count(const qfx_model_t *m, int slot);
 
 #define QFX_GIB (1024.0 * 1024.0 * 1024.0)
