@@ -27,6 +27,8 @@ packages=(
   libcurl4-openssl-dev libyajl-dev libmicrohttpd-dev zlib1g-dev
   libcmocka-dev python3 python3-pytest python3-jsonschema
   curl procps
+  # promtool (Debian's prometheus package) checks the /metrics exposition
+  prometheus
   # reliability checks: sanitizers (gcc's libasan comes with gcc), valgrind,
   # static analysis, libFuzzer (clang + its runtime), symbolised reports
   valgrind cppcheck clang-tidy clang libclang-rt-14-dev llvm
