@@ -1,5 +1,7 @@
 /* entry.c: rendered responses as reusable libmicrohttpd responses, and the
  * conditional-request helpers. */
+/* zlib's next_in is const with ZLIB_CONST: no cast drops the qualifier. */
+#define ZLIB_CONST
 #include "entry.h"
 
 #include <ctype.h>
@@ -139,7 +141,7 @@ int qfx_gzip(const void *data, size_t len, char **out, size_t *outlen) {
     deflateEnd(&z);
     return -ENOMEM;
   }
-  z.next_in = (Bytef *)(uintptr_t)data;
+  z.next_in = (const Bytef *)data;
   z.avail_in = (uInt)len;
   z.next_out = (Bytef *)buf;
   z.avail_out = (uInt)cap;

@@ -6,6 +6,7 @@
 #include "qf_buf.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 
 #define GD_TICK_MS 250     /* how often deadlines are checked */
 #define GD_REPORT_S 60.0   /* how often refusals are summarised */
+#define GD_TRIM_S 10.0     /* how often freed heap goes back to the system */
 
 double qfx_guard_now(void) {
   struct timespec ts;
@@ -153,6 +155,13 @@ static void *gd_thread(void *arg) {
     double now = qfx_guard_now();
     qfx_guard_sweep(g, now, gd_shutdown);
     gd_report(g, now);
+    if (now >= g->next_trim) {
+      /* Connections come and go in the workers' malloc arenas (a request
+       * pool each); glibc keeps what they freed resident unless asked.
+       * A few ms every 10 s keep the resident size that of live data. */
+      g->next_trim = now + GD_TRIM_S;
+      malloc_trim(0);
+    }
     pthread_mutex_lock(&g->lock);
   }
   pthread_mutex_unlock(&g->lock);

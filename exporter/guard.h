@@ -33,6 +33,7 @@ typedef struct qfx_guard_s {
   atomic_ulong unauthorized; /* 401 answers */
   unsigned long logged_timed_out, logged_unauthorized;
   double next_report; /* monotonic: when counts are logged next */
+  double next_trim;   /* monotonic: when freed heap is returned next */
 } qfx_guard_t;
 
 /* qfx_guard_init prepares room for nslots connections and the deadline

@@ -238,7 +238,7 @@ static void pr_heartbeat(const qfx_model_t *m, qfx_prom_t *p) {
   pr_gauge(p, "qiflow_heartbeat_running", NULL,
            "1 while qiflow_heartbeat runs.",
            qf_json_get_bool(m->heartbeat, "running", &running) == 0
-               ? (running ? 1 : 0) : NAN);
+               ? (running ? 1.0 : 0.0) : (double)NAN);
   pr_gauge(p, "qiflow_heartbeat_interval_seconds", "seconds",
            "Seconds between heartbeats.",
            pr_json_num(m->heartbeat, "interval"));

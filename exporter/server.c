@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,7 @@ static unsigned sv_connection_budget(const qfx_opts_t *o) {
   }
   if (rl.rlim_cur >= need)
     return o->max_connections;
-  unsigned fit = rl.rlim_cur > 2 * SV_FD_SPARE
+  unsigned fit = rl.rlim_cur > (rlim_t)2 * SV_FD_SPARE
                      ? (unsigned)(rl.rlim_cur - SV_FD_SPARE)
                      : SV_FD_SPARE;
   QFX_WARNING("--max-connections %u needs %llu open files, the limit is "
@@ -255,45 +256,46 @@ static unsigned sv_connection_budget(const qfx_opts_t *o) {
   return fit;
 }
 
-/* sv_tls_options fills items with the TLS options (only END without). */
-static void sv_tls_options(const qfx_tls_t *tls, struct MHD_OptionItem *o) {
-  struct MHD_OptionItem end = {MHD_OPTION_END, 0, NULL};
-  if (tls->cert == NULL) {
-    o[0] = end;
-    return;
+/* sv_options fills o (5 items) with the options that are not always
+ * given: the worker pool (one thread needs none: libmicrohttpd warns about
+ * a pool of 0) and TLS. */
+static void sv_options(const qfx_tls_t *tls, unsigned threads,
+                       struct MHD_OptionItem *o) {
+  size_t n = 0;
+  if (threads > 1)
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                     (intptr_t)threads, NULL};
+  if (tls->cert != NULL) {
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert};
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key};
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                     (void *)QFX_TLS_PRIORITIES};
   }
-  o[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert};
-  o[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key};
-  o[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
-                                 (void *)QFX_TLS_PRIORITIES};
-  o[3] = end;
+  o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 }
 
 /* sv_daemon starts libmicrohttpd on the bound socket fd. */
 static struct MHD_Daemon *sv_daemon(qfx_http_t *h, const qfx_opts_t *o,
                                     const qfx_tls_t *tls, int fd,
                                     unsigned max_connections) {
-  struct MHD_OptionItem tls_items[4];
-  sv_tls_options(tls, tls_items);
-  unsigned threads = sv_threads(o);
+  struct MHD_OptionItem more[5];
+  sv_options(tls, sv_threads(o), more);
   unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
                    MHD_USE_ERROR_LOG | (tls->cert != NULL ? MHD_USE_TLS : 0);
   return MHD_start_daemon(
       flags, /* port = */ 0, NULL, NULL, qfx_http_access, h,
       MHD_OPTION_EXTERNAL_LOGGER, sv_log, &h->log,
       MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
       MHD_OPTION_CONNECTION_LIMIT, max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
       MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
-      /* Refuse what HTTP/1.1 forbids (no Host, spaces in header names)
-       * instead of guessing. */
+      /* Refuse an HTTP/1.1 request without Host instead of guessing. */
       MHD_OPTION_STRICT_FOR_CLIENT, 1,
       MHD_OPTION_URI_LOG_CALLBACK, qfx_http_uri, NULL,
       MHD_OPTION_NOTIFY_CONNECTION, sv_notify, h,
       MHD_OPTION_NOTIFY_COMPLETED, sv_completed, h,
-      MHD_OPTION_ARRAY, tls_items, MHD_OPTION_END);
+      MHD_OPTION_ARRAY, more, MHD_OPTION_END);
 }
 
 int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
