@@ -188,3 +188,41 @@ def test_mutated_settings_end_in_documented_ways(tmp_path):
     assert done >= min(CASES, 200)
     # The mutants exercise both sides: accepted and refused files.
     assert outcomes[0] > 0 and outcomes[1] > 0, outcomes
+
+
+# Found by this fuzz test (seeds 2 and 4): a monitor_url with an unbalanced
+# "[" or "]" made urllib raise "Invalid IPv6 URL" out of the importer; the
+# same held for --github-api-url.
+BAD_URLS = ("https://backend.[example/api", "https://backend.examp]e/api",
+            "https://[::1/api", "http://]/")
+
+
+def test_unsplittable_monitor_url_is_refused(tmp_path):
+    migrate = _load_migrate()
+    ini = tmp_path / "settings.ini"
+    for url in BAD_URLS:
+        ini.write_text(BASE.replace(
+            "https://backend.example/api/v1/swarms/heartbeat", url))
+        code, out, err = _run(migrate, ini, tmp_path / "secrets")
+        assert code == 1 and out == "", (url, code, out)
+        assert "[heartbeat] monitor_url" in err and "must be an http" in err, \
+            (url, err)
+    # A bracketed IPv6 host is still a URL.
+    ini.write_text(BASE.replace("backend.example", "[::1]:8443"))
+    code, out, err = _run(migrate, ini, tmp_path / "secrets")
+    assert code == 0 and 'URL "https://[::1]:8443/' in out, err
+
+
+def test_unsplittable_github_api_url_is_a_usage_error(tmp_path, capsys):
+    migrate = _load_migrate()
+    ini = tmp_path / "settings.ini"
+    ini.write_text(BASE)
+    for url in BAD_URLS:
+        try:
+            migrate.main([str(ini), "--secrets-dir", str(tmp_path / "s"),
+                          "--github-api-url", url])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        assert code == 2, url
+        assert "--github-api-url must be an http" in capsys.readouterr().err
