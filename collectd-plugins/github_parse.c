@@ -628,7 +628,7 @@ int gh_parse_commits(const char *url, const char *body, size_t *count,
 static long long ghp_number(const char *p) {
   long long n = 0;
   size_t i = 0;
-  while (isdigit((unsigned char)p[i]) && i < 10)
+  while (i < 10 && isdigit((unsigned char)p[i]))
     n = n * 10 + (p[i++] - '0');
   if (i == 0 || i > 9 || isalnum((unsigned char)p[i]) || p[i] == '_')
     return 0;
@@ -699,7 +699,7 @@ long long gh_branch_issue(const char *branch) {
   const char *p = branch + sizeof(prefix) - 1;
   long long n = 0;
   size_t i = 0;
-  while (isdigit((unsigned char)p[i]) && i < 10)
+  while (i < 10 && isdigit((unsigned char)p[i]))
     n = n * 10 + (p[i++] - '0');
   if (i == 0 || i > 9 || isdigit((unsigned char)p[i]))
     return 0;
