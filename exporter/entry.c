@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
@@ -44,8 +45,10 @@ bool qfx_header_next(const char **s, const char **tok, size_t *toklen,
         (p[i - 1] == ';' || p[i - 1] == ' ' || p[i - 1] == '\t')) {
       char *after = NULL;
       double v = strtod(p + i + 2, &after);
-      *q = after == p + i + 2 || v <= 0 ? 0 : v >= 1 ? 1000
-                                                     : (int)(v * 1000 + 0.5);
+      /* NaN and infinities ("q=nan", "q=1e999") are malformed, not a
+       * number to convert: that conversion is undefined. */
+      bool bad = after == p + i + 2 || !isfinite(v) || !(v > 0);
+      *q = bad ? 0 : v >= 1 ? 1000 : (int)(v * 1000 + 0.5);
     }
   }
   *s = p + n + (p[n] != '\0');

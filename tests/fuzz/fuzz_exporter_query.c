@@ -1,9 +1,11 @@
 /* fuzz_exporter_query: what a client controls in a request to the
- * exporter. Input lines: method, target ("/path?query"), Accept header.
+ * exporter. Input lines: method, target ("/path?query"), Accept header,
+ * Authorization header (checked against a fixed token).
  * The query is split and percent-decoded as libmicrohttpd hands it to the
  * exporter (MHD_http_unescape), parameters holding a decoded NUL are
  * refused as the exporter refuses them, and the rest goes through the
  * same parsers the request handler calls. */
+#include "auth.h"
 #include "entry.h"
 #include "fuzz.h"
 #include "http.h"
@@ -39,6 +41,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   char *target = fz_split(method, '\n');
   char *accept = fz_split(target, '\n');
+  char *authorization = fz_split(accept, '\n');
+  char token[] = "fuzz-Token_0123456789abcdef";
+  const qfx_auth_t auth = {token, sizeof(token) - 1};
+  int a = qfx_auth_check(&auth, authorization);
+  if (a != QFX_AUTH_OK && a != QFX_AUTH_MISSING && a != QFX_AUTH_INVALID)
+    abort();
+  /* Only the token itself passes, however it is spaced or cased. */
+  if (a == QFX_AUTH_OK && strstr(authorization, token) == NULL)
+    abort();
+  (void)qfx_http_raw_nul(target);
   char *query = fz_split(target, '?');
   (void)qfx_http_method(method);
   (void)qfx_http_route(target);

@@ -138,12 +138,16 @@ static void test_accept_gzip(void **state) {
 static void test_header_elements(void **state) {
   (void)state; /* unused */
   const char *s = " text/plain ; version=0.0.4 ;q=0.5,, */*;Q=0.1 ,gzip;q=x,"
-                  "br;level=q=1,a;q=1.5,b; q=0";
+                  "br;level=q=1,a;q=1.5,b; q=0,c;q=nan,d;q=-nan,e;q=inf,"
+                  "f;q=1e999,g;q=-1";
   static const struct {
     const char *tok;
     int q;
   } want[] = {{"text/plain", 500}, {"*/*", 100}, {"gzip", 0},
-              {"br", 1000},        {"a", 1000},  {"b", 0}};
+              {"br", 1000},        {"a", 1000},  {"b", 0},
+              /* fuzz_exporter_query: "q=nan" made (int)NaN, undefined */
+              {"c", 0},            {"d", 0},     {"e", 0},
+              {"f", 0},            {"g", 0}};
   const char *tok;
   size_t n;
   int q;
