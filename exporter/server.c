@@ -60,7 +60,9 @@ void qfx_mhdlog_flush(qfx_mhdlog_t *l) {
 }
 
 /* sv_log routes libmicrohttpd's messages into our log. */
-static void sv_log(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void sv_log(void *cls,
+                                                         const char *fmt,
+                                                         va_list ap) {
   char line[512];
   vsnprintf(line, sizeof(line), fmt, ap);
   line[strcspn(line, "\n")] = '\0';
@@ -68,7 +70,9 @@ static void sv_log(void *cls, const char *fmt, va_list ap) {
 }
 
 /* sv_capture keeps libmicrohttpd's first message for a caller's error. */
-static void sv_capture(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void sv_capture(void *cls,
+                                                             const char *fmt,
+                                                             va_list ap) {
   char *why = cls;
   if (why[0] != '\0')
     return;
