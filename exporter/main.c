@@ -24,21 +24,6 @@ static void mn_block_signals(sigset_t *set) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-/* mn_warnings logs what the flags leave exposed. */
-static void mn_warnings(const qfx_opts_t *o, const qfx_auth_t *auth,
-                        const qfx_tls_t *tls) {
-  if (o->loopback)
-    return;
-  if (auth->token == NULL)
-    QFX_WARNING("listening on %s, beyond loopback, without "
-                "--auth-token-file: anyone who can reach this port can read "
-                "the swarm's status", o->listen);
-  else if (tls->cert == NULL)
-    QFX_WARNING("listening on %s, beyond loopback, with a bearer token "
-                "over plain HTTP: anyone on the network path can read the "
-                "token (add --tls-cert and --tls-key)", o->listen);
-}
-
 /* mn_run starts the cache and the server, waits for a signal, and tears
  * everything down again. Returns the exit status. */
 static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
@@ -63,7 +48,10 @@ static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
                                                      "/health")
                                  : "", o->socket_path, o->state_dir,
              o->refresh_ms);
-    mn_warnings(o, auth, tls);
+    const char *exposed = qfx_opts_exposure(o);
+    if (exposed != NULL)
+      QFX_WARNING("listening on %s, beyond loopback, %s", o->listen,
+                  exposed);
     sigwait(set, &sig);
     QFX_INFO("%s received, shutting down", strsignal(sig));
   } else {

@@ -406,6 +406,18 @@ int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
   return result == QFX_OPTS_RUN ? op_combined(o, err, errlen) : result;
 }
 
+const char *qfx_opts_exposure(const qfx_opts_t *o) {
+  if (o->loopback)
+    return NULL;
+  if (o->auth_token_file[0] == '\0')
+    return "without --auth-token-file: anyone who can reach this port can "
+           "read the swarm's status";
+  if (o->tls_cert[0] == '\0')
+    return "with a bearer token over plain HTTP: anyone on the network path "
+           "can read the token (add --tls-cert and --tls-key)";
+  return NULL;
+}
+
 /* op_usage_security prints the flags that guard access. */
 static void op_usage_security(FILE *f) {
   fprintf(f,

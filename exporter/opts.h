@@ -67,6 +67,10 @@ int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
 int qfx_opts_parse_listen(qfx_opts_t *o, const char *s, char *err,
                           size_t errlen);
 
+/* qfx_opts_exposure says what listening as o exposes, for a warning at
+ * start: NULL on loopback, and beyond it with a token over TLS. */
+const char *qfx_opts_exposure(const qfx_opts_t *o);
+
 /* qfx_opts_usage prints --help to f. */
 void qfx_opts_usage(FILE *f);
 

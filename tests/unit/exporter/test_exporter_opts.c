@@ -234,6 +234,41 @@ static void test_security_and_limits(void **state) {
   assert_int_equal(o.connection_memory, 4096);
 }
 
+static void test_exposure_warning(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *args[7];
+    const char *word; /* NULL: no warning */
+  } cases[] = {
+      {{"--listen", "127.0.0.1:8080"}, NULL},
+      {{"--listen", "[::1]:8080"}, NULL},
+      {{"--listen", "127.0.0.1:8080", "--auth-token-file", "t"}, NULL},
+      {{"--listen", "0.0.0.0:8080"}, "without --auth-token-file"},
+      {{"--listen", "[::]:8080"}, "without --auth-token-file"},
+      {{"--listen", "10.1.2.3:8080", "--auth-token-file", "t"},
+       "plain HTTP"},
+      {{"--listen", "10.1.2.3:8080", "--auth-token-file", "t", "--tls-cert",
+        "c", NULL},
+       NULL /* refused: no --tls-key */},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    qfx_opts_t o;
+    char err[512];
+    if (parse(&o, err, cases[i].args) != QFX_OPTS_RUN)
+      continue;
+    const char *w = qfx_opts_exposure(&o);
+    if ((w == NULL) != (cases[i].word == NULL) ||
+        (w != NULL && strstr(w, cases[i].word) == NULL))
+      fail_msg("case %zu: %s", i, w ? w : "(none)");
+  }
+  const char *tls[] = {"--listen", "10.1.2.3:8080", "--auth-token-file", "t",
+                       "--tls-cert", "c", "--tls-key", "k", NULL};
+  qfx_opts_t o;
+  char err[512];
+  assert_int_equal(parse(&o, err, tls), QFX_OPTS_RUN);
+  assert_null(qfx_opts_exposure(&o));
+}
+
 static void test_bad_flags(void **state) {
   (void)state; /* unused */
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -274,6 +309,7 @@ int main(void) {
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_secrets_not_echoed),
       cmocka_unit_test(test_security_and_limits),
+      cmocka_unit_test(test_exposure_warning),
       cmocka_unit_test(test_help_and_version),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
