@@ -60,8 +60,8 @@ hb_status_t hb_body_status(const hb_body_in_t *in) {
   if (in->offline)
     return HB_STATUS_OFFLINE;
   const hb_figures_t *f = in->fig;
-  if (isnan(f->cpu_percent) || isnan(f->memory_percent) ||
-      isnan(f->disk_percent))
+  if (isnan(f->usage.cpu_percent) || isnan(f->usage.memory_percent) ||
+      isnan(f->usage.disk_percent))
     return HB_STATUS_DEGRADED;
   static const int troubled[] = {HB_AG_FAILED, HB_AG_DEAD, HB_AG_STALE};
   for (size_t i = 0; i < sizeof(troubled) / sizeof(troubled[0]); i++) {
@@ -109,13 +109,13 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
   qf_jw_kstr(w, "swarm_id", in->swarm_id);
   qf_jw_kstr(w, "status", hb_status_name(hb_body_status(in)));
   /* The backend answers 400 unless all three are numbers: all or none. */
-  if (!isnan(f->cpu_percent) && !isnan(f->memory_percent) &&
-      !isnan(f->disk_percent)) {
+  if (!isnan(f->usage.cpu_percent) && !isnan(f->usage.memory_percent) &&
+      !isnan(f->usage.disk_percent)) {
     qf_jw_key(w, "health_status"); /* BEGIN health_status */
     qf_jw_obj_open(w);
-    qf_jw_kdouble(w, "cpu_percent", hbb_round(f->cpu_percent));
-    qf_jw_kdouble(w, "memory_percent", hbb_round(f->memory_percent));
-    qf_jw_kdouble(w, "disk_percent", hbb_round(f->disk_percent));
+    qf_jw_kdouble(w, "cpu_percent", hbb_round(f->usage.cpu_percent));
+    qf_jw_kdouble(w, "memory_percent", hbb_round(f->usage.memory_percent));
+    qf_jw_kdouble(w, "disk_percent", hbb_round(f->usage.disk_percent));
     qf_jw_obj_close(w); /* END health_status */
   }
   hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
@@ -140,13 +140,13 @@ static void hbb_system(qf_jw_t *w, const hb_body_in_t *in) {
 static void hbb_resources(qf_jw_t *w, const hb_figures_t *f) {
   qf_jw_key(w, "resources"); /* BEGIN resources */
   qf_jw_obj_open(w);
-  hbb_knum(w, "cpu_percent", f->cpu_percent);
-  hbb_knum(w, "memory_percent", f->memory_percent);
-  hbb_knum(w, "memory_used_gb", f->memory_used_bytes / HBB_GIB);
-  hbb_knum(w, "memory_total_gb", f->memory_total_bytes / HBB_GIB);
-  hbb_knum(w, "disk_percent", f->disk_percent);
-  hbb_knum(w, "disk_used_gb", f->disk_used_bytes / HBB_GIB);
-  hbb_knum(w, "disk_total_gb", f->disk_total_bytes / HBB_GIB);
+  hbb_knum(w, "cpu_percent", f->usage.cpu_percent);
+  hbb_knum(w, "memory_percent", f->usage.memory_percent);
+  hbb_knum(w, "memory_used_gb", f->usage.memory_used_bytes / HBB_GIB);
+  hbb_knum(w, "memory_total_gb", f->usage.memory_total_bytes / HBB_GIB);
+  hbb_knum(w, "disk_percent", f->usage.disk_percent);
+  hbb_knum(w, "disk_used_gb", f->usage.disk_used_bytes / HBB_GIB);
+  hbb_knum(w, "disk_total_gb", f->usage.disk_total_bytes / HBB_GIB);
   hbb_knum(w, "load_1", f->load[0]);
   hbb_knum(w, "load_5", f->load[1]);
   hbb_knum(w, "load_15", f->load[2]);

@@ -135,20 +135,11 @@ static void hbm_host(const hb_metrics_t *m, double now, double max_age,
   in.mem_percent_used = hbm_value(m, "memory/percent-used", now, max_age);
   in.mem_used = hbm_value(m, "memory/memory-used", now, max_age);
   in.mem_total = hbm_sum(m, "memory/memory-", "available", now, max_age);
-  in.df_percent_used =
-      hbm_value(m, "df-root/percent_bytes-used", now, max_age);
+  in.df_percent_used = hbm_value(m, "df-root/percent_bytes-used", now, max_age);
   in.df_used = hbm_value(m, "df-root/df_complex-used", now, max_age);
   in.df_free = hbm_value(m, "df-root/df_complex-free", now, max_age);
   in.df_reserved = hbm_value(m, "df-root/df_complex-reserved", now, max_age);
-  qf_res_t r;
-  qf_res_derive(&in, &r);
-  f->cpu_percent = r.cpu_percent;
-  f->memory_percent = r.memory_percent;
-  f->memory_used_bytes = r.memory_used_bytes;
-  f->memory_total_bytes = r.memory_total_bytes;
-  f->disk_percent = r.disk_percent;
-  f->disk_used_bytes = r.disk_used_bytes;
-  f->disk_total_bytes = r.disk_total_bytes;
+  qf_res_derive(&in, &f->usage);
 }
 
 void hb_figures_extract(const hb_metrics_t *m, double now, double max_age,

@@ -4,6 +4,8 @@
 #ifndef HEARTBEAT_METRICS_H
 #define HEARTBEAT_METRICS_H
 
+#include "qf_resources.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -68,8 +70,7 @@ extern const char *const hb_agent_status_names[HB_AG_N];
  * memory total = the sum of the
  * memory-<state> values but "available", disk total = used+free+reserved. */
 typedef struct hb_figures_s {
-  double cpu_percent, memory_percent, memory_used_bytes, memory_total_bytes;
-  double disk_percent, disk_used_bytes, disk_total_bytes;
+  qf_res_t usage; /* cpu, memory and disk, by libqiflow's rules */
   double load[3];
   double uptime_seconds;
   double agents[HB_AG_N];

@@ -783,8 +783,8 @@ static void hp_one_shot_wait(void) {
   while (!atomic_load(&hp_stopping) && hp_mono() < deadline) {
     hb_figures_t f;
     hp_figures(&f);
-    if (!isnan(f.cpu_percent) && !isnan(f.memory_percent) &&
-        !isnan(f.disk_percent))
+    if (!isnan(f.usage.cpu_percent) && !isnan(f.usage.memory_percent) &&
+        !isnan(f.usage.disk_percent))
       return;
     hp_wait_until(hp_mono() + 0.2);
   }

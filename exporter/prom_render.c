@@ -68,26 +68,26 @@ static void pr_resources(const qfx_model_t *m, qfx_prom_t *p) {
       "Load average over 15 minutes (collectd load/load longterm)."};
   pr_gauge(p, "qiflow_cpu_usage_ratio", NULL,
            "CPU busy, 0-1: 1 - cpu/percent-idle / 100.",
-           r->cpu_percent / 100.0);
+           r->usage.cpu_percent / 100.0);
   pr_gauge(p, "qiflow_memory_usage_ratio", NULL,
            "Memory used, 0-1 (collectd memory/percent-used).",
-           r->memory_percent / 100.0);
+           r->usage.memory_percent / 100.0);
   pr_gauge(p, "qiflow_memory_used_bytes", "bytes",
            "Memory used (collectd memory/memory-used).",
-           r->memory_used_bytes);
+           r->usage.memory_used_bytes);
   pr_gauge(p, "qiflow_memory_total_bytes", "bytes",
            "Memory in total: the sum of collectd's memory/memory-<state>.",
-           r->memory_total_bytes);
+           r->usage.memory_total_bytes);
   pr_gauge(p, "qiflow_disk_usage_ratio", NULL,
            "Root file system used, 0-1 (collectd df-root/"
            "percent_bytes-used).",
-           r->disk_percent / 100.0);
+           r->usage.disk_percent / 100.0);
   pr_gauge(p, "qiflow_disk_used_bytes", "bytes",
            "Root file system used (collectd df-root/df_complex-used).",
-           r->disk_used_bytes);
+           r->usage.disk_used_bytes);
   pr_gauge(p, "qiflow_disk_total_bytes", "bytes",
            "Root file system size: used + free + reserved.",
-           r->disk_total_bytes);
+           r->usage.disk_total_bytes);
   for (int i = 0; i < 3; i++)
     pr_gauge(p, load_names[i], NULL, load_help[i], r->load[i]);
   pr_gauge(p, "qiflow_host_uptime_seconds", "seconds",

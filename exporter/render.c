@@ -92,17 +92,18 @@ static void rd_resources(const qfx_model_t *m, qf_jw_t *w) {
   const qfx_resources_t *r = m->res;
   qf_jw_key(w, "resources"); /* BEGIN resources */
   qf_jw_obj_open(w);
-  qf_jw_kdouble(w, "cpu_percent", qfx_round(r->cpu_percent, 2));
-  qf_jw_kdouble(w, "memory_percent", qfx_round(r->memory_percent, 2));
+  qf_jw_kdouble(w, "cpu_percent", qfx_round(r->usage.cpu_percent, 2));
+  qf_jw_kdouble(w, "memory_percent", qfx_round(r->usage.memory_percent, 2));
   /* _gb fields are GiB (2^30 bytes), the unit `free -g` shows. */
   qf_jw_kdouble(w, "memory_used_gb",
-                qfx_round(r->memory_used_bytes / QFX_GIB, 2));
+                qfx_round(r->usage.memory_used_bytes / QFX_GIB, 2));
   qf_jw_kdouble(w, "memory_total_gb",
-                qfx_round(r->memory_total_bytes / QFX_GIB, 2));
-  qf_jw_kdouble(w, "disk_percent", qfx_round(r->disk_percent, 2));
-  qf_jw_kdouble(w, "disk_used_gb", qfx_round(r->disk_used_bytes / QFX_GIB, 2));
+                qfx_round(r->usage.memory_total_bytes / QFX_GIB, 2));
+  qf_jw_kdouble(w, "disk_percent", qfx_round(r->usage.disk_percent, 2));
+  qf_jw_kdouble(w, "disk_used_gb",
+                qfx_round(r->usage.disk_used_bytes / QFX_GIB, 2));
   qf_jw_kdouble(w, "disk_total_gb",
-                qfx_round(r->disk_total_bytes / QFX_GIB, 2));
+                qfx_round(r->usage.disk_total_bytes / QFX_GIB, 2));
   qf_jw_kdouble(w, "load_1", qfx_round(r->load[0], 2));
   qf_jw_kdouble(w, "load_5", qfx_round(r->load[1], 2));
   qf_jw_kdouble(w, "load_15", qfx_round(r->load[2], 2));
@@ -267,9 +268,9 @@ void qfx_render_status(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_kbool(w, "success", true);
   /* Flat fields for the central backend's poller, beside the envelope. */
   qf_jw_kstr(w, "status", m->stale ? "degraded" : "online");
-  qf_jw_kdouble(w, "cpu", qfx_round(r->cpu_percent, 2));
-  qf_jw_kdouble(w, "memory", qfx_round(r->memory_percent, 2));
-  qf_jw_kdouble(w, "disk", qfx_round(r->disk_percent, 2));
+  qf_jw_kdouble(w, "cpu", qfx_round(r->usage.cpu_percent, 2));
+  qf_jw_kdouble(w, "memory", qfx_round(r->usage.memory_percent, 2));
+  qf_jw_kdouble(w, "disk", qfx_round(r->usage.disk_percent, 2));
   qf_jw_key(w, "agents");
   qf_jw_obj_open(w);
   rd_kcount(w, "active", qfx_agent_count(m, QFX_AG_ACTIVE));

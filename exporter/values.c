@@ -7,8 +7,7 @@
 #include <string.h>
 
 const char *const qfx_agent_keys[QFX_AG_N] = {
-    "active", "idle", "blocked", "failed", "dead", "stale", "total",
-    "invalid"};
+    "active", "idle", "blocked", "failed", "dead", "stale", "total", "invalid"};
 
 static const char *const va_load_names[3] = {"shortterm", "midterm",
                                              "longterm"};
@@ -24,9 +23,10 @@ void qfx_raw_init(qfx_raw_t *r) {
 
 void qfx_resources_init(qfx_resources_t *r) {
   memset(r->host, 0, sizeof(r->host));
-  r->cpu_percent = r->memory_percent = NAN;
-  r->memory_used_bytes = r->memory_total_bytes = NAN;
-  r->disk_percent = r->disk_used_bytes = r->disk_total_bytes = NAN;
+  qf_res_t *u = &r->usage;
+  u->cpu_percent = u->memory_percent = NAN;
+  u->memory_used_bytes = u->memory_total_bytes = NAN;
+  u->disk_percent = u->disk_used_bytes = u->disk_total_bytes = NAN;
   r->uptime_seconds = NAN;
   for (size_t i = 0; i < 3; i++)
     r->load[i] = NAN;
@@ -38,8 +38,7 @@ void qfx_resources_init(qfx_resources_t *r) {
 static bool va_is(const lcc_identifier_t *id, const char *plugin,
                   const char *pinst, const char *type) {
   return strcmp(id->plugin, plugin) == 0 &&
-         strcmp(id->plugin_instance, pinst) == 0 &&
-         strcmp(id->type, type) == 0;
+         strcmp(id->plugin_instance, pinst) == 0 && strcmp(id->type, type) == 0;
 }
 
 /* va_agent_index maps a count-<status> type instance to its slot, or -1. */
@@ -148,15 +147,7 @@ void qfx_values_apply(qfx_raw_t *r, const lcc_identifier_t *id, size_t n,
 }
 
 void qfx_values_derive(const qfx_raw_t *r, qfx_resources_t *out) {
-  qf_res_t f;
-  qf_res_derive(&r->host, &f);
-  out->cpu_percent = f.cpu_percent;
-  out->memory_percent = f.memory_percent;
-  out->memory_used_bytes = f.memory_used_bytes;
-  out->memory_total_bytes = f.memory_total_bytes;
-  out->disk_percent = f.disk_percent;
-  out->disk_used_bytes = f.disk_used_bytes;
-  out->disk_total_bytes = f.disk_total_bytes;
+  qf_res_derive(&r->host, &out->usage);
   memcpy(out->load, r->load, sizeof(out->load));
   out->uptime_seconds = r->uptime;
   memcpy(out->agents, r->agents, sizeof(out->agents));

@@ -28,14 +28,8 @@ extern const char *const qfx_agent_keys[QFX_AG_N];
  * Sizes stay in bytes here; rendering converts them. */
 typedef struct qfx_resources_s {
   char host[LCC_NAME_LEN]; /* the collectd host read, "" if none */
-  double cpu_percent;      /* 0-100 */
-  double memory_percent;
-  double memory_used_bytes;
-  double memory_total_bytes;
-  double disk_percent;
-  double disk_used_bytes;
-  double disk_total_bytes;
-  double load[3]; /* 1, 5, 15 minutes */
+  qf_res_t usage;          /* cpu, memory and disk, by libqiflow's rules */
+  double load[3];          /* 1, 5, 15 minutes */
   double uptime_seconds;
   double agents[QFX_AG_N];
 } qfx_resources_t;

@@ -170,8 +170,8 @@ static void test_negotiation(void **state) {
 static char *render_model(bool om, const char *project_json) {
   qfx_resources_t res;
   qfx_resources_init(&res);
-  res.cpu_percent = 25;
-  res.memory_used_bytes = 1024;
+  res.usage.cpu_percent = 25;
+  res.usage.memory_used_bytes = 1024;
   res.agents[QFX_AG_ACTIVE] = 1;
   res.agents[QFX_AG_TOTAL] = 1;
   char err[128];

@@ -104,16 +104,16 @@ static void test_cpu_from_idle_or_states(void **state) {
   put(&r, "h/cpu/percent-system", 5.5);
   put(&r, "h/cpu/percent-wait", 1.5);
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.cpu_percent, 27.0, 1e-9); /* no idle: the sum */
+  assert_float_equal(out.usage.cpu_percent, 27.0, 1e-9); /* no idle: the sum */
   put(&r, "h/cpu/percent-idle", 71.25);
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.cpu_percent, 28.75, 1e-9); /* 100 - idle wins */
+  assert_float_equal(out.usage.cpu_percent, 28.75, 1e-9); /* 100 - idle wins */
   put(&r, "h/cpu/percent-idle", 100.4); /* rounding noise above 100 */
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.cpu_percent, 0.0, 1e-9);
+  assert_float_equal(out.usage.cpu_percent, 0.0, 1e-9);
   qfx_raw_init(&r);
   qfx_values_derive(&r, &out);
-  assert_true(isnan(out.cpu_percent));
+  assert_true(isnan(out.usage.cpu_percent));
 }
 
 static void test_memory_bytes_and_percent(void **state) {
@@ -130,12 +130,13 @@ static void test_memory_bytes_and_percent(void **state) {
   put(&r, "h/memory/memory-slab_unrecl", 0.125 * gib);
   put(&r, "h/memory/memory-available", 5.0 * gib); /* overlaps: ignored */
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.memory_used_bytes, 3.0 * gib, 1.0);
-  assert_float_equal(out.memory_total_bytes, 8.0 * gib, 1.0);
-  assert_float_equal(out.memory_percent, 37.5, 1e-9); /* derived */
+  assert_float_equal(out.usage.memory_used_bytes, 3.0 * gib, 1.0);
+  assert_float_equal(out.usage.memory_total_bytes, 8.0 * gib, 1.0);
+  assert_float_equal(out.usage.memory_percent, 37.5, 1e-9); /* derived */
   put(&r, "h/memory/percent-used", 40.0);
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.memory_percent, 40.0, 1e-9); /* collectd's wins */
+  /* collectd's percentage wins over the derived one. */
+  assert_float_equal(out.usage.memory_percent, 40.0, 1e-9);
 }
 
 static void test_disk(void **state) {
@@ -145,19 +146,19 @@ static void test_disk(void **state) {
   qfx_raw_init(&r);
   put(&r, "h/df-root/df_complex-used", 60.0);
   qfx_values_derive(&r, &out);
-  assert_true(isnan(out.disk_total_bytes)); /* free unknown */
-  assert_true(isnan(out.disk_percent));
+  assert_true(isnan(out.usage.disk_total_bytes)); /* free unknown */
+  assert_true(isnan(out.usage.disk_percent));
   put(&r, "h/df-root/df_complex-free", 30.0);
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.disk_total_bytes, 90.0, 1e-9);
+  assert_float_equal(out.usage.disk_total_bytes, 90.0, 1e-9);
   put(&r, "h/df-root/df_complex-reserved", 10.0);
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.disk_used_bytes, 60.0, 1e-9);
-  assert_float_equal(out.disk_total_bytes, 100.0, 1e-9);
-  assert_float_equal(out.disk_percent, 60.0, 1e-9);
+  assert_float_equal(out.usage.disk_used_bytes, 60.0, 1e-9);
+  assert_float_equal(out.usage.disk_total_bytes, 100.0, 1e-9);
+  assert_float_equal(out.usage.disk_percent, 60.0, 1e-9);
   put(&r, "h/df-root/percent_bytes-used", 61.5);
   qfx_values_derive(&r, &out);
-  assert_float_equal(out.disk_percent, 61.5, 1e-9);
+  assert_float_equal(out.usage.disk_percent, 61.5, 1e-9);
 }
 
 static void test_load_uptime_agents(void **state) {

@@ -49,9 +49,10 @@ static const char project_json[] =
 /* nan_figures returns figures with nothing known. */
 static hb_figures_t nan_figures(void) {
   hb_figures_t f;
-  f.cpu_percent = f.memory_percent = f.memory_used_bytes = NAN;
-  f.memory_total_bytes = f.disk_percent = f.disk_used_bytes = NAN;
-  f.disk_total_bytes = f.uptime_seconds = NAN;
+  qf_res_t *u = &f.usage;
+  u->cpu_percent = u->memory_percent = u->memory_used_bytes = NAN;
+  u->memory_total_bytes = u->disk_percent = u->disk_used_bytes = NAN;
+  u->disk_total_bytes = f.uptime_seconds = NAN;
   for (int i = 0; i < 3; i++)
     f.load[i] = NAN;
   for (int i = 0; i < HB_AG_N; i++)
@@ -61,13 +62,13 @@ static hb_figures_t nan_figures(void) {
 
 static hb_figures_t full_figures(void) {
   hb_figures_t f = nan_figures();
-  f.cpu_percent = 12.3456;
-  f.memory_percent = 40.0;
-  f.memory_used_bytes = 2.0 * 1024 * 1024 * 1024;
-  f.memory_total_bytes = 8.0 * 1024 * 1024 * 1024;
-  f.disk_percent = 55.5;
-  f.disk_used_bytes = 50.0 * 1024 * 1024 * 1024;
-  f.disk_total_bytes = 100.0 * 1024 * 1024 * 1024;
+  f.usage.cpu_percent = 12.3456;
+  f.usage.memory_percent = 40.0;
+  f.usage.memory_used_bytes = 2.0 * 1024 * 1024 * 1024;
+  f.usage.memory_total_bytes = 8.0 * 1024 * 1024 * 1024;
+  f.usage.disk_percent = 55.5;
+  f.usage.disk_used_bytes = 50.0 * 1024 * 1024 * 1024;
+  f.usage.disk_total_bytes = 100.0 * 1024 * 1024 * 1024;
   f.load[0] = 0.5;
   f.load[1] = 0.4;
   f.load[2] = 0.3;
@@ -205,7 +206,7 @@ static void test_status_rules(void **state) {
   in.agents = agents; /* counts from agents.json when collectd has none */
   assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
   in.agents = NULL;
-  f.disk_percent = NAN;
+  f.usage.disk_percent = NAN;
   assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
   in.offline = true;
   assert_int_equal(hb_body_status(&in), HB_STATUS_OFFLINE);
@@ -216,7 +217,7 @@ static void test_status_rules(void **state) {
 static void test_partial_health_left_out(void **state) {
   (void)state;
   hb_figures_t f = full_figures();
-  f.cpu_percent = NAN; /* the cpu plugin needs two reads */
+  f.usage.cpu_percent = NAN; /* the cpu plugin needs two reads */
   hb_body_in_t in = base_in(&f);
   char *text;
   size_t len;

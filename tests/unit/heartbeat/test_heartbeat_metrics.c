@@ -80,8 +80,8 @@ static void test_figures(void **state) {
   assert_int_equal(hb_metrics_init(&m, 64), 0);
   hb_figures_t f;
   hb_figures_extract(&m, 1000.0, 30.0, &f);
-  assert_true(isnan(f.cpu_percent) && isnan(f.memory_percent) &&
-              isnan(f.disk_percent) && isnan(f.load[0]) &&
+  assert_true(isnan(f.usage.cpu_percent) && isnan(f.usage.memory_percent) &&
+              isnan(f.usage.disk_percent) && isnan(f.load[0]) &&
               isnan(f.agents[HB_AG_ACTIVE]));
   put(&m, "cpu/percent-idle", 87.5);
   put(&m, "cpu/percent-user", 10.0);
@@ -97,11 +97,11 @@ static void test_figures(void **state) {
   put(&m, "qiflow_agents/count-active", 2);
   put(&m, "qiflow_agents/count-total", 3);
   hb_figures_extract(&m, 1000.0, 30.0, &f);
-  assert_float_equal(f.cpu_percent, 12.5, 1e-9);
-  assert_float_equal(f.memory_total_bytes, 8.0e9, 1);
-  assert_float_equal(f.memory_percent, 25.0, 1e-9); /* derived */
-  assert_float_equal(f.disk_total_bytes, 100.0, 1e-9);
-  assert_float_equal(f.disk_percent, 30.0, 1e-9);
+  assert_float_equal(f.usage.cpu_percent, 12.5, 1e-9);
+  assert_float_equal(f.usage.memory_total_bytes, 8.0e9, 1);
+  assert_float_equal(f.usage.memory_percent, 25.0, 1e-9); /* derived */
+  assert_float_equal(f.usage.disk_total_bytes, 100.0, 1e-9);
+  assert_float_equal(f.usage.disk_percent, 30.0, 1e-9);
   assert_float_equal(f.load[0], 0.5, 1e-9);
   assert_true(isnan(f.load[1]));
   assert_float_equal(f.uptime_seconds, 3600, 1e-9);
@@ -111,20 +111,20 @@ static void test_figures(void **state) {
   put(&m, "memory/percent-used", 40.0);
   put(&m, "df-root/percent_bytes-used", 33.3);
   hb_figures_extract(&m, 1000.0, 30.0, &f);
-  assert_float_equal(f.memory_percent, 40.0, 1e-9);
-  assert_float_equal(f.disk_percent, 33.3, 1e-9);
+  assert_float_equal(f.usage.memory_percent, 40.0, 1e-9);
+  assert_float_equal(f.usage.disk_percent, 33.3, 1e-9);
   /* No idle value: the busy states add up. */
   hb_metrics_t busy;
   assert_int_equal(hb_metrics_init(&busy, 8), 0);
   put(&busy, "cpu/percent-user", 10.0);
   put(&busy, "cpu/percent-system", 5.0);
   hb_figures_extract(&busy, 1000.0, 30.0, &f);
-  assert_float_equal(f.cpu_percent, 15.0, 1e-9);
+  assert_float_equal(f.usage.cpu_percent, 15.0, 1e-9);
   hb_metrics_free(&busy);
   hb_figures_extract(&m, 1000.0, 30.0, &f);
   /* Everything stale: nothing reported. */
   hb_figures_extract(&m, 1100.0, 30.0, &f);
-  assert_true(isnan(f.cpu_percent) && isnan(f.memory_total_bytes));
+  assert_true(isnan(f.usage.cpu_percent) && isnan(f.usage.memory_total_bytes));
   hb_metrics_free(&m);
 }
 
