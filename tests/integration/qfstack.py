@@ -728,6 +728,21 @@ def write_agent(agent_dir, name, filename=None, raw=None, **fields):
     return path
 
 
+# Every REST endpoint with the schema its body follows.
+ENDPOINTS = (("/health", "health"), ("/status", "status"),
+             ("/agent/status", "agent-status"), ("/metrics", "metrics"),
+             ("/project/completion", "project-completion"),
+             ("/project/issues", "project-issues"))
+
+
+def rss_kib(pid):
+    """The resident set (VmRSS) of process pid, in KiB."""
+    for line in open(f"/proc/{pid}/status", encoding="ascii"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 def read_json(path):
     """Parse a JSON file; None when it does not exist (yet)."""
     try:

@@ -42,17 +42,6 @@ WAIT = 15.0
 REFRESH_S = 0.2  # qfstack.Exporter's default --refresh 200
 LOAD_SECONDS = int(os.environ.get("QF_LOAD_SECONDS", "30"))
 
-ENDPOINTS = (("/health", "health"), ("/status", "status"),
-             ("/agent/status", "agent-status"), ("/metrics", "metrics"),
-             ("/project/completion", "project-completion"),
-             ("/project/issues", "project-issues"))
-
-
-def _rss_kib(pid):
-    for line in open(f"/proc/{pid}/status", encoding="ascii"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def _health(stack):
@@ -86,7 +75,7 @@ def test_collectd_stopped_is_stale_and_recovers(stack):
         # Requests never wait for the blocked read.
         slowest = 0.0
         for _ in range(5):
-            for path, schema_name in ENDPOINTS:
+            for path, schema_name in qfstack.ENDPOINTS:
                 t0 = time.monotonic()
                 r = stack.get(path)
                 slowest = max(slowest, time.monotonic() - t0)
@@ -303,22 +292,22 @@ def test_load_slowloris_and_oversized_requests(stack_factory):
         request, expected = OVERSIZED[len(oversized) % len(OVERSIZED)]
         oversized.append((expected, _raw(port, request, "127.0.0.4")))
 
-    rss = {"idle": _rss_kib(pid)}
+    rss = {"idle": qfstack.rss_kib(pid)}
     with Slowloris(port, 400) as slow, Looper(check, 0.05), \
             Looper(oversize, 0.02):
         wrk = _wrk(f"http://127.0.0.1:{port}/status", LOAD_SECONDS)
         try:
             time.sleep(min(5, LOAD_SECONDS / 3))  # warm: every kind of load
-            rss["warm"] = _rss_kib(pid)
+            rss["warm"] = qfstack.rss_kib(pid)
             time.sleep(max(0, LOAD_SECONDS - 6))
-            rss["end"] = _rss_kib(pid)
+            rss["end"] = qfstack.rss_kib(pid)
             out, _ = wrk.communicate(timeout=LOAD_SECONDS + 60)
         finally:
             if wrk.poll() is None:
                 wrk.kill()
                 wrk.wait()
     time.sleep(1)
-    rss["after"] = _rss_kib(pid)
+    rss["after"] = qfstack.rss_kib(pid)
     total, errors, non2xx = _wrk_numbers(out)
     ok = sum(1 for c in checks if c[0])
     latencies = sorted(c[1] for c in checks)

@@ -158,11 +158,6 @@ def test_state_dir_fault_keeps_snapshot_and_recovers(stack_factory, small_fs,
 
 # ---------------------------------------------------------------- collectd
 
-ENDPOINTS = (("/health", "health"), ("/status", "status"),
-             ("/agent/status", "agent-status"), ("/metrics", "metrics"),
-             ("/project/completion", "project-completion"),
-             ("/project/issues", "project-issues"))
-
 
 class Load:
     """Client threads requesting every endpoint in turn until stopped (or
@@ -183,7 +178,8 @@ class Load:
         for n in range(max_requests):
             if self.stop_event.is_set():
                 return
-            path, schema_name = ENDPOINTS[(index + n) % len(ENDPOINTS)]
+            endpoints = qfstack.ENDPOINTS
+            path, schema_name = endpoints[(index + n) % len(endpoints)]
             start = time.monotonic()
             try:
                 resp = qfstack.http("GET", self.url + path, timeout=5)
@@ -218,13 +214,6 @@ class Load:
         assert not any(t.is_alive() for t in self.threads)
 
 
-def _rss_kib(pid):
-    for line in open(f"/proc/{pid}/status", encoding="ascii"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
 def _health(stack):
     return qfstack.http("GET", stack.exporter.url + "/health", timeout=5)
 
@@ -237,7 +226,7 @@ def test_collectd_killed_under_load(stack):
     recoveries, downs = [], []
     with Load(stack.exporter.url) as load:
         time.sleep(2.0)  # warm up: every response rendered and cached
-        rss_before = _rss_kib(stack.exporter.proc.pid)
+        rss_before = qfstack.rss_kib(stack.exporter.proc.pid)
         for _ in range(3):
             stack.collectd.kill()
             t_down = time.monotonic()
@@ -252,7 +241,7 @@ def test_collectd_killed_under_load(stack):
                        WAIT, 0.02, "fresh again after the restart")
             recoveries.append(time.monotonic() - t_up)
             time.sleep(1.0)
-        rss_after = _rss_kib(stack.exporter.proc.pid)
+        rss_after = qfstack.rss_kib(stack.exporter.proc.pid)
     assert not load.problems, "\n".join(load.problems[:20])
     served = len(load.records)
     assert served >= 200, f"only {served} requests served"
