@@ -203,6 +203,13 @@ void qf_jw_value(qf_jw_t *w, yajl_val v) {
   }
 }
 
+void qf_jw_raw(qf_jw_t *w, const char *text, size_t len) {
+  /* yajl_gen_number prints its text as given, with the separators and
+   * state of any other value: exactly what splicing a fragment needs. */
+  if (w->status == 0)
+    qf_jw_check(w, yajl_gen_number(w->g, text, len));
+}
+
 void qf_jw_kstr(qf_jw_t *w, const char *key, const char *s) {
   qf_jw_key(w, key);
   qf_jw_str(w, s);
@@ -329,7 +336,8 @@ static int qf_split_emit(qf_split_t *sp, size_t start, size_t end) {
     return 0;
   }
   rc = sp->each(v, sp->ctx);
-  yajl_tree_free(v);
+  if (rc != QF_JSON_KEPT)
+    yajl_tree_free(v);
   sp->prev = end;
   if (rc < 0)
     sp->status = rc;

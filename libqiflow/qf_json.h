@@ -25,9 +25,12 @@ int qf_json_get_int(yajl_val obj, const char *key, long long *out);
 int qf_json_get_double(yajl_val obj, const char *key, double *out);
 int qf_json_get_bool(yajl_val obj, const char *key, bool *out);
 
-/* qf_json_each_fn receives one element of a streamed array as a tree that
- * is freed when it returns; a negative errno stops the parse. */
+/* qf_json_each_fn receives one element of a streamed array as a tree. It
+ * returns 0 (the tree is freed when it returns), QF_JSON_KEPT (the callee
+ * keeps the tree and frees it with yajl_tree_free) or a negative errno,
+ * which stops the parse. */
 typedef int (*qf_json_each_fn)(yajl_val elem, void *ctx);
+#define QF_JSON_KEPT 1
 
 /* qf_json_parse_split parses the JSON object text[0, len) without holding
  * its top-level array member `key` as one tree: each element of that array
@@ -71,6 +74,10 @@ void qf_jw_bool(qf_jw_t *w, bool v);
 void qf_jw_null(qf_jw_t *w);
 /* qf_jw_value writes a parsed tree (NULL writes null). */
 void qf_jw_value(qf_jw_t *w, yajl_val v);
+/* qf_jw_raw writes text[0, len) verbatim as one value: a JSON value the
+ * program rendered itself (with a qf_jw_t), never text from outside, as
+ * nothing checks it. */
+void qf_jw_raw(qf_jw_t *w, const char *text, size_t len);
 
 /* Key-value shorthands inside an object. */
 void qf_jw_kstr(qf_jw_t *w, const char *key, const char *s);

@@ -143,10 +143,79 @@ static void test_split_many(void **state) {
   qf_buf_free(&doc);
 }
 
+/* Kept elements: the callback takes every second one; they outlive the
+ * parse (valgrind and ASan see them freed here, once). */
+typedef struct keep_s {
+  yajl_val kept[4];
+  int n, seen;
+} keep_t;
+
+static int keep_odd(yajl_val elem, void *ctx) {
+  keep_t *k = ctx;
+  if (k->seen++ % 2 == 1)
+    return 0;
+  k->kept[k->n++] = elem;
+  return QF_JSON_KEPT;
+}
+
+static void test_split_keeps(void **state) {
+  (void)state; /* no fixture */
+  const char *text = "{\"issues\":[{\"id\":1},{\"id\":2},[3],\"four\"],"
+                     "\"n\":4}";
+  keep_t k = {.n = 0, .seen = 0};
+  yajl_val rest = NULL;
+  char err[200] = "";
+  assert_int_equal(qf_json_parse_split(text, strlen(text), "issues",
+                                       keep_odd, &k, &rest, err, sizeof(err)),
+                   0);
+  assert_int_equal(k.seen, 4);
+  assert_int_equal(k.n, 2);
+  char *a = dump(k.kept[0]), *b = dump(k.kept[1]);
+  assert_string_equal(a, "{\"id\":1}");
+  assert_string_equal(b, "[3]");
+  free(a);
+  free(b);
+  for (int i = 0; i < k.n; i++)
+    yajl_tree_free(k.kept[i]);
+  yajl_tree_free(rest);
+}
+
+/* qf_jw_raw splices a rendered value with the writer's own separators. */
+static void test_writer_raw(void **state) {
+  (void)state; /* no fixture */
+  qf_jw_t w;
+  char *text = NULL;
+  assert_int_equal(qf_jw_init(&w), 0);
+  qf_jw_obj_open(&w);
+  qf_jw_kint(&w, "a", 1);
+  qf_jw_key(&w, "list");
+  const char *list = "[{\"id\":1},{\"id\":2}]";
+  qf_jw_raw(&w, list, strlen(list));
+  qf_jw_key(&w, "b");
+  qf_jw_arr_open(&w);
+  qf_jw_raw(&w, "{}", 2);
+  qf_jw_raw(&w, "\"x\"", 3);
+  qf_jw_arr_close(&w);
+  qf_jw_obj_close(&w);
+  assert_int_equal(qf_jw_finish(&w, &text, NULL), 0);
+  assert_string_equal(text,
+                      "{\"a\":1,\"list\":[{\"id\":1},{\"id\":2}],"
+                      "\"b\":[{},\"x\"]}");
+  free(text);
+  /* Like any value, a raw one cannot stand where a key must. */
+  qf_jw_reset(&w);
+  qf_jw_obj_open(&w);
+  qf_jw_raw(&w, "1", 1);
+  assert_int_not_equal(qf_jw_finish(&w, &text, NULL), 0);
+  qf_jw_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_split_cases),
       cmocka_unit_test(test_split_many),
+      cmocka_unit_test(test_split_keeps),
+      cmocka_unit_test(test_writer_raw),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
