@@ -165,39 +165,55 @@ static void ca_read_collectd(qfx_cache_t *c, double mono) {
     c->down_logged = !c->connected;
 }
 
-/* ca_snapshot refreshes one snapshot reader and returns what
- * qf_snapshot_refresh did; a broken file keeps the last good document and
- * is logged once per distinct error. */
-static int ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
-  int rc = qf_snapshot_refresh(s);
+/* ca_snapshot_log logs a refresh that failed (rc < 0): once per distinct
+ * error, the last good document being kept. */
+static void ca_snapshot_log(const qf_snapshot_t *s, int rc, char *logged,
+                            size_t loglen) {
   if (rc >= 0) {
     logged[0] = '\0';
-    return rc;
+    return;
   }
   const char *why = s->error[0] ? s->error : strerror(-rc);
   if (strcmp(why, logged) != 0)
     QFX_WARNING("snapshot %s unusable, keeping the last good one: %s",
                 s->path, why);
   snprintf(logged, loglen, "%s", why);
+}
+
+/* ca_snapshot refreshes one snapshot reader and returns what
+ * qf_snapshot_refresh did; a broken file keeps the last good document. */
+static int ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
+  int rc = qf_snapshot_refresh(s);
+  ca_snapshot_log(s, rc, logged, loglen);
   return rc;
 }
 
-/* ca_project re-indexes project.json when it changed; a broken file keeps
- * the last good project, a vanished one empties it. */
+/* ca_project re-indexes project.json when it changed, streaming its text
+ * (the whole tree of a large repository would cost megabytes); a broken
+ * file keeps the last good project, a vanished one empties it. */
 static void ca_project(qfx_cache_t *c) {
   qf_snapshot_t *s = &c->project_snap;
-  if (ca_snapshot(s, c->snap_logged[1], sizeof(c->snap_logged[1])) != 1)
-    return;
-  qfx_project_t *p = qfx_project_build(qf_snapshot_take(s), &c->headers);
-  if (p == NULL) {
+  char *text = NULL, err[200] = "";
+  size_t len = 0;
+  qfx_project_t *p = NULL;
+  int rc = qf_snapshot_refresh_text(s, &text, &len);
+  if (rc == 1) {
+    rc = qfx_project_build(text, len, &c->headers, &p, err, sizeof(err));
+    if (rc == -EINVAL || rc == -EOVERFLOW)
+      qf_snapshot_fail(s, err); /* until the file changes */
+  }
+  free(text);
+  if (rc == -ENOMEM)
     QFX_ERROR("out of memory indexing %s; serving the previous project",
               s->path);
+  else
+    ca_snapshot_log(s, rc, c->snap_logged[1], sizeof(c->snap_logged[1]));
+  if (p == NULL)
     return;
-  }
   qfx_project_release(c->project);
   c->project = p;
-  /* Parsing a large project.json leaves megabytes of freed tree in the
-   * heap; hand them back to the system rather than keep them resident. */
+  /* Indexing leaves the file's text and the parser's buffers freed in
+   * the heap; hand them back to the system rather than keep them. */
   malloc_trim(0);
 }
 
@@ -312,8 +328,8 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
     rc = qf_snapshot_init(&c->agents, o->state_dir, "agents.json");
   if (rc == 0)
     rc = qf_snapshot_init(&c->project_snap, o->state_dir, "project.json");
-  if (rc == 0 && (c->project = qfx_project_build(NULL, &c->headers)) == NULL)
-    rc = -ENOMEM;
+  if (rc == 0)
+    rc = qfx_project_build(NULL, 0, &c->headers, &c->project, NULL, 0);
   if (rc == 0)
     rc = qf_snapshot_init(&c->heartbeat, o->state_dir, "heartbeat.json");
   if (rc == 0)

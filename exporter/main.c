@@ -5,9 +5,13 @@
 #include "log.h"
 #include "opts.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+/* glibc's default mmap threshold (see mallopt(3)). */
+#define MN_MMAP_THRESHOLD (128 * 1024)
 
 /* mn_block_signals blocks SIGINT and SIGTERM in every thread created
  * afterwards, so only main's sigwait sees them. Their handlers go back to
@@ -98,6 +102,10 @@ int main(int argc, char **argv) {
   /* First of all: a signal sent during start-up then waits for sigwait
    * and stops the exporter cleanly. */
   mn_block_signals(&set);
+  /* Pin glibc's mmap threshold at its default: left dynamic, freeing one
+   * large buffer (project.json's text, read at every change) raises it,
+   * and the worker threads' arenas then keep megabytes they freed. */
+  mallopt(M_MMAP_THRESHOLD, MN_MMAP_THRESHOLD);
   int rc = qfx_opts_parse(&o, argc, argv, err, sizeof(err));
   if (rc < 0) {
     fprintf(stderr, "qiflow-exporter: %s\nTry 'qiflow-exporter --help'.\n",

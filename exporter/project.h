@@ -1,7 +1,8 @@
 /* project.h: the project endpoints, built once per change of project.json:
  * /project/completion rendered whole, and /project/issues as pre-rendered
- * issue fragments with one index per filter combination, so a request
- * slices a prebuilt list (pages are cached as they are asked for). */
+ * issue fragments (kept compressed, a block of issues at a time) with one
+ * index per filter combination, so a request slices a prebuilt list
+ * (pages are cached as they are asked for). */
 #ifndef QFX_PROJECT_H
 #define QFX_PROJECT_H
 
@@ -20,7 +21,9 @@
 #define QFX_ISSUES_LIMIT_MAX 100
 #define QFX_ISSUES_PAGE_MAX 1000000
 #define QFX_QUERY_MAX 16   /* query parameters looked at per request */
-#define QFX_PAGE_CACHE 128 /* pages kept per project.json version */
+#define QFX_PAGE_CACHE 128 /* pages kept per project.json version... */
+#define QFX_PAGE_CACHE_BYTES (1u << 20) /* ...in at most this many bytes */
+#define QFX_BLOCK_ISSUES 64 /* issues per compressed block of fragments */
 
 /* Status filters of /project/issues, in the order of their names. */
 enum {
@@ -60,6 +63,13 @@ typedef struct qfx_index_s {
   size_t n;
 } qfx_index_t;
 
+/* One block of issue fragments: QFX_BLOCK_ISSUES issues (the last block
+ * fewer), their JSON objects back to back, zlib-compressed. */
+typedef struct qfx_block_s {
+  unsigned char *z;
+  uint32_t zlen, rawlen;
+} qfx_block_t;
+
 typedef struct qfx_page_s {
   qfx_issues_query_t q;
   qfx_entry_t e;
@@ -70,19 +80,31 @@ typedef struct qfx_project_s {
   yajl_val doc; /* project.json without its issue list; NULL: none yet */
   size_t nissues, nflagged;
   long long flagged_by_trigger[QFX_TRIGGERS]; /* see qfx_trigger_names */
-  char *frags;     /* every issue's JSON object, back to back */
-  size_t *offsets; /* nissues + 1 offsets into frags */
+  /* Issue i's object is bytes [offsets[i], offsets[i + 1]) of all the
+   * blocks' texts laid end to end; it lives in block i / QFX_BLOCK_ISSUES,
+   * whose text starts at offsets[block * QFX_BLOCK_ISSUES]. */
+  qfx_block_t *blocks;
+  size_t nblocks;
+  uint32_t *offsets; /* nissues + 1 */
+  uint32_t max_raw;  /* the longest block text */
+  size_t zbytes;     /* the blocks' compressed bytes, for the log */
   qfx_index_t index[QFX_IS_N][QFX_IF_N];
   qfx_entry_t completion; /* the /project/completion response */
   qfx_headers_t headers;
-  pthread_mutex_t lock; /* guards npages; pages[i < npages] never change */
-  size_t npages;
+  pthread_mutex_t lock; /* guards npages and cached_bytes; pages[i <
+                         * npages] never change */
+  size_t npages, cached_bytes;
   qfx_page_t pages[QFX_PAGE_CACHE];
 } qfx_project_t;
 
-/* qfx_project_build indexes doc (taken over; NULL: no project.json yet)
- * and renders /project/completion. NULL only when out of memory. */
-qfx_project_t *qfx_project_build(yajl_val doc, const qfx_headers_t *h);
+/* qfx_project_build indexes project.json's text[0, len) (NULL: there is
+ * no project.json yet) an issue at a time, never holding its issue list as
+ * one tree, and renders /project/completion; *out receives the project
+ * (one reference). 0; -EINVAL when the text is not a JSON object and
+ * -EOVERFLOW when it holds more issue text than 4 GiB (why in err);
+ * -ENOMEM. */
+int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
+                      qfx_project_t **out, char *err, size_t errlen);
 /* qfx_project_ref takes one more reference. */
 qfx_project_t *qfx_project_ref(qfx_project_t *p);
 /* qfx_project_release drops one; the last frees p. NULL is ignored. */

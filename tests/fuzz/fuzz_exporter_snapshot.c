@@ -9,11 +9,13 @@
 #include "qf_json.h"
 #include "render.h"
 
-/* fz_project indexes doc (taken over) and renders some pages. */
-static void fz_project(yajl_val doc) {
+/* fz_project indexes the text as the exporter streams project.json and
+ * renders some pages. */
+static void fz_project(const char *text, size_t len) {
   qfx_headers_t h = {.cors_origin = NULL, .cache_control = "no-cache"};
-  qfx_project_t *p = qfx_project_build(doc, &h);
-  if (p == NULL)
+  qfx_project_t *p = NULL;
+  char err[200];
+  if (qfx_project_build(text, len, &h, &p, err, sizeof(err)) != 0)
     return;
   static const qfx_issues_query_t queries[] = {
       {1, 20, QFX_IS_ALL, QFX_IF_ANY},
@@ -70,8 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   yajl_val doc = qf_json_parse(text, err, sizeof(err));
   if (doc != NULL) {
     fz_render(doc);
-    fz_project(doc); /* takes doc over */
+    yajl_tree_free(doc);
   }
+  fz_project(text, size); /* whatever the tree parser made of it */
   free(text);
   return 0;
 }

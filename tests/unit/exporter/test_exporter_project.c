@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "project.h"
+#include "qf_buf.h"
 #include "qf_json.h"
 
 #include <errno.h>
@@ -58,10 +59,19 @@ static yajl_val parse_ok(const char *text) {
   return v;
 }
 
+/* build_ok indexes json (NULL: no project.json) or fails the test. */
+static qfx_project_t *build_ok(const char *json) {
+  qfx_project_t *p = NULL;
+  char err[200] = "";
+  int rc = qfx_project_build(json, json ? strlen(json) : 0, &headers, &p,
+                             err, sizeof(err));
+  if (rc != 0 || p == NULL)
+    fail_msg("not indexed (%d): %s", rc, err);
+  return p;
+}
+
 static int setup(void **state) {
-  qfx_project_t *p = qfx_project_build(parse_ok(project_json), &headers);
-  assert_non_null(p);
-  *state = p;
+  *state = build_ok(project_json);
   return 0;
 }
 
@@ -205,9 +215,7 @@ static void test_completion_and_prune(void **state) {
 /* completion_body builds a project from json (NULL: none) and parses its
  * /project/completion body back. */
 static yajl_val completion_body(const char *json) {
-  qfx_project_t *p =
-      qfx_project_build(json ? parse_ok(json) : NULL, &headers);
-  assert_non_null(p);
+  qfx_project_t *p = build_ok(json);
   assert_non_null(p->completion.body);
   assert_int_equal(strlen(p->completion.body), p->completion.len);
   yajl_val doc = parse_ok(p->completion.body);
@@ -263,16 +271,120 @@ static void test_completion_body(void **state) {
 
 static void test_empty_project_pages(void **state) {
   (void)state; /* unused */
-  qfx_project_t *p = qfx_project_build(NULL, &headers);
-  assert_non_null(p);
+  qfx_project_t *p = build_ok(NULL);
   yajl_val doc = page(p, 1, 20, QFX_IS_OPEN, QFX_IF_ANY);
   assert_int_equal(data_int(doc, "total"), 0);
   yajl_tree_free(doc);
   qfx_project_release(p);
   /* A document whose issues are not a list has no issues, no crash. */
-  p = qfx_project_build(parse_ok("{\"issues\": {\"id\": 1}}"), &headers);
-  assert_non_null(p);
+  p = build_ok("{\"issues\": {\"id\": 1}}");
   assert_int_equal(p->nissues, 0);
+  assert_null(qf_json_get(p->doc, "issues"));
+  qfx_project_release(p);
+}
+
+/* A file that is not a JSON object is refused with the parser's reason
+ * and nothing is built. */
+static void test_broken_text(void **state) {
+  (void)state; /* table-driven */
+  static const char *const bad[] = {
+      "", "[1, 2]", "42", "{\"issues\": [{\"id\": 1},", "{\"a\": 1} x",
+      "{\"issues\": [{\"id\": 1}, {\"title\": \"\xff\"}]}",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    qfx_project_t *p = (qfx_project_t *)&headers; /* must become NULL */
+    char err[200] = "";
+    int rc = qfx_project_build(bad[i], strlen(bad[i]), &headers, &p, err,
+                               sizeof(err));
+    if (rc != -EINVAL || p != NULL || err[0] == '\0')
+      fail_msg("case %zu: rc %d, err \"%s\"", i, rc, err);
+  }
+}
+
+/* many_json writes a project of n issues numbered n..1: issue k is closed
+ * when k % 3 == 0, flagged (critical when k % 10 == 0) when k % 7 == 0. */
+static char *many_json(int n) {
+  qf_buf_t b = QF_BUF_INIT;
+  assert_int_equal(qf_buf_puts(&b, "{\"repository\": \"o/r\", "
+                                   "\"issues\": ["), 0);
+  for (int k = n; k >= 1; k--)
+    assert_int_equal(
+        qf_buf_printf(&b,
+                      "%s{\"id\": %d, \"title\": \"Issue number %d\", "
+                      "\"state\": \"%s\", \"status\": \"%s\", "
+                      "\"flagged\": %s, \"priority\": %s, "
+                      "\"labels\": [\"l%d\"]}",
+                      k == n ? "" : ", ", k, k, k % 3 ? "open" : "closed",
+                      k % 3 ? "ready" : "done", k % 7 ? "false" : "true",
+                      k % 7 ? "null"
+                            : (k % 10 ? "\"review\"" : "\"critical\""),
+                      k),
+        0);
+  assert_int_equal(qf_buf_puts(&b, "]}"), 0);
+  return qf_buf_steal(&b, NULL);
+}
+
+/* Hundreds of issues span many compressed blocks: every page of every
+ * filter holds exactly the issues it should, whole, in order, across the
+ * blocks' boundaries. */
+static void test_many_blocks(void **state) {
+  (void)state; /* no fixture */
+  const int n = 1000;
+  char *json = many_json(n);
+  qfx_project_t *p = build_ok(json);
+  free(json);
+  assert_int_equal(p->nissues, n);
+  assert_int_equal(p->nblocks, (n + QFX_BLOCK_ISSUES - 1) / QFX_BLOCK_ISSUES);
+  assert_true(p->zbytes * 3 < p->offsets[n]); /* the blocks do compress */
+  static const struct {
+    int status, flagged;
+    long limit;
+  } cases[] = {{QFX_IS_ALL, QFX_IF_ANY, 100}, {QFX_IS_OPEN, QFX_IF_ANY, 37},
+               {QFX_IS_CLOSED, QFX_IF_FALSE, 100},
+               {QFX_IS_ALL, QFX_IF_TRUE, 7}, {QFX_IS_DONE, QFX_IF_TRUE, 1}};
+  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    int want = n + 1; /* the next id the filter should give */
+    long seen = 0;
+    for (long pg = 1;; pg++) {
+      yajl_val doc = page(p, pg, cases[c].limit, cases[c].status,
+                          cases[c].flagged);
+      yajl_val list = qf_json_get(qf_json_get(doc, "data"), "issues");
+      for (size_t i = 0; i < list->u.array.len; i++, seen++) {
+        yajl_val it = list->u.array.values[i];
+        do
+          want--;
+        while (want > 0 &&
+               !((cases[c].status == QFX_IS_ALL ||
+                  (cases[c].status == QFX_IS_OPEN) == (want % 3 != 0)) &&
+                 (cases[c].flagged == QFX_IF_ANY ||
+                  (cases[c].flagged == QFX_IF_TRUE) == (want % 7 == 0))));
+        long long id = 0;
+        char title[40];
+        snprintf(title, sizeof(title), "Issue number %d", want);
+        assert_int_equal(qf_json_get_int(it, "id", &id), 0);
+        assert_int_equal(id, want);
+        assert_string_equal(qf_json_get_str(it, "title"), title);
+      }
+      bool more = YAJL_IS_TRUE(qf_json_get(qf_json_get(doc, "data"),
+                                           "has_more"));
+      yajl_tree_free(doc);
+      if (!more)
+        break;
+    }
+    assert_int_equal(seen,
+                     (long)p->index[cases[c].status][cases[c].flagged].n);
+  }
+  /* The completion lists every flagged issue, critical ones first. */
+  yajl_val d = parse_ok(p->completion.body);
+  yajl_val human = qf_json_get(qf_json_get(d, "data"),
+                               "issues_requiring_human_intervention");
+  assert_int_equal(human->u.array.len, n / 7);
+  long long first = 0, last = 0;
+  qf_json_get_int(human->u.array.values[0], "id", &first);
+  qf_json_get_int(human->u.array.values[n / 7 - 1], "id", &last);
+  assert_int_equal(first, 980); /* the highest multiple of 70 */
+  assert_int_equal(last, 7);
+  yajl_tree_free(d);
   qfx_project_release(p);
 }
 
@@ -349,6 +461,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test(test_completion_body),
       cmocka_unit_test(test_empty_project_pages),
+      cmocka_unit_test(test_broken_text),
+      cmocka_unit_test(test_many_blocks),
       cmocka_unit_test(test_query_good),
       cmocka_unit_test(test_query_bad),
   };
