@@ -102,6 +102,12 @@ static void hbb_kcopy(qf_jw_t *w, yajl_val obj, const char *key) {
     hbb_kstr(w, key, v->u.string);
 }
 
+/* hbb_project_doc is project.json without its issues, or NULL before it
+ * exists. */
+static yajl_val hbb_project_doc(const hb_body_in_t *in) {
+  return in->project != NULL ? in->project->doc : NULL;
+}
+
 /* hbb_backend_fields writes what the central backend stores. */
 static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
   const hb_figures_t *f = in->fig;
@@ -119,7 +125,7 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
     qf_jw_obj_close(w); /* END health_status */
   }
   hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
-  yajl_val completion = qf_json_get(in->project, "completion");
+  yajl_val completion = qf_json_get(hbb_project_doc(in), "completion");
   yajl_val pct = qf_json_get(completion, "completion_percentage");
   if (YAJL_IS_NUMBER(pct))
     qf_jw_kdouble(w, "project_completion", hbb_round(YAJL_GET_DOUBLE(pct)));
@@ -199,6 +205,8 @@ static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
   qf_jw_obj_close(w); /* END agents */
 }
 
+/* hbb_github writes the repository's figures; project is project.json
+ * without its issues, or NULL. */
 static void hbb_github(qf_jw_t *w, yajl_val project) {
   static const char *const keys[] = {"open_issues", "open_pull_requests",
                                      "recent_commits", "recent_commits_days"};
@@ -214,19 +222,14 @@ static void hbb_github(qf_jw_t *w, yajl_val project) {
   qf_jw_obj_close(w); /* END github */
 }
 
-/* hbb_flagged writes the issues needing a human, up to a bound, and how
- * many there are in all. */
-static void hbb_flagged(qf_jw_t *w, yajl_val issues) {
-  long long flagged = 0;
+/* hbb_flagged writes the issues needing a human that p kept (the first
+ * HB_BODY_MAX_FLAGGED, in project.json order) and how many there are in
+ * all. */
+static void hbb_flagged(qf_jw_t *w, const hb_project_t *p) {
   qf_jw_key(w, "issues_requiring_human_intervention"); /* BEGIN flagged */
   qf_jw_arr_open(w);
-  for (size_t i = 0; YAJL_IS_ARRAY(issues) && i < issues->u.array.len; i++) {
-    yajl_val is = issues->u.array.values[i];
-    bool f = false;
-    if (qf_json_get_bool(is, "flagged", &f) != 0 || !f)
-      continue;
-    if (flagged++ >= HB_BODY_MAX_FLAGGED)
-      continue;
+  for (size_t i = 0; i < p->n_kept && i < HB_BODY_MAX_FLAGGED; i++) {
+    yajl_val is = p->flagged[i];
     qf_jw_obj_open(w);
     long long id;
     if (qf_json_get_int(is, "id", &id) == 0)
@@ -237,15 +240,18 @@ static void hbb_flagged(qf_jw_t *w, yajl_val issues) {
     qf_jw_obj_close(w);
   }
   qf_jw_arr_close(w); /* END flagged */
-  qf_jw_kint(w, "flagged_issues", flagged);
+  qf_jw_kint(w, "flagged_issues", p->n_flagged);
 }
 
-static void hbb_project(qf_jw_t *w, yajl_val project) {
+/* hbb_project writes the project's progress and flagged issues, or an
+ * empty object before project.json exists. */
+static void hbb_project(qf_jw_t *w, const hb_project_t *p) {
   static const char *const keys[] = {
       "completion_percentage", "total_issues", "completed_issues",
       "in_progress_issues",    "ready_issues", "blocked_issues"};
   qf_jw_key(w, "project"); /* BEGIN project */
   qf_jw_obj_open(w);
+  yajl_val project = p != NULL ? p->doc : NULL;
   if (project != NULL) {
     yajl_val c = qf_json_get(project, "completion");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -256,7 +262,7 @@ static void hbb_project(qf_jw_t *w, yajl_val project) {
     if (YAJL_IS_NUMBER(per_day))
       qf_jw_kdouble(w, "velocity_per_day", hbb_round(YAJL_GET_DOUBLE(per_day)));
     hbb_kstr(w, "velocity_trend", qf_json_get_str(v, "trend"));
-    hbb_flagged(w, qf_json_get(project, "issues"));
+    hbb_flagged(w, p);
   }
   qf_jw_obj_close(w); /* END project */
 }
@@ -277,7 +283,7 @@ int hb_body_build(const hb_body_in_t *in, char **out, size_t *len) {
   hbb_system(&w, in);
   hbb_resources(&w, in->fig);
   hbb_agents(&w, in);
-  hbb_github(&w, in->project);
+  hbb_github(&w, hbb_project_doc(in));
   hbb_project(&w, in->project);
   qf_jw_obj_close(&w); /* END heartbeat */
   status = qf_jw_finish(&w, out, len);

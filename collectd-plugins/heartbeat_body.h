@@ -4,15 +4,17 @@
 #define HEARTBEAT_BODY_H
 
 #include "heartbeat_metrics.h"
+#include "heartbeat_project.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 #include <yajl/yajl_tree.h>
 
-#define HB_BODY_MAX_AGENTS 20  /* agents listed in one heartbeat */
-#define HB_BODY_MAX_FLAGGED 20 /* flagged issues listed in one heartbeat */
-#define HB_BODY_MAX_TEXT 120   /* bytes of a task or title, cut at UTF-8 */
+#define HB_BODY_MAX_AGENTS 20 /* agents listed in one heartbeat */
+#define HB_BODY_MAX_TEXT 120  /* bytes of a task or title, cut at UTF-8 */
+/* Flagged issues listed in one heartbeat: those hb_project_t keeps. */
+#define HB_BODY_MAX_FLAGGED HB_PROJECT_MAX_FLAGGED
 
 /* The only status values the backend's database accepts. */
 typedef enum hb_status_e {
@@ -29,9 +31,10 @@ typedef struct hb_body_in_s {
   time_t now;
   const char *hostname, *platform, *collectd_version, *agent_version;
   const hb_figures_t *fig;
-  yajl_val agents;  /* agents.json, or NULL before it exists */
-  yajl_val project; /* project.json, or NULL before it exists */
-  bool offline;     /* the last heartbeat of a stopping daemon */
+  yajl_val agents; /* agents.json, or NULL before it exists */
+  /* what is kept of project.json; NULL (or no doc) before it exists */
+  const hb_project_t *project;
+  bool offline; /* the last heartbeat of a stopping daemon */
 } hb_body_in_t;
 
 /* hb_body_status derives the status: offline when stopping; degraded when

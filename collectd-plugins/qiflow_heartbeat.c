@@ -25,6 +25,7 @@
 #include "heartbeat_config.h"
 #include "heartbeat_log.h"
 #include "heartbeat_metrics.h"
+#include "heartbeat_project.h"
 #include "heartbeat_seq.h"
 #include "heartbeat_state.h"
 #include "heartbeat_target.h"
@@ -94,6 +95,7 @@ typedef struct hp_ctx_s {
   bool thread_started;
   qf_http_client_t http;
   qf_snapshot_t agents_snap, project_snap;
+  hb_project_t project; /* what the heartbeat needs of project.json */
   char agents_warned[256], project_warned[256]; /* last broken-file warning */
   long log_day;
   bool log_failing;
@@ -529,18 +531,46 @@ static hb_env_t hp_env(bool abortable) {
                     .log = hp_logger};
 }
 
-/* hp_refresh_snapshot reloads one snapshot when it changed; a broken file
- * is warned about once per change and the last good document is kept. */
-static yajl_val hp_refresh_snapshot(qf_snapshot_t *s, char *warned,
-                                    size_t warnedlen) {
-  int status = qf_snapshot_refresh(s);
+/* hp_snapshot_warn warns once per change of a broken snapshot (status
+ * from a refresh), and forgets the warning once the file is fine. */
+static void hp_snapshot_warn(const qf_snapshot_t *s, int status, char *warned,
+                             size_t warnedlen) {
   if (status < 0 && strcmp(warned, s->error) != 0) {
     WARNING(HP_PLUGIN " plugin: %s", s->error[0] ? s->error : s->path);
     qf_strcpy(warned, warnedlen, s->error);
   } else if (status >= 0) {
     warned[0] = '\0';
   }
+}
+
+/* hp_refresh_snapshot reloads one snapshot when it changed; a broken file
+ * is warned about once per change and the last good document is kept. */
+static yajl_val hp_refresh_snapshot(qf_snapshot_t *s, char *warned,
+                                    size_t warnedlen) {
+  hp_snapshot_warn(s, qf_snapshot_refresh(s), warned, warnedlen);
   return s->doc;
+}
+
+/* hp_refresh_project reloads project.json when it changed, keeping only
+ * what the heartbeat lists (hb_project_t), never the whole tree. A broken
+ * file keeps the last good data and is warned about once; a vanished one
+ * means no data, as for the other snapshots. NULL: no data yet. */
+static const hb_project_t *hp_refresh_project(void) {
+  char *text = NULL;
+  size_t len = 0;
+  int status = qf_snapshot_refresh_text(&hp.project_snap, &text, &len);
+  if (status == 1 && text == NULL) {
+    hb_project_free(&hp.project); /* the file is gone */
+  } else if (status == 1) {
+    char err[200];
+    status = hb_project_load(&hp.project, text, len, err, sizeof(err));
+    if (status != 0)
+      qf_snapshot_fail(&hp.project_snap, err);
+  }
+  free(text);
+  hp_snapshot_warn(&hp.project_snap, status, hp.project_warned,
+                   sizeof(hp.project_warned));
+  return hp.project.doc != NULL ? &hp.project : NULL;
 }
 
 /* hp_figures copies the figures out of the metrics table. */
@@ -580,8 +610,7 @@ static int hp_build(bool offline, time_t now, long long *id, char **body,
       .fig = &fig,
       .agents = hp_refresh_snapshot(&hp.agents_snap, hp.agents_warned,
                                     sizeof(hp.agents_warned)),
-      .project = hp_refresh_snapshot(&hp.project_snap, hp.project_warned,
-                                     sizeof(hp.project_warned)),
+      .project = hp_refresh_project(),
       .offline = offline,
   };
   status = hb_body_build(&in, body, len);
@@ -1025,6 +1054,7 @@ static void hp_free(void) {
   pthread_mutex_unlock(&hp.lock);
   qf_snapshot_destroy(&hp.agents_snap);
   qf_snapshot_destroy(&hp.project_snap);
+  hb_project_free(&hp.project);
   qf_http_client_destroy(&hp.http);
   sfree(hp.swarm_id_cfg);
   sfree(hp.state_dir);

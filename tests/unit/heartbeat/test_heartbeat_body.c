@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "heartbeat_body.h"
+#include "heartbeat_project.h"
 #include "qf_buf.h"
 #include "qf_json.h"
 
@@ -45,6 +46,47 @@ static const char project_json[] =
     "#130\"},"
     "{\"id\":127,\"title\":\"Needs a human\",\"flagged\":true,"
     "\"priority\":\"review\",\"reason\":\"human label\"}]}";
+
+/* The body test_full_swarm expects, byte for byte: what the heartbeat sent
+ * when it still held project.json as one tree. */
+static const char full_swarm_body[] =
+    "{\"heartbeat_id\":42,\"swarm_id\":\"swarm-1\",\"status\":\"online\","
+    "\"health_status\":{\"cpu_percent\":12.35,\"memory_percent\":40,"
+    "\"disk_percent\":55.5},\"active_agents\":1,\"project_completion\":66,"
+    "\"timestamp\":\"2026-11-27T10:00:00Z\","
+    "\"system\":{\"hostname\":\"host1\",\"platform\":\"linux\","
+    "\"uptime_seconds\":3600,\"collectd_version\":\"5.12.0\","
+    "\"agent_version\":\"0.1.0\"},\"resources\":{\"cpu_percent\":12.35,"
+    "\"memory_percent\":40,\"memory_used_gb\":2,\"memory_total_gb\":8,"
+    "\"disk_percent\":55.5,\"disk_used_gb\":50,\"disk_total_gb\":100,"
+    "\"load_1\":0.5,\"load_5\":0.4,\"load_15\":0.3},"
+    "\"agents\":{\"active_agents\":1,\"total_agents\":3,"
+    "\"by_status\":{\"active\":1,\"idle\":1,\"blocked\":1,\"failed\":0,"
+    "\"dead\":0,\"stale\":0},\"agent_list\":[{\"name\":\"Agent-1\","
+    "\"status\":\"active\",\"current_task\":\"Implement OAuth\","
+    "\"issue_number\":126},{\"name\":\"Agent-2\",\"status\":\"idle\"},"
+    "{\"name\":\"Agent-3\",\"status\":\"blocked\","
+    "\"current_task\":\"Fix flaky CI job\",\"issue_number\":131}]},"
+    "\"github\":{\"repository\":\"owner/repo\",\"open_issues\":23,"
+    "\"open_pull_requests\":4,\"recent_commits\":31,"
+    "\"recent_commits_days\":7,\"last_sync\":\"2026-11-27T10:40:00Z\"},"
+    "\"project\":{\"completion_percentage\":66,\"total_issues\":68,"
+    "\"completed_issues\":45,\"in_progress_issues\":8,\"ready_issues\":12,"
+    "\"blocked_issues\":3,\"estimated_completion_date\":\"2026-12-15\","
+    "\"velocity_per_day\":1.29,\"velocity_trend\":\"increasing\","
+    "\"issues_requiring_human_intervention\":[{\"id\":129,"
+    "\"title\":\"Merge conflict in auth\",\"priority\":\"critical\","
+    "\"reason\":\"merge conflict on pull request #130\"},{\"id\":127,"
+    "\"title\":\"Needs a human\",\"priority\":\"review\","
+    "\"reason\":\"human label\"}],\"flagged_issues\":2}}";
+
+/* load_project reads a project.json text the way the plugin does. */
+static void load_project(hb_project_t *p, const char *text) {
+  char err[256];
+  int status = hb_project_load(p, text, strlen(text), err, sizeof(err));
+  if (status != 0)
+    fail_msg("hb_project_load: %d %s", status, err);
+}
 
 /* nan_figures returns figures with nothing known. */
 static hb_figures_t nan_figures(void) {
@@ -138,13 +180,15 @@ static void test_full_swarm(void **state) {
   f.agents[HB_AG_ACTIVE] = 1;
   f.agents[HB_AG_TOTAL] = 3;
   yajl_val agents = qf_json_parse(agents_json, NULL, 0);
-  yajl_val project = qf_json_parse(project_json, NULL, 0);
+  hb_project_t project = {0};
+  load_project(&project, project_json);
   hb_body_in_t in = base_in(&f);
   in.agents = agents;
-  in.project = project;
+  in.project = &project;
   char *text;
   size_t len;
   yajl_val doc = build(&in, &text, &len);
+  assert_string_equal(text, full_swarm_body);
   assert_string_equal(qf_json_get_str(doc, "status"), "online");
   yajl_val hs = qf_json_get(doc, "health_status");
   const char *pct[] = {"cpu_percent", "memory_percent", "disk_percent"};
@@ -190,7 +234,7 @@ static void test_full_swarm(void **state) {
   yajl_tree_free(doc);
   free(text);
   yajl_tree_free(agents);
-  yajl_tree_free(project);
+  hb_project_free(&project);
 }
 
 static void test_status_rules(void **state) {
@@ -259,6 +303,95 @@ static void test_lists_are_bounded(void **state) {
   qf_buf_free(&b);
 }
 
+/* flagged_doc is a project.json whose issue list is n issues, every other
+ * one flagged. */
+static void flagged_doc(qf_buf_t *b, int n) {
+  qf_buf_puts(b, "{\"repository\":\"owner/repo\",\"issues\":[");
+  for (int i = 0; i < n; i++)
+    qf_buf_printf(b,
+                  "%s{\"id\":%d,\"title\":\"t%d\",\"flagged\":%s,"
+                  "\"priority\":\"review\",\"reason\":\"r\"}",
+                  i ? "," : "", i, i, i % 2 ? "true" : "false");
+  qf_buf_puts(b, "]}");
+}
+
+static void test_flagged_bounded_and_counted(void **state) {
+  (void)state;
+  qf_buf_t b = QF_BUF_INIT;
+  flagged_doc(&b, 2 * (HB_BODY_MAX_FLAGGED + 5));
+  hb_project_t project = {0};
+  load_project(&project, b.data);
+  hb_figures_t f = full_figures();
+  hb_body_in_t in = base_in(&f);
+  in.project = &project;
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  yajl_val list = path(doc, "project", "issues_requiring_human_intervention");
+  assert_int_equal(list->u.array.len, HB_BODY_MAX_FLAGGED);
+  for (size_t i = 0; i < list->u.array.len; i++) {
+    long long id;
+    assert_int_equal(qf_json_get_int(list->u.array.values[i], "id", &id), 0);
+    assert_int_equal(id, 2 * (long long)i + 1); /* project.json order */
+  }
+  long long n;
+  assert_int_equal(
+      qf_json_get_int(qf_json_get(doc, "project"), "flagged_issues", &n), 0);
+  assert_int_equal(n, HB_BODY_MAX_FLAGGED + 5);
+  yajl_tree_free(doc);
+  free(text);
+  hb_project_free(&project);
+  qf_buf_free(&b);
+}
+
+static void test_project_without_issue_list(void **state) {
+  (void)state;
+  static const char *const docs[] = {
+      "{\"repository\":\"owner/repo\"}",
+      "{\"repository\":\"owner/repo\",\"issues\":{\"flagged\":true}}",
+      "{\"repository\":\"owner/repo\",\"issues\":[1,\"x\",null,"
+      "{\"flagged\":1},{\"flagged\":\"true\"},{\"flagged\":null}]}",
+  };
+  for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+    hb_project_t project = {0};
+    load_project(&project, docs[i]);
+    hb_figures_t f = full_figures();
+    hb_body_in_t in = base_in(&f);
+    in.project = &project;
+    char *text;
+    size_t len;
+    yajl_val doc = build(&in, &text, &len);
+    assert_non_null(strstr(text, "\"project\":{\"issues_requiring_human_"
+                                 "intervention\":[],\"flagged_issues\":0}"));
+    assert_string_equal(
+        qf_json_get_str(qf_json_get(doc, "github"), "repository"),
+        "owner/repo");
+    yajl_tree_free(doc);
+    free(text);
+    hb_project_free(&project);
+  }
+}
+
+static void test_no_project_data_yet(void **state) {
+  (void)state;
+  /* NULL and a project with no document (before or after the file) are
+   * the same: empty github and project objects. */
+  hb_project_t empty = {0};
+  const hb_project_t *cases[] = {NULL, &empty};
+  for (size_t i = 0; i < 2; i++) {
+    hb_figures_t f = full_figures();
+    hb_body_in_t in = base_in(&f);
+    in.project = cases[i];
+    char *text;
+    size_t len;
+    yajl_val doc = build(&in, &text, &len);
+    assert_non_null(strstr(text, "\"github\":{},\"project\":{}}"));
+    assert_null(qf_json_get(doc, "project_completion"));
+    yajl_tree_free(doc);
+    free(text);
+  }
+}
+
 static void test_text_cut(void **state) {
   (void)state;
   char out[32];
@@ -278,6 +411,9 @@ int main(void) {
       cmocka_unit_test(test_status_rules),
       cmocka_unit_test(test_partial_health_left_out),
       cmocka_unit_test(test_lists_are_bounded),
+      cmocka_unit_test(test_flagged_bounded_and_counted),
+      cmocka_unit_test(test_project_without_issue_list),
+      cmocka_unit_test(test_no_project_data_yet),
       cmocka_unit_test(test_text_cut),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
