@@ -12,6 +12,9 @@
 
 /* glibc's default mmap threshold (see mallopt(3)). */
 #define MN_MMAP_THRESHOLD (128 * 1024)
+/* malloc arenas for every thread (the refresh thread and the reader rarely
+ * wait for a worker's). */
+#define MN_ARENA_MAX 2
 
 /* mn_block_signals blocks SIGINT and SIGTERM in every thread created
  * afterwards, so only main's sigwait sees them. Their handlers go back to
@@ -106,6 +109,10 @@ int main(int argc, char **argv) {
    * large buffer (project.json's text, read at every change) raises it,
    * and the worker threads' arenas then keep megabytes they freed. */
   mallopt(M_MMAP_THRESHOLD, MN_MMAP_THRESHOLD);
+  /* Responses are rendered ahead, so the workers hardly allocate: one
+   * arena per worker (glibc's default, up to 8 per CPU) would only keep
+   * freed connection memory apart. */
+  mallopt(M_ARENA_MAX, MN_ARENA_MAX);
   int rc = qfx_opts_parse(&o, argc, argv, err, sizeof(err));
   if (rc < 0) {
     fprintf(stderr, "qiflow-exporter: %s\nTry 'qiflow-exporter --help'.\n",

@@ -371,6 +371,13 @@ static int op_one(qfx_opts_t *o, int argc, char **argv, int *i,
   return f->set(o, f->name, v, err, errlen);
 }
 
+unsigned qfx_opts_threads(const qfx_opts_t *o, long ncpu) {
+  if (o->threads > 0)
+    return (unsigned)o->threads;
+  long n = (ncpu < 1 ? 1 : ncpu) * QFX_THREADS_PER_CPU;
+  return n > QFX_THREADS_DEFAULT_MAX ? QFX_THREADS_DEFAULT_MAX : (unsigned)n;
+}
+
 /* op_combined checks the flags that only make sense together. */
 static int op_combined(const qfx_opts_t *o, char *err, size_t errlen) {
   if ((o->tls_cert[0] == '\0') != (o->tls_key[0] == '\0')) {
@@ -484,13 +491,14 @@ void qfx_opts_usage(FILE *f) {
 "  --host NAME          which collectd host's values to serve; default: the\n"
 "                       host with qiflow_agents values, else the first host\n"
 "                       with cpu values\n"
-"  --threads N          HTTP worker threads, 1-%d (default: one per CPU)\n"
+"  --threads N          HTTP worker threads, 1-%d (default: %d per CPU, at\n"
+"                       most %d)\n"
 "  --cors-origin ORIGIN Access-Control-Allow-Origin value (default *)\n"
 "  --help, -h           print this help and exit\n"
 "  --version            print the version and exit\n\n",
           QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QFX_DEFAULT_STATE_DIR,
           QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS, QFX_DEFAULT_REFRESH_MS,
-          QFX_THREADS_MAX);
+          QFX_THREADS_MAX, QFX_THREADS_PER_CPU, QFX_THREADS_DEFAULT_MAX);
   op_usage_security(f);
   fputc('\n', f);
   op_usage_limits(f);

@@ -16,6 +16,8 @@
 #define QFX_REFRESH_MIN_MS 100
 #define QFX_REFRESH_MAX_MS 600000
 #define QFX_THREADS_MAX 64
+#define QFX_THREADS_PER_CPU 4 /* the default --threads: this many per CPU... */
+#define QFX_THREADS_DEFAULT_MAX 16 /* ...and no more */
 #define QFX_HOST_MAX 63 /* collectd's LCC_NAME_LEN minus the NUL */
 /* Connection limits and their bounds (see --help). */
 #define QFX_DEFAULT_MAX_CONNECTIONS 1000
@@ -39,7 +41,7 @@ typedef struct qfx_opts_s {
   long refresh_ms;
   char swarm_id[QF_SWARM_ID_MAX + 1]; /* "" : resolve from the state dir */
   char host[QFX_HOST_MAX + 1];        /* "" : pick the host automatically */
-  int threads;                        /* 0 : one per online CPU */
+  int threads;                        /* 0 : see qfx_opts_threads */
   char cors_origin[256];
   char auth_token_file[4096]; /* "" : no bearer token required */
   bool auth_health;           /* /health needs the token too */
@@ -66,6 +68,11 @@ int qfx_opts_parse(qfx_opts_t *o, int argc, char **argv, char *err,
 /* qfx_opts_parse_listen parses ADDR:PORT, [ADDR6]:PORT or PORT into o. */
 int qfx_opts_parse_listen(qfx_opts_t *o, const char *s, char *err,
                           size_t errlen);
+
+/* qfx_opts_threads is the HTTP worker count: --threads, else
+ * QFX_THREADS_PER_CPU per CPU (ncpu, from sysconf; < 1 counts as 1), at most
+ * QFX_THREADS_DEFAULT_MAX. */
+unsigned qfx_opts_threads(const qfx_opts_t *o, long ncpu);
 
 /* qfx_opts_exposure says what listening as o exposes, for a warning at
  * start: NULL on loopback, and beyond it with a token over TLS. */

@@ -163,9 +163,11 @@ static int pj_flush(pj_builder_t *b) {
     free(z);
     return -ENOMEM; /* compress2 fails only for memory here */
   }
-  unsigned char *fit = realloc(z, zlen);
+  unsigned char *fit = realloc(z, zlen); /* give back the bound's slack */
+  if (fit != NULL)
+    z = fit;
   qfx_block_t *bl = &p->blocks[p->nblocks++];
-  bl->z = fit != NULL ? fit : z;
+  bl->z = z;
   bl->zlen = (uint32_t)zlen;
   bl->rawlen = (uint32_t)b->raw.len;
   if (bl->rawlen > p->max_raw)

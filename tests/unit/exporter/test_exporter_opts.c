@@ -65,6 +65,20 @@ static void test_every_flag(void **state) {
   assert_string_equal(o.host, "web-1");
   assert_int_equal(o.threads, 3);
   assert_string_equal(o.cors_origin, "https://app.example");
+  assert_int_equal(qfx_opts_threads(&o, 2), 3);
+}
+
+/* Without --threads: four workers per CPU, at most sixteen. */
+static void test_default_threads(void **state) {
+  (void)state; /* table-driven */
+  static const struct {
+    long ncpu;
+    unsigned want;
+  } cases[] = {{-1, 4}, {0, 4}, {1, 4}, {2, 8}, {3, 12}, {4, 16}, {64, 16}};
+  qfx_opts_t o;
+  qfx_opts_defaults(&o);
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    assert_int_equal(qfx_opts_threads(&o, cases[i].ncpu), cases[i].want);
 }
 
 static void test_listen_forms(void **state) {
@@ -305,6 +319,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_every_flag),
+      cmocka_unit_test(test_default_threads),
       cmocka_unit_test(test_listen_forms),
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_secrets_not_echoed),
