@@ -220,6 +220,106 @@ def test_heartbeat_every_interval_valid_bodies_and_headers(tmp_path, fakes):
         assert f"{host}/qiflow_heartbeat-central/{ident}" in values, ident
 
 
+def project_doc(total, flagged_ids, updated="2026-11-27T10:00:00Z"):
+    """A project.json as qiflow_github writes it: issues total..1, those
+    in flagged_ids flagged (critical when the id is even)."""
+    issues = []
+    for n in range(total, 0, -1):
+        flag = n in flagged_ids
+        issues.append({
+            "id": n, "title": f"Issue {n}", "state": "open",
+            "state_reason": None, "status": "blocked" if flag else "ready",
+            "labels": ["human"] if flag else [], "assignees": [],
+            "github_url": f"https://github.com/o/r/issues/{n}",
+            "created_at": "2026-11-01T09:00:00Z", "updated_at": None,
+            "closed_at": None, "flagged": flag,
+            "priority": ("critical" if n % 2 == 0 else "review")
+            if flag else None,
+            "trigger": "human_label" if flag else None,
+            "reason": f"needs a human on #{n}" if flag else None,
+            "blocked_duration_hours": None,
+            "triggers": ["human_label"] if flag else [],
+            "pull_requests": []})
+    return {"schema_version": 1, "updated_at": updated, "repository": "o/r",
+            "last_sync": updated,
+            "github": {"open_issues": total, "open_pull_requests": 2,
+                       "recent_commits": 5, "recent_commits_days": 7},
+            "completion": {"completion_percentage": 0, "total_issues": total,
+                           "completed_issues": 0, "in_progress_issues": 0,
+                           "ready_issues": total - len(flagged_ids),
+                           "blocked_issues": len(flagged_ids),
+                           "flagged_issues": len(flagged_ids)},
+            "velocity": {"daily": [0] * 7, "per_day": 0.0,
+                         "trend": "stable", "slope": 0.0},
+            "estimated_completion_date": None, "issues": issues}
+
+
+def write_snapshot(path, text):
+    """Atomic write (temp + rename), as the plugins' qf_snapshot_write."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def test_project_json_flagged_issues_follow_the_file(tmp_path, fakes):
+    """The heartbeat's project section comes from StateDir/project.json as
+    qiflow_github leaves it: the figures, the first 20 flagged issues in
+    file order and how many are flagged in all; a broken file keeps the
+    last good figures (warned once), a new one replaces them, a removed
+    one empties the section."""
+    fake = fakes()
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "project.json"
+    flagged = set(range(3, 120, 4))  # 30 flagged issues of 120
+    write_snapshot(path, json.dumps(project_doc(120, flagged)))
+    collectd = start_central(tmp_path, fake)
+
+    def latest(pred, message):
+        fake.wait_for(lambda f: f.delivered() and pred(f.delivered()[-1]),
+                      20)
+        body = fake.delivered()[-1]
+        assert pred(body), message
+        return qfstack.validate(body, "heartbeat-body")
+
+    try:
+        body = latest(lambda b: b["project"].get("flagged_issues") == 30,
+                      "30 flagged issues counted")
+        project = body["project"]
+        listed = [i["id"] for i in
+                  project["issues_requiring_human_intervention"]]
+        assert listed == sorted(flagged, reverse=True)[:20]
+        assert project["total_issues"] == 120
+        assert project["blocked_issues"] == 30
+        assert body["github"]["repository"] == "o/r"
+        assert body["github"]["open_pull_requests"] == 2
+        first = project["issues_requiring_human_intervention"][0]
+        assert first == {"id": 119, "title": "Issue 119",
+                         "priority": "review",
+                         "reason": "needs a human on #119"}
+        # Broken: the last good figures stay, and it is said once.
+        write_snapshot(path, '{"schema_version": 1, "issues": [{"id": 1},')
+        seen = len(fake.delivered())
+        fake.wait_for(lambda f: len(f.delivered()) >= seen + 3, 20)
+        for b in fake.delivered()[seen:]:
+            assert b["project"]["flagged_issues"] == 30
+        # A new file replaces the figures.
+        write_snapshot(path, json.dumps(project_doc(10, {2, 4, 9})))
+        body = latest(lambda b: b["project"].get("flagged_issues") == 3,
+                      "the new project.json read")
+        assert [i["id"] for i in
+                body["project"]["issues_requiring_human_intervention"]] \
+            == [9, 4, 2]
+        # Removed: no project figures any more.
+        path.unlink()
+        latest(lambda b: "flagged_issues" not in b["project"],
+               "the project section emptied")
+    finally:
+        assert collectd.stop() == 0
+    log = collectd.log_path.read_text()
+    assert log.count("project.json") == 1, log
+
+
 def test_log_one_line_per_heartbeat_named_by_local_date(tmp_path, fakes):
     fake = fakes()
     logdir = tmp_path / "log"
