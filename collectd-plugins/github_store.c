@@ -325,22 +325,33 @@ static void ghs_read_position(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m) {
   m->failures = (int)ghs_int(rd, d, w, "failures");
 }
 
-/* ghs_read_items fills the items; they must be sorted and unique. */
-static void ghs_read_items(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m) {
-  yajl_val a = ghs_array(rd, d, "mirror", "items");
-  for (size_t i = 0; a != NULL && rd->status == 0 && i < a->u.array.len;
-       i++) {
-    gh_item_t *it = ghs_read_item(rd, a->u.array.values[i], i);
-    if (it == NULL)
-      return;
-    if (m->n > 0 && m->items[m->n - 1]->number >= it->number) {
-      gh_item_free(it);
-      ghs_bad(rd, "items", "n", "is not ascending");
-      return;
-    }
-    if (gh_mirror_insert(m, it) != 0)
-      rd->status = -ENOMEM;
+/* The mirror file while it streams in: its items are read one at a time
+ * (a tree of a 5,000-issue mirror would cost about 10 MB at start). */
+typedef struct ghs_stream_s {
+  ghs_rd_t rd;
+  gh_mirror_t *m;
+  size_t idx; /* items met so far */
+} ghs_stream_t;
+
+/* ghs_each_item adds one element of "items" to the mirror; they must be
+ * sorted and unique. After the first error the rest are skipped, and the
+ * document's header is still checked first (see ghs_read_doc). */
+static int ghs_each_item(yajl_val o, void *ctx) {
+  ghs_stream_t *st = ctx;
+  size_t idx = st->idx++;
+  if (st->rd.status != 0)
+    return 0;
+  gh_item_t *it = ghs_read_item(&st->rd, o, idx);
+  if (it == NULL)
+    return 0;
+  gh_mirror_t *m = st->m;
+  if (m->n > 0 && m->items[m->n - 1]->number >= it->number) {
+    gh_item_free(it);
+    ghs_bad(&st->rd, "items", "n", "is not ascending");
+  } else if (gh_mirror_insert(m, it) != 0) {
+    st->rd.status = -ENOMEM;
   }
+  return 0;
 }
 
 /* ghs_read_runs fills the runs (at most GH_RUNS_KEEP). */
@@ -383,7 +394,9 @@ static void ghs_read_etags(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m) {
   }
 }
 
-/* ghs_read_doc reads a parsed document into m. */
+/* ghs_read_doc reads the rest of the document into m, whose items were
+ * streamed (d holds "items": [] instead): the header's errors come first,
+ * then the items', then the other members'. */
 static int ghs_read_doc(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m,
                         const char *repository, const char *api_url) {
   const char *format = qf_json_get_str(d, "format");
@@ -403,7 +416,7 @@ static int ghs_read_doc(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m,
              repo ? repo : "?");
     return -ESTALE;
   }
-  ghs_read_items(rd, d, m);
+  ghs_array(rd, d, "mirror", "items"); /* present, and an array */
   ghs_read_runs(rd, d, m);
   ghs_read_etags(rd, d, m);
   ghs_read_position(rd, d, m); /* after the ETags: it sets m->cycle */
@@ -414,17 +427,24 @@ int gh_store_parse(gh_mirror_t *m, const char *repository,
                    const char *api_url, const char *text, char *err,
                    size_t errlen) {
   char perr[200];
-  ghs_rd_t rd = {0, ""};
+  ghs_stream_t st = {.rd = {0, ""}, .m = m, .idx = 0};
   gh_mirror_free(m);
-  yajl_val d = qf_json_parse(text, perr, sizeof(perr));
-  if (d == NULL) {
-    qf_err(err, errlen, "invalid JSON: %s", perr);
-    return -EINVAL;
+  yajl_val d = NULL;
+  int status = qf_json_parse_split(text, strlen(text), "items",
+                                   ghs_each_item, &st, &d, perr,
+                                   sizeof(perr));
+  if (status != 0) {
+    gh_mirror_free(m);
+    if (status == -ENOMEM)
+      qf_err(err, errlen, "%s", strerror(ENOMEM));
+    else
+      qf_err(err, errlen, "invalid JSON: %s", perr);
+    return status;
   }
-  int status = ghs_read_doc(&rd, d, m, repository, api_url);
+  status = ghs_read_doc(&st.rd, d, m, repository, api_url);
   yajl_tree_free(d);
   if (status != 0) {
-    qf_err(err, errlen, "%s", rd.why);
+    qf_err(err, errlen, "%s", st.rd.why);
     gh_mirror_free(m);
   }
   return status;

@@ -216,6 +216,11 @@ static void test_rejects_broken(void **state) {
       {"\"cursor\":1795770000", "\"cursor\":null", "\"cursor\""},
       {"\"items\":[", "\"items\":{\"a\":[", "invalid JSON"},
       {"\"runs\":[", "\"runs\":7,\"r\":[", "\"runs\""},
+      {"\"items\":[", "\"items\":7,\"i\":[", "\"items\" is not an array"},
+      /* Streamed items come before the header is read: its error still
+       * wins over theirs (the items follow the header in the file). */
+      {"\"version\":1", "\"version\":2,\"items\":[{\"n\":\"x\"}],\"v\":1",
+       "not a version"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *text = spoiled(cases[i].from, cases[i].to);
