@@ -129,6 +129,29 @@ def build(build_dir, jobs):
                    stdout=subprocess.DEVNULL)
 
 
+def build_floor_plugin(out_dir):
+    """Compile tests/bench/curl_floor.c (collectd + libcurl and nothing
+    else: the memory floor of our two libcurl plugins) into out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl"],
+                           check=True, capture_output=True, text=True,
+                           timeout=30).stdout.split()
+    subprocess.run(["cc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-shared", "-fPIC", "-DHAVE_CONFIG_H",
+                    "-I/usr/include/collectd/core",
+                    "-I/usr/include/collectd/core/daemon",
+                    "-I/usr/include/collectd", "-o",
+                    str(out_dir / "curl_floor.so"),
+                    str(BENCH_DIR / "curl_floor.c"), *flags],
+                   check=True, timeout=120)
+    return out_dir
+
+
+def floor_conf(plugin_dir):
+    return (f'PluginDir "{plugin_dir}"\nLoadPlugin curl_floor\n'
+            f'PluginDir "{qfstack.BUILD_DIR / "plugins"}"\n')
+
+
 def build_type(build_dir):
     try:
         m = re.search(r"^CMAKE_BUILD_TYPE:STRING=(.*)$",
@@ -515,12 +538,15 @@ class MainStack:
             self.collectd.socket, self.state, refresh_ms=1000,
             log_path=work / "exporter.log")
         # RSS and CPU: the same config with all our plugins, with each
-        # alone, and without them, over the same minutes.
+        # alone, without them, and with only libcurl (the floor), over the
+        # same minutes.
+        floor_dir = build_floor_plugin(work / "floor-plugin")
         self.alone = {}
-        for name in ("all", "agents", "github", "heartbeat", "none"):
+        for name in ("all", "agents", "github", "heartbeat", "none",
+                     "floor"):
             d = work / f"cpu-{name}"
             seed_github_state(synced_state, d / "state")
-            conf = ""
+            conf = floor_conf(floor_dir) if name == "floor" else ""
             if name in ("all", "agents"):
                 conf += agents_conf(self.agent_dir, d / "state")
             if name in ("all", "github"):
@@ -655,15 +681,21 @@ def memory_rows(stack, nginx, results):
                     "pass": None,
                     "rss": f"VmRSS {mib(ng)} MiB ({procs} processes)"})
     mem = {n: memory(c.pid) for n, c in stack.alone.items()}
-    a, z = mem["all"], mem["none"]
+    a, z, f = mem["all"], mem["none"], mem["floor"]
     results.append({
         "case": "collectd RSS with our plugins (vs without)",
         "target": "<= 12 MB", "pass": a["VmRSS"] <= 12 * 1024,
         "rss": f"VmRSS {mib(a['VmRSS'])} vs {mib(z['VmRSS'])} MiB (peak "
                f"{mib(a['VmHWM'])}), RssAnon {mib(a['RssAnon'])} vs "
                f"{mib(z['RssAnon'])}, Pss {mib(a['Pss'])} vs "
-               f"{mib(z['Pss'])}",
+               f"{mib(z['Pss'])}; {over_floor(a, f)}",
         "memory": mem})
+    results.append({
+        "case": "  collectd + libcurl only (floor: curl_floor.c)",
+        "target": "reported", "pass": None,
+        "rss": f"VmRSS {mib(f['VmRSS'])} MiB (peak {mib(f['VmHWM'])}), "
+               f"RssAnon {mib(f['RssAnon'])}"})
+    return f
     for name in ("agents", "github", "heartbeat"):
         m = mem[name]
         results.append({
@@ -671,6 +703,13 @@ def memory_rows(stack, nginx, results):
             "pass": None,
             "rss": f"VmRSS {mib(m['VmRSS'])} MiB (peak {mib(m['VmHWM'])}), "
                    f"RssAnon {mib(m['RssAnon'])}"})
+
+
+def over_floor(m, floor):
+    """What our plugins add to collectd + libcurl alone."""
+    return (f"+{mib(m['VmRSS'] - floor['VmRSS'])} MiB VmRSS, "
+            f"+{mib(m['RssAnon'] - floor['RssAnon'])} RssAnon over the "
+            f"libcurl floor")
 
 
 def cpu_row(stack, results):
@@ -732,7 +771,7 @@ def _first_200(proc, port, began):
 
 # ---------------------------------------------------------------- heartbeat
 
-def heartbeat_phase(work, mode, results):
+def heartbeat_phase(work, mode, floor, results):
     """A typical swarm (3 agents, a 100-issue project with four flagged
     issues): the heartbeat's size raw and gzip, then the lag and spacing of
     another plugin's values with the backend hung versus answering."""
@@ -768,7 +807,8 @@ def heartbeat_phase(work, mode, results):
                     "100 issues)", "target": "<= 12 MB",
             "pass": m["VmRSS"] <= 12 * 1024,
             "rss": f"VmRSS {mib(m['VmRSS'])} MiB (peak {mib(m['VmHWM'])}), "
-                   f"RssAnon {mib(m['RssAnon'])}, Pss {mib(m['Pss'])}",
+                   f"RssAnon {mib(m['RssAnon'])}, Pss {mib(m['Pss'])}; "
+                   f"{over_floor(m, floor)}",
             "memory": m})
     finally:
         plain.hang(0)
@@ -936,9 +976,9 @@ def run_all(args, mode, work, results):
         stack.start()
         stack.mark_cpu()
         http_cases(stack, nginx, mode, results)
-        memory_rows(stack, nginx, results)
+        floor = memory_rows(stack, nginx, results)
         startup_row(stack, mode, work / "main", results)
-        heartbeat_phase(work / "heartbeat", mode, results)
+        heartbeat_phase(work / "heartbeat", mode, floor, results)
         cpu_row(stack, results)
     finally:
         stack.stop()
