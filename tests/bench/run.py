@@ -695,7 +695,6 @@ def memory_rows(stack, nginx, results):
         "target": "reported", "pass": None,
         "rss": f"VmRSS {mib(f['VmRSS'])} MiB (peak {mib(f['VmHWM'])}), "
                f"RssAnon {mib(f['RssAnon'])}"})
-    return f
     for name in ("agents", "github", "heartbeat"):
         m = mem[name]
         results.append({
@@ -703,6 +702,7 @@ def memory_rows(stack, nginx, results):
             "pass": None,
             "rss": f"VmRSS {mib(m['VmRSS'])} MiB (peak {mib(m['VmHWM'])}), "
                    f"RssAnon {mib(m['RssAnon'])}"})
+    return f
 
 
 def over_floor(m, floor):
