@@ -5,7 +5,8 @@ Builds Release, generates a realistic state (50 agents, a 5,000-issue fake
 GitHub repository synced by the real qiflow_github, collectd with cpu,
 memory, df, load and uptime), starts the real stack (collectd + our plugins
 + qiflow-exporter) beside its baselines (nginx serving the same bytes,
-collectd's own write_prometheus, collectd without our plugins), runs every
+collectd's own write_prometheus, collectd without our plugins, collectd with
+only libcurl: curl_floor.c), runs every
 case and its baseline alternately, and prints one table. Every server binds
 127.0.0.1; every wait and loop is bounded; the whole run stops itself.
 
