@@ -315,18 +315,25 @@ static void flagged_doc(qf_buf_t *b, int n) {
   qf_buf_puts(b, "]}");
 }
 
+/* body_for builds the body of a full swarm with the project.json text
+ * loaded into *project; the caller frees the tree, *text and *project. */
+static yajl_val body_for(const char *json, hb_project_t *project,
+                         char **text) {
+  load_project(project, json);
+  hb_figures_t f = full_figures();
+  hb_body_in_t in = base_in(&f);
+  in.project = project;
+  size_t len;
+  return build(&in, text, &len);
+}
+
 static void test_flagged_bounded_and_counted(void **state) {
   (void)state;
   qf_buf_t b = QF_BUF_INIT;
   flagged_doc(&b, 2 * (HB_BODY_MAX_FLAGGED + 5));
   hb_project_t project = {0};
-  load_project(&project, b.data);
-  hb_figures_t f = full_figures();
-  hb_body_in_t in = base_in(&f);
-  in.project = &project;
   char *text;
-  size_t len;
-  yajl_val doc = build(&in, &text, &len);
+  yajl_val doc = body_for(b.data, &project, &text);
   yajl_val list = path(doc, "project", "issues_requiring_human_intervention");
   assert_int_equal(list->u.array.len, HB_BODY_MAX_FLAGGED);
   for (size_t i = 0; i < list->u.array.len; i++) {
@@ -354,13 +361,8 @@ static void test_project_without_issue_list(void **state) {
   };
   for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
     hb_project_t project = {0};
-    load_project(&project, docs[i]);
-    hb_figures_t f = full_figures();
-    hb_body_in_t in = base_in(&f);
-    in.project = &project;
     char *text;
-    size_t len;
-    yajl_val doc = build(&in, &text, &len);
+    yajl_val doc = body_for(docs[i], &project, &text);
     assert_non_null(strstr(text, "\"project\":{\"issues_requiring_human_"
                                  "intervention\":[],\"flagged_issues\":0}"));
     assert_string_equal(
