@@ -172,7 +172,6 @@ static int pj_flush(pj_builder_t *b) {
   bl->rawlen = (uint32_t)b->raw.len;
   if (bl->rawlen > p->max_raw)
     p->max_raw = bl->rawlen;
-  p->zbytes += zlen;
   qf_buf_reset(&b->raw);
   return 0;
 }

@@ -87,7 +87,6 @@ typedef struct qfx_project_s {
   size_t nblocks;
   uint32_t *offsets; /* nissues + 1 */
   uint32_t max_raw;  /* the longest block text */
-  size_t zbytes;     /* the blocks' compressed bytes, for the log */
   qfx_index_t index[QFX_IS_N][QFX_IF_N];
   qfx_entry_t completion; /* the /project/completion response */
   qfx_headers_t headers;
