@@ -41,10 +41,10 @@ int hb_backend_start(hb_backend_t *b, const char *spool_dir,
     return status;
   if (discarded > 0)
     hb_logf(log, HB_LOG_WARNING,
-            "backend %s: cut %zu bytes of a torn record off the spool's "
+            "backend %s: cut %zu %s of a torn record off the spool's "
             "tail (a crash during a write); every complete heartbeat is "
             "kept",
-            b->name, discarded);
+            b->name, discarded, hb_plural(discarded, "byte", "bytes"));
   status = hb_deliver_init(&b->dl, &b->policy);
   if (status != 0) {
     hb_spool_close(&b->spool);
@@ -54,9 +54,12 @@ int hb_backend_start(hb_backend_t *b, const char *spool_dir,
   b->started = true;
   if (hb_spool_depth(&b->spool) > 0)
     hb_logf(log, HB_LOG_NOTICE,
-            "backend %s: %zu heartbeats from before the restart are spooled; "
-            "delivering them oldest first",
-            b->name, hb_spool_depth(&b->spool));
+            "backend %s: %zu %s from before the restart %s spooled; "
+            "delivering %s oldest first",
+            b->name, hb_spool_depth(&b->spool),
+            hb_plural(hb_spool_depth(&b->spool), "heartbeat", "heartbeats"),
+            hb_plural(hb_spool_depth(&b->spool), "is", "are"),
+            hb_plural(hb_spool_depth(&b->spool), "it", "them"));
   return 0;
 }
 
@@ -100,8 +103,9 @@ int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
               b->name, ids[i], b->spool_max, b->st.dropped);
   }
   if (n > HBT_MAX_DROPPED_LOGGED)
-    hb_logf(log, HB_LOG_WARNING, "backend %s: %zu more heartbeats dropped",
-            b->name, n - HBT_MAX_DROPPED_LOGGED);
+    hb_logf(log, HB_LOG_WARNING, "backend %s: %zu more %s dropped", b->name,
+            n - HBT_MAX_DROPPED_LOGGED,
+            hb_plural(n - HBT_MAX_DROPPED_LOGGED, "heartbeat", "heartbeats"));
   if (status != 0) {
     if (status == -EFBIG)
       b->st.dropped++;
@@ -232,10 +236,12 @@ static void hbt_delivered(hb_backend_t *b, const hb_env_t *env, double now) {
   b->st.last_success = time(NULL);
   b->st.last_error[0] = '\0';
   if (b->down_since > 0) {
+    size_t left = hb_spool_depth(&b->spool);
     hb_logf(&env->log, HB_LOG_NOTICE,
-            "backend %s: delivering again after %.0f s; %zu spooled "
-            "heartbeats left to replay",
-            b->name, now - b->down_since, hb_spool_depth(&b->spool));
+            "backend %s: delivering again after %.0f s; %zu spooled %s left "
+            "to replay",
+            b->name, now - b->down_since, left,
+            hb_plural(left, "heartbeat", "heartbeats"));
     b->down_since = 0;
   }
   b->last_class = HB_CLASS_OK;
@@ -257,9 +263,10 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
   size_t depth = hb_spool_depth(&b->spool);
   if (c == HB_CLASS_RATE_LIMITED) {
     hb_logf(&env->log, HB_LOG_WARNING,
-            "%s: rate limited; delivery pauses %.0f s, %zu heartbeats wait "
-            "in the spool%s",
+            "%s: rate limited; delivery pauses %.0f s, %zu %s in the "
+            "spool%s",
             what, wait, depth,
+            hb_plural(depth, "heartbeat waits", "heartbeats wait"),
             b->dl.learned_limit > 0 ? " (pacing to the backend's "
                                       "RateLimit-Policy from now on)"
                                     : "");
@@ -270,9 +277,12 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
             what, b->dl.attempts, b->policy.retries, wait);
   } else if (c == HB_CLASS_RETRY && !repeat) {
     hb_logf(&env->log, HB_LOG_ERR,
-            "%s; %d attempts failed: heartbeats stay in the spool (%zu now) "
+            "%s; %d %s failed: heartbeats stay in the spool (%zu now) "
             "and the backend is tried again every %.0f s",
-            what, b->policy.retries, depth, b->policy.probe_delay);
+            what, b->policy.retries,
+            hb_plural((unsigned long long)b->policy.retries, "attempt",
+                      "attempts"),
+            depth, b->policy.probe_delay);
   } else if (c != HB_CLASS_RETRY) {
     hb_logf(&env->log, HB_LOG_ERR,
             "%s; not retried now: the heartbeat stays in the spool (%zu "

@@ -29,6 +29,12 @@ typedef struct hb_logger_s {
   void *ud;
 } hb_logger_t;
 
+/* hb_plural picks the word for a count: one when n == 1, else many. */
+static inline const char *hb_plural(unsigned long long n, const char *one,
+                                    const char *many) {
+  return n == 1 ? one : many;
+}
+
 /* hb_logf formats one line and hands it to the logger (if any). */
 void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -493,8 +493,8 @@ static int hp_notify(const notification_t *n, user_data_t *ud) {
   pthread_mutex_unlock(&hp.lock);
   if (dropped > 0)
     WARNING(HP_PLUGIN " plugin: a webhook queue was full; its oldest "
-                      "notification was dropped (%zu queue(s))",
-            dropped);
+                      "notification was dropped (%zu %s)",
+            dropped, hb_plural(dropped, "queue", "queues"));
   return 0;
 }
 
@@ -639,9 +639,11 @@ static void hp_log_line(time_t now, const char *body, size_t len) {
                    sizeof(err)) != 0)
     WARNING(HP_PLUGIN " plugin: pruning the heartbeat log: %s", err);
   if (removed > 0)
-    INFO(HP_PLUGIN " plugin: removed %d heartbeat log file(s) older than %d "
-                   "days",
-         removed, hp.retention_days);
+    INFO(HP_PLUGIN " plugin: removed %d heartbeat log %s older than %d %s",
+         removed,
+         hb_plural((unsigned long long)removed, "file", "files"),
+         hp.retention_days,
+         hb_plural((unsigned long long)hp.retention_days, "day", "days"));
 }
 
 /* hp_dispatch1 dispatches one value of ours. */
@@ -994,9 +996,11 @@ static int hp_init(void) {
     stop_collectd(); /* a one-shot check that cannot run must not hang */
   }
   if (status == 0)
-    INFO(HP_PLUGIN " plugin: swarm %s, a heartbeat every %g s to %zu "
-                   "backend(s), %zu webhook(s)%s",
-         hp.swarm_id, hp.interval, hp.n_backends, hp.n_webhooks,
+    INFO(HP_PLUGIN " plugin: swarm %s, a heartbeat every %g s to %zu %s, "
+                   "%zu %s%s",
+         hp.swarm_id, hp.interval, hp.n_backends,
+         hb_plural(hp.n_backends, "backend", "backends"), hp.n_webhooks,
+         hb_plural(hp.n_webhooks, "webhook", "webhooks"),
          hp.one_shot ? ", one shot" : "");
   return status == 0 ? 0 : -1;
 }
