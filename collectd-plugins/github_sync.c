@@ -113,7 +113,7 @@ int gh_sync_init(gh_sync_t *s, const gh_config_t *cfg, gh_log_t log,
     qf_err(err, errlen, "APIURL or StateDir is invalid or too long");
     return -EINVAL;
   }
-  int status = qf_mkdir_p(cfg->state_dir, 0755, err, errlen);
+  int status = qf_state_dir_make(cfg->state_dir, err, errlen);
   if (status != 0)
     return status;
   if (qf_http_client_init(&s->http, "qiflow-collectd/" QF_VERSION) != 0) {

@@ -60,7 +60,7 @@ int hb_seq_next(const char *dir, long long floor, time_t now, long long *id,
     qf_err(err, errlen, "%s: path too long", dir);
     return -ENAMETOOLONG;
   }
-  int status = qf_mkdir_p(dir, 0755, err, errlen);
+  int status = qf_state_dir_make(dir, err, errlen);
   if (status != 0)
     return status;
   int fd = hbq_lock(dir, err, errlen);

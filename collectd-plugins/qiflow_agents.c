@@ -169,7 +169,7 @@ static int qa_init(void) {
   if (qa_defaults() != 0)
     return -1;
   char err[512];
-  if (qf_mkdir_p(qa_cfg.state_dir, 0755, err, sizeof(err)) != 0) {
+  if (qf_state_dir_make(qa_cfg.state_dir, err, sizeof(err)) != 0) {
     ERROR(QA_PLUGIN " plugin: StateDir: %s", err);
     return -1;
   }

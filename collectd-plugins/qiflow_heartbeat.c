@@ -929,6 +929,12 @@ static int hp_init_defaults(void) {
 /* hp_init_runtime prepares what the sender thread uses. */
 static int hp_init_runtime(void) {
   char err[512];
+  /* StateDir first, with its own mode: the spool inside it is private,
+   * the snapshots beside it are the exporter's to read. */
+  if (qf_state_dir_make(hp.state_dir, err, sizeof(err)) != 0) {
+    ERROR(HP_PLUGIN " plugin: StateDir: %s", err);
+    return -1;
+  }
   if (qf_swarm_id_resolve(hp.swarm_id_cfg, hp.state_dir, hp.swarm_id,
                           sizeof(hp.swarm_id), err, sizeof(err)) != 0) {
     ERROR(HP_PLUGIN " plugin: swarm id: %s", err);

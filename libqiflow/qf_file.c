@@ -175,7 +175,14 @@ int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen) {
       continue;
     char saved = *p;
     *p = '\0';
-    if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+    mode_t want = saved == '\0' ? mode : QF_PARENT_DIR_MODE;
+    if (mkdir(copy, want) == 0) {
+      if (chmod(copy, want) != 0) { /* the umask may have narrowed it */
+        int e = errno;
+        qf_err(err, errlen, "chmod %s: %s", copy, strerror(e));
+        return -e;
+      }
+    } else if (errno != EEXIST) {
       int e = errno;
       qf_err(err, errlen, "mkdir %s: %s", copy, strerror(e));
       return -e;
@@ -190,6 +197,10 @@ int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen) {
     return -ENOTDIR;
   }
   return 0;
+}
+
+int qf_state_dir_make(const char *path, char *err, size_t errlen) {
+  return qf_mkdir_p(path, QF_STATE_DIR_MODE, err, errlen);
 }
 
 int qf_path_join(char *out, size_t outlen, const char *dir, const char *name) {

@@ -28,8 +28,21 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen);
 
-/* qf_mkdir_p creates path and its missing parents with mode. */
+/* The documented mode of StateDir (contrib/systemd/qiflow.tmpfiles): the
+ * exporter's user reads the snapshots, only root writes. */
+#define QF_STATE_DIR_MODE 0755
+/* Missing parents qf_mkdir_p creates are searchable by everyone, so a
+ * private leaf (the heartbeat spool, 0700) never narrows a parent. */
+#define QF_PARENT_DIR_MODE 0755
+
+/* qf_mkdir_p creates path with mode and its missing parents with
+ * QF_PARENT_DIR_MODE. Directories it creates get exactly that mode (the
+ * umask does not narrow it); existing ones are left as they are. */
 int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen);
+
+/* qf_state_dir_make creates StateDir (and parents) with QF_STATE_DIR_MODE;
+ * every plugin calls it, so the mode does not depend on which loads first. */
+int qf_state_dir_make(const char *path, char *err, size_t errlen);
 
 /* qf_path_join writes "dir/name" into out; -ENAMETOOLONG if it cannot fit. */
 int qf_path_join(char *out, size_t outlen, const char *dir, const char *name);

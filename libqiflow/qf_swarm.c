@@ -101,7 +101,7 @@ int qf_swarm_id_resolve(const char *configured, const char *state_dir,
     qf_err(err, errlen, "state dir path too long");
     return -ENAMETOOLONG;
   }
-  int status = qf_mkdir_p(state_dir, 0755, err, errlen);
+  int status = qf_state_dir_make(state_dir, err, errlen);
   if (status != 0)
     return status;
   if (access(path, F_OK) != 0) {

@@ -5,8 +5,13 @@ and restarts without loss or reordering, which answers are retried and
 which are not, a hung backend, the spool bound, and the one-shot check."""
 
 import json
+import os
+import shutil
+import stat
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -355,6 +360,55 @@ def test_log_one_line_per_heartbeat_named_by_local_date(tmp_path, fakes):
                                  spooled_ids(tmp_path))
     assert "removed 1 heartbeat log file older than 14 days" \
         in collectd.log()
+
+
+def _as_nobody(*argv):
+    """Run argv as user nobody (no groups); its exit status."""
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                           "--clear-groups", *argv],
+                          capture_output=True, timeout=10).returncode
+
+
+def test_fresh_state_dir_readable_whoever_loads_first(tmp_path, fakes):
+    """qiflow_heartbeat loaded first (before qiflow_agents) into a state dir
+    that does not exist yet, under a umask of 077: the state dir gets its
+    documented 0755, only the spool is private, and another user can read
+    the snapshots but not the spool."""
+    fake = fakes()
+    base = Path(tempfile.mkdtemp(prefix="qf-statedir-"))
+    os.chmod(base, 0o755)
+    state = base / "new" / "state"
+    conf = heartbeat_conf(tmp_path, [backend_block("central", fake.url,
+                                                   **fast())],
+                          state_dir=state) + f"""
+LoadPlugin qiflow_agents
+<Plugin qiflow_agents>
+  AgentDir "{tmp_path / 'agents'}"
+  StateDir "{state}"
+</Plugin>
+"""
+    old = os.umask(0o077)
+    try:
+        collectd = start(tmp_path, conf)
+    finally:
+        os.umask(old)
+    try:
+        fake.wait_for(lambda f: len(f.delivered()) >= 1, 20)
+        qfstack.wait_until(lambda: (state / "agents.json").exists() and
+                           (state / "heartbeat.json").exists(), 20,
+                           message="both snapshots written")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in
+                 (base / "new", state, state / "heartbeat_spool",
+                  state / "heartbeat.json", state / "agents.json")}
+        assert modes == {"new": 0o755, "state": 0o755,
+                         "heartbeat_spool": 0o700, "heartbeat.json": 0o644,
+                         "agents.json": 0o644}, modes
+        for name in ("heartbeat.json", "agents.json"):
+            assert _as_nobody("cat", str(state / name)) == 0, name
+        assert _as_nobody("ls", str(state / "heartbeat_spool")) != 0
+    finally:
+        assert collectd.stop() == 0
+        shutil.rmtree(base)
 
 
 # ---------------------------------------------------------------- outages

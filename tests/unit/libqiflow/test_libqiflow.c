@@ -203,6 +203,38 @@ static void test_json_writer_escapes_and_round_trips(void **state) {
   qf_jw_free(&w);
 }
 
+/* mode_of is a path's permission bits, or -1. */
+static int mode_of(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* A private leaf never narrows the parents it creates, the umask narrows
+ * nothing we create, and what exists already keeps its mode. */
+static void test_mkdir_modes(void **state) {
+  const char *dir = *state;
+  char state_dir[512], spool[600], pre[512], err[256];
+  snprintf(state_dir, sizeof(state_dir), "%s/var/state", dir);
+  snprintf(spool, sizeof(spool), "%s/heartbeat_spool", state_dir);
+  mode_t old = umask(077);
+  assert_int_equal(qf_mkdir_p(spool, 0700, err, sizeof(err)), 0);
+  assert_int_equal(mode_of(spool), 0700);
+  assert_int_equal(mode_of(state_dir), QF_STATE_DIR_MODE);
+  snprintf(pre, sizeof(pre), "%s/var", dir);
+  assert_int_equal(mode_of(pre), QF_PARENT_DIR_MODE);
+
+  snprintf(state_dir, sizeof(state_dir), "%s/other/state", dir);
+  assert_int_equal(qf_state_dir_make(state_dir, err, sizeof(err)), 0);
+  assert_int_equal(mode_of(state_dir), 0755);
+
+  snprintf(pre, sizeof(pre), "%s/mine", dir);
+  assert_int_equal(mkdir(pre, 0750), 0);
+  assert_int_equal(chmod(pre, 0750), 0);
+  assert_int_equal(qf_state_dir_make(pre, err, sizeof(err)), 0);
+  assert_int_equal(mode_of(pre), 0750);
+  umask(old);
+}
+
 static void test_file_atomic_and_bounded(void **state) {
   const char *dir = *state;
   char path[512], err[256];
@@ -431,6 +463,8 @@ int main(void) {
       cmocka_unit_test(test_time_round_trip),
       cmocka_unit_test(test_json_getters),
       cmocka_unit_test(test_json_writer_escapes_and_round_trips),
+      cmocka_unit_test_setup_teardown(test_mkdir_modes, setup_dir,
+                                      teardown_dir),
       cmocka_unit_test_setup_teardown(test_file_atomic_and_bounded, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_snapshot_reader_reloads_on_change,
