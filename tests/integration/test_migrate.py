@@ -188,6 +188,21 @@ def test_help_documents_exit_status():
         assert text in res.stdout
 
 
+@pytest.mark.parametrize("columns", ["40", "80", "200"])
+def test_help_keeps_each_default_on_one_line(columns):
+    """A narrow terminal wraps --help at spaces, never inside a default
+    such as /var/run/collectd-unixsock (the man page test compares them)."""
+    res = subprocess.run(["/usr/bin/python3", str(MIGRATE), "--help"],
+                         capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, COLUMNS=columns), check=False)
+    assert res.returncode == 0, res.stderr
+    folded = " ".join(res.stdout.split())
+    for default in ("/var/lib/collectd/qiflow", "/var/lib/qiflow/agents",
+                    "/var/log/qiflow", "/var/run/collectd-unixsock",
+                    "https://api.github.com"):
+        assert f"(default {default})" in folded, res.stdout
+
+
 # ---------------------------------------------------------------- secrets
 
 def test_secrets_go_to_0600_files_and_are_never_printed(tmp_path):
@@ -454,8 +469,10 @@ def test_working_path_gets_no_suggestion_and_swarm_id_is_carried(tmp_path):
     assert "#   URL" not in res.stdout
     hb = block(conf, "Plugin", "qiflow_heartbeat")
     assert option(hb, "SwarmID") == ["swarm-042"]
+    # One id, written once: the exporter takes it from qiflow_heartbeat.
     flags = exporter_flags(res.stdout)
-    assert flags[flags.index("--swarm-id") + 1] == "swarm-042"
+    assert "--swarm-id" not in flags and "swarm-id" not in " ".join(flags)
+    assert res.stdout.count("swarm-042") == 1, res.stdout
     assert flags[flags.index("--listen") + 1] == "0.0.0.0:8181"
     # The second PluginDir comes after collectd's own plugins, before ours.
     keys = [k if k != "LoadPlugin" else v[0] for k, v in conf["options"]]
