@@ -280,14 +280,35 @@ static void sv_options(const qfx_tls_t *tls, unsigned threads,
   o[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 }
 
-/* sv_daemon starts libmicrohttpd on the bound socket fd. */
+/* sv_pool is the worker count for max_connections: libmicrohttpd gives
+ * each worker an equal share of the limit, so a worker beyond
+ * max_connections would get none and never serve (logged once). */
+static unsigned sv_pool(const qfx_opts_t *o, unsigned max_connections) {
+  unsigned threads = sv_threads(o);
+  if (threads <= max_connections)
+    return threads;
+  QFX_NOTICE("%u HTTP worker threads for --max-connections %u: a worker "
+             "per connection is enough, running %u", threads,
+             max_connections, max_connections);
+  return max_connections;
+}
+
+/* sv_daemon starts libmicrohttpd on the bound socket fd.
+ * MHD_USE_ITC: without it, libmicrohttpd on Linux wakes its workers for
+ * the stop by shutting the shared listening socket down, which a worker
+ * never sees while it has taken that socket out of its epoll set, i.e.
+ * while its share of the connection limit is used up (always, for a share
+ * of 0). It then sleeps in epoll_wait until a connection times out, or for
+ * ever, and MHD_stop_daemon waits for it. With an eventfd per worker every
+ * worker wakes at once. */
 static struct MHD_Daemon *sv_daemon(qfx_http_t *h, const qfx_opts_t *o,
                                     const qfx_tls_t *tls, int fd,
                                     unsigned max_connections) {
   struct MHD_OptionItem more[5];
-  sv_options(tls, sv_threads(o), more);
+  sv_options(tls, sv_pool(o, max_connections), more);
   unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
-                   MHD_USE_ERROR_LOG | (tls->cert != NULL ? MHD_USE_TLS : 0);
+                   MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                   (tls->cert != NULL ? MHD_USE_TLS : 0);
   return MHD_start_daemon(
       flags, /* port = */ 0, NULL, NULL, qfx_http_access, h,
       MHD_OPTION_EXTERNAL_LOGGER, sv_log, &h->log,
