@@ -446,8 +446,8 @@ static void op_usage_security(FILE *f) {
 static void op_usage_limits(FILE *f) {
   fprintf(f,
 "Limits:\n"
-"  --max-connections N  connections at once, 1-%d (default %d); more are\n"
-"                       closed as soon as they are accepted\n"
+"  --max-connections N  connections at once, 1-%d (default %d); more wait\n"
+"                       in the kernel's backlog until one closes\n"
 "  --max-connections-per-ip N\n"
 "                       connections at once from one address, 0 for no\n"
 "                       limit (default %d)\n"

@@ -368,3 +368,36 @@ def test_connection_limit_waits_for_a_free_slot(tmp_path):
     assert ninth == 503 and closed == [b""] * 8
     # It waited for the deadline to close the idle ones, no longer.
     assert 1.0 <= waited <= 2.0 + 1.5, waited
+
+
+def _max_connections_texts():
+    """What --help, the man page and the README's flag table say about
+    --max-connections, each folded to one line."""
+    exe = qfstack.BUILD_DIR / "bin" / "qiflow-exporter"
+    if not exe.exists():
+        pytest.skip(f"{exe} not built")
+    help_text = subprocess.run([str(exe), "--help"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout
+    helped = re.search(r"^  --max-connections N(.*?)(?=^  --)", help_text,
+                       re.M | re.S)
+    man = (qfstack.SOURCE_DIR / "contrib" / "man" /
+           "qiflow-exporter.1").read_text().replace("\\-", "-")
+    manned = re.search(r'^\.BI --max-connections " N"\n(.*?)^\.TP', man,
+                       re.M | re.S)
+    readme = (qfstack.SOURCE_DIR / "README.md").read_text()
+    row = re.search(r"^\| `--max-connections N` \|.*$", readme, re.M)
+    assert helped and manned and row, (helped, manned, row)
+    return {name: re.sub(r"\s+", " ", m.group(1) if m.re.groups else
+                         m.group(0))
+            for name, m in (("--help", helped), ("man page", manned),
+                            ("README", row))}
+
+
+def test_max_connections_is_documented_as_it_behaves():
+    # test_connection_limit_waits_for_a_free_slot shows the behaviour: a
+    # connection beyond the limit waits in the backlog and is then served.
+    # Every description must say so, and none that it is closed.
+    texts = _max_connections_texts()
+    wrong = {name: text for name, text in texts.items()
+             if "backlog" not in text or "closed" in text}
+    assert not wrong, wrong
