@@ -136,6 +136,8 @@ static enum MHD_Result ht_arg(void *cls, enum MHD_ValueKind kind,
                               const char *value, size_t value_size) {
   ht_args_t *a = cls;
   (void)kind; /* only GET arguments are asked for */
+  if (key_size == 0 && qfx_query_empty(&(qfx_kv_t){key, value}))
+    return MHD_YES; /* "?&&": nothing to read, nothing to count */
   if (a->n == QFX_QUERY_MAX) {
     a->overflow = true;
     return MHD_NO;

@@ -51,10 +51,17 @@ typedef struct qfx_issues_query_s {
   int flagged; /* QFX_IF_* */
 } qfx_issues_query_t;
 
+/* qfx_query_empty tells whether kv is an empty parameter: nothing between
+ * two '&' (or at either end of the query), no name and no '='. Empty
+ * parameters are ignored everywhere, so "?limit=5&", "?&limit=5" and
+ * "?&&" are all fine; "?=5" has a value and is not empty. */
+bool qfx_query_empty(const qfx_kv_t *kv);
+
 /* qfx_issues_query_parse validates the query parameters of
- * /project/issues (defaults: page 1, limit 20, status all, any flag).
- * 0, or -EINVAL with "<parameter>: <why>" in err for an unknown, repeated,
- * empty, malformed or out-of-range parameter. */
+ * /project/issues (defaults: page 1, limit 20, status all, any flag),
+ * skipping empty ones (qfx_query_empty). 0, or -EINVAL with
+ * "<parameter>: <why>" in err for an unknown, repeated, nameless,
+ * valueless, malformed or out-of-range parameter. */
 int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
                            qfx_issues_query_t *q, char *err, size_t errlen);
 

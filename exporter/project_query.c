@@ -65,6 +65,10 @@ static int pq_one(const qfx_kv_t *kv, qfx_issues_query_t *q, char *err,
   return -EINVAL;
 }
 
+bool qfx_query_empty(const qfx_kv_t *kv) {
+  return (kv->key == NULL || kv->key[0] == '\0') && kv->value == NULL;
+}
+
 int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
                            qfx_issues_query_t *q, char *err, size_t errlen) {
   static const char *const known[] = {"page", "limit", "status", "flagged"};
@@ -74,6 +78,8 @@ int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
                             .status = QFX_IS_ALL,
                             .flagged = QFX_IF_ANY};
   for (size_t i = 0; i < n; i++) {
+    if (qfx_query_empty(&kv[i]))
+      continue;
     const char *k = kv[i].key != NULL ? kv[i].key : "";
     unsigned bit = 0;
     for (unsigned j = 0; j < 4; j++)

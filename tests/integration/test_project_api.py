@@ -287,7 +287,8 @@ BAD = [  # query, the parameter the error must name first
     ("flagged=TRUE", "flagged"), ("flagged", "flagged"),
     ("page=1&page=2", "page"), ("limit=5&status=open&limit=5", "limit"),
     ("flagged=true&flagged=true", "flagged"), ("sort=asc", "sort"),
-    ("Page=1", "Page"), ("=1", "query"),
+    ("Page=1", "Page"), ("=1", "query"), ("=", "query"),
+    ("&&=1&&", "query"),
 ]
 
 
@@ -295,6 +296,29 @@ BAD = [  # query, the parameter the error must name first
 def test_bad_parameters_are_400_naming_the_parameter(stack, query, param):
     error = issues(stack, query, status=400)["error"]
     assert error.startswith(f"{param}:"), error
+
+
+EMPTY = [  # a query with empty parameters, the same without them
+    ("?", ""), ("?&", ""), ("?&&", ""), ("?limit=5&", "?limit=5"),
+    ("?&limit=5", "?limit=5"), ("?limit=5&&status=open", "?limit=5&status=open"),
+    ("?&&&limit=3&&&page=2&&&", "?limit=3&page=2"),
+    ("?" + "&" * 40 + "limit=2", "?limit=2"),  # not counted as parameters
+]
+
+
+@pytest.mark.parametrize("query,same", EMPTY, ids=[e[0] for e in EMPTY])
+def test_empty_parameters_are_ignored(stack, published, query, same):
+    with_gaps = stack.get("/project/issues" + query)
+    without = stack.get("/project/issues" + same)
+    assert with_gaps.status == without.status == 200, with_gaps
+    assert with_gaps.json() == without.json()
+    validate(with_gaps.json(), "project-issues")
+
+
+def test_empty_parameters_are_ignored_on_metrics(stack):
+    resp = stack.get("/metrics?&&format=prometheus&")
+    assert resp.status == 200, resp
+    assert resp.headers["content-type"].startswith("text/plain")
 
 
 def test_too_many_parameters_is_400(stack):

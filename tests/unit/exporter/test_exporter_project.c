@@ -409,6 +409,16 @@ static void test_query_good(void **state) {
                      0);
     assert_int_equal(q.status, s);
   }
+  /* Empty parameters ("?&limit=5&&") are skipped, wherever they are. */
+  qfx_kv_t gaps[] = {{"", NULL}, {"limit", "5"}, {NULL, NULL}, {"", NULL}};
+  assert_int_equal(qfx_issues_query_parse(gaps, 4, &q, err, sizeof(err)), 0);
+  assert_true(q.limit == 5 && q.page == 1);
+  assert_int_equal(qfx_issues_query_parse(gaps, 1, &q, err, sizeof(err)), 0);
+  assert_int_equal(q.limit, 20);
+  assert_true(qfx_query_empty(&gaps[0]));
+  assert_false(qfx_query_empty(&(qfx_kv_t){"", ""}));  /* "?=" */
+  assert_false(qfx_query_empty(&(qfx_kv_t){"", "5"})); /* "?=5" */
+  assert_false(qfx_query_empty(&(qfx_kv_t){"x", NULL}));
 }
 
 static void test_query_bad(void **state) {
@@ -442,6 +452,8 @@ static void test_query_bad(void **state) {
       {{{"sort", "asc"}}, 1, "sort: unknown parameter"},
       {{{"Page", "1"}}, 1, "Page: unknown parameter"},
       {{{"", "1"}}, 1, "query: a parameter without a name"},
+      {{{"", ""}}, 1, "query: a parameter without a name"},
+      {{{"", NULL}, {"=", "1"}}, 2, "=: unknown parameter"},
       {{{"limit", "5"}, {"x", NULL}}, 2, "x: unknown parameter"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
