@@ -82,12 +82,20 @@ class BenchError(RuntimeError):
 
 # ---------------------------------------------------------------- setup
 
+def dpkg_installed(status):
+    """Whether a dpkg-query ${Status} ("want flag state") says the package
+    is unpacked and configured: state "installed" with flag "ok". Not a
+    suffix test: "unknown ok not-installed" ends in "installed" too."""
+    words = status.split()
+    return len(words) == 3 and words[1] == "ok" and words[2] == "installed"
+
+
 def missing_packages():
     missing = []
     for pkg, path in PACKAGES:
         out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
                              capture_output=True, text=True, check=False)
-        installed = out.stdout.strip().endswith("installed")
+        installed = out.returncode == 0 and dpkg_installed(out.stdout)
         if not installed and not (path and os.access(path, os.X_OK)):
             missing.append(pkg)
     return missing
