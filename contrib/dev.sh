@@ -44,10 +44,31 @@ install_missing() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
       missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "dev.sh: installing ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # npm fetches GitHub's OpenAPI description for the tests; Debian's nodejs
+  # and npm unless a node with its own npm (NodeSource's) is there already.
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  if [ ${#missing[@]} -ne 0 ]; then
+    echo "dev.sh: installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  # GitHub's OpenAPI description, pinned (tests/integration/
+  # test_github_openapi.py serves its examples): the npm tarball is
+  # checked against its registry sha512 and only the description is kept.
+  local oapi_ver=23.0.2 oapi_dir=$top/build-deps/openapi-23.0.2 tgz
+  local oapi_sha512=a55f0cecbf46636dc0c9b36f4e6a369f28e6a669edebedac444fedaabd192d070f4b8967c3bbb979918d9b044d9010b70fb8195db171e401f32d455105718386
+  [ -s "$oapi_dir/api.github.com.json" ] && return 0
+  mkdir -p "$oapi_dir"
+  tgz=$oapi_dir/octokit-openapi-$oapi_ver.tgz
+  if (cd "$oapi_dir" && npm pack --silent "@octokit/openapi@$oapi_ver" >/dev/null) &&
+    echo "$oapi_sha512  $tgz" | sha512sum -c --quiet - &&
+    tar -xzOf "$tgz" package/generated/api.github.com.json >"$oapi_dir/tmp.json"; then
+    mv "$oapi_dir/tmp.json" "$oapi_dir/api.github.com.json"
+  else
+    echo "dev.sh: cannot fetch @octokit/openapi@$oapi_ver; its tests will skip" >&2
+    rm -f "$oapi_dir/tmp.json"
+  fi
+  rm -f "$tgz"
 }
 
 build() {

@@ -17,7 +17,11 @@ It behaves like the real API where the plugin depends on it
   first, paginated);
 - faults on demand: any status (403/429 with retry-after, 5xx), slow
   answers, garbled, truncated, wrongly typed, empty or oversized bodies, and
-  transfers cut short.
+  transfers cut short;
+- canned answers (`serve`): a given body, status, headers and Link for the
+  paths (and query values) a regex matches, with the usual ETag, rate and
+  cache headers; used to serve GitHub's own example bodies and error
+  answers unchanged.
 
 Tests drive it in-process (FakeGitHub methods, under one lock) and read its
 counters of requests per path and status. It binds 127.0.0.1 only, serves
@@ -75,6 +79,21 @@ class Fault:
         self.hits = 0
 
 
+class Canned:
+    """One planned answer for GETs whose path fully matches `path` and whose
+    query holds every key/value of `query`."""
+
+    def __init__(self, path, doc, status=200, headers=None, link=None,
+                 query=None, times=None, raw=None):
+        self.path = re.compile(path)
+        self.doc, self.status, self.raw = doc, status, raw
+        self.headers = headers or {}
+        self.link = link      # "{base}" is replaced by the fake's URL
+        self.query = query or {}
+        self.times = times    # None: until cleared
+        self.hits = 0
+
+
 class FakeGitHub:
     """The fake's state and control API. All methods are thread-safe."""
 
@@ -91,6 +110,7 @@ class FakeGitHub:
         self.empty_repo = False
         self.actions_enabled = True
         self.faults = []
+        self.canned = []     # Canned answers, first match wins
         self.counts = collections.Counter()  # (path, status) -> n
         self.requests = []   # dicts: method, path, query, status, inm, auth
         self.rate_limit = rate_limit
@@ -361,6 +381,34 @@ class FakeGitHub:
             self.faults.append(f)
         return f
 
+    def serve(self, path, doc=None, status=200, headers=None, link=None,
+              query=None, times=None, raw=None):
+        """Answer GETs whose path fully matches the regex `path` (and whose
+        query holds `query`'s pairs) with `doc` as JSON (or the bytes
+        `raw`), `status`, extra `headers` and a Link header `link`. 200
+        answers carry an ETag and honour If-None-Match like the others."""
+        c = Canned(path, doc, status, headers, link, query, times, raw)
+        with self.lock:
+            self.canned.append(c)
+        return c
+
+    def clear_canned(self):
+        with self.lock:
+            self.canned.clear()
+
+    def _take_canned(self, path, query):
+        q = dict(query)
+        with self.lock:
+            for c in self.canned:
+                if (c.path.fullmatch(path)
+                        and all(q.get(k) == v for k, v in c.query.items())
+                        and (c.times is None or c.times > 0)):
+                    if c.times is not None:
+                        c.times -= 1
+                    c.hits += 1
+                    return c
+        return None
+
     def clear_faults(self):
         with self.lock:
             self.faults.clear()
@@ -589,6 +637,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "message": "API rate limit exceeded for user.",
                 "documentation_url": "https://docs.github.com/rest"},
                 charge=False)
+        canned = gh._take_canned(path, query)
+        if canned is not None:
+            link = canned.link.replace("{base}", gh.url) if canned.link \
+                else None
+            return self._send(path, parts.query, canned.status, canned.doc,
+                              link=link, extra=canned.headers, fault=fault,
+                              conditional=canned.status == 200,
+                              raw=canned.raw)
         status, doc, link = self._route(path, query)
         self._send(path, parts.query, status, doc, link=link, fault=fault,
                    conditional=status == 200)
@@ -662,11 +718,14 @@ class _Handler(BaseHTTPRequestHandler):
         return text, len(text)
 
     def _send(self, path, query, status, doc, link=None, extra=None,
-              fault=None, charge=True, conditional=False):
+              fault=None, charge=True, conditional=False, raw=None):
         gh = self.github
         auth = self.headers.get("Authorization")
-        body, announced = self._body_for(doc, fault) if status == 200 \
-            else (json.dumps(doc).encode(), None)
+        if raw is not None:
+            body, announced = raw, None
+        else:
+            body, announced = self._body_for(doc, fault) if status == 200 \
+                else (json.dumps(doc).encode(), None)
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "Cache-Control": "private, max-age=60, s-maxage=60",
                    "Vary": "Accept, Authorization, Cookie",
