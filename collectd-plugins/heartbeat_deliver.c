@@ -49,6 +49,24 @@ hb_class_t hb_classify(long status, const char *error_text) {
   return HB_CLASS_REFUSED;
 }
 
+hb_class_t hb_record_class(hb_class_t c, long status, const char *error_text,
+                           const char *rec_swarm, const char *rec_status,
+                           const char *swarm_id, bool last_attempt) {
+  if (c == HB_CLASS_BAD_REQUEST)
+    return HB_CLASS_UNDELIVERABLE;
+  if (c == HB_CLASS_UNREGISTERED && rec_swarm != NULL && swarm_id != NULL &&
+      strcmp(rec_swarm, swarm_id) != 0)
+    return HB_CLASS_UNDELIVERABLE;
+  bool known = rec_status != NULL && (strcmp(rec_status, "online") == 0 ||
+                                      strcmp(rec_status, "offline") == 0 ||
+                                      strcmp(rec_status, "degraded") == 0);
+  if (c == HB_CLASS_RETRY && status == 500 && last_attempt && !known &&
+      error_text != NULL &&
+      strcasestr(error_text, "failed to process heartbeat") != NULL)
+    return HB_CLASS_UNDELIVERABLE;
+  return c;
+}
+
 /* hbd_oneline copies at most outlen-1 bytes of s, control characters as
  * spaces. */
 static void hbd_oneline(const char *s, size_t len, char *out, size_t outlen) {
@@ -261,6 +279,11 @@ hb_verdict_t hb_deliver_answer(hb_deliver_t *d, double now, hb_class_t c,
     return HB_KEEP;
   case HB_CLASS_CANCELED:
     return HB_KEEP;
+  case HB_CLASS_UNDELIVERABLE:
+    d->mode = HB_MODE_OK;
+    d->attempts = 0;
+    d->not_before = now;
+    return d->p.keep_forever ? HB_SET_ASIDE : HB_DROP;
   default:
     break;
   }

@@ -11,9 +11,12 @@
  * - 429: not an attempt that counts; the backend is paused for Retry-After
  *   (at most max_pause), and a RateLimit-Policy it names ("100;w=900")
  *   becomes a second limit, so replay paces itself below it from then on.
- * - 400, 401, 403, 404 and other 4xx: the backend refuses; retrying at once
+ * - 401, 403, 404 and other 4xx: the backend refuses; retrying at once
  *   would fail again, so the record waits reject_delay and is tried again
  *   (fixing the key or registering the swarm later loses nothing).
+ * - undeliverable (the caller's judgement, from the answer and the record:
+ *   see hb_record_class): the record is set aside and the next one goes
+ *   at once, so a record the backend will never take holds nothing back.
  * Webhooks (keep_forever false) drop a record instead of waiting when it is
  * refused or its retries are spent. */
 #ifndef HEARTBEAT_DELIVER_H
@@ -36,12 +39,29 @@ typedef enum hb_class_e {
   HB_CLASS_UNREGISTERED, /* 404 "Swarm not found": register the swarm */
   HB_CLASS_WRONG_PATH,   /* 404 otherwise: the URL's path is wrong */
   HB_CLASS_REFUSED,      /* any other 4xx */
-  HB_CLASS_CANCELED      /* we stopped the request ourselves */
+  HB_CLASS_CANCELED,     /* we stopped the request ourselves */
+  HB_CLASS_UNDELIVERABLE /* refused for the record itself: set it aside */
 } hb_class_t;
 
 /* hb_classify maps an HTTP status (0: no answer) and the body's error text
  * to a class. */
 hb_class_t hb_classify(long status, const char *error_text);
+
+/* hb_record_class refines the class c of a backend's answer to a spooled
+ * heartbeat: HB_CLASS_UNDELIVERABLE when the refusal is about this record
+ * and would repeat for it forever, while the records behind it may pass:
+ * - 400: the body itself is refused;
+ * - 404 "Swarm not found" for a record whose swarm_id (rec_swarm) is not
+ *   the current swarm id (the operator changed SwarmID since);
+ * - 500 "Failed to process heartbeat" on the record's last attempt
+ *   (last_attempt true) when the record's status (rec_status) is not one
+ *   the backend's database takes (online, offline, degraded).
+ * Everything else (auth, a wrong path, the current swarm unregistered, an
+ * outage) is the backend's or the configuration's and concerns every
+ * record alike: c unchanged. */
+hb_class_t hb_record_class(hb_class_t c, long status, const char *error_text,
+                           const char *rec_swarm, const char *rec_status,
+                           const char *swarm_id, bool last_attempt);
 
 /* hb_error_text extracts a one-line reason from a response body: the JSON
  * "error" (or "message") string, else the body's first printable bytes.
@@ -95,7 +115,8 @@ typedef struct hb_deliver_s {
 typedef enum hb_verdict_e {
   HB_DONE, /* delivered: remove it */
   HB_KEEP, /* keep it and try again at hb_deliver_ready_at */
-  HB_DROP  /* give it up (webhooks only) */
+  HB_DROP, /* give it up (webhooks only) */
+  HB_SET_ASIDE /* undeliverable: keep it apart, go on with the next */
 } hb_verdict_t;
 
 const char *hb_mode_name(hb_mode_t m);

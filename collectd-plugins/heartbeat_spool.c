@@ -4,6 +4,7 @@
 
 #include "qf_buf.h"
 #include "qf_file.h"
+#include "qf_json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -213,17 +214,24 @@ static int hbs_load(hb_spool_t *s, size_t *discarded, char *err,
   return status;
 }
 
-/* hbs_paths builds the two file names of the spool. */
+/* hbs_paths builds the file names of the spool. */
 static int hbs_paths(hb_spool_t *s, const char *dir, const char *name) {
-  qf_buf_t a = QF_BUF_INIT, b = QF_BUF_INIT;
+  qf_buf_t a = QF_BUF_INIT, b = QF_BUF_INIT, c = QF_BUF_INIT,
+           d = QF_BUF_INIT;
   if (qf_buf_printf(&a, "%s/%s.spool", dir, name) != 0 ||
-      qf_buf_printf(&b, "%s/%s.done", dir, name) != 0) {
+      qf_buf_printf(&b, "%s/%s.done", dir, name) != 0 ||
+      qf_buf_printf(&c, "%s/rejected", dir) != 0 ||
+      qf_buf_printf(&d, "%s/rejected/%s.jsonl", dir, name) != 0) {
     qf_buf_free(&a);
     qf_buf_free(&b);
+    qf_buf_free(&c);
+    qf_buf_free(&d);
     return -ENOMEM;
   }
   s->path = qf_buf_steal(&a, NULL);
   s->done_path = qf_buf_steal(&b, NULL);
+  s->rejected_dir = qf_buf_steal(&c, NULL);
+  s->rejected_path = qf_buf_steal(&d, NULL);
   return 0;
 }
 
@@ -263,6 +271,8 @@ void hb_spool_close(hb_spool_t *s) {
     close(s->fd);
   free(s->path);
   free(s->done_path);
+  free(s->rejected_dir);
+  free(s->rejected_path);
   free(s->recs);
   memset(s, 0, sizeof(*s));
   s->fd = -1;
@@ -456,4 +466,97 @@ int hb_spool_pop(hb_spool_t *s, char *err, size_t errlen) {
   if (dead >= HBS_COMPACT_MIN && (size_t)dead > s->bytes)
     return hbs_compact(s, err, errlen);
   return 0;
+}
+
+/* hbs_rejected_line renders the JSON line of a record set aside. */
+static int hbs_rejected_line(long long id, long long t, long http_status,
+                             const char *answer, const char *body, size_t len,
+                             char **out, size_t *outlen) {
+  qf_jw_t w;
+  int status = qf_jw_init(&w);
+  if (status != 0)
+    return status;
+  yajl_val doc = qf_json_parse(body, NULL, 0);
+  qf_jw_obj_open(&w);
+  qf_jw_kint(&w, "heartbeat_id", id);
+  qf_jw_ktime(&w, "set_aside_at", t);
+  qf_jw_kint(&w, "http_status", http_status);
+  char *text = strdup(answer != NULL ? answer : "");
+  if (text != NULL)
+    qf_json_utf8_repair(text); /* the backend's bytes, whatever they are */
+  qf_jw_kstr(&w, "answer", text);
+  free(text);
+  qf_jw_key(&w, "body");
+  if (YAJL_IS_OBJECT(doc))
+    qf_jw_raw(&w, body, len); /* our own JSON, CRC-checked */
+  else
+    qf_jw_str(&w, body); /* cannot happen unless the spool was edited */
+  qf_jw_obj_close(&w);
+  if (doc != NULL)
+    yajl_tree_free(doc);
+  status = qf_jw_finish(&w, out, outlen);
+  qf_jw_free(&w);
+  return status;
+}
+
+/* hbs_append_line appends line + "\n" to the rejected file, fsync'd,
+ * rotating the file first when the line would take it over the bound. */
+static int hbs_append_line(hb_spool_t *s, const char *line, size_t len,
+                           char *err, size_t errlen) {
+  int status = qf_mkdir_p(s->rejected_dir, 0700, err, errlen);
+  if (status != 0)
+    return status;
+  struct stat st;
+  if (stat(s->rejected_path, &st) == 0 && st.st_size > 0 &&
+      (size_t)st.st_size + len + 1 > HB_REJECTED_MAX) {
+    char older[4200];
+    snprintf(older, sizeof(older), "%s.1", s->rejected_path);
+    if (rename(s->rejected_path, older) != 0) {
+      status = -errno;
+      qf_err(err, errlen, "rename %s: %s", s->rejected_path, strerror(errno));
+      return status;
+    }
+  }
+  int fd = open(s->rejected_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    status = -errno;
+    qf_err(err, errlen, "open %s: %s", s->rejected_path, strerror(errno));
+    return status;
+  }
+  struct stat now;
+  off_t start = fstat(fd, &now) == 0 ? now.st_size : 0;
+  status = hbs_pwrite_all(fd, line, len, start);
+  if (status == 0)
+    status = hbs_pwrite_all(fd, "\n", 1, start + (off_t)len);
+  if (status == 0 && fsync(fd) != 0)
+    status = -errno;
+  if (status != 0) {
+    qf_err(err, errlen, "write %s: %s", s->rejected_path, strerror(-status));
+    int cut = ftruncate(fd, start); /* no torn line stays behind */
+    (void)cut;
+  }
+  close(fd);
+  return status;
+}
+
+int hb_spool_set_aside(hb_spool_t *s, long long t, long http_status,
+                       const char *answer, char *err, size_t errlen) {
+  long long id;
+  char *body = NULL, *line = NULL;
+  size_t len = 0, llen = 0;
+  int status = hb_spool_peek(s, &id, &body, &len, err, errlen);
+  if (status != 0)
+    return status;
+  status = hbs_rejected_line(id, t, http_status, answer, body, len, &line,
+                             &llen);
+  if (status != 0)
+    qf_err(err, errlen, "cannot render heartbeat %lld for %s", id,
+           s->rejected_path);
+  if (status == 0)
+    status = hbs_append_line(s, line, llen, err, errlen);
+  if (status == 0)
+    status = hb_spool_pop(s, err, errlen);
+  free(line);
+  free(body);
+  return status;
 }

@@ -8,7 +8,12 @@
  * crash-safe: a torn tail record is cut off when the spool is opened, and a
  * crash between a delivery and the .done update only repeats that one
  * heartbeat, which receivers de-duplicate by heartbeat_id. The file is
- * compacted once the finished prefix outweighs what is still pending. */
+ * compacted once the finished prefix outweighs what is still pending.
+ *
+ * A record the backend refuses for a reason of its own is set aside: one
+ * JSON line in <dir>/rejected/<name>.jsonl (see hb_spool_set_aside), then
+ * finished like a delivered one, so it never holds back the records behind
+ * it. A crash between the two steps sets it aside twice at worst. */
 #ifndef HEARTBEAT_SPOOL_H
 #define HEARTBEAT_SPOOL_H
 
@@ -22,8 +27,13 @@ typedef struct hb_spool_rec_s {
   size_t size; /* the whole framed record */
 } hb_spool_rec_t;
 
+/* Bound on <name>.jsonl: a line that would pass it first renames the file
+ * to <name>.jsonl.1 (replacing the older one), so at most twice this. */
+#define HB_REJECTED_MAX ((size_t)1 << 20)
+
 typedef struct hb_spool_s {
   char *path, *done_path;
+  char *rejected_dir, *rejected_path; /* <dir>/rejected/<name>.jsonl */
   int fd;
   hb_spool_rec_t *recs; /* pending records, oldest first: recs[head..] */
   size_t head, count, cap;
@@ -63,6 +73,14 @@ int hb_spool_peek(hb_spool_t *s, long long *id, char **body, size_t *len,
 
 /* hb_spool_pop marks the oldest pending record finished. */
 int hb_spool_pop(hb_spool_t *s, char *err, size_t errlen);
+
+/* hb_spool_set_aside appends the oldest pending record to the rejected
+ * file as {"heartbeat_id", "set_aside_at" (t, RFC 3339), "http_status",
+ * "answer", "body"} (body: the heartbeat as sent, a JSON object), fsync'd,
+ * then marks it finished. 0 or a negative errno with a message in err;
+ * on failure the record stays pending. */
+int hb_spool_set_aside(hb_spool_t *s, long long t, long http_status,
+                       const char *answer, char *err, size_t errlen);
 
 /* hb_spool_depth is the number of pending records. */
 size_t hb_spool_depth(const hb_spool_t *s);

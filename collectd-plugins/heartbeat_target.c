@@ -4,6 +4,7 @@
 
 #include "heartbeat_config.h"
 #include "qf_buf.h"
+#include "qf_json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -247,12 +248,84 @@ static void hbt_delivered(hb_backend_t *b, const hb_env_t *env, double now) {
   b->last_class = HB_CLASS_OK;
 }
 
+/* The fields of a spooled heartbeat that decide whether a refusal is
+ * about the record itself. */
+typedef struct hbt_rec_s {
+  char swarm_id[256]; /* "": none */
+  char status[32];    /* "": none */
+  bool has_status;
+} hbt_rec_t;
+
+/* hbt_rec_read takes swarm_id and status from a spooled body. */
+static void hbt_rec_read(const char *body, hbt_rec_t *r) {
+  memset(r, 0, sizeof(*r));
+  yajl_val doc = qf_json_parse(body, NULL, 0);
+  const char *v = qf_json_get_str(doc, "swarm_id");
+  if (v != NULL)
+    qf_strcpy(r->swarm_id, sizeof(r->swarm_id), v);
+  if ((v = qf_json_get_str(doc, "status")) != NULL) {
+    qf_strcpy(r->status, sizeof(r->status), v);
+    r->has_status = true;
+  }
+  if (doc != NULL)
+    yajl_tree_free(doc);
+}
+
+/* hbt_aside_reason says why a refusal concerns the record alone. */
+static const char *hbt_aside_reason(hb_class_t orig) {
+  switch (orig) {
+  case HB_CLASS_UNREGISTERED:
+    return "a swarm id this backend does not know and that is no longer "
+           "ours";
+  case HB_CLASS_BAD_REQUEST:
+    return "the backend refuses this body itself";
+  default:
+    break;
+  }
+  return "its status is one the backend cannot store, every attempt failed "
+         "alike";
+}
+
+/* hbt_set_aside moves an undeliverable record out of the way and says so
+ * once, with the record's own id and swarm id and the backend's answer. */
+static void hbt_set_aside(hb_backend_t *b, const hb_env_t *env, long long id,
+                          const hbt_rec_t *rec, hb_class_t orig, long status,
+                          const char *text) {
+  char what[HB_ERROR_MAX + 400], err[HB_ERROR_MAX];
+  snprintf(what, sizeof(what),
+           "backend %s refused heartbeat %lld of swarm \"%s\" (%ld \"%s\"): "
+           "%s",
+           b->name, id, rec->swarm_id, status, text, hbt_aside_reason(orig));
+  qf_strcpy(b->st.last_error, sizeof(b->st.last_error), what);
+  b->st.failed++;
+  b->last_class = orig;
+  if (hb_spool_set_aside(&b->spool, (long long)time(NULL), status, text, err,
+                         sizeof(err)) != 0) {
+    /* Not recorded apart: it stays first and is tried again later. */
+    hb_logf(&env->log, HB_LOG_ERR,
+            "%s; it cannot be set aside (%s), so it stays in the spool and "
+            "is tried again in %.0f s",
+            what, err, b->policy.reject_delay);
+    b->dl.not_before += b->policy.reject_delay;
+    return;
+  }
+  b->st.set_aside++;
+  size_t depth = hb_spool_depth(&b->spool);
+  hb_logf(&env->log, HB_LOG_ERR,
+          "%s; set aside in %s (%llu so far; replay: see the README) and the "
+          "%zu %s behind it go on",
+          what, b->spool.rejected_path, b->st.set_aside, depth,
+          hb_plural(depth, "heartbeat", "heartbeats"));
+}
+
 /* hbt_failed books and logs a failed attempt: every change of cause is
  * logged, a repeat of the same cause while down is not. */
 static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
-                       hb_class_t c, long status, const char *text) {
+                       const hbt_rec_t *rec, hb_class_t c, long status,
+                       const char *text) {
   char what[HB_ERROR_MAX + 400];
-  hb_backend_describe(b, env->swarm_id, c, status, text, what, sizeof(what));
+  hb_backend_describe(b, rec->swarm_id[0] ? rec->swarm_id : env->swarm_id, c,
+                      status, text, what, sizeof(what));
   bool repeat = c == b->last_class && strcmp(b->st.last_error, what) == 0;
   qf_strcpy(b->st.last_error, sizeof(b->st.last_error), what);
   b->st.failed++;
@@ -309,6 +382,8 @@ hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
   b->st.last_attempt = time(NULL);
   qf_http_response_t resp = {0};
   int rc = hb_backend_post(b, env, body, len, &resp);
+  hbt_rec_t rec;
+  hbt_rec_read(body, &rec);
   free(body);
   double after = now + resp.seconds;
   char text[HB_ERROR_MAX];
@@ -316,16 +391,22 @@ hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
   hb_class_t c = rc == -ECANCELED ? HB_CLASS_CANCELED
                  : rc != 0        ? HB_CLASS_RETRY
                                   : hb_classify(resp.status, text);
+  hb_class_t orig = c;
   if (rc == 0) {
     b->st.last_status = resp.status;
     b->st.last_latency_ms = resp.seconds * 1000.0;
+    c = hb_record_class(c, resp.status, text, rec.swarm_id,
+                        rec.has_status ? rec.status : NULL, env->swarm_id,
+                        b->dl.attempts + 1 >= b->policy.retries);
   }
   hb_verdict_t v =
       hb_deliver_answer(&b->dl, after, c, resp.retry_after, resp.rl_policy);
   if (v == HB_DONE)
     hbt_delivered(b, env, after);
+  else if (v == HB_SET_ASIDE)
+    hbt_set_aside(b, env, id, &rec, orig, resp.status, text);
   else if (c != HB_CLASS_CANCELED)
-    hbt_failed(b, env, after, c, rc == 0 ? resp.status : 0, text);
+    hbt_failed(b, env, after, &rec, c, rc == 0 ? resp.status : 0, text);
   qf_http_response_free(&resp);
   return c;
 }

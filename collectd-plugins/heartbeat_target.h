@@ -42,6 +42,7 @@ void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...)
 /* What heartbeat.json and the dispatched values report per target. */
 typedef struct hb_stats_s {
   unsigned long long sent, failed, retried, dropped;
+  unsigned long long set_aside; /* undeliverable, kept in spool/rejected/ */
   time_t last_success, last_attempt; /* 0: never */
   long last_status;                  /* -1: no answer yet */
   double last_latency_ms;            /* NAN: none yet */
@@ -115,8 +116,9 @@ int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
 double hb_backend_ready_at(const hb_backend_t *b, double now);
 
 /* hb_backend_send_one POSTs the oldest spooled heartbeat once and applies
- * the answer (removing it when delivered). now is the monotonic clock.
- * Returns the answer's class. */
+ * the answer: removes it when delivered, sets it aside (logged once with
+ * its own id and swarm id) when it is undeliverable (hb_record_class).
+ * now is the monotonic clock. Returns the answer's class. */
 hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
                                double now);
 
@@ -126,7 +128,8 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
                     size_t len, qf_http_response_t *resp);
 
 /* hb_backend_describe writes what an answer means for the operator, with
- * the backend's own error text (the API key redacted). */
+ * the backend's own error text (the API key redacted); swarm_id is the
+ * one the refused record carries. */
 void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
                          hb_class_t c, long status, const char *text, char *out,
                          size_t outlen);

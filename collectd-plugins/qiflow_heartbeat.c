@@ -673,6 +673,8 @@ static void hp_dispatch_values(void) {
                  (value_t){.derive = (derive_t)b->st.retried});
     hp_dispatch1(b->name, "derive", "dropped",
                  (value_t){.derive = (derive_t)b->st.dropped});
+    hp_dispatch1(b->name, "derive", "set_aside",
+                 (value_t){.derive = (derive_t)b->st.set_aside});
     hp_dispatch1(b->name, "queue_length", "spool",
                  (value_t){.gauge = (gauge_t)hb_spool_depth(&b->spool)});
     hp_dispatch1(b->name, "latency", "delivery",

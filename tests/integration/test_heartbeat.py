@@ -559,6 +559,106 @@ def test_registering_later_loses_nothing(tmp_path, fakes):
                                  spooled_ids(tmp_path))
 
 
+def rejected_lines(root, name="central"):
+    """The JSON lines of spool/rejected/<name>.jsonl (set-aside records)."""
+    path = root / "state" / "heartbeat_spool" / "rejected" / f"{name}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_changed_swarm_id_sets_old_records_aside(tmp_path, fakes):
+    """Heartbeats spooled under an old SwarmID the backend does not know are
+    set aside after the change (kept on disk with the backend's answer,
+    counted, logged once each with their own id) and never hold back the
+    new swarm's heartbeats, though a refusal waits RejectedRetryDelay."""
+    fake = fakes()  # knows SWARM only
+    old = "swarm-old-0"
+    conf = heartbeat_conf(tmp_path, [backend_block("central", fake.url,
+                                                   **fast())], swarm=old)
+    collectd = start(tmp_path, conf)
+    try:
+        qfstack.wait_until(lambda: fake.statuses()[:1] == [404], 15,
+                           message="the old swarm refused")
+        # Its own swarm unknown: held, one refusal per RejectedRetryDelay.
+        qfstack.wait_until(
+            lambda: backend_state(tmp_path)["spool_depth"] >= 3, 15,
+            message="the old swarm's heartbeats held in the spool")
+        assert fake.statuses() == [404]
+    finally:
+        assert collectd.stop() == 0
+    held = spooled_ids(tmp_path)
+    assert len(held) >= 3
+    collectd = start(tmp_path, heartbeat_conf(
+        tmp_path, [backend_block("central", fake.url, **fast())]))
+    try:
+        qfstack.wait_until(
+            lambda: len(fake.delivered()) >= 3 and
+            backend_state(tmp_path)["spool_depth"] == 0, 20,
+            message="the new swarm's heartbeats delivered past the old ones")
+        log = collectd.log()
+        state = backend_state(tmp_path)
+    finally:
+        assert collectd.stop() == 0
+    aside = rejected_lines(tmp_path)
+    assert [r["heartbeat_id"] for r in aside] == held
+    for r in aside:
+        assert r["http_status"] == 404
+        assert r["answer"] == \
+            "Swarm not found. Please register the swarm first."
+        assert r["body"]["swarm_id"] == old
+        assert r["body"]["heartbeat_id"] == r["heartbeat_id"]
+        qfstack.validate(r["body"], "heartbeat-body")
+        # Logged once, naming the record's id and swarm, not the new one.
+        line = (f'backend central refused heartbeat {r["heartbeat_id"]} of '
+                f'swarm "{old}" (404 "Swarm not found. Please register the '
+                f'swarm first.")')
+        assert log.count(line) == 1, log
+    assert state["set_aside"] == len(held)
+    assert state["spool_depth"] == 0
+    # Each old record was tried once; the new ones went straight after.
+    reqs = fake.requests()
+    old_ids = [r.body["heartbeat_id"] for r in reqs
+               if r.body and r.body.get("swarm_id") == old]
+    assert old_ids == [held[0]] + held, old_ids
+    delivered = fake.delivered()
+    assert all(b["swarm_id"] == SWARM for b in delivered)
+    assert fake.delivered_ids() == sorted(fake.delivered_ids())
+    assert all(i > max(held) for i in fake.delivered_ids())
+    mode = (tmp_path / "state" / "heartbeat_spool" / "rejected" /
+            "central.jsonl").stat().st_mode & 0o777
+    assert mode == 0o600
+
+
+def test_400_sets_one_record_aside_the_rest_go(tmp_path, fakes):
+    fake = fakes()
+    collectd = start_central(tmp_path, fake)
+    try:
+        fake.wait_for(lambda f: len(f.delivered()) >= 1, 20)
+        fake.force(400, count=1, body={
+            "success": False, "error": "health_status must contain numeric "
+            "cpu_percent, memory_percent and disk_percent"})
+        fake.wait_for(lambda f: 400 in f.statuses() and
+                      f.statuses()[-1] == 200, 20)
+        log = collectd.log()
+        state = backend_state(tmp_path)
+    finally:
+        collectd.stop()
+    recs = fake.requests()
+    i = fake.statuses().index(400)
+    refused = recs[i].body["heartbeat_id"]
+    # Not tried again (RejectedRetryDelay is 30 s): the next one went.
+    assert recs[i + 1].body["heartbeat_id"] > refused
+    assert recs[i + 1].time - recs[i].time < 5
+    assert refused not in fake.delivered_ids()
+    assert [r["heartbeat_id"] for r in rejected_lines(tmp_path)] == [refused]
+    assert rejected_lines(tmp_path)[0]["http_status"] == 400
+    assert state["set_aside"] == 1
+    assert f"refused heartbeat {refused} of swarm \"{SWARM}\" (400 " \
+        "\"health_status must contain numeric" in log
+    assert "the backend refuses this body itself; set aside in " in log
+
+
 def test_500_and_429_are_retried_without_loss(tmp_path, fakes):
     fake = fakes()
     collectd = start_central(tmp_path, fake)

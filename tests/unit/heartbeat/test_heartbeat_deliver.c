@@ -242,9 +242,77 @@ static void test_webhooks_drop(void **state) {
   hb_deliver_free(&d);
 }
 
+/* Only refusals about the record itself set it aside; everything that
+ * concerns every record alike keeps holding. */
+static void test_record_class(void **state) {
+  (void)state;
+  const char *fph = "Failed to process heartbeat";
+  const char *snf = "Swarm not found. Please register the swarm first.";
+  struct {
+    hb_class_t c;
+    long status;
+    const char *text, *rec_swarm, *rec_status;
+    bool last;
+    hb_class_t want;
+  } cases[] = {
+      {HB_CLASS_BAD_REQUEST, 400, "Missing required field: swarm_id", "s1",
+       "online", false, HB_CLASS_UNDELIVERABLE},
+      {HB_CLASS_UNREGISTERED, 404, snf, "old", "online", false,
+       HB_CLASS_UNDELIVERABLE},
+      {HB_CLASS_UNREGISTERED, 404, snf, "s1", "online", false,
+       HB_CLASS_UNREGISTERED}, /* ours: register it, nothing lost */
+      {HB_CLASS_WRONG_PATH, 404, "Not found", "old", "online", false,
+       HB_CLASS_WRONG_PATH},
+      {HB_CLASS_AUTH, 403, "Invalid API key", "old", "online", false,
+       HB_CLASS_AUTH},
+      {HB_CLASS_AUTH, 401, "Missing authorization header", "s1", "online",
+       true, HB_CLASS_AUTH},
+      {HB_CLASS_RETRY, 500, fph, "s1", "weird", true,
+       HB_CLASS_UNDELIVERABLE},
+      {HB_CLASS_RETRY, 500, fph, "s1", NULL, true, HB_CLASS_UNDELIVERABLE},
+      {HB_CLASS_RETRY, 500, fph, "s1", "weird", false,
+       HB_CLASS_RETRY}, /* not yet: retries first */
+      {HB_CLASS_RETRY, 500, fph, "s1", "degraded", true,
+       HB_CLASS_RETRY}, /* a database outage, not the record */
+      {HB_CLASS_RETRY, 503, fph, "s1", "weird", true, HB_CLASS_RETRY},
+      {HB_CLASS_RETRY, 500, "Internal server error", "s1", "weird", true,
+       HB_CLASS_RETRY},
+      {HB_CLASS_RATE_LIMITED, 429, "Too many requests", "old", "x", true,
+       HB_CLASS_RATE_LIMITED},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    assert_int_equal(hb_record_class(cases[i].c, cases[i].status,
+                                     cases[i].text, cases[i].rec_swarm,
+                                     cases[i].rec_status, "s1", cases[i].last),
+                     cases[i].want);
+}
+
+/* An undeliverable record: set aside by a backend, dropped by a webhook;
+ * either way the next record may go at once. */
+static void test_undeliverable_does_not_hold(void **state) {
+  (void)state;
+  hb_deliver_t d;
+  hb_deliver_init(&d, &backend_policy);
+  assert_int_equal(hb_deliver_answer(&d, 0, HB_CLASS_RETRY, -1, NULL), HB_KEEP);
+  assert_int_equal(hb_deliver_answer(&d, 5, HB_CLASS_UNDELIVERABLE, -1, NULL),
+                   HB_SET_ASIDE);
+  assert_int_equal(d.attempts, 0);
+  assert_int_equal(d.mode, HB_MODE_OK);
+  assert_true(hb_deliver_ready_at(&d, 5) <= 5.0);
+  hb_deliver_free(&d);
+  hb_policy_t p = backend_policy;
+  p.keep_forever = false;
+  hb_deliver_init(&d, &p);
+  assert_int_equal(hb_deliver_answer(&d, 0, HB_CLASS_UNDELIVERABLE, -1, NULL),
+                   HB_DROP);
+  hb_deliver_free(&d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_classify),
+      cmocka_unit_test(test_record_class),
+      cmocka_unit_test(test_undeliverable_does_not_hold),
       cmocka_unit_test(test_error_text),
       cmocka_unit_test(test_redact),
       cmocka_unit_test(test_policy_header),

@@ -222,6 +222,101 @@ static void test_compaction_keeps_order(void **state) {
   hb_spool_close(&s);
 }
 
+/* read_lines loads a text file's lines (at most max) into a new buffer
+ * split in place; returns the count, 0 when the file is missing. */
+static size_t read_lines(const char *path, char **buf, char **lines,
+                         size_t max) {
+  FILE *f = fopen(path, "r");
+  *buf = NULL;
+  if (f == NULL)
+    return 0;
+  size_t cap = 0;
+  ssize_t n = getdelim(buf, &cap, '\0', f);
+  fclose(f);
+  size_t count = 0;
+  for (char *p = *buf, *nl; n > 0 && count < max && *p != '\0'; p = nl + 1) {
+    nl = strchr(p, '\n');
+    assert_non_null(nl); /* every line is whole */
+    *nl = '\0';
+    lines[count++] = p;
+  }
+  return count;
+}
+
+/* A record set aside leaves the queue (the next one is first, also after a
+ * restart) and lands whole in rejected/central.jsonl with the answer. */
+static void test_set_aside(void **state) {
+  const char *dir = *state;
+  hb_spool_t s;
+  char err[256];
+  open_spool(&s, dir, 0, NULL);
+  for (long long id = 1; id <= 3; id++)
+    append(&s, id, 4);
+  assert_int_equal(hb_spool_set_aside(&s, 1700000000, 404,
+                                      "Swarm not found. \"x\"\xff", err,
+                                      sizeof(err)),
+                   0);
+  assert_int_equal(hb_spool_depth(&s), 2);
+  assert_int_equal(head_id(&s), 2);
+  hb_spool_close(&s);
+  open_spool(&s, dir, 0, NULL);
+  assert_int_equal(hb_spool_depth(&s), 2);
+  assert_int_equal(head_id(&s), 2);
+  pop(&s);
+  assert_int_equal(hb_spool_set_aside(&s, 1700000060, 400, "bad", err,
+                                      sizeof(err)),
+                   0);
+  assert_int_equal(hb_spool_depth(&s), 0);
+  assert_int_equal(hb_spool_set_aside(&s, 0, 400, "x", err, sizeof(err)),
+                   -ENOENT);
+
+  char path[600], *buf, *lines[4];
+  snprintf(path, sizeof(path), "%s/rejected/central.jsonl", dir);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal(read_lines(path, &buf, lines, 4), 2);
+  assert_string_equal(lines[0],
+                      "{\"heartbeat_id\":1,\"set_aside_at\":"
+                      "\"2023-11-14T22:13:20Z\",\"http_status\":404,"
+                      "\"answer\":\"Swarm not found. \\\"x\\\"?\","
+                      "\"body\":{\"id\":1,\"pad\":\"    \"}}");
+  assert_non_null(strstr(lines[1], "\"heartbeat_id\":3,"));
+  assert_non_null(strstr(lines[1], "\"http_status\":400,\"answer\":\"bad\""));
+  free(buf);
+  hb_spool_close(&s);
+}
+
+/* The rejected file stays under its bound: a line that would pass it
+ * moves the file to .1 first; nothing is torn. */
+static void test_set_aside_bounded(void **state) {
+  const char *dir = *state;
+  hb_spool_t s;
+  char err[256];
+  open_spool(&s, dir, 0, NULL);
+  size_t pad = 3000, n = HB_REJECTED_MAX / pad + 10;
+  for (size_t i = 1; i <= n; i++) {
+    append(&s, (long long)i, pad);
+    assert_int_equal(hb_spool_set_aside(&s, 1700000000, 400, "bad", err,
+                                        sizeof(err)),
+                     0);
+  }
+  char path[600], older[700];
+  snprintf(path, sizeof(path), "%s/rejected/central.jsonl", dir);
+  snprintf(older, sizeof(older), "%s.1", path);
+  struct stat a, b;
+  assert_int_equal(stat(path, &a), 0);
+  assert_int_equal(stat(older, &b), 0);
+  assert_true((size_t)a.st_size <= HB_REJECTED_MAX);
+  assert_true((size_t)b.st_size <= HB_REJECTED_MAX);
+  assert_true((size_t)(a.st_size + b.st_size) > HB_REJECTED_MAX);
+  char *buf, *lines[1];
+  assert_int_equal(read_lines(older, &buf, lines, 1), 1);
+  assert_non_null(strstr(lines[0], "{\"heartbeat_id\":1,"));
+  free(buf);
+  hb_spool_close(&s);
+}
+
 static void test_crc(void **state) {
   (void)state;
   assert_int_equal(hb_crc32("123456789", 9), 0xCBF43926ul); /* check value */
@@ -237,6 +332,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_corrupt_and_garbage_tail, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_compaction_keeps_order, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_set_aside, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_set_aside_bounded, setup_dir,
                                       teardown_dir),
       cmocka_unit_test(test_crc),
   };
