@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # dev.sh: the README's two commands.
-#   contrib/dev.sh run  [qfstack run options]  install what is missing, build,
-#                        run collectd + our plugins + the exporter until Ctrl-C
+#   contrib/dev.sh run  [tools/demo.py options]  install what is missing,
+#                        build, run the demo until Ctrl-C: collectd with our
+#                        three plugins (a fake GitHub and a stand-in backend
+#                        on 127.0.0.1) and the exporter on 127.0.0.1:8080
 #   contrib/dev.sh test [ctest options]        install what is missing, build,
 #                        run every test, then the reliability checks:
 #     1 debug     Debug build (BUILD_DIR), its unit + integration tests
@@ -172,8 +174,7 @@ case "$cmd" in
   run)
     install_missing
     build
-    exec /usr/bin/python3 "$top/tests/integration/qfstack.py" run \
-      --build-dir "$build_dir" "$@"
+    exec /usr/bin/python3 "$top/tools/demo.py" --build-dir "$build_dir" "$@"
     ;;
   test)
     install_missing
