@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# dev.sh: the README's two commands.
+# dev.sh: the README's commands.
+#   contrib/dev.sh deps                install what is missing and nothing
+#                        else: the Debian packages below (and the test data
+#                        install_missing fetches)
+#   contrib/dev.sh build               configure and build BUILD_DIR
+#   contrib/dev.sh check [ctest options]  the inner loop, seconds after a build:
+#                        build, then the unit tests and the quick integration
+#                        tests (CHECK_TESTS below) of that build
 #   contrib/dev.sh run  [tools/demo.py options]  install what is missing,
 #                        build, run the demo until Ctrl-C: collectd with our
 #                        three plugins (a fake GitHub and a stand-in backend
@@ -14,8 +21,9 @@
 #   stage's time follows, then one "N passed, N failed" line (tests, plus
 #   one failure per stage that broke before its tests). ctest options apply
 #   to every stage. QF_STAGES (default "debug asan checks fuzz") picks stages.
-# Both are idempotent. BUILD_DIR (default: build) and BUILD_TYPE (default:
-# Debug) may be set in the environment.
+# All are idempotent; build and check install nothing (run deps first on a
+# new machine). BUILD_DIR (default: build) and BUILD_TYPE (default: Debug)
+# may be set in the environment.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -76,6 +84,18 @@ install_missing() {
 build() {
   cmake -S "$top" -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
   cmake --build "$build_dir" -j"$(nproc)"
+}
+
+# check's integration tests: the quick ones (a few seconds each), which
+# still start the real collectd and exporter. `test` runs them all.
+CHECK_TESTS='^integration_test_(schemas|harness|manpage|contrib|migrate|demo|sanitize)$'
+
+# check ARGS...: build, then the unit tests and the quick integration tests.
+check() {
+  build || { echo "dev.sh: build failed (missing packages? contrib/dev.sh deps)" >&2; return 1; }
+  ctest --test-dir "$build_dir" --output-on-failure -L unit -j"$(nproc)" "$@" &&
+    ctest --test-dir "$build_dir" --output-on-failure -R "$CHECK_TESTS" \
+      -j"$(nproc)" "$@"
 }
 
 # Test stages: each records "name|status|seconds|passed|failed|note".
@@ -171,6 +191,15 @@ print_summary() {
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
+  deps)
+    install_missing
+    ;;
+  build)
+    build
+    ;;
+  check)
+    check "$@"
+    ;;
   run)
     install_missing
     build
@@ -188,7 +217,7 @@ case "$cmd" in
     [ "$total_failed" -eq 0 ]
     ;;
   *)
-    echo "usage: contrib/dev.sh run|test [options]" >&2
+    echo "usage: contrib/dev.sh deps|build|check|run|test [options]" >&2
     exit 2
     ;;
 esac
