@@ -59,6 +59,10 @@ int hb_state_render(const hb_state_in_t *in, char **out, size_t *len) {
   qf_jw_ktime(&w, "updated_at", in->now);
   qf_jw_kbool(&w, "running", in->running);
   qf_jw_kstr(&w, "swarm_id", in->swarm_id);
+  /* The exporter follows this id; with its own --swarm-id it names the
+   * place to fix when they differ. */
+  qf_jw_kstr(&w, "swarm_id_source",
+             in->swarm_id_configured ? "configured" : "generated");
   qf_jw_kdouble(&w, "interval", in->interval);
   qf_jw_key(&w, "backends"); /* BEGIN backends */
   qf_jw_arr_open(&w);

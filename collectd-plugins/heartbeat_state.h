@@ -14,6 +14,7 @@ typedef struct hb_state_in_s {
   time_t now;
   bool running;
   const char *swarm_id;
+  bool swarm_id_configured; /* SwarmID set, not generated in StateDir */
   double interval;
   hb_backend_t *const *backends;
   size_t n_backends;

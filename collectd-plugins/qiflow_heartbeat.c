@@ -700,6 +700,8 @@ static void hp_write_state(bool running) {
   hb_state_in_t in = {.now = time(NULL),
                       .running = running,
                       .swarm_id = hp.swarm_id,
+                      .swarm_id_configured = hp.swarm_id_cfg != NULL &&
+                                             hp.swarm_id_cfg[0] != '\0',
                       .interval = hp.interval,
                       .backends = hp.backends,
                       .n_backends = hp.n_backends,

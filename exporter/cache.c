@@ -8,6 +8,7 @@
 #include "prom.h"
 #include "qf_buf.h"
 #include "render.h"
+#include "swarm.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -217,25 +218,61 @@ static void ca_project(qfx_cache_t *c) {
   malloc_trim(0);
 }
 
-/* ca_swarm_id resolves the swarm id until it succeeds; the first failure
- * is logged (the state dir may become writable later). */
-static void ca_swarm_id(qfx_cache_t *c) {
-  if (c->swarm_id[0] != '\0')
+/* ca_swarm_file reads (or creates) StateDir/swarm_id until it succeeds;
+ * the first failure is logged (the state dir may appear later). */
+static void ca_swarm_file(qfx_cache_t *c) {
+  if (c->swarm_file[0] != '\0')
     return;
   char err[300] = "";
-  int rc = qf_swarm_id_resolve(c->opts->swarm_id, c->opts->state_dir,
-                               c->swarm_id, sizeof(c->swarm_id), err,
-                               sizeof(err));
-  if (rc == 0) {
-    if (c->swarm_logged)
-      QFX_NOTICE("swarm id resolved: %s", c->swarm_id);
+  int rc = qf_swarm_id_resolve(NULL, c->opts->state_dir, c->swarm_file,
+                               sizeof(c->swarm_file), err, sizeof(err));
+  if (rc == 0)
     return;
-  }
-  c->swarm_id[0] = '\0';
+  c->swarm_file[0] = '\0';
   if (!c->swarm_logged)
     QFX_WARNING("swarm id not available yet (%s); serving null and "
                 "retrying every refresh", err[0] ? err : strerror(-rc));
   c->swarm_logged = true;
+}
+
+/* ca_swarm_conflict logs a heartbeat.json whose id disagrees with
+ * --swarm-id, once per id (the start refused one already there). */
+static void ca_swarm_conflict(qfx_cache_t *c, const qfx_hb_swarm_t *hb) {
+  char err[1024];
+  if (!qfx_swarm_conflict(c->opts->swarm_id, hb, c->opts->state_dir, err,
+                          sizeof(err))) {
+    c->swarm_conflict[0] = '\0';
+    return;
+  }
+  if (strcmp(hb->id, c->swarm_conflict) == 0)
+    return;
+  QFX_ERROR("%s; serving --swarm-id until then", err);
+  qf_strcpy(c->swarm_conflict, sizeof(c->swarm_conflict), hb->id);
+}
+
+/* ca_swarm_id picks the swarm id to serve at this refresh (swarm.h) and
+ * logs where it comes from whenever it changes. */
+static void ca_swarm_id(qfx_cache_t *c) {
+  const char *flag = c->opts->swarm_id;
+  qfx_hb_swarm_t hb = qfx_swarm_of_heartbeat(c->heartbeat.doc);
+  ca_swarm_conflict(c, &hb);
+  if (flag[0] == '\0' && hb.id == NULL)
+    ca_swarm_file(c);
+  const char *id = qfx_swarm_pick(flag, &hb, c->swarm_file);
+  if (id == NULL || strcmp(id, c->swarm_id) == 0)
+    return;
+  const char *from = flag[0] != '\0' ? "--swarm-id"
+                     : hb.id == NULL ? "StateDir/swarm_id"
+                     : hb.configured ? "qiflow_heartbeat's SwarmID, in "
+                                       "heartbeat.json"
+                                     : "qiflow_heartbeat's generated id, in "
+                                       "heartbeat.json";
+  if (c->swarm_id[0] != '\0')
+    QFX_NOTICE("swarm id now \"%s\" (was \"%s\"), from %s", id, c->swarm_id,
+               from);
+  else
+    QFX_INFO("swarm id \"%s\", from %s", id, from);
+  qf_strcpy(c->swarm_id, sizeof(c->swarm_id), id);
 }
 
 void qfx_cache_refresh(qfx_cache_t *c) {

@@ -40,8 +40,11 @@ typedef struct qfx_cache_s {
   qfx_reader_t reader; /* collectd, read in its own thread */
   qf_snapshot_t agents, project_snap, heartbeat;
   char snap_logged[3][300]; /* last error logged per snapshot */
-  char swarm_id[QF_SWARM_ID_MAX + 1]; /* "" until resolved */
-  bool swarm_logged;                  /* the failure was logged once */
+  char swarm_id[QF_SWARM_ID_MAX + 1]; /* served; "" until known */
+  char swarm_file[QF_SWARM_ID_MAX + 1]; /* StateDir/swarm_id, "" unread */
+  char swarm_conflict[QF_SWARM_ID_MAX + 1]; /* heartbeat's id logged as
+                                             * disagreeing, "" none */
+  bool swarm_logged; /* reading StateDir/swarm_id failed, logged once */
   char hostname[256], platform[64];
   qfx_project_t *project; /* built from the last good project.json */
   qfx_resources_t res; /* the last good reading of collectd */

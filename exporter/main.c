@@ -4,6 +4,7 @@
 #include "http.h"
 #include "log.h"
 #include "opts.h"
+#include "swarm.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -126,6 +127,12 @@ int main(int argc, char **argv) {
   if (rc == QFX_OPTS_VERSION) {
     printf("qiflow-exporter %s\n", QF_VERSION);
     return 0;
+  }
+  char conflict[1024] = "";
+  if (qfx_swarm_check_start(o.swarm_id, o.state_dir, conflict,
+                            sizeof(conflict)) != 0) {
+    fprintf(stderr, "qiflow-exporter: %s\n", conflict);
+    return 2;
   }
   if (mn_secrets(&o, &auth, &tls) != 0) {
     qfx_tls_destroy(&tls);

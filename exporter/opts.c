@@ -486,8 +486,10 @@ void qfx_opts_usage(FILE *f) {
 "                       heartbeat.json and swarm_id (default %s)\n"
 "  --refresh MS         how often collectd and the snapshots are read and the\n"
 "                       responses rendered, %d-%d ms (default %d)\n"
-"  --swarm-id ID        the swarm id; default: DIR/swarm_id, created with a\n"
-"                       new UUID when missing (shared with the plugins)\n"
+"  --swarm-id ID        the swarm id; default: the one qiflow_heartbeat\n"
+"                       sends, from DIR/heartbeat.json, else DIR/swarm_id\n"
+"                       (created with a new UUID when missing). Exit 2 when\n"
+"                       it differs from qiflow_heartbeat's.\n"
 "  --host NAME          which collectd host's values to serve; default: the\n"
 "                       host with qiflow_agents values, else the first host\n"
 "                       with cpu values\n"
@@ -507,5 +509,6 @@ void qfx_opts_usage(FILE *f) {
 "Endpoints: GET /health, /status, /agent/status, /metrics,\n"
 "/project/completion, /project/issues?page=&limit=&status=&flagged=\n"
 "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a bad\n"
-"flag or an unusable token, certificate or key file.\n");
+"flag, an unusable token, certificate or key file, or a --swarm-id that\n"
+"disagrees with qiflow_heartbeat's.\n");
 }
