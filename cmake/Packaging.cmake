@@ -1,6 +1,7 @@
 # Packaging.cmake: what `cmake --install` adds beyond the binaries (the
-# migration command, the one-shot heartbeat check, the systemd unit, sysusers and tmpfiles entries, the man
-# page) and the CPack configuration of the Debian package `qiflow`:
+# migration command, the one-shot heartbeat check, the systemd unit, sysusers
+# and tmpfiles entries, the man pages) and the CPack configuration of the
+# Debian package `qiflow`:
 #   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build && (cd build && cpack -G DEB)
 # The package installs under /usr (plugins in /usr/lib/collectd, collectd's
@@ -8,17 +9,21 @@
 
 find_program(QF_GZIP gzip REQUIRED)
 
-# The man page, compressed as Debian ships man pages (-n: no name or time
-# stamp inside, so the build is reproducible).
-set(QF_MAN_GZ ${CMAKE_BINARY_DIR}/man/qiflow-exporter.1.gz)
-add_custom_command(OUTPUT ${QF_MAN_GZ}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
-  COMMAND ${CMAKE_COMMAND} -E copy
-          ${CMAKE_SOURCE_DIR}/contrib/man/qiflow-exporter.1
-          ${CMAKE_BINARY_DIR}/man/qiflow-exporter.1
-  COMMAND ${QF_GZIP} -9nf ${CMAKE_BINARY_DIR}/man/qiflow-exporter.1
-  DEPENDS ${CMAKE_SOURCE_DIR}/contrib/man/qiflow-exporter.1
-  COMMENT "Compressing the qiflow-exporter man page" VERBATIM)
+# The man pages (every contrib/man/*.1), compressed as Debian ships man
+# pages (-n: no name or time stamp inside, so the build is reproducible).
+file(GLOB QF_MAN_PAGES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/contrib/man/*.1)
+set(QF_MAN_GZ)
+foreach(page IN LISTS QF_MAN_PAGES)
+  get_filename_component(name ${page} NAME)
+  set(gz ${CMAKE_BINARY_DIR}/man/${name}.gz)
+  add_custom_command(OUTPUT ${gz}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+    COMMAND ${CMAKE_COMMAND} -E copy ${page} ${CMAKE_BINARY_DIR}/man/${name}
+    COMMAND ${QF_GZIP} -9nf ${CMAKE_BINARY_DIR}/man/${name}
+    DEPENDS ${page}
+    COMMENT "Compressing the man page ${name}" VERBATIM)
+  list(APPEND QF_MAN_GZ ${gz})
+endforeach()
 add_custom_target(qiflow_man ALL DEPENDS ${QF_MAN_GZ})
 
 # The unit goes to /lib/systemd/system, Debian 12's place, when installing

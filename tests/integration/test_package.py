@@ -70,6 +70,7 @@ def control(deb, field):
 
 # contrib/ entries installed as programs or man pages, not as examples.
 NOT_EXAMPLES = {"dev.sh", "qiflow-migrate", "qiflow-heartbeat-once", "man"}
+MAN_PAGES = sorted((qfstack.SOURCE_DIR / "contrib" / "man").glob("*.1"))
 
 
 def expected_files():
@@ -79,8 +80,8 @@ def expected_files():
              "usr/bin/qiflow-heartbeat-once",
              "usr/lib/sysusers.d/qiflow.conf",
              "usr/lib/tmpfiles.d/qiflow.conf",
-             "usr/share/doc/qiflow/README.md",
-             "usr/share/man/man1/qiflow-exporter.1.gz"}
+             "usr/share/doc/qiflow/README.md"}
+    files |= {f"usr/share/man/man1/{p.name}.gz" for p in MAN_PAGES}
     files |= {f"usr/lib/collectd/{p}.so" for p in PLUGINS}
     files |= {f"usr/share/qiflow/schema/{p.name}"
               for p in (src / "schema").glob("*.json")}
@@ -165,11 +166,16 @@ def test_maintainer_scripts(deb, tmp_path):
                if c.startswith("install -d")), calls
 
 
-def test_man_page_is_the_source_page(root):
+@pytest.mark.parametrize("page", MAN_PAGES, ids=lambda p: p.name)
+def test_man_page_is_the_source_page(root, page):
     packaged = gzip.decompress(
-        (root / "usr/share/man/man1/qiflow-exporter.1.gz").read_bytes())
-    source = (qfstack.SOURCE_DIR / "contrib/man/qiflow-exporter.1").read_bytes()
-    assert packaged == source
+        (root / f"usr/share/man/man1/{page.name}.gz").read_bytes())
+    assert packaged == page.read_bytes()
+
+
+def test_every_command_has_a_man_page():
+    names = {p.stem for p in MAN_PAGES}
+    assert {"qiflow-exporter", "qiflow-heartbeat-once"} <= names, names
 
 
 def test_packaged_commands_run(root):
@@ -177,9 +183,10 @@ def test_packaged_commands_run(root):
     assert res.returncode == 0 and res.stdout.startswith("qiflow-migrate ")
     res = run([root / "usr/bin/qiflow-exporter", "--version"])
     assert res.returncode == 0 and res.stdout.startswith("qiflow-exporter ")
-    res = run([root / "usr/bin/qiflow-heartbeat-once", "-h"])
-    assert res.returncode == 2 and "Usage: qiflow-heartbeat-once" in \
-        res.stderr
+    for flag in ("-h", "--help"):
+        res = run([root / "usr/bin/qiflow-heartbeat-once", flag])
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("Usage: qiflow-heartbeat-once")
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -266,6 +273,8 @@ def test_installed_plugins_and_exporter_run(root, tmp_path):
         '"/var/lib/collectd/qiflow"': f'"{state}"',
         '"/var/lib/qiflow/agents"': f'"{agents}"',
         '"/var/log/qiflow"': f'"{logs}"',
+        # The fragment's logfile: where qfstack's collectd logs already.
+        '"/var/log/collectd.log"': f'"{work / "collectd.log"}"',
         '"/var/run/collectd-unixsock"': f'"{work / "collectd.sock"}"',
         'SocketGroup "qiflow"': f'SocketGroup "{group}"',
         '"https://api.github.com"': f'"{github.url}"',
