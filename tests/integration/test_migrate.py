@@ -586,9 +586,9 @@ def test_fragment_runs_in_collectd_with_our_plugins(tmp_path, recorders):
     github = recorders(503, {"message": "fake GitHub: unavailable"})
     api_key = "key-" + secrets.token_hex(8)
     token = "ghp_" + secrets.token_hex(10)
-    ini = write_ini(tmp_path / "settings.ini", settings_text(
+    ini = write_ini(tmp_path / "settings.ini", replace_key(settings_text(
         api_key, token, monitor_url=backend.url + "/api/v1/swarms/heartbeat",
-        interval=1))
+        interval=1), "heartbeat", "swarm_id", "swarm-migrated-7"))
     work = tmp_path / "collectd"
     state, agents = tmp_path / "state", tmp_path / "agents"
     state.mkdir()
@@ -632,6 +632,16 @@ def test_fragment_runs_in_collectd_with_our_plugins(tmp_path, recorders):
             lambda: (lambda r: r if r.status == 200 else None)(
                 exporter.get("/health")), 15, message="/health 200")
         qfstack.validate(health.json(), "health")
+        # One id, written once (SwarmID): the exporter, started without
+        # --swarm-id, serves the heartbeat's.
+        agent = qfstack.wait_until(
+            lambda: (lambda d: d if d["heartbeat"] else None)(
+                exporter.get("/agent/status").json()["data"]), 15,
+            message="/agent/status with the heartbeat section")
+        assert agent["swarm_id"] == agent["heartbeat"]["swarm_id"] == \
+            "swarm-migrated-7"
+        assert exporter.get("/health").json()["swarm_id"] == \
+            "swarm-migrated-7"
         for text in (collectd.log(), exporter.log()):
             assert api_key not in text and token not in text
     finally:
