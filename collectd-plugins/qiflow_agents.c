@@ -17,6 +17,7 @@
 
 #include "agents_core.h"
 #include "agents_track.h"
+#include "plugin_config.h"
 #include "qf_buf.h"
 #include "qf_file.h"
 #include "qf_json.h"
@@ -99,12 +100,6 @@ static int qa_check_path(const char *key, const char *path) {
 
 /* qa_config_check validates the options once the block was read. */
 static int qa_config_check(void) {
-  if (qa_cfg.stale_after <= 0) {
-    ERROR(QA_PLUGIN " plugin: StaleAfter must be a positive number of "
-                    "seconds, got %d",
-          qa_cfg.stale_after);
-    return -1;
-  }
   if (qa_check_path("AgentDir", qa_cfg.agent_dir) != 0 ||
       qa_check_path("StateDir", qa_cfg.state_dir) != 0)
     return -1;
@@ -127,13 +122,15 @@ static int qa_config(oconfig_item_t *ci) {
     else if (strcasecmp("StateDir", child->key) == 0)
       status = cf_util_get_string(child, &qa_cfg.state_dir);
     else if (strcasecmp("StaleAfter", child->key) == 0)
-      status = cf_util_get_int(child, &qa_cfg.stale_after);
+      status = qf_plugin_get_int(QA_PLUGIN, child, 1, INT_MAX,
+                                 &qa_cfg.stale_after);
     else if (strcasecmp("ProcessCheck", child->key) == 0)
       status = cf_util_get_boolean(child, &qa_cfg.process_check);
     else {
-      ERROR(QA_PLUGIN " plugin: unknown config key \"%s\" (known: "
-                      "AgentDir, StateDir, StaleAfter, ProcessCheck)",
-            child->key);
+      static const char *const known[] = {"AgentDir", "StateDir",
+                                          "StaleAfter", "ProcessCheck", NULL};
+      qf_plugin_unknown(QA_PLUGIN, "<Plugin " QA_PLUGIN ">", child->key,
+                        known);
       status = -1;
     }
   }

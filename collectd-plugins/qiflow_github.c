@@ -14,6 +14,7 @@
 #include "github_figures.h"
 #include "github_render.h"
 #include "github_sync.h"
+#include "plugin_config.h"
 #include "qf_buf.h"
 #include "qf_file.h"
 #include "qf_http.h"
@@ -90,30 +91,12 @@ static int ghc_config_words(oconfig_item_t *ci, gh_strv_t *sv) {
 /* ghc_config_range reads a number into *out and checks lo <= v <= hi. */
 static int ghc_config_range(oconfig_item_t *ci, double lo, double hi,
                             double *out) {
-  double v;
-  if (cf_util_get_double(ci, &v) != 0)
-    return -EINVAL;
-  if (!(v >= lo && v <= hi)) {
-    ERROR(GHC_PLUGIN " plugin: %s must be between %g and %g, got %g.",
-          ci->key, lo, hi, v);
-    return -ERANGE;
-  }
-  *out = v;
-  return 0;
+  return qf_plugin_get_number(GHC_PLUGIN, ci, lo, false, hi, out);
 }
 
-/* ghc_config_int reads an integer into *out and checks lo <= v <= hi. */
+/* ghc_config_int reads a whole number into *out, lo <= v <= hi. */
 static int ghc_config_int(oconfig_item_t *ci, int lo, int hi, int *out) {
-  int v;
-  if (cf_util_get_int(ci, &v) != 0)
-    return -EINVAL;
-  if (v < lo || v > hi) {
-    ERROR(GHC_PLUGIN " plugin: %s must be between %d and %d, got %d.",
-          ci->key, lo, hi, v);
-    return -ERANGE;
-  }
-  *out = v;
-  return 0;
+  return qf_plugin_get_int(GHC_PLUGIN, ci, lo, hi, out);
 }
 
 /* ghc_config_repository reads Repository and checks "owner/repo". */
@@ -174,7 +157,15 @@ static int ghc_config_key(oconfig_item_t *c, ghc_t *g) {
     return ghc_config_int(c, 1, 365, &cfg->recent_commits_days);
   if (strcasecmp("Timeout", c->key) == 0)
     return ghc_config_range(c, 0.1, 300, &cfg->timeout);
-  ERROR(GHC_PLUGIN " plugin: unknown config key \"%s\".", c->key);
+  static const char *const known[] = {
+      "Repository",           "APIURL",
+      "Token",                "TokenFile",
+      "StateDir",             "InProgressLabels",
+      "BlockedLabels",        "FlagBlockedAfterHours",
+      "FlagFailuresThreshold", "FlagTestFailureRate",
+      "RecentCommitsDays",    "Timeout",
+      NULL};
+  qf_plugin_unknown(GHC_PLUGIN, "<Plugin " GHC_PLUGIN ">", c->key, known);
   return -EINVAL;
 }
 

@@ -29,6 +29,7 @@
 #include "heartbeat_seq.h"
 #include "heartbeat_state.h"
 #include "heartbeat_target.h"
+#include "plugin_config.h"
 #include "qf_buf.h"
 #include "qf_file.h"
 #include "qf_http.h"
@@ -58,7 +59,9 @@
 #define HP_DEFAULT_TIMEOUT 10.0
 #define HP_DEFAULT_RETRIES 3
 #define HP_DEFAULT_RETRY_DELAY 5.0
-#define HP_DEFAULT_SPOOL_MAX (10.0 * 1024 * 1024)
+#define HP_DEFAULT_SPOOL_MAX (10 * 1024 * 1024)
+#define HP_SPOOL_MIN 1024        /* SpoolMaxBytes bounds */
+#define HP_SPOOL_MAX (1 << 30)
 /* 50 requests per 900 s: the backend allows 100 per client IP; live
  * heartbeats at the default Interval use 15 of them. */
 #define HP_DEFAULT_REQUEST_LIMIT 50
@@ -126,34 +129,14 @@ static double hp_mono(void) {
 
 /* ------------------------------------------------------------ config */
 
-/* hp_get_positive reads a number > 0 (or >= 0 when zero_ok). */
+/* hp_get_number reads a number > 0 (or >= 0 when zero_ok). */
 static int hp_get_number(oconfig_item_t *ci, double *out, bool zero_ok) {
-  double v;
-  int status = cf_util_get_double(ci, &v);
-  if (status != 0)
-    return status;
-  if (!isfinite(v) || v < 0 || (!zero_ok && v == 0)) {
-    ERROR(HP_PLUGIN " plugin: %s must be a number %s 0, got %g", ci->key,
-          zero_ok ? ">=" : ">", v);
-    return -1;
-  }
-  *out = v;
-  return 0;
+  return qf_plugin_get_number(HP_PLUGIN, ci, 0, !zero_ok, INFINITY, out);
 }
 
-/* hp_get_count reads an integer in [min, max]. */
+/* hp_get_count reads a whole number in [min, max]. */
 static int hp_get_count(oconfig_item_t *ci, int *out, int min, int max) {
-  int v;
-  int status = cf_util_get_int(ci, &v);
-  if (status != 0)
-    return status;
-  if (v < min || v > max) {
-    ERROR(HP_PLUGIN " plugin: %s must be between %d and %d, got %d", ci->key,
-          min, max, v);
-    return -1;
-  }
-  *out = v;
-  return 0;
+  return qf_plugin_get_int(HP_PLUGIN, ci, min, max, out);
 }
 
 /* hp_block_name reads a block's single string argument as a valid name. */
@@ -182,7 +165,7 @@ dup:
 
 /* hp_backend_option applies one key of a <Backend> block. */
 static int hp_backend_option(hb_backend_t *b, oconfig_item_t *c,
-                             char **key_file, double *spool_max) {
+                             char **key_file, int *spool_max) {
   if (strcasecmp("URL", c->key) == 0)
     return cf_util_get_string(c, &b->url);
   if (strcasecmp("APIKey", c->key) == 0)
@@ -204,15 +187,21 @@ static int hp_backend_option(hb_backend_t *b, oconfig_item_t *c,
   if (strcasecmp("ClientKey", c->key) == 0)
     return cf_util_get_string(c, &b->client_key);
   if (strcasecmp("SpoolMaxBytes", c->key) == 0)
-    return hp_get_number(c, spool_max, false);
+    return hp_get_count(c, spool_max, HP_SPOOL_MIN, HP_SPOOL_MAX);
   if (strcasecmp("RequestLimit", c->key) == 0)
     return hp_get_count(c, &b->policy.limit, 0, HB_LEARNED_MAX);
   if (strcasecmp("RequestWindow", c->key) == 0)
     return hp_get_number(c, &b->policy.window, false);
   if (strcasecmp("RejectedRetryDelay", c->key) == 0)
     return hp_get_number(c, &b->policy.reject_delay, false);
-  ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: unknown option \"%s\"", b->name,
-        c->key);
+  static const char *const known[] = {
+      "URL",     "APIKey",        "APIKeyFile",   "Timeout",
+      "Retries", "RetryDelay",    "Compress",     "CACert",
+      "ClientCert", "ClientKey",  "SpoolMaxBytes", "RequestLimit",
+      "RequestWindow", "RejectedRetryDelay", NULL};
+  char where[HB_NAME_MAX + 16];
+  snprintf(where, sizeof(where), "<Backend \"%s\">", b->name);
+  qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
   return -1;
 }
 
@@ -253,7 +242,7 @@ static int hp_backend_key(hb_backend_t *b, const char *key_file) {
 
 /* hp_backend_check validates a parsed <Backend> block. */
 static int hp_backend_check(hb_backend_t *b, const char *key_file,
-                            double spool_max) {
+                            int spool_max) {
   char err[512];
   if (b->url == NULL) {
     ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: URL is required", b->name);
@@ -263,13 +252,7 @@ static int hp_backend_check(hb_backend_t *b, const char *key_file,
     ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: URL: %s", b->name, err);
     return -1;
   }
-  if (spool_max < 1024 || spool_max > (double)(1u << 30)) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: SpoolMaxBytes must be between "
-                    "1024 and 1073741824",
-          b->name);
-    return -1;
-  }
-  b->spool_max = (size_t)spool_max;
+  b->spool_max = (size_t)spool_max; /* in range: hp_get_count */
   qf_http_redact(b->url, b->url_public, sizeof(b->url_public));
   if (hb_url_path_hint(b->url, err, sizeof(err)))
     WARNING(HP_PLUGIN " plugin: <Backend \"%s\">: %s", b->name, err);
@@ -302,7 +285,7 @@ static int hp_config_backend(oconfig_item_t *ci) {
                             .window = HP_DEFAULT_REQUEST_WINDOW,
                             .keep_forever = true};
   char *key_file = NULL;
-  double spool_max = HP_DEFAULT_SPOOL_MAX;
+  int spool_max = HP_DEFAULT_SPOOL_MAX;
   int status = 0;
   for (int i = 0; i < ci->children_num && status == 0; i++)
     status = hp_backend_option(b, ci->children + i, &key_file, &spool_max);
@@ -347,8 +330,12 @@ static int hp_webhook_option(hb_webhook_t *w, oconfig_item_t *c) {
     }
     return 0;
   }
-  ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: unknown option \"%s\"", w->name,
-        c->key);
+  static const char *const known[] = {"URL",        "Timeout", "Retries",
+                                      "RetryDelay", "Format",  "MinSeverity",
+                                      NULL};
+  char where[HB_NAME_MAX + 16];
+  snprintf(where, sizeof(where), "<Webhook \"%s\">", w->name);
+  qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
   return -1;
 }
 
@@ -409,7 +396,11 @@ static int hp_config(oconfig_item_t *ci) {
     else if (strcasecmp("Webhook", c->key) == 0)
       status = hp_config_webhook(c);
     else {
-      ERROR(HP_PLUGIN " plugin: unknown option \"%s\"", c->key);
+      static const char *const known[] = {
+          "SwarmID",          "Interval", "StateDir", "LogDir",
+          "LogRetentionDays", "OneShot",  "Backend",  "Webhook",
+          NULL};
+      qf_plugin_unknown(HP_PLUGIN, "<Plugin " HP_PLUGIN ">", c->key, known);
       status = -1;
     }
   }

@@ -306,11 +306,21 @@ def test_state_dir_is_created(tmp_path):
 
 BAD_CONFIGS = {
     "unknown key": ("  Bogus 1\n",
-                    'unknown config key "Bogus"'),
+                    'unknown option "Bogus" in <Plugin qiflow_agents>; '
+                    "valid options: AgentDir, StateDir, StaleAfter, "
+                    "ProcessCheck"),
     "zero StaleAfter": ("  StaleAfter 0\n",
-                        "StaleAfter must be a positive number of seconds"),
+                        "StaleAfter must be a whole number from 1 to "
+                        "2147483647, got 0"),
     "negative StaleAfter": ("  StaleAfter -5\n",
-                            "StaleAfter must be a positive number"),
+                            "StaleAfter must be a whole number from 1 to "
+                            "2147483647, got -5"),
+    "fractional StaleAfter": ("  StaleAfter 0.5\n",
+                              "StaleAfter must be a whole number from 1 to "
+                              "2147483647, got 0.5"),
+    "fractional StaleAfter above 1": ("  StaleAfter 300.25\n",
+                                      "StaleAfter must be a whole number "
+                                      "from 1 to 2147483647, got 300.25"),
     "empty AgentDir": ('  AgentDir ""\n', "AgentDir must not be empty"),
     "string for bool": ('  ProcessCheck "maybe"\n', "ProcessCheck"),
     "second block": ("</Plugin>\n<Plugin qiflow_agents>\n  StaleAfter 5\n",

@@ -558,12 +558,20 @@ def test_pages_follow_the_link_header_verbatim(setup_factory, gh):
 
 
 @pytest.mark.parametrize("extra, word", [
-    ('  Bogus "x"', 'unknown config key "Bogus"'),
-    ('  FlagTestFailureRate 1.5', "FlagTestFailureRate must be between"),
-    ('  FlagFailuresThreshold 0', "FlagFailuresThreshold must be between"),
-    ('  RecentCommitsDays 0', "RecentCommitsDays must be between"),
+    ('  Bogus "x"', 'unknown option "Bogus" in <Plugin qiflow_github>; '
+     'valid options: Repository, APIURL, Token, TokenFile, StateDir, '),
+    ('  FlagTestFailureRate 1.5',
+     "FlagTestFailureRate must be a number from 0 to 1, got 1.5"),
+    ('  FlagFailuresThreshold 0',
+     "FlagFailuresThreshold must be a whole number from 1 to 1000, got 0"),
+    ('  FlagFailuresThreshold 2.7',
+     "FlagFailuresThreshold must be a whole number from 1 to 1000, got 2.7"),
+    ('  RecentCommitsDays 0',
+     "RecentCommitsDays must be a whole number from 1 to 365, got 0"),
+    ('  RecentCommitsDays 7.5',
+     "RecentCommitsDays must be a whole number from 1 to 365, got 7.5"),
     ('  InProgressLabels ""', "InProgressLabels takes non-empty strings"),
-    ('  Timeout 0', "Timeout must be between"),
+    ('  Timeout 0', "Timeout must be a number from 0.1 to 300, got 0"),
     ('  BlockedLabels "blocked" 3', "BlockedLabels takes non-empty strings"),
 ])
 def test_config_errors_name_the_key(tmp_path, gh, extra, word):

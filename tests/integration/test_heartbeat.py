@@ -766,14 +766,38 @@ def run_config(tmp_path, conf):
 
 @pytest.mark.parametrize("blocks,extra,message", [
     (['  <Backend "a">\n    URL "http://127.0.0.1:1/x"\n    Retrys 3\n'
-      '  </Backend>'], "", 'unknown option "Retrys"'),
+      '  </Backend>'], "", 'unknown option "Retrys" in <Backend "a">; valid '
+     'options: URL, APIKey, APIKeyFile, Timeout, Retries, RetryDelay, '),
+    (['  <Backend "a">\n    URL "http://127.0.0.1:1/x"\n    Retries 3.5\n'
+      '  </Backend>'], "",
+     "Retries must be a whole number from 1 to 100, got 3.5"),
+    (['  <Backend "a">\n    URL "http://127.0.0.1:1/x"\n'
+      '    RequestLimit 10.5\n  </Backend>'], "",
+     "RequestLimit must be a whole number from 0 to 100000, got 10.5"),
+    (['  <Backend "a">\n    URL "http://127.0.0.1:1/x"\n'
+      '    SpoolMaxBytes 100\n  </Backend>'], "",
+     "SpoolMaxBytes must be a whole number from 1024 to 1073741824, got 100"),
+    (['  <Backend "a">\n    URL "http://127.0.0.1:1/x"\n'
+      '    RetryDelay -0.5\n  </Backend>'], "",
+     "RetryDelay must be a number >= 0, got -0.5"),
+    (['  <Webhook "w">\n    URL "http://127.0.0.1:1/"\n    Retries 2.5\n'
+      '  </Webhook>'], "",
+     "Retries must be a whole number from 1 to 100, got 2.5"),
+    (['  <Webhook "w">\n    URL "http://127.0.0.1:1/"\n    Formt "json"\n'
+      '  </Webhook>'], "", 'unknown option "Formt" in <Webhook "w">; valid '
+     "options: URL, Timeout, Retries, RetryDelay, Format, MinSeverity"),
+    ([], "  LogRetentionDays 1.5",
+     "LogRetentionDays must be a whole number from 0 to 36500, got 1.5"),
+    ([], "  Interval 0", "Interval must be a number > 0, got 0"),
     (['  <Backend "a">\n    Timeout 3\n  </Backend>'], "",
      '<Backend "a">: URL is required'),
     (['  <Webhook "w">\n    Format "slack"\n  </Webhook>'], "",
      '<Webhook "w">: URL is required'),
     (['  <Webhook "w">\n    URL "http://127.0.0.1:1/"\n    Format "teams"\n'
       '  </Webhook>'], "", "Format must be json, discord or slack"),
-    ([], "  Intervall 60", 'unknown option "Intervall"'),
+    ([], "  Intervall 60", 'unknown option "Intervall" in <Plugin '
+     'qiflow_heartbeat>; valid options: SwarmID, Interval, StateDir, LogDir, '
+     'LogRetentionDays, OneShot, Backend, Webhook'),
     (['  <Backend "a">\n    URL "ftp://x/"\n  </Backend>'], "",
      "URL must start with http:// or https://"),
 ])
