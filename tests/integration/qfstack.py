@@ -7,13 +7,10 @@ a loopback port. Tests talk to them over collectd's unixsock text protocol and
 plain HTTP, and validate every JSON body against schema/*.schema.json.
 
 Every wait is bounded; every failure message carries the evidence (the tail of
-the daemon's log) so a red test explains itself.
-
-Run as a script it also starts the demo stack (see `main`):
-  /usr/bin/python3 tests/integration/qfstack.py run --build-dir build
+the daemon's log) so a red test explains itself. The demo that
+`contrib/dev.sh run` starts is tools/demo.py, which imports this module.
 """
 
-import argparse
 import atexit
 import ctypes
 import datetime
@@ -857,105 +854,3 @@ class Stack:
 
 
 # ---------------------------------------------------------------- demo run
-
-DEMO_AGENTS = (
-    ("Agent-1", "active", "Implement OAuth", 126),
-    ("Agent-2", "idle", None, None),
-    ("Agent-3", "blocked", "Fix flaky CI job", 131),
-)
-
-
-def _write_demo_agents(agent_dir, processes):
-    for (name, status, task, issue), proc in zip(DEMO_AGENTS, processes):
-        write_agent(agent_dir, name, status=status, pid=proc.pid,
-                    current_task=task or "", issue_number=issue,
-                    task_started_at=iso_time(-1800))
-
-
-def _run_stack(args):
-    build_dir = Path(args.build_dir).resolve()
-    demo = build_dir / "demo"
-    plugin = build_dir / "plugins" / "qiflow_agents.so"
-    for needed in (plugin, build_dir / "bin" / "qiflow-exporter"):
-        if not needed.exists():
-            print(f"qfstack: {needed} is missing; build first "
-                  f"(cmake --build {build_dir})", file=sys.stderr)
-            return 2
-    state_dir = Path(args.state_dir or demo / "state").resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    processes = []
-    if args.agent_dir:
-        agent_dir = Path(args.agent_dir).resolve()
-    else:
-        agent_dir = demo / "agents"
-        processes = [AgentProcess(seconds=10 ** 7) for _ in DEMO_AGENTS]
-        _write_demo_agents(agent_dir, processes)
-    host, _, port = args.listen.rpartition(":")
-    collectd = Collectd(demo, agents_plugin_conf(agent_dir, state_dir),
-                        interval=args.interval, hostname=socket.gethostname(),
-                        build_dir=build_dir)
-    exporter = Exporter(collectd.socket, state_dir, port=int(port), host=host,
-                        log_path=demo / "exporter.log", build_dir=build_dir)
-    stopping = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.append(True))
-    try:
-        collectd.start()
-        exporter.start()
-        print(f"qfstack: collectd  pid {collectd.pid}, config "
-              f"{collectd.conf_path}, log {collectd.log_path}")
-        print(f"qfstack: exporter  pid {exporter.proc.pid}, log "
-              f"{exporter.log_path}")
-        print(f"qfstack: agents    {agent_dir}   state {state_dir}")
-        for path in ("/health", "/status", "/agent/status", "/metrics"):
-            print(f"  {exporter.url}{path}")
-        print("qfstack: running; Ctrl-C stops", flush=True)
-        return _supervise(collectd, exporter, stopping,
-                          agent_dir if processes else None, processes)
-    finally:
-        exporter.stop()
-        collectd.stop()
-        for proc in processes:
-            proc.kill()
-        print("qfstack: stopped", flush=True)
-
-
-def _supervise(collectd, exporter, stopping, demo_agent_dir, processes):
-    """Wait for a signal or a dead child; keep the demo agents fresh."""
-    refreshed = time.monotonic()
-    while not stopping:
-        for name, part in (("collectd", collectd), ("exporter", exporter)):
-            if not part.running:
-                print(f"qfstack: {name} exited unexpectedly "
-                      f"(code {part.proc.returncode}); see {part.log_path}",
-                      file=sys.stderr)
-                return 1
-        if demo_agent_dir and time.monotonic() - refreshed > 60:
-            _write_demo_agents(demo_agent_dir, processes)
-            refreshed = time.monotonic()
-        time.sleep(0.2)
-    return 0
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="qfstack.py", description="QiFlow integration harness")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run collectd with our plugins and the "
-                         "exporter from a generated config until Ctrl-C")
-    run.add_argument("--build-dir", required=True)
-    run.add_argument("--listen", default="127.0.0.1:8080")
-    run.add_argument("--agent-dir", help="agent registry (default: a demo "
-                     "registry under BUILD/demo/agents)")
-    run.add_argument("--state-dir", help="default BUILD/demo/state")
-    run.add_argument("--interval", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    try:
-        return _run_stack(args)
-    except (RuntimeError, OSError) as exc:
-        print(f"qfstack: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
