@@ -161,7 +161,12 @@ def test_example_settings_convert_to_every_block(tmp_path):
     cpu = block(conf, "Plugin", "cpu")
     assert option(cpu, "ReportByCpu") == ["false"]
     assert option(cpu, "ValuesPercentage") == ["true"]
-    assert option(block(conf, "Plugin", "df"), "MountPoint") == ["/"]
+    # No mount selection: merged with a site's df block (Debian's example
+    # ignores FSType rootfs...) a MountPoint would let no mount through.
+    df = block(conf, "Plugin", "df")
+    assert option(df, "ValuesPercentage") == ["true"]
+    assert not [k for k, _ in df["options"]
+                if k in ("MountPoint", "IgnoreSelected", "FSType", "Device")]
 
     flags = exporter_flags(res.stdout)
     assert flags[flags.index("--listen") + 1] == "0.0.0.0:8080"
