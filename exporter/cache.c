@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -218,6 +219,34 @@ static void ca_project(qfx_cache_t *c) {
   malloc_trim(0);
 }
 
+/* ca_state_dir checks that --state-dir is a directory this user can read
+ * (else no snapshot can be: /health says so); the reason goes to
+ * c->state_error, logged when it changes. */
+static void ca_state_dir(qfx_cache_t *c) {
+  const char *dir = c->opts->state_dir;
+  char why[sizeof(c->state_error)] = "";
+  struct stat st;
+  int e = stat(dir, &st) == 0 ? 0 : errno;
+  if (e == 0 && S_ISDIR(st.st_mode) && access(dir, R_OK | X_OK) != 0)
+    e = errno;
+  if (e == ENOENT)
+    qf_err(why, sizeof(why), "--state-dir %s: %s (give the plugins' "
+           "StateDir; they create it when collectd starts)", dir,
+           strerror(e));
+  else if (e != 0)
+    qf_err(why, sizeof(why), "--state-dir %s: %s (this user must be able "
+           "to read the snapshots in it)", dir, strerror(e));
+  else if (!S_ISDIR(st.st_mode))
+    qf_err(why, sizeof(why), "--state-dir %s: not a directory", dir);
+  if (strcmp(why, c->state_error) == 0)
+    return;
+  if (why[0] != '\0')
+    QFX_WARNING("%s; /health answers 503 until it is usable", why);
+  else
+    QFX_NOTICE("--state-dir %s usable again", dir);
+  qf_strcpy(c->state_error, sizeof(c->state_error), why);
+}
+
 /* ca_swarm_file reads (or creates) StateDir/swarm_id until it succeeds;
  * the first failure is logged (the state dir may appear later). */
 static void ca_swarm_file(qfx_cache_t *c) {
@@ -256,8 +285,8 @@ static void ca_swarm_id(qfx_cache_t *c) {
   const char *flag = c->opts->swarm_id;
   qfx_hb_swarm_t hb = qfx_swarm_of_heartbeat(c->heartbeat.doc);
   ca_swarm_conflict(c, &hb);
-  if (flag[0] == '\0' && hb.id == NULL)
-    ca_swarm_file(c);
+  if (flag[0] == '\0' && hb.id == NULL && c->state_error[0] == '\0')
+    ca_swarm_file(c); /* never creates a --state-dir that is not there */
   const char *id = qfx_swarm_pick(flag, &hb, c->swarm_file);
   if (id == NULL || strcmp(id, c->swarm_id) == 0)
     return;
@@ -278,6 +307,7 @@ static void ca_swarm_id(qfx_cache_t *c) {
 void qfx_cache_refresh(qfx_cache_t *c) {
   double wall = ca_clock(CLOCK_REALTIME), mono = ca_clock(CLOCK_MONOTONIC);
   ca_read_collectd(c, mono);
+  ca_state_dir(c);
   ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
   if (c->thread_started)
     ca_project(c); /* not at init: see qfx_cache_init */
@@ -294,6 +324,7 @@ void qfx_cache_refresh(qfx_cache_t *c) {
       .refresh_ms = c->opts->refresh_ms,
       .connected = c->connected,
       .error = c->error,
+      .state_error = c->state_error[0] ? c->state_error : NULL,
       .last_ok = c->last_ok,
       .stale = qfx_stale(mono, c->last_ok_mono, c->opts->refresh_ms,
                          c->connected),

@@ -52,6 +52,7 @@ typedef struct qfx_cache_s {
   double last_ok_mono; /* the same on the monotonic clock */
   bool connected;      /* the last reading worked and none is overdue */
   char error[400];     /* why not, for /health */
+  char state_error[300]; /* why --state-dir is unusable, "" when it is */
   bool down_logged;    /* the current outage was logged */
   qf_jw_t writer;
 

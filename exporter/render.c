@@ -239,13 +239,20 @@ static void rd_data(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_obj_close(w); /* END data */
 }
 
+/* Healthy: collectd answers and the snapshots' directory is readable.
+ * The reason names collectd first when both fail. */
 int qfx_render_health(const qfx_model_t *m, qf_jw_t *w) {
+  bool healthy = m->connected && m->state_error == NULL;
   qf_jw_obj_open(w);
-  qf_jw_kstr(w, "status", m->connected ? "healthy" : "unhealthy");
-  if (!m->connected) {
-    char reason[400];
-    snprintf(reason, sizeof(reason), "collectd unreachable: %s",
-             m->error != NULL && m->error[0] ? m->error : "not read yet");
+  qf_jw_kstr(w, "status", healthy ? "healthy" : "unhealthy");
+  if (!healthy) {
+    char reason[480];
+    if (!m->connected)
+      snprintf(reason, sizeof(reason), "collectd unreachable: %s",
+               m->error != NULL && m->error[0] ? m->error : "not read yet");
+    else
+      snprintf(reason, sizeof(reason), "state dir unusable: %s",
+               m->state_error);
     qf_jw_kstr(w, "reason", reason);
   }
   qf_jw_ktime(w, "timestamp", (long long)m->now);
@@ -259,7 +266,7 @@ int qfx_render_health(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_kdouble(w, "age_seconds", rd_age(m));
   qf_jw_obj_close(w); /* END collectd */
   qf_jw_obj_close(w);
-  return m->connected ? 200 : 503;
+  return healthy ? 200 : 503;
 }
 
 void qfx_render_status(const qfx_model_t *m, qf_jw_t *w) {

@@ -19,6 +19,7 @@ typedef struct qfx_model_s {
   long refresh_ms;
   bool connected;          /* the last read of collectd succeeded */
   const char *error;       /* why it failed, when !connected */
+  const char *state_error; /* why --state-dir is unusable, NULL: usable */
   double last_ok;          /* epoch of the last good read, 0: never */
   bool stale;              /* see qfx_stale */
   const qfx_resources_t *res; /* the last good reading */

@@ -143,6 +143,25 @@ static void sv_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     qfx_guard_done(&h->guard, ci->socket_context, qfx_guard_now());
 }
 
+/* sv_listen_hint is what to do about a failed bind or listen (e), "" when
+ * nothing specific helps. */
+static const char *sv_listen_hint(const qfx_opts_t *o, int e) {
+  if (e == EADDRINUSE)
+    return ": another process listens there: the earlier Python QiFlow "
+           "agent, still running, served this port (stop and disable it), "
+           "or another qiflow-exporter; see which with ss -ltnp, or choose "
+           "another --listen";
+  if (e == EACCES && o->port < 1024)
+    return ": a port below 1024 needs CAP_NET_BIND_SERVICE: add it to the "
+           "unit's AmbientCapabilities= and CapabilityBoundingSet= in a "
+           "drop-in (systemctl edit qiflow-exporter), or choose --listen "
+           "with a port of 1024 or more";
+  if (e == EADDRNOTAVAIL)
+    return ": no interface of this host has that address; choose another "
+           "--listen";
+  return "";
+}
+
 /* sv_listen binds and listens on o's address: a clear error for a busy
  * port or a missing address before libmicrohttpd starts. */
 static int sv_listen(const qfx_opts_t *o, char *err, size_t errlen) {
@@ -158,7 +177,8 @@ static int sv_listen(const qfx_opts_t *o, char *err, size_t errlen) {
       bind(fd, (const struct sockaddr *)&o->addr, o->addrlen) != 0 ||
       listen(fd, SV_BACKLOG) != 0) {
     int e = errno;
-    qf_err(err, errlen, "listen on %s: %s", o->listen, strerror(e));
+    qf_err(err, errlen, "listen on %s: %s%s", o->listen, strerror(e),
+           sv_listen_hint(o, e));
     close(fd);
     return -e;
   }

@@ -42,8 +42,12 @@ static int src_connect(qfx_source_t *s) {
    * errno still holds the reason from socket()/connect(). */
   int err = errno != 0 ? errno : ECONNREFUSED;
   s->con = NULL;
-  qf_err(s->error, sizeof(s->error), "connect %s: %s", s->address,
-         strerror(err));
+  qf_err(s->error, sizeof(s->error), "connect %s: %s%s", s->address,
+         strerror(err),
+         err == EACCES ? " (this user may not use collectd's socket: set "
+                         "SocketGroup to one of its groups and SocketPerms "
+                         "\"0660\" in <Plugin unixsock>)"
+                       : "");
   return -err;
 }
 

@@ -292,6 +292,24 @@ static void test_health(void **state) {
   assert_true(is_null(d, "collectd/age_seconds"));
   assert_string_equal(str(d, "reason"), "collectd unreachable: not read yet");
   yajl_tree_free(d);
+
+  /* A state dir it cannot read: unhealthy though collectd answers; with
+   * both failing, collectd is named. */
+  m = f->m;
+  m.state_error = "--state-dir /nowhere: No such file or directory";
+  d = render(qfx_render_health, &m, &code);
+  assert_int_equal(code, 503);
+  assert_string_equal(str(d, "status"), "unhealthy");
+  assert_string_equal(str(d, "reason"), "state dir unusable: --state-dir "
+                                        "/nowhere: No such file or directory");
+  assert_true(YAJL_IS_TRUE(path(d, "collectd/connected")));
+  yajl_tree_free(d);
+  m.connected = false;
+  m.error = "x";
+  d = render(qfx_render_health, &m, &code);
+  assert_int_equal(code, 503);
+  assert_string_equal(str(d, "reason"), "collectd unreachable: x");
+  yajl_tree_free(d);
 }
 
 static void test_agent_status(void **state) {
