@@ -130,7 +130,41 @@ BROKEN = [
     ("status", ["data", "agents", "agent_list", 0, "status"], "zombie",
      "unknown derived status in agent_list"),
     ("status", ["data", "timestamp"], 1764240000, "epoch timestamp"),
-    ("agent-status", ["data", "running"], False, "running must be true"),
+    ("agent-status", ["data", "running"], "yes", "running must be a boolean"),
+    ("agent-status", ["data", "exporter_running"], False,
+     "exporter_running must be true"),
+    ("agent-status", ["data", "exporter_running"], DELETE,
+     "exporter_running missing"),
+    # The earlier agent's fields (issue 15): present, with its types.
+    ("status", ["data", "system", "python_version"], "3.11.0",
+     "a made-up python_version"),
+    ("status", ["data", "system", "python_version"], DELETE,
+     "python_version missing"),
+    ("status", ["data", "agents", "agents_status"], DELETE,
+     "agents_status missing"),
+    ("status", ["data", "agents", "agents_status"], {},
+     "agents_status must be a list"),
+    ("status", ["data", "agents", "agents_status", 0, "status"], DELETE,
+     "an agents_status entry without its status"),
+    ("status", ["data", "github", "enabled"], DELETE, "github.enabled missing"),
+    ("status", ["data", "github", "open_prs"], DELETE, "open_prs missing"),
+    ("status", ["data", "github"], {}, "no repository must be enabled false"),
+    ("status", ["data", "github"], {"enabled": True},
+     "enabled without the figures"),
+    ("status", ["data", "project", "velocity_trend"], "stable",
+     "velocity_trend as a word"),
+    ("status", ["data", "project", "issues_requiring_human_intervention"],
+     DELETE, "the flagged list missing from the project section"),
+    ("metrics", ["data", "project", "velocity_trend"], DELETE,
+     "velocity_trend missing"),
+    ("heartbeat-body", ["project", "velocity_trend"], "increasing",
+     "velocity_trend as a word in the heartbeat"),
+    ("heartbeat-body", ["system", "python_version"], "3.11.0",
+     "a made-up python_version in the heartbeat"),
+    ("heartbeat-body", ["github", "enabled"], DELETE,
+     "github.enabled missing in the heartbeat"),
+    ("heartbeat-body", ["agents", "agents_status"], [{"name": "a", "x": 1}],
+     "unknown field in an agents_status entry"),
     ("agent-status", ["data", "api_port"], 70000, "port out of range"),
     ("agent-status", ["data", "heartbeat"], {"running": True},
      "partial heartbeat section"),
@@ -221,3 +255,17 @@ def test_heartbeat_section_is_the_snapshot_without_schema_version():
     section["schema_version"] = 1
     with pytest.raises(AssertionError):
         qfstack.validate(doc, "agent-status")
+
+
+@pytest.mark.parametrize("name,path", [
+    ("health", ["swarm_id"]), ("status", ["data", "swarm_id"]),
+    ("agent-status", ["data", "swarm_id"]), ("metrics", ["data", "swarm_id"])])
+def test_every_exporter_document_allows_a_null_swarm_id(name, path):
+    """The exporter serves swarm_id null in all four while no id is known
+    (render.c writes the same field for each): every schema says so."""
+    doc = _first_example(name)
+    _set(doc, path, None)
+    qfstack.validate(doc, name)
+    _set(doc, path, 7)
+    with pytest.raises(AssertionError):
+        qfstack.validate(doc, name)
