@@ -26,7 +26,17 @@ PROGRAMS = {
     "qiflow-heartbeat-once",
 }
 PAGES = sorted(p.stem for p in MAN_DIR.glob("*.1"))
-FLAG_RE = re.compile(r"(?<![\w-])(--?[a-z][a-z-]*)")
+FLAG_RE = re.compile(r"(?<![\w-])(--?[A-Za-z][A-Za-z0-9-]*)")
+
+
+def test_flag_pattern_reads_every_spelling():
+    """Upper-case short flags (-C, -P) count as much as long ones: a
+    lower-case-only pattern left them uncompared."""
+    text = "  -C FILE  x\n  -P DIR   y\n  -c X\n  --max-connections-per-ip N\n" \
+        "  -h, --help  y\n  --tls-1-3 z\n"
+    assert help_flags(text) == {"-C", "-P", "-c", "--max-connections-per-ip",
+                                "-h", "--help", "--tls-1-3"}
+    assert FLAG_RE.findall("a-b x-C") == []  # a dash inside a word is no flag
 
 
 def test_every_page_has_a_program():
@@ -109,7 +119,9 @@ def test_every_help_flag_is_in_the_man_page_and_back(page):
     assert "--help" in flags, flags
     if page == "qiflow-exporter":
         assert {"--listen", "--socket", "--state-dir", "--refresh",
-                "--version"} <= flags, flags
+                "--version", "--max-connections-per-ip"} <= flags, flags
+    if page == "qiflow-heartbeat-once":
+        assert {"-C", "-c", "-P", "-t", "-h"} <= flags, flags
     documented = man_flags(man_source(page))
     assert flags - documented == set(), \
         f"{page}: in --help but not in the man page: " \
