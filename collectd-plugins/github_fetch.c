@@ -7,6 +7,7 @@
 #include "qf_json.h"
 #include "qf_time.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,21 +24,34 @@ void gh_sync_logf(gh_sync_t *s, int severity, const char *fmt, ...) {
 }
 
 int gh_sync_error(gh_sync_t *s, int status, const char *fmt, ...) {
+  char msg[sizeof(s->last_error)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   /* Parser messages may quote the response: keep the text valid UTF-8 so
    * project.json can carry it. */
-  qf_json_utf8_repair(s->last_error);
-  s->last_error_at = s->now;
+  qf_json_utf8_repair(msg);
+  if (!s->cycle_error) { /* the first failure names the cause */
+    qf_strcpy(s->last_error, sizeof(s->last_error), msg);
+    s->last_error_at = s->now;
+  }
   s->cycle_error = true;
   s->errors_total++;
-  if (strcmp(s->last_error, s->last_logged) != 0) {
-    gh_sync_logf(s, GH_LOG_WARNING, "%s", s->last_error);
-    qf_strcpy(s->last_logged, sizeof(s->last_logged), s->last_error);
+  if (strcmp(msg, s->last_logged) != 0) {
+    gh_sync_logf(s, GH_LOG_WARNING, "%s", msg);
+    qf_strcpy(s->last_logged, sizeof(s->last_logged), msg);
   }
   return status;
+}
+
+const char *gh_part_name(gh_part_t p) {
+  static const char *const names[GH_PART_COUNT] = {
+      [GH_PART_RUNS] = "ci_runs",
+      [GH_PART_PULLS] = "pull_request_detail",
+      [GH_PART_EVENTS] = "issue_events",
+  };
+  return p < GH_PART_COUNT ? names[p] : "?";
 }
 
 double gh_elapsed(const gh_sync_t *s) {
@@ -96,7 +110,40 @@ static void ghf_note_rate(gh_sync_t *s, const qf_http_response_t *resp) {
     m->rl_reset = resp->rl_reset;
 }
 
-/* ghf_message returns GitHub's "message" from an error body, or "". */
+/* ghf_errors appends a 422's errors[] (resource, field, code, message:
+ * what GitHub found wrong, e.g. "[Issue since invalid]") to out. */
+static void ghf_errors(yajl_val doc, char *out, size_t outlen) {
+  static const char *const keys[] = {"resource", "field", "code", "message"};
+  yajl_val errs = qf_json_get(doc, "errors");
+  if (errs == NULL || !YAJL_IS_ARRAY(errs) || errs->u.array.len == 0)
+    return;
+  qf_buf_t b = QF_BUF_INIT;
+  for (size_t i = 0; i < errs->u.array.len && i < 4; i++) {
+    yajl_val e = errs->u.array.values[i];
+    const char *sep = i == 0 ? " [" : "; ";
+    if (YAJL_IS_STRING(e)) {
+      qf_buf_puts(&b, sep);
+      qf_buf_puts(&b, e->u.string);
+      continue;
+    }
+    for (size_t k = 0; k < 4; k++) {
+      const char *v = qf_json_get_str(e, keys[k]);
+      if (v == NULL)
+        continue;
+      qf_buf_puts(&b, sep);
+      qf_buf_puts(&b, v);
+      sep = " ";
+    }
+  }
+  if (b.data != NULL) {
+    size_t len = strlen(out);
+    snprintf(out + len, outlen - len, "%s]", b.data);
+  }
+  qf_buf_free(&b);
+}
+
+/* ghf_message returns GitHub's "message" (and errors[] detail) from an
+ * error body as ": text", or "". */
 static void ghf_message(const qf_http_response_t *resp, char *out,
                         size_t outlen) {
   out[0] = '\0';
@@ -106,8 +153,24 @@ static void ghf_message(const qf_http_response_t *resp, char *out,
   const char *msg = qf_json_get_str(doc, "message");
   if (msg != NULL)
     snprintf(out, outlen, ": %s", msg);
-  if (doc != NULL)
+  if (doc != NULL) {
+    ghf_errors(doc, out, outlen);
     yajl_tree_free(doc);
+  }
+}
+
+/* ghf_rate_limit tells whether a 403/429 is a rate limit (GitHub's
+ * documented signs: any 429, x-ratelimit-remaining 0, retry-after, or a
+ * message about a rate limit); other 403s are permission errors. */
+static bool ghf_rate_limit(const qf_http_response_t *resp) {
+  if (resp->status == 429 || resp->retry_after >= 0 ||
+      resp->rl_remaining == 0)
+    return true;
+  char msg[512];
+  ghf_message(resp, msg, sizeof(msg));
+  for (char *p = msg; *p != '\0'; p++)
+    *p = (char)tolower((unsigned char)*p);
+  return strstr(msg, "rate limit") != NULL;
 }
 
 /* ghf_rate_limited arms the back-off after a 403/429: retry-after when
@@ -161,43 +224,177 @@ static void ghf_headers(gh_sync_t *s, const char *url, int flags,
   hdrs[n] = NULL;
 }
 
-int gh_fetch(gh_sync_t *s, const char *url, int flags, size_t max_body,
-             qf_http_response_t *resp) {
-  memset(resp, 0, sizeof(*resp));
-  if (!ghf_may_send(s, flags))
-    return -EAGAIN;
-  const char *hdrs[6];
-  char auth[1200], inm[300], shown[GH_URL_MAX];
-  ghf_headers(s, url, flags, hdrs, auth, sizeof(auth), inm, sizeof(inm));
-  qf_http_request_t req = {
-      .url = url,
-      .headers = hdrs,
-      .timeout_ms = (long)(s->cfg->timeout * 1000),
-      .max_body = max_body,
-  };
-  int status = s->transport(s->transport_ctx, &req, resp);
-  s->requests++;
-  s->requests_total++;
-  gh_url_display(url, shown, sizeof(shown));
-  if (status != 0) {
-    if (status != -EFBIG)
-      s->cycle_fatal = true;
-    return gh_sync_error(s, status, "%s", resp->error[0] ? resp->error
-                                                         : "request failed");
-  }
+/* ghf_tls_hint names the cause of a TLS failure and the option that fixes
+ * it, from libcurl's text; "" for other transport errors. */
+static const char *ghf_tls_hint(const char *err) {
+  if (strstr(err, "certificate has expired") != NULL)
+    return " (the server's certificate has expired: it must be renewed on "
+           "the server; no option of ours accepts it)";
+  if (strstr(err, "no alternative certificate subject name") != NULL ||
+      strstr(err, "does not match target host") != NULL ||
+      strstr(err, "doesn't match target host") != NULL)
+    return " (the certificate does not name APIURL's host: put the host "
+           "name the certificate names in APIURL, or reissue the "
+           "certificate for this host)";
+  if (strstr(err, "unable to get local issuer") != NULL ||
+      strstr(err, "self-signed certificate") != NULL ||
+      strstr(err, "self signed certificate") != NULL ||
+      strstr(err, "unable to verify the first certificate") != NULL ||
+      strstr(err, "certificate verify failed") != NULL)
+    return " (the server's certificate is not signed by a CA this host "
+           "trusts: set CACert to the file of the CA that signed it)";
+  if (strstr(err, "CA cert") != NULL || strstr(err, "CAfile") != NULL ||
+      strstr(err, "certificate file") != NULL)
+    return " (CACert cannot be read as a PEM CA file: check its path "
+           "and contents)";
+  return "";
+}
+
+/* ghf_part_of returns the part of a request's flags, or -1. */
+static int ghf_part_of(int flags) {
+  int p = (flags >> 4) - 1;
+  return p >= 0 && p < GH_PART_COUNT ? p : -1;
+}
+
+/* ghf_part_refused marks part p unavailable after a permission 403, logs
+ * it once, and returns -EACCES; the cycle goes on. */
+static int ghf_part_refused(gh_sync_t *s, int p, const char *shown,
+                            const qf_http_response_t *resp) {
+  gh_part_state_t *ps = &s->parts[p];
+  char msg[400], when[QF_TIME_ISO_LEN];
+  ghf_message(resp, msg, sizeof(msg));
+  bool fresh = ps->reason[0] == '\0';
+  snprintf(ps->reason, sizeof(ps->reason), "%s: HTTP 403%s", shown, msg);
+  qf_json_utf8_repair(ps->reason);
+  if (fresh)
+    ps->since = s->now;
+  ps->retry_at = s->now + GH_PERM_RECHECK;
+  s->dirty = true;
+  qf_time_format((time_t)ps->retry_at, when, sizeof(when));
+  if (fresh)
+    gh_sync_logf(s, GH_LOG_WARNING,
+                 "%s (a permission error, not a rate limit): %s unavailable "
+                 "until the token may read it; asking again at %s",
+                 ps->reason, gh_part_name((gh_part_t)p), when);
+  return -EACCES;
+}
+
+/* ghf_part_ok clears part p after an answer GitHub gave it. */
+static void ghf_part_ok(gh_sync_t *s, int p) {
+  if (p < 0 || s->parts[p].reason[0] == '\0')
+    return;
+  gh_sync_logf(s, GH_LOG_INFO, "%s available again",
+               gh_part_name((gh_part_t)p));
+  memset(&s->parts[p], 0, sizeof(s->parts[p]));
+  s->dirty = true;
+}
+
+/* ghf_redirect decides on a 3xx answer: 1 to follow location, or a
+ * recorded error (leaving APIURL's origin, too many hops, no target). */
+static int ghf_redirect(gh_sync_t *s, const char *shown, int hop,
+                        const qf_http_response_t *resp,
+                        const char *location) {
+  s->cycle_fatal = true; /* unless followed: back off */
+  if (location[0] == '\0')
+    return gh_sync_error(s, -EPROTO, "%s: HTTP %ld without a Location",
+                         shown, resp->status);
+  char where[GH_URL_MAX];
+  gh_url_display(location, where, sizeof(where));
+  if (!gh_follow_ok(s, location))
+    return gh_sync_error(s, -EPROTO,
+                         "%s: HTTP %ld to %s, outside %s; not followed (the "
+                         "token is only sent to APIURL)",
+                         shown, resp->status, where, s->origin);
+  if (hop >= GH_REDIRECTS_MAX)
+    return gh_sync_error(s, -ELOOP, "%s: more than %d redirects", shown,
+                         GH_REDIRECTS_MAX);
+  s->cycle_fatal = false;
+  if (resp->status == 301 && !s->moved_logged && s->moved_to[0] == '\0')
+    qf_strcpy(s->moved_to, sizeof(s->moved_to), where);
+  return 1;
+}
+
+/* ghf_answer applies the rules to an answer that arrived (see gh_fetch). */
+static int ghf_answer(gh_sync_t *s, int flags, const char *shown,
+                      const qf_http_response_t *resp) {
+  int part = ghf_part_of(flags);
   ghf_note_rate(s, resp);
   if (resp->status == 304) {
     s->not_modified++;
     s->not_modified_total++;
+    ghf_part_ok(s, part);
     return 0;
   }
-  if (resp->status == 403 || resp->status == 429)
+  if ((resp->status == 403 || resp->status == 429) && ghf_rate_limit(resp))
     return ghf_rate_limited(s, shown, resp);
+  if (resp->status == 403 && part >= 0)
+    return ghf_part_refused(s, part, shown, resp);
+  if (resp->status == 403) {
+    char msg[200];
+    ghf_message(resp, msg, sizeof(msg));
+    s->cycle_fatal = true;
+    return gh_sync_error(s, -EACCES,
+                         "%s: HTTP 403%s (a permission error, not a rate "
+                         "limit: the token needs read access to the "
+                         "repository's issues and contents)",
+                         shown, msg);
+  }
   if (resp->status >= 500 || resp->status < 200) {
     s->cycle_fatal = true;
     return gh_sync_error(s, -EIO, "%s: HTTP %ld", shown, resp->status);
   }
+  ghf_part_ok(s, part);
   return 0;
+}
+
+int gh_fetch(gh_sync_t *s, const char *url, int flags, size_t max_body,
+             qf_http_response_t *resp) {
+  memset(resp, 0, sizeof(*resp));
+  int part = ghf_part_of(flags);
+  if (part >= 0 && s->parts[part].reason[0] != '\0' &&
+      s->parts[part].retry_at > s->now)
+    return -EACCES; /* refused recently: re-asked on the slow schedule */
+  if (!ghf_may_send(s, flags))
+    return -EAGAIN;
+  const char *hdrs[6];
+  char auth[1200], inm[300], shown[GH_URL_MAX], target[GH_URL_MAX];
+  char location[GH_URL_MAX];
+  ghf_headers(s, url, flags, hdrs, auth, sizeof(auth), inm, sizeof(inm));
+  qf_strcpy(target, sizeof(target), url);
+  qf_http_request_t req = {
+      .url = target,
+      .headers = hdrs,
+      .timeout_ms = (long)(s->cfg->timeout * 1000),
+      .max_body = max_body,
+      .ca_cert = s->cfg->ca_cert,
+  };
+  for (int hop = 0;; hop++) {
+    location[0] = '\0';
+    int status = s->transport(s->transport_ctx, &req, resp, location,
+                              sizeof(location));
+    s->requests++;
+    s->requests_total++;
+    gh_url_display(target, shown, sizeof(shown));
+    if (status == -EFBIG && (flags & GH_FETCH_FIT))
+      return status;
+    if (status != 0) {
+      if (status != -EFBIG)
+        s->cycle_fatal = true;
+      return gh_sync_error(s, status, "%s%s",
+                           resp->error[0] ? resp->error : "request failed",
+                           ghf_tls_hint(resp->error));
+    }
+    if (resp->status < 300 || resp->status >= 400 || resp->status == 304)
+      return ghf_answer(s, flags, shown, resp);
+    ghf_note_rate(s, resp);
+    status = ghf_redirect(s, shown, hop, resp, location);
+    if (status != 1)
+      return status;
+    qf_strcpy(target, sizeof(target), location);
+    qf_http_response_free(resp);
+    if (!ghf_may_send(s, 0))
+      return -EAGAIN;
+  }
 }
 
 int gh_fetch_unexpected(gh_sync_t *s, const char *url,
@@ -205,8 +402,9 @@ int gh_fetch_unexpected(gh_sync_t *s, const char *url,
   char shown[GH_URL_MAX], msg[200];
   gh_url_display(url, shown, sizeof(shown));
   ghf_message(resp, msg, sizeof(msg));
-  if (resp->status == 401)
-    s->cycle_fatal = true; /* bad credentials: do not repeat them */
+  /* Bad credentials, a missing repository, a refused query: asking again
+   * every cycle changes nothing, so back off. */
+  s->cycle_fatal = true;
   return gh_sync_error(s, -EPROTO, "%s: unexpected HTTP %ld%s", shown,
                        resp->status, msg);
 }

@@ -540,13 +540,17 @@ static int ghp_run(yajl_val obj, gh_run_t *r, char *why, size_t whylen) {
   if (status == 0)
     status = ghp_str(obj, "head_branch", false, &r->branch, why, whylen);
   if (status == 0)
-    status = ghp_str(obj, "status", true, &status_s, why, whylen);
+    status = qf_json_get(obj, "status") == NULL /* required, nullable */
+                 ? ghp_why(why, whylen, "\"status\" missing")
+                 : ghp_str(obj, "status", false, &status_s, why, whylen);
   if (status == 0)
     status = ghp_str(obj, "conclusion", false, &conclusion, why, whylen);
   if (status == 0)
     status = ghp_run_prs(obj, r, why, whylen);
-  if (status == 0 && status_s != NULL)
-    r->verdict = ghp_verdict(status_s, conclusion);
+  /* The schema lets status be null: a run not started, so pending. */
+  if (status == 0)
+    r->verdict = status_s != NULL ? ghp_verdict(status_s, conclusion)
+                                  : GH_VERDICT_PENDING;
   else
     gh_run_free(r);
   free(status_s);

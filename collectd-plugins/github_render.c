@@ -53,6 +53,18 @@ static void ghr_github(qf_jw_t *w, const gh_figures_t *f,
   qf_jw_kint(w, "errors_total", (long long)h->errors_total);
   qf_jw_kint(w, "cycles", h->cycles);
   qf_jw_kbool(w, "sync_complete", h->sync_complete);
+  qf_jw_key(w, "unavailable");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < h->nunavailable; i++) {
+    const gh_unavailable_t *u = &h->unavailable[i];
+    qf_jw_obj_open(w);
+    qf_jw_kstr(w, "part", u->part);
+    qf_jw_kstr(w, "reason", u->reason);
+    qf_jw_ktime(w, "since", u->since);
+    qf_jw_ktime(w, "retry_at", u->retry_at);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
   qf_jw_obj_close(w); /* END github */
 }
 
@@ -154,6 +166,7 @@ int gh_render_project(const char *repository, const gh_figures_t *f,
   qf_jw_ktime(&w, "updated_at", now);
   qf_jw_kstr(&w, "repository", repository);
   qf_jw_ktime(&w, "last_sync", h->last_sync);
+  qf_jw_kstr(&w, "sync_state", h->sync_state ? h->sync_state : "never");
   qf_jw_kstr(&w, "last_error", h->last_error);
   qf_jw_ktime(&w, "last_error_at", h->last_error ? h->last_error_at : 0);
   if (h->last_sync > 0)

@@ -10,6 +10,13 @@
 
 #define GH_PROJECT_FILE "project.json"
 
+/* An optional part GitHub refused (a permission 403), see github_sync.h. */
+typedef struct gh_unavailable_s {
+  const char *part;   /* "ci_runs", "pull_request_detail", "issue_events" */
+  const char *reason; /* the URL and GitHub's answer */
+  long long since, retry_at;
+} gh_unavailable_t;
+
 /* The plugin's own health, as published beside the figures. */
 typedef struct gh_health_s {
   long long last_sync;     /* last good issue sync, 0: never */
@@ -22,6 +29,9 @@ typedef struct gh_health_s {
   bool sync_complete;      /* the first full listing has finished */
   long long recent_commits; /* -1: unknown */
   int recent_commits_days;
+  const char *sync_state; /* "never", "ok", "failing" */
+  gh_unavailable_t unavailable[3];
+  size_t nunavailable;
 } gh_health_t;
 
 /* gh_render_project writes project.json into a new buffer the caller

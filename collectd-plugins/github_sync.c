@@ -17,6 +17,10 @@
 
 /* ---------------------------------------------------------------- config */
 
+_Static_assert(GH_PART_COUNT <= sizeof(((gh_health_t *)0)->unavailable) /
+                                    sizeof(gh_unavailable_t),
+               "gh_health_t.unavailable holds every part");
+
 int gh_config_init(gh_config_t *c) {
   static const char *const in_progress[] = {"in progress", "in-progress",
                                             "wip"};
@@ -42,6 +46,7 @@ void gh_config_free(gh_config_t *c) {
   free(c->api_url);
   free(c->token);
   free(c->state_dir);
+  free(c->ca_cert);
   gh_strv_free(&c->in_progress);
   gh_strv_free(&c->blocked);
   memset(c, 0, sizeof(*c));
@@ -81,10 +86,21 @@ gh_rules_t gh_config_rules(const gh_config_t *c) {
 
 /* ---------------------------------------------------------------- setup */
 
-/* ghy_perform is the default transport. */
+/* ghy_perform is the default transport: qf_http_perform, and libcurl's
+ * reading of a 3xx answer's Location (resolved against the request). */
 static int ghy_perform(void *ctx, const qf_http_request_t *req,
-                       qf_http_response_t *resp) {
-  return qf_http_perform(ctx, req, resp);
+                       qf_http_response_t *resp, char *location,
+                       size_t loclen) {
+  qf_http_client_t *http = ctx;
+  int status = qf_http_perform(http, req, resp);
+  char *loc = NULL;
+  location[0] = '\0';
+  if (status == 0 && resp->status >= 300 && resp->status < 400 &&
+      curl_easy_getinfo(http->curl, CURLINFO_REDIRECT_URL, &loc) ==
+          CURLE_OK &&
+      loc != NULL)
+    qf_strcpy(location, loclen, loc);
+  return status;
 }
 
 /* ghy_origin copies scheme://authority of url into out. */
@@ -217,10 +233,122 @@ typedef struct ghy_page_s {
   char etag[256];
 } ghy_page_t;
 
+/* ghy_moved tells the operator once that GitHub redirected the
+ * repository, with its new owner/name when an item's html_url
+ * (https://github.com/OWNER/NAME/...) gives it. */
+static void ghy_moved(gh_sync_t *s, const char *html_url) {
+  char name[256] = "";
+  const char *p = html_url ? strstr(html_url, "://") : NULL;
+  if (p != NULL && (p = strchr(p + 3, '/')) != NULL) {
+    size_t owner = strcspn(p + 1, "/");
+    size_t len = p[1 + owner] == '/' ? owner + 1 + strcspn(p + 2 + owner, "/")
+                                     : 0;
+    if (len > 0 && len < sizeof(name)) {
+      memcpy(name, p + 1, len);
+      name[len] = '\0';
+    }
+  }
+  if (name[0] != '\0' && gh_repository_valid(name) &&
+      strcmp(name, s->cfg->repository) != 0)
+    gh_sync_logf(s, GH_LOG_NOTICE,
+                 "GitHub moved %s to %s (HTTP 301 to %s): following the "
+                 "redirect; set Repository \"%s\" to skip it",
+                 s->cfg->repository, name, s->moved_to, name);
+  else
+    gh_sync_logf(s, GH_LOG_NOTICE,
+                 "GitHub moved %s (HTTP 301 to %s; renamed or transferred): "
+                 "following the redirect; set Repository to its new name",
+                 s->cfg->repository, s->moved_to);
+  s->moved_logged = true;
+  s->moved_to[0] = '\0';
+}
+
+/* ghy_paging writes url with per_page and page set to per and page. */
+static int ghy_paging(const char *url, long long per, long long page,
+                      char *out, size_t outlen) {
+  qf_buf_t b = QF_BUF_INIT;
+  const char *q = strchr(url, '?');
+  size_t base = q ? (size_t)(q - url) : strlen(url);
+  int status = qf_buf_append(&b, url, base);
+  char sep = '?';
+  for (const char *p = q; status == 0 && p != NULL && *p != '\0';) {
+    p++;
+    size_t len = strcspn(p, "&");
+    if (!(strncmp(p, "per_page=", 9) == 0 || strncmp(p, "page=", 5) == 0)) {
+      status = qf_buf_append(&b, &sep, 1);
+      if (status == 0)
+        status = qf_buf_append(&b, p, len);
+      sep = '&';
+    }
+    p = p[len] == '&' ? p + len : NULL;
+  }
+  char tail[64];
+  snprintf(tail, sizeof(tail), "%cper_page=%lld&page=%lld", sep, per, page);
+  if (status == 0)
+    status = qf_buf_puts(&b, tail);
+  if (status == 0)
+    status = qf_strcpy(out, outlen, b.data);
+  qf_buf_free(&b);
+  return status;
+}
+
+/* ghy_shrink rewrites url (in place) to ask a quarter as many items per
+ * page from the same first item on; -ERANGE at GH_PER_PAGE_MIN. */
+static int ghy_shrink(char *url, size_t len) {
+  long long per = gh_url_param(url, "per_page");
+  long long page = gh_url_param(url, "page");
+  per = per > 0 ? per : 30;
+  page = page > 0 ? page : 1;
+  if (per <= GH_PER_PAGE_MIN)
+    return -ERANGE;
+  long long smaller = per / 4 > GH_PER_PAGE_MIN ? per / 4 : GH_PER_PAGE_MIN;
+  char out[GH_URL_MAX];
+  int status = ghy_paging(url, smaller, (page - 1) * per / smaller + 1, out,
+                          sizeof(out));
+  return status == 0 ? qf_strcpy(url, len, out) : status;
+}
+
+/* ghy_regrow rewrites a next-page url asked at a smaller size back to
+ * GH_PER_PAGE once it starts where a full page starts. */
+static void ghy_regrow(char *url, size_t len) {
+  long long per = gh_url_param(url, "per_page");
+  long long page = gh_url_param(url, "page");
+  char out[GH_URL_MAX];
+  if (per > 0 && per < GH_PER_PAGE && page > 0 &&
+      (page - 1) * per % GH_PER_PAGE == 0 &&
+      ghy_paging(url, GH_PER_PAGE, (page - 1) * per / GH_PER_PAGE + 1, out,
+                 sizeof(out)) == 0)
+    qf_strcpy(url, len, out);
+}
+
+/* ghy_fetch_fit GETs a page of issues into resp; an answer over the body
+ * limit is asked again with smaller pages (url is rewritten). */
+static int ghy_fetch_fit(gh_sync_t *s, char *url, size_t urllen, int flags,
+                         qf_http_response_t *resp) {
+  for (;;) {
+    int status = gh_fetch(s, url, flags | GH_FETCH_FIT, GH_LIST_MAX_BODY,
+                          resp);
+    if (status != -EFBIG)
+      return status;
+    char shown[GH_URL_MAX];
+    gh_url_display(url, shown, sizeof(shown));
+    qf_http_response_free(resp);
+    if (ghy_shrink(url, urllen) != 0)
+      return gh_sync_error(s, -EFBIG, "%s: response body over the %u byte "
+                           "limit even at %d items per page", shown,
+                           GH_LIST_MAX_BODY, GH_PER_PAGE_MIN);
+    gh_sync_logf(s, GH_LOG_NOTICE, "%s: answer over the %u MiB limit; "
+                 "asking %lld items per page for this stretch", shown,
+                 GH_LIST_MAX_BODY >> 20, gh_url_param(url, "per_page"));
+  }
+}
+
 /* ghy_apply_page merges a parsed page into the mirror. */
 static int ghy_apply_page(gh_sync_t *s, gh_page_t *page, bool listing,
                           ghy_page_t *pg) {
   int status = 0;
+  if (s->moved_to[0] != '\0' && !s->moved_logged && page->n > 0)
+    ghy_moved(s, page->items[0]->html_url);
   for (size_t i = 0; i < page->n; i++) {
     gh_item_t *it = page->items[i];
     page->items[i] = NULL;
@@ -238,14 +366,15 @@ static int ghy_apply_page(gh_sync_t *s, gh_page_t *page, bool listing,
 }
 
 /* ghy_issue_page GETs one page of issues and applies it. */
-static int ghy_issue_page(gh_sync_t *s, const char *url, int flags,
+static int ghy_issue_page(gh_sync_t *s, const char *asked, int flags,
                           bool listing, ghy_page_t *pg) {
   qf_http_response_t resp;
-  char err[768];
+  char err[768], url[GH_URL_MAX];
   pg->not_modified = false;
   pg->count = 0;
   pg->next[0] = pg->etag[0] = '\0';
-  int status = gh_fetch(s, url, flags, GH_LIST_MAX_BODY, &resp);
+  qf_strcpy(url, sizeof(url), asked);
+  int status = ghy_fetch_fit(s, url, sizeof(url), flags, &resp);
   if (status == 0 && resp.status == 304)
     pg->not_modified = true;
   else if (status == 0 && resp.status != 200)
@@ -262,6 +391,7 @@ static int ghy_issue_page(gh_sync_t *s, const char *url, int flags,
       status = ghy_apply_page(s, &page, listing, pg);
       gh_page_free(&page);
       qf_strcpy(pg->etag, sizeof(pg->etag), resp.etag);
+      ghy_regrow(pg->next, sizeof(pg->next));
     }
   }
   qf_http_response_free(&resp);
@@ -477,8 +607,13 @@ static int ghy_runs(gh_sync_t *s) {
               GH_RUNS_PER_PAGE) != 0)
     return gh_sync_error(s, -EINVAL, "cannot build the runs URL");
   qf_http_response_t resp;
-  int status = gh_fetch(s, url, GH_FETCH_CONDITIONAL, GH_DETAIL_MAX_BODY,
-                        &resp);
+  int status = gh_fetch(s, url,
+                        GH_FETCH_CONDITIONAL | GH_FETCH_PART(GH_PART_RUNS),
+                        GH_DETAIL_MAX_BODY, &resp);
+  if (status == -EACCES) { /* refused: CI flags unavailable (health) */
+    qf_http_response_free(&resp);
+    return 0;
+  }
   if (status == 0 && resp.status == 200) {
     gh_run_t *runs = NULL;
     size_t n = 0;
@@ -577,8 +712,14 @@ static int ghy_pull(gh_sync_t *s, gh_item_t *pr) {
   if (ghy_url(s, url, sizeof(url), "pulls/%lld", pr->number) != 0)
     return -ENAMETOOLONG;
   qf_http_response_t resp;
-  int status = gh_fetch(s, url, GH_FETCH_CONDITIONAL | GH_FETCH_OPTIONAL,
+  int status = gh_fetch(s, url,
+                        GH_FETCH_CONDITIONAL | GH_FETCH_OPTIONAL |
+                            GH_FETCH_PART(GH_PART_PULLS),
                         GH_DETAIL_MAX_BODY, &resp);
+  if (status == -EACCES) { /* refused: asked again on the slow schedule */
+    qf_http_response_free(&resp);
+    return 0;
+  }
   if (status == 0 && resp.status == 200) {
     gh_pull_t pull;
     status = gh_parse_pull(url, resp.body.data, &pull, err, sizeof(err));
@@ -617,7 +758,9 @@ static int ghy_event_pages(gh_sync_t *s, const gh_item_t *it,
   for (int i = 0; status == 0 && url[0] != '\0' && i < GH_DETAIL_PAGES_MAX;
        i++) {
     qf_http_response_t resp;
-    status = gh_fetch(s, url, GH_FETCH_OPTIONAL, GH_DETAIL_MAX_BODY, &resp);
+    status = gh_fetch(s, url,
+                      GH_FETCH_OPTIONAL | GH_FETCH_PART(GH_PART_EVENTS),
+                      GH_DETAIL_MAX_BODY, &resp);
     next[0] = '\0';
     if (status == 0 && (resp.status == 404 || resp.status == 410)) {
       /* gone: keep the estimate */
@@ -641,6 +784,10 @@ static int ghy_event_pages(gh_sync_t *s, const gh_item_t *it,
 static int ghy_events(gh_sync_t *s, gh_item_t *it) {
   gh_events_t ev = {NULL, 0};
   int status = ghy_event_pages(s, it, &ev);
+  if (status == -EACCES) { /* refused: the estimate stays */
+    gh_events_free(&ev);
+    return 0;
+  }
   if (status == 0) {
     long long since = gh_blocked_since(&ev, &it->labels, &s->cfg->blocked);
     if (since > 0) {
@@ -699,6 +846,8 @@ static void ghy_begin(gh_sync_t *s, long long now, double interval) {
 static void ghy_end(gh_sync_t *s) {
   gh_mirror_t *m = &s->m;
   m->cycle++;
+  if (s->moved_to[0] != '\0' && !s->moved_logged)
+    ghy_moved(s, NULL);
   if (!s->cycle_error) {
     if (s->last_error[0] != '\0')
       gh_sync_logf(s, GH_LOG_INFO, "GitHub sync works again");
@@ -777,4 +926,17 @@ void gh_sync_health(const gh_sync_t *s, gh_health_t *h) {
   h->cycles = m->cycle;
   h->recent_commits = m->commits_count;
   h->recent_commits_days = s->cfg->recent_commits_days;
+  h->sync_state = !h->sync_complete  ? "never"
+                  : h->last_error    ? "failing"
+                                     : "ok";
+  for (int p = 0; p < GH_PART_COUNT; p++) {
+    const gh_part_state_t *ps = &s->parts[p];
+    if (ps->reason[0] == '\0')
+      continue;
+    gh_unavailable_t *u = &h->unavailable[h->nunavailable++];
+    u->part = gh_part_name((gh_part_t)p);
+    u->reason = ps->reason;
+    u->since = ps->since;
+    u->retry_at = ps->retry_at;
+  }
 }

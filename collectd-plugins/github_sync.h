@@ -44,6 +44,9 @@
 #define GH_DETAIL_MAX_BODY (4u << 20)
 #define GH_URL_MAX 2048
 #define GH_API_VERSION "2022-11-28"
+#define GH_REDIRECTS_MAX 3     /* same-origin redirects followed per request */
+#define GH_PERM_RECHECK 3600   /* seconds before a refused part is re-asked */
+#define GH_PER_PAGE_MIN 10     /* smallest page asked after an oversized one */
 
 /* Severities for the log callback (the syslog values collectd uses). */
 enum { GH_LOG_ERR = 3, GH_LOG_WARNING = 4, GH_LOG_NOTICE = 5, GH_LOG_INFO = 6 };
@@ -59,6 +62,7 @@ typedef struct gh_config_s {
   double flag_failure_rate;
   int recent_commits_days;
   double timeout; /* seconds per request */
+  char *ca_cert;  /* CACert: CA bundle for APIURL's certificate, NULL: system */
 } gh_config_t;
 
 /* gh_config_init sets the documented defaults; 0 or -ENOMEM. */
@@ -69,9 +73,30 @@ bool gh_repository_valid(const char *s);
 /* gh_config_rules returns the figure rules of c. */
 gh_rules_t gh_config_rules(const gh_config_t *c);
 
+/* A transport performs req like qf_http_perform and, for a 3xx answer,
+ * copies the redirect target (absolute) into location ("" when none). */
 typedef int (*gh_transport_t)(void *ctx, const qf_http_request_t *req,
-                              qf_http_response_t *resp);
+                              qf_http_response_t *resp, char *location,
+                              size_t loclen);
 typedef void (*gh_log_t)(void *ctx, int severity, const char *msg);
+
+/* Optional parts of a cycle a token may lack the permission for; a 403
+ * that is no rate limit costs only that part, re-asked every
+ * GH_PERM_RECHECK seconds. */
+typedef enum {
+  GH_PART_RUNS = 0, /* actions/runs: CI flags */
+  GH_PART_PULLS,    /* pulls/{n}: merge-conflict flags */
+  GH_PART_EVENTS,   /* issues/{n}/events: exact blocked durations */
+  GH_PART_COUNT
+} gh_part_t;
+
+typedef struct gh_part_state_s {
+  char reason[640]; /* "" while available */
+  long long since, retry_at;
+} gh_part_state_t;
+
+/* gh_part_name names a part as project.json does. */
+const char *gh_part_name(gh_part_t p);
 
 typedef struct gh_sync_s {
   const gh_config_t *cfg;
@@ -100,6 +125,9 @@ typedef struct gh_sync_s {
   char last_error[512];
   long long last_error_at;
   char last_logged[512];
+  gh_part_state_t parts[GH_PART_COUNT];
+  char moved_to[GH_URL_MAX]; /* where a 301 sent us, until logged */
+  bool moved_logged;         /* the move was told once */
 } gh_sync_t;
 
 /* gh_sync_init prepares s for cfg (which must outlive it): creates

@@ -157,6 +157,8 @@ static int ghc_config_key(oconfig_item_t *c, ghc_t *g) {
     return ghc_config_int(c, 1, 365, &cfg->recent_commits_days);
   if (strcasecmp("Timeout", c->key) == 0)
     return ghc_config_range(c, 0.1, 300, &cfg->timeout);
+  if (strcasecmp("CACert", c->key) == 0)
+    return cf_util_get_string(c, &cfg->ca_cert);
   static const char *const known[] = {
       "Repository",           "APIURL",
       "Token",                "TokenFile",

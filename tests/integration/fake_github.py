@@ -35,6 +35,8 @@ import hashlib
 import json
 import random
 import re
+import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -99,8 +101,11 @@ class FakeGitHub:
 
     def __init__(self, owner="acme", repo="widgets", repo_id=4242,
                  rate_limit=5000, idle_timeout=600.0, link_form="repositories",
-                 since_inclusive=True):
+                 since_inclusive=True, tls=None, url_host="127.0.0.1"):
         self.owner, self.repo, self.repo_id = owner, repo, repo_id
+        # tls: an ssl.SSLContext (server side) to serve HTTPS; url_host: the
+        # name `url` gives for 127.0.0.1 (what a certificate must name).
+        self.tls, self.url_host = tls, url_host
         self.lock = threading.RLock()
         self.items = {}      # number -> issue/PR dict as the list shows it
         self.pulls = {}      # number -> {"branch", "sha", "mergeable_state"}
@@ -111,6 +116,7 @@ class FakeGitHub:
         self.actions_enabled = True
         self.faults = []
         self.canned = []     # Canned answers, first match wins
+        self.moved = {}      # old "owner/repo" -> base URL of 301 targets
         self.counts = collections.Counter()  # (path, status) -> n
         self.requests = []   # dicts: method, path, query, status, inm, auth
         self.rate_limit = rate_limit
@@ -132,8 +138,13 @@ class FakeGitHub:
         class Handler(_Handler):
             github = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            # The handshake runs in the request's thread (Handler.setup).
+            self._server.socket = self.tls.wrap_socket(
+                self._server.socket, server_side=True,
+                do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         threading.Thread(target=self._watchdog, daemon=True).start()
@@ -164,7 +175,8 @@ class FakeGitHub:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.url_host}:{self._server.server_address[1]}"
 
     @property
     def repository(self):
@@ -392,6 +404,13 @@ class FakeGitHub:
             self.canned.append(c)
         return c
 
+    def move_from(self, old_repository, base=None):
+        """Answer /repos/{old_repository}/... with 301 Moved Permanently to
+        {base}/repositories/{id}/... (query kept), as GitHub does for a
+        renamed or transferred repository; base defaults to this fake."""
+        with self.lock:
+            self.moved[old_repository] = base
+
     def clear_canned(self):
         with self.lock:
             self.canned.clear()
@@ -606,6 +625,20 @@ class FakeGitHub:
             return self._page(docs, query)
 
 
+class _Server(ThreadingHTTPServer):
+    """The fake's server: a refused TLS handshake is the client's business
+    (its log says why), not a traceback on stderr."""
+
+    tls_failures = 0
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError,
+                                          TimeoutError)):
+            _Server.tls_failures += 1
+            return
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Routes one request of FakeGitHub (class attribute `github`)."""
 
@@ -619,6 +652,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # silence the per-request stderr log
         pass
+
+    def setup(self):
+        if hasattr(self.request, "do_handshake"):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+        super().setup()
 
     def do_GET(self):
         gh = self.github
@@ -637,6 +676,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "message": "API rate limit exceeded for user.",
                 "documentation_url": "https://docs.github.com/rest"},
                 charge=False)
+        moved = self._moved_location(path, parts.query)
+        if moved is not None:
+            return self._send(path, parts.query, 301, {
+                "message": "Moved Permanently", "url": moved,
+                "documentation_url": "https://docs.github.com/rest/guides/"
+                                     "best-practices-for-using-the-rest-api"
+                                     "#follow-redirects"},
+                extra={"Location": moved})
         canned = gh._take_canned(path, query)
         if canned is not None:
             link = canned.link.replace("{base}", gh.url) if canned.link \
@@ -648,6 +695,18 @@ class _Handler(BaseHTTPRequestHandler):
         status, doc, link = self._route(path, query)
         self._send(path, parts.query, status, doc, link=link, fault=fault,
                    conditional=status == 200)
+
+    def _moved_location(self, path, query):
+        gh = self.github
+        m = ISSUE_PATH.match(path)
+        with gh.lock:
+            if not m or m.group("owner") is None or \
+                    f"{m.group('owner')}/{m.group('repo')}" not in gh.moved:
+                return None
+            base = gh.moved[f"{m.group('owner')}/{m.group('repo')}"]
+        base = base or gh.url
+        return (f"{base}/repositories/{gh.repo_id}/{m.group('rest')}"
+                + (f"?{query}" if query else ""))
 
     def do_HEAD(self):
         self._send(urllib.parse.urlsplit(self.path).path, "", 405,
@@ -778,7 +837,6 @@ def _spoil(doc):
 
 def main():
     """Run a populated fake for manual poking: python3 fake_github.py N."""
-    import sys  # pylint: disable=import-outside-toplevel
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     gh = FakeGitHub(idle_timeout=3600).start()
     gh.populate(n, prs=n // 10)

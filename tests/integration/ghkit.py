@@ -148,10 +148,11 @@ def undocumented(method, path, query, owner="octocat", repo="Hello-World"):
 
 
 def plugin_conf(gh, state_dir, token="t0ken-for-tests", interval=1,
-                extra="", timeout=2, url=None):
+                extra="", timeout=2, url=None, repository=None):
     lines = ["<LoadPlugin qiflow_github>", f"  Interval {interval}",
              "</LoadPlugin>", "<Plugin qiflow_github>",
-             f'  Repository "{gh.repository}"', f'  APIURL "{url or gh.url}"',
+             f'  Repository "{repository or gh.repository}"',
+             f'  APIURL "{url or gh.url}"',
              f'  StateDir "{state_dir}"', f"  Timeout {timeout}"]
     if token:
         lines.append(f'  Token "{token}"')

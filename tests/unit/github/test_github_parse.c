@@ -335,6 +335,17 @@ static void test_runs(void **state) {
   for (size_t i = 0; i < n; i++)
     gh_run_free(&runs[i]);
   free(runs);
+  /* status null (the schema allows it): a run not started, pending. */
+  assert_int_equal(gh_parse_runs(URL,
+                                 "{\"workflow_runs\": [{\"id\": 7, "
+                                 "\"status\": null, \"conclusion\": null, "
+                                 "\"created_at\": \"2026-11-01T00:00:00Z\"}]}",
+                                 &runs, &n, err, sizeof(err)),
+                   0);
+  assert_int_equal(n, 1);
+  assert_int_equal(runs[0].verdict, GH_VERDICT_PENDING);
+  gh_run_free(&runs[0]);
+  free(runs);
   static const char *const bad[] = {
       "[]", "{\"workflow_runs\": {}}", "{\"workflow_runs\": [3]}",
       "{\"workflow_runs\": [{\"id\": \"1\", \"status\": \"completed\", "

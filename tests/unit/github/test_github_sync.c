@@ -98,9 +98,11 @@ static route_t *route(fx_t *fx, const char *url, long status,
 
 /* script_perform answers from the routes; 304 when If-None-Match matches. */
 static int script_perform(void *ctx, const qf_http_request_t *req,
-                          qf_http_response_t *resp) {
+                          qf_http_response_t *resp, char *location,
+                          size_t loclen) {
   script_t *sc = ctx;
   memset(resp, 0, sizeof(*resp));
+  snprintf(location, loclen, "%s", "");
   resp->retry_after = -1;
   resp->rl_limit = resp->rl_remaining = resp->rl_reset = resp->rl_used = -1;
   const char *inm = "";

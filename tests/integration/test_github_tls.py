@@ -1,0 +1,156 @@
+"""qiflow_github over HTTPS: the fake GitHub serves TLS with certificates a
+throwaway CA made by openssl here signs; the real collectd syncs through
+libcurl with CACert, and each TLS failure (no or the wrong CA, an expired
+certificate, one for another host, an unreadable CACert) is refused with a
+message naming the cause and the option that fixes it.
+"""
+
+import ssl
+import subprocess
+import time
+
+import pytest
+
+import ghkit
+from fake_github import FakeGitHub
+
+DAY = 86400
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def make_ca(d, name):
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", f"{name}.key", "-out", f"{name}.pem",
+            "-subj", f"/CN=qiflow test {name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+
+def make_cert(d, name, ca, san, start=None, end=None):
+    """A server certificate signed by ca, naming san; start/end as
+    YYYYMMDDHHMMSSZ give it other dates (openssl ca, for an expired one)."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", "-subj", "/CN=qiflow test server", cwd=d)
+    (d / f"{name}.ext").write_text(
+        f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+        "extendedKeyUsage=serverAuth\n")
+    if start is None:
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem",
+                "-CAkey", f"{ca}.key", "-CAcreateserial", "-days", "1",
+                "-out", f"{name}.pem", "-extfile", f"{name}.ext", cwd=d)
+        return
+    (d / "db").mkdir(exist_ok=True)
+    (d / "db" / "index.txt").write_text("")
+    (d / "db" / "serial").write_text("1000\n")
+    (d / "ca.cnf").write_text(
+        "[ca]\ndefault_ca=test\n[test]\ndir=db\ndatabase=db/index.txt\n"
+        "serial=db/serial\nnew_certs_dir=db\ndefault_md=sha256\n"
+        "policy=any\nunique_subject=no\n[any]\ncommonName=supplied\n")
+    openssl("ca", "-batch", "-config", "ca.cnf", "-cert", f"{ca}.pem",
+            "-keyfile", f"{ca}.key", "-in", f"{name}.csr", "-out",
+            f"{name}.pem", "-startdate", start, "-enddate", end,
+            "-extfile", f"{name}.ext", "-notext", cwd=d)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    make_ca(d, "ca")
+    make_ca(d, "other-ca")
+    make_cert(d, "good", "ca", "DNS:localhost,IP:127.0.0.1")
+    make_cert(d, "elsewhere", "ca", "DNS:github.example.org")
+    make_cert(d, "expired", "ca", "DNS:localhost,IP:127.0.0.1",
+              start="20200101000000Z", end="20200102000000Z")
+    (d / "not-pem.pem").write_text("this is no certificate\n")
+    return d
+
+
+def server_context(pki, name):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / f"{name}.pem", pki / f"{name}.key")
+    return ctx
+
+
+@pytest.fixture
+def https(pki):
+    """https(cert_name) -> a started FakeGitHub over TLS with a small repo."""
+    made = []
+
+    def make(name="good"):
+        gh = FakeGitHub(idle_timeout=300, tls=server_context(pki, name))
+        made.append(gh.start())
+        now = time.time()
+        gh.add_issue(1, labels=["blocked"], created_at=now - 3 * DAY)
+        gh.add_issue(2, state="closed", created_at=now - 3 * DAY,
+                     closed_at=now - DAY, updated_at=now - DAY)
+        gh.add_pr(3, body="Fixes #1", created_at=now - DAY)
+        gh.add_commits(2)
+        return gh
+
+    yield make
+    for gh in made:
+        gh.stop()
+
+
+@pytest.fixture
+def start(tmp_path):
+    made = []
+
+    def make(gh, **conf):
+        run = ghkit.Run(tmp_path / f"run{len(made)}", gh, **conf)
+        made.append(run)
+        return run.start()
+
+    yield make
+    for run in made:
+        run.stop()
+        print(f"--- {run.collectd.log_path} ---\n{run.collectd.log()[-3000:]}")
+
+
+def test_sync_over_https_with_cacert(pki, https, start):
+    gh = https("good")
+    assert gh.url.startswith("https://127.0.0.1:")
+    run = start(gh, extra=f'  CACert "{pki / "ca.pem"}"')
+    doc = run.wait(lambda d: d["sync_state"] == "ok"
+                   and d["github"]["cycles"] >= 3, timeout=40)
+    assert doc["last_error"] is None
+    assert doc["completion"]["total_issues"] == 2
+    assert doc["completion"]["completed_issues"] == 1
+    assert doc["github"]["open_pull_requests"] == 1
+    assert gh.count(r"/issues$", 200) >= 1
+    assert gh.count(r"/issues$", 304) >= 1  # ETags work over TLS too
+
+
+FAILURES = [
+    # id, certificate served, CACert, the cause and the fix expected
+    ("no-cacert", "good", None,
+     "not signed by a CA this host trusts: set CACert"),
+    ("wrong-ca", "good", "other-ca.pem",
+     "not signed by a CA this host trusts: set CACert"),
+    ("expired", "expired", "ca.pem",
+     "certificate has expired: it must be renewed on the server"),
+    ("wrong-host", "elsewhere", "ca.pem",
+     "does not name APIURL's host: put the host name the certificate names "
+     "in APIURL"),
+    ("unreadable-cacert", "good", "not-pem.pem",
+     "CACert cannot be read as a PEM CA file"),
+]
+
+
+@pytest.mark.parametrize("served,cacert,hint", [f[1:] for f in FAILURES],
+                         ids=[f[0] for f in FAILURES])
+def test_tls_failures_name_cause_and_fix(pki, https, start, served, cacert,
+                                         hint):
+    gh = https(served)
+    extra = f'  CACert "{pki / cacert}"' if cacert else ""
+    run = start(gh, extra=extra)
+    doc = run.wait(lambda d: d["last_error"] is not None, timeout=30)
+    assert hint in doc["last_error"], doc["last_error"]
+    assert doc["last_error"].startswith(f"{gh.url}/repos/acme/widgets/issues")
+    assert doc["sync_state"] == "never" and doc["last_sync"] is None
+    assert hint in run.collectd.log()
+    assert gh.requests_since(0) == []  # no request got through
