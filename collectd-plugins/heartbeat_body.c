@@ -4,6 +4,9 @@
  * document (timestamp, system, resources, agents, github, project). */
 #include "heartbeat_body.h"
 
+#include "heartbeat_attention.h"
+#include "qf_status.h"
+
 #include "qf_json.h"
 #include "qf_time.h"
 
@@ -57,19 +60,17 @@ static double hbb_agent_count(const hb_body_in_t *in, int i) {
 }
 
 hb_status_t hb_body_status(const hb_body_in_t *in) {
-  if (in->offline)
-    return HB_STATUS_OFFLINE;
-  const hb_figures_t *f = in->fig;
-  if (isnan(f->usage.cpu_percent) || isnan(f->usage.memory_percent) ||
-      isnan(f->usage.disk_percent))
+  const qf_res_t *u = &in->fig->usage;
+  bool current = !in->offline && hb_figures_complete(in->fig);
+  switch (qf_status_decide(current, u->cpu_percent, u->memory_percent)) {
+  case QF_STATUS_ONLINE:
+    return HB_STATUS_ONLINE;
+  case QF_STATUS_DEGRADED:
     return HB_STATUS_DEGRADED;
-  static const int troubled[] = {HB_AG_FAILED, HB_AG_DEAD, HB_AG_STALE};
-  for (size_t i = 0; i < sizeof(troubled) / sizeof(troubled[0]); i++) {
-    double n = hbb_agent_count(in, troubled[i]);
-    if (!isnan(n) && n > 0)
-      return HB_STATUS_DEGRADED;
+  case QF_STATUS_OFFLINE:
+    break;
   }
-  return HB_STATUS_ONLINE;
+  return HB_STATUS_OFFLINE;
 }
 
 /* hbb_knum writes key: v (two decimals) unless v is unknown. */
@@ -279,6 +280,7 @@ int hb_body_build(const hb_body_in_t *in, char **out, size_t *len) {
   }
   qf_jw_obj_open(&w); /* BEGIN heartbeat */
   hbb_backend_fields(&w, in);
+  hb_attention_write(&w, in);
   qf_jw_kstr(&w, "timestamp", ts);
   hbb_system(&w, in);
   hbb_resources(&w, in->fig);

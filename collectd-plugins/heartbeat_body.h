@@ -35,11 +35,16 @@ typedef struct hb_body_in_s {
   /* what is kept of project.json; NULL (or no doc) before it exists */
   const hb_project_t *project;
   bool offline; /* the last heartbeat of a stopping daemon */
+  /* Delivery health for "attention" (zeros: nothing to say). */
+  unsigned long long backlog;   /* heartbeats still waiting in a spool */
+  unsigned long long set_aside; /* heartbeats a backend refused for good */
+  bool budget_exhausted; /* RequestLimit cannot carry live heartbeats */
 } hb_body_in_t;
 
-/* hb_body_status derives the status: offline when stopping; degraded when
- * cpu, memory or disk is unknown or an agent is failed, dead or stale;
- * online otherwise. */
+/* hb_body_status is the one rule (qf_status_decide) the exporter's /status
+ * applies too: offline when stopping or cpu, memory or disk is not
+ * current; else degraded when cpu or memory is above 90 %; else online.
+ * Agents, flags and delivery trouble go in "attention", not here. */
 hb_status_t hb_body_status(const hb_body_in_t *in);
 
 /* hb_body_build renders the heartbeat into a new buffer the caller frees.

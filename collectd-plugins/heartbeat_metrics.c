@@ -157,3 +157,8 @@ void hb_figures_extract(const hb_metrics_t *m, double now, double max_age,
     f->agents[i] = hbm_value(m, key, now, max_age);
   }
 }
+
+bool hb_figures_complete(const hb_figures_t *f) {
+  return !isnan(f->usage.cpu_percent) && !isnan(f->usage.memory_percent) &&
+         !isnan(f->usage.disk_percent);
+}

@@ -81,4 +81,9 @@ typedef struct hb_figures_s {
 void hb_figures_extract(const hb_metrics_t *m, double now, double max_age,
                         hb_figures_t *f);
 
+/* hb_figures_complete tells whether cpu, memory and disk are all known
+ * (and so fresh: hb_figures_extract drops old values). collectd's cpu
+ * plugin needs two reads, so right after a start cpu is missing. */
+bool hb_figures_complete(const hb_figures_t *f);
+
 #endif

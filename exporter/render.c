@@ -2,6 +2,7 @@
  * "REST API"). Missing numbers are null and missing sections {} or [],
  * never an error. */
 #include "render.h"
+#include "backend_status.h"
 #include "qf_time.h"
 
 #include <math.h>
@@ -270,19 +271,12 @@ int qfx_render_health(const qfx_model_t *m, qf_jw_t *w) {
 }
 
 void qfx_render_status(const qfx_model_t *m, qf_jw_t *w) {
-  const qfx_resources_t *r = m->res;
   qf_jw_obj_open(w);
   qf_jw_kbool(w, "success", true);
-  /* Flat fields for the central backend's poller, beside the envelope. */
-  qf_jw_kstr(w, "status", m->stale ? "degraded" : "online");
-  qf_jw_kdouble(w, "cpu", qfx_round(r->usage.cpu_percent, 2));
-  qf_jw_kdouble(w, "memory", qfx_round(r->usage.memory_percent, 2));
-  qf_jw_kdouble(w, "disk", qfx_round(r->usage.disk_percent, 2));
-  qf_jw_key(w, "agents");
-  qf_jw_obj_open(w);
-  rd_kcount(w, "active", qfx_agent_count(m, QFX_AG_ACTIVE));
-  rd_kcount(w, "total", qfx_agent_count(m, QFX_AG_TOTAL));
-  qf_jw_obj_close(w);
+  /* Flat fields for the central backend's poller, beside the envelope:
+   * one status rule for both doors (backend_status.h). */
+  qfx_render_backend_flat(m, w);
+  qfx_render_attention(m, w);
   rd_data(m, w);
   qf_jw_obj_close(w);
 }

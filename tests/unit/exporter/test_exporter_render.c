@@ -230,10 +230,18 @@ static void test_status_missing_everything(void **state) {
   m.connected = false;
   m.stale = true;
   yajl_val d = render(r_status, &m, NULL);
-  assert_string_equal(str(d, "status"), "degraded");
-  assert_true(is_null(d, "cpu") && is_null(d, "memory") &&
-              is_null(d, "disk"));
-  assert_true(is_null(d, "agents/active") && is_null(d, "agents/total"));
+  /* The one status rule: nothing current is offline; the poller's flat
+   * numbers are never null (0: never read), attention says why. */
+  assert_string_equal(str(d, "status"), "offline");
+  static const char *const flat[] = {"cpu", "memory", "disk", "agents/active",
+                                     "agents/total"};
+  for (size_t i = 0; i < 5; i++) {
+    yajl_val v = path(d, flat[i]);
+    assert_true(YAJL_IS_NUMBER(v) && YAJL_GET_DOUBLE(v) == 0.0);
+  }
+  assert_true(YAJL_IS_TRUE(path(d, "attention/needed")));
+  assert_string_equal(path(d, "attention/reasons")->u.array.values[0]->u.string,
+                      "collectd not read yet");
   assert_true(is_null(d, "data/swarm_id"));
   assert_true(YAJL_IS_TRUE(path(d, "data/stale")));
   assert_true(is_null(d, "data/data_age_seconds"));

@@ -53,6 +53,8 @@ static const char full_swarm_body[] =
     "{\"heartbeat_id\":42,\"swarm_id\":\"swarm-1\",\"status\":\"online\","
     "\"health_status\":{\"cpu_percent\":12.35,\"memory_percent\":40,"
     "\"disk_percent\":55.5},\"active_agents\":1,\"project_completion\":66,"
+    "\"attention\":{\"needed\":true,"
+    "\"reasons\":[\"2 issues flagged for a human\"]},"
     "\"timestamp\":\"2026-11-27T10:00:00Z\","
     "\"system\":{\"hostname\":\"host1\",\"platform\":\"linux\","
     "\"uptime_seconds\":3600,\"collectd_version\":\"5.12.0\","
@@ -154,7 +156,8 @@ static void test_nothing_known_is_left_out(void **state) {
   assert_int_equal(qf_json_get_int(doc, "heartbeat_id", &id), 0);
   assert_int_equal(id, 42);
   assert_string_equal(qf_json_get_str(doc, "swarm_id"), "swarm-1");
-  assert_string_equal(qf_json_get_str(doc, "status"), "degraded");
+  /* No current figures: offline, as the exporter's /status says. */
+  assert_string_equal(qf_json_get_str(doc, "status"), "offline");
   assert_string_equal(qf_json_get_str(doc, "timestamp"),
                       "2026-11-27T10:00:00Z");
   /* Unknown: absent, not null, not zero. */
@@ -237,25 +240,61 @@ static void test_full_swarm(void **state) {
   hb_project_free(&project);
 }
 
+/* The one rule (qf_status_decide): agents never change the status, they
+ * go in "attention"; busy cpu or memory is degraded; no current figures or
+ * a stop is offline. */
 static void test_status_rules(void **state) {
   (void)state;
   hb_figures_t f = full_figures();
   hb_body_in_t in = base_in(&f);
   assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
   f.agents[HB_AG_DEAD] = 1;
+  assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
+  f.usage.cpu_percent = 99.9;
   assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
-  f.agents[HB_AG_DEAD] = 0;
-  yajl_val agents =
-      qf_json_parse("{\"counts\":{\"failed\":1,\"stale\":0}}", NULL, 0);
-  in.agents = agents; /* counts from agents.json when collectd has none */
+  f.usage.cpu_percent = 90.0; /* the poller's bound is "above 90" */
+  assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
+  f.usage.memory_percent = 90.5;
   assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
-  in.agents = NULL;
   f.usage.disk_percent = NAN;
-  assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
+  assert_int_equal(hb_body_status(&in), HB_STATUS_OFFLINE);
+  f.usage.disk_percent = 10;
   in.offline = true;
   assert_int_equal(hb_body_status(&in), HB_STATUS_OFFLINE);
   assert_string_equal(hb_status_name(HB_STATUS_OFFLINE), "offline");
-  yajl_tree_free(agents);
+}
+
+/* "attention" names dead agents, flags, backlog, set-aside records and the
+ * budget, none of which touch the status. */
+static void test_attention(void **state) {
+  (void)state;
+  hb_figures_t f = full_figures();
+  hb_body_in_t in = base_in(&f);
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  assert_true(YAJL_IS_FALSE(path(doc, "attention", "needed")));
+  assert_int_equal(path(doc, "attention", "reasons")->u.array.len, 0);
+  yajl_tree_free(doc);
+  free(text);
+  f.agents[HB_AG_DEAD] = 2;
+  in.backlog = 1;
+  in.set_aside = 3;
+  in.budget_exhausted = true;
+  doc = build(&in, &text, &len);
+  assert_string_equal(qf_json_get_str(doc, "status"), "online");
+  assert_true(YAJL_IS_TRUE(path(doc, "attention", "needed")));
+  yajl_val r = path(doc, "attention", "reasons");
+  assert_int_equal(r->u.array.len, 4);
+  assert_string_equal(r->u.array.values[0]->u.string, "2 agents dead");
+  assert_string_equal(r->u.array.values[1]->u.string,
+                      "1 heartbeat waiting in the spool");
+  assert_string_equal(r->u.array.values[2]->u.string,
+                      "3 heartbeats set aside (refused by a backend)");
+  assert_string_equal(r->u.array.values[3]->u.string,
+                      "request budget cannot carry every heartbeat");
+  yajl_tree_free(doc);
+  free(text);
 }
 
 static void test_partial_health_left_out(void **state) {
@@ -411,6 +450,7 @@ int main(void) {
       cmocka_unit_test(test_nothing_known_is_left_out),
       cmocka_unit_test(test_full_swarm),
       cmocka_unit_test(test_status_rules),
+      cmocka_unit_test(test_attention),
       cmocka_unit_test(test_partial_health_left_out),
       cmocka_unit_test(test_lists_are_bounded),
       cmocka_unit_test(test_flagged_bounded_and_counted),
