@@ -100,7 +100,8 @@ void qfx_render_attention(const qfx_model_t *m, qf_jw_t *w) {
   for (size_t i = 0; i < sizeof(troubled) / sizeof(troubled[0]); i++)
     qfxb_count(&l, qfx_agent_count(m, troubled[i]), "agent", "agents",
                qfx_agent_keys[troubled[i]]);
-  if (qfx_project_synced(m->project))
+  /* Flags count once project.json holds a finished issue listing. */
+  if (qf_json_get_str(m->project, "last_sync") != NULL)
     qfxb_count(&l, (double)m->flagged_issues, "issue", "issues",
                "flagged for a human");
   qfxb_backends(&l, m);
