@@ -1,7 +1,8 @@
 /* Unit tests for the sync engine (github_sync.c, github_fetch.c) over a
  * scripted transport: first listing with Link pages, conditional cycles,
  * restart without re-download, back-off on 403/429 and 5xx, links leaving
- * the API host, garbage answers, and reconciliation. */
+ * the API host, garbage answers, reconciliation, redirects, permission
+ * 403s on one part, 422 detail and back-off, oversized pages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +40,7 @@ typedef struct route_s {
   const char *etag;
   long retry_after;
   long long remaining, reset;
+  const char *location; /* a 3xx answer's target */
 } route_t;
 
 typedef struct script_s {
@@ -126,6 +128,13 @@ static int script_perform(void *ctx, const qf_http_request_t *req,
              req->url);
     return -ETIMEDOUT;
   }
+  if (r->status == 1) { /* an answer over req->max_body */
+    snprintf(resp->error, sizeof(resp->error), "%s: response body over the "
+             "%zu byte limit", req->url, req->max_body);
+    return -EFBIG;
+  }
+  if (r->location != NULL)
+    snprintf(location, loclen, "%s", r->location);
   resp->rl_limit = 5000;
   resp->rl_remaining = r->remaining;
   resp->rl_reset = r->reset;
@@ -143,6 +152,14 @@ static int script_perform(void *ctx, const qf_http_request_t *req,
   if (r->link != NULL)
     qf_buf_puts(&resp->link, r->link);
   return 0;
+}
+
+/* log_keep records the last message logged at NOTICE or above. */
+static char last_notice[1024];
+static void log_keep(void *ctx, int severity, const char *msg) {
+  (void)ctx; /* unused */
+  if (severity <= 5)
+    snprintf(last_notice, sizeof(last_notice), "%s", msg);
 }
 
 /* rm_entry removes one entry for rm_tree (deepest first). */
@@ -393,6 +410,138 @@ static void test_reconciliation(void **state) {
   assert_null(gh_mirror_find(&fx->s.m, 3));
 }
 
+static void test_redirects(void **state) {
+  fx_t *fx = *state;
+  static char page1[1024];
+  snprintf(page1, sizeof(page1), "[%s]",
+           "{\"number\": 1, \"title\": \"one\", \"state\": \"open\", "
+           "\"html_url\": \"https://github.com/new-owner/widgets/issues/1\", "
+           "\"created_at\": \"2026-11-01T00:00:00Z\", "
+           "\"updated_at\": \"2026-11-20T00:00:00Z\"}");
+  fx->s.log = log_keep;
+  const char *moved = API "/repositories/1/issues?state=all&sort=created"
+                          "&direction=asc&per_page=100";
+  route(fx, FIRST, 301, "{\"message\": \"Moved Permanently\"}", NULL, NULL)
+      ->location = moved;
+  route(fx, moved, 200, page1, NULL, "W/\"m\"");
+  route(fx, COMMITS, 200, "[]", NULL, NULL);
+  route(fx, RUNS, 200, "{\"workflow_runs\": []}", NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), 0);
+  assert_int_equal(fx->s.m.n, 1);
+  assert_string_equal(fx->sc.urls[1], moved);
+  assert_non_null(strstr(last_notice, "GitHub moved acme/widgets to "
+                                      "new-owner/widgets"));
+  assert_true(fx->s.moved_logged);
+  /* Another origin: not followed, the token stays home. */
+  char url[512];
+  since_url(url, sizeof(url), fx->s.m.cursor);
+  route(fx, url, 301, "{}", NULL, NULL)->location =
+      "http://evil.test/repositories/1/issues";
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300, 300), -EPROTO);
+  for (size_t i = 0; i < fx->sc.n; i++)
+    assert_null(strstr(fx->sc.urls[i], "evil"));
+  gh_health_t h;
+  gh_sync_health(&fx->s, &h);
+  assert_non_null(strstr(h.last_error, "not followed"));
+  assert_string_equal(h.sync_state, "failing");
+  /* A loop stops after GH_REDIRECTS_MAX hops. */
+  route(fx, url, 302, "{}", NULL, NULL)->location = url;
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + 600, 300), -ELOOP);
+}
+
+static void test_permission_costs_one_part(void **state) {
+  fx_t *fx = *state;
+  script_repo(fx);
+  route(fx, RUNS, 403,
+        "{\"message\": \"Resource not accessible by personal access "
+        "token\"}",
+        NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), 0);
+  assert_int_equal(fx->s.requests, 5); /* the detail request still ran */
+  gh_health_t h;
+  gh_sync_health(&fx->s, &h);
+  assert_null(h.last_error);
+  assert_string_equal(h.sync_state, "ok");
+  assert_int_equal(h.nunavailable, 1);
+  assert_string_equal(h.unavailable[0].part, "ci_runs");
+  assert_non_null(strstr(h.unavailable[0].reason, "HTTP 403: Resource not"));
+  assert_int_equal(h.unavailable[0].retry_at, NOW + GH_PERM_RECHECK);
+  size_t before = fx->sc.n;
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300, 300), 0);
+  for (size_t i = before; i < fx->sc.n; i++)
+    assert_string_not_equal(fx->sc.urls[i], RUNS); /* not asked again */
+  /* An hour later it is, and a 200 makes the part available again. */
+  route(fx, RUNS, 200, "{\"workflow_runs\": []}", NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + GH_PERM_RECHECK, 300), 0);
+  gh_sync_health(&fx->s, &h);
+  assert_int_equal(h.nunavailable, 0);
+  /* A 403 with a rate-limit message is a rate limit, not a permission. */
+  route(fx, RUNS, 403, "{\"message\": \"You have exceeded a secondary "
+        "rate limit.\"}", NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + GH_PERM_RECHECK + 300, 300),
+                   -EAGAIN);
+  gh_sync_health(&fx->s, &h);
+  assert_int_equal(h.nunavailable, 0);
+  assert_non_null(strstr(h.last_error, "waiting until"));
+}
+
+static void test_422_detail_and_back_off(void **state) {
+  fx_t *fx = *state;
+  route(fx, FIRST, 422,
+        "{\"message\": \"Validation Failed\", \"errors\": [{\"resource\": "
+        "\"Issue\", \"field\": \"since\", \"code\": \"invalid\"}, "
+        "\"plain text\"]}",
+        NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), -EPROTO);
+  gh_health_t h;
+  gh_sync_health(&fx->s, &h);
+  assert_non_null(strstr(h.last_error, "HTTP 422: Validation Failed [Issue "
+                                       "since invalid; plain text]"));
+  assert_string_equal(h.sync_state, "never");
+  assert_int_equal(fx->s.requests, 1); /* the cycle stopped */
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300, 300), -EPROTO);
+  assert_int_equal(fx->s.m.backoff_until, NOW + 600); /* backing off */
+}
+
+static void test_oversized_page_shrinks(void **state) {
+  fx_t *fx = *state;
+  const char *small = FIRST;
+  char quarter[512], regrown[512];
+  snprintf(quarter, sizeof(quarter), "%.*s&per_page=25&page=1",
+           (int)(strlen(small) - strlen("&per_page=100")), small);
+  snprintf(regrown, sizeof(regrown),
+           API "/repositories/1/issues?state=all&sort=created&direction=asc"
+               "&per_page=100&page=2");
+  static char page1[1024], page2[512];
+  snprintf(page1, sizeof(page1), "[%s]", ITEM1);
+  snprintf(page2, sizeof(page2), "[%s]", ITEM3);
+  route(fx, FIRST, 1, NULL, NULL, NULL);
+  route(fx, quarter, 200, page1,
+        "<" API "/repositories/1/issues?state=all&sort=created&direction=asc"
+        "&per_page=25&page=5>; rel=\"next\"",
+        NULL);
+  route(fx, regrown, 200, page2, NULL, NULL);
+  route(fx, COMMITS, 200, "[]", NULL, NULL);
+  route(fx, RUNS, 200, "{\"workflow_runs\": []}", NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), 0);
+  assert_string_equal(fx->sc.urls[1], quarter);
+  assert_string_equal(fx->sc.urls[2], regrown); /* back to full pages */
+  assert_int_equal(fx->s.m.n, 2);
+  /* Over the limit even at the smallest page: an error naming it. */
+  gh_sync_destroy(&fx->s);
+  rm_tree(fx->dir);
+  fx_start(fx);
+  route(fx, quarter, 1, NULL, NULL, NULL);
+  char tenth[512];
+  snprintf(tenth, sizeof(tenth), "%.*s&per_page=10&page=1",
+           (int)(strlen(small) - strlen("&per_page=100")), small);
+  route(fx, tenth, 1, NULL, NULL, NULL);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), -EFBIG);
+  gh_health_t h;
+  gh_sync_health(&fx->s, &h);
+  assert_non_null(strstr(h.last_error, "even at 10 items per page"));
+}
+
 static void test_config_helpers(void **state) {
   (void)state; /* unused */
   static const struct {
@@ -429,6 +578,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_garbage_and_foreign_links,
                                       fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_reconciliation, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_redirects, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_permission_costs_one_part,
+                                      fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_422_detail_and_back_off, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_oversized_page_shrinks, fx_setup,
                                       fx_teardown),
       cmocka_unit_test(test_config_helpers),
   };
