@@ -109,6 +109,12 @@ static yajl_val hbb_project_doc(const hb_body_in_t *in) {
   return in->project != NULL ? in->project->doc : NULL;
 }
 
+/* hbb_synced tells whether project.json holds a finished issue listing:
+ * before it, its issue figures are zeros that are not the repository's. */
+static bool hbb_synced(yajl_val project) {
+  return qf_json_get_str(project, "last_sync") != NULL;
+}
+
 /* hbb_backend_fields writes what the central backend stores. */
 static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
   const hb_figures_t *f = in->fig;
@@ -126,7 +132,9 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
     qf_jw_obj_close(w); /* END health_status */
   }
   hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
-  yajl_val completion = qf_json_get(hbb_project_doc(in), "completion");
+  yajl_val doc = hbb_project_doc(in);
+  yajl_val completion =
+      hbb_synced(doc) ? qf_json_get(doc, "completion") : NULL;
   yajl_val pct = qf_json_get(completion, "completion_percentage");
   if (YAJL_IS_NUMBER(pct))
     qf_jw_kdouble(w, "project_completion", hbb_round(YAJL_GET_DOUBLE(pct)));
@@ -141,6 +149,9 @@ static void hbb_system(qf_jw_t *w, const hb_body_in_t *in) {
   if (in->collectd_version != NULL)
     qf_jw_kstr(w, "collectd_version", in->collectd_version);
   qf_jw_kstr(w, "agent_version", in->agent_version);
+  /* The earlier Python agent's field, kept for its readers: no Python runs
+   * here, so it is null (the one null of the body) rather than invented. */
+  qf_jw_knull(w, "python_version");
   qf_jw_obj_close(w); /* END system */
 }
 
@@ -181,6 +192,23 @@ static void hbb_agent_list(qf_jw_t *w, yajl_val list) {
   qf_jw_arr_close(w); /* END agent_list */
 }
 
+/* hbb_agents_status writes the earlier agent's per-agent list: name and
+ * status of the agents hbb_agent_list lists. */
+static void hbb_agents_status(qf_jw_t *w, yajl_val list) {
+  qf_jw_key(w, "agents_status"); /* BEGIN agents_status */
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_AGENTS; i++) {
+    yajl_val a = list->u.array.values[i];
+    if (!YAJL_IS_OBJECT(a))
+      continue;
+    qf_jw_obj_open(w);
+    hbb_kstr(w, "name", qf_json_get_str(a, "name"));
+    hbb_kstr(w, "status", qf_json_get_str(a, "status"));
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w); /* END agents_status */
+}
+
 static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
   qf_jw_key(w, "agents"); /* BEGIN agents */
   qf_jw_obj_open(w);
@@ -199,6 +227,7 @@ static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
   yajl_val list = qf_json_get(in->agents, "agents");
   if (YAJL_IS_ARRAY(list)) {
     hbb_agent_list(w, list);
+    hbb_agents_status(w, list);
     if (list->u.array.len > HB_BODY_MAX_AGENTS)
       qf_jw_kint(w, "agents_not_listed",
                  (long long)(list->u.array.len - HB_BODY_MAX_AGENTS));
@@ -207,15 +236,25 @@ static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
 }
 
 /* hbb_github writes the repository's figures; project is project.json
- * without its issues, or NULL. */
+ * without its issues, or NULL: then {"enabled": false}, no repository is
+ * tracked. open_prs repeats open_pull_requests under the earlier agent's
+ * name; issue counts only once a listing finished. */
 static void hbb_github(qf_jw_t *w, yajl_val project) {
-  static const char *const keys[] = {"open_issues", "open_pull_requests",
-                                     "recent_commits", "recent_commits_days"};
+  static const char *const keys[] = {"recent_commits",
+                                     "recent_commits_days"};
   qf_jw_key(w, "github"); /* BEGIN github */
   qf_jw_obj_open(w);
+  qf_jw_kbool(w, "enabled", project != NULL);
   if (project != NULL) {
     hbb_kstr(w, "repository", qf_json_get_str(project, "repository"));
     yajl_val gh = qf_json_get(project, "github");
+    if (hbb_synced(project)) {
+      hbb_kcopy(w, gh, "open_issues");
+      hbb_kcopy(w, gh, "open_pull_requests");
+      yajl_val prs = qf_json_get(gh, "open_pull_requests");
+      if (YAJL_IS_NUMBER(prs))
+        qf_jw_kdouble(w, "open_prs", hbb_round(YAJL_GET_DOUBLE(prs)));
+    }
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
       hbb_kcopy(w, gh, keys[i]);
     hbb_kcopy(w, project, "last_sync");
@@ -245,7 +284,10 @@ static void hbb_flagged(qf_jw_t *w, const hb_project_t *p) {
 }
 
 /* hbb_project writes the project's progress and flagged issues, or an
- * empty object before project.json exists. */
+ * empty object before project.json exists or has a finished listing (its
+ * zeros are not the repository's figures yet). velocity_trend is issues
+ * closed per day, the earlier agent's number; velocity_direction the
+ * trend's word. */
 static void hbb_project(qf_jw_t *w, const hb_project_t *p) {
   static const char *const keys[] = {
       "completion_percentage", "total_issues", "completed_issues",
@@ -253,16 +295,19 @@ static void hbb_project(qf_jw_t *w, const hb_project_t *p) {
   qf_jw_key(w, "project"); /* BEGIN project */
   qf_jw_obj_open(w);
   yajl_val project = p != NULL ? p->doc : NULL;
-  if (project != NULL) {
+  if (project != NULL && hbb_synced(project)) {
     yajl_val c = qf_json_get(project, "completion");
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
       hbb_kcopy(w, c, keys[i]);
     hbb_kcopy(w, project, "estimated_completion_date");
     yajl_val v = qf_json_get(project, "velocity");
     yajl_val per_day = qf_json_get(v, "per_day");
-    if (YAJL_IS_NUMBER(per_day))
-      qf_jw_kdouble(w, "velocity_per_day", hbb_round(YAJL_GET_DOUBLE(per_day)));
-    hbb_kstr(w, "velocity_trend", qf_json_get_str(v, "trend"));
+    if (YAJL_IS_NUMBER(per_day)) {
+      double rounded = hbb_round(YAJL_GET_DOUBLE(per_day));
+      qf_jw_kdouble(w, "velocity_per_day", rounded);
+      qf_jw_kdouble(w, "velocity_trend", rounded);
+    }
+    hbb_kstr(w, "velocity_direction", qf_json_get_str(v, "trend"));
     hbb_flagged(w, p);
   }
   qf_jw_obj_close(w); /* END project */

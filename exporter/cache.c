@@ -336,6 +336,8 @@ void qfx_cache_refresh(qfx_cache_t *c) {
                             : -1,
       .flagged_by_trigger =
           c->project->doc != NULL ? c->project->flagged_by_trigger : NULL,
+      .flagged_list = c->project->doc != NULL ? c->project->human : NULL,
+      .flagged_list_len = c->project->human_len,
       .heartbeat = c->heartbeat.doc,
   };
   qfx_set_t *s = ca_render(c, &m);

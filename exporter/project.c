@@ -263,9 +263,9 @@ static int pj_indexes(qfx_project_t *p, const pj_class_t *classes) {
   return 0;
 }
 
-/* pj_human writes issues_requiring_human_intervention: the flagged
- * issues, critical ones first, as pj_human_entry collected them. */
-static int pj_human(qf_jw_t *w, const qf_buf_t human[2]) {
+/* pj_human_list joins the flagged entries pj_human_entry collected,
+ * critical ones first, into the JSON array p->human. */
+static int pj_human_list(qfx_project_t *p, const qf_buf_t human[2]) {
   qf_buf_t list = QF_BUF_INIT;
   int rc = qf_buf_puts(&list, "[");
   for (int i = 0; rc == 0 && i < 2; i++) {
@@ -276,17 +276,19 @@ static int pj_human(qf_jw_t *w, const qf_buf_t human[2]) {
   }
   if (rc == 0)
     rc = qf_buf_puts(&list, "]");
-  qf_jw_key(w, "issues_requiring_human_intervention");
-  if (rc == 0)
-    qf_jw_raw(w, list.data, list.len);
-  qf_buf_free(&list);
-  return rc;
+  if (rc != 0) {
+    qf_buf_free(&list);
+    return rc;
+  }
+  p->human = list.data; /* owned by p from here */
+  p->human_len = list.len;
+  return 0;
 }
 
 /* pj_velocity writes velocity_trend (issues closed per day) and the
- * velocity details. */
+ * velocity details; {} and null before the first full listing. */
 static void pj_velocity(qf_jw_t *w, yajl_val doc) {
-  yajl_val v = qf_json_get(doc, "velocity");
+  yajl_val v = qfx_project_synced(doc) ? qf_json_get(doc, "velocity") : NULL;
   qfx_knum(w, "velocity_trend", qf_json_get(v, "per_day"));
   qfx_render_velocity(w, v);
 }
@@ -313,13 +315,16 @@ static void pj_flat(qf_jw_t *w, yajl_val comp) {
   qf_jw_obj_close(w);
 }
 
-/* pj_completion renders the /project/completion body into *body. */
-static int pj_completion(yajl_val doc, const qf_buf_t human[2],
-                         size_t nflagged, char **body, size_t *len) {
+/* pj_completion renders the /project/completion body of p into *body.
+ * Before the first full listing (qfx_project_synced) the figures are
+ * null, as without project.json. */
+static int pj_completion(const qfx_project_t *p, char **body, size_t *len) {
   static const char *const counts[] = {
       "completion_percentage", "total_issues", "completed_issues",
       "in_progress_issues", "ready_issues", "blocked_issues"};
-  yajl_val comp = qf_json_get(doc, "completion");
+  yajl_val doc = p->doc;
+  yajl_val comp =
+      qfx_project_synced(doc) ? qf_json_get(doc, "completion") : NULL;
   qf_jw_t w;
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
@@ -331,19 +336,19 @@ static int pj_completion(yajl_val doc, const qf_buf_t human[2],
   pj_kstr(&w, doc, "repository");
   for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
     pj_knum(&w, comp, counts[i]);
-  if (doc != NULL)
-    qf_jw_kint(&w, "flagged_issues", (long long)nflagged);
+  if (comp != NULL)
+    qf_jw_kint(&w, "flagged_issues", (long long)p->nflagged);
   else
     qf_jw_knull(&w, "flagged_issues");
-  int rc = pj_human(&w, human);
+  qf_jw_key(&w, "issues_requiring_human_intervention");
+  qf_jw_raw(&w, p->human, p->human_len);
   pj_kstr(&w, doc, "estimated_completion_date");
   pj_velocity(&w, doc);
   pj_kstr(&w, doc, "last_sync");
   qf_jw_kstr(&w, "last_updated", qf_json_get_str(doc, "updated_at"));
   qf_jw_obj_close(&w); /* END data */
   qf_jw_obj_close(&w);
-  if (rc == 0)
-    rc = qf_jw_finish(&w, body, len);
+  int rc = qf_jw_finish(&w, body, len);
   qf_jw_free(&w);
   return rc;
 }
@@ -378,6 +383,7 @@ void qfx_project_release(qfx_project_t *p) {
     free(p->blocks[i].z);
   free(p->blocks);
   free(p->offsets);
+  free(p->human);
   if (p->doc != NULL)
     yajl_tree_free(p->doc);
   pthread_mutex_destroy(&p->lock);
@@ -419,7 +425,9 @@ static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
   char *body = NULL;
   size_t blen = 0;
   if (rc == 0)
-    rc = pj_completion(p->doc, b.human, p->nflagged, &body, &blen);
+    rc = pj_human_list(p, b.human);
+  if (rc == 0)
+    rc = pj_completion(p, &body, &blen);
   if (rc == 0)
     rc = qfx_entry_build(&p->completion, 200, QFX_CT_JSON, body, blen,
                          &p->headers, QFX_VARY);

@@ -96,6 +96,9 @@ typedef struct qfx_project_s {
   uint32_t max_raw;  /* the longest block text */
   qfx_index_t index[QFX_IS_N][QFX_IF_N];
   qfx_entry_t completion; /* the /project/completion response */
+  /* issues_requiring_human_intervention, a JSON array (critical first) */
+  char *human;
+  size_t human_len;
   qfx_headers_t headers;
   pthread_mutex_t lock; /* guards npages and cached_bytes; pages[i <
                          * npages] never change */

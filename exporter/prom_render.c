@@ -119,16 +119,19 @@ static void pr_agents(const qfx_model_t *m, qfx_prom_t *p) {
   }
 }
 
+/* pr_github writes the repository's figures; the issue counts only once
+ * the first full listing finished (qfx_project_synced), as in the JSON. */
 static void pr_github(const qfx_model_t *m, qfx_prom_t *p) {
   yajl_val gh = qf_json_get(m->project, "github");
+  yajl_val listing = qfx_project_synced(m->project) ? gh : NULL;
   if (m->project == NULL)
     return;
   pr_gauge(p, "qiflow_github_open_issues", NULL,
            "Open issues of the repository (pull requests excluded).",
-           pr_json_num(gh, "open_issues"));
+           pr_json_num(listing, "open_issues"));
   pr_gauge(p, "qiflow_github_open_pull_requests", NULL,
            "Open pull requests of the repository.",
-           pr_json_num(gh, "open_pull_requests"));
+           pr_json_num(listing, "open_pull_requests"));
   pr_gauge(p, "qiflow_github_recent_commits", NULL,
            "Commits on the default branch in the last RecentCommitsDays "
            "days.",
@@ -150,6 +153,8 @@ static void pr_github(const qfx_model_t *m, qfx_prom_t *p) {
            qf_json_get_str(m->project, "last_error") != NULL ? 1 : 0);
 }
 
+/* pr_project writes the project's figures, none before the first full
+ * listing (its zeros are not the repository's, see qfx_project_synced). */
 static void pr_project(const qfx_model_t *m, qfx_prom_t *p) {
   static const char *const statuses[][2] = {
       {"ready", "ready_issues"},
@@ -157,7 +162,7 @@ static void pr_project(const qfx_model_t *m, qfx_prom_t *p) {
       {"blocked", "blocked_issues"},
       {"done", "completed_issues"}};
   yajl_val comp = qf_json_get(m->project, "completion");
-  if (m->project == NULL)
+  if (!qfx_project_synced(m->project))
     return;
   pr_gauge(p, "qiflow_project_completion_ratio", NULL,
            "Closed issues over all issues, 0-1.",
@@ -234,11 +239,12 @@ static void pr_heartbeat(const qfx_model_t *m, qfx_prom_t *p) {
   };
   if (m->heartbeat == NULL)
     return;
-  bool running;
+  /* The same reading as /agent/status data.running: heartbeat.json says
+   * running and is fresh. */
   pr_gauge(p, "qiflow_heartbeat_running", NULL,
-           "1 while qiflow_heartbeat runs.",
-           qf_json_get_bool(m->heartbeat, "running", &running) == 0
-               ? (running ? 1.0 : 0.0) : (double)NAN);
+           "1 while qiflow_heartbeat's loop runs (heartbeat.json says so and "
+           "is fresh).",
+           qfx_heartbeat_running(m->heartbeat, m->now) ? 1.0 : 0.0);
   pr_gauge(p, "qiflow_heartbeat_interval_seconds", "seconds",
            "Seconds between heartbeats.",
            pr_json_num(m->heartbeat, "interval"));

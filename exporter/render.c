@@ -86,6 +86,9 @@ static void rd_system(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_kstr(w, "collectd_version",
              qf_json_get_str(m->agents, "collectd_version"));
   qf_jw_kstr(w, "agent_version", m->version);
+  /* The earlier Python agent's field: no Python runs here, so its value
+   * stays null rather than a made-up version. */
+  qf_jw_knull(w, "python_version");
   qf_jw_obj_close(w); /* END system */
 }
 
@@ -111,6 +114,23 @@ static void rd_resources(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_obj_close(w); /* END resources */
 }
 
+/* rd_agents_status writes the earlier agent's per-agent list: one
+ * {name, status} per agent of agents.json, [] without it. */
+static void rd_agents_status(qf_jw_t *w, yajl_val list) {
+  qf_jw_key(w, "agents_status"); /* BEGIN agents_status */
+  qf_jw_arr_open(w);
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+    yajl_val a = list->u.array.values[i];
+    if (!YAJL_IS_OBJECT(a))
+      continue;
+    qf_jw_obj_open(w);
+    rd_kstr(w, a, "name");
+    rd_kstr(w, a, "status");
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w); /* END agents_status */
+}
+
 static void rd_agents(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_key(w, "agents"); /* BEGIN agents */
   qf_jw_obj_open(w);
@@ -124,6 +144,7 @@ static void rd_agents(const qfx_model_t *m, qf_jw_t *w) {
   rd_klist(w, "invalid_files", qf_json_get(m->agents, "invalid_files"));
   qf_jw_kstr(w, "updated_at", qf_json_get_str(m->agents, "updated_at"));
   rd_klist(w, "agent_list", qf_json_get(m->agents, "agents"));
+  rd_agents_status(w, qf_json_get(m->agents, "agents"));
   qf_jw_obj_close(w); /* END agents */
 }
 
@@ -168,16 +189,30 @@ static void rd_sync_age(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_kint(w, "sync_age_seconds", age > 0.0 ? (long long)age : 0);
 }
 
-/* rd_github writes the GitHub figures of project.json, {} without it. */
+bool qfx_project_synced(yajl_val project) {
+  return qf_json_get_str(project, "last_sync") != NULL;
+}
+
+/* rd_github writes the GitHub figures of project.json, {"enabled": false}
+ * without it (no repository is tracked). Before the first full listing
+ * the issue counts are null: project.json's zeros are not the
+ * repository's yet. open_prs repeats open_pull_requests under the
+ * earlier agent's name. */
 static void rd_github(const qfx_model_t *m, qf_jw_t *w) {
+  static const char *const listed[] = {"open_issues", "open_pull_requests"};
   static const char *const counts[] = {
-      "open_issues", "open_pull_requests", "recent_commits",
-      "recent_commits_days", "rate_limit_remaining", "rate_limit_limit"};
+      "recent_commits", "recent_commits_days", "rate_limit_remaining",
+      "rate_limit_limit"};
   yajl_val gh = qf_json_get(m->project, "github");
+  yajl_val listing = qfx_project_synced(m->project) ? gh : NULL;
   qf_jw_key(w, "github"); /* BEGIN github */
   qf_jw_obj_open(w);
+  qf_jw_kbool(w, "enabled", m->project != NULL);
   if (m->project != NULL) {
     rd_kstr(w, m->project, "repository");
+    for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+      rd_knum(w, listing, listed[i]);
+    qfx_knum(w, "open_prs", qf_json_get(listing, "open_pull_requests"));
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
       rd_knum(w, gh, counts[i]);
     rd_kstr(w, m->project, "last_sync");
@@ -187,23 +222,42 @@ static void rd_github(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_obj_close(w); /* END github */
 }
 
-/* rd_project writes the project figures of project.json, {} without it. */
+/* rd_flagged writes the issues needing a human (critical first), as
+ * /project/completion lists them; [] without them. */
+static void rd_flagged(const qfx_model_t *m, qf_jw_t *w) {
+  qf_jw_key(w, "issues_requiring_human_intervention");
+  if (m->flagged_list != NULL) {
+    qf_jw_raw(w, m->flagged_list, m->flagged_list_len);
+  } else {
+    qf_jw_arr_open(w);
+    qf_jw_arr_close(w);
+  }
+}
+
+/* rd_project writes the project figures of project.json, {} without it;
+ * before the first full listing its numbers are null (see rd_github). */
 static void rd_project(const qfx_model_t *m, qf_jw_t *w) {
   static const char *const counts[] = {
       "completion_percentage", "total_issues", "completed_issues",
       "in_progress_issues", "ready_issues", "blocked_issues"};
-  yajl_val comp = qf_json_get(m->project, "completion");
+  bool synced = qfx_project_synced(m->project);
+  yajl_val comp = synced ? qf_json_get(m->project, "completion") : NULL;
+  yajl_val velocity = synced ? qf_json_get(m->project, "velocity") : NULL;
   qf_jw_key(w, "project"); /* BEGIN project */
   qf_jw_obj_open(w);
   if (m->project != NULL) {
     for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
       rd_knum(w, comp, counts[i]);
-    if (m->flagged_issues >= 0)
+    if (synced && m->flagged_issues >= 0)
       qf_jw_kint(w, "flagged_issues", m->flagged_issues);
     else
       qf_jw_knull(w, "flagged_issues");
+    rd_flagged(m, w);
     rd_kstr(w, m->project, "estimated_completion_date");
-    qfx_render_velocity(w, qf_json_get(m->project, "velocity"));
+    /* velocity_trend: issues closed per day, the earlier agent's number
+     * (the trend's direction is velocity.trend). */
+    qfx_knum(w, "velocity_trend", qf_json_get(velocity, "per_day"));
+    qfx_render_velocity(w, velocity);
     rd_kstr(w, m->project, "updated_at");
   }
   qf_jw_obj_close(w); /* END project */
@@ -308,13 +362,28 @@ static void rd_agent_sections(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_obj_close(w); /* END github */
 }
 
+bool qfx_heartbeat_running(yajl_val heartbeat, double now) {
+  const char *text = qf_json_get_str(heartbeat, "updated_at");
+  double interval;
+  time_t t;
+  if (!YAJL_IS_TRUE(qf_json_get(heartbeat, "running")) || text == NULL ||
+      qf_time_parse(text, &t) != 0 ||
+      qf_json_get_double(heartbeat, "interval", &interval) != 0 ||
+      !(interval > 0.0))
+    return false;
+  return now - (double)t <= QFX_HB_FRESH_INTERVALS * interval +
+                                QFX_HB_FRESH_SLACK;
+}
+
 void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w) {
   long long interval;
   qf_jw_obj_open(w);
   qf_jw_kbool(w, "success", true);
   qf_jw_key(w, "data"); /* BEGIN data */
   qf_jw_obj_open(w);
-  qf_jw_kbool(w, "running", true);
+  /* running: the earlier agent's meaning, the heartbeat loop runs. */
+  qf_jw_kbool(w, "running", qfx_heartbeat_running(m->heartbeat, m->now));
+  qf_jw_kbool(w, "exporter_running", true);
   qf_jw_kstr(w, "swarm_id", m->swarm_id);
   qf_jw_kstr(w, "version", m->version);
   qf_jw_kint(w, "api_port", m->api_port);

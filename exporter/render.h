@@ -26,6 +26,10 @@ typedef struct qfx_model_s {
   yajl_val agents;         /* agents.json, or NULL */
   yajl_val project;        /* project.json (its issue list pruned), or NULL */
   long long flagged_issues; /* flagged issues in project.json, -1: unknown */
+  /* issues_requiring_human_intervention as a JSON array text (critical
+   * first), or NULL without project.json */
+  const char *flagged_list;
+  size_t flagged_list_len;
   const long long *flagged_by_trigger; /* QFX_TRIGGERS counts, or NULL */
   yajl_val heartbeat;      /* heartbeat.json, or NULL */
 } qfx_model_t;
@@ -49,6 +53,21 @@ void qfx_knum(qf_jw_t *w, const char *key, yajl_val v);
 /* qfx_render_velocity writes "velocity": {daily, per_day, trend, slope}
  * from project.json's velocity object, {} without one. */
 void qfx_render_velocity(qf_jw_t *w, yajl_val velocity);
+
+/* qfx_project_synced tells whether project.json (NULL: none) holds a
+ * finished issue listing (last_sync is set): before it, its issue figures
+ * are zeros that are not the repository's, and the responses serve null. */
+bool qfx_project_synced(yajl_val project);
+
+/* heartbeat.json counts as fresh for this many of its intervals plus the
+ * slack (qiflow_heartbeat rewrites it after every heartbeat and every
+ * delivery attempt; the slack covers a delivery's timeouts). */
+#define QFX_HB_FRESH_INTERVALS 3
+#define QFX_HB_FRESH_SLACK 30.0
+/* qfx_heartbeat_running tells whether qiflow_heartbeat's loop runs:
+ * heartbeat.json (NULL: none) says running and is fresh as of now. A
+ * stopped collectd writes running false; a killed one goes stale. */
+bool qfx_heartbeat_running(yajl_val heartbeat, double now);
 
 /* qfx_round rounds v to the given number of decimals (NAN stays NAN). */
 double qfx_round(double v, int decimals);

@@ -483,7 +483,8 @@ def test_swarm_id_from_state_dir_and_flag(stack_factory):
 
 def test_agent_status_shape(stack):
     doc = stack.get("/agent/status", "agent-status", 200).json()["data"]
-    assert doc["running"] is True
+    # running: the heartbeat loop (not loaded here); the exporter answers.
+    assert doc["running"] is False and doc["exporter_running"] is True
     assert doc["api_port"] == stack.exporter.port
     assert doc["collectd"]["connected"] is True
     assert doc["collectd"]["socket"] == str(stack.collectd.socket)
@@ -523,4 +524,4 @@ def test_metrics_json_has_every_section(stack):
     assert doc["swarm_id"] == status["swarm_id"]
     assert doc["system"]["hostname"] == status["system"]["hostname"]
     assert [a["name"] for a in doc["agents"]["agent_list"]] == ["Agent-1"]
-    assert doc["github"] == {} and doc["project"] == {}
+    assert doc["github"] == {"enabled": False} and doc["project"] == {}

@@ -170,7 +170,7 @@ def test_before_project_json_everything_is_empty(stack_factory):
     assert (page["issues"], page["total"], page["has_more"]) == ([], 0, False)
     for path, name in (("/status", "status"), ("/metrics", "metrics")):
         data = stack.get(path, name, 200).json()["data"]
-        assert data["github"] == {} and data["project"] == {}
+        assert data["github"] == {"enabled": False} and data["project"] == {}
         assert data["heartbeat"] == {}
 
 

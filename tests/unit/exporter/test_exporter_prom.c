@@ -210,7 +210,17 @@ static void test_render(void **state) {
   assert_null(strstr(text, "qiflow_github_"));
   assert_null(strstr(text, "qiflow_heartbeat_"));
   free(text);
-  text = render_model(true, "{\"repository\": \"o/r\", \"completion\": "
+  /* Before the first full listing: no project or issue-count samples. */
+  text = render_model(false, "{\"repository\": \"o/r\", \"last_sync\": null,"
+                             " \"github\": {\"open_issues\": 0,"
+                             " \"rate_limit_limit\": 60}, \"completion\":"
+                             " {\"completion_percentage\": 0}}");
+  assert_non_null(strstr(text, "\nqiflow_github_rate_limit 60\n"));
+  assert_null(strstr(text, "qiflow_github_open_issues"));
+  assert_null(strstr(text, "qiflow_project_"));
+  free(text);
+  text = render_model(true, "{\"repository\": \"o/r\", \"last_sync\":"
+                            " \"1970-01-01T00:10:00Z\", \"completion\": "
                             "{\"completion_percentage\": 50, "
                             "\"ready_issues\": 3}, \"estimated_completion_"
                             "date\": \"1970-01-02\"}");

@@ -323,7 +323,9 @@ static void test_health(void **state) {
 static void test_agent_status(void **state) {
   fixture_t *f = *state;
   yajl_val d = render(r_agent, &f->m, NULL);
-  assert_true(YAJL_IS_TRUE(path(d, "data/running")));
+  /* running: the heartbeat loop (none here); the exporter on its own. */
+  assert_true(YAJL_IS_FALSE(path(d, "data/running")));
+  assert_true(YAJL_IS_TRUE(path(d, "data/exporter_running")));
   assert_float_equal(num(d, "data/api_port"), 8080, 0);
   assert_true(is_null(d, "data/interval"));
   assert_true(is_null(d, "data/monitor_url"));
@@ -338,6 +340,7 @@ static void test_agent_status(void **state) {
   m.heartbeat = f->heartbeat;
   m.project = f->project;
   d = render(r_agent, &m, NULL);
+  assert_true(YAJL_IS_TRUE(path(d, "data/running")));
   assert_float_equal(num(d, "data/interval"), 60, 0);
   assert_string_equal(str(d, "data/monitor_url"),
                       "https://backend.example/api/v1/swarms/heartbeat");
@@ -351,11 +354,48 @@ static void test_agent_status(void **state) {
   yajl_tree_free(d);
 }
 
+static yajl_val hb_doc(const char *updated_at, bool running) {
+  char text[256];
+  snprintf(text, sizeof(text),
+           "{\"updated_at\": \"%s\", \"running\": %s, \"interval\": 60}",
+           updated_at, running ? "true" : "false");
+  return parse_ok(text);
+}
+
+static void test_heartbeat_running(void **state) {
+  (void)state;
+  /* NOW is 2026-11-18T11:06:40Z; fresh for 3 x 60 s + 30 s. */
+  static const struct {
+    const char *at;
+    bool running, want;
+  } cases[] = {
+      {"2026-11-18T11:06:40Z", true, true},
+      {"2026-11-18T11:03:10Z", true, true},   /* 210 s: the limit */
+      {"2026-11-18T11:03:09Z", true, false},  /* 211 s: a killed daemon */
+      {"2026-11-18T11:06:40Z", false, false}, /* a stopped one */
+      {"not a time", true, false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    yajl_val hb = hb_doc(cases[i].at, cases[i].running);
+    assert_int_equal(qfx_heartbeat_running(hb, NOW), cases[i].want);
+    yajl_tree_free(hb);
+  }
+  assert_false(qfx_heartbeat_running(NULL, NOW));
+  yajl_val odd = parse_ok("{\"updated_at\": \"2026-11-18T11:06:40Z\","
+                          " \"running\": true, \"interval\": 0}");
+  assert_false(qfx_heartbeat_running(odd, NOW));
+  yajl_tree_free(odd);
+}
+
 static void test_metrics(void **state) {
   fixture_t *f = *state;
   yajl_val d = render(r_metrics, &f->m, NULL);
-  assert_int_equal(len_of(d, "data/github"), 0);
+  /* No repository tracked: the earlier agent's {"enabled": false}. */
+  assert_int_equal(len_of(d, "data/github"), 1);
+  assert_true(YAJL_IS_FALSE(path(d, "data/github/enabled")));
   assert_int_equal(len_of(d, "data/project"), 0);
+  assert_true(is_null(d, "data/system/python_version"));
+  assert_int_equal(len_of(d, "data/agents/agents_status"), 2);
   assert_string_equal(str(d, "data/system/hostname"), "node-7");
   assert_float_equal(num(d, "data/resources/disk_percent"), 61.5, 1e-9);
   yajl_tree_free(d);
@@ -364,10 +404,55 @@ static void test_metrics(void **state) {
   d = render(r_metrics, &m, NULL);
   assert_string_equal(str(d, "data/github/repository"), "owner/repo");
   assert_float_equal(num(d, "data/github/open_issues"), 23, 0);
+  assert_true(YAJL_IS_TRUE(path(d, "data/github/enabled")));
+  assert_float_equal(num(d, "data/github/open_prs"), 4, 0);
+  assert_float_equal(num(d, "data/github/open_pull_requests"), 4, 0);
   assert_float_equal(num(d, "data/project/completion_percentage"), 66, 0);
   assert_string_equal(str(d, "data/project/estimated_completion_date"),
                       "2026-12-15");
+  assert_float_equal(num(d, "data/project/velocity_trend"), 1.29, 1e-9);
+  /* The flagged list, as the model hands it over. */
+  assert_int_equal(len_of(d, "data/project/issues_requiring_human_intervention"),
+                   0);
+  static const char list[] = "[{\"id\": 7, \"priority\": \"critical\"}]";
+  m.flagged_list = list;
+  m.flagged_list_len = strlen(list);
+  m.flagged_issues = 1;
   yajl_tree_free(d);
+  d = render(r_metrics, &m, NULL);
+  yajl_val fl = path(d, "data/project/issues_requiring_human_intervention");
+  assert_int_equal(fl->u.array.len, 1);
+  assert_float_equal(num(d, "data/project/flagged_issues"), 1, 0);
+  yajl_tree_free(d);
+}
+
+static void test_never_synced(void **state) {
+  /* Before the first full listing: the repository is named, the issue
+   * figures are null (project.json's zeros are not the repository's). */
+  fixture_t *f = *state;
+  yajl_val never = parse_ok(
+      "{\"repository\": \"owner/repo\", \"last_sync\": null,"
+      " \"github\": {\"open_issues\": 0, \"open_pull_requests\": 0,"
+      " \"recent_commits_days\": 7}, \"completion\": {"
+      "\"completion_percentage\": 0, \"total_issues\": 0},"
+      " \"velocity\": {\"daily\": [0], \"per_day\": 0, \"trend\": \"stable\","
+      " \"slope\": 0}}");
+  qfx_model_t m = f->m;
+  m.project = never;
+  m.flagged_issues = 0;
+  yajl_val d = render(r_metrics, &m, NULL);
+  assert_true(YAJL_IS_TRUE(path(d, "data/github/enabled")));
+  assert_string_equal(str(d, "data/github/repository"), "owner/repo");
+  assert_true(is_null(d, "data/github/open_issues"));
+  assert_true(is_null(d, "data/github/open_prs"));
+  assert_float_equal(num(d, "data/github/recent_commits_days"), 7, 0);
+  assert_true(is_null(d, "data/project/completion_percentage"));
+  assert_true(is_null(d, "data/project/total_issues"));
+  assert_true(is_null(d, "data/project/flagged_issues"));
+  assert_true(is_null(d, "data/project/velocity_trend"));
+  assert_int_equal(len_of(d, "data/project/velocity"), 0);
+  yajl_tree_free(d);
+  yajl_tree_free(never);
 }
 
 static void test_error_and_round(void **state) {
@@ -394,6 +479,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_health, setup, teardown),
       cmocka_unit_test_setup_teardown(test_agent_status, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_never_synced, setup, teardown),
+      cmocka_unit_test(test_heartbeat_running),
       cmocka_unit_test(test_error_and_round),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

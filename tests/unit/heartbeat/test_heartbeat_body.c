@@ -48,7 +48,9 @@ static const char project_json[] =
     "\"priority\":\"review\",\"reason\":\"human label\"}]}";
 
 /* The body test_full_swarm expects, byte for byte: what the heartbeat sent
- * when it still held project.json as one tree. */
+ * when it still held project.json as one tree, with the earlier agent's
+ * fields (python_version, agents_status, enabled, open_prs, a numeric
+ * velocity_trend) beside ours. */
 static const char full_swarm_body[] =
     "{\"heartbeat_id\":42,\"swarm_id\":\"swarm-1\",\"status\":\"online\","
     "\"health_status\":{\"cpu_percent\":12.35,\"memory_percent\":40,"
@@ -58,7 +60,8 @@ static const char full_swarm_body[] =
     "\"timestamp\":\"2026-11-27T10:00:00Z\","
     "\"system\":{\"hostname\":\"host1\",\"platform\":\"linux\","
     "\"uptime_seconds\":3600,\"collectd_version\":\"5.12.0\","
-    "\"agent_version\":\"0.1.0\"},\"resources\":{\"cpu_percent\":12.35,"
+    "\"agent_version\":\"0.1.0\",\"python_version\":null},"
+    "\"resources\":{\"cpu_percent\":12.35,"
     "\"memory_percent\":40,\"memory_used_gb\":2,\"memory_total_gb\":8,"
     "\"disk_percent\":55.5,\"disk_used_gb\":50,\"disk_total_gb\":100,"
     "\"load_1\":0.5,\"load_5\":0.4,\"load_15\":0.3},"
@@ -68,14 +71,19 @@ static const char full_swarm_body[] =
     "\"status\":\"active\",\"current_task\":\"Implement OAuth\","
     "\"issue_number\":126},{\"name\":\"Agent-2\",\"status\":\"idle\"},"
     "{\"name\":\"Agent-3\",\"status\":\"blocked\","
-    "\"current_task\":\"Fix flaky CI job\",\"issue_number\":131}]},"
-    "\"github\":{\"repository\":\"owner/repo\",\"open_issues\":23,"
-    "\"open_pull_requests\":4,\"recent_commits\":31,"
+    "\"current_task\":\"Fix flaky CI job\",\"issue_number\":131}],"
+    "\"agents_status\":[{\"name\":\"Agent-1\",\"status\":\"active\"},"
+    "{\"name\":\"Agent-2\",\"status\":\"idle\"},"
+    "{\"name\":\"Agent-3\",\"status\":\"blocked\"}]},"
+    "\"github\":{\"enabled\":true,\"repository\":\"owner/repo\","
+    "\"open_issues\":23,\"open_pull_requests\":4,\"open_prs\":4,"
+    "\"recent_commits\":31,"
     "\"recent_commits_days\":7,\"last_sync\":\"2026-11-27T10:40:00Z\"},"
     "\"project\":{\"completion_percentage\":66,\"total_issues\":68,"
     "\"completed_issues\":45,\"in_progress_issues\":8,\"ready_issues\":12,"
     "\"blocked_issues\":3,\"estimated_completion_date\":\"2026-12-15\","
-    "\"velocity_per_day\":1.29,\"velocity_trend\":\"increasing\","
+    "\"velocity_per_day\":1.29,\"velocity_trend\":1.29,"
+    "\"velocity_direction\":\"increasing\","
     "\"issues_requiring_human_intervention\":[{\"id\":129,"
     "\"title\":\"Merge conflict in auth\",\"priority\":\"critical\","
     "\"reason\":\"merge conflict on pull request #130\"},{\"id\":127,"
@@ -167,12 +175,17 @@ static void test_nothing_known_is_left_out(void **state) {
   assert_null(path(doc, "system", "uptime_seconds"));
   assert_string_equal(qf_json_get_str(qf_json_get(doc, "system"), "hostname"),
                       "host1");
-  const char *sections[] = {"resources", "agents", "github", "project"};
-  for (size_t i = 0; i < 4; i++) {
+  /* The one null: the earlier agent's python_version (no Python here). */
+  yajl_val py = path(doc, "system", "python_version");
+  assert_true(py != NULL && YAJL_IS_NULL(py));
+  const char *sections[] = {"resources", "agents", "project"};
+  for (size_t i = 0; i < 3; i++) {
     yajl_val s = qf_json_get(doc, sections[i]);
     assert_true(YAJL_IS_OBJECT(s));
     assert_int_equal(s->u.object.len, 0);
   }
+  /* No repository tracked: the earlier agent's {"enabled": false}. */
+  assert_non_null(strstr(text, "\"github\":{\"enabled\":false}"));
   yajl_tree_free(doc);
   free(text);
 }
@@ -232,8 +245,21 @@ static void test_full_swarm(void **state) {
   assert_null(qf_json_get(doc, "issues"));
   assert_string_equal(qf_json_get_str(qf_json_get(doc, "github"), "repository"),
                       "owner/repo");
-  /* Near 1 KB for a typical swarm. */
-  assert_true(len < 1600);
+  /* Near 1 KB for a typical swarm: 1,723 bytes, 764 gzip'ed (1,519 and
+   * 724 before the earlier agent's fields came back). */
+  assert_true(len < 1800);
+  /* One meaning per field: velocity_trend is a number, issues per day. */
+  double trend;
+  assert_int_equal(
+      qf_json_get_double(qf_json_get(doc, "project"), "velocity_trend",
+                         &trend),
+      0);
+  assert_float_equal(trend, 1.29, 1e-9);
+  /* agents_status: name and status of each listed agent, in order. */
+  yajl_val st = path(doc, "agents", "agents_status");
+  assert_int_equal(st->u.array.len, 3);
+  assert_string_equal(qf_json_get_str(st->u.array.values[2], "status"),
+                      "blocked");
   yajl_tree_free(doc);
   free(text);
   yajl_tree_free(agents);
@@ -345,7 +371,8 @@ static void test_lists_are_bounded(void **state) {
 /* flagged_doc is a project.json whose issue list is n issues, every other
  * one flagged. */
 static void flagged_doc(qf_buf_t *b, int n) {
-  qf_buf_puts(b, "{\"repository\":\"owner/repo\",\"issues\":[");
+  qf_buf_puts(b, "{\"repository\":\"owner/repo\","
+                 "\"last_sync\":\"2026-11-27T10:40:00Z\",\"issues\":[");
   for (int i = 0; i < n; i++)
     qf_buf_printf(b,
                   "%s{\"id\":%d,\"title\":\"t%d\",\"flagged\":%s,"
@@ -393,9 +420,11 @@ static void test_flagged_bounded_and_counted(void **state) {
 static void test_project_without_issue_list(void **state) {
   (void)state;
   static const char *const docs[] = {
-      "{\"repository\":\"owner/repo\"}",
-      "{\"repository\":\"owner/repo\",\"issues\":{\"flagged\":true}}",
-      "{\"repository\":\"owner/repo\",\"issues\":[1,\"x\",null,"
+      "{\"repository\":\"owner/repo\",\"last_sync\":\"2026-11-27T10:40:00Z\"}",
+      "{\"repository\":\"owner/repo\",\"last_sync\":\"2026-11-27T10:40:00Z\","
+      "\"issues\":{\"flagged\":true}}",
+      "{\"repository\":\"owner/repo\",\"last_sync\":\"2026-11-27T10:40:00Z\","
+      "\"issues\":[1,\"x\",null,"
       "{\"flagged\":1},{\"flagged\":\"true\"},{\"flagged\":null}]}",
   };
   for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
@@ -426,11 +455,34 @@ static void test_no_project_data_yet(void **state) {
     char *text;
     size_t len;
     yajl_val doc = build(&in, &text, &len);
-    assert_non_null(strstr(text, "\"github\":{},\"project\":{}}"));
+    assert_non_null(
+        strstr(text, "\"github\":{\"enabled\":false},\"project\":{}}"));
     assert_null(qf_json_get(doc, "project_completion"));
     yajl_tree_free(doc);
     free(text);
   }
+}
+
+static void test_never_synced(void **state) {
+  (void)state;
+  /* project.json before its first full listing: zeros that are not the
+   * repository's. The repository is named, the figures left out. */
+  static const char never[] =
+      "{\"repository\":\"owner/repo\",\"last_sync\":null,"
+      "\"github\":{\"open_issues\":0,\"open_pull_requests\":0,"
+      "\"recent_commits_days\":7},\"completion\":{"
+      "\"completion_percentage\":0,\"total_issues\":0},"
+      "\"velocity\":{\"per_day\":0,\"trend\":\"stable\"},\"issues\":[]}";
+  hb_project_t project = {0};
+  char *text;
+  yajl_val doc = body_for(never, &project, &text);
+  assert_non_null(strstr(text, "\"github\":{\"enabled\":true,"
+                               "\"repository\":\"owner/repo\","
+                               "\"recent_commits_days\":7},\"project\":{}}"));
+  assert_null(qf_json_get(doc, "project_completion"));
+  yajl_tree_free(doc);
+  free(text);
+  hb_project_free(&project);
 }
 
 static void test_text_cut(void **state) {
@@ -456,6 +508,7 @@ int main(void) {
       cmocka_unit_test(test_flagged_bounded_and_counted),
       cmocka_unit_test(test_project_without_issue_list),
       cmocka_unit_test(test_no_project_data_yet),
+      cmocka_unit_test(test_never_synced),
       cmocka_unit_test(test_text_cut),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
