@@ -294,6 +294,12 @@ hb_verdict_t hb_deliver_answer(hb_deliver_t *d, double now, hb_class_t c,
     return HB_DROP;
   }
   d->mode = HB_MODE_REFUSED;
-  d->not_before = now + d->p.reject_delay;
+  /* An unregistered swarm is registered by hand at any moment: look again
+   * once per probe_delay (the heartbeat Interval), so registration is
+   * noticed within about one interval at one request per interval. */
+  double wait = c == HB_CLASS_UNREGISTERED && d->p.probe_delay > 0.0
+                    ? fmin(d->p.probe_delay, d->p.reject_delay)
+                    : d->p.reject_delay;
+  d->not_before = now + wait;
   return HB_KEEP;
 }

@@ -13,7 +13,9 @@
  *   becomes a second limit, so replay paces itself below it from then on.
  * - 401, 403, 404 and other 4xx: the backend refuses; retrying at once
  *   would fail again, so the record waits reject_delay and is tried again
- *   (fixing the key or registering the swarm later loses nothing).
+ *   (fixing the key or registering the swarm later loses nothing). A 404
+ *   "Swarm not found" waits only probe_delay (the Interval) when shorter:
+ *   registration is noticed within about one interval.
  * - undeliverable (the caller's judgement, from the answer and the record:
  *   see hb_record_class): the record is set aside and the next one goes
  *   at once, so a record the backend will never take holds nothing back.

@@ -468,6 +468,17 @@ int hb_spool_pop(hb_spool_t *s, char *err, size_t errlen) {
   return 0;
 }
 
+int hb_spool_supersede(hb_spool_t *s, size_t *n, char *err, size_t errlen) {
+  *n = 0;
+  while (s->count > 1) {
+    int status = hb_spool_pop(s, err, errlen);
+    if (status != 0)
+      return status;
+    (*n)++;
+  }
+  return 0;
+}
+
 /* hbs_rejected_line renders the JSON line of a record set aside. */
 static int hbs_rejected_line(long long id, long long t, long http_status,
                              const char *answer, const char *body, size_t len,

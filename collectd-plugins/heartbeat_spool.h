@@ -74,6 +74,12 @@ int hb_spool_peek(hb_spool_t *s, long long *id, char **body, size_t *len,
 /* hb_spool_pop marks the oldest pending record finished. */
 int hb_spool_pop(hb_spool_t *s, char *err, size_t errlen);
 
+/* hb_spool_supersede finishes every pending record but the newest (Replay
+ * "latest": the backend keeps only the latest state, and every heartbeat
+ * stays in the JSON-lines log); their number goes to *n. 0 or a negative
+ * errno with a message in err. */
+int hb_spool_supersede(hb_spool_t *s, size_t *n, char *err, size_t errlen);
+
 /* hb_spool_set_aside appends the oldest pending record to the rejected
  * file as {"heartbeat_id", "set_aside_at" (t, RFC 3339), "http_status",
  * "answer", "body"} (body: the heartbeat as sent, a JSON object), fsync'd,

@@ -53,14 +53,16 @@ int hb_backend_start(hb_backend_t *b, const char *spool_dir,
     return status;
   }
   b->started = true;
-  if (hb_spool_depth(&b->spool) > 0)
+  size_t depth = hb_spool_depth(&b->spool);
+  b->held = depth > 0;
+  if (depth > 0)
     hb_logf(log, HB_LOG_NOTICE,
-            "backend %s: %zu %s from before the restart %s spooled; "
-            "delivering %s oldest first",
-            b->name, hb_spool_depth(&b->spool),
-            hb_plural(hb_spool_depth(&b->spool), "heartbeat", "heartbeats"),
-            hb_plural(hb_spool_depth(&b->spool), "is", "are"),
-            hb_plural(hb_spool_depth(&b->spool), "it", "them"));
+            "backend %s: %zu %s from before the restart %s spooled; %s "
+            "after this run's first heartbeat, which goes last",
+            b->name, depth, hb_plural(depth, "heartbeat", "heartbeats"),
+            hb_plural(depth, "is", "are"),
+            b->replay_latest ? "superseded (Replay \"latest\")"
+                             : "delivered oldest first");
   return 0;
 }
 
@@ -112,12 +114,19 @@ int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
       b->st.dropped++;
     hb_logf(log, HB_LOG_ERR, "backend %s: heartbeat %lld not spooled: %s",
             b->name, id, err);
+    return status;
   }
-  return status;
+  b->held = false;
+  size_t superseded = 0;
+  if (b->replay_latest &&
+      hb_spool_supersede(&b->spool, &superseded, err, sizeof(err)) != 0)
+    hb_logf(log, HB_LOG_ERR, "backend %s: %s", b->name, err);
+  b->st.superseded += superseded;
+  return 0;
 }
 
 double hb_backend_ready_at(const hb_backend_t *b, double now) {
-  if (!b->started || hb_spool_depth(&b->spool) == 0)
+  if (!b->started || b->held || hb_spool_depth(&b->spool) == 0)
     return INFINITY;
   return hb_deliver_ready_at(&b->dl, now);
 }
@@ -194,8 +203,9 @@ void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
   case HB_CLASS_WRONG_PATH:
     snprintf(out, outlen,
              "backend %s answered 404 \"%s\" for %s: the URL's path is "
-             "wrong; the QiFlow backend serves POST " HB_PATH_WORKING
-             ", not the documented " HB_PATH_DOCUMENTED,
+             "wrong; the QiFlow backend serves heartbeats at POST "
+             HB_PATH_WORKING " (its documentation's " HB_PATH_DOCUMENTED
+             " answers 404); set URL to https://HOST" HB_PATH_WORKING,
              b->name, text, b->url_public);
     break;
   case HB_CLASS_BAD_REQUEST:
@@ -356,7 +366,7 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
             hb_plural((unsigned long long)b->policy.retries, "attempt",
                       "attempts"),
             depth, b->policy.probe_delay);
-  } else if (c != HB_CLASS_RETRY) {
+  } else if (c != HB_CLASS_RETRY && !repeat) { /* once per cause */
     hb_logf(&env->log, HB_LOG_ERR,
             "%s; not retried now: the heartbeat stays in the spool (%zu "
             "waiting) and is tried again in %.0f s",

@@ -43,6 +43,7 @@ void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...)
 typedef struct hb_stats_s {
   unsigned long long sent, failed, retried, dropped;
   unsigned long long set_aside; /* undeliverable, kept in spool/rejected/ */
+  unsigned long long superseded; /* Replay "latest": older ones not sent */
   time_t last_success, last_attempt; /* 0: never */
   long last_status;                  /* -1: no answer yet */
   double last_latency_ms;            /* NAN: none yet */
@@ -68,8 +69,12 @@ typedef struct hb_backend_s {
   bool compress;
   size_t spool_max;
   hb_policy_t policy;
+  bool replay_latest; /* Replay "latest": only the newest heartbeat goes */
   /* runtime */
   bool started;
+  /* Heartbeats of an earlier run wait until this run's first heartbeat is
+   * spooled behind them, so the newest is always delivered last. */
+  bool held;
   hb_deliver_t dl;
   hb_spool_t spool;
   hb_stats_t st;

@@ -73,6 +73,7 @@
 /* The one-shot check waits at most this long for cpu, memory and disk. */
 #define HP_ONESHOT_WAIT 30.0
 #define HP_OFFLINE_TIMEOUT 2.0 /* seconds for the stopping heartbeat */
+#define HP_FIRST_POLL 0.25     /* seconds between looks for the first figures */
 
 typedef struct hp_ctx_s {
   /* configuration */
@@ -163,6 +164,22 @@ dup:
   return -1;
 }
 
+/* hp_backend_replay reads Replay "all" (every spooled heartbeat, oldest
+ * first) or "latest" (only the newest; older ones are superseded). */
+static int hp_backend_replay(hb_backend_t *b, oconfig_item_t *c) {
+  char buf[16];
+  if (cf_util_get_string_buffer(c, buf, sizeof(buf)) != 0 ||
+      (strcasecmp(buf, "all") != 0 && strcasecmp(buf, "latest") != 0)) {
+    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: Replay must be \"all\" "
+                    "(deliver every spooled heartbeat, oldest first) or "
+                    "\"latest\" (deliver only the newest)",
+          b->name);
+    return -1;
+  }
+  b->replay_latest = strcasecmp(buf, "latest") == 0;
+  return 0;
+}
+
 /* hp_backend_option applies one key of a <Backend> block. */
 static int hp_backend_option(hb_backend_t *b, oconfig_item_t *c,
                              char **key_file, int *spool_max) {
@@ -194,11 +211,13 @@ static int hp_backend_option(hb_backend_t *b, oconfig_item_t *c,
     return hp_get_number(c, &b->policy.window, false);
   if (strcasecmp("RejectedRetryDelay", c->key) == 0)
     return hp_get_number(c, &b->policy.reject_delay, false);
+  if (strcasecmp("Replay", c->key) == 0)
+    return hp_backend_replay(b, c);
   static const char *const known[] = {
       "URL",     "APIKey",        "APIKeyFile",   "Timeout",
       "Retries", "RetryDelay",    "Compress",     "CACert",
       "ClientCert", "ClientKey",  "SpoolMaxBytes", "RequestLimit",
-      "RequestWindow", "RejectedRetryDelay", NULL};
+      "RequestWindow", "RejectedRetryDelay", "Replay", NULL};
   char where[HB_NAME_MAX + 16];
   snprintf(where, sizeof(where), "<Backend \"%s\">", b->name);
   qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
@@ -780,13 +799,28 @@ static double hp_next_due(double now) {
   return t;
 }
 
+/* hp_figures_ready tells whether cpu, memory and disk are all known. */
+static bool hp_figures_ready(void) {
+  hb_figures_t f;
+  hp_figures(&f);
+  return hb_figures_complete(&f);
+}
+
 /* hp_run is the daemon's loop: one heartbeat per Interval, deliveries as
  * soon as their targets allow. */
 static void hp_run(void) {
+  /* The first heartbeat goes as soon as cpu, memory and disk are all known
+   * (collectd's cpu plugin needs two reads), at the latest one Interval
+   * after the start; spooled heartbeats of an earlier run wait for it. */
   double next = hp_mono() + hp.interval;
+  bool first = true;
   while (!atomic_load(&hp_stopping)) {
     double now = hp_mono();
+    if (first && hp_figures_ready()) {
+      next = now;
+    }
     if (now >= next) {
+      first = false;
       hp_produce(false);
       hp_dispatch_values();
       hp_write_state(true);
@@ -796,7 +830,10 @@ static void hp_run(void) {
     }
     if (hp_deliver_round())
       hp_write_state(true);
-    hp_wait_until(fmin(next, hp_next_due(hp_mono())));
+    double until = fmin(next, hp_next_due(hp_mono()));
+    if (first) /* look for complete figures a few times a second */
+      until = fmin(until, hp_mono() + HP_FIRST_POLL);
+    hp_wait_until(until);
   }
 }
 

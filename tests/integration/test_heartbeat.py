@@ -195,7 +195,12 @@ def test_heartbeat_every_interval_valid_bodies_and_headers(tmp_path, fakes):
     # delivered, unless the stop caught a request in flight).
     logged = log_bodies(tmp_path)
     assert logged[-1]["status"] == "offline"
-    assert [b["status"] for b in logged[-3:-1]] == ["online", "online"]
+    # The ones before it follow the one rule (qf_status_decide) on their
+    # own figures: degraded above 90 % cpu or memory, else online.
+    for b in logged[-3:-1]:
+        h = b["health_status"]
+        busy = h["cpu_percent"] > 90 or h["memory_percent"] > 90
+        assert b["status"] == ("degraded" if busy else "online"), b
     ids = [b["heartbeat_id"] for b in bodies]
     assert ids == list(range(ids[0], ids[0] + len(ids)))
     # What the backend checks: JSON, bearer key, our User-Agent.
@@ -517,11 +522,14 @@ def test_refusals_are_not_retried_and_explained(tmp_path, fakes):
         log = collectd.log()
     finally:
         collectd.stop()
-    # One attempt each: a refusal waits RejectedRetryDelay (30 s here).
+    # One attempt each: a refusal waits RejectedRetryDelay (30 s here)...
     assert fake.statuses() == [401]
     assert [r.status for r in fake.requests(path="/api/v1/heartbeat")] == \
         [404]
-    assert unknown.statuses() == [404]
+    # The unregistered swarm: 404s once per Interval, never faster.
+    assert set(unknown.statuses()) == {404}
+    times = [r.time for r in unknown.requests()]
+    assert all(b - a >= 0.9 for a, b in zip(times, times[1:])), times
     # Each says what it means, with the backend's own words.
     assert 'no APIKey, APIKeyFile or QIFLOW_API_KEY' in log
     assert 'backend nokey refused the API key (401 "Missing authorization ' \
@@ -530,14 +538,20 @@ def test_refusals_are_not_retried_and_explained(tmp_path, fakes):
         '"Swarm not found. Please register the swarm first.")' in log
     assert "register it with this swarm_id" in log
     assert 'backend wrongpath answered 404 "Not found"' in log
-    assert "/api/v1/swarms/heartbeat, not the documented /api/v1/heartbeat" \
-        in log
+    assert "serves heartbeats at POST /api/v1/swarms/heartbeat (its " \
+        "documentation's /api/v1/heartbeat answers 404); set URL to " \
+        "https://HOST/api/v1/swarms/heartbeat" in log
     # The config check warned about that URL before the first request.
     assert "which the QiFlow backend documents but answers with 404" in log
-    for name in ("nokey", "unregistered", "wrongpath"):
+    for name in ("nokey", "wrongpath"):
         state = backend_state(tmp_path, name)
         assert state["sent"] == 0 and state["failed"] == 1
         assert state["retried"] == 0 and state["last_error"]
+    # An unregistered swarm is looked at again once per Interval (1 s here),
+    # not after RejectedRetryDelay, and its refusal is logged once.
+    state = backend_state(tmp_path, "unregistered")
+    assert state["sent"] == 0 and state["failed"] >= 1
+    assert log.count(f'does not know swarm "{SWARM}"') == 1
 
 
 def test_registering_later_loses_nothing(tmp_path, fakes):
@@ -547,6 +561,7 @@ def test_registering_later_loses_nothing(tmp_path, fakes):
         qfstack.wait_until(lambda: fake.statuses()[:1] == [404], 15,
                            message="the first 404")
         fake.register(SWARM)
+        registered = time.monotonic()
         qfstack.wait_until(
             lambda: backend_state(tmp_path)["sent"] >= 4 and
             backend_state(tmp_path)["spool_depth"] == 0, 20,
@@ -554,7 +569,11 @@ def test_registering_later_loses_nothing(tmp_path, fakes):
     finally:
         collectd.stop()
     statuses = fake.statuses()
-    assert statuses.count(404) == 1, statuses  # one slow retry, no storm
+    # Looked at again once per Interval (1 s), not RejectedRetryDelay (3 s):
+    # registration noticed within about one interval, no storm meanwhile.
+    first_ok = next(r.time for r in fake.requests() if r.status == 200)
+    assert first_ok - registered < 1.0 + 0.5, first_ok - registered
+    assert 1 <= statuses.count(404) <= 2, statuses
     assert_exactly_once_in_order(fake.delivered_ids(), log_ids(tmp_path),
                                  spooled_ids(tmp_path))
 
