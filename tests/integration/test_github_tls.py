@@ -5,55 +5,15 @@ certificate, one for another host, an unreadable CACert) is refused with a
 message naming the cause and the option that fixes it.
 """
 
-import ssl
-import subprocess
 import time
 
 import pytest
 
 import ghkit
 from fake_github import FakeGitHub
+from tlskit import make_ca, make_cert, server_context
 
 DAY = 86400
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-keyout", f"{name}.key", "-out", f"{name}.pem",
-            "-subj", f"/CN=qiflow test {name}",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-
-
-def make_cert(d, name, ca, san, start=None, end=None):
-    """A server certificate signed by ca, naming san; start/end as
-    YYYYMMDDHHMMSSZ give it other dates (openssl ca, for an expired one)."""
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-            "-out", f"{name}.csr", "-subj", "/CN=qiflow test server", cwd=d)
-    (d / f"{name}.ext").write_text(
-        f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-        "extendedKeyUsage=serverAuth\n")
-    if start is None:
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem",
-                "-CAkey", f"{ca}.key", "-CAcreateserial", "-days", "1",
-                "-out", f"{name}.pem", "-extfile", f"{name}.ext", cwd=d)
-        return
-    (d / "db").mkdir(exist_ok=True)
-    (d / "db" / "index.txt").write_text("")
-    (d / "db" / "serial").write_text("1000\n")
-    (d / "ca.cnf").write_text(
-        "[ca]\ndefault_ca=test\n[test]\ndir=db\ndatabase=db/index.txt\n"
-        "serial=db/serial\nnew_certs_dir=db\ndefault_md=sha256\n"
-        "policy=any\nunique_subject=no\n[any]\ncommonName=supplied\n")
-    openssl("ca", "-batch", "-config", "ca.cnf", "-cert", f"{ca}.pem",
-            "-keyfile", f"{ca}.key", "-in", f"{name}.csr", "-out",
-            f"{name}.pem", "-startdate", start, "-enddate", end,
-            "-extfile", f"{name}.ext", "-notext", cwd=d)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +27,6 @@ def pki(tmp_path_factory):
               start="20200101000000Z", end="20200102000000Z")
     (d / "not-pem.pem").write_text("this is no certificate\n")
     return d
-
-
-def server_context(pki, name):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki / f"{name}.pem", pki / f"{name}.key")
-    return ctx
 
 
 @pytest.fixture

@@ -1,0 +1,138 @@
+"""qiflow_heartbeat to a backend over HTTPS and mutual TLS: the fake
+backend (tests/integration/fake_backend.py, unchanged) has its listening
+socket wrapped with ssl here; certificates come from a throwaway CA made by
+openssl (tlskit). Shows delivery with CACert, delivery with a client
+certificate (ClientCert/ClientKey) to a backend that requires one, and what
+the plugin logs when the backend is not trusted or the client certificate
+is missing (libcurl's cause; qiflow_heartbeat does not yet add the option
+that fixes it, as qiflow_github does).
+"""
+
+import time
+
+import pytest
+
+import qfstack
+from fake_backend import FakeBackend, HEARTBEAT_PATH
+from tlskit import make_ca, make_cert, server_context
+
+SWARM = "swarm-tls-1"
+KEY = "test-key-tls"
+
+
+@pytest.fixture(autouse=True)
+def _no_key_in_environment(monkeypatch):
+    monkeypatch.delenv("QIFLOW_API_KEY", raising=False)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    make_ca(d, "ca")
+    make_ca(d, "other-ca")
+    make_ca(d, "client-ca")
+    make_cert(d, "server", "ca", "DNS:localhost,IP:127.0.0.1")
+    make_cert(d, "client", "client-ca", "DNS:qiflow-agent",
+              usage="clientAuth")
+    return d
+
+
+@pytest.fixture
+def backend(pki):
+    """backend(mutual) -> a started FakeBackend served over TLS (with a
+    required client certificate when mutual) and its https URL."""
+    made = []
+
+    def make(mutual=False):
+        fake = FakeBackend(api_keys=[KEY], swarms=[SWARM]).start()
+        made.append(fake)
+        ctx = server_context(pki, "server",
+                             client_ca="client-ca" if mutual else None)
+        # The serving thread accepts on the same descriptor; the handshake
+        # runs on the first read, in the request's thread.
+        fake._server.socket = ctx.wrap_socket(  # pylint: disable=protected-access
+            fake._server.socket, server_side=True,  # pylint: disable=protected-access
+            do_handshake_on_connect=False)
+        return fake, f"https://127.0.0.1:{fake.port}{HEARTBEAT_PATH}"
+
+    yield make
+    for fake in made:
+        fake.stop()
+
+
+def start_collectd(root, url, **options):
+    lines = [f'  <Backend "central">', f'    URL "{url}"',
+             f'    APIKey "{KEY}"', "    Timeout 2", "    Retries 1",
+             "    RetryDelay 0.3", "    RequestLimit 0"]
+    lines += [f'    {k} "{v}"' for k, v in options.items()]
+    lines.append("  </Backend>")
+    conf = f"""
+LoadPlugin qiflow_heartbeat
+<Plugin qiflow_heartbeat>
+  SwarmID "{SWARM}"
+  Interval 1
+  StateDir "{root / 'state'}"
+  LogDir "{root / 'log'}"
+{chr(10).join(lines)}
+</Plugin>
+"""
+    collectd = qfstack.Collectd(root / "collectd", conf, interval=1)
+    collectd.start()
+    return collectd
+
+
+@pytest.fixture
+def collectds():
+    made = []
+
+    def make(root, url, **options):
+        c = start_collectd(root, url, **options)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.stop()
+        print(f"--- {c.log_path} ---\n{c.log()[-3000:]}")
+
+
+def test_delivery_over_https_with_cacert(pki, backend, collectds, tmp_path):
+    fake, url = backend()
+    c = collectds(tmp_path, url, CACert=pki / "ca.pem")
+    assert fake.wait_for(lambda f: len(f.delivered()) >= 2, 20), c.log()[-2000:]
+    assert fake.statuses()[:2] == [200, 200]
+
+
+def test_mutual_tls_with_client_certificate(pki, backend, collectds,
+                                            tmp_path):
+    fake, url = backend(mutual=True)
+    c = collectds(tmp_path, url, CACert=pki / "ca.pem",
+              ClientCert=pki / "client.pem", ClientKey=pki / "client.key")
+    assert fake.wait_for(lambda f: len(f.delivered()) >= 2, 20), c.log()[-2000:]
+    body = fake.delivered()[0]
+    assert body["swarm_id"] == SWARM
+
+
+REFUSALS = [
+    ("untrusted-server", False, {"CACert": "other-ca.pem"},
+     "unable to get local issuer certificate"),
+    ("no-client-certificate", True, {"CACert": "ca.pem"},
+     "alert certificate required"),
+]
+
+
+@pytest.mark.parametrize("mutual,options,cause",
+                         [r[1:] for r in REFUSALS],
+                         ids=[r[0] for r in REFUSALS])
+def test_tls_refusals_deliver_nothing(pki, backend, collectds, tmp_path,
+                                      mutual, options, cause):
+    fake, url = backend(mutual=mutual)
+    c = collectds(tmp_path, url,
+                  **{k: pki / v for k, v in options.items()})
+    qfstack.wait_until(lambda: "central" in c.log() and (
+        "SSL" in c.log() or "TLS" in c.log() or "certificate" in c.log()),
+        20, 0.1, f"a TLS failure in the log:\n{c.log()[-2000:]}")
+    time.sleep(1.5)
+    assert fake.delivered() == []
+    log = c.log()
+    assert cause in log, log[-2000:]
