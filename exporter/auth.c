@@ -5,7 +5,10 @@
 #include "qf_buf.h"
 #include "qf_file.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -101,6 +104,110 @@ int qfx_auth_check(const qfx_auth_t *a, const char *header) {
     return QFX_AUTH_MISSING;
   return qfx_ct_equal(given, n, a->token, a->len) ? QFX_AUTH_OK
                                                   : QFX_AUTH_INVALID;
+}
+
+/* au_prefix reads a network's prefix length, 0..max, all of s. */
+static int au_prefix(const char *s, unsigned max, unsigned *out) {
+  unsigned v = 0;
+  if (*s == '\0' || strlen(s) > 3)
+    return -EINVAL;
+  for (; *s != '\0'; s++) {
+    if (*s < '0' || *s > '9')
+      return -EINVAL;
+    v = v * 10 + (unsigned)(*s - '0');
+  }
+  if (v > max)
+    return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+/* au_host_bits clears the bits of addr (len bytes) beyond prefix; true
+ * when one was set. */
+static bool au_host_bits(unsigned char *addr, size_t len, unsigned prefix) {
+  bool set = false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned keep = prefix >= 8 * (i + 1) ? 8
+                    : prefix > 8 * i      ? prefix - 8 * (unsigned)i
+                                          : 0;
+    unsigned char mask = (unsigned char)(0xff00u >> keep);
+    set |= (addr[i] & ~mask) != 0;
+    addr[i] &= mask;
+  }
+  return set;
+}
+
+int qfx_net_parse(const char *s, qfx_net_t *net, char *err, size_t errlen) {
+  char host[INET6_ADDRSTRLEN];
+  const char *slash = strchr(s, '/');
+  size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
+  memset(net, 0, sizeof(*net));
+  if (n == 0 || n >= sizeof(host))
+    goto bad;
+  memcpy(host, s, n);
+  host[n] = '\0';
+  net->family = strchr(host, ':') != NULL ? AF_INET6 : AF_INET;
+  unsigned max = net->family == AF_INET6 ? 128 : 32;
+  if (inet_pton(net->family, host, net->addr) != 1)
+    goto bad;
+  net->prefix = max;
+  if (slash != NULL && au_prefix(slash + 1, max, &net->prefix) != 0) {
+    qf_err(err, errlen, "\"%s\": the prefix after \"/\" must be a number "
+           "from 0 to %u for an %s network", s, max,
+           net->family == AF_INET6 ? "IPv6" : "IPv4");
+    return -EINVAL;
+  }
+  if (au_host_bits(net->addr, max / 8, net->prefix)) {
+    char meant[INET6_ADDRSTRLEN];
+    inet_ntop(net->family, net->addr, meant, sizeof(meant));
+    qf_err(err, errlen, "\"%s\" has address bits set beyond its /%u "
+           "prefix: write %s/%u for that network, or %s/%u for that one "
+           "host", s, net->prefix, meant, net->prefix, host, max);
+    return -EINVAL;
+  }
+  return 0;
+bad:
+  qf_err(err, errlen, "\"%s\" is not a network: write IPV4/PREFIX or "
+         "IPV6/PREFIX with a numeric address, e.g. 192.0.2.0/24 or "
+         "2001:db8::/32 (a bare address is one host; names are not resolved)",
+         s);
+  return -EINVAL;
+}
+
+/* au_in tells whether addr (family's length) lies in net. */
+static bool au_in(const qfx_net_t *net, int family,
+                  const unsigned char *addr) {
+  if (net->family != family)
+    return false;
+  unsigned full = net->prefix / 8, rest = net->prefix % 8;
+  if (memcmp(addr, net->addr, full) != 0)
+    return false;
+  unsigned char mask = (unsigned char)(0xff00u >> rest);
+  return rest == 0 || (addr[full] & mask) == net->addr[full];
+}
+
+bool qfx_net_any(const qfx_net_t *nets, size_t n, const struct sockaddr *sa) {
+  int family;
+  const unsigned char *addr, *v4 = NULL;
+  if (sa == NULL)
+    return false;
+  if (sa->sa_family == AF_INET) {
+    family = AF_INET;
+    addr = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+  } else if (sa->sa_family == AF_INET6) {
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    family = AF_INET6;
+    addr = a6->s6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6))
+      v4 = a6->s6_addr + 12;
+  } else {
+    return false; /* a unix socket has no network */
+  }
+  for (size_t i = 0; i < n; i++)
+    if (au_in(&nets[i], family, addr) ||
+        (v4 != NULL && au_in(&nets[i], AF_INET, v4)))
+      return true;
+  return false;
 }
 
 int qfx_tls_load(qfx_tls_t *t, const char *cert_path, const char *key_path,

@@ -44,6 +44,27 @@ bool qfx_auth_token_chars(const char *s, size_t n);
 bool qfx_ct_equal(const char *given, size_t glen, const char *secret,
                   size_t slen);
 
+/* A client network of --open-read: who may read the flat endpoints
+ * without the token. */
+#define QFX_OPEN_READ_MAX 32 /* networks at most */
+typedef struct qfx_net_s {
+  int family;             /* AF_INET or AF_INET6 */
+  unsigned char addr[16]; /* network order; the first 4 for AF_INET */
+  unsigned prefix;        /* leading bits that must match */
+} qfx_net_t;
+
+/* qfx_net_parse reads "IPV4/PREFIX", "IPV6/PREFIX" or a bare numeric
+ * address (one host) into net. A network with bits set beyond its prefix
+ * ("10.1.2.3/8") is refused: the message names the network meant. 0 or
+ * -EINVAL with a message in err that quotes s. */
+int qfx_net_parse(const char *s, qfx_net_t *net, char *err, size_t errlen);
+
+/* qfx_net_any tells whether the client address sa (NULL: unknown) lies in
+ * one of nets[0, n). An IPv4 client seen on a dual-stack socket as
+ * ::ffff:A.B.C.D also matches IPv4 networks. */
+struct sockaddr;
+bool qfx_net_any(const qfx_net_t *nets, size_t n, const struct sockaddr *sa);
+
 /* The TLS certificate chain and private key, PEM, NUL-terminated. */
 typedef struct qfx_tls_s {
   char *cert; /* NULL: plain HTTP */

@@ -1,6 +1,8 @@
 /* http.c: answering one request. The handler checks the method first
  * (GET and HEAD are served, OPTIONS answered, anything else gets 405 with
- * Allow), then the bearer token, routes on the path, and queues a
+ * Allow), then the bearer token (unless --open-read lets the client read
+ * the flat endpoints), routes on the raw path normalised (repeated "/"
+ * merged, escapes of "/" kept), and queues a
  * response the refresh thread already built. Only errors are rendered per
  * request, and a page of /project/issues the first time it is asked for.
  * Starting and stopping the server is server.c's. */
@@ -11,14 +13,37 @@
 #include "render.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The markers in *req_cls. The URI log callback sets a fresh one when the
- * request line arrives (noting a "%00" in the raw path); the handler's
- * first call turns it into a started one. Only their addresses matter. */
-static char ht_fresh, ht_fresh_nul, ht_started, ht_started_nul;
+ * request line arrives: which one says whether the raw path encodes a NUL
+ * ("%00") and the route of the raw path, normalised. The handler's first
+ * call turns it into the started one of the same place. Only their
+ * addresses matter. */
+typedef char ht_marks_t[2][QFX_R_COUNT];
+static ht_marks_t ht_fresh, ht_started;
+
+/* ht_mark is the marker in table for a request with route whose raw path
+ * encodes a NUL (nul) or not. */
+static void *ht_mark(ht_marks_t *table, bool nul, int route) {
+  return &(*table)[nul ? 1 : 0][route];
+}
+
+/* ht_marked reads marker m back into *nul and *route; false when m is
+ * not one of table's. */
+static bool ht_marked(const ht_marks_t *table, const void *m, bool *nul,
+                      int *route) {
+  uintptr_t first = (uintptr_t)&(*table)[0][0], p = (uintptr_t)m;
+  if (p < first || p >= first + sizeof(*table))
+    return false;
+  size_t i = (size_t)(p - first);
+  *nul = i >= QFX_R_COUNT;
+  *route = (int)(i % QFX_R_COUNT);
+  return true;
+}
 
 int qfx_http_method(const char *method) {
   if (strcmp(method, "GET") == 0)
@@ -48,6 +73,53 @@ int qfx_http_route(const char *path) {
   return QFX_R_NONE;
 }
 
+/* ht_hex is the value of the hex digit c, or -1. */
+static int ht_hex(char c) {
+  if ('0' <= c && c <= '9')
+    return c - '0';
+  if ('a' <= c && c <= 'f')
+    return c - 'a' + 10;
+  if ('A' <= c && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* ht_unreserved tells whether c means the same escaped or not in a path
+ * (RFC 3986 2.3). */
+static bool ht_unreserved(int c) {
+  return ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') ||
+         ('0' <= c && c <= '9') || c == '-' || c == '.' || c == '_' ||
+         c == '~';
+}
+
+bool qfx_http_path_normalise(const char *target, char *out, size_t outlen) {
+  size_t n = 0;
+  for (const char *p = target; *p != '\0' && *p != '?'; p++) {
+    char c = *p;
+    if (c == '/' && n > 0 && out[n - 1] == '/')
+      continue; /* "//status" is "/status" */
+    if (c == '%' && ht_hex(p[1]) >= 0 && ht_hex(p[2]) >= 0 &&
+        ht_unreserved(ht_hex(p[1]) * 16 + ht_hex(p[2]))) {
+      c = (char)(ht_hex(p[1]) * 16 + ht_hex(p[2]));
+      p += 2;
+    }
+    if (n + 1 >= outlen)
+      return false;
+    out[n++] = c;
+  }
+  if (outlen == 0)
+    return false;
+  out[n] = '\0';
+  return true;
+}
+
+int qfx_http_target_route(const char *target) {
+  char path[32]; /* longer than every route */
+  return qfx_http_path_normalise(target, path, sizeof(path))
+             ? qfx_http_route(path)
+             : QFX_R_NONE;
+}
+
 bool qfx_http_raw_nul(const char *target) {
   size_t n = strcspn(target, "?");
   for (size_t i = 0; i + 2 < n; i++)
@@ -58,7 +130,8 @@ bool qfx_http_raw_nul(const char *target) {
 
 void *qfx_http_uri(void *cls, const char *uri, struct MHD_Connection *c) {
   (void)cls, (void)c; /* the raw target is all that is looked at */
-  return qfx_http_raw_nul(uri) ? &ht_fresh_nul : &ht_fresh;
+  return ht_mark(&ht_fresh, qfx_http_raw_nul(uri),
+                 qfx_http_target_route(uri));
 }
 
 /* ht_error answers status with {"success": false, "error": msg}. */
@@ -85,11 +158,18 @@ static enum MHD_Result ht_error(qfx_http_t *h, struct MHD_Connection *c,
   return r;
 }
 
+/* ht_not_found answers 404 naming path, libmicrohttpd's decoded form of
+ * the raw path that routed nowhere: when the decoded form would route, an
+ * escape such as %2F made the difference, and the message says so. */
 static enum MHD_Result ht_not_found(qfx_http_t *h, struct MHD_Connection *c,
                                     const char *path) {
   char msg[300];
   if (strlen(path) > 200)
     snprintf(msg, sizeof(msg), "not found");
+  else if (qfx_http_target_route(path) != QFX_R_NONE)
+    snprintf(msg, sizeof(msg), "not found: %s as sent: an escaped \"/\" "
+             "(%%2F) or \"?\" (%%3F) is not a path separator; send the path "
+             "unescaped", path);
   else
     snprintf(msg, sizeof(msg), "not found: %s", path);
   return ht_error(h, c, MHD_HTTP_NOT_FOUND, msg, "not found", NULL);
@@ -247,11 +327,26 @@ static enum MHD_Result ht_serve(qfx_http_t *h, struct MHD_Connection *c,
   return r;
 }
 
+/* ht_open_read tells whether the client is in a network of --open-read:
+ * the TCP peer's address, never a header such as X-Forwarded-For, which
+ * any client can write. */
+static bool ht_open_read(const qfx_http_t *h, struct MHD_Connection *c) {
+  if (h->n_open_read == 0)
+    return false;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  return ci != NULL &&
+         qfx_net_any(h->open_read, h->n_open_read, ci->client_addr);
+}
+
 /* ht_denied answers 401 unless the request carries the token or route is
  * open without it; true when it answered (*r). */
 static bool ht_denied(qfx_http_t *h, struct MHD_Connection *c, int route,
                       enum MHD_Result *r) {
   if (route == QFX_R_HEALTH && !h->auth_health)
+    return false;
+  if ((route == QFX_R_STATUS || route == QFX_R_PROJECT_COMPLETION) &&
+      ht_open_read(h, c))
     return false;
   int a = qfx_auth_check(h->auth, MHD_lookup_connection_value(
                                       c, MHD_HEADER_KIND,
@@ -268,7 +363,7 @@ static bool ht_denied(qfx_http_t *h, struct MHD_Connection *c, int route,
  * route's body. */
 static enum MHD_Result ht_dispatch(qfx_http_t *h, struct MHD_Connection *c,
                                    const char *url, const char *method,
-                                   bool nul) {
+                                   bool nul, int route) {
   enum MHD_Result r;
   int m = qfx_http_method(method);
   if (m == QFX_M_OTHER)
@@ -276,7 +371,6 @@ static enum MHD_Result ht_dispatch(qfx_http_t *h, struct MHD_Connection *c,
   if (nul)
     return ht_error(h, c, MHD_HTTP_BAD_REQUEST, "path: contains a NUL byte",
                     "path: contains a NUL byte", NULL);
-  int route = qfx_http_route(url);
   if (m == QFX_M_OPTIONS) /* a preflight carries no credentials */
     return route == QFX_R_NONE
                ? ht_not_found(h, c, url)
@@ -310,8 +404,12 @@ enum MHD_Result qfx_http_access(void *cls, struct MHD_Connection *c,
   qfx_http_t *h = cls;
   (void)version;     /* MHD answers in the request's HTTP version */
   (void)upload_data; /* no endpoint takes a body */
-  if (*req_cls != &ht_started && *req_cls != &ht_started_nul) {
-    *req_cls = *req_cls == &ht_fresh_nul ? &ht_started_nul : &ht_started;
+  bool nul = false;
+  int route = QFX_R_NONE;
+  if (!ht_marked(&ht_started, *req_cls, &nul, &route)) {
+    if (!ht_marked(&ht_fresh, *req_cls, &nul, &route))
+      return MHD_NO; /* no URI callback ran: cannot happen (server.c) */
+    *req_cls = ht_mark(&ht_started, nul, route);
     /* A method we refuse is answered before its body is read; the rest
      * on the next call, which keeps the connection alive. */
     if (qfx_http_method(method) == QFX_M_OTHER)
@@ -322,7 +420,6 @@ enum MHD_Result qfx_http_access(void *cls, struct MHD_Connection *c,
     *upload_size = 0; /* a body sent with GET is read and dropped */
     return MHD_YES;
   }
-  return ht_answered(
-      h, c, ht_dispatch(h, c, url, method, *req_cls == &ht_started_nul));
+  return ht_answered(h, c, ht_dispatch(h, c, url, method, nul, route));
 }
 

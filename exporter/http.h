@@ -39,6 +39,8 @@ typedef struct qfx_http_s {
   qfx_headers_t headers;          /* for answers built per request */
   const qfx_auth_t *auth;         /* the bearer token, or none */
   bool auth_health;               /* /health needs it too */
+  const qfx_net_t *open_read;     /* read /status and /project/completion */
+  size_t n_open_read;             /* without it (--open-read) */
   struct MHD_Response *preflight; /* the OPTIONS answer, built once */
   struct MHD_Response *denied[2]; /* 401: no credentials; a wrong token */
   qfx_guard_t guard;              /* the request deadline */
@@ -87,10 +89,21 @@ enum {
   QFX_R_AGENT_STATUS,
   QFX_R_METRICS,
   QFX_R_PROJECT_COMPLETION,
-  QFX_R_PROJECT_ISSUES
+  QFX_R_PROJECT_ISSUES,
+  QFX_R_COUNT
 };
-/* qfx_http_route maps a request path (without query) to a route. */
+/* qfx_http_route maps a normalised request path to a route. */
 int qfx_http_route(const char *path);
+/* qfx_http_path_normalise is the one place a request target's path is
+ * made ready for routing: the raw target up to "?" is copied to out with
+ * every run of "/" written as one (nginx's merge_slashes) and the escapes
+ * of unreserved characters (RFC 3986 2.3: letters, digits, "-._~")
+ * decoded; every other escape, "%2F" among them, stays as sent, so an
+ * encoded "/" never separates segments or merges. false when the result
+ * does not fit outlen (no route is that long). */
+bool qfx_http_path_normalise(const char *target, char *out, size_t outlen);
+/* qfx_http_target_route is the route of a raw request target. */
+int qfx_http_target_route(const char *target);
 /* qfx_http_raw_nul tells whether the path of a request target as it came
  * in (before percent-decoding) encodes a NUL byte ("%00"), which would cut
  * the decoded path short ("/health%00x" reading as "/health"). */

@@ -6,6 +6,7 @@
 #include "opts.h"
 #include "swarm.h"
 
+#include <arpa/inet.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,26 @@ static void mn_block_signals(sigset_t *set) {
   signal(SIGPIPE, SIG_IGN);
 }
 
+/* mn_open_read logs which networks may read the flat endpoints without
+ * the token (--open-read), so the log shows the exception beside the
+ * rule. */
+static void mn_open_read(const qfx_opts_t *o) {
+  char list[QFX_OPEN_READ_MAX * (INET6_ADDRSTRLEN + 6)] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < o->n_open_read && used < sizeof(list); i++) {
+    char addr[INET6_ADDRSTRLEN];
+    const qfx_net_t *n = &o->open_read[i];
+    inet_ntop(n->family, n->addr, addr, sizeof(addr));
+    int w = snprintf(list + used, sizeof(list) - used, "%s%s/%u",
+                     i > 0 ? ", " : "", addr, n->prefix);
+    used += w > 0 ? (size_t)w : 0;
+  }
+  if (o->n_open_read > 0)
+    QFX_INFO("GET /status and /project/completion need no token from %s "
+             "(--open-read; the TCP peer's address, X-Forwarded-For is not "
+             "read)", list);
+}
+
 /* mn_run starts the cache and the server, waits for a signal, and tears
  * everything down again. Returns the exit status. */
 static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
@@ -56,6 +77,7 @@ static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
                                                      "/health")
                                  : "", o->socket_path, o->state_dir,
              o->refresh_ms);
+    mn_open_read(o);
     const char *exposed = qfx_opts_exposure(o);
     if (exposed != NULL)
       QFX_WARNING("listening on %s, beyond loopback, %s", o->listen,

@@ -18,6 +18,7 @@ typedef struct op_flag_s {
   op_setter_t set; /* called with the value (NULL for a switch) */
   int result;      /* what a flag without a setter makes parsing return */
   bool value;      /* the flag takes a value */
+  bool repeat;     /* may be given more than once */
 } op_flag_t;
 
 void qfx_opts_defaults(qfx_opts_t *o) {
@@ -230,6 +231,22 @@ static int op_set_auth_health(qfx_opts_t *o, const char *flag, const char *v,
   return 0;
 }
 
+static int op_set_open_read(qfx_opts_t *o, const char *flag, const char *v,
+                            char *err, size_t errlen) {
+  char why[400];
+  if (o->n_open_read == QFX_OPEN_READ_MAX) {
+    qf_err(err, errlen, "%s: more than %d networks; cover them with fewer, "
+           "wider prefixes", flag, QFX_OPEN_READ_MAX);
+    return -EINVAL;
+  }
+  if (qfx_net_parse(v, &o->open_read[o->n_open_read], why, sizeof(why))) {
+    qf_err(err, errlen, "%s: %s", flag, why);
+    return -EINVAL;
+  }
+  o->n_open_read++;
+  return 0;
+}
+
 static int op_set_tls_cert(qfx_opts_t *o, const char *flag, const char *v,
                            char *err, size_t errlen) {
   return op_path(o->tls_cert, sizeof(o->tls_cert), flag, v, err, errlen);
@@ -289,26 +306,27 @@ static int op_set_conn_memory(qfx_opts_t *o, const char *flag, const char *v,
 }
 
 static const op_flag_t op_flags[] = {
-    {"--listen", op_set_listen, 0, true},
-    {"--socket", op_set_socket, 0, true},
-    {"--state-dir", op_set_state_dir, 0, true},
-    {"--refresh", op_set_refresh, 0, true},
-    {"--swarm-id", op_set_swarm_id, 0, true},
-    {"--host", op_set_host, 0, true},
-    {"--threads", op_set_threads, 0, true},
-    {"--cors-origin", op_set_cors, 0, true},
-    {"--auth-token-file", op_set_token_file, 0, true},
-    {"--auth-health", op_set_auth_health, 0, false},
-    {"--tls-cert", op_set_tls_cert, 0, true},
-    {"--tls-key", op_set_tls_key, 0, true},
-    {"--max-connections", op_set_max_conns, 0, true},
-    {"--max-connections-per-ip", op_set_max_per_ip, 0, true},
-    {"--connection-timeout", op_set_conn_timeout, 0, true},
-    {"--request-timeout", op_set_req_timeout, 0, true},
-    {"--connection-memory", op_set_conn_memory, 0, true},
-    {"--help", NULL, QFX_OPTS_HELP, false},
-    {"-h", NULL, QFX_OPTS_HELP, false},
-    {"--version", NULL, QFX_OPTS_VERSION, false},
+    {"--listen", op_set_listen, 0, true, false},
+    {"--socket", op_set_socket, 0, true, false},
+    {"--state-dir", op_set_state_dir, 0, true, false},
+    {"--refresh", op_set_refresh, 0, true, false},
+    {"--swarm-id", op_set_swarm_id, 0, true, false},
+    {"--host", op_set_host, 0, true, false},
+    {"--threads", op_set_threads, 0, true, false},
+    {"--cors-origin", op_set_cors, 0, true, false},
+    {"--auth-token-file", op_set_token_file, 0, true, false},
+    {"--auth-health", op_set_auth_health, 0, false, false},
+    {"--open-read", op_set_open_read, 0, true, true},
+    {"--tls-cert", op_set_tls_cert, 0, true, false},
+    {"--tls-key", op_set_tls_key, 0, true, false},
+    {"--max-connections", op_set_max_conns, 0, true, false},
+    {"--max-connections-per-ip", op_set_max_per_ip, 0, true, false},
+    {"--connection-timeout", op_set_conn_timeout, 0, true, false},
+    {"--request-timeout", op_set_req_timeout, 0, true, false},
+    {"--connection-memory", op_set_conn_memory, 0, true, false},
+    {"--help", NULL, QFX_OPTS_HELP, false, false},
+    {"-h", NULL, QFX_OPTS_HELP, false, false},
+    {"--version", NULL, QFX_OPTS_VERSION, false, false},
 };
 #define OP_NFLAGS (sizeof(op_flags) / sizeof(op_flags[0]))
 
@@ -349,7 +367,7 @@ static int op_one(qfx_opts_t *o, int argc, char **argv, int *i,
   if (f == NULL)
     return op_unknown(arg, namelen, *i, err, errlen);
   unsigned bit = 1u << (f - op_flags);
-  if (*seen & bit) {
+  if ((*seen & bit) && !f->repeat) {
     qf_err(err, errlen, "%s: given more than once", f->name);
     return -EINVAL;
   }
@@ -388,6 +406,11 @@ static int op_combined(const qfx_opts_t *o, char *err, size_t errlen) {
   }
   if (o->auth_health && o->auth_token_file[0] == '\0') {
     qf_err(err, errlen, "--auth-health: needs --auth-token-file");
+    return -EINVAL;
+  }
+  if (o->n_open_read > 0 && o->auth_token_file[0] == '\0') {
+    qf_err(err, errlen, "--open-read: needs --auth-token-file (without a "
+           "token every client may read every endpoint already)");
     return -EINVAL;
   }
   return QFX_OPTS_RUN;
@@ -437,9 +460,19 @@ static void op_usage_security(FILE *f) {
 "                       (chmod 600). The token is never taken from the\n"
 "                       command line.\n"
 "  --auth-health        require the token on /health too\n"
+"  --open-read CIDR     let clients of this network (IPV4/PREFIX or\n"
+"                       IPV6/PREFIX; a bare address is one host) GET or\n"
+"                       HEAD /status and /project/completion without the\n"
+"                       token: the central backend's poller sends none.\n"
+"                       Every other endpoint still needs it. Repeatable, at\n"
+"                       most %d networks; needs --auth-token-file. The\n"
+"                       client is the TCP peer: X-Forwarded-For is not\n"
+"                       read, so behind a reverse proxy the proxy's address\n"
+"                       is the one that counts.\n"
 "  --tls-cert PATH      serve HTTPS with this PEM certificate (chain)...\n"
 "  --tls-key PATH       ...and this PEM private key (not readable by every\n"
-"                       user); both or neither. TLS 1.2 and 1.3 only.\n");
+"                       user); both or neither. TLS 1.2 and 1.3 only.\n",
+          QFX_OPEN_READ_MAX);
 }
 
 /* op_usage_limits prints the connection limits. */
@@ -476,7 +509,7 @@ void qfx_opts_usage(FILE *f) {
 "and the QiFlow snapshots. Every response is rendered in memory once per\n"
 "refresh; requests never wait for collectd.\n"
 "\n"
-"Flags (--flag VALUE or --flag=VALUE; each at most once):\n"
+"Flags (--flag VALUE or --flag=VALUE; each at most once but --open-read):\n"
 "  --listen ADDR:PORT   where to listen: IPV4:PORT, [IPV6]:PORT, or PORT for\n"
 "                       every IPv4 interface (default %s).\n"
 "                       Beyond loopback without --auth-token-file a warning\n"

@@ -2,6 +2,7 @@
 #ifndef QFX_OPTS_H
 #define QFX_OPTS_H
 
+#include "auth.h"
 #include "qf_swarm.h"
 
 #include <stdbool.h>
@@ -45,6 +46,8 @@ typedef struct qfx_opts_s {
   char cors_origin[256];
   char auth_token_file[4096]; /* "" : no bearer token required */
   bool auth_health;           /* /health needs the token too */
+  qfx_net_t open_read[QFX_OPEN_READ_MAX]; /* read the flat endpoints */
+  size_t n_open_read;                     /* without the token */
   char tls_cert[4096];        /* "" : plain HTTP (both or neither) */
   char tls_key[4096];
   unsigned max_connections;

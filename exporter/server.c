@@ -353,6 +353,8 @@ int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
   h->headers = cache->headers;
   h->auth = auth;
   h->auth_health = o->auth_health;
+  h->open_read = o->open_read;
+  h->n_open_read = o->n_open_read;
   h->log.ready = pthread_mutex_init(&h->log.lock, NULL) == 0;
   if (!h->log.ready) {
     qf_err(err, errlen, "initialising the log lock failed");

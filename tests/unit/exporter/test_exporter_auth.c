@@ -10,13 +10,16 @@
 
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +197,111 @@ static void test_authorization_header(void **state) {
   assert_int_equal(qfx_auth_check(&none, "Bearer x"), QFX_AUTH_OK);
 }
 
+/* in4 and in6 make client socket addresses. */
+static struct sockaddr_in in4(const char *a) {
+  struct sockaddr_in s = {.sin_family = AF_INET};
+  assert_int_equal(inet_pton(AF_INET, a, &s.sin_addr), 1);
+  return s;
+}
+
+static struct sockaddr_in6 in6(const char *a) {
+  struct sockaddr_in6 s = {.sin6_family = AF_INET6};
+  assert_int_equal(inet_pton(AF_INET6, a, &s.sin6_addr), 1);
+  return s;
+}
+
+static void test_networks(void **state) {
+  (void)state; /* unused */
+  qfx_net_t nets[4];
+  char err[400];
+  assert_int_equal(qfx_net_parse("127.0.0.0/8", &nets[0], err, sizeof(err)),
+                   0);
+  assert_int_equal(qfx_net_parse("192.0.2.128/25", &nets[1], err,
+                                 sizeof(err)), 0);
+  assert_int_equal(qfx_net_parse("2001:db8:a::/47", &nets[2], err,
+                                 sizeof(err)), 0);
+  assert_int_equal(qfx_net_parse("fd00::7", &nets[3], err, sizeof(err)), 0);
+  assert_int_equal(nets[3].prefix, 128);
+  static const struct {
+    const char *addr;
+    bool in;
+  } cases[] = {
+      {"127.0.0.1", true},     {"127.255.255.254", true},
+      {"128.0.0.1", false},    {"126.255.255.255", false},
+      {"192.0.2.128", true},   {"192.0.2.255", true},
+      {"192.0.2.127", false},  {"10.0.0.1", false},
+      {"2001:db8:a::1", true}, {"2001:db8:b:ffff::1", true},
+      {"2001:db8:c::", false}, {"fd00::7", true},
+      {"fd00::8", false},      {"::1", false},
+      {"::ffff:127.0.0.1", true}, /* IPv4 on a dual-stack socket */
+      {"::ffff:10.0.0.1", false},
+      {"::127.0.0.1", false}, /* IPv4-compatible is not IPv4-mapped */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    bool in;
+    if (strchr(cases[i].addr, ':') != NULL) {
+      struct sockaddr_in6 a = in6(cases[i].addr);
+      in = qfx_net_any(nets, 4, (const struct sockaddr *)&a);
+    } else {
+      struct sockaddr_in a = in4(cases[i].addr);
+      in = qfx_net_any(nets, 4, (const struct sockaddr *)&a);
+    }
+    if (in != cases[i].in)
+      fail_msg("%s: %s", cases[i].addr, in ? "in" : "out");
+  }
+  struct sockaddr_in lo = in4("127.0.0.1");
+  assert_false(qfx_net_any(nets, 0, (const struct sockaddr *)&lo));
+  assert_false(qfx_net_any(nets, 4, NULL));
+  struct sockaddr unix_peer = {.sa_family = AF_UNIX};
+  assert_false(qfx_net_any(nets, 4, &unix_peer));
+  /* /0 takes everyone of its family; a mapped network takes IPv4 too. */
+  assert_int_equal(qfx_net_parse("0.0.0.0/0", &nets[0], err, sizeof(err)), 0);
+  struct sockaddr_in far = in4("203.0.113.9");
+  assert_true(qfx_net_any(nets, 1, (const struct sockaddr *)&far));
+  struct sockaddr_in6 far6 = in6("2001:db8::1");
+  assert_false(qfx_net_any(nets, 1, (const struct sockaddr *)&far6));
+  assert_int_equal(qfx_net_parse("::ffff:127.0.0.0/104", &nets[0], err,
+                                 sizeof(err)), 0);
+  struct sockaddr_in6 mapped = in6("::ffff:127.0.0.2");
+  assert_true(qfx_net_any(nets, 1, (const struct sockaddr *)&mapped));
+}
+
+static void test_network_errors(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *text;
+    const char *says;
+  } bad[] = {
+      {"10.1.2.3/8", "write 10.0.0.0/8 for that network, or 10.1.2.3/32 for "
+                     "that one host"},
+      {"2001:db8::1/32", "write 2001:db8::/32"},
+      {"192.0.2.1/31", "write 192.0.2.0/31"},
+      {"10.0.0.0/33", "from 0 to 32 for an IPv4 network"},
+      {"::/129", "from 0 to 128 for an IPv6 network"},
+      {"10.0.0.0/8/8", "prefix"},
+      {"10.0.0.0/-1", "prefix"},
+      {"10.0.0.0/ 8", "prefix"},
+      {"10.0.0.0/0008", "prefix"},
+      {"10.0.0/8", "is not a network"},
+      {"localhost", "names are not resolved"},
+      {"fe80::1%eth0/64", "is not a network"},
+      {"/8", "is not a network"},
+      {"", "is not a network"},
+      {"[::1]/128", "is not a network"},
+      {"1.2.3.4 ", "is not a network"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    qfx_net_t net;
+    char err[400] = "";
+    int rc = qfx_net_parse(bad[i].text, &net, err, sizeof(err));
+    char quoted[80];
+    snprintf(quoted, sizeof(quoted), "\"%s\"", bad[i].text);
+    if (rc != -EINVAL || strstr(err, bad[i].says) == NULL ||
+        strstr(err, quoted) == NULL)
+      fail_msg("%s: rc %d, \"%s\"", bad[i].text, rc, err);
+  }
+}
+
 static void test_tls_files(void **state) {
   const char *dir = *state;
   char cert[512], key[512], err[768];
@@ -247,6 +355,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_token_file_bounds, setup_dir,
                                       teardown_dir),
       cmocka_unit_test(test_authorization_header),
+      cmocka_unit_test(test_networks),
+      cmocka_unit_test(test_network_errors),
       cmocka_unit_test_setup_teardown(test_tls_files, setup_dir,
                                       teardown_dir),
       cmocka_unit_test(test_secrets_protect),

@@ -49,6 +49,62 @@ static void test_routes(void **state) {
       fail_msg("%s: route %d", cases[i].path, qfx_http_route(cases[i].path));
 }
 
+static void test_path_normalise(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *target;
+    const char *path;
+    int route;
+  } cases[] = {
+      {"/status", "/status", QFX_R_STATUS},
+      {"//status", "/status", QFX_R_STATUS}, /* a host_url ending in "/" */
+      {"///project//completion", "/project/completion",
+       QFX_R_PROJECT_COMPLETION},
+      {"//agent///status?x=//y", "/agent/status", QFX_R_AGENT_STATUS},
+      {"/st%61tus", "/status", QFX_R_STATUS}, /* unreserved: decoded */
+      {"/%2Fstatus", "/%2Fstatus", QFX_R_NONE}, /* "/" escaped: kept */
+      {"/%2f/status", "/%2f/status", QFX_R_NONE},
+      {"/project%2Fcompletion", "/project%2Fcompletion", QFX_R_NONE},
+      {"/project%2F%2Fcompletion", "/project%2F%2Fcompletion", QFX_R_NONE},
+      {"/status%3F", "/status%3F", QFX_R_NONE},
+      {"/status%00", "/status%00", QFX_R_NONE},
+      {"/status%", "/status%", QFX_R_NONE},
+      {"/status%6", "/status%6", QFX_R_NONE},
+      {"/status%zz", "/status%zz", QFX_R_NONE},
+      {"/status/", "/status/", QFX_R_NONE}, /* merged, not dropped */
+      {"//", "/", QFX_R_NONE},
+      {"", "", QFX_R_NONE},
+      {"?x", "", QFX_R_NONE},
+      {"/health?", "/health", QFX_R_HEALTH},
+      {"/he%41lth", "/heAlth", QFX_R_NONE}, /* case stays */
+      {"/%7E%2d%2E%5f", "/~-._", QFX_R_NONE},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char out[64];
+    assert_true(qfx_http_path_normalise(cases[i].target, out, sizeof(out)));
+    if (strcmp(out, cases[i].path) != 0 ||
+        qfx_http_target_route(cases[i].target) != cases[i].route)
+      fail_msg("%s: \"%s\", route %d", cases[i].target, out,
+               qfx_http_target_route(cases[i].target));
+  }
+  char small[8];
+  assert_true(qfx_http_path_normalise("////a//b", small, sizeof(small)));
+  assert_string_equal(small, "/a/b");
+  assert_true(qfx_http_path_normalise("/abcdef", small, sizeof(small)));
+  assert_false(qfx_http_path_normalise("/abcdefg", small, sizeof(small)));
+  assert_false(qfx_http_path_normalise("", small, 0));
+  /* A long path routes nowhere rather than being cut to a route. */
+  char longer[200] = "/status";
+  memset(longer + 7, '/', 150);
+  longer[157] = 'x';
+  longer[158] = '\0';
+  assert_int_equal(qfx_http_target_route(longer), QFX_R_NONE);
+  memset(longer, 0, sizeof(longer));
+  memset(longer, '/', 150);
+  strcat(longer, "status");
+  assert_int_equal(qfx_http_target_route(longer), QFX_R_STATUS);
+}
+
 static void test_raw_nul(void **state) {
   (void)state; /* unused */
   static const struct {
@@ -167,6 +223,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_methods),
       cmocka_unit_test(test_routes),
+      cmocka_unit_test(test_path_normalise),
       cmocka_unit_test(test_raw_nul),
       cmocka_unit_test(test_etag),
       cmocka_unit_test(test_accept_gzip),

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAXARGS 8
@@ -248,6 +249,68 @@ static void test_security_and_limits(void **state) {
   assert_int_equal(o.connection_memory, 4096);
 }
 
+static void test_open_read(void **state) {
+  (void)state; /* unused */
+  qfx_opts_t o;
+  char err[512];
+  const char *none[] = {NULL};
+  assert_int_equal(parse(&o, err, none), QFX_OPTS_RUN);
+  assert_int_equal(o.n_open_read, 0);
+  const char *two[] = {"--auth-token-file=/run/t", "--open-read",
+                       "127.0.0.0/8", "--open-read=2001:db8::/32",
+                       "--open-read", "192.0.2.7", NULL};
+  assert_int_equal(parse(&o, err, two), QFX_OPTS_RUN);
+  assert_int_equal(o.n_open_read, 3);
+  assert_int_equal(o.open_read[0].family, AF_INET);
+  assert_int_equal(o.open_read[0].prefix, 8);
+  assert_int_equal(o.open_read[0].addr[0], 127);
+  assert_int_equal(o.open_read[1].family, AF_INET6);
+  assert_int_equal(o.open_read[1].prefix, 32);
+  assert_int_equal(o.open_read[2].prefix, 32); /* one host */
+  static const struct {
+    const char *args[4];
+    const char *says;
+  } refused[] = {
+      {{"--open-read", "127.0.0.0/8"}, "needs --auth-token-file"},
+      {{"--auth-token-file=t", "--open-read", "10.1.2.3/8"},
+       "write 10.0.0.0/8 for that network, or 10.1.2.3/32"},
+      {{"--auth-token-file=t", "--open-read", "10.0.0.0/33"},
+       "from 0 to 32 for an IPv4"},
+      {{"--auth-token-file=t", "--open-read", "::/129"},
+       "from 0 to 128 for an IPv6"},
+      {{"--auth-token-file=t", "--open-read", "localhost"},
+       "names are not resolved"},
+      {{"--auth-token-file=t", "--open-read", "10.0.0.0/"}, "prefix"},
+      {{"--auth-token-file=t", "--open-read", "10.0.0.0/+8"}, "prefix"},
+      {{"--auth-token-file=t", "--open-read", ""}, "is not a network"},
+      {{"--auth-token-file=t", "--open-read"}, "missing value"},
+  };
+  for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+    int rc = parse(&o, err, refused[i].args);
+    if (rc != -EINVAL || strstr(err, "--open-read") == NULL ||
+        strstr(err, refused[i].says) == NULL)
+      fail_msg("case %zu: rc %d, \"%s\" lacks \"%s\"", i, rc, err,
+               refused[i].says);
+  }
+  /* At most QFX_OPEN_READ_MAX networks. */
+  char *argv[2 + 2 * (QFX_OPEN_READ_MAX + 1)];
+  char nets[QFX_OPEN_READ_MAX + 1][24];
+  int argc = 0;
+  argv[argc++] = "qiflow-exporter";
+  argv[argc++] = "--auth-token-file=t";
+  for (int i = 0; i <= QFX_OPEN_READ_MAX; i++) {
+    snprintf(nets[i], sizeof(nets[i]), "10.0.%d.0/24", i);
+    argv[argc++] = "--open-read";
+    argv[argc++] = nets[i];
+  }
+  assert_int_equal(qfx_opts_parse(&o, argc - 2, argv, err, sizeof(err)),
+                   QFX_OPTS_RUN);
+  assert_int_equal(o.n_open_read, QFX_OPEN_READ_MAX);
+  assert_int_equal(qfx_opts_parse(&o, argc, argv, err, sizeof(err)),
+                   -EINVAL);
+  assert_non_null(strstr(err, "more than 32 networks"));
+}
+
 static void test_exposure_warning(void **state) {
   (void)state; /* unused */
   static const struct {
@@ -324,6 +387,7 @@ int main(void) {
       cmocka_unit_test(test_bad_flags),
       cmocka_unit_test(test_secrets_not_echoed),
       cmocka_unit_test(test_security_and_limits),
+      cmocka_unit_test(test_open_read),
       cmocka_unit_test(test_exposure_warning),
       cmocka_unit_test(test_help_and_version),
   };
