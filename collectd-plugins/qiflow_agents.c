@@ -38,8 +38,11 @@
 #define QA_DEFAULT_STATE_DIR "/var/lib/collectd/qiflow"
 #endif
 #define QA_DEFAULT_STALE_AFTER 300
-/* Files read per interval at most (each up to 64 KiB): bounds the read. */
-#define QA_MAX_FILES 1024
+/* Agent files read per interval at most (MaxAgentFiles): bounds one
+ * read's CPU and memory. The default is four times the 1,000 agents a big
+ * swarm runs; the ceiling keeps one read well under a minute. */
+#define QA_DEFAULT_MAX_FILES 4096
+#define QA_MAX_FILES_CEILING 100000
 /* A previous agents.json larger than this is not used to seed state. */
 #define QA_SEED_MAX (16u << 20)
 
@@ -47,6 +50,7 @@ typedef struct qa_config_s {
   char *agent_dir;
   char *state_dir;
   int stale_after; /* seconds */
+  int max_files;   /* agent files read per interval at most */
   bool process_check;
   bool seen_block; /* a <Plugin qiflow_agents> block was read */
 } qa_config_t;
@@ -63,6 +67,7 @@ typedef struct qa_state_s {
 } qa_state_t;
 
 static qa_config_t qa_cfg = {.stale_after = QA_DEFAULT_STALE_AFTER,
+                             .max_files = QA_DEFAULT_MAX_FILES,
                              .process_check = true};
 static qa_state_t qa_st = {.write_complaint = C_COMPLAIN_INIT_STATIC};
 
@@ -124,11 +129,15 @@ static int qa_config(oconfig_item_t *ci) {
     else if (strcasecmp("StaleAfter", child->key) == 0)
       status = qf_plugin_get_int(QA_PLUGIN, child, 1, INT_MAX,
                                  &qa_cfg.stale_after);
+    else if (strcasecmp("MaxAgentFiles", child->key) == 0)
+      status = qf_plugin_get_int(QA_PLUGIN, child, 1, QA_MAX_FILES_CEILING,
+                                 &qa_cfg.max_files);
     else if (strcasecmp("ProcessCheck", child->key) == 0)
       status = cf_util_get_boolean(child, &qa_cfg.process_check);
     else {
-      static const char *const known[] = {"AgentDir", "StateDir",
-                                          "StaleAfter", "ProcessCheck", NULL};
+      static const char *const known[] = {
+          "AgentDir", "StateDir", "StaleAfter", "MaxAgentFiles",
+          "ProcessCheck", NULL};
       qf_plugin_unknown(QA_PLUGIN, "<Plugin " QA_PLUGIN ">", child->key,
                         known);
       status = -1;
@@ -172,9 +181,9 @@ static int qa_init(void) {
   }
   qa_seed();
   INFO(QA_PLUGIN " plugin: AgentDir %s, StateDir %s, StaleAfter %d s, "
-                 "ProcessCheck %s",
+                 "MaxAgentFiles %d, ProcessCheck %s",
        qa_cfg.agent_dir, qa_cfg.state_dir, qa_cfg.stale_after,
-       qa_cfg.process_check ? "true" : "false");
+       qa_cfg.max_files, qa_cfg.process_check ? "true" : "false");
   return 0;
 }
 
@@ -312,23 +321,26 @@ static void qa_dir_failed(int status) {
           qa_cfg.agent_dir, STRERROR(-status));
 }
 
-/* qa_limit warns once when AgentDir holds more files than one read takes,
- * and notes when that is over. */
+/* qa_limit warns once when AgentDir holds more files than one read takes
+ * (MaxAgentFiles), and notes when that is over. */
 static void qa_limit(size_t n) {
-  if (n > QA_MAX_FILES && !qa_st.over_limit)
-    WARNING(QA_PLUGIN " plugin: AgentDir %s holds %zu agent files; only "
-                      "the first %d by name are read, the rest count as "
-                      "invalid",
-            qa_cfg.agent_dir, n, QA_MAX_FILES);
-  else if (n <= QA_MAX_FILES && qa_st.over_limit)
-    INFO(QA_PLUGIN " plugin: AgentDir %s is back within %d agent files",
-         qa_cfg.agent_dir, QA_MAX_FILES);
-  qa_st.over_limit = n > QA_MAX_FILES;
+  size_t max = (size_t)qa_cfg.max_files;
+  if (n > max && !qa_st.over_limit)
+    WARNING(QA_PLUGIN " plugin: AgentDir %s holds %zu agent files, over "
+                      "MaxAgentFiles %zu: only the first %zu by name are "
+                      "read; the other %zu count as unread (count-unread) "
+                      "and invalid. Raise MaxAgentFiles to read them all",
+            qa_cfg.agent_dir, n, max, max, n - max);
+  else if (n <= max && qa_st.over_limit)
+    INFO(QA_PLUGIN " plugin: AgentDir %s is back within MaxAgentFiles %zu",
+         qa_cfg.agent_dir, max);
+  qa_st.over_limit = n > max;
 }
 
-/* qa_scan fills r from AgentDir. Returns 0, or the negative errno of a
- * directory that cannot be read (r then holds no agents). */
-static int qa_scan(agents_result_t *r) {
+/* qa_scan fills r from AgentDir and sets *unread to the agent files left
+ * unread by MaxAgentFiles. Returns 0, or the negative errno of a directory
+ * that cannot be read (r then holds no agents). */
+static int qa_scan(agents_result_t *r, size_t *unread) {
   char **names = NULL;
   size_t n = 0;
   int status = qa_list(&names, &n);
@@ -340,13 +352,14 @@ static int qa_scan(agents_result_t *r) {
     INFO(QA_PLUGIN " plugin: AgentDir %s is readable again", qa_cfg.agent_dir);
   qa_st.dir_error = 0;
   qa_limit(n);
+  size_t max = (size_t)qa_cfg.max_files;
+  *unread = n > max ? n - max : 0;
   for (size_t i = 0; i < n && status == 0; i++) {
-    if (i < QA_MAX_FILES)
+    if (i < max)
       status = qa_load(r, names[i]);
-    else
+    else /* covered by qa_limit's one warning */
       status = agents_result_add_invalid(r, names[i],
-                                         "not read: over the per-read limit "
-                                         "of agent files",
+                                         "not read: over MaxAgentFiles",
                                          NULL, /* quiet = */ true);
   }
   qa_names_free(names, n);
@@ -377,14 +390,16 @@ static void qa_submit(const char *pi, const char *type, const char *ti,
   plugin_dispatch_values(&vl);
 }
 
-/* qa_dispatch sends the counts (zeros too) and each agent's time on task
- * (only when its task_started_at is known). */
-static void qa_dispatch(const agents_result_t *r) {
+/* qa_dispatch sends the counts (zeros too), the files unread over
+ * MaxAgentFiles, and each agent's time on task (only when its
+ * task_started_at is known). */
+static void qa_dispatch(const agents_result_t *r, size_t unread) {
   for (int s = 0; s < AGENTS_STATUS_COUNT; s++)
     qa_submit(NULL, "count", agents_status_name((agents_status_t)s),
               (gauge_t)r->counts[s]);
   qa_submit(NULL, "count", "total", (gauge_t)r->n_agents);
   qa_submit(NULL, "count", "invalid", (gauge_t)r->n_invalid);
+  qa_submit(NULL, "count", "unread", (gauge_t)unread);
   for (size_t i = 0; i < r->n_agents; i++) {
     const agents_agent_t *a = &r->agents[i];
     if (a->has_time_on_task)
@@ -497,13 +512,14 @@ static void qa_write_snapshot(const agents_result_t *r, time_t now) {
 static int qa_read(void) {
   time_t now = time(NULL);
   agents_result_t r = {0};
-  int dir_status = qa_scan(&r);
+  size_t unread = 0;
+  int dir_status = qa_scan(&r, &unread);
   agents_pid_alive_fn alive = qa_cfg.process_check ? agents_pid_alive : NULL;
   if (agents_result_finish(&r, now, qa_cfg.stale_after, alive) != 0)
     ERROR(QA_PLUGIN " plugin: out of memory resolving duplicate agents");
   if (agents_warned_update(&qa_st.warned, &r, qa_warn_file, NULL) != 0)
     ERROR(QA_PLUGIN " plugin: out of memory tracking bad files");
-  qa_dispatch(&r);
+  qa_dispatch(&r, unread);
   /* An unreadable AgentDir says nothing about the agents: keep their last
    * statuses rather than reporting them recovered. */
   if (dir_status == 0 &&

@@ -7,6 +7,7 @@ file limit and config errors. The exporter is not involved here
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_every_count_is_dispatched_even_zero(plugin_stack):
     stack = plugin_stack()
     snapshot(stack)
     idents = stack.collectd.listval()
-    for name in STATUSES + ("total", "invalid"):
+    for name in STATUSES + ("total", "invalid", "unread"):
         ident = f"{stack.collectd.hostname}/qiflow_agents/count-{name}"
         assert ident in idents, f"{ident} missing from LISTVAL"
         assert stack.collectd.getval(ident) == {"value": 0.0}
@@ -272,21 +273,52 @@ def test_hard_names_and_tasks_round_trip(plugin_stack):
     assert "n" * 127 in instances
 
 
-def test_more_files_than_one_read_takes(plugin_stack):
-    stack = plugin_stack()
-    limit = 1024
-    for i in range(limit + 6):
-        (stack.agent_dir / f"a{i:05d}.json").write_text(
+def limited_collectd(tmp_path, max_files):
+    """collectd with qiflow_agents reading at most max_files per read."""
+    agent_dir, state_dir = tmp_path / "agents", tmp_path / "state"
+    agent_dir.mkdir()
+    conf = qfstack.agents_plugin_conf(agent_dir, state_dir).replace(
+        "</Plugin>", f"  MaxAgentFiles {max_files}\n</Plugin>")
+    return qfstack.Collectd(tmp_path / "collectd", conf), agent_dir, \
+        state_dir
+
+
+def test_more_files_than_max_agent_files_is_reported(tmp_path):
+    """Over MaxAgentFiles: the first files by name are read, the rest are
+    listed unread (count-unread, invalid_files), one WARNING naming the
+    key; back within the limit: unread 0 and one INFO."""
+    collectd, agent_dir, state_dir = limited_collectd(tmp_path, 20)
+    for i in range(26):
+        (agent_dir / f"a{i:05d}.json").write_text(
             json.dumps({"name": f"a{i:05d}", "status": "idle"}))
-    doc = wait_snapshot(stack, lambda d: d["counts"]["total"] == limit,
-                        "the first 1024 files read")
-    assert doc["counts"]["invalid"] == 6
-    assert [f["file"] for f in doc["invalid_files"]] == \
-        [f"a{i:05d}.json" for i in range(limit, limit + 6)]
-    snapshot(stack, 2)
-    over = warnings(stack, "agent files; only the first 1024")
-    assert len(over) == 1, over
-    assert warnings(stack, "skipping agent file") == []
+    collectd.start()
+    try:
+        def doc():
+            return qfstack.read_json(state_dir / "agents.json")
+        got = validate(wait_until(lambda: (d := doc()) and
+                                  d["counts"]["total"] == 20 and d, WAIT,
+                                  0.1, "the first 20 files read"),
+                       "agents-snapshot")
+        assert got["counts"]["invalid"] == 6
+        assert [(f["file"], f["error"]) for f in got["invalid_files"]] == \
+            [(f"a{i:05d}.json", "not read: over MaxAgentFiles")
+             for i in range(20, 26)]
+        assert wait_until(lambda: collectd.getval(
+            "qiflow_agents/count-unread") == {"value": 6.0}, WAIT, 0.1,
+            "count-unread 6")
+        time.sleep(2.5)  # more reads: still one warning
+        over = [line for line in collectd.log_lines("[warning]")
+                if "holds 26 agent files, over MaxAgentFiles 20" in line]
+        assert len(over) == 1, collectd.log()
+        assert "skipping agent file" not in collectd.log()
+        for i in range(20, 26):
+            (agent_dir / f"a{i:05d}.json").unlink()
+        wait_until(lambda: collectd.getval("qiflow_agents/count-unread") ==
+                   {"value": 0.0}, WAIT, 0.1, "count-unread back to 0")
+        assert "is back within MaxAgentFiles 20" in collectd.log()
+        assert doc()["counts"]["invalid"] == 0
+    finally:
+        collectd.stop()
 
 
 def test_state_dir_is_created(tmp_path):
@@ -308,7 +340,7 @@ BAD_CONFIGS = {
     "unknown key": ("  Bogus 1\n",
                     'unknown option "Bogus" in <Plugin qiflow_agents>; '
                     "valid options: AgentDir, StateDir, StaleAfter, "
-                    "ProcessCheck"),
+                    "MaxAgentFiles, ProcessCheck"),
     "zero StaleAfter": ("  StaleAfter 0\n",
                         "StaleAfter must be a whole number from 1 to "
                         "2147483647, got 0"),
@@ -321,6 +353,12 @@ BAD_CONFIGS = {
     "fractional StaleAfter above 1": ("  StaleAfter 300.25\n",
                                       "StaleAfter must be a whole number "
                                       "from 1 to 2147483647, got 300.25"),
+    "zero MaxAgentFiles": ("  MaxAgentFiles 0\n",
+                           "MaxAgentFiles must be a whole number from 1 to "
+                           "100000, got 0"),
+    "MaxAgentFiles over the ceiling": ("  MaxAgentFiles 100001\n",
+                                       "MaxAgentFiles must be a whole number "
+                                       "from 1 to 100000, got 100001"),
     "empty AgentDir": ('  AgentDir ""\n', "AgentDir must not be empty"),
     "string for bool": ('  ProcessCheck "maybe"\n', "ProcessCheck"),
     "second block": ("</Plugin>\n<Plugin qiflow_agents>\n  StaleAfter 5\n",
