@@ -166,7 +166,7 @@ static int ghc_config_key(oconfig_item_t *c, ghc_t *g) {
       "BlockedLabels",        "FlagBlockedAfterHours",
       "FlagFailuresThreshold", "FlagTestFailureRate",
       "RecentCommitsDays",    "Timeout",
-      NULL};
+      "CACert",               NULL};
   qf_plugin_unknown(GHC_PLUGIN, "<Plugin " GHC_PLUGIN ">", c->key, known);
   return -EINVAL;
 }
