@@ -264,7 +264,8 @@ static int ghf_part_refused(gh_sync_t *s, int p, const char *shown,
   char msg[400], when[QF_TIME_ISO_LEN];
   ghf_message(resp, msg, sizeof(msg));
   bool fresh = ps->reason[0] == '\0';
-  snprintf(ps->reason, sizeof(ps->reason), "%s: HTTP 403%s", shown, msg);
+  /* A long URL is cut: the reason only has to name it recognisably. */
+  snprintf(ps->reason, sizeof(ps->reason), "%.200s: HTTP 403%s", shown, msg);
   qf_json_utf8_repair(ps->reason);
   if (fresh)
     ps->since = s->now;

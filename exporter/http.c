@@ -163,11 +163,11 @@ static enum MHD_Result ht_error(qfx_http_t *h, struct MHD_Connection *c,
  * escape such as %2F made the difference, and the message says so. */
 static enum MHD_Result ht_not_found(qfx_http_t *h, struct MHD_Connection *c,
                                     const char *path) {
-  char msg[300];
+  char msg[400];
   if (strlen(path) > 200)
     snprintf(msg, sizeof(msg), "not found");
   else if (qfx_http_target_route(path) != QFX_R_NONE)
-    snprintf(msg, sizeof(msg), "not found: %s as sent: an escaped \"/\" "
+    snprintf(msg, sizeof(msg), "not found: %.200s as sent: an escaped \"/\" "
              "(%%2F) or \"?\" (%%3F) is not a path separator; send the path "
              "unescaped", path);
   else
