@@ -116,7 +116,7 @@ def test_dashboard_layout():
             assert p["datasource"]["uid"] == "${datasource}", p["title"]
             assert p["targets"], p["title"]
     variables = {v["name"] for v in doc["templating"]["list"]}
-    assert variables == {"datasource", "instance"}
+    assert variables == {"datasource", "swarm", "instance"}
     for expr in dashboard_exprs():
         assert 'instance=~"$instance"' in expr, expr
 
