@@ -127,10 +127,11 @@ def test_demo_shows_every_part_then_stops_on_ctrl_c(tmp_path):
         assert len(pids) == 2, out
 
         status = wait_until(
-            lambda: (lambda d: d if d["cpu"] is not None
+            lambda: (lambda d: d if d["status"] != "offline"
                      and d["agents"]["total"] == 3 else None)(
                 demo.get("/status", "status").json()),
-            WAIT, message="/status with cpu and the three agents")
+            WAIT, message="/status with figures read (not offline) and the "
+            "three agents")
         assert status["memory"] is not None and status["disk"] is not None
         by_status = status["data"]["agents"]["by_status"]
         assert (by_status["active"], by_status["idle"],
