@@ -313,6 +313,35 @@ static void hbb_project(qf_jw_t *w, const hb_project_t *p) {
   qf_jw_obj_close(w); /* END project */
 }
 
+/* hbb_anomalies writes how many anomalies qiflow_anomaly holds active and
+ * the first HB_BODY_MAX_ANOMALIES of them (reason cut to HB_BODY_MAX_TEXT);
+ * nothing without anomalies.json. */
+static void hbb_anomalies(qf_jw_t *w, yajl_val doc) {
+  yajl_val list = qf_json_get(doc, "anomalies");
+  if (!YAJL_IS_ARRAY(list))
+    return;
+  qf_jw_key(w, "anomalies"); /* BEGIN anomalies */
+  qf_jw_obj_open(w);
+  qf_jw_kint(w, "count", (long long)list->u.array.len);
+  qf_jw_key(w, "active");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_ANOMALIES;
+       i++) {
+    yajl_val a = list->u.array.values[i];
+    long long issue;
+    qf_jw_obj_open(w);
+    hbb_kstr(w, "kind", qf_json_get_str(a, "kind"));
+    hbb_kstr(w, "subject", qf_json_get_str(a, "subject"));
+    if (qf_json_get_int(a, "issue", &issue) == 0)
+      qf_jw_kint(w, "issue", issue);
+    hbb_kstr(w, "since", qf_json_get_str(a, "since"));
+    hbb_kstr(w, "reason", qf_json_get_str(a, "reason"));
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w); /* END anomalies */
+}
+
 int hb_body_build(const hb_body_in_t *in, char **out, size_t *len) {
   qf_jw_t w;
   int status = qf_jw_init(&w);
@@ -332,6 +361,7 @@ int hb_body_build(const hb_body_in_t *in, char **out, size_t *len) {
   hbb_agents(&w, in);
   hbb_github(&w, hbb_project_doc(in));
   hbb_project(&w, in->project);
+  hbb_anomalies(&w, in->anomalies);
   qf_jw_obj_close(&w); /* END heartbeat */
   status = qf_jw_finish(&w, out, len);
   qf_jw_free(&w);

@@ -13,6 +13,7 @@
 
 #define HB_BODY_MAX_AGENTS 20 /* agents listed in one heartbeat */
 #define HB_BODY_MAX_TEXT 120  /* bytes of a task or title, cut at UTF-8 */
+#define HB_BODY_MAX_ANOMALIES 3 /* active anomalies listed in one heartbeat */
 /* Flagged issues listed in one heartbeat: those hb_project_t keeps. */
 #define HB_BODY_MAX_FLAGGED HB_PROJECT_MAX_FLAGGED
 
@@ -34,6 +35,7 @@ typedef struct hb_body_in_s {
   yajl_val agents; /* agents.json, or NULL before it exists */
   /* what is kept of project.json; NULL (or no doc) before it exists */
   const hb_project_t *project;
+  yajl_val anomalies; /* anomalies.json (qiflow_anomaly), or NULL */
   bool offline; /* the last heartbeat of a stopping daemon */
   /* Delivery health for "attention" (zeros: nothing to say). */
   unsigned long long backlog;   /* heartbeats still waiting in a spool */

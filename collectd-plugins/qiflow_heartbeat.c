@@ -98,9 +98,10 @@ typedef struct hp_ctx_s {
   pthread_t thread;
   bool thread_started;
   qf_http_client_t http;
-  qf_snapshot_t agents_snap, project_snap;
+  qf_snapshot_t agents_snap, project_snap, anomalies_snap;
   hb_project_t project; /* what the heartbeat needs of project.json */
   char agents_warned[256], project_warned[256]; /* last broken-file warning */
+  char anomalies_warned[256];
   long log_day;
   bool log_failing;
   int one_shot_status; /* 0: delivered everywhere */
@@ -621,6 +622,8 @@ static int hp_build(bool offline, time_t now, long long *id, char **body,
       .agents = hp_refresh_snapshot(&hp.agents_snap, hp.agents_warned,
                                     sizeof(hp.agents_warned)),
       .project = hp_refresh_project(),
+      .anomalies = hp_refresh_snapshot(&hp.anomalies_snap, hp.anomalies_warned,
+                                       sizeof(hp.anomalies_warned)),
       .offline = offline,
   };
   status = hb_body_build(&in, body, len);
@@ -984,7 +987,9 @@ static int hp_init_runtime(void) {
       qf_http_global_init() != 0 ||
       qf_http_client_init(&hp.http, HP_USER_AGENT) != 0 ||
       qf_snapshot_init(&hp.agents_snap, hp.state_dir, "agents.json") != 0 ||
-      qf_snapshot_init(&hp.project_snap, hp.state_dir, "project.json") != 0) {
+      qf_snapshot_init(&hp.project_snap, hp.state_dir, "project.json") != 0 ||
+      qf_snapshot_init(&hp.anomalies_snap, hp.state_dir, "anomalies.json") !=
+          0) {
     ERROR(HP_PLUGIN " plugin: initialisation failed (out of memory?)");
     return -1;
   }
@@ -1096,6 +1101,7 @@ static void hp_free(void) {
   pthread_mutex_unlock(&hp.lock);
   qf_snapshot_destroy(&hp.agents_snap);
   qf_snapshot_destroy(&hp.project_snap);
+  qf_snapshot_destroy(&hp.anomalies_snap);
   hb_project_free(&hp.project);
   qf_http_client_destroy(&hp.http);
   sfree(hp.swarm_id_cfg);

@@ -115,7 +115,7 @@ static qfx_set_t *ca_render(qfx_cache_t *c, const qfx_model_t *m) {
   if (s == NULL)
     return NULL;
   atomic_init(&s->refs, 1);
-  s->project = qfx_project_ref(c->project);
+  s->project = qfx_project_ref(c->shown);
   for (int b = 0; b < QFX_B_N; b++) {
     if (ca_render_body(c, m, b, &s->bodies[b]) != 0) {
       qfx_set_release(s);
@@ -219,6 +219,80 @@ static void ca_project(qfx_cache_t *c) {
   malloc_trim(0);
 }
 
+/* ca_stuck_entry appends one issues_requiring_human_intervention entry
+ * for an agent anomaly a (stuck or looping, with an issue) to w. */
+static void ca_stuck_entry(qf_jw_t *w, yajl_val a, const char *repo) {
+  long long issue;
+  const char *kind = qf_json_get_str(a, "kind");
+  if (kind == NULL || qf_json_get_int(a, "issue", &issue) != 0 || issue < 1 ||
+      (strcmp(kind, "stuck_agent") != 0 && strcmp(kind, "looping_agent") != 0))
+    return;
+  char url[400];
+  qf_jw_obj_open(w);
+  qf_jw_kint(w, "id", issue);
+  qf_jw_knull(w, "title");
+  qf_jw_kstr(w, "priority", "review");
+  qf_jw_kstr(w, "reason", qf_json_get_str(a, "reason"));
+  qf_jw_kstr(w, "trigger", kind);
+  qf_jw_knull(w, "blocked_duration_hours");
+  if (repo != NULL && snprintf(url, sizeof(url), "https://github.com/%s/"
+                               "issues/%lld", repo, issue) < (int)sizeof(url))
+    qf_jw_kstr(w, "github_url", url);
+  else
+    qf_jw_knull(w, "github_url");
+  qf_jw_obj_close(w);
+}
+
+/* ca_stuck_list renders the entries of anomalies.json's agent anomalies as
+ * the elements of a JSON array (no brackets) into *out; "" for none. */
+static int ca_stuck_list(qfx_cache_t *c, char **out) {
+  yajl_val list = qf_json_get(c->anomalies.doc, "anomalies");
+  const char *repo = qf_json_get_str(c->project->doc, "repository");
+  qf_jw_t *w = &c->writer;
+  qf_jw_reset(w);
+  qf_jw_arr_open(w);
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++)
+    ca_stuck_entry(w, list->u.array.values[i], repo);
+  qf_jw_arr_close(w);
+  char *text = NULL;
+  size_t len = 0;
+  int rc = qf_jw_finish(w, &text, &len);
+  if (rc != 0)
+    return rc;
+  memmove(text, text + 1, len - 2); /* drop the brackets */
+  text[len - 2] = '\0';
+  *out = text;
+  return 0;
+}
+
+/* ca_shown makes c->shown c->project with the stuck agents' issues added
+ * whenever either changed; keeps the previous one when out of memory. */
+static void ca_shown(qfx_cache_t *c) {
+  char *extra = NULL;
+  qfx_project_t *p = NULL;
+  if (ca_stuck_list(c, &extra) != 0) {
+    QFX_ERROR("out of memory listing stuck agents' issues");
+    return;
+  }
+  if (c->shown != NULL && c->shown_extra != NULL &&
+      strcmp(extra, c->shown_extra) == 0 &&
+      (c->shown == c->project || c->shown->base == c->project)) {
+    free(extra);
+    return;
+  }
+  if (extra[0] == '\0')
+    p = qfx_project_ref(c->project);
+  else if (qfx_project_overlay(c->project, extra, strlen(extra), &p) != 0) {
+    QFX_ERROR("out of memory adding stuck agents' issues to the project");
+    free(extra);
+    return;
+  }
+  qfx_project_release(c->shown);
+  c->shown = p;
+  free(c->shown_extra);
+  c->shown_extra = extra;
+}
+
 /* ca_state_dir checks that --state-dir is a directory this user can read
  * (else no snapshot can be: /health says so); the reason goes to
  * c->state_error, logged when it changes. */
@@ -312,6 +386,8 @@ void qfx_cache_refresh(qfx_cache_t *c) {
   if (c->thread_started)
     ca_project(c); /* not at init: see qfx_cache_init */
   ca_snapshot(&c->heartbeat, c->snap_logged[2], sizeof(c->snap_logged[2]));
+  ca_snapshot(&c->anomalies, c->snap_logged[3], sizeof(c->snap_logged[3]));
+  ca_shown(c);
   ca_swarm_id(c);
   qfx_model_t m = {
       .now = wall,
@@ -336,9 +412,12 @@ void qfx_cache_refresh(qfx_cache_t *c) {
                             : -1,
       .flagged_by_trigger =
           c->project->doc != NULL ? c->project->flagged_by_trigger : NULL,
-      .flagged_list = c->project->doc != NULL ? c->project->human : NULL,
-      .flagged_list_len = c->project->human_len,
+      .flagged_list = c->shown->doc != NULL || c->shown->base != NULL
+                          ? c->shown->human
+                          : NULL,
+      .flagged_list_len = c->shown->human_len,
       .heartbeat = c->heartbeat.doc,
+      .anomalies = c->anomalies.doc,
   };
   qfx_set_t *s = ca_render(c, &m);
   if (s == NULL) {
@@ -402,6 +481,8 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
     rc = qfx_project_build(NULL, 0, &c->headers, &c->project, NULL, 0);
   if (rc == 0)
     rc = qf_snapshot_init(&c->heartbeat, o->state_dir, "heartbeat.json");
+  if (rc == 0)
+    rc = qf_snapshot_init(&c->anomalies, o->state_dir, "anomalies.json");
   if (rc == 0)
     rc = qf_jw_init(&c->writer);
   if (rc != 0) {
@@ -487,7 +568,12 @@ void qfx_cache_destroy(qfx_cache_t *c) {
   qf_snapshot_destroy(&c->project_snap);
   qfx_project_release(c->project);
   c->project = NULL;
+  qfx_project_release(c->shown);
+  c->shown = NULL;
+  free(c->shown_extra);
+  c->shown_extra = NULL;
   qf_snapshot_destroy(&c->heartbeat);
+  qf_snapshot_destroy(&c->anomalies);
   qfx_reader_destroy(&c->reader);
   if (c->locks_ready) {
     pthread_cond_destroy(&c->wake);

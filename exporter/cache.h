@@ -38,8 +38,8 @@ typedef struct qfx_cache_s {
   qfx_headers_t headers;
   char cache_control[48];
   qfx_reader_t reader; /* collectd, read in its own thread */
-  qf_snapshot_t agents, project_snap, heartbeat;
-  char snap_logged[3][300]; /* last error logged per snapshot */
+  qf_snapshot_t agents, project_snap, heartbeat, anomalies;
+  char snap_logged[4][300]; /* last error logged per snapshot */
   char swarm_id[QF_SWARM_ID_MAX + 1]; /* served; "" until known */
   char swarm_file[QF_SWARM_ID_MAX + 1]; /* StateDir/swarm_id, "" unread */
   char swarm_conflict[QF_SWARM_ID_MAX + 1]; /* heartbeat's id logged as
@@ -47,6 +47,11 @@ typedef struct qfx_cache_s {
   bool swarm_logged; /* reading StateDir/swarm_id failed, logged once */
   char hostname[256], platform[64];
   qfx_project_t *project; /* built from the last good project.json */
+  /* what is served: project with the issues of agents the anomaly
+   * detectors hold stuck or looping among those needing a human
+   * (qfx_project_overlay), or another reference to project */
+  qfx_project_t *shown;
+  char *shown_extra; /* the entries added to shown, NULL: none */
   qfx_resources_t res; /* the last good reading of collectd */
   double last_ok;      /* wall clock of that reading, 0: never */
   double last_ok_mono; /* the same on the monotonic clock */

@@ -376,6 +376,13 @@ void qfx_project_release(qfx_project_t *p) {
   for (size_t i = 0; i < p->npages; i++)
     qfx_entry_free(&p->pages[i].e);
   qfx_entry_free(&p->completion);
+  free(p->human);
+  pthread_mutex_destroy(&p->lock);
+  if (p->base != NULL) { /* the rest is the base's */
+    qfx_project_release(p->base);
+    free(p);
+    return;
+  }
   for (int s = 0; s < QFX_IS_N; s++)
     for (int f = 0; f < QFX_IF_N; f++)
       free(p->index[s][f].items);
@@ -383,10 +390,8 @@ void qfx_project_release(qfx_project_t *p) {
     free(p->blocks[i].z);
   free(p->blocks);
   free(p->offsets);
-  free(p->human);
   if (p->doc != NULL)
     yajl_tree_free(p->doc);
-  pthread_mutex_destroy(&p->lock);
   free(p);
 }
 
@@ -454,6 +459,60 @@ int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
   if (rc != 0) {
     if (rc == -ENOMEM)
       qf_err(err, errlen, "%s", strerror(ENOMEM));
+    qfx_project_release(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+/* pj_overlay_human joins base's human list and extra into p->human. */
+static int pj_overlay_human(qfx_project_t *p, const qfx_project_t *base,
+                            const char *extra, size_t len) {
+  qf_buf_t list = QF_BUF_INIT;
+  /* base->human is "[...]": its elements, then the extra ones */
+  int rc = qf_buf_append(&list, base->human, base->human_len - 1);
+  if (rc == 0 && len > 0 && base->human_len > 2)
+    rc = qf_buf_puts(&list, ",");
+  if (rc == 0 && len > 0)
+    rc = qf_buf_append(&list, extra, len);
+  if (rc == 0)
+    rc = qf_buf_puts(&list, "]");
+  if (rc != 0) {
+    qf_buf_free(&list);
+    return rc;
+  }
+  p->human = list.data;
+  p->human_len = list.len;
+  return 0;
+}
+
+int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
+                        qfx_project_t **out) {
+  *out = NULL;
+  qfx_project_t *p = malloc(sizeof(*p));
+  if (p == NULL)
+    return -ENOMEM;
+  *p = *base; /* shares doc, blocks, offsets, indexes (never freed here) */
+  p->npages = 0;
+  p->cached_bytes = 0;
+  p->human = NULL;
+  memset(&p->completion, 0, sizeof(p->completion));
+  if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    free(p);
+    return -ENOMEM;
+  }
+  atomic_init(&p->refs, 1);
+  p->base = qfx_project_ref(base);
+  char *body = NULL;
+  size_t blen = 0;
+  int rc = pj_overlay_human(p, base, extra, len);
+  if (rc == 0)
+    rc = pj_completion(p, &body, &blen);
+  if (rc == 0)
+    rc = qfx_entry_build(&p->completion, 200, QFX_CT_JSON, body, blen,
+                         &p->headers, QFX_VARY);
+  if (rc != 0) {
     qfx_project_release(p);
     return rc;
   }

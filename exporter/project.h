@@ -100,6 +100,9 @@ typedef struct qfx_project_s {
   char *human;
   size_t human_len;
   qfx_headers_t headers;
+  /* An overlay (qfx_project_overlay) holds a reference to the project it
+   * extends and shares its doc, blocks, offsets and indexes; NULL else. */
+  struct qfx_project_s *base;
   pthread_mutex_t lock; /* guards npages and cached_bytes; pages[i <
                          * npages] never change */
   size_t npages, cached_bytes;
@@ -114,6 +117,13 @@ typedef struct qfx_project_s {
  * -ENOMEM. */
 int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
                       qfx_project_t **out, char *err, size_t errlen);
+/* qfx_project_overlay makes *out: base (a reference is taken) with the
+ * JSON array elements extra[0, len) (objects of the
+ * issues_requiring_human_intervention shape, "" for none) appended to its
+ * issues_requiring_human_intervention, and /project/completion rendered
+ * again with them. The issue list and figures stay base's. 0 or -ENOMEM. */
+int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
+                        qfx_project_t **out);
 /* qfx_project_ref takes one more reference. */
 qfx_project_t *qfx_project_ref(qfx_project_t *p);
 /* qfx_project_release drops one; the last frees p. NULL is ignored. */

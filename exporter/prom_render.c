@@ -263,6 +263,39 @@ static void pr_heartbeat(const qfx_model_t *m, qfx_prom_t *p) {
   pr_per_target(p, hooks, "webhook", "failed", 1, false);
 }
 
+/* pr_anomalies writes the active anomalies per kind (every kind of
+ * anomalies.json's detectors, zeros too) and each one's start; nothing
+ * without anomalies.json. */
+static void pr_anomalies(const qfx_model_t *m, qfx_prom_t *p) {
+  yajl_val det = qf_json_get(m->anomalies, "detectors");
+  qfx_prom_family(p, "qiflow_anomalies_active", "gauge", NULL,
+                  "Anomalies qiflow_anomaly holds active, by kind "
+                  "(docs/anomaly.md).");
+  for (size_t i = 0; YAJL_IS_OBJECT(det) && i < det->u.object.len; i++) {
+    const char *labels[] = {"kind", det->u.object.keys[i], NULL};
+    qfx_prom_sample(p, labels,
+                    pr_json_num(det->u.object.values[i], "active"));
+  }
+  yajl_val list = qf_json_get(m->anomalies, "anomalies");
+  qfx_prom_family(p, "qiflow_anomaly_since_timestamp", "gauge", "seconds",
+                  "When each active anomaly started (Unix time).");
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+    yajl_val a = list->u.array.values[i];
+    const char *since = qf_json_get_str(a, "since");
+    char issue[24] = "";
+    long long n;
+    time_t t;
+    if (qf_json_get_int(a, "issue", &n) == 0)
+      snprintf(issue, sizeof(issue), "%lld", n);
+    const char *labels[] = {"kind", qf_json_get_str(a, "kind"), "subject",
+                            qf_json_get_str(a, "subject"), "issue", issue,
+                            NULL};
+    if (labels[1] != NULL && labels[3] != NULL && since != NULL &&
+        qf_time_parse(since, &t) == 0)
+      qfx_prom_sample(p, labels, (double)t);
+  }
+}
+
 int qfx_render_prom(const qfx_model_t *m, bool om, char **out, size_t *len) {
   qfx_prom_t p;
   qfx_prom_init(&p, om);
@@ -273,5 +306,6 @@ int qfx_render_prom(const qfx_model_t *m, bool om, char **out, size_t *len) {
   pr_github(m, &p);
   pr_project(m, &p);
   pr_heartbeat(m, &p);
+  pr_anomalies(m, &p);
   return qfx_prom_finish(&p, out, len);
 }

@@ -281,6 +281,18 @@ static void rd_head(const qfx_model_t *m, qf_jw_t *w) {
 }
 
 /* rd_data writes the "data" object /status and /metrics share. */
+/* rd_anomalies writes the active anomalies of anomalies.json, [] without
+ * it (objects of schema/anomalies-snapshot.schema.json's anomaly). */
+static void rd_anomalies(const qfx_model_t *m, qf_jw_t *w) {
+  yajl_val list = qf_json_get(m->anomalies, "anomalies");
+  qf_jw_key(w, "anomalies");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++)
+    if (YAJL_IS_OBJECT(list->u.array.values[i]))
+      qf_jw_value(w, list->u.array.values[i]);
+  qf_jw_arr_close(w);
+}
+
 static void rd_data(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_key(w, "data"); /* BEGIN data */
   qf_jw_obj_open(w);
@@ -291,6 +303,7 @@ static void rd_data(const qfx_model_t *m, qf_jw_t *w) {
   rd_github(m, w);
   rd_project(m, w);
   rd_heartbeat(m, w);
+  rd_anomalies(m, w);
   qf_jw_obj_close(w); /* END data */
 }
 

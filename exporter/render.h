@@ -32,6 +32,7 @@ typedef struct qfx_model_s {
   size_t flagged_list_len;
   const long long *flagged_by_trigger; /* QFX_TRIGGERS counts, or NULL */
   yajl_val heartbeat;      /* heartbeat.json, or NULL */
+  yajl_val anomalies;      /* anomalies.json (qiflow_anomaly), or NULL */
 } qfx_model_t;
 
 /* Each renderer writes one complete document into w (check w->status via

@@ -195,6 +195,11 @@ typedef struct anom_state_s {
   /* running out */
   anom_res_t res[ANOM_MAX_RESOURCES];
   int res_n;
+  /* the feed's cursors into project.json (anomaly_feed.c), saved with the
+   * history so a restart counts no closed issue twice */
+  time_t feed_closed_until; /* largest closed_at counted, 0: none yet */
+  long long feed_commits;   /* github.recent_commits last seen, -1: none */
+  long long feed_prs;       /* github.open_pull_requests last seen, -1 */
   /* results */
   anom_t active[ANOM_ACTIVE_MAX];
   int active_n;

@@ -121,6 +121,8 @@ void anom_init(anom_state_t *s, const anom_config_t *c) {
   memset(s, 0, sizeof(*s));
   s->cfg = *c;
   s->vel_tested_day = -1;
+  s->feed_commits = -1;
+  s->feed_prs = -1;
 }
 
 /* --- observations --- */

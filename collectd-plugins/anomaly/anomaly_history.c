@@ -162,6 +162,12 @@ int anom_history_render(const anom_state_t *s, time_t now, char **out,
   qf_jw_obj_close(&w);
   ah_counts(&w, s);
   ah_resources(&w, s);
+  qf_jw_key(&w, "feed");
+  qf_jw_obj_open(&w);
+  qf_jw_ktime(&w, "closed_until", s->feed_closed_until);
+  qf_jw_kint(&w, "recent_commits", s->feed_commits);
+  qf_jw_kint(&w, "open_pull_requests", s->feed_prs);
+  qf_jw_obj_close(&w);
   qf_jw_key(&w, "active");
   qf_jw_arr_open(&w);
   for (int i = 0; i < s->active_n; i++)
@@ -406,6 +412,21 @@ static void ah_read_resources(ah_rd_t *r, anom_state_t *s, yajl_val doc) {
   }
 }
 
+/* ah_read_feed restores the feed's cursors; a history written before they
+ * existed has none (then everything project.json holds is new). */
+static void ah_read_feed(ah_rd_t *r, anom_state_t *s, yajl_val doc) {
+  yajl_val f = qf_json_get(doc, "feed");
+  if (f == NULL)
+    return;
+  if (!YAJL_IS_OBJECT(f)) {
+    ah_bad(r, "feed", "not an object");
+    return;
+  }
+  s->feed_closed_until = ah_time(r, f, "closed_until");
+  s->feed_commits = ah_int(r, f, "recent_commits", -1);
+  s->feed_prs = ah_int(r, f, "open_pull_requests", -1);
+}
+
 /* ah_read_active restores the active list (so a restart does not announce
  * the same anomalies again). */
 static void ah_read_active(ah_rd_t *r, anom_state_t *s, yajl_val doc) {
@@ -458,6 +479,7 @@ int anom_history_parse(anom_state_t *s, const char *text, char *err,
   ah_read_agents(&r, s, doc);
   ah_read_counts(&r, s, doc);
   ah_read_resources(&r, s, doc);
+  ah_read_feed(&r, s, doc);
   ah_read_active(&r, s, doc);
   yajl_tree_free(doc);
   if (r.rc != 0)

@@ -1,0 +1,235 @@
+/* anomaly_feed.c: snapshots and collectd values in, observations out
+ * (anomaly_feed.h). */
+#include "anomaly_feed.h"
+
+#include "qf_json.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* af_fail writes the reason into err and returns -EINVAL. */
+static int af_fail(char *err, size_t errlen, const char *what) {
+  if (err != NULL && errlen > 0)
+    snprintf(err, errlen, "%s", what);
+  return -EINVAL;
+}
+
+/* af_time reads obj[key] as an ISO 8601 time; 0 when absent or null. */
+static time_t af_time(yajl_val obj, const char *key) {
+  const char *v = qf_json_get_str(obj, key);
+  time_t t = 0;
+  if (v == NULL || qf_time_parse(v, &t) != 0)
+    return 0;
+  return t;
+}
+
+int anom_feed_agents(anom_state_t *s, time_t now, yajl_val doc, char *err,
+                     size_t errlen) {
+  yajl_val list = qf_json_get(doc, "agents");
+  if (!YAJL_IS_OBJECT(doc) || !YAJL_IS_ARRAY(list))
+    return af_fail(err, errlen, "no \"agents\" array: not an agents snapshot");
+  size_t len = list->u.array.len;
+  if (len > ANOM_MAX_AGENTS)
+    len = ANOM_MAX_AGENTS; /* the detectors track no more */
+  anom_agent_obs_t obs[ANOM_MAX_AGENTS];
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    yajl_val a = list->u.array.values[i];
+    const char *name = qf_json_get_str(a, "name");
+    const char *status = qf_json_get_str(a, "status");
+    if (name == NULL || name[0] == '\0' || status == NULL)
+      continue; /* agents.json is ours: a malformed entry is skipped */
+    long long issue = 0;
+    if (qf_json_get_int(a, "issue_number", &issue) != 0 || issue < 0)
+      issue = 0;
+    obs[n] = (anom_agent_obs_t){.name = name,
+                                .active = strcmp(status, "active") == 0,
+                                .issue = (long)issue,
+                                .task_start = af_time(a, "task_started_at")};
+    n++;
+  }
+  anom_observe_agents(s, now, obs, n);
+  return (int)n;
+}
+
+/* The closed_at times newer than the cursor, gathered while streaming. */
+typedef struct af_closed_s {
+  time_t after;
+  time_t *t;
+  size_t n, cap;
+} af_closed_t;
+
+/* af_issue keeps one issue's closed_at when it is newer than the cursor. */
+static int af_issue(yajl_val issue, void *ctx) {
+  af_closed_t *c = ctx;
+  time_t t = af_time(issue, "closed_at");
+  if (t <= c->after)
+    return 0;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    time_t *p = realloc(c->t, cap * sizeof(*p));
+    if (p == NULL)
+      return -ENOMEM;
+    c->t = p;
+    c->cap = cap;
+  }
+  c->t[c->n++] = t;
+  return 0;
+}
+
+static int af_cmp_time(const void *x, const void *y) {
+  time_t a = *(const time_t *)x, b = *(const time_t *)y;
+  return (a > b) - (a < b);
+}
+
+/* af_count reads github.<key> as a count; -1 when null or absent. */
+static long long af_count(yajl_val github, const char *key) {
+  long long v;
+  if (qf_json_get_int(github, key, &v) != 0 || v < 0)
+    return -1;
+  return v;
+}
+
+/* af_progress counts a rise of recent_commits or a change of the open pull
+ * requests as progress at the document's sync time, then remembers both. */
+static void af_progress(anom_state_t *s, yajl_val rest) {
+  yajl_val gh = qf_json_get(rest, "github");
+  long long commits = af_count(gh, "recent_commits");
+  long long prs = af_count(gh, "open_pull_requests");
+  time_t at = af_time(rest, "last_sync");
+  if (at == 0)
+    at = af_time(rest, "updated_at");
+  bool moved = (commits >= 0 && s->feed_commits >= 0 &&
+                commits > s->feed_commits) ||
+               (prs >= 0 && s->feed_prs >= 0 && prs != s->feed_prs);
+  if (moved && at > 0)
+    anom_observe_progress(s, at);
+  if (commits >= 0)
+    s->feed_commits = commits;
+  if (prs >= 0)
+    s->feed_prs = prs;
+}
+
+int anom_feed_project(anom_state_t *s, const char *text, size_t len,
+                      char *err, size_t errlen) {
+  af_closed_t c = {.after = s->feed_closed_until};
+  yajl_val rest = NULL;
+  int rc = qf_json_parse_split(text, len, "issues", af_issue, &c, &rest, err,
+                               errlen);
+  if (rc == 0 && !YAJL_IS_ARRAY(qf_json_get(rest, "issues")))
+    rc = af_fail(err, errlen, "no \"issues\" array: not a project snapshot");
+  if (rc != 0) {
+    free(c.t);
+    yajl_tree_free(rest);
+    return rc;
+  }
+  qsort(c.t, c.n, sizeof(*c.t), af_cmp_time);
+  for (size_t i = 0; i < c.n;) {
+    size_t j = i;
+    while (j < c.n && c.t[j] == c.t[i])
+      j++;
+    anom_observe_closed(s, c.t[i], (unsigned)(j - i));
+    s->feed_closed_until = c.t[i];
+    i = j;
+  }
+  af_progress(s, rest);
+  free(c.t);
+  yajl_tree_free(rest);
+  return (int)c.n;
+}
+
+/* af_resource finds or adds the resource called name; NULL when full. */
+static anom_feed_res_t *af_resource(anom_feed_values_t *f, const char *name) {
+  for (int i = 0; i < f->n; i++)
+    if (strcmp(f->res[i].name, name) == 0)
+      return &f->res[i];
+  if (f->n == ANOM_MAX_RESOURCES)
+    return NULL;
+  anom_feed_res_t *r = &f->res[f->n++];
+  memset(r, 0, sizeof(*r));
+  snprintf(r->name, sizeof(r->name), "%s", name);
+  return r;
+}
+
+/* af_part stores value as part `part` of r; -ENOSPC when r is full. */
+static int af_part(anom_feed_res_t *r, const char *part, double value) {
+  for (int i = 0; i < r->n; i++)
+    if (strcmp(r->part[i], part) == 0) {
+      r->v[i] = value;
+      return 1;
+    }
+  if (r->n == ANOM_FEED_PARTS)
+    return -ENOSPC;
+  snprintf(r->part[r->n], ANOM_FEED_PART_MAX, "%s", part);
+  r->v[r->n++] = value;
+  return 1;
+}
+
+int anom_feed_value(anom_feed_values_t *f, const char *plugin,
+                    const char *plugin_instance, const char *type,
+                    const char *type_instance, double value) {
+  char name[ANOM_NAME_MAX];
+  bool percent;
+  if (strcmp(plugin, "memory") == 0 &&
+      (strcmp(type, "memory") == 0 || strcmp(type, "percent") == 0)) {
+    snprintf(name, sizeof(name), "memory");
+    percent = strcmp(type, "percent") == 0;
+  } else if (strcmp(plugin, "df") == 0 && plugin_instance[0] != '\0' &&
+             (strcmp(type, "df_complex") == 0 ||
+              strcmp(type, "percent_bytes") == 0)) {
+    snprintf(name, sizeof(name), "disk:%.*s", ANOM_NAME_MAX - 6,
+             plugin_instance);
+    percent = strcmp(type, "percent_bytes") == 0;
+  } else
+    return 0;
+  if (!(value >= 0)) /* NaN: collectd had no reading */
+    return 0;
+  anom_feed_res_t *r = af_resource(f, name);
+  if (r == NULL)
+    return -ENOSPC;
+  if (percent) {
+    if (strcmp(type_instance, "used") != 0)
+      return 0;
+    r->percent = value;
+    r->has_percent = true;
+    return 1;
+  }
+  return af_part(r, type_instance, value);
+}
+
+int anom_feed_fraction(const anom_feed_res_t *r, double *used) {
+  if (r->has_percent) {
+    double u = r->percent / 100.0;
+    *used = u < 0 ? 0 : u > 1 ? 1 : u;
+    return 0;
+  }
+  double sum = 0, u = -1;
+  for (int i = 0; i < r->n; i++) {
+    sum += r->v[i];
+    if (strcmp(r->part[i], "used") == 0)
+      u = r->v[i];
+  }
+  if (u < 0 || !(sum > 0))
+    return -ENOENT;
+  *used = u / sum > 1 ? 1 : u / sum;
+  return 0;
+}
+
+void anom_feed_message(const anom_t *a, bool started, char *out,
+                       size_t outlen) {
+  char issue[32] = "", since[QF_TIME_ISO_LEN] = "an unknown time";
+  if (a->issue > 0)
+    snprintf(issue, sizeof(issue), " (issue #%ld)", a->issue);
+  if (a->since > 0)
+    qf_time_format(a->since, since, sizeof(since));
+  if (started)
+    snprintf(out, outlen, "%s %s%s: %s", anom_kind_name(a->kind), a->subject,
+             issue, a->reason);
+  else
+    snprintf(out, outlen, "ended: %s %s%s (since %s): %s",
+             anom_kind_name(a->kind), a->subject, issue, since, a->reason);
+}
