@@ -12,6 +12,9 @@ case and its baseline alternately, and prints one table. Every server binds
 
   /usr/bin/python3 tests/bench/run.py            # full: about 7 minutes
   /usr/bin/python3 tests/bench/run.py --smoke    # every case briefly, < 90 s
+  /usr/bin/python3 tests/bench/run.py --scale [--soak 600]
+      # issue 18: how each cost grows over 100 / 5,000 / 100,000 issues
+      # (tests/bench/scale.py), about 15 minutes plus the soak
 
 Timing targets are reported, never asserted. The exit status is 1 when a
 case could not run or a deterministic target failed (GitHub requests per
@@ -56,6 +59,9 @@ MODES = {
     "smoke": {"rounds": 1, "duration": 1, "warmup": 0, "cycles": 1,
               "startups": 3, "hb_seconds": 3, "hb_rounds": 1,
               "limit": 90},
+    "scale": {"rounds": 2, "duration": 3, "warmup": 1, "cycles": 3,
+              "startups": 0, "hb_seconds": 0, "hb_rounds": 0,
+              "limit": 1500},
 }
 
 COLLECTD_INTERVAL = 10      # Debian's default; CPU is reported per interval
@@ -63,6 +69,12 @@ GITHUB_INTERVAL_CPU = 60    # the CPU stack's GitHub cycle (default 300)
 TOKEN = "bench-token"
 API_KEY = "bench-key"
 SWARM = "bench-swarm"
+# A typical swarm's agents: name, status, task, issue.
+TYPICAL_AGENTS = (
+    ("Agent-1", "active", "Implement OAuth", 126),
+    ("Agent-2", "idle", None, None),
+    ("Agent-3", "blocked", "Fix flaky CI job", 131),
+)
 
 qfstack = None      # imported once QF_BUILD_DIR is known
 github_cost = None
@@ -794,7 +806,7 @@ def heartbeat_phase(work, mode, floor, results):
     try:
         flagged = typical_repository(gh)
         state, agent_dir = work / "state", work / "agents"
-        for name, status, task, issue in qfstack.DEMO_AGENTS:
+        for name, status, task, issue in TYPICAL_AGENTS:
             procs.append(qfstack.AgentProcess(seconds=3600))
             qfstack.write_agent(agent_dir, name, status=status,
                                 pid=procs[-1].pid, current_task=task or "",
@@ -1008,6 +1020,15 @@ def parse_args():
                    help="use --build-dir as it is")
     p.add_argument("--no-install", action="store_true",
                    help="never run apt-get; exit 77 when a tool is missing")
+    p.add_argument("--scale", action="store_true",
+                   help="the growth table over 100 / 5,000 / 100,000 issues "
+                        "(issue 18) instead of the anchors")
+    p.add_argument("--sizes", type=lambda t: [int(x) for x in t.split(",")],
+                   default=None, help="--scale: comma-separated sizes "
+                   "(default 100,5000,100000)")
+    p.add_argument("--soak", type=int, default=0, metavar="SECONDS",
+                   help="--scale: then soak the largest size this long "
+                        "(issue 18 asks 600)")
     p.add_argument("--rounds", type=int, help="override the mode's rounds")
     p.add_argument("--duration", type=int,
                    help="override the seconds per wrk run")
@@ -1021,7 +1042,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    mode = dict(MODES["smoke" if args.smoke else "full"])
+    name = "scale" if args.scale else "smoke" if args.smoke else "full"
+    mode = dict(MODES[name])
+    if args.scale:
+        mode["limit"] += args.soak
     if args.rounds:
         mode["rounds"] = mode["hb_rounds"] = max(1, args.rounds)
     if args.duration:
@@ -1043,7 +1067,13 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="qiflow-bench-"))
     results, failed = [], None
     try:
-        run_all(args, mode, work, results)
+        if args.scale:
+            import scale  # pylint: disable=import-outside-toplevel
+            scale.run_scale(sys.modules[__name__], work, mode,
+                            args.sizes or scale.SIZES, args.soak,
+                            markdown=args.markdown, json_path=args.json)
+        else:
+            run_all(args, mode, work, results)
     except (BenchError, TimeoutError, RuntimeError, AssertionError,
             OSError, subprocess.SubprocessError) as exc:
         failed = f"{type(exc).__name__}: {exc}"
@@ -1054,7 +1084,7 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     elapsed = time.monotonic() - started
-    info = dict(machine(), mode="smoke" if args.smoke else "full",
+    info = dict(machine(), mode=name,
                 build_type=build_type(build_dir), seconds=round(elapsed),
                 rounds=mode["rounds"], duration=mode["duration"],
                 load_before=load_before, load_after=os.getloadavg()[0])
@@ -1064,8 +1094,9 @@ def main():
           f"{info['nproc']} CPUs {info['cpu']}, {info['memory_gib']} GiB, "
           f"load {load_before:.1f} -> {info['load_after']:.1f}, "
           f"{elapsed:.0f} s)")
-    print(table(results, markdown=args.markdown))
-    if args.json:
+    if results:
+        print(table(results, markdown=args.markdown))
+    if args.json and not args.scale:
         args.json.write_text(json.dumps({"machine": info, "results": results},
                                         indent=1))
     if failed:

@@ -127,6 +127,12 @@ class FakeGitHub:
         self.idle_timeout = idle_timeout
         self._last_request = time.monotonic()
         self._next_id = 1000
+        # Issue lists sorted once per change (a 100,000-item repository
+        # would otherwise be sorted for every page): (version, sort) ->
+        # list. Methods that change items bump the version; a test that
+        # edits created_at or updated_at in place must not rely on order.
+        self._version = 0
+        self._sorted = {}
         self._server = None
         self._thread = None
 
@@ -200,6 +206,7 @@ class FakeGitHub:
         if state == "closed" and state_reason is None:
             state_reason = "completed"
         with self.lock:
+            self._version += 1
             self.items[number] = self._issue_doc(
                 number, title or f"Issue number {number}", state, labels,
                 assignees, created_at, updated_at, closed_at, state_reason,
@@ -274,6 +281,7 @@ class FakeGitHub:
         Pull-request detail keys (mergeable_state, sha, branch) go there."""
         when = when if when is not None else time.time()
         with self.lock:
+            self._version += 1
             doc = self.items[number]
             for key, value in fields.items():
                 if key == "labels":
@@ -295,6 +303,7 @@ class FakeGitHub:
 
     def delete(self, number):
         with self.lock:
+            self._version += 1
             self.items.pop(number, None)
             self.pulls.pop(number, None)
 
@@ -383,6 +392,79 @@ class FakeGitHub:
                            updated_at=closed_at or created + 7200,
                            closed_at=closed_at,
                            body="Generated body text. " * rng.randint(1, 20))
+
+    def populate_realistic(self, total, seed=1, now=None):
+        """A mature project's repository: `total` issues and pull requests
+        (numbers 1..total) opened over eight years. About 25% are pull
+        requests; 10% of the issues and 6% of the pull requests are open;
+        0-4 labels each from a kind/priority/area vocabulary (blocked on 4%
+        and in progress on 8% of the open issues); titles of 20-90
+        characters; bodies of log-normal length (median ~700 characters,
+        up to 20 KB, shared among items so the fake stays small); half the
+        pull requests name an earlier issue ("Fixes #n") and a tenth use a
+        feature/issue-n branch. Returns the counts by kind and state."""
+        rng = random.Random(seed)
+        now = now if now is not None else time.time()
+        span = 8 * 365 * 86400
+        kinds = ["kind/bug", "kind/feature", "kind/cleanup", "kind/docs"]
+        areas = [f"area/{a}" for a in ("api", "cli", "storage", "network",
+                                       "scheduler", "ui", "auth", "build")]
+        prios = ["priority/low", "priority/medium", "priority/high"]
+        words = ("lorem ipsum dolor sit amet consectetur adipiscing elit "
+                 "sed do eiusmod tempor incididunt ut labore").split()
+        bodies = []
+        for _ in range(256):
+            size = min(20000, int(rng.lognormvariate(6.55, 1.0)))
+            text = []
+            while sum(len(w) + 1 for w in text) < size:
+                text.append(rng.choice(words))
+            bodies.append(" ".join(text)[:size])
+        counts = collections.Counter()
+        with self.lock:
+            for n in range(1, total + 1):
+                created = now - span + span * (n - 1) / max(1, total)
+                is_pr = rng.random() < 0.25
+                open_ = rng.random() < (0.06 if is_pr else 0.10)
+                labels = [rng.choice(kinds)] if rng.random() < 0.7 else []
+                labels += rng.sample(areas, rng.randint(0, 2))
+                if rng.random() < 0.3:
+                    labels.append(rng.choice(prios))
+                if open_ and not is_pr:
+                    r = rng.random()
+                    if r < 0.04:
+                        labels.append("blocked")
+                    elif r < 0.12:
+                        labels.append("in progress")
+                title = " ".join(rng.choice(words) for _ in
+                                 range(rng.randint(3, 12)))[:90]
+                body = rng.choice(bodies)
+                closed_at = None if open_ else min(
+                    now - 60, created + rng.expovariate(1 / (14 * 86400)))
+                updated = closed_at or min(now - 60, created + rng.expovariate(
+                    1 / (30 * 86400)))
+                if is_pr:
+                    target = rng.randint(1, max(1, n - 1))
+                    self.add_pr(
+                        n, title=title.capitalize(),
+                        body=(f"Fixes #{target}\n\n{body}"
+                              if rng.random() < 0.5 else body),
+                        branch=(f"feature/issue-{target}"
+                                if rng.random() < 0.1 else f"topic-{n}"),
+                        state="open" if open_ else "closed",
+                        created_at=created, updated_at=updated,
+                        labels=labels)
+                    if closed_at:
+                        self.items[n]["closed_at"] = iso(closed_at)
+                else:
+                    self.add_issue(
+                        n, title=title.capitalize(),
+                        state="open" if open_ else "closed", labels=labels,
+                        assignees=["agent-1"] if rng.random() < 0.3 else [],
+                        created_at=created, updated_at=updated,
+                        closed_at=closed_at, body=body)
+                counts[("pr" if is_pr else "issue",
+                        "open" if open_ else "closed")] += 1
+        return dict(counts)
 
     # ------------------------------------------------------------ control
 
@@ -560,17 +642,24 @@ class FakeGitHub:
         state = q.get("state", "open")
         sort = q.get("sort", "created")
         desc = q.get("direction", "desc") == "desc"
+        key = "updated_at" if sort == "updated" else "created_at"
         with self.lock:
-            items = [d for d in self.items.values()
+            ordered = self._sorted.get((self._version, key))
+            if ordered is None:
+                ordered = sorted(self.items.values(),
+                                 key=lambda d: (d[key], d["number"]))
+                self._sorted = {(self._version, key): ordered}
+            items = [d for d in ordered
                      if state == "all" or d["state"] == state]
             if "since" in q:
-                since = parse_iso(q["since"])
+                # Same-format ISO strings (iso()) compare as their times.
+                since = iso(parse_iso(q["since"]))
                 items = [d for d in items
-                         if parse_iso(d["updated_at"]) > since
+                         if d["updated_at"] > since
                          or (self.since_inclusive
-                             and parse_iso(d["updated_at"]) == since)]
-            key = "updated_at" if sort == "updated" else "created_at"
-            items.sort(key=lambda d: (d[key], d["number"]), reverse=desc)
+                             and d["updated_at"] == since)]
+            if desc:
+                items.reverse()
             return self._page(items, query)
 
     def list_events(self, number, query):
