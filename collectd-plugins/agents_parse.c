@@ -104,8 +104,10 @@ static int ap_time(yajl_val doc, const char *key, bool *has, time_t *out,
     qf_err(err, errlen, "%s: not an ISO 8601 time", key);
     return -EINVAL;
   }
-  /* Outside 1970..9999 a time would not print back as ISO 8601 UTC. */
-  if (*out < 0 || (long long)*out >= 253402300800LL) {
+  /* Outside 1970..9999 a time would not print back as ISO 8601 UTC (a
+   * 32-bit time_t cannot reach 9999: secs keeps the test warning-free). */
+  long long secs = *out;
+  if (secs < 0 || secs >= 253402300800LL) {
     qf_err(err, errlen, "%s: outside the years 1970 to 9999", key);
     return -EINVAL;
   }

@@ -11,6 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Built with _FILE_OFFSET_BITS=64 (CMakeLists.txt): with a 32-bit off_t or
+ * ino_t (armhf without it) stat() and readdir() fail with EOVERFLOW on a
+ * file system of 64-bit inode numbers, and our directory scans skip files. */
+_Static_assert(sizeof(off_t) == 8 && sizeof(ino_t) == 8,
+               "configure with -D_FILE_OFFSET_BITS=64");
+
 /* qf_write_all writes every byte, retrying on EINTR and short writes. */
 static int qf_write_all(int fd, const char *p, size_t len) {
   while (len > 0) {

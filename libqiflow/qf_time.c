@@ -43,6 +43,26 @@ static int qf_days_in_month(int y, int mo) {
   return mo == 2 && leap ? 29 : days[mo - 1];
 }
 
+/* qf_days_to_year counts the days from 0000-01-01 to y-01-01 (y >= 0) of
+ * the proleptic Gregorian calendar, where year 0 is a leap year. */
+static long long qf_days_to_year(int y) {
+  if (y == 0)
+    return 0;
+  return 365LL * y + 1 + (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400;
+}
+
+/* qf_days_since_epoch counts the days from 1970-01-01 to y-mo-d (y 0..9999),
+ * negative before 1970. Our own arithmetic in 64 bits rather than timegm,
+ * which answers -1 both for 1969-12-31T23:59:59 and for a time its time_t
+ * cannot hold. */
+static long long qf_days_since_epoch(int y, int mo, int d) {
+  static const int before[12] = {0,   31,  59,  90,  120, 151,
+                                 181, 212, 243, 273, 304, 334};
+  bool leap_day_passed = mo > 2 && qf_days_in_month(y, 2) == 29;
+  return qf_days_to_year(y) - qf_days_to_year(1970) + before[mo - 1] +
+         leap_day_passed + d - 1;
+}
+
 /* qf_digits reads exactly n decimal digits at *p and advances it. */
 static int qf_digits(const char **p, int n, int *out) {
   int v = 0;
@@ -84,7 +104,6 @@ static int qf_time_offset(const char *p, long *offset) {
 int qf_time_parse(const char *s, time_t *out) {
   if (s == NULL)
     return -EINVAL;
-  struct tm tm = {0};
   const char *p = s;
   int y, mo, d, h, mi, sec;
   if (qf_digits(&p, 4, &y) || qf_expect(&p, '-') || qf_digits(&p, 2, &mo) ||
@@ -111,15 +130,12 @@ int qf_time_parse(const char *s, time_t *out) {
   long offset;
   if (qf_time_offset(p, &offset) != 0)
     return -EINVAL;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  time_t t = timegm(&tm);
-  if (t == (time_t)-1)
+  long long secs = qf_days_since_epoch(y, mo, d) * 86400 + h * 3600LL +
+                   mi * 60LL + sec - offset;
+  /* A time_t of 32 bits (armhf) holds 1901-12-13 to 2038-01-19 only. */
+  time_t t = (time_t)secs;
+  if ((long long)t != secs)
     return -EINVAL;
-  *out = t - offset;
+  *out = t;
   return 0;
 }

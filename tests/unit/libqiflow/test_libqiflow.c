@@ -117,14 +117,58 @@ static void test_time_round_trip(void **state) {
   /* Found by fuzz_time: year 24 was formatted as "24-02-29T...", which
    * qf_time_parse refuses; years are four digits or an error. */
   time_t t = 0;
-  assert_int_equal(qf_time_parse("0024-02-29T00:00:00-00:00", &t), 0);
-  assert_int_equal(qf_time_format(t, buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "0024-02-29T00:00:00Z");
-  assert_int_equal(qf_time_format_date(t, buf, sizeof(buf)), 0);
-  assert_string_equal(buf, "0024-02-29");
-  assert_int_equal(qf_time_format(253402300800LL, buf, sizeof(buf)), -EINVAL);
-  assert_int_equal(qf_time_format(-62167219201LL, buf, sizeof(buf)), -EINVAL);
+  if (sizeof(time_t) > 4) { /* a 32-bit time_t starts in 1901 */
+    assert_int_equal(qf_time_parse("0024-02-29T00:00:00-00:00", &t), 0);
+    assert_int_equal(qf_time_format(t, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "0024-02-29T00:00:00Z");
+    assert_int_equal(qf_time_format_date(t, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "0024-02-29");
+    long long year_10000 = 253402300800LL, before_year_0 = -62167219201LL;
+    assert_int_equal(qf_time_format((time_t)year_10000, buf, sizeof(buf)),
+                     -EINVAL);
+    assert_int_equal(qf_time_format((time_t)before_year_0, buf, sizeof(buf)),
+                     -EINVAL);
+  } else {
+    assert_int_equal(qf_time_parse("0024-02-29T00:00:00-00:00", &t), -EINVAL);
+  }
   assert_int_equal(qf_time_format(1795773600, buf, 20), -EINVAL); /* short */
+}
+
+/* Times at the ends of what time_t holds: a 64-bit one (amd64, arm64)
+ * gets every second of 0000-9999, a 32-bit one (armhf) gets -EINVAL
+ * outside 1901-12-13T20:45:52Z..2038-01-19T03:14:07Z, never a wrapped
+ * value; and the second before the epoch is a time like any other. */
+static void test_time_range(void **state) {
+  (void)state; /* unused */
+  static const struct {
+    const char *in;
+    long long want;
+    bool fits_32; /* inside a 32-bit time_t */
+  } cases[] = {
+      /* timegm's -1 was taken for an error: the second was refused. */
+      {"1969-12-31T23:59:59Z", -1, true},
+      {"1969-12-31T23:59:59.5+00:00", -1, true},
+      {"1970-01-01T00:59:59+01:00", -1, true},
+      {"2038-01-19T03:14:07Z", 2147483647LL, true},
+      {"2038-01-19T03:14:08Z", 2147483648LL, false},
+      /* the offset carries it past the end (it overflowed on armhf) */
+      {"2038-01-19T03:14:07-00:01", 2147483707LL, false},
+      {"1901-12-13T20:45:52Z", -2147483648LL, true},
+      {"1901-12-13T20:45:52+00:01", -2147483708LL, false},
+      {"9999-12-31T23:59:59-23:59", 253402387139LL, false},
+      {"0000-01-01T00:00:00+23:59", -62167305540LL, false},
+      {"2100-03-01T00:00:00Z", 4107542400LL, false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    time_t t = 0;
+    int rc = qf_time_parse(cases[i].in, &t);
+    if (sizeof(time_t) > 4 || cases[i].fits_32) {
+      assert_int_equal(rc, 0);
+      assert_int_equal((long long)t, cases[i].want);
+    } else {
+      assert_int_equal(rc, -EINVAL);
+    }
+  }
 }
 
 static void test_json_getters(void **state) {
@@ -461,6 +505,7 @@ int main(void) {
       cmocka_unit_test(test_buf_grows_and_bounds),
       cmocka_unit_test(test_strcpy_reports_truncation),
       cmocka_unit_test(test_time_round_trip),
+      cmocka_unit_test(test_time_range),
       cmocka_unit_test(test_json_getters),
       cmocka_unit_test(test_json_writer_escapes_and_round_trips),
       cmocka_unit_test_setup_teardown(test_mkdir_modes, setup_dir,
