@@ -24,8 +24,8 @@ static void fz_project(const char *text, size_t len) {
       {1000000, 100, QFX_IS_DONE, QFX_IF_ANY}};
   for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
     char *body = NULL;
-    size_t len = 0;
-    if (qfx_project_page(p, &queries[i], &body, &len) == 0)
+    size_t body_len = 0;
+    if (qfx_project_page(p, &queries[i], &body, &body_len) == 0)
       free(body);
   }
   qfx_project_release(p);
