@@ -213,7 +213,7 @@ int anom_feed_fraction(const anom_feed_res_t *r, double *used) {
     if (strcmp(r->part[i], "used") == 0)
       u = r->v[i];
   }
-  if (u < 0 || !(sum > 0))
+  if (u < 0 || r->n < 2 || !(sum > 0)) /* used alone is no fraction */
     return -ENOENT;
   *used = u / sum > 1 ? 1 : u / sum;
   return 0;

@@ -59,7 +59,7 @@ int anom_feed_value(anom_feed_values_t *f, const char *plugin,
 /* anom_feed_fraction computes resource i's used fraction (0..1): the
  * percentage when sent, else used / the sum of its parts (memory: used,
  * buffered, cached, free, slab_*; df: used, free, reserved). -ENOENT when
- * it is not known yet. */
+ * it is not known yet (no used part, or used alone). */
 int anom_feed_fraction(const anom_feed_res_t *r, double *used);
 
 /* anom_feed_message words a transition for a collectd notification:

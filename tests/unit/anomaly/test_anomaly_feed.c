@@ -1,0 +1,248 @@
+/* Unit tests for anomaly_feed.c, the qiflow_anomaly plugin's pure parts:
+ * agents.json and project.json fed to the detectors (the closed-issue
+ * cursor counting each issue once, across a history save and load),
+ * memory and df values turned into used fractions, and the words of a
+ * notification. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "anomaly_feed.h"
+#include "qf_json.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static anom_state_t st;
+
+/* fresh resets st with the defaults. */
+static void fresh(void) {
+  anom_config_t c;
+  anom_config_defaults(&c);
+  anom_init(&st, &c);
+}
+
+static time_t at(const char *iso) {
+  time_t t = 0;
+  assert_int_equal(qf_time_parse(iso, &t), 0);
+  return t;
+}
+
+static void test_agents_fed(void **state) {
+  (void)state;
+  fresh();
+  char err[128];
+  yajl_val doc = qf_json_parse(
+      "{\"agents\":["
+      "{\"name\":\"a\",\"status\":\"active\",\"issue_number\":7,"
+      "\"task_started_at\":\"2026-11-27T10:00:00Z\"},"
+      "{\"name\":\"b\",\"status\":\"idle\",\"issue_number\":null,"
+      "\"task_started_at\":null},"
+      "{\"status\":\"active\"}]}",
+      err, sizeof(err));
+  assert_non_null(doc);
+  time_t now = at("2026-11-27T10:30:00Z");
+  assert_int_equal(anom_feed_agents(&st, now, doc, err, sizeof(err)), 2);
+  assert_int_equal(st.active_agents, 1);
+  assert_int_equal(st.agent_n, 2);
+  assert_string_equal(st.agents[0].name, "a");
+  assert_int_equal(st.agents[0].issue, 7);
+  assert_int_equal(st.agents[0].task_start, at("2026-11-27T10:00:00Z"));
+  yajl_tree_free(doc);
+
+  doc = qf_json_parse("{\"issues\":[]}", err, sizeof(err));
+  assert_int_equal(anom_feed_agents(&st, now, doc, err, sizeof(err)),
+                   -EINVAL);
+  assert_non_null(strstr(err, "not an agents snapshot"));
+  yajl_tree_free(doc);
+}
+
+/* project writes a project.json with the given closed_at values (NULL for
+ * an open issue) and github counts. */
+static char *project(const char *const *closed, size_t n, int commits,
+                     int prs) {
+  char *text = malloc(8192);
+  size_t len = (size_t)snprintf(
+      text, 8192,
+      "{\"schema_version\":1,\"updated_at\":\"2026-11-27T12:00:00Z\","
+      "\"last_sync\":\"2026-11-27T12:00:00Z\",\"github\":"
+      "{\"recent_commits\":%d,\"open_pull_requests\":%d},\"issues\":[",
+      commits, prs);
+  for (size_t i = 0; i < n; i++) {
+    char q[40];
+    snprintf(q, sizeof(q), closed[i] ? "\"%s\"" : "null",
+             closed[i] ? closed[i] : "");
+    len += (size_t)snprintf(text + len, 8192 - len,
+                            "%s{\"id\":%zu,\"closed_at\":%s}", i ? "," : "",
+                            i + 1, q);
+  }
+  snprintf(text + len, 8192 - len, "]}");
+  return text;
+}
+
+static int feed(const char *text) {
+  char err[128];
+  return anom_feed_project(&st, text, strlen(text), err, sizeof(err));
+}
+
+static void test_project_closed_counted_once(void **state) {
+  (void)state;
+  fresh();
+  const char *c1[] = {"2026-11-26T09:00:00Z", NULL, "2026-11-26T09:00:00Z",
+                      "2026-11-27T08:00:00Z"};
+  char *t1 = project(c1, 4, 5, 2);
+  assert_int_equal(feed(t1), 3);
+  assert_int_equal(st.feed_closed_until, at("2026-11-27T08:00:00Z"));
+  assert_int_equal(st.day_n, 2);
+  assert_float_equal(st.closed[0], 2, 0);
+  assert_float_equal(st.closed[1], 1, 0);
+  assert_int_equal(st.last_progress, at("2026-11-27T08:00:00Z"));
+  /* the same document again, and an older closed_at arriving late: none */
+  assert_int_equal(feed(t1), 0);
+  const char *c2[] = {"2026-11-25T09:00:00Z", "2026-11-27T11:00:00Z"};
+  char *t2 = project(c2, 2, 5, 2);
+  assert_int_equal(feed(t2), 1);
+  assert_float_equal(st.closed[1], 2, 0);
+
+  /* a history saved and loaded keeps the cursor: nothing counted twice */
+  char *hist = NULL, err[128];
+  size_t hlen = 0;
+  assert_int_equal(anom_history_render(&st, at("2026-11-27T12:00:00Z"),
+                                       &hist, &hlen),
+                   0);
+  fresh();
+  assert_int_equal(anom_history_parse(&st, hist, err, sizeof(err)), 0);
+  assert_int_equal(st.feed_closed_until, at("2026-11-27T11:00:00Z"));
+  assert_int_equal(st.feed_commits, 5);
+  assert_int_equal(feed(t2), 0);
+  assert_float_equal(st.closed[1], 2, 0);
+  free(hist);
+  free(t1);
+  free(t2);
+}
+
+static void test_project_counts_as_progress(void **state) {
+  (void)state;
+  fresh();
+  const char *none[] = {NULL};
+  char *t = project(none, 1, 5, 2);
+  assert_int_equal(feed(t), 0);
+  assert_int_equal(st.last_progress == 0 || !st.progress_seen, 1);
+  free(t);
+  t = project(none, 1, 4, 2); /* fewer commits: the window rolled */
+  feed(t);
+  assert_false(st.progress_seen);
+  free(t);
+  t = project(none, 1, 6, 2); /* a commit */
+  feed(t);
+  assert_true(st.progress_seen);
+  assert_int_equal(st.last_progress, at("2026-11-27T12:00:00Z"));
+  free(t);
+  fresh();
+  t = project(none, 1, 5, 2);
+  feed(t);
+  free(t);
+  t = project(none, 1, 5, 1); /* a pull request merged or closed */
+  feed(t);
+  assert_true(st.progress_seen);
+  free(t);
+}
+
+static void test_project_refused(void **state) {
+  (void)state;
+  fresh();
+  char err[128];
+  const char *bad[] = {"{\"issues\":{}}", "[1]", "{\"issues\":[", "{}"};
+  for (size_t i = 0; i < 4; i++) {
+    err[0] = '\0';
+    assert_int_equal(
+        anom_feed_project(&st, bad[i], strlen(bad[i]), err, sizeof(err)),
+        -EINVAL);
+    assert_true(err[0] != '\0');
+  }
+  assert_int_equal(st.day_n, 0);
+  assert_int_equal(st.feed_commits, -1);
+}
+
+static void test_values_to_fractions(void **state) {
+  (void)state;
+  anom_feed_values_t f = {0};
+  double u;
+  assert_int_equal(anom_feed_value(&f, "cpu", "", "percent", "user", 5), 0);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "used", 3), 1);
+  assert_int_equal(anom_feed_fraction(&f.res[0], &u), -ENOENT);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "free", 5), 1);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "cached", 2),
+                   1);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "used", 4), 1);
+  assert_int_equal(anom_feed_fraction(&f.res[0], &u), 0);
+  assert_float_equal(u, 4.0 / 11.0, 1e-12);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "free", NAN),
+                   0);
+  /* a percentage, when collectd sends one, wins */
+  assert_int_equal(anom_feed_value(&f, "memory", "", "percent", "free", 60),
+                   0);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "percent", "used", 25),
+                   1);
+  assert_int_equal(anom_feed_fraction(&f.res[0], &u), 0);
+  assert_float_equal(u, 0.25, 1e-12);
+  /* df: one resource per mount, used over used + free + reserved */
+  assert_int_equal(anom_feed_value(&f, "df", "root", "df_complex", "used", 30),
+                   1);
+  assert_int_equal(anom_feed_value(&f, "df", "root", "df_complex", "free", 60),
+                   1);
+  assert_int_equal(
+      anom_feed_value(&f, "df", "root", "df_complex", "reserved", 10), 1);
+  assert_string_equal(f.res[1].name, "disk:root");
+  assert_int_equal(anom_feed_fraction(&f.res[1], &u), 0);
+  assert_float_equal(u, 0.3, 1e-12);
+  assert_int_equal(anom_feed_value(&f, "df", "", "df_complex", "used", 1), 0);
+  for (int i = 2; i < ANOM_MAX_RESOURCES; i++) {
+    char mount[16];
+    snprintf(mount, sizeof(mount), "m%d", i);
+    assert_int_equal(
+        anom_feed_value(&f, "df", mount, "percent_bytes", "used", 50), 1);
+  }
+  assert_int_equal(anom_feed_value(&f, "df", "one-more", "percent_bytes",
+                                   "used", 50),
+                   -ENOSPC);
+}
+
+static void test_message(void **state) {
+  (void)state;
+  anom_t a = {.kind = ANOM_STUCK_AGENT, .issue = 7,
+              .since = 1795000000, .observed = 10, .baseline = 2};
+  snprintf(a.subject, sizeof(a.subject), "alpha");
+  snprintf(a.reason, sizeof(a.reason), "alpha has worked for 3h.");
+  char msg[256];
+  anom_feed_message(&a, true, msg, sizeof(msg));
+  assert_string_equal(msg, "stuck_agent alpha (issue #7): alpha has worked "
+                           "for 3h.");
+  anom_feed_message(&a, false, msg, sizeof(msg));
+  assert_string_equal(msg, "ended: stuck_agent alpha (issue #7) (since "
+                           "2026-11-18T11:06:40Z): alpha has worked for 3h.");
+  a.kind = ANOM_STALLED_SWARM;
+  a.issue = 0;
+  snprintf(a.subject, sizeof(a.subject), "swarm");
+  anom_feed_message(&a, true, msg, sizeof(msg));
+  assert_string_equal(msg, "stalled_swarm swarm: alpha has worked for 3h.");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_agents_fed),
+      cmocka_unit_test(test_project_closed_counted_once),
+      cmocka_unit_test(test_project_counts_as_progress),
+      cmocka_unit_test(test_project_refused),
+      cmocka_unit_test(test_values_to_fractions),
+      cmocka_unit_test(test_message),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
