@@ -202,6 +202,8 @@ double hb_deliver_ready_at(const hb_deliver_t *d, double now) {
   if (d->learned_limit > 0)
     t = fmax(t, hbd_limit_ready(&d->win, d->learned_limit,
                                 d->learned_window + HBD_LEARNED_SLACK));
+  if (d->spacing > 0.0 && d->win.n > 0)
+    t = fmax(t, hbd_nth_newest(&d->win, 1) + d->spacing);
   return t;
 }
 

@@ -87,6 +87,7 @@ typedef struct hb_policy_s {
   int limit;           /* at most limit requests in any window seconds; */
   double window;       /* limit 0: no rate limit */
   bool keep_forever;   /* backends: never drop a record for failing */
+  double live_interval; /* backends: seconds between live heartbeats */
 } hb_policy_t;
 
 /* The times of the latest requests, newest last, for sliding windows. */
@@ -111,6 +112,7 @@ typedef struct hb_deliver_s {
   hb_window_t win;
   int learned_limit; /* from RateLimit-Policy; 0: none */
   double learned_window;
+  double spacing; /* seconds at least between two requests; 0: none */
 } hb_deliver_t;
 
 /* What to do with the record after an answer. */

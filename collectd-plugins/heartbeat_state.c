@@ -36,6 +36,7 @@ static void hbst_backend(qf_jw_t *w, const hb_backend_t *b) {
   qf_jw_kint(w, "set_aside", (long long)st->set_aside);
   qf_jw_kint(w, "superseded", (long long)st->superseded);
   qf_jw_kstr(w, "replay", b->replay_latest ? "latest" : "all");
+  qf_jw_kbool(w, "budget_exhausted", b->budget_exhausted);
   qf_jw_kdouble(w, "last_latency_ms",
                 round(st->last_latency_ms * 10.0) / 10.0); /* NAN: null */
   qf_jw_obj_close(w);

@@ -2,7 +2,9 @@
  * each answer means in the log. */
 #include "heartbeat_target.h"
 
+#include "heartbeat_budget.h"
 #include "heartbeat_config.h"
+#include "qf_file.h"
 #include "qf_buf.h"
 #include "qf_json.h"
 
@@ -26,6 +28,79 @@ void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...) {
   l->fn(l->ud, severity, msg);
 }
 
+/* hbt_clocks reads the monotonic and the wall clock at one instant. */
+static void hbt_clocks(double *mono, double *wall) {
+  struct timespec m, w;
+  clock_gettime(CLOCK_MONOTONIC, &m);
+  clock_gettime(CLOCK_REALTIME, &w);
+  *mono = (double)m.tv_sec + (double)m.tv_nsec / 1e9;
+  *wall = (double)w.tv_sec + (double)w.tv_nsec / 1e9;
+}
+
+/* hbt_budget_restore reads the window's request times saved by an earlier
+ * run, so a restart does not reset the budget. A missing file is a first
+ * start; an unreadable one is said and costs only that memory. */
+static void hbt_budget_restore(hb_backend_t *b, const hb_logger_t *log) {
+  char *text = NULL;
+  size_t len = 0;
+  char err[HB_ERROR_MAX];
+  size_t max = 64 + (size_t)HB_BUDGET_LINE_MAX * HB_LEARNED_MAX;
+  int status = qf_file_read(b->budget_path, max, QF_READ_NOFOLLOW, &text,
+                            &len, err, sizeof(err));
+  if (status == -ENOENT)
+    return;
+  double mono, wall;
+  hbt_clocks(&mono, &wall);
+  size_t loaded = 0;
+  if (status == 0 && hb_budget_load(&b->dl, text, mono, wall, &loaded) != 0) {
+    snprintf(err, sizeof(err), "%s is not a request budget file",
+             b->budget_path);
+    status = -EINVAL;
+  }
+  if (status != 0)
+    hb_logf(log, HB_LOG_WARNING,
+            "backend %s: the request budget of the earlier run is not "
+            "known (%s); counting from zero",
+            b->name, err);
+  else if (loaded > 0)
+    hb_logf(log, HB_LOG_INFO,
+            "backend %s: %zu %s of the last %g s counted against "
+            "RequestLimit %d (from before the restart)",
+            b->name, loaded, hb_plural(loaded, "request", "requests"),
+            b->policy.window, b->policy.limit);
+  free(text);
+}
+
+void hb_backend_request_started(hb_backend_t *b, double now,
+                                const hb_logger_t *log) {
+  hb_deliver_started(&b->dl, now);
+  if (b->budget_path == NULL || (b->policy.limit <= 0 &&
+                                 b->dl.learned_limit <= 0))
+    return;
+  struct timespec w;
+  clock_gettime(CLOCK_REALTIME, &w);
+  double wall = (double)w.tv_sec + (double)w.tv_nsec / 1e9;
+  char *text = NULL;
+  size_t len = 0;
+  char err[HB_ERROR_MAX];
+  int status = hb_budget_render(&b->dl, now, wall, &text, &len);
+  if (status == 0)
+    status = qf_file_write_atomic(b->budget_path, text, len, 0600, err,
+                                  sizeof(err));
+  else
+    qf_strcpy(err, sizeof(err), "out of memory");
+  free(text);
+  if (status != 0 && !b->budget_save_failing)
+    hb_logf(log, HB_LOG_ERR,
+            "backend %s: cannot save the request budget (%s): a restart "
+            "would count from zero",
+            b->name, err);
+  else if (status == 0 && b->budget_save_failing)
+    hb_logf(log, HB_LOG_NOTICE, "backend %s: request budget saved again",
+            b->name);
+  b->budget_save_failing = status != 0;
+}
+
 void hb_stats_init(hb_stats_t *st) {
   memset(st, 0, sizeof(*st));
   st->last_status = -1;
@@ -47,11 +122,19 @@ int hb_backend_start(hb_backend_t *b, const char *spool_dir,
             "kept",
             b->name, discarded, hb_plural(discarded, "byte", "bytes"));
   status = hb_deliver_init(&b->dl, &b->policy);
+  qf_buf_t path = QF_BUF_INIT;
+  if (status == 0 && qf_buf_printf(&path, "%s/%s" HB_BUDGET_SUFFIX,
+                                   spool_dir, b->name) != 0)
+    status = -ENOMEM;
   if (status != 0) {
+    qf_buf_free(&path);
+    hb_deliver_free(&b->dl);
     hb_spool_close(&b->spool);
     qf_err(err, errlen, "out of memory");
     return status;
   }
+  b->budget_path = qf_buf_steal(&path, NULL);
+  hbt_budget_restore(b, log);
   b->started = true;
   size_t depth = hb_spool_depth(&b->spool);
   b->held = depth > 0;
@@ -71,6 +154,8 @@ void hb_backend_stop(hb_backend_t *b) {
     return;
   hb_spool_close(&b->spool);
   hb_deliver_free(&b->dl);
+  free(b->budget_path);
+  b->budget_path = NULL;
   b->started = false;
 }
 
@@ -89,8 +174,64 @@ void hb_backend_free(hb_backend_t *b) {
   free(b);
 }
 
+/* hbt_budget_begin says once that an episode of a short budget begins. */
+static void hbt_budget_begin(hb_backend_t *b, double now, bool for_good,
+                             const hb_logger_t *log) {
+  const hb_policy_t *p = &b->policy;
+  if (for_good)
+    hb_logf(log, HB_LOG_WARNING,
+            "backend %s: the request budget (RequestLimit %d per "
+            "RequestWindow %g s) cannot carry every heartbeat: a heartbeat "
+            "every %g s needs %d requests per %g s. The newest heartbeat "
+            "goes first, one request per %.0f s at most; older ones waiting "
+            "are superseded (each stays in the JSON-lines log). Raise "
+            "Interval, or RequestLimit within the backend's own limit",
+            b->name, p->limit, p->window, p->live_interval,
+            hb_budget_live_need(p), p->window, b->dl.spacing);
+  else
+    hb_logf(log, HB_LOG_WARNING,
+            "backend %s: the request budget (RequestLimit %d per "
+            "RequestWindow %g s) cannot carry every heartbeat: its %d "
+            "requests of the last %g s are used (restarts included); "
+            "heartbeats wait in the spool (%zu now) until there is room "
+            "again in %.0f s",
+            b->name, p->limit, p->window, p->limit, p->window,
+            hb_spool_depth(&b->spool), hb_deliver_ready_at(&b->dl, now) - now);
+  b->budget_exhausted = true;
+  b->budget_since = now;
+  b->budget_superseded = 0;
+}
+
+/* hbt_budget_check applies the budget to the live heartbeat just spooled
+ * (see hb_backend_enqueue). */
+static void hbt_budget_check(hb_backend_t *b, double now,
+                             const hb_logger_t *log) {
+  bool for_good = !hb_budget_carries_live(&b->policy);
+  if (hb_budget_short(&b->dl, now)) {
+    b->dl.spacing =
+        for_good ? b->policy.window / (double)b->policy.limit : 0.0;
+    if (!b->budget_exhausted)
+      hbt_budget_begin(b, now, for_good, log);
+    size_t n = 0;
+    char err[HB_ERROR_MAX];
+    if (for_good && hb_spool_supersede(&b->spool, &n, err, sizeof(err)) != 0)
+      hb_logf(log, HB_LOG_ERR, "backend %s: %s", b->name, err);
+    b->st.superseded += n;
+    b->budget_superseded += n;
+  } else if (b->budget_exhausted) {
+    b->dl.spacing = 0.0;
+    b->budget_exhausted = false;
+    hb_logf(log, HB_LOG_NOTICE,
+            "backend %s: the request budget carries every heartbeat again "
+            "after %.0f s (%llu older %s superseded meanwhile)",
+            b->name, now - b->budget_since, b->budget_superseded,
+            hb_plural(b->budget_superseded, "heartbeat was",
+                      "heartbeats were"));
+  }
+}
+
 int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
-                       size_t len, const hb_logger_t *log) {
+                       size_t len, double now, const hb_logger_t *log) {
   long long ids[HBT_MAX_DROPPED_LOGGED];
   size_t n = 0;
   char err[HB_ERROR_MAX];
@@ -122,6 +263,7 @@ int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
       hb_spool_supersede(&b->spool, &superseded, err, sizeof(err)) != 0)
     hb_logf(log, HB_LOG_ERR, "backend %s: %s", b->name, err);
   b->st.superseded += superseded;
+  hbt_budget_check(b, now, log);
   return 0;
 }
 
@@ -382,13 +524,13 @@ hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
   char err[HB_ERROR_MAX];
   if (hb_spool_peek(&b->spool, &id, &body, &len, err, sizeof(err)) != 0) {
     hb_logf(&env->log, HB_LOG_ERR, "backend %s: %s", b->name, err);
-    hb_deliver_started(&b->dl, now);
+    hb_deliver_started(&b->dl, now); /* no request: not saved */
     hb_deliver_answer(&b->dl, now, HB_CLASS_RETRY, -1, NULL);
     return HB_CLASS_RETRY;
   }
   if (b->dl.mode != HB_MODE_OK)
     b->st.retried++;
-  hb_deliver_started(&b->dl, now);
+  hb_backend_request_started(b, now, &env->log);
   b->st.last_attempt = time(NULL);
   qf_http_response_t resp = {0};
   int rc = hb_backend_post(b, env, body, len, &resp);

@@ -80,6 +80,14 @@ typedef struct hb_backend_s {
   hb_stats_t st;
   hb_class_t last_class; /* of the last failed answer, to log changes once */
   double down_since;     /* monotonic time of the first failure, 0: up */
+  /* The request budget (heartbeat_budget.h): its times persist in
+   * budget_path; an episode of a short budget is logged once as it begins
+   * and once as it ends. */
+  char *budget_path;
+  bool budget_save_failing; /* a failed save was logged; quiet until fixed */
+  bool budget_exhausted;    /* the budget cannot carry live heartbeats */
+  double budget_since;      /* monotonic start of that episode */
+  unsigned long long budget_superseded; /* in the current episode */
 } hb_backend_t;
 
 typedef struct hb_webhook_s {
@@ -103,7 +111,8 @@ typedef struct hb_webhook_s {
 /* --- backends --- */
 
 /* hb_backend_start opens the backend's spool in spool_dir and prepares its
- * delivery state; logs what a torn spool tail cost. */
+ * delivery state, with the request times of the current window read back
+ * from spool_dir/<name>.budget; logs what a torn spool tail cost. */
 int hb_backend_start(hb_backend_t *b, const char *spool_dir,
                      const hb_logger_t *log, char *err, size_t errlen);
 /* hb_backend_stop closes the spool (everything in it is already durable). */
@@ -111,10 +120,19 @@ void hb_backend_stop(hb_backend_t *b);
 /* hb_backend_free frees the configuration strings; stops first if needed. */
 void hb_backend_free(hb_backend_t *b);
 
-/* hb_backend_enqueue appends a heartbeat to the spool, logging each heartbeat
- * the bound forced out. */
+/* hb_backend_enqueue appends a live heartbeat to the spool at now
+ * (monotonic), logging each heartbeat the bound forced out, and checks the
+ * request budget (hb_budget_short): an episode of a short budget is logged
+ * once as it begins and once as it ends; while the Interval is too short
+ * for the budget, older heartbeats waiting are superseded so the newest
+ * goes next, at most one request per RequestWindow / RequestLimit s. */
 int hb_backend_enqueue(hb_backend_t *b, long long id, const char *body,
-                       size_t len, const hb_logger_t *log);
+                       size_t len, double now, const hb_logger_t *log);
+
+/* hb_backend_request_started counts a request that starts at now against
+ * the budget and saves the window's times (atomically) for a restart. */
+void hb_backend_request_started(hb_backend_t *b, double now,
+                                const hb_logger_t *log);
 
 /* hb_backend_ready_at is when the next request may start; INFINITY when
  * the spool is empty. */

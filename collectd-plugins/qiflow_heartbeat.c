@@ -626,6 +626,16 @@ static int hp_build(bool offline, time_t now, long long *id, char **body,
                                        sizeof(hp.anomalies_warned)),
       .offline = offline,
   };
+  for (size_t i = 0; i < hp.n_backends; i++) {
+    const hb_backend_t *b = hp.backends[i];
+    if (!b->started)
+      continue;
+    size_t depth = hb_spool_depth(&b->spool);
+    if (depth > in.backlog)
+      in.backlog = depth;
+    in.set_aside += b->st.set_aside;
+    in.budget_exhausted |= b->budget_exhausted;
+  }
   status = hb_body_build(&in, body, len);
   if (status != 0)
     ERROR(HP_PLUGIN " plugin: heartbeat %lld not built: %s", *id,
@@ -692,6 +702,10 @@ static void hp_dispatch_values(void) {
                  (value_t){.gauge = (gauge_t)hb_spool_depth(&b->spool)});
     hp_dispatch1(b->name, "latency", "delivery",
                  (value_t){.gauge = b->st.last_latency_ms / 1000.0});
+    hp_dispatch1(b->name, "gauge", "budget_exhausted",
+                 (value_t){.gauge = b->budget_exhausted ? 1.0 : 0.0});
+    hp_dispatch1(b->name, "derive", "superseded",
+                 (value_t){.derive = (derive_t)b->st.superseded});
   }
   for (size_t i = 0; i < hp.n_webhooks; i++) {
     const hb_webhook_t *w = hp.webhooks[i];
@@ -749,7 +763,8 @@ static void hp_produce(bool offline) {
   hp_log_line(now, body, len);
   for (size_t i = 0; i < hp.n_backends; i++)
     if (hp.backends[i]->started)
-      hb_backend_enqueue(hp.backends[i], id, body, len, &hp_logger);
+      hb_backend_enqueue(hp.backends[i], id, body, len, hp_mono(),
+                         &hp_logger);
   free(body);
 }
 
@@ -954,6 +969,7 @@ static int hp_init_defaults(void) {
     hb_backend_t *b = hp.backends[i];
     char advice[512];
     b->policy.probe_delay = hp.interval;
+    b->policy.live_interval = hp.interval;
     if (hb_rate_advice(hp.interval, b->policy.limit, b->policy.window, advice,
                        sizeof(advice)))
       WARNING(HP_PLUGIN " plugin: <Backend \"%s\">: %s", b->name, advice);
@@ -1072,6 +1088,7 @@ static void hp_stopping_heartbeat(void) {
       continue;
     double timeout = b->timeout;
     b->timeout = fmin(timeout, HP_OFFLINE_TIMEOUT);
+    hb_backend_request_started(b, now, &hp_logger); /* counts: saved */
     qf_http_response_t resp = {0};
     int rc = hb_backend_post(b, &env, body, len, &resp);
     b->timeout = timeout;
