@@ -277,7 +277,8 @@ static void pr_anomalies(const qfx_model_t *m, qfx_prom_t *p) {
                     pr_json_num(det->u.object.values[i], "active"));
   }
   yajl_val list = qf_json_get(m->anomalies, "anomalies");
-  qfx_prom_family(p, "qiflow_anomaly_since_timestamp", "gauge", "seconds",
+  qfx_prom_family(p, "qiflow_anomaly_since_timestamp_seconds", "gauge",
+                  "seconds",
                   "When each active anomaly started (Unix time).");
   for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
     yajl_val a = list->u.array.values[i];

@@ -8,7 +8,7 @@ agent finishes and an issue closes. Plus the configuration errors."""
 
 import json
 import re
-import time
+import subprocess
 
 import pytest
 
@@ -107,9 +107,18 @@ def failures(stack, kind, severity="FAILURE"):
             and n.get("severity") == severity]
 
 
-def prom_active(stack):
-    """qiflow_anomalies_active by kind from the Prometheus scrape."""
+def prom_active(stack, lint=False):
+    """qiflow_anomalies_active by kind from the Prometheus scrape (checked
+    by promtool when lint)."""
     text = stack.get("/metrics?format=prometheus", status=200).text
+    if lint:
+        res = subprocess.run(["promtool", "check", "metrics"], input=text,
+                             capture_output=True, text=True, timeout=60,
+                             check=False)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert re.search(r'^qiflow_anomaly_since_timestamp_seconds\{kind='
+                         r'"stuck_agent",subject="alpha",issue="7"\} \d+',
+                         text, re.M), text
     return {m.group(1): float(m.group(2)) for m in re.finditer(
         r'^qiflow_anomalies_active\{kind="([a-z_]+)"\} (\S+)$', text, re.M)}
 
@@ -190,7 +199,7 @@ def run_scenario(stack, backend, state):
                  ["issues_requiring_human_intervention"]]
 
     # 4. The Prometheus scrape counts them per kind.
-    active = prom_active(stack)
+    active = prom_active(stack, lint=True)
     assert active["stuck_agent"] == 1 and active["stalled_swarm"] == 1
     assert active["running_out"] == 0
 
