@@ -307,7 +307,10 @@ def test_heartbeat_once_names_a_missing_root_file_system(site_factory):
     assert "does not report the root file system" in res.stderr
     assert 'add MountPoint "/"' in res.stderr
     (body,) = site.backend.delivered()
-    assert "health_status" not in body and body["status"] == "degraded"
+    # The one status rule: figures not all read are offline, and why.
+    assert "health_status" not in body and body["status"] == "offline"
+    assert "cpu, memory or disk not read from collectd" in \
+        body["attention"]["reasons"], body["attention"]
 
 
 def test_heartbeat_once_help():
