@@ -1,12 +1,24 @@
 /* github_render.c: the project.json snapshot. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* copy_file_range */
+#endif
 #include "github_render.h"
 
+#include "qf_buf.h"
+#include "qf_file.h"
 #include "qf_json.h"
 #include "qf_snapshot.h"
 #include "qf_time.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 /* ghr_round rounds v to the given number of decimals. */
 static double ghr_round(double v, int decimals) {
@@ -155,29 +167,162 @@ static void ghr_issue(qf_jw_t *w, const gh_issue_fig_t *fig) {
   qf_jw_obj_close(w); /* END issue */
 }
 
+/* ghr_head writes project.json up to and including the "issues" key. */
+static void ghr_head(qf_jw_t *w, const char *repository, const gh_figures_t *f,
+                     const gh_health_t *h, long long now) {
+  qf_jw_obj_open(w); /* BEGIN project */
+  qf_jw_kint(w, "schema_version", QF_SNAPSHOT_SCHEMA_VERSION);
+  qf_jw_ktime(w, "updated_at", now);
+  qf_jw_kstr(w, "repository", repository);
+  qf_jw_ktime(w, "last_sync", h->last_sync);
+  qf_jw_kstr(w, "sync_state", h->sync_state ? h->sync_state : "never");
+  qf_jw_kstr(w, "last_error", h->last_error);
+  qf_jw_ktime(w, "last_error_at", h->last_error ? h->last_error_at : 0);
+  if (h->last_sync > 0)
+    qf_jw_kint(w, "sync_age_seconds",
+               now > h->last_sync ? now - h->last_sync : 0);
+  else
+    qf_jw_knull(w, "sync_age_seconds");
+  ghr_github(w, f, h);
+  ghr_completion(w, f);
+  ghr_velocity(w, f);
+  qf_jw_key(w, "issues");
+}
+
+int gh_jw_flush(qf_jw_t *w, int fd, size_t *written) {
+  const unsigned char *buf = NULL;
+  size_t len = 0;
+  if (w->status != 0)
+    return w->status;
+  if (yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok)
+    return -EIO;
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, buf + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    off += (size_t)n;
+  }
+  *written += len;
+  yajl_gen_clear(w->g);
+  return 0;
+}
+
+int gh_render_project_fd(int fd, const char *repository, const gh_figures_t *f,
+                         const gh_health_t *h, long long now,
+                         size_t *tail_off, size_t *total) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0)
+    return -ENOMEM;
+  size_t written = 0;
+  ghr_head(&w, repository, f, h, now);
+  int status = gh_jw_flush(&w, fd, &written);
+  *tail_off = written;
+  qf_jw_arr_open(&w);
+  for (size_t i = 0; status == 0 && i < f->nissues; i++) {
+    ghr_issue(&w, &f->issues[i]);
+    if (i % 64 == 63)
+      status = gh_jw_flush(&w, fd, &written);
+  }
+  qf_jw_arr_close(&w);
+  qf_jw_obj_close(&w); /* END project */
+  if (status == 0)
+    status = gh_jw_flush(&w, fd, &written);
+  *total = written;
+  qf_jw_free(&w);
+  return status;
+}
+
+int gh_render_head(const char *repository, const gh_figures_t *f,
+                   const gh_health_t *h, long long now, char **out,
+                   size_t *len) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0)
+    return -ENOMEM;
+  ghr_head(&w, repository, f, h, now);
+  const unsigned char *buf = NULL;
+  size_t n = 0;
+  int status = w.status;
+  if (status == 0 && yajl_gen_get_buf(w.g, &buf, &n) != yajl_gen_status_ok)
+    status = -EIO;
+  if (status == 0 && (*out = malloc(n + 1)) == NULL)
+    status = -ENOMEM;
+  if (status == 0) {
+    memcpy(*out, buf, n);
+    (*out)[n] = '\0';
+    *len = n;
+  }
+  qf_jw_free(&w);
+  return status;
+}
+
+/* ghr_fnv mixes len bytes of p into the FNV-1a hash *h. */
+static void ghr_fnv(uint64_t *h, const void *p, size_t len) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < len; i++) {
+    *h ^= b[i];
+    *h *= 1099511628211ULL;
+  }
+}
+
+/* ghr_fnv_str mixes a string (NULL distinct from "") and its end. */
+static void ghr_fnv_str(uint64_t *h, const char *s) {
+  static const unsigned char none = 0xff, end = 0;
+  if (s == NULL)
+    ghr_fnv(h, &none, 1);
+  else
+    ghr_fnv(h, s, strlen(s) + 1);
+  ghr_fnv(h, &end, 1);
+}
+
+/* ghr_fnv_ll mixes an integer. */
+static void ghr_fnv_ll(uint64_t *h, long long v) { ghr_fnv(h, &v, sizeof(v)); }
+
+uint64_t gh_render_issues_hash(const gh_figures_t *f) {
+  uint64_t h = 14695981039346656037ULL;
+  ghr_fnv_ll(&h, (long long)f->nissues);
+  for (size_t i = 0; i < f->nissues; i++) {
+    const gh_issue_fig_t *fig = &f->issues[i];
+    const gh_item_t *it = fig->item;
+    ghr_fnv_ll(&h, it->number);
+    ghr_fnv_str(&h, it->title);
+    ghr_fnv_ll(&h, it->open);
+    ghr_fnv_str(&h, it->state_reason);
+    ghr_fnv_ll(&h, fig->status);
+    for (size_t j = 0; j < it->labels.n; j++)
+      ghr_fnv_str(&h, it->labels.v[j]);
+    ghr_fnv_ll(&h, -1);
+    for (size_t j = 0; j < it->assignees.n; j++)
+      ghr_fnv_str(&h, it->assignees.v[j]);
+    ghr_fnv_ll(&h, -1);
+    ghr_fnv_str(&h, it->html_url);
+    ghr_fnv_ll(&h, it->created_at);
+    ghr_fnv_ll(&h, it->updated_at);
+    ghr_fnv_ll(&h, it->closed_at);
+    ghr_fnv_ll(&h, fig->trigger);
+    ghr_fnv_ll(&h, (long long)fig->triggers);
+    if (fig->trigger != GH_TRIG_NONE) {
+      ghr_fnv_str(&h, fig->reason);
+      /* as rendered: tenths of an hour */
+      ghr_fnv_ll(&h, fig->blocked_hours >= 0
+                         ? llround(fig->blocked_hours * 10)
+                         : -1);
+    }
+    for (size_t j = 0; j < fig->nprs; j++)
+      ghr_fnv_ll(&h, fig->prs[j]);
+    ghr_fnv_ll(&h, -1);
+  }
+  return h;
+}
+
 int gh_render_project(const char *repository, const gh_figures_t *f,
                       const gh_health_t *h, long long now, char **out,
                       size_t *len) {
   qf_jw_t w;
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
-  qf_jw_obj_open(&w); /* BEGIN project */
-  qf_jw_kint(&w, "schema_version", QF_SNAPSHOT_SCHEMA_VERSION);
-  qf_jw_ktime(&w, "updated_at", now);
-  qf_jw_kstr(&w, "repository", repository);
-  qf_jw_ktime(&w, "last_sync", h->last_sync);
-  qf_jw_kstr(&w, "sync_state", h->sync_state ? h->sync_state : "never");
-  qf_jw_kstr(&w, "last_error", h->last_error);
-  qf_jw_ktime(&w, "last_error_at", h->last_error ? h->last_error_at : 0);
-  if (h->last_sync > 0)
-    qf_jw_kint(&w, "sync_age_seconds",
-               now > h->last_sync ? now - h->last_sync : 0);
-  else
-    qf_jw_knull(&w, "sync_age_seconds");
-  ghr_github(&w, f, h);
-  ghr_completion(&w, f);
-  ghr_velocity(&w, f);
-  qf_jw_key(&w, "issues");
+  ghr_head(&w, repository, f, h, now);
   qf_jw_arr_open(&w);
   for (size_t i = 0; i < f->nissues; i++)
     ghr_issue(&w, &f->issues[i]);
@@ -186,4 +331,145 @@ int gh_render_project(const char *repository, const gh_figures_t *f,
   int status = qf_jw_finish(&w, out, len);
   qf_jw_free(&w);
   return status;
+}
+
+/* ---------------------------------------------------------------- write */
+
+/* ghr_copy_tail appends len bytes of src from off to dst. */
+static int ghr_copy_tail(int src, off_t off, size_t len, int dst) {
+  while (len > 0) {
+    ssize_t n = copy_file_range(src, &off, dst, NULL, len, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                  errno == EOPNOTSUPP))
+      break; /* not here: copy through a buffer */
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO; /* 0: the file shrank */
+    len -= (size_t)n;
+  }
+  char buf[65536];
+  while (len > 0) {
+    ssize_t n = pread(src, buf, len < sizeof(buf) ? len : sizeof(buf), off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(dst, buf + done, (size_t)(n - done));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return w < 0 ? -errno : -EIO;
+      done += w;
+    }
+    off += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* ghr_same_file tells whether st is the document last written. */
+static bool ghr_same_file(const gh_written_t *last, const struct stat *st) {
+  return last->valid && st->st_dev == last->dev && st->st_ino == last->ino &&
+         (size_t)st->st_size == last->size &&
+         st->st_mtim.tv_sec == last->mtime.tv_sec &&
+         st->st_mtim.tv_nsec == last->mtime.tv_nsec;
+}
+
+/* ghr_splice writes the new head and the old document's issues to fd;
+ * -ESTALE when the old document is not the one last written. */
+static int ghr_splice(int fd, const char *path, const char *repository,
+                      const gh_figures_t *f, const gh_health_t *h,
+                      long long now, gh_written_t *last) {
+  int src = open(path, O_RDONLY | O_CLOEXEC);
+  if (src < 0)
+    return -ESTALE;
+  struct stat st;
+  char *head = NULL;
+  size_t len = 0;
+  int status = fstat(src, &st) == 0 && ghr_same_file(last, &st) ? 0 : -ESTALE;
+  if (status == 0)
+    status = gh_render_head(repository, f, h, now, &head, &len);
+  for (size_t off = 0; status == 0 && off < len;) {
+    ssize_t n = write(fd, head + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      status = n < 0 ? -errno : -EIO;
+    else
+      off += (size_t)n;
+  }
+  if (status == 0)
+    status = ghr_copy_tail(src, (off_t)last->tail_off,
+                           last->size - last->tail_off, fd);
+  if (status == 0) {
+    last->size = len + (last->size - last->tail_off);
+    last->tail_off = len;
+  }
+  free(head);
+  close(src);
+  return status;
+}
+
+int gh_project_write(const char *state_dir, const char *repository,
+                     const gh_figures_t *f, const gh_health_t *h,
+                     long long now, gh_written_t *last, bool *spliced,
+                     char *err, size_t errlen) {
+  char path[4096], tmp[4200];
+  *spliced = false;
+  if (qf_path_join(path, sizeof(path), state_dir, GH_PROJECT_FILE) != 0 ||
+      snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+    qf_err(err, errlen, "%s/%s: path too long", state_dir, GH_PROJECT_FILE);
+    return -ENAMETOOLONG;
+  }
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    int e = errno;
+    qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
+    return -e;
+  }
+  uint64_t hash = gh_render_issues_hash(f);
+  const char *step = "write";
+  int status = -ESTALE;
+  gh_written_t next = *last;
+  if (last->valid && last->hash == hash)
+    status = ghr_splice(fd, path, repository, f, h, now, &next);
+  if (status == 0) {
+    *spliced = true;
+  } else {
+    /* A failed splice leaves a partial file: start it again. */
+    status = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -errno;
+    if (status == 0)
+      status = gh_render_project_fd(fd, repository, f, h, now, &next.tail_off,
+                                    &next.size);
+  }
+  struct stat st;
+  if (status == 0) {
+    step = "fchmod";
+    status = fchmod(fd, 0644) == 0 ? 0 : -errno;
+  }
+  if (status == 0) {
+    step = "fsync";
+    status = fsync(fd) == 0 && fstat(fd, &st) == 0 ? 0 : -errno;
+  }
+  close(fd);
+  if (status == 0) {
+    step = "rename";
+    status = rename(tmp, path) == 0 ? 0 : -errno;
+  }
+  if (status != 0) {
+    unlink(tmp);
+    qf_err(err, errlen, "%s %s: %s", step, path, strerror(-status));
+    last->valid = false;
+    return status;
+  }
+  next.valid = true;
+  next.hash = hash;
+  next.dev = st.st_dev;
+  next.ino = st.st_ino;
+  next.size = (size_t)st.st_size;
+  next.mtime = st.st_mtim;
+  *last = next;
+  return 0;
 }

@@ -1,5 +1,6 @@
 /* github_store.c: the mirror's persistence (see github_store.h). */
 #include "github_store.h"
+#include "github_render.h"
 
 #include "qf_buf.h"
 #include "qf_file.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GHS_FORMAT "qiflow-github-mirror"
 #define GHS_VERSION 1
@@ -91,39 +93,54 @@ static void ghs_position(qf_jw_t *w, const gh_mirror_t *m) {
   qf_jw_kint(w, "failures", m->failures);
 }
 
+/* ghs_render writes the mirror into w; with fd >= 0 it flushes w to fd
+ * every 64 items, so only a few items are held at once. */
+static int ghs_render(qf_jw_t *w, const gh_mirror_t *m, const char *repository,
+                      const char *api_url, int fd, size_t *written) {
+  int status = 0;
+  qf_jw_obj_open(w);
+  qf_jw_kstr(w, "format", GHS_FORMAT);
+  qf_jw_kint(w, "version", GHS_VERSION);
+  qf_jw_kstr(w, "repository", repository);
+  qf_jw_kstr(w, "api_url", api_url);
+  ghs_position(w, m);
+  qf_jw_key(w, "items");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; status == 0 && i < m->n; i++) {
+    ghs_item(w, m->items[i]);
+    if (fd >= 0 && i % 64 == 63)
+      status = gh_jw_flush(w, fd, written);
+  }
+  qf_jw_arr_close(w);
+  qf_jw_key(w, "runs");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < m->nruns; i++)
+    ghs_run(w, &m->runs[i]);
+  qf_jw_arr_close(w);
+  qf_jw_key(w, "etags");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < m->netags; i++) {
+    qf_jw_obj_open(w);
+    qf_jw_kstr(w, "url", m->etags[i].url);
+    qf_jw_kstr(w, "etag", m->etags[i].etag);
+    qf_jw_kint(w, "used", m->etags[i].used);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w);
+  if (status == 0 && fd >= 0)
+    status = gh_jw_flush(w, fd, written);
+  return status != 0 ? status : w->status;
+}
+
 int gh_store_render(const gh_mirror_t *m, const char *repository,
                     const char *api_url, char **out, size_t *len) {
   qf_jw_t w;
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
-  qf_jw_obj_open(&w);
-  qf_jw_kstr(&w, "format", GHS_FORMAT);
-  qf_jw_kint(&w, "version", GHS_VERSION);
-  qf_jw_kstr(&w, "repository", repository);
-  qf_jw_kstr(&w, "api_url", api_url);
-  ghs_position(&w, m);
-  qf_jw_key(&w, "items");
-  qf_jw_arr_open(&w);
-  for (size_t i = 0; i < m->n; i++)
-    ghs_item(&w, m->items[i]);
-  qf_jw_arr_close(&w);
-  qf_jw_key(&w, "runs");
-  qf_jw_arr_open(&w);
-  for (size_t i = 0; i < m->nruns; i++)
-    ghs_run(&w, &m->runs[i]);
-  qf_jw_arr_close(&w);
-  qf_jw_key(&w, "etags");
-  qf_jw_arr_open(&w);
-  for (size_t i = 0; i < m->netags; i++) {
-    qf_jw_obj_open(&w);
-    qf_jw_kstr(&w, "url", m->etags[i].url);
-    qf_jw_kstr(&w, "etag", m->etags[i].etag);
-    qf_jw_kint(&w, "used", m->etags[i].used);
-    qf_jw_obj_close(&w);
-  }
-  qf_jw_arr_close(&w);
-  qf_jw_obj_close(&w);
-  int status = qf_jw_finish(&w, out, len);
+  int status = ghs_render(&w, m, repository, api_url, -1, NULL);
+  if (status == 0)
+    status = qf_jw_finish(&w, out, len);
   qf_jw_free(&w);
   return status;
 }
@@ -131,16 +148,39 @@ int gh_store_render(const gh_mirror_t *m, const char *repository,
 int gh_store_save(const gh_mirror_t *m, const char *repository,
                   const char *api_url, const char *path, char *err,
                   size_t errlen) {
-  char *text = NULL;
-  size_t len = 0;
-  int status = gh_store_render(m, repository, api_url, &text, &len);
-  if (status != 0) {
-    qf_err(err, errlen, "%s: cannot render the mirror: %s", path,
-           strerror(-status));
-    return status;
+  char tmp[4200];
+  if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+    qf_err(err, errlen, "%s: path too long", path);
+    return -ENAMETOOLONG;
   }
-  status = qf_file_write_atomic(path, text, len, 0600, err, errlen);
-  free(text);
+  int fd = mkstemp(tmp); /* mode 0600, as the mirror file keeps */
+  if (fd < 0) {
+    int e = errno;
+    qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
+    return -e;
+  }
+  qf_jw_t w;
+  size_t written = 0;
+  const char *step = "write";
+  int status = qf_jw_init(&w) == 0 ? 0 : -ENOMEM;
+  if (status == 0) {
+    status = ghs_render(&w, m, repository, api_url, fd, &written);
+    qf_jw_free(&w);
+  }
+  if (status == 0) {
+    step = "fsync";
+    status = fsync(fd) == 0 ? 0 : -errno;
+  }
+  close(fd);
+  if (status == 0) {
+    step = "rename";
+    status = rename(tmp, path) == 0 ? 0 : -errno;
+  }
+  if (status != 0) {
+    unlink(tmp);
+    qf_err(err, errlen, "%s: cannot store the mirror (%s): %s", path, step,
+           strerror(-status));
+  }
   return status;
 }
 

@@ -36,6 +36,7 @@ typedef struct ghc_s {
   const char *token_source; /* for the log: where the token came from */
   gh_sync_t sync;
   bool sync_ready;
+  gh_written_t written; /* project.json as last written */
   pthread_mutex_t lock;
 } ghc_t;
 
@@ -404,22 +405,15 @@ static void ghc_notify(ghc_t *g, const gh_figures_t *f) {
 
 /* ---------------------------------------------------------------- read */
 
-/* ghc_write_project renders and atomically writes project.json. */
+/* ghc_write_project writes project.json: only its head when the issues
+ * are what the file already holds. */
 static void ghc_write_project(ghc_t *g, const gh_figures_t *f,
                               const gh_health_t *h, long long now) {
-  char *json = NULL;
-  size_t len = 0;
   char err[512];
-  int status = gh_render_project(g->cfg.repository, f, h, now, &json, &len);
-  if (status != 0) {
-    ERROR(GHC_PLUGIN " plugin: cannot render " GH_PROJECT_FILE ": %s",
-          STRERROR(-status));
-    return;
-  }
-  if (qf_snapshot_write(g->cfg.state_dir, GH_PROJECT_FILE, json, len, err,
-                        sizeof(err)) != 0)
-    ERROR(GHC_PLUGIN " plugin: %s", err);
-  free(json);
+  bool spliced = false;
+  if (gh_project_write(g->cfg.state_dir, g->cfg.repository, f, h, now,
+                       &g->written, &spliced, err, sizeof(err)) != 0)
+    ERROR(GHC_PLUGIN " plugin: cannot write " GH_PROJECT_FILE ": %s", err);
 }
 
 /* ghc_read runs one sync cycle and publishes what the mirror says. A sync

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOW 1795773600LL /* 2026-11-27T10:00:00Z */
 #define HOUR 3600LL
@@ -544,6 +545,139 @@ static void test_render(void **state) {
   gh_figures_free(&f);
 }
 
+/* render_full renders project.json into a new buffer. */
+static char *render_full(fx_t *fx, const gh_health_t *h, long long now) {
+  gh_figures_t f;
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, now, &f), 0);
+  char *json = NULL;
+  size_t len = 0;
+  assert_int_equal(gh_render_project("a/b", &f, h, now, &json, &len), 0);
+  gh_figures_free(&f);
+  return json;
+}
+
+/* write_at runs gh_project_write at now; returns the file's text. */
+static char *write_at(fx_t *fx, const char *dir, const gh_health_t *h,
+                      long long now, gh_written_t *last, bool *spliced) {
+  gh_figures_t f;
+  char err[256], path[512];
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, now, &f), 0);
+  int status = gh_project_write(dir, "a/b", &f, h, now, last, spliced, err,
+                                sizeof(err));
+  gh_figures_free(&f);
+  assert_int_equal(status, 0);
+  snprintf(path, sizeof(path), "%s/" GH_PROJECT_FILE, dir);
+  FILE *fp = fopen(path, "rb");
+  assert_non_null(fp);
+  char *text = calloc(1, 1 << 20);
+  size_t n = fread(text, 1, (1 << 20) - 1, fp);
+  fclose(fp);
+  text[n] = '\0';
+  return text;
+}
+
+/* project.json written in place: the issues are rendered again only when
+ * what they show changed; otherwise the new head is joined to the issues
+ * already in the file, and the result is byte for byte the full render. */
+static void test_project_write_splice(void **state) {
+  fx_t *fx = *state;
+  char dir[] = "/tmp/qf-gh-render-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  issue(fx, 1, true, 0, NULL, L_BLOCKED)->blocked_since = NOW - 30 * HOUR;
+  issue(fx, 2, false, NOW - HOUR, "completed", NULL);
+  for (long long n = 3; n < 300; n++)
+    issue(fx, n, n % 3 != 0, n % 3 ? 0 : NOW - n * 60, NULL,
+          n % 5 ? NULL : L_WIP);
+  gh_health_t h = {.last_sync = NOW - 12, .rl_remaining = 4990,
+                   .rl_limit = 5000, .requests = 3, .not_modified = 3,
+                   .recent_commits = 31, .recent_commits_days = 7,
+                   .sync_complete = true, .cycles = 1};
+  gh_written_t last = {0};
+  bool spliced = true;
+  char *text = write_at(fx, dir, &h, NOW, &last, &spliced);
+  char *full = render_full(fx, &h, NOW);
+  assert_false(spliced); /* nothing written before */
+  assert_string_equal(text, full);
+  assert_true(last.valid);
+  /* the head ends with the "issues" key; yajl writes its colon next */
+  assert_memory_equal(text + last.tail_off - 8, "\"issues\":[{", 11);
+  free(text);
+  free(full);
+
+  /* An unchanged cycle 60 s later: new counters, same issues (30.0 h
+   * blocked is still 30.0 at a tenth of an hour). */
+  h.cycles = 2;
+  h.requests_total = 99;
+  text = write_at(fx, dir, &h, NOW + 60, &last, &spliced);
+  full = render_full(fx, &h, NOW + 60);
+  assert_true(spliced);
+  assert_string_equal(text, full);
+  free(text);
+  free(full);
+
+  /* Six minutes on, the blocked duration shows 30.1: rendered again. */
+  h.cycles = 3;
+  text = write_at(fx, dir, &h, NOW + 360, &last, &spliced);
+  full = render_full(fx, &h, NOW + 360);
+  assert_false(spliced);
+  assert_string_equal(text, full);
+  assert_non_null(strstr(text, "\"blocked_duration_hours\":30.1"));
+  free(text);
+  free(full);
+
+  /* A changed title is a changed hash. */
+  gh_item_t *it = gh_mirror_find(&fx->m, 7);
+  free(it->title);
+  it->title = strdup("Renamed");
+  text = write_at(fx, dir, &h, NOW + 370, &last, &spliced);
+  assert_false(spliced);
+  assert_non_null(strstr(text, "\"Renamed\""));
+  free(text);
+
+  /* The file replaced by someone else: never spliced from. */
+  char path[512];
+  snprintf(path, sizeof(path), "%s/" GH_PROJECT_FILE, dir);
+  FILE *fp = fopen(path, "wb");
+  fputs("{\"not\":\"ours\"}", fp);
+  fclose(fp);
+  text = write_at(fx, dir, &h, NOW + 380, &last, &spliced);
+  full = render_full(fx, &h, NOW + 380);
+  assert_false(spliced);
+  assert_string_equal(text, full);
+  free(text);
+  free(full);
+  /* ... and the next unchanged cycle splices from our file again. */
+  text = write_at(fx, dir, &h, NOW + 390, &last, &spliced);
+  full = render_full(fx, &h, NOW + 390);
+  assert_true(spliced);
+  assert_string_equal(text, full);
+  free(text);
+  free(full);
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(rmdir(dir), 0);
+}
+
+/* The issues hash follows what the array shows, and nothing else. */
+static void test_issues_hash(void **state) {
+  fx_t *fx = *state;
+  issue(fx, 1, true, 0, NULL, L_BLOCKED)->blocked_since = NOW - 30 * HOUR;
+  issue(fx, 2, true, 0, NULL, L_WIP);
+  gh_figures_t a, b;
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &a), 0);
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW + 100, &b), 0);
+  uint64_t ha = gh_render_issues_hash(&a);
+  assert_true(ha == gh_render_issues_hash(&b));
+  gh_figures_free(&b);
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW + 400, &b), 0);
+  assert_true(gh_render_issues_hash(&a) != gh_render_issues_hash(&b));
+  gh_figures_free(&b);
+  gh_strv_push(&gh_mirror_find(&fx->m, 2)->labels, "docs");
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &b), 0);
+  assert_true(ha != gh_render_issues_hash(&b));
+  gh_figures_free(&a);
+  gh_figures_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_buckets, fx_setup, fx_teardown),
@@ -568,6 +702,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mirror_runs_and_etags, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_render, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_project_write_splice, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_issues_hash, fx_setup,
+                                      fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
