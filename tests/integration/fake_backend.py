@@ -22,6 +22,21 @@ window starting at the client's first request (as express-rate-limit),
 every /api request counted (4xx and 429s too); over it: 429 with
 Retry-After and "RateLimit-Policy: <limit>;w=<window>".
 
+The poller (the backend's second door, off unless poll_interval is given):
+every poll_interval seconds (30 in the real one), for every swarm registered
+with a host_url, GET host_url + "/status" (string concatenation, so a
+trailing slash asks for //status) with only Content-Type: application/json
+and a poll_timeout (5 s); stored status: offline if the body's status is
+"offline", else degraded if cpu > 90 or memory > 90, else online; offline
+on any failure (connection, timeout, non-2xx, not JSON). It stores
+health_status {cpu_percent, memory_percent, disk_percent} from cpu, memory,
+disk and active_agents from agents.active as given (nulls included), then
+GET host_url + "/project/completion" (failures ignored) for completion.
+After each round, swarms not seen for offline_after seconds (60) are marked
+offline. rows() is the stored row per swarm (status, health_status,
+active_agents, project_completion, last_seen, door: "heartbeat", "poller"
+or "sweep"); history() every status written, in order.
+
 Test controls: refuse() closes the listener (connections refused) and
 resume() opens it again on the same port; hang(seconds) holds answers;
 force(status, count, headers, body) answers canned statuses. Every request
@@ -30,11 +45,13 @@ is recorded in order. The server stops by itself after `lifetime` seconds.
 
 import argparse
 import gzip
+import http.client
 import json
 import math
 import socket
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HEARTBEAT_PATH = "/api/v1/swarms/heartbeat"
@@ -84,9 +101,18 @@ class FakeBackend:
     """The fake central backend; start() binds 127.0.0.1:port (0: any)."""
 
     def __init__(self, api_keys=("test-key",), swarms=(), limit=100,
-                 window=900.0, port=0, lifetime=600.0):
+                 window=900.0, port=0, lifetime=600.0, poll_interval=None,
+                 poll_timeout=5.0, offline_after=60.0):
         self.api_keys = set(api_keys)
         self.swarms = set(swarms)
+        self.hosts = {}             # swarm_id -> host_url (registration)
+        self._rows = {}             # swarm_id -> the stored row
+        self._history = []          # (monotonic, swarm_id, status, door)
+        self.poll_interval = poll_interval
+        self.poll_timeout = poll_timeout
+        self.offline_after = offline_after
+        self.poll_rounds = 0
+        self._poller = None
         self.limit = limit
         self.window = window
         self.port = port
@@ -114,6 +140,10 @@ class FakeBackend:
 
     def start(self):
         self._listen()
+        if self.poll_interval is not None:
+            self._poller = threading.Thread(target=self._poll_loop,
+                                            daemon=True)
+            self._poller.start()
         self._timer = threading.Timer(self.lifetime, self.stop)
         self._timer.daemon = True
         self._timer.start()
@@ -172,9 +202,117 @@ class FakeBackend:
         with self.lock:
             self._forced.clear()
 
-    def register(self, swarm_id):
+    def register(self, swarm_id, host_url=None):
+        """Register a swarm; with host_url the poller reads it."""
         with self.lock:
             self.swarms.add(swarm_id)
+            if host_url is not None:
+                self.hosts[swarm_id] = host_url
+
+    def rows(self):
+        """The stored row of every swarm written so far (copies)."""
+        with self.lock:
+            return {k: dict(v) for k, v in self._rows.items()}
+
+    def history(self, swarm_id=None):
+        """Every stored status write: (monotonic time, swarm, status,
+        door, health_status as stored), oldest first."""
+        with self.lock:
+            return [h for h in self._history
+                    if swarm_id is None or h[1] == swarm_id]
+
+    def _store(self, swarm_id, door, status, **fields):
+        """Write a swarm's row as the backend's UPDATE does."""
+        with self.changed:
+            row = self._rows.setdefault(swarm_id, {
+                "swarm_id": swarm_id, "status": None, "health_status": None,
+                "active_agents": None, "project_completion": None,
+                "last_seen": None, "last_seen_mono": None, "door": None})
+            row.update(fields, status=status, door=door)
+            if door != "sweep":
+                row["last_seen"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                 time.gmtime())
+                row["last_seen_mono"] = time.monotonic()
+            self._history.append((time.monotonic(), swarm_id, status, door,
+                                  dict(row["health_status"] or {})))
+            self.changed.notify_all()
+            return dict(row)
+
+    # ------------------------------------------------------------ poller
+
+    def _get_json(self, url):
+        """GET url with only Content-Type: application/json; the JSON body
+        of a 2xx answer, else None (any failure)."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path + ("?" + parts.query if parts.query else "")
+        try:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port,
+                                              timeout=self.poll_timeout)
+            try:
+                conn.putrequest("GET", path or "/", skip_accept_encoding=True)
+                conn.putheader("Content-Type", "application/json")
+                conn.endheaders()
+                resp = conn.getresponse()
+                data = resp.read()
+                if not 200 <= resp.status < 300:
+                    return None
+                return json.loads(data)
+            finally:
+                conn.close()
+        except (OSError, ValueError, http.client.HTTPException):
+            return None
+
+    @staticmethod
+    def determine_status(body):
+        """The poller's determineStatus."""
+        if body.get("status") == "offline":
+            return "offline"
+        cpu, memory = body.get("cpu"), body.get("memory")
+        if (_is_number(cpu) and cpu > 90) or \
+                (_is_number(memory) and memory > 90):
+            return "degraded"
+        return "online"
+
+    def poll_once(self):
+        """One poller round over every swarm registered with a host_url,
+        then the sweep of swarms not seen for offline_after seconds."""
+        with self.lock:
+            targets = list(self.hosts.items())
+        for swarm_id, host in targets:
+            body = self._get_json(host + "/status")
+            if not isinstance(body, dict):
+                self._store(swarm_id, "poller", "offline")
+                continue
+            agents = body.get("agents")
+            fields = {"health_status": {
+                "cpu_percent": body.get("cpu"),
+                "memory_percent": body.get("memory"),
+                "disk_percent": body.get("disk")},
+                "active_agents": agents.get("active")
+                if isinstance(agents, dict) else None}
+            done = self._get_json(host + "/project/completion")
+            if isinstance(done, dict) and "completion" in done:
+                fields["project_completion"] = done["completion"]
+            self._store(swarm_id, "poller", self.determine_status(body),
+                        **fields)
+        now = time.monotonic()
+        with self.lock:
+            stale = [k for k, r in self._rows.items()
+                     if r["status"] != "offline" and r["last_seen_mono"]
+                     is not None and now - r["last_seen_mono"] >
+                     self.offline_after]
+        for swarm_id in stale:
+            self._store(swarm_id, "sweep", "offline")
+        with self.changed:
+            self.poll_rounds += 1
+            self.changed.notify_all()
+
+    def _poll_loop(self):
+        while not self._stopped:
+            self.poll_once()
+            deadline = time.monotonic() + self.poll_interval
+            while not self._stopped and time.monotonic() < deadline:
+                time.sleep(min(0.05, self.poll_interval))
 
     def stop(self):
         self._stopped = True
@@ -336,13 +474,14 @@ class FakeBackend:
             return 500, {}, {"success": False,
                              "error": "Failed to process heartbeat"}
         completion = body.get("project_completion")
-        row = {"swarm_id": body["swarm_id"], "status": status,
-               "health_status": health,
-               "active_agents": body.get("active_agents"),
-               "project_completion": None if completion is None
-               else f"{float(completion):.2f}",
-               "last_seen": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                          time.gmtime())}
+        fields = {"active_agents": body.get("active_agents")}
+        if health is not None:  # absent: the old values are kept
+            fields["health_status"] = {k: health[k] for k in PERCENTS}
+        if completion is not None:
+            fields["project_completion"] = f"{float(completion):.2f}"
+        row = self._store(body["swarm_id"], "heartbeat", status, **fields)
+        row.pop("last_seen_mono", None)
+        row.pop("door", None)
         return 200, {}, {"success": True, "data": row,
                          "message": "Heartbeat received"}
 
@@ -356,7 +495,9 @@ class FakeBackend:
         if not isinstance(body, dict) or not body.get("swarm_id"):
             return 400, {}, {"success": False,
                              "error": "Missing required field: swarm_id"}
-        self.register(body["swarm_id"])
+        host = body.get("host_url")
+        self.register(body["swarm_id"],
+                      host if isinstance(host, str) and host else None)
         return 201, {}, {"success": True, "data": body}
 
     def _get_swarm(self, rec):
