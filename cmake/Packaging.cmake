@@ -88,6 +88,14 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://qiflow.example/")
 # the rest by hand: the daemon the plugins run in, and python3 for
 # qiflow-migrate.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Cross builds (cmake/toolchain/): the package is for the target (arm64,
+# armhf), not the build machine, and dpkg-shlibdeps finds the target's
+# multiarch libraries itself; libcollectdclient1, unpacked in the sysroot
+# with its DEBIAN/shlibs (contrib/dev.sh install_cross), is looked up there.
+if(CMAKE_CROSSCOMPILING AND QF_DEB_ARCH)
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${QF_DEB_ARCH})
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${QF_CROSS_SYSROOT}/usr/lib)
+endif()
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "collectd-core (>= 5.12), python3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "prometheus")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

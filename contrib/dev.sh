@@ -17,10 +17,15 @@
 #     2 asan      ASan+UBSan build (build-asan), the same tests again
 #     3 checks    unit tests under valgrind, cppcheck, clang-tidy (on 1)
 #     4 fuzz      clang libFuzzer build (build-fuzz), each target ~20 s
+#     5 arm       cross builds for arm64 and armhf (build-arm64, build-armhf):
+#                 unit tests and seed corpora under qemu-user, Debian's
+#                 collectd-core:arm64 with our plugins, the .debs
 #   Every stage runs even when an earlier one failed; a summary with each
 #   stage's time follows, then one "N passed, N failed" line (tests, plus
 #   one failure per stage that broke before its tests). ctest options apply
-#   to every stage. QF_STAGES (default "debug asan checks fuzz") picks stages.
+#   to every stage. QF_STAGES (default "debug asan checks fuzz arm") picks
+#   stages; the arm stage's packages are installed only when it is picked
+#   (also by `QF_STAGES=arm contrib/dev.sh deps`).
 # All are idempotent; build and check install nothing (run deps first on a
 # new machine). BUILD_DIR (default: build) and BUILD_TYPE (default: Debug)
 # may be set in the environment.
@@ -84,6 +89,64 @@ install_missing() {
     rm -f "$oapi_dir/tmp.json"
   fi
   rm -f "$tgz"
+}
+
+# The arm stage's cross builds (cmake/toolchain/): Debian's cross gcc,
+# qemu-user and the target libraries as multiarch packages (<pkg>:arm64,
+# <pkg>:armhf), installed only when the stage is selected. libcollectdclient
+# and collectd-core are not multiarch in Debian 12 (they cannot sit beside
+# the amd64 ones), so their .debs are unpacked into build-deps/sysroot-<arch>
+# instead: libcollectdclient1 with its DEBIAN/ control files (dpkg-shlibdeps
+# reads its shlibs there), collectd-core for the arm64 integration test.
+cross_arches=(arm64 armhf)
+install_cross() {
+  local arch p pkgs=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user)
+  local missing=() update=0 root tmp debs ver
+  for arch in "${cross_arches[@]}"; do
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      as_root dpkg --add-architecture "$arch"
+      update=1
+    fi
+    for p in libcurl4-openssl-dev libyajl-dev libmicrohttpd-dev zlib1g-dev \
+      libcmocka-dev libgcrypt20 libcap2; do
+      pkgs+=("$p:$arch")
+    done
+  done
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$p")
+  done
+  if [ ${#missing[@]} -ne 0 ]; then
+    echo "dev.sh: installing ${missing[*]}"
+    update=1
+  fi
+  [ "$update" -eq 1 ] && as_root apt-get update -qq
+  [ ${#missing[@]} -eq 0 ] ||
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  ver=$(apt-cache policy libcollectdclient1 | awk '/Candidate:/ {print $2}')
+  for arch in "${cross_arches[@]}"; do
+    root=$top/build-deps/sysroot-$arch
+    # Unpacked once per collectd version; a half-made root is made again.
+    [ "$(cat "$root/.qf-unpacked" 2>/dev/null)" = "$ver" ] && continue
+    rm -rf "$root"
+    tmp=$(mktemp -d)
+    debs=(libcollectdclient1 libcollectdclient-dev)
+    [ "$arch" = arm64 ] && debs+=(collectd-core)
+    chmod 0755 "$tmp"
+    (cd "$tmp" && apt-get download -qq "${debs[@]/%/:$arch}" 2>/dev/null) || {
+      echo "dev.sh: cannot download ${debs[*]} for $arch" >&2
+      rm -rf "$tmp"
+      return 1
+    }
+    dpkg-deb -R "$tmp"/libcollectdclient1_*_"$arch".deb "$root"
+    for p in "${debs[@]:1}"; do
+      dpkg-deb -x "$tmp/${p}_"*_"$arch".deb "$root"
+    done
+    # The .pc file names its own root, so pkg-config points into it.
+    sed -i "s|^prefix=/usr\$|prefix=$root/usr|" "$root/usr/lib/pkgconfig/libcollectdclient.pc"
+    rm -rf "$tmp"
+    echo "$ver" >"$root/.qf-unpacked"
+  done
 }
 
 build() {
@@ -181,6 +244,26 @@ stage_fuzz() {
   ctest_counted "$dir" -L fuzz -j"$(nproc)" "$@"
 }
 
+# The arm stage: cross builds for arm64 and armhf (build-arm64,
+# build-armhf, cmake/toolchain/), their unit tests and seed corpora under
+# qemu-user, the arm64 integration test (Debian's collectd-core:arm64 with
+# our plugins, the exporter's /status) and the .debs of both (test_cross_deb).
+stage_arm() {
+  local a arch triplet dir rc=0
+  for a in arm64:aarch64-linux-gnu armhf:arm-linux-gnueabihf; do
+    arch=${a%%:*} triplet=${a#*:} dir=$top/build-$arch
+    { cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=Debug \
+        --toolchain "$top/cmake/toolchain/$triplet.cmake" >/dev/null &&
+        cmake --build "$dir" -j"$(nproc)"; } ||
+      { stage_note="${stage_note:+$stage_note; }$arch build failed"; rc=1; continue; }
+    ctest_counted "$dir" -L unit -j"$(nproc)" "$@" || rc=1
+    # test_arm64 runs in the arm64 build only (it would skip in armhf's).
+    ctest_counted "$dir" -R "^integration_test_($([ "$arch" = arm64 ] &&
+      echo 'arm64|')cross_deb)\$" "$@" || rc=1
+  done
+  return "$rc"
+}
+
 print_summary() {
   local row name status secs passed failed note
   echo "==== dev.sh test: summary ===="
@@ -198,6 +281,7 @@ cmd=${1:-}
 case "$cmd" in
   deps)
     install_missing
+    case " ${QF_STAGES:-} " in *" arm "*) install_cross ;; esac
     ;;
   build)
     build
@@ -212,9 +296,10 @@ case "$cmd" in
     ;;
   test)
     install_missing
-    for stage in ${QF_STAGES:-debug asan checks fuzz}; do
+    case " ${QF_STAGES:-arm} " in *" arm "*) install_cross ;; esac
+    for stage in ${QF_STAGES:-debug asan checks fuzz arm}; do
       case "$stage" in
-        debug|asan|checks|fuzz) run_stage "$stage" "stage_$stage" "$@" ;;
+        debug|asan|checks|fuzz|arm) run_stage "$stage" "stage_$stage" "$@" ;;
         *) echo "dev.sh: unknown stage '$stage' in QF_STAGES" >&2; exit 2 ;;
       esac
     done

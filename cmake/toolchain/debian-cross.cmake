@@ -14,6 +14,8 @@
 # the linker, qemu (-L) and dpkg-shlibdeps (cpack) also search.
 
 set(CMAKE_SYSTEM_NAME Linux)
+# Recorded for cmake/Packaging.cmake (the .deb's architecture) and the tests.
+set(QF_DEB_ARCH ${QF_DEB_ARCH} CACHE INTERNAL "Debian architecture of this build")
 set(CMAKE_C_COMPILER ${QF_TRIPLET}-gcc)
 set(CMAKE_LIBRARY_ARCHITECTURE ${QF_TRIPLET})
 
