@@ -71,7 +71,7 @@ class Scale:
                     "LoadPlugin qiflow_agents\n", "")
                 + self.r.github_conf(gh, state, GITHUB_INTERVAL)
                 + self.r.heartbeat_conf(state, d / "log", SIDE_INTERVAL, [
-                    ("central", backend.url, {"Compress": True})]))
+                    ("central", backend.url, {"Compress": True, "RequestLimit": 0})]))
         return text, state, procs
 
     @staticmethod
