@@ -42,6 +42,8 @@ packages=(
   libcurl4-openssl-dev libyajl-dev libmicrohttpd-dev zlib1g-dev
   libcmocka-dev python3 python3-pytest python3-jsonschema
   curl procps
+  # cpack's DEB generator (test_package) runs dpkg-shlibdeps, which needs file
+  file
   # promtool (Debian's prometheus package) checks the /metrics exposition
   prometheus
   # reliability checks: sanitizers (gcc's libasan comes with gcc), valgrind,

@@ -16,6 +16,7 @@ Also here: tests/bench/run.py's dpkg status check, which once took
 
 import importlib.util
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -63,6 +64,15 @@ def edit(text, edits, where):
         assert count == 1, f"{where}: {old!r} found {count} times"
         text = text.replace(old, new)
     return text
+
+
+def hostname_resolves():
+    """Whether collectd's FQDNLookup can resolve this host's own name."""
+    try:
+        socket.getaddrinfo(socket.gethostname(), None)
+        return True
+    except OSError:
+        return False
 
 
 class Site:
@@ -151,6 +161,12 @@ class Site:
             ('<Include "/etc/collectd/collectd.conf.d">',
              f'<Include "{self.etc / "collectd.conf.d"}">'),
         ]
+        if not hostname_resolves():
+            # README, Troubleshooting: Debian's example has FQDNLookup
+            # true, and collectd stops at start when this host's name does
+            # not resolve (a container or a fresh root without the name in
+            # /etc/hosts); the operator's fix there is this line.
+            sandbox_main.append(("FQDNLookup true", "FQDNLookup false"))
         text = edit(self.conf.read_text(), sandbox_main, self.conf)
         if df_block is not None:
             # A site whose own df block differs from Debian's.
