@@ -8,11 +8,9 @@
 #include "heartbeat_body.h"
 #include "qf_json.h"
 
-/* At most this many reasons are listed (the body stays near 1 KB). */
-#define HB_ATTENTION_MAX 8
-
 /* hb_attention_write writes "attention": {"needed": bool, "reasons":
- * [short sentences]} from what in carries. */
+ * [short sentences]} from what in carries: figures not read, then the
+ * counts qf_attention_counts words as the exporter's /status does. */
 void hb_attention_write(qf_jw_t *w, const hb_body_in_t *in);
 
 #endif

@@ -5,7 +5,6 @@
 #include "heartbeat_body.h"
 
 #include "heartbeat_attention.h"
-#include "qf_status.h"
 
 #include "qf_json.h"
 #include "qf_time.h"
@@ -15,18 +14,6 @@
 #include <string.h>
 
 #define HBB_GIB (1024.0 * 1024.0 * 1024.0)
-
-const char *hb_status_name(hb_status_t s) {
-  switch (s) {
-  case HB_STATUS_ONLINE:
-    return "online";
-  case HB_STATUS_DEGRADED:
-    return "degraded";
-  case HB_STATUS_OFFLINE:
-    break;
-  }
-  return "offline";
-}
 
 void hb_text_cut(const char *s, size_t max, char *out, size_t outlen) {
   size_t n = strlen(s);
@@ -47,9 +34,7 @@ void hb_text_cut(const char *s, size_t max, char *out, size_t outlen) {
 /* hbb_round keeps two decimals so the body stays small; NAN stays NAN. */
 static double hbb_round(double v) { return round(v * 100.0) / 100.0; }
 
-/* hbb_agent_count is collectd's count-<status> value, else agents.json's
- * counts.<status>, else NAN. */
-static double hbb_agent_count(const hb_body_in_t *in, int i) {
+double hb_body_agent_count(const hb_body_in_t *in, int i) {
   if (!isnan(in->fig->agents[i]))
     return in->fig->agents[i];
   long long v;
@@ -59,18 +44,10 @@ static double hbb_agent_count(const hb_body_in_t *in, int i) {
   return NAN;
 }
 
-hb_status_t hb_body_status(const hb_body_in_t *in) {
+qf_status_t hb_body_status(const hb_body_in_t *in) {
   const qf_res_t *u = &in->fig->usage;
   bool current = !in->offline && hb_figures_complete(in->fig);
-  switch (qf_status_decide(current, u->cpu_percent, u->memory_percent)) {
-  case QF_STATUS_ONLINE:
-    return HB_STATUS_ONLINE;
-  case QF_STATUS_DEGRADED:
-    return HB_STATUS_DEGRADED;
-  case QF_STATUS_OFFLINE:
-    break;
-  }
-  return HB_STATUS_OFFLINE;
+  return qf_status_decide(current, u->cpu_percent, u->memory_percent);
 }
 
 /* hbb_knum writes key: v (two decimals) unless v is unknown. */
@@ -120,7 +97,7 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
   const hb_figures_t *f = in->fig;
   qf_jw_kint(w, "heartbeat_id", in->heartbeat_id);
   qf_jw_kstr(w, "swarm_id", in->swarm_id);
-  qf_jw_kstr(w, "status", hb_status_name(hb_body_status(in)));
+  qf_jw_kstr(w, "status", qf_status_name(hb_body_status(in)));
   /* The backend answers 400 unless all three are numbers: all or none. */
   if (!isnan(f->usage.cpu_percent) && !isnan(f->usage.memory_percent) &&
       !isnan(f->usage.disk_percent)) {
@@ -131,7 +108,7 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
     qf_jw_kdouble(w, "disk_percent", hbb_round(f->usage.disk_percent));
     qf_jw_obj_close(w); /* END health_status */
   }
-  hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
+  hbb_kcount(w, "active_agents", hb_body_agent_count(in, HB_AG_ACTIVE));
   yajl_val doc = hbb_project_doc(in);
   yajl_val completion =
       hbb_synced(doc) ? qf_json_get(doc, "completion") : NULL;
@@ -212,16 +189,16 @@ static void hbb_agents_status(qf_jw_t *w, yajl_val list) {
 static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
   qf_jw_key(w, "agents"); /* BEGIN agents */
   qf_jw_obj_open(w);
-  hbb_kcount(w, "active_agents", hbb_agent_count(in, HB_AG_ACTIVE));
-  hbb_kcount(w, "total_agents", hbb_agent_count(in, HB_AG_TOTAL));
+  hbb_kcount(w, "active_agents", hb_body_agent_count(in, HB_AG_ACTIVE));
+  hbb_kcount(w, "total_agents", hb_body_agent_count(in, HB_AG_TOTAL));
   bool any = false;
   for (int i = 0; i < HB_AG_TOTAL && !any; i++)
-    any = !isnan(hbb_agent_count(in, i));
+    any = !isnan(hb_body_agent_count(in, i));
   if (any) {
     qf_jw_key(w, "by_status"); /* BEGIN by_status */
     qf_jw_obj_open(w);
     for (int i = 0; i < HB_AG_TOTAL; i++)
-      hbb_kcount(w, hb_agent_status_names[i], hbb_agent_count(in, i));
+      hbb_kcount(w, hb_agent_status_names[i], hb_body_agent_count(in, i));
     qf_jw_obj_close(w); /* END by_status */
   }
   yajl_val list = qf_json_get(in->agents, "agents");

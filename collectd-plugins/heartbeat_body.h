@@ -5,6 +5,7 @@
 
 #include "heartbeat_metrics.h"
 #include "heartbeat_project.h"
+#include "qf_status.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,15 +17,6 @@
 #define HB_BODY_MAX_ANOMALIES 3 /* active anomalies listed in one heartbeat */
 /* Flagged issues listed in one heartbeat: those hb_project_t keeps. */
 #define HB_BODY_MAX_FLAGGED HB_PROJECT_MAX_FLAGGED
-
-/* The only status values the backend's database accepts. */
-typedef enum hb_status_e {
-  HB_STATUS_ONLINE,
-  HB_STATUS_DEGRADED,
-  HB_STATUS_OFFLINE
-} hb_status_t;
-
-const char *hb_status_name(hb_status_t s);
 
 typedef struct hb_body_in_s {
   long long heartbeat_id;
@@ -47,7 +39,11 @@ typedef struct hb_body_in_s {
  * applies too: offline when stopping or cpu, memory or disk is not
  * current; else degraded when cpu or memory is above 90 %; else online.
  * Agents, flags and delivery trouble go in "attention", not here. */
-hb_status_t hb_body_status(const hb_body_in_t *in);
+qf_status_t hb_body_status(const hb_body_in_t *in);
+
+/* hb_body_agent_count is collectd's count-<status> value for slot i
+ * (HB_AG_*), else agents.json's counts.<status>, else NAN. */
+double hb_body_agent_count(const hb_body_in_t *in, int i);
 
 /* hb_body_build renders the heartbeat into a new buffer the caller frees.
  * What is unknown is left out (or an empty object), never invented.

@@ -6,7 +6,10 @@
 #ifndef QF_STATUS_H
 #define QF_STATUS_H
 
+#include "qf_json.h"
+
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Above this cpu or memory percentage the backend's poller stores
  * "degraded" whatever we say; so do we. */
@@ -27,5 +30,40 @@ qf_status_t qf_status_decide(bool current, double cpu_percent,
 
 /* qf_status_name is "online", "degraded" or "offline". */
 const char *qf_status_name(qf_status_t s);
+
+/* Why a swarm needs an operator besides its status (the "attention"
+ * object of the heartbeat body and of /status): short sentences, at most
+ * QF_ATTENTION_MAX (every reason below fits). */
+#define QF_ATTENTION_MAX 8
+#define QF_ATTENTION_TEXT 160
+
+typedef struct qf_attention_s {
+  char text[QF_ATTENTION_MAX][QF_ATTENTION_TEXT];
+  size_t n;
+} qf_attention_t;
+
+/* The counts both doors turn into reasons; NAN or below 0.5: nothing to
+ * say. */
+typedef struct qf_attention_counts_s {
+  double agents_failed, agents_dead, agents_stale;
+  double flagged;   /* issues flagged for a human */
+  double backlog;   /* heartbeats waiting in a spool */
+  double set_aside; /* heartbeats a backend refused for good */
+  bool budget_exhausted; /* the request budget cannot carry them all */
+} qf_attention_counts_t;
+
+/* qf_attention_add appends reason (cut to QF_ATTENTION_TEXT) if room is
+ * left. */
+void qf_attention_add(qf_attention_t *a, const char *reason);
+
+/* qf_attention_counts appends, in this order, "<n> agent(s) failed|dead|
+ * stale", "<n> issue(s) flagged for a human", "<n> heartbeat(s) waiting in
+ * the spool", "<n> heartbeat(s) set aside (refused by a backend)" and
+ * "request budget cannot carry every heartbeat". */
+void qf_attention_counts(qf_attention_t *a, const qf_attention_counts_t *c);
+
+/* qf_attention_write writes "attention": {"needed": bool, "reasons":
+ * [...]}. */
+void qf_attention_write(qf_jw_t *w, const qf_attention_t *a);
 
 #endif

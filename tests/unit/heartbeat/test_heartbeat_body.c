@@ -273,21 +273,21 @@ static void test_status_rules(void **state) {
   (void)state;
   hb_figures_t f = full_figures();
   hb_body_in_t in = base_in(&f);
-  assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
+  assert_int_equal(hb_body_status(&in), QF_STATUS_ONLINE);
   f.agents[HB_AG_DEAD] = 1;
-  assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
+  assert_int_equal(hb_body_status(&in), QF_STATUS_ONLINE);
   f.usage.cpu_percent = 99.9;
-  assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
+  assert_int_equal(hb_body_status(&in), QF_STATUS_DEGRADED);
   f.usage.cpu_percent = 90.0; /* the poller's bound is "above 90" */
-  assert_int_equal(hb_body_status(&in), HB_STATUS_ONLINE);
+  assert_int_equal(hb_body_status(&in), QF_STATUS_ONLINE);
   f.usage.memory_percent = 90.5;
-  assert_int_equal(hb_body_status(&in), HB_STATUS_DEGRADED);
+  assert_int_equal(hb_body_status(&in), QF_STATUS_DEGRADED);
   f.usage.disk_percent = NAN;
-  assert_int_equal(hb_body_status(&in), HB_STATUS_OFFLINE);
+  assert_int_equal(hb_body_status(&in), QF_STATUS_OFFLINE);
   f.usage.disk_percent = 10;
   in.offline = true;
-  assert_int_equal(hb_body_status(&in), HB_STATUS_OFFLINE);
-  assert_string_equal(hb_status_name(HB_STATUS_OFFLINE), "offline");
+  assert_int_equal(hb_body_status(&in), QF_STATUS_OFFLINE);
+  assert_string_equal(qf_status_name(QF_STATUS_OFFLINE), "offline");
 }
 
 /* "attention" names dead agents, flags, backlog, set-aside records and the
