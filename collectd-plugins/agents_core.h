@@ -53,6 +53,9 @@ typedef struct agents_agent_s {
   char *file; /* base name inside AgentDir */
   agents_filekey_t key;
   char instance[AGENTS_NAME_MAX + 1]; /* sanitised name */
+  /* In a result: the strings belong to the scan cache (agents_scan.h),
+   * which outlives the result; freeing the result leaves them. */
+  bool borrowed;
   /* derived by agents_derive */
   agents_status_t status;
   agents_liveness_t liveness;
@@ -123,6 +126,10 @@ void agents_derive(agents_agent_t *a, time_t now, long long stale_after,
  * zeroed, on -ENOMEM the caller still owns it. */
 int agents_result_add_agent(agents_result_t *r, agents_agent_t *a,
                             const char *file, const agents_filekey_t *key);
+/* agents_result_add_borrowed adds a shallow copy of the parsed *a (file
+ * and key set) whose strings stay owned by the caller, who keeps them
+ * until r is freed. 0 or -ENOMEM. */
+int agents_result_add_borrowed(agents_result_t *r, const agents_agent_t *a);
 /* agents_result_add_invalid records file as invalid for error; copies
  * both (repairing invalid UTF-8). 0 or -ENOMEM. */
 int agents_result_add_invalid(agents_result_t *r, const char *file,

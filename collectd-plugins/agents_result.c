@@ -5,41 +5,53 @@
 #include "qf_json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* ar_zombie tells whether /proc says pid has exited but is not yet reaped:
- * kill() still succeeds for it, yet the agent is gone. Without /proc the
- * answer is "no". */
-static bool ar_zombie(long long pid) {
+/* ar_proc_state reads the state letter of /proc/<pid>/stat into *state:
+ * 0, or the negative errno of opening it (-ENOENT: no such process, or no
+ * /proc). Plain open/read: no stdio buffer for 1,000 pids a read. */
+static int ar_proc_state(long long pid, char *state) {
   char path[64], buf[512];
   snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
-  FILE *f = fopen(path, "re");
-  if (f == NULL)
-    return false;
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  ssize_t n;
+  do
+    n = read(fd, buf, sizeof(buf) - 1);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
   /* "pid (comm) S ...": comm may hold spaces and parentheses. */
   char *p = strrchr(buf, ')');
-  if (p == NULL || p[1] != ' ')
-    return false;
-  return p[2] == 'Z' || p[2] == 'X';
+  *state = p != NULL && p[1] == ' ' ? p[2] : '?';
+  return 0;
 }
 
+/* A process whose /proc/<pid>/stat opens exists (kill() would succeed or
+ * say EPERM), so that read alone answers, a zombie (exited, not yet
+ * reaped: kill() still succeeds for it) counting as gone. Only when it
+ * does not open (the process is gone, /proc is missing, or hidepid hides
+ * another user's process) does kill() decide, with no zombie check. */
 int agents_pid_alive(long long pid) {
   if (pid <= 0 || pid > INT_MAX)
     return -EINVAL;
+  char state;
+  if (ar_proc_state(pid, &state) == 0)
+    return state == 'Z' || state == 'X' ? 0 : 1;
   if (kill((pid_t)pid, 0) != 0) {
     if (errno == ESRCH)
       return 0;
     if (errno != EPERM) /* EPERM: it exists, owned by someone else */
       return -errno;
   }
-  return ar_zombie(pid) ? 0 : 1;
+  return 1;
 }
 
 void agents_derive(agents_agent_t *a, time_t now, long long stale_after,
@@ -106,6 +118,25 @@ int agents_result_add_agent(agents_result_t *r, agents_agent_t *a,
   return 0;
 }
 
+int agents_result_add_borrowed(agents_result_t *r, const agents_agent_t *a) {
+  void *arr = r->agents;
+  if (ar_grow(&arr, &r->cap_agents, r->n_agents, sizeof(*r->agents)) != 0)
+    return -ENOMEM;
+  r->agents = arr;
+  r->agents[r->n_agents] = *a;
+  r->agents[r->n_agents++].borrowed = true;
+  return 0;
+}
+
+/* ar_agent_free frees an agent of a result unless its strings are
+ * borrowed. */
+static void ar_agent_free(agents_agent_t *a) {
+  if (a->borrowed)
+    memset(a, 0, sizeof(*a));
+  else
+    agents_agent_free(a);
+}
+
 int agents_result_add_invalid(agents_result_t *r, const char *file,
                               const char *error, const agents_filekey_t *key,
                               bool quiet) {
@@ -165,7 +196,7 @@ static int ar_clash(agents_result_t *r, agents_agent_t *dup,
            "in %s",
            qdup, keep->instance, qkeep, keep->file);
   int status = agents_result_add_invalid(r, dup->file, err, &dup->key, false);
-  agents_agent_free(dup);
+  ar_agent_free(dup);
   return status;
 }
 
@@ -208,7 +239,7 @@ int agents_result_finish(agents_result_t *r, time_t now, long long stale_after,
 
 void agents_result_free(agents_result_t *r) {
   for (size_t i = 0; i < r->n_agents; i++)
-    agents_agent_free(&r->agents[i]);
+    ar_agent_free(&r->agents[i]);
   for (size_t i = 0; i < r->n_invalid; i++) {
     free(r->invalid[i].file);
     free(r->invalid[i].error);

@@ -5,7 +5,7 @@
  * transitions once, warns once per bad file, and writes agents.json.
  *
  * The logic lives in agents_*.c (no collectd symbol, unit tested); this file
- * is only the collectd glue: config, directory scan, dispatch, logging.
+ * is only the collectd glue: config, dispatch, notifications, logging.
  **/
 
 #include "collectd.h"
@@ -16,6 +16,7 @@
 #include "utils_time.h"
 
 #include "agents_core.h"
+#include "agents_scan.h"
 #include "agents_track.h"
 #include "plugin_config.h"
 #include "qf_buf.h"
@@ -23,10 +24,8 @@
 #include "qf_json.h"
 #include "qf_snapshot.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
-#include <sys/stat.h>
 
 #define QA_PLUGIN "qiflow_agents"
 #define QA_SNAPSHOT "agents.json"
@@ -61,6 +60,7 @@ typedef struct qa_config_s {
 typedef struct qa_state_s {
   agents_track_t track;   /* last status per agent */
   agents_warned_t warned; /* bad files already warned about */
+  agents_scan_t scan;     /* the last read's parses and scratch */
   int dir_error;          /* errno of the AgentDir failure warned about */
   bool over_limit;        /* the too-many-files warning was given */
   c_complain_t write_complaint;
@@ -187,129 +187,6 @@ static int qa_init(void) {
   return 0;
 }
 
-/* qa_is_agent_file tells whether a directory entry may be an agent file:
- * "*.json", not hidden (editors' and writers' temporaries are). */
-static bool qa_is_agent_file(const char *name) {
-  size_t n = strlen(name);
-  return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".json") == 0;
-}
-
-static int qa_cmp_names(const void *x, const void *y) {
-  return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-static void qa_names_free(char **names, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
-}
-
-/* qa_list collects AgentDir's agent file names, sorted (so the first file
- * of duplicate agents is stable). 0 or a negative errno. */
-static int qa_list(char ***out, size_t *count) {
-  DIR *d = opendir(qa_cfg.agent_dir);
-  if (d == NULL)
-    return -errno;
-  char **names = NULL;
-  size_t n = 0, cap = 0;
-  int status = 0;
-  struct dirent *de;
-  while (status == 0 && (de = readdir(d)) != NULL) {
-    if (!qa_is_agent_file(de->d_name))
-      continue;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 32;
-      char **p = realloc(names, ncap * sizeof(*p));
-      if (p == NULL) {
-        status = -ENOMEM;
-        break;
-      }
-      names = p;
-      cap = ncap;
-    }
-    names[n] = strdup(de->d_name);
-    status = names[n] != NULL ? 0 : -ENOMEM;
-    n += names[n] != NULL;
-  }
-  closedir(d);
-  if (status != 0) {
-    qa_names_free(names, n);
-    return status;
-  }
-  if (n > 1)
-    qsort(names, n, sizeof(*names), qa_cmp_names);
-  *out = names;
-  *count = n;
-  return 0;
-}
-
-/* qa_key copies what identifies this version of a file. */
-static void qa_key(const struct stat *st, agents_filekey_t *key) {
-  key->dev = st->st_dev;
-  key->ino = st->st_ino;
-  key->size = st->st_size;
-  key->mtime = st->st_mtim;
-}
-
-/* qa_parse_text turns one file's text into an agent of r, or an invalid
- * entry. 0 or -ENOMEM. */
-static int qa_parse_text(agents_result_t *r, const char *name, const char *text,
-                         size_t len, const agents_filekey_t *key) {
-  char err[AGENTS_ERROR_MAX];
-  agents_agent_t a;
-  if (strlen(text) != len)
-    return agents_result_add_invalid(r, name, "contains a NUL byte", key,
-                                     false);
-  int status = agents_parse(text, &a, err, sizeof(err));
-  if (status == -EINVAL)
-    return agents_result_add_invalid(r, name, err, key, false);
-  if (status != 0)
-    return status;
-  status = agents_result_add_agent(r, &a, name, key);
-  if (status != 0)
-    agents_agent_free(&a);
-  return status;
-}
-
-/* qa_load reads one agent file into r. The lstat check refuses anything
- * but a regular file before opening it (opening a device can have side
- * effects); qf_file_read repeats the check on the open descriptor, never
- * follows a symlink and never waits (O_NONBLOCK). A file that vanished
- * meanwhile is no file. 0 or -ENOMEM. */
-static int qa_load(agents_result_t *r, const char *name) {
-  char path[4096], err[AGENTS_ERROR_MAX];
-  agents_filekey_t key = {0};
-  struct stat st;
-  if (qf_path_join(path, sizeof(path), qa_cfg.agent_dir, name) != 0)
-    return agents_result_add_invalid(r, name, "path too long", &key, false);
-  if (lstat(path, &st) != 0) {
-    if (errno == ENOENT)
-      return 0;
-    qf_err(err, sizeof(err), "lstat %s: %s", path, STRERRNO);
-    return agents_result_add_invalid(r, name, err, &key, false);
-  }
-  qa_key(&st, &key);
-  if (S_ISLNK(st.st_mode))
-    return agents_result_add_invalid(r, name, "is a symbolic link", &key,
-                                     false);
-  if (!S_ISREG(st.st_mode))
-    return agents_result_add_invalid(r, name, "not a regular file", &key,
-                                     false);
-  char *text = NULL;
-  size_t len = 0;
-  int status = qf_file_read(path, AGENTS_FILE_MAX, QF_READ_NOFOLLOW, &text,
-                            &len, err, sizeof(err));
-  if (status == -ENOENT)
-    return 0;
-  if (status == -ENOMEM)
-    return status;
-  if (status != 0)
-    return agents_result_add_invalid(r, name, err, &key, false);
-  status = qa_parse_text(r, name, text, len, &key);
-  free(text);
-  return status;
-}
-
 /* qa_dir_failed warns once per kind of AgentDir failure; the warning
  * comes again only after the directory was readable in between. */
 static void qa_dir_failed(int status) {
@@ -340,10 +217,10 @@ static void qa_limit(size_t n) {
 /* qa_scan fills r from AgentDir and sets *unread to the agent files left
  * unread by MaxAgentFiles. Returns 0, or the negative errno of a directory
  * that cannot be read (r then holds no agents). */
-static int qa_scan(agents_result_t *r, size_t *unread) {
-  char **names = NULL;
-  size_t n = 0;
-  int status = qa_list(&names, &n);
+static int qa_scan(agents_result_t *r, time_t now, size_t *unread) {
+  agents_scan_t *s = &qa_st.scan;
+  int status =
+      agents_scan(s, qa_cfg.agent_dir, (size_t)qa_cfg.max_files, now, r);
   if (status != 0) {
     qa_dir_failed(status);
     return status;
@@ -351,20 +228,13 @@ static int qa_scan(agents_result_t *r, size_t *unread) {
   if (qa_st.dir_error != 0)
     INFO(QA_PLUGIN " plugin: AgentDir %s is readable again", qa_cfg.agent_dir);
   qa_st.dir_error = 0;
-  qa_limit(n);
-  size_t max = (size_t)qa_cfg.max_files;
-  *unread = n > max ? n - max : 0;
-  for (size_t i = 0; i < n && status == 0; i++) {
-    if (i < max)
-      status = qa_load(r, names[i]);
-    else /* covered by qa_limit's one warning */
-      status = agents_result_add_invalid(r, names[i],
-                                         "not read: over MaxAgentFiles",
-                                         NULL, /* quiet = */ true);
-  }
-  qa_names_free(names, n);
-  if (status != 0)
-    ERROR(QA_PLUGIN " plugin: reading AgentDir: %s", STRERROR(-status));
+  qa_limit(s->files);
+  *unread = s->unread;
+  if (s->load_error != 0)
+    ERROR(QA_PLUGIN " plugin: reading AgentDir: %s",
+          STRERROR(-s->load_error));
+  DEBUG(QA_PLUGIN " plugin: %zu agent files, %zu parsed, %zu unchanged",
+        s->files, s->parsed, s->reused);
   return 0; /* what was read is still worth reporting */
 }
 
@@ -513,7 +383,7 @@ static int qa_read(void) {
   time_t now = time(NULL);
   agents_result_t r = {0};
   size_t unread = 0;
-  int dir_status = qa_scan(&r, &unread);
+  int dir_status = qa_scan(&r, now, &unread);
   agents_pid_alive_fn alive = qa_cfg.process_check ? agents_pid_alive : NULL;
   if (agents_result_finish(&r, now, qa_cfg.stale_after, alive) != 0)
     ERROR(QA_PLUGIN " plugin: out of memory resolving duplicate agents");
@@ -534,6 +404,7 @@ static int qa_read(void) {
 static int qa_shutdown(void) {
   agents_track_free(&qa_st.track);
   agents_warned_free(&qa_st.warned);
+  agents_scan_free(&qa_st.scan);
   sfree(qa_cfg.agent_dir);
   sfree(qa_cfg.state_dir);
   return 0;
