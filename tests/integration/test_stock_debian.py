@@ -249,7 +249,9 @@ def check_stack(site, tmp_path):
             lambda fake: [b for b in fake.delivered() if healthy_body(b)], 30)
         assert bodies, site.backend.records
         qfstack.validate(bodies[-1], "heartbeat-body")
-        assert bodies[-1]["status"] == "online", bodies[-1]
+        health = bodies[-1]["health_status"]
+        assert bodies[-1]["status"] == qfstack.backend_status(
+            health["cpu_percent"], health["memory_percent"]), bodies[-1]
         assert bodies[-1]["resources"]["disk_percent"] > 0
         listval = collectd.listval()
     finally:
