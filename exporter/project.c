@@ -317,7 +317,7 @@ static void pj_flat(qf_jw_t *w, yajl_val comp) {
 
 /* pj_completion renders the /project/completion body of p into *body.
  * Before the first full listing (qfx_project_synced) the figures are
- * null, as without project.json. */
+ * null, as without project.json; sync_state says which it is. */
 static int pj_completion(const qfx_project_t *p, char **body, size_t *len) {
   static const char *const counts[] = {
       "completion_percentage", "total_issues", "completed_issues",
@@ -345,6 +345,7 @@ static int pj_completion(const qfx_project_t *p, char **body, size_t *len) {
   pj_kstr(&w, doc, "estimated_completion_date");
   pj_velocity(&w, doc);
   pj_kstr(&w, doc, "last_sync");
+  qfx_render_sync(&w, doc);
   qf_jw_kstr(&w, "last_updated", qf_json_get_str(doc, "updated_at"));
   qf_jw_obj_close(&w); /* END data */
   qf_jw_obj_close(&w);

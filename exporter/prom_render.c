@@ -119,6 +119,53 @@ static void pr_agents(const qfx_model_t *m, qfx_prom_t *p) {
   }
 }
 
+/* pr_sync_state writes qiflow_github_sync_state{state} (1 for the
+ * current one of never/ok/failing, 0 for the others); nothing when
+ * project.json does not say (an older qiflow_github). */
+static void pr_sync_state(const qfx_model_t *m, qfx_prom_t *p) {
+  static const char *const states[] = {"never", "ok", "failing"};
+  const char *now = qfx_project_sync_state(m->project);
+  if (now == NULL)
+    return;
+  qfx_prom_family(p, "qiflow_github_sync_state", "gauge", NULL,
+                  "1 for qiflow_github's sync state: never (no full listing "
+                  "yet, the figures are not the repository's), ok, failing.");
+  for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+    const char *labels[] = {"state", states[i], NULL};
+    qfx_prom_sample(p, labels, strcmp(now, states[i]) == 0 ? 1 : 0);
+  }
+}
+
+/* pr_part_listed tells whether project.json lists part as unavailable. */
+static bool pr_part_listed(yajl_val project, const char *part) {
+  size_t n = qfx_project_unavailable_count(project);
+  for (size_t i = 0; i < n; i++) {
+    const char *listed =
+        qf_json_get_str(qfx_project_unavailable(project, i), "part");
+    if (listed != NULL && strcmp(listed, part) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* pr_parts writes qiflow_github_part_available{part}: 0 for each optional
+ * part GitHub refused with a permission 403 (github.unavailable), 1 for
+ * the others; nothing when project.json has no such list (an older
+ * qiflow_github). */
+static void pr_parts(const qfx_model_t *m, qfx_prom_t *p) {
+  if (!YAJL_IS_ARRAY(
+          qf_json_get(qf_json_get(m->project, "github"), "unavailable")))
+    return;
+  qfx_prom_family(p, "qiflow_github_part_available", "gauge", NULL,
+                  "0 while GitHub refuses an optional part of the sync with a "
+                  "permission 403 (its figures are missing), else 1.");
+  for (size_t i = 0; i < QFX_GH_PARTS; i++) {
+    const char *labels[] = {"part", qfx_gh_parts[i], NULL};
+    qfx_prom_sample(p, labels,
+                    pr_part_listed(m->project, qfx_gh_parts[i]) ? 0 : 1);
+  }
+}
+
 /* pr_github writes the repository's figures; the issue counts only once
  * the first full listing finished (qfx_project_synced), as in the JSON. */
 static void pr_github(const qfx_model_t *m, qfx_prom_t *p) {
@@ -151,6 +198,8 @@ static void pr_github(const qfx_model_t *m, qfx_prom_t *p) {
   pr_gauge(p, "qiflow_github_sync_failing", NULL,
            "1 when qiflow_github's last sync attempt failed.",
            qf_json_get_str(m->project, "last_error") != NULL ? 1 : 0);
+  pr_sync_state(m, p);
+  pr_parts(m, p);
 }
 
 /* pr_project writes the project's figures, none before the first full

@@ -193,6 +193,60 @@ bool qfx_project_synced(yajl_val project) {
   return qf_json_get_str(project, "last_sync") != NULL;
 }
 
+const char *const qfx_gh_parts[QFX_GH_PARTS] = {
+    "ci_runs", "pull_request_detail", "issue_events"};
+
+const char *qfx_project_sync_state(yajl_val project) {
+  static const char *const states[] = {"never", "ok", "failing"};
+  const char *s = qf_json_get_str(project, "sync_state");
+  for (size_t i = 0; s != NULL && i < sizeof(states) / sizeof(states[0]); i++)
+    if (strcmp(s, states[i]) == 0)
+      return states[i];
+  return NULL;
+}
+
+/* rd_unavailable_list is project.json's github.unavailable, NULL when it
+ * is no list. */
+static yajl_val rd_unavailable_list(yajl_val project) {
+  yajl_val list = qf_json_get(qf_json_get(project, "github"), "unavailable");
+  return YAJL_IS_ARRAY(list) ? list : NULL;
+}
+
+size_t qfx_project_unavailable_count(yajl_val project) {
+  yajl_val list = rd_unavailable_list(project);
+  return list != NULL ? list->u.array.len : 0;
+}
+
+yajl_val qfx_project_unavailable(yajl_val project, size_t i) {
+  static const char *const keys[] = {"part", "reason", "since", "retry_at"};
+  yajl_val list = rd_unavailable_list(project);
+  if (list == NULL || i >= list->u.array.len)
+    return NULL;
+  yajl_val u = list->u.array.values[i];
+  for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+    if (qf_json_get_str(u, keys[k]) == NULL)
+      return NULL;
+  return u;
+}
+
+void qfx_render_sync(qf_jw_t *w, yajl_val project) {
+  static const char *const keys[] = {"part", "reason", "since", "retry_at"};
+  size_t n = qfx_project_unavailable_count(project);
+  qf_jw_kstr(w, "sync_state", qfx_project_sync_state(project));
+  qf_jw_key(w, "unavailable");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < n; i++) {
+    yajl_val u = qfx_project_unavailable(project, i);
+    if (u == NULL)
+      continue;
+    qf_jw_obj_open(w);
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+      rd_kstr(w, u, keys[k]);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
+}
+
 /* rd_github writes the GitHub figures of project.json, {"enabled": false}
  * without it (no repository is tracked). Before the first full listing
  * the issue counts are null: project.json's zeros are not the
@@ -218,6 +272,7 @@ static void rd_github(const qfx_model_t *m, qf_jw_t *w) {
     rd_kstr(w, m->project, "last_sync");
     rd_kstr(w, m->project, "last_error");
     rd_sync_age(m, w);
+    qfx_render_sync(w, m->project);
   }
   qf_jw_obj_close(w); /* END github */
 }
@@ -356,7 +411,8 @@ static const char *rd_monitor_url(const qfx_model_t *m) {
   return qf_json_get_str(backends->u.array.values[0], "url");
 }
 
-/* rd_agent_sections writes the collectd, heartbeat and github objects. */
+/* rd_agent_sections writes the collectd, heartbeat and github objects
+ * (github with the sync state and the unavailable parts, as /status). */
 static void rd_agent_sections(const qfx_model_t *m, qf_jw_t *w) {
   qf_jw_key(w, "collectd"); /* BEGIN collectd */
   qf_jw_obj_open(w);
@@ -371,6 +427,7 @@ static void rd_agent_sections(const qfx_model_t *m, qf_jw_t *w) {
     rd_kstr(w, m->project, "repository");
     rd_kstr(w, m->project, "last_sync");
     rd_kstr(w, m->project, "last_error");
+    qfx_render_sync(w, m->project);
   }
   qf_jw_obj_close(w); /* END github */
 }

@@ -60,6 +60,25 @@ void qfx_render_velocity(qf_jw_t *w, yajl_val velocity);
  * are zeros that are not the repository's, and the responses serve null. */
 bool qfx_project_synced(yajl_val project);
 
+/* The optional parts of qiflow_github's sync a permission 403 can make
+ * unavailable (project.json github.unavailable[].part). */
+#define QFX_GH_PARTS 3
+extern const char *const qfx_gh_parts[QFX_GH_PARTS];
+/* qfx_project_sync_state is project.json's sync_state ("never", "ok",
+ * "failing"); NULL without project.json or from an older qiflow_github
+ * that did not write it (unknown). */
+const char *qfx_project_sync_state(yajl_val project);
+/* qfx_project_unavailable_count is the length of project.json's
+ * github.unavailable (the parts GitHub refused with a permission 403), 0
+ * without one; qfx_project_unavailable is its entry i when it is whole
+ * ({part, reason, since, retry_at}, all strings), else NULL. */
+size_t qfx_project_unavailable_count(yajl_val project);
+yajl_val qfx_project_unavailable(yajl_val project, size_t i);
+/* qfx_render_sync writes "sync_state" (or null, see
+ * qfx_project_sync_state) and "unavailable": the whole entries of
+ * project.json's github.unavailable, [] without any. */
+void qfx_render_sync(qf_jw_t *w, yajl_val project);
+
 /* heartbeat.json counts as fresh for this many of its intervals plus the
  * slack (qiflow_heartbeat rewrites it after every heartbeat and every
  * delivery attempt; the slack covers a delivery's timeouts). */

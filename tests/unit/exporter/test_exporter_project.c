@@ -269,6 +269,63 @@ static void test_completion_body(void **state) {
   yajl_tree_free(d);
 }
 
+/* data_len is the length of the list or object at data[key]. */
+static size_t data_len(yajl_val d, const char *key) {
+  yajl_val v = qf_json_get(qf_json_get(d, "data"), key);
+  if (YAJL_IS_ARRAY(v))
+    return v->u.array.len;
+  fail_msg("data.%s is not a list", key);
+  return 0;
+}
+
+static void test_completion_sync_state(void **state) {
+  (void)state; /* unused */
+  /* Never synced, actions/runs refused: the numbers are null, and the
+   * body says why (never) and what is missing (ci_runs). */
+  yajl_val d = completion_body(
+      "{\"repository\": \"owner/repo\", \"last_sync\": null,"
+      " \"sync_state\": \"never\", \"github\": {\"unavailable\": ["
+      "  {\"part\": \"ci_runs\", \"reason\": \"HTTP 403: Resource not "
+      "accessible by personal access token\", \"since\": "
+      "\"2026-11-27T09:00:00Z\", \"retry_at\": \"2026-11-27T10:00:00Z\"}]},"
+      " \"completion\": {\"completion_percentage\": 0, \"total_issues\": 0,"
+      "  \"completed_issues\": 0}, \"issues\": []}");
+  yajl_val data = qf_json_get(d, "data");
+  assert_true(YAJL_IS_NULL(qf_json_get(data, "total_issues")));
+  assert_true(YAJL_IS_NULL(qf_json_get(qf_json_get(d, "issues"), "total")));
+  assert_string_equal(qf_json_get_str(data, "sync_state"), "never");
+  assert_int_equal(data_len(d, "unavailable"), 1);
+  yajl_val u = qf_json_get(data, "unavailable")->u.array.values[0];
+  assert_int_equal(u->u.object.len, 4);
+  assert_string_equal(qf_json_get_str(u, "part"), "ci_runs");
+  assert_string_equal(qf_json_get_str(u, "retry_at"), "2026-11-27T10:00:00Z");
+  yajl_tree_free(d);
+
+  /* Synced and empty: zeros are the repository's, the state says ok. */
+  d = completion_body(
+      "{\"repository\": \"owner/repo\", \"last_sync\": "
+      "\"2026-11-27T09:59:00Z\", \"sync_state\": \"ok\", \"github\": "
+      "{\"unavailable\": []}, \"completion\": {\"completion_percentage\": 0,"
+      " \"total_issues\": 0, \"completed_issues\": 0}, \"issues\": []}");
+  long long v = -1;
+  data = qf_json_get(d, "data");
+  assert_int_equal(qf_json_get_int(data, "total_issues", &v), 0);
+  assert_int_equal(v, 0);
+  assert_string_equal(qf_json_get_str(data, "sync_state"), "ok");
+  assert_int_equal(data_len(d, "unavailable"), 0);
+  yajl_tree_free(d);
+
+  /* Without project.json, and from an older qiflow_github: unknown. */
+  const char *unknown[] = {NULL, project_json};
+  for (size_t i = 0; i < 2; i++) {
+    d = completion_body(unknown[i]);
+    assert_true(YAJL_IS_NULL(qf_json_get(qf_json_get(d, "data"),
+                                         "sync_state")));
+    assert_int_equal(data_len(d, "unavailable"), 0);
+    yajl_tree_free(d);
+  }
+}
+
 static void test_empty_project_pages(void **state) {
   (void)state; /* unused */
   qfx_project_t *p = build_ok(NULL);
@@ -475,6 +532,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_completion_and_prune, setup,
                                       teardown),
       cmocka_unit_test(test_completion_body),
+      cmocka_unit_test(test_completion_sync_state),
       cmocka_unit_test(test_empty_project_pages),
       cmocka_unit_test(test_broken_text),
       cmocka_unit_test(test_many_blocks),

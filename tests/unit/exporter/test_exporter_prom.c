@@ -239,11 +239,52 @@ static void test_render(void **state) {
   free(text);
 }
 
+static void test_render_sync(void **state) {
+  (void)state; /* unused */
+  /* Never synced, actions/runs refused: the state set says never, ci_runs
+   * is unavailable and the other parts available. */
+  char *text = render_model(
+      false, "{\"repository\": \"o/r\", \"last_sync\": null, \"sync_state\":"
+             " \"never\", \"github\": {\"unavailable\": [{\"part\": "
+             "\"ci_runs\", \"reason\": \"HTTP 403\", \"since\": "
+             "\"1970-01-01T00:10:00Z\", \"retry_at\": "
+             "\"1970-01-01T01:10:00Z\"}]}}");
+  assert_non_null(strstr(
+      text, "# TYPE qiflow_github_sync_state gauge\n"
+            "qiflow_github_sync_state{state=\"never\"} 1\n"
+            "qiflow_github_sync_state{state=\"ok\"} 0\n"
+            "qiflow_github_sync_state{state=\"failing\"} 0\n"));
+  assert_non_null(strstr(
+      text, "# TYPE qiflow_github_part_available gauge\n"
+            "qiflow_github_part_available{part=\"ci_runs\"} 0\n"
+            "qiflow_github_part_available{part=\"pull_request_detail\"} 1\n"
+            "qiflow_github_part_available{part=\"issue_events\"} 1\n"));
+  free(text);
+  /* Synced, nothing refused; an entry lacking its reason is no entry. */
+  text = render_model(
+      true, "{\"repository\": \"o/r\", \"last_sync\": "
+            "\"1970-01-01T00:10:00Z\", \"sync_state\": \"ok\", \"github\": "
+            "{\"unavailable\": [{\"part\": \"issue_events\"}]}}");
+  assert_non_null(strstr(text, "\nqiflow_github_sync_state{state=\"ok\"} 1\n"));
+  assert_non_null(strstr(
+      text, "\nqiflow_github_part_available{part=\"ci_runs\"} 1\n"
+            "qiflow_github_part_available{part=\"pull_request_detail\"} 1\n"
+            "qiflow_github_part_available{part=\"issue_events\"} 1\n"));
+  free(text);
+  /* An older qiflow_github's file says neither: no such families. */
+  text = render_model(false, "{\"repository\": \"o/r\", \"last_sync\": null,"
+                             " \"sync_state\": \"later\", \"github\": {}}");
+  assert_null(strstr(text, "qiflow_github_sync_state"));
+  assert_null(strstr(text, "qiflow_github_part_available"));
+  free(text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text_004),   cmocka_unit_test(test_openmetrics),
       cmocka_unit_test(test_empty),      cmocka_unit_test(test_numbers),
       cmocka_unit_test(test_negotiation), cmocka_unit_test(test_render),
+      cmocka_unit_test(test_render_sync),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -350,7 +350,10 @@ static void test_agent_status(void **state) {
   assert_int_equal(len_of(d, "data/heartbeat/backends"), 1);
   assert_string_equal(str(d, "data/github/repository"), "owner/repo");
   assert_true(is_null(d, "data/github/last_error"));
-  assert_int_equal(len_of(d, "data/github"), 3);
+  /* An older qiflow_github's file: the state is unknown, nothing listed. */
+  assert_true(is_null(d, "data/github/sync_state"));
+  assert_int_equal(len_of(d, "data/github/unavailable"), 0);
+  assert_int_equal(len_of(d, "data/github"), 5);
   yajl_tree_free(d);
 }
 
@@ -432,6 +435,7 @@ static void test_never_synced(void **state) {
   fixture_t *f = *state;
   yajl_val never = parse_ok(
       "{\"repository\": \"owner/repo\", \"last_sync\": null,"
+      " \"sync_state\": \"never\","
       " \"github\": {\"open_issues\": 0, \"open_pull_requests\": 0,"
       " \"recent_commits_days\": 7}, \"completion\": {"
       "\"completion_percentage\": 0, \"total_issues\": 0},"
@@ -451,8 +455,65 @@ static void test_never_synced(void **state) {
   assert_true(is_null(d, "data/project/flagged_issues"));
   assert_true(is_null(d, "data/project/velocity_trend"));
   assert_int_equal(len_of(d, "data/project/velocity"), 0);
+  assert_string_equal(str(d, "data/github/sync_state"), "never");
+  yajl_tree_free(d);
+  d = render(r_agent, &m, NULL);
+  assert_string_equal(str(d, "data/github/sync_state"), "never");
   yajl_tree_free(d);
   yajl_tree_free(never);
+}
+
+/* check_unavailable asserts github (of /status, /metrics or /agent/status)
+ * says failing and lists ci_runs alone: the broken entries are left out. */
+static void check_unavailable(yajl_val github) {
+  assert_string_equal(str(github, "sync_state"), "failing");
+  assert_int_equal(len_of(github, "unavailable"), 1);
+  yajl_val u = path(github, "unavailable")->u.array.values[0];
+  assert_int_equal(len_of(u, ""), 4);
+  assert_string_equal(str(u, "part"), "ci_runs");
+  assert_string_equal(str(u, "reason"),
+                      "HTTP 403: Resource not accessible by personal access "
+                      "token");
+  assert_string_equal(str(u, "since"), "2026-11-18T10:00:00Z");
+  assert_string_equal(str(u, "retry_at"), "2026-11-18T11:00:00Z");
+}
+
+static void test_sync_state_and_unavailable(void **state) {
+  /* project.json's sync_state and github.unavailable reach the github
+   * sections of /status, /metrics and /agent/status; an unknown state is
+   * null, entries lacking a field are left out. */
+  fixture_t *f = *state;
+  yajl_val doc = parse_ok(
+      "{\"repository\": \"owner/repo\", \"last_sync\": "
+      "\"2026-11-18T11:00:00Z\", \"sync_state\": \"failing\","
+      " \"last_error\": \"HTTP 500\", \"github\": {\"unavailable\": ["
+      "  {\"part\": \"ci_runs\", \"reason\": \"HTTP 403: Resource not "
+      "accessible by personal access token\", \"since\": "
+      "\"2026-11-18T10:00:00Z\", \"retry_at\": \"2026-11-18T11:00:00Z\","
+      "   \"extra\": 1},"
+      "  {\"part\": \"issue_events\", \"since\": \"2026-11-18T10:00:00Z\","
+      "   \"retry_at\": \"2026-11-18T11:00:00Z\"}, 7]}}");
+  qfx_model_t m = f->m;
+  m.project = doc;
+  yajl_val d = render(r_status, &m, NULL);
+  check_unavailable(path(d, "data/github"));
+  yajl_tree_free(d);
+  d = render(r_metrics, &m, NULL);
+  check_unavailable(path(d, "data/github"));
+  yajl_tree_free(d);
+  d = render(r_agent, &m, NULL);
+  check_unavailable(path(d, "data/github"));
+  yajl_tree_free(d);
+  yajl_tree_free(doc);
+
+  doc = parse_ok("{\"repository\": \"owner/repo\", \"sync_state\": "
+                 "\"later\", \"github\": {\"unavailable\": {}}}");
+  m.project = doc;
+  d = render(r_status, &m, NULL);
+  assert_true(is_null(d, "data/github/sync_state"));
+  assert_int_equal(len_of(d, "data/github/unavailable"), 0);
+  yajl_tree_free(d);
+  yajl_tree_free(doc);
 }
 
 static void test_error_and_round(void **state) {
@@ -480,6 +541,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_agent_status, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
       cmocka_unit_test_setup_teardown(test_never_synced, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sync_state_and_unavailable, setup,
+                                      teardown),
       cmocka_unit_test(test_heartbeat_running),
       cmocka_unit_test(test_error_and_round),
   };
