@@ -62,6 +62,12 @@ static void hbb_kcount(qf_jw_t *w, const char *key, double v) {
     qf_jw_kint(w, key, llround(v));
 }
 
+/* hbb_kflat writes key: v (two decimals), 0 when v is unknown: a flat
+ * figure for the central backend, which stores numbers only. */
+static void hbb_kflat(qf_jw_t *w, const char *key, double v) {
+  qf_jw_kdouble(w, key, isnan(v) ? 0.0 : hbb_round(v));
+}
+
 /* hbb_kstr writes key: s (cut to HB_BODY_MAX_TEXT) when s is a string. */
 static void hbb_kstr(qf_jw_t *w, const char *key, const char *s) {
   if (s == NULL)
@@ -98,17 +104,19 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
   qf_jw_kint(w, "heartbeat_id", in->heartbeat_id);
   qf_jw_kstr(w, "swarm_id", in->swarm_id);
   qf_jw_kstr(w, "status", qf_status_name(hb_body_status(in)));
-  /* The backend answers 400 unless all three are numbers: all or none. */
-  if (!isnan(f->usage.cpu_percent) && !isnan(f->usage.memory_percent) &&
-      !isnan(f->usage.disk_percent)) {
-    qf_jw_key(w, "health_status"); /* BEGIN health_status */
-    qf_jw_obj_open(w);
-    qf_jw_kdouble(w, "cpu_percent", hbb_round(f->usage.cpu_percent));
-    qf_jw_kdouble(w, "memory_percent", hbb_round(f->usage.memory_percent));
-    qf_jw_kdouble(w, "disk_percent", hbb_round(f->usage.disk_percent));
-    qf_jw_obj_close(w); /* END health_status */
-  }
-  hbb_kcount(w, "active_agents", hb_body_agent_count(in, HB_AG_ACTIVE));
+  /* The same numbers the exporter's flat /status gives the backend's
+   * poller (backend_status.c): a figure not read is 0 (the backend answers
+   * 400 to a null and keeps old values without health_status), the status
+   * is then offline and attention says why; resources tells the truth. */
+  qf_jw_key(w, "health_status"); /* BEGIN health_status */
+  qf_jw_obj_open(w);
+  hbb_kflat(w, "cpu_percent", f->usage.cpu_percent);
+  hbb_kflat(w, "memory_percent", f->usage.memory_percent);
+  hbb_kflat(w, "disk_percent", f->usage.disk_percent);
+  qf_jw_obj_close(w); /* END health_status */
+  /* As /status's agents.active: 0 when no agent count is known. */
+  double active = hb_body_agent_count(in, HB_AG_ACTIVE);
+  qf_jw_kint(w, "active_agents", isnan(active) ? 0 : llround(active));
   yajl_val doc = hbb_project_doc(in);
   yajl_val completion =
       hbb_synced(doc) ? qf_json_get(doc, "completion") : NULL;

@@ -31,11 +31,13 @@ and a poll_timeout (5 s); stored status: offline if the body's status is
 on any failure (connection, timeout, non-2xx, not JSON). It stores
 health_status {cpu_percent, memory_percent, disk_percent} from cpu, memory,
 disk and active_agents from agents.active as given (nulls included), then
-GET host_url + "/project/completion" (failures ignored) for completion.
+GET host_url + "/project/completion" (failures ignored) for completion
+(stored as numeric(5,2) is read back: "63.00", as from a heartbeat).
 After each round, swarms not seen for offline_after seconds (60) are marked
 offline. rows() is the stored row per swarm (status, health_status,
 active_agents, project_completion, last_seen, door: "heartbeat", "poller"
-or "sweep"); history() every status written, in order.
+or "sweep"); history() every status written, in order; writes() every
+whole row as written.
 
 Test controls: refuse() closes the listener (connections refused) and
 resume() opens it again on the same port; hang(seconds) holds answers;
@@ -108,6 +110,7 @@ class FakeBackend:
         self.hosts = {}             # swarm_id -> host_url (registration)
         self._rows = {}             # swarm_id -> the stored row
         self._history = []          # (monotonic, swarm_id, status, door)
+        self._writes = []           # (monotonic, the whole row as written)
         self.poll_interval = poll_interval
         self.poll_timeout = poll_timeout
         self.offline_after = offline_after
@@ -221,6 +224,13 @@ class FakeBackend:
             return [h for h in self._history
                     if swarm_id is None or h[1] == swarm_id]
 
+    def writes(self, swarm_id=None):
+        """Every write of a row: (monotonic time, a copy of the whole row
+        as it stood after the write, door included), oldest first."""
+        with self.lock:
+            return [(t, dict(r)) for t, r in self._writes
+                    if swarm_id is None or r["swarm_id"] == swarm_id]
+
     def _store(self, swarm_id, door, status, **fields):
         """Write a swarm's row as the backend's UPDATE does."""
         with self.changed:
@@ -235,6 +245,9 @@ class FakeBackend:
                 row["last_seen_mono"] = time.monotonic()
             self._history.append((time.monotonic(), swarm_id, status, door,
                                   dict(row["health_status"] or {})))
+            self._writes.append((time.monotonic(), dict(
+                row, health_status=dict(row["health_status"])
+                if row["health_status"] is not None else None)))
             self.changed.notify_all()
             return dict(row)
 
@@ -292,7 +305,10 @@ class FakeBackend:
                 if isinstance(agents, dict) else None}
             done = self._get_json(host + "/project/completion")
             if isinstance(done, dict) and "completion" in done:
-                fields["project_completion"] = done["completion"]
+                # numeric(5,2), read back as a string, as for heartbeats
+                c = done["completion"]
+                fields["project_completion"] = \
+                    f"{float(c):.2f}" if _is_number(c) else c
             self._store(swarm_id, "poller", self.determine_status(body),
                         **fields)
         now = time.monotonic()

@@ -325,8 +325,10 @@ def test_heartbeat_once_names_a_missing_root_file_system(site_factory):
     assert "does not report the root file system" in res.stderr
     assert 'add MountPoint "/"' in res.stderr
     (body,) = site.backend.delivered()
-    # The one status rule: figures not all read are offline, and why.
-    assert "health_status" not in body and body["status"] == "offline"
+    # The one status rule: figures not all read are offline, and why; the
+    # flat figure not read is 0, as /status gives it to the poller.
+    assert body["health_status"]["disk_percent"] == 0
+    assert body["status"] == "offline"
     assert "cpu, memory or disk not read from collectd" in \
         body["attention"]["reasons"], body["attention"]
 

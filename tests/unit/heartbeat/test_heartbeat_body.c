@@ -168,10 +168,20 @@ static void test_nothing_known_is_left_out(void **state) {
   assert_string_equal(qf_json_get_str(doc, "status"), "offline");
   assert_string_equal(qf_json_get_str(doc, "timestamp"),
                       "2026-11-27T10:00:00Z");
-  /* Unknown: absent, not null, not zero. */
-  assert_null(qf_json_get(doc, "health_status"));
-  assert_null(qf_json_get(doc, "active_agents"));
+  /* The backend's flat figures are what /status gives its poller: 0 when
+   * not read (never null), with status offline. */
+  yajl_val hs = qf_json_get(doc, "health_status");
+  assert_true(YAJL_IS_OBJECT(hs) && hs->u.object.len == 3);
+  for (size_t i = 0; i < hs->u.object.len; i++)
+    assert_true(YAJL_IS_NUMBER(hs->u.object.values[i]) &&
+                YAJL_GET_DOUBLE(hs->u.object.values[i]) == 0.0);
+  long long active;
+  assert_int_equal(qf_json_get_int(doc, "active_agents", &active), 0);
+  assert_int_equal(active, 0);
+  /* Elsewhere unknown is absent, not null, not zero. */
   assert_null(qf_json_get(doc, "project_completion"));
+  assert_null(path(doc, "resources", "cpu_percent"));
+  assert_null(path(doc, "agents", "active_agents"));
   assert_null(path(doc, "system", "uptime_seconds"));
   assert_string_equal(qf_json_get_str(qf_json_get(doc, "system"), "hostname"),
                       "host1");
@@ -323,7 +333,7 @@ static void test_attention(void **state) {
   free(text);
 }
 
-static void test_partial_health_left_out(void **state) {
+static void test_partial_health_is_zero_where_unread(void **state) {
   (void)state;
   hb_figures_t f = full_figures();
   f.usage.cpu_percent = NAN; /* the cpu plugin needs two reads */
@@ -331,8 +341,15 @@ static void test_partial_health_left_out(void **state) {
   char *text;
   size_t len;
   yajl_val doc = build(&in, &text, &len);
-  /* The backend answers 400 to a partial health_status: none at all. */
-  assert_null(qf_json_get(doc, "health_status"));
+  /* The backend answers 400 to a null: the figure not read is 0, as in
+   * /status, and the others are the readings. */
+  assert_true(YAJL_IS_DOUBLE(path(doc, "health_status", "cpu_percent")) ||
+              YAJL_IS_INTEGER(path(doc, "health_status", "cpu_percent")));
+  assert_true(YAJL_GET_DOUBLE(path(doc, "health_status", "cpu_percent")) ==
+              0.0);
+  assert_true(YAJL_GET_DOUBLE(path(doc, "health_status",
+                                   "memory_percent")) > 0.0);
+  assert_string_equal(qf_json_get_str(doc, "status"), "offline");
   yajl_val res = qf_json_get(doc, "resources");
   assert_null(qf_json_get(res, "cpu_percent"));
   assert_non_null(qf_json_get(res, "memory_percent"));
@@ -503,7 +520,7 @@ int main(void) {
       cmocka_unit_test(test_full_swarm),
       cmocka_unit_test(test_status_rules),
       cmocka_unit_test(test_attention),
-      cmocka_unit_test(test_partial_health_left_out),
+      cmocka_unit_test(test_partial_health_is_zero_where_unread),
       cmocka_unit_test(test_lists_are_bounded),
       cmocka_unit_test(test_flagged_bounded_and_counted),
       cmocka_unit_test(test_project_without_issue_list),
