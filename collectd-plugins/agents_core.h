@@ -110,8 +110,9 @@ int agents_sanitise(const char *name, char *out, size_t outlen);
 
 /* --- agents_result.c --- */
 
-/* agents_pid_alive is the real check: kill(pid, 0), where EPERM still
- * means alive, and a zombie counts as gone. */
+/* agents_pid_alive is the real check: a pidfd polled for the process's
+ * exit, else /proc/<pid>/stat, else kill(pid, 0) (EPERM still means
+ * alive); a zombie counts as gone. */
 int agents_pid_alive(long long pid);
 
 /* agents_derive fills a's status, liveness and time on task at now.

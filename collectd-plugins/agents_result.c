@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ar_proc_state reads the state letter of /proc/<pid>/stat into *state:
@@ -34,14 +36,44 @@ static int ar_proc_state(long long pid, char *state) {
   return 0;
 }
 
-/* A process whose /proc/<pid>/stat opens exists (kill() would succeed or
- * say EPERM), so that read alone answers, a zombie (exited, not yet
- * reaped: kill() still succeeds for it) counting as gone. Only when it
- * does not open (the process is gone, /proc is missing, or hidepid hides
- * another user's process) does kill() decide, with no zombie check. */
+/* ar_pidfd_exited asks a pidfd whether pid's process exited: 1 exited
+ * (a zombie, or reaped meanwhile), 0 running, -ESRCH no such process, or
+ * another negative errno when pidfds cannot tell (no pidfd_open before
+ * Linux 5.3 or under a seccomp filter; EINVAL for a thread's id). A pidfd
+ * costs no path walk and no /proc text, and its poll reports exit only
+ * once every thread of the process ended. */
+static int ar_pidfd_exited(long long pid) {
+#ifdef SYS_pidfd_open
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd < 0)
+    return -errno;
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int n = poll(&p, 1, 0);
+  int e = errno;
+  close(fd);
+  if (n < 0)
+    return -e;
+  return n > 0 ? 1 : 0;
+#else
+  (void)pid; /* no pidfds on this system */
+  return -ENOSYS;
+#endif
+}
+
+/* agents_pid_alive: a pidfd answers when it can. Otherwise a process
+ * whose /proc/<pid>/stat opens exists (kill() would succeed or say EPERM),
+ * so that read alone answers, a zombie (exited, not yet reaped: kill()
+ * still succeeds for it) counting as gone. Only when that does not open
+ * (the process is gone, /proc is missing, or hidepid hides another user's
+ * process) does kill() decide, with no zombie check. */
 int agents_pid_alive(long long pid) {
   if (pid <= 0 || pid > INT_MAX)
     return -EINVAL;
+  int exited = ar_pidfd_exited(pid);
+  if (exited >= 0)
+    return exited ? 0 : 1;
+  if (exited == -ESRCH)
+    return 0;
   char state;
   if (ar_proc_state(pid, &state) == 0)
     return state == 'Z' || state == 'X' ? 0 : 1;
