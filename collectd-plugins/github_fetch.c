@@ -224,32 +224,6 @@ static void ghf_headers(gh_sync_t *s, const char *url, int flags,
   hdrs[n] = NULL;
 }
 
-/* ghf_tls_hint names the cause of a TLS failure and the option that fixes
- * it, from libcurl's text; "" for other transport errors. */
-static const char *ghf_tls_hint(const char *err) {
-  if (strstr(err, "certificate has expired") != NULL)
-    return " (the server's certificate has expired: it must be renewed on "
-           "the server; no option of ours accepts it)";
-  if (strstr(err, "no alternative certificate subject name") != NULL ||
-      strstr(err, "does not match target host") != NULL ||
-      strstr(err, "doesn't match target host") != NULL)
-    return " (the certificate does not name APIURL's host: put the host "
-           "name the certificate names in APIURL, or reissue the "
-           "certificate for this host)";
-  if (strstr(err, "unable to get local issuer") != NULL ||
-      strstr(err, "self-signed certificate") != NULL ||
-      strstr(err, "self signed certificate") != NULL ||
-      strstr(err, "unable to verify the first certificate") != NULL ||
-      strstr(err, "certificate verify failed") != NULL)
-    return " (the server's certificate is not signed by a CA this host "
-           "trusts: set CACert to the file of the CA that signed it)";
-  if (strstr(err, "CA cert") != NULL || strstr(err, "CAfile") != NULL ||
-      strstr(err, "certificate file") != NULL)
-    return " (CACert cannot be read as a PEM CA file: check its path "
-           "and contents)";
-  return "";
-}
-
 /* ghf_part_of returns the part of a request's flags, or -1. */
 static int ghf_part_of(int flags) {
   int p = (flags >> 4) - 1;
@@ -381,9 +355,13 @@ int gh_fetch(gh_sync_t *s, const char *url, int flags, size_t max_body,
     if (status != 0) {
       if (status != -EFBIG)
         s->cycle_fatal = true;
+      static const qf_http_tls_keys_t keys = {.url = "APIURL",
+                                              .ca_cert = "CACert"};
+      char hint[320];
+      qf_http_tls_hint(resp->error, &keys, hint, sizeof(hint));
       return gh_sync_error(s, status, "%s%s",
                            resp->error[0] ? resp->error : "request failed",
-                           ghf_tls_hint(resp->error));
+                           hint);
     }
     if (resp->status < 300 || resp->status >= 400 || resp->status == 304)
       return ghf_answer(s, flags, shown, resp);

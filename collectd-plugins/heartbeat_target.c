@@ -368,13 +368,25 @@ void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
   }
 }
 
+void hb_transport_text(const qf_http_response_t *resp, char *out,
+                       size_t outlen) {
+  static const qf_http_tls_keys_t keys = {.url = "URL",
+                                          .ca_cert = "CACert",
+                                          .client_cert = "ClientCert",
+                                          .client_key = "ClientKey"};
+  char hint[320];
+  qf_http_tls_hint(resp->error, &keys, hint, sizeof(hint));
+  snprintf(out, outlen, "%s%s",
+           resp->error[0] != '\0' ? resp->error : "request failed", hint);
+}
+
 /* hbt_answer_text is the reason for a failed request: the transport error,
  * or the backend's own error text, with the key redacted. */
 static void hbt_answer_text(const hb_backend_t *b, int rc,
                             const qf_http_response_t *resp, char *out,
                             size_t outlen) {
   if (rc != 0)
-    qf_strcpy(out, outlen, resp->error);
+    hb_transport_text(resp, out, outlen);
   else
     hb_error_text(resp->body.data, resp->body.len, out, outlen);
   hb_redact_secret(out, outlen, b->api_key);

@@ -145,6 +145,12 @@ double hb_backend_ready_at(const hb_backend_t *b, double now);
 hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
                                double now);
 
+/* hb_transport_text writes a failed request's transport error, followed
+ * for a TLS failure by its cause and the <Backend> key that fixes it
+ * (URL, CACert, ClientCert, ClientKey). */
+void hb_transport_text(const qf_http_response_t *resp, char *out,
+                       size_t outlen);
+
 /* hb_backend_post sends one body with the backend's settings and fills
  * resp; used by the delivery step and the one-shot check. */
 int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,

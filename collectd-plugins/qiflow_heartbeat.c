@@ -883,7 +883,7 @@ static int hp_one_shot_send(hb_backend_t *b, long long id, const char *body,
     qf_http_response_t resp = {0};
     int rc = hb_backend_post(b, &env, body, len, &resp);
     if (rc != 0)
-      qf_strcpy(text, sizeof(text), resp.error);
+      hb_transport_text(&resp, text, sizeof(text));
     else
       hb_error_text(resp.body.data, resp.body.len, text, sizeof(text));
     hb_redact_secret(text, sizeof(text), b->api_key);

@@ -236,3 +236,75 @@ void qf_http_redact(const char *url, char *out, size_t outlen) {
   size_t rlen = strcspn(rest, "?#");
   snprintf(out, outlen, "%.*s%.*s", (int)plen, url, (int)rlen, rest);
 }
+
+/* qfh_any tells whether err contains one of the NULL-terminated needles. */
+static bool qfh_any(const char *err, const char *const *needles) {
+  for (size_t i = 0; needles[i] != NULL; i++)
+    if (strstr(err, needles[i]) != NULL)
+      return true;
+  return false;
+}
+
+/* qfh_tls_client writes the hint for a client certificate problem, if err
+ * names one. Returns whether it did. */
+static bool qfh_tls_client(const char *err, const qf_http_tls_keys_t *k,
+                           char *out, size_t outlen) {
+  static const char *const missing[] = {"alert certificate required",
+                                        "peer did not return a certificate",
+                                        NULL};
+  static const char *const unusable[] = {"client certificate",
+                                         "unable to use client certificate",
+                                         NULL};
+  static const char *const key[] = {"private key", "Private key", NULL};
+  static const char *const refused[] = {"alert unknown ca",
+                                        "alert bad certificate", NULL};
+  if (k->client_cert == NULL || k->client_key == NULL)
+    return false;
+  if (qfh_any(err, missing))
+    snprintf(out, outlen, " (the server requires a client certificate: set "
+             "%s and %s)", k->client_cert, k->client_key);
+  else if (qfh_any(err, key))
+    snprintf(out, outlen, " (%s cannot be used: check it is the PEM key "
+             "of %s's certificate, readable)", k->client_key, k->client_cert);
+  else if (qfh_any(err, unusable))
+    snprintf(out, outlen, " (%s cannot be read as a PEM certificate: check "
+             "its path and contents)", k->client_cert);
+  else if (qfh_any(err, refused))
+    snprintf(out, outlen, " (the server refused the client certificate: "
+             "set %s to one signed by a CA the server trusts)",
+             k->client_cert);
+  else
+    return false;
+  return true;
+}
+
+void qf_http_tls_hint(const char *err, const qf_http_tls_keys_t *k,
+                      char *out, size_t outlen) {
+  static const char *const expired[] = {"certificate has expired", NULL};
+  static const char *const name[] = {
+      "no alternative certificate subject name", "does not match target host",
+      "doesn't match target host", NULL};
+  static const char *const untrusted[] = {
+      "unable to get local issuer", "self-signed certificate",
+      "self signed certificate", "unable to verify the first certificate",
+      "certificate verify failed", NULL};
+  static const char *const cafile[] = {"CA cert", "CAfile",
+                                       "certificate file", NULL};
+  out[0] = '\0';
+  if (qfh_any(err, expired))
+    snprintf(out, outlen, " (the server's certificate has expired: it must "
+             "be renewed on the server; no option of ours accepts it)");
+  else if (qfh_any(err, name))
+    snprintf(out, outlen, " (the certificate does not name %s's host: put "
+             "the host name the certificate names in %s, or reissue the "
+             "certificate for this host)", k->url, k->url);
+  else if (qfh_tls_client(err, k, out, outlen))
+    return;
+  else if (qfh_any(err, untrusted))
+    snprintf(out, outlen, " (the server's certificate is not signed by a CA "
+             "this host trusts: set %s to the file of the CA that signed it)",
+             k->ca_cert);
+  else if (qfh_any(err, cafile))
+    snprintf(out, outlen, " (%s cannot be read as a PEM CA file: check its "
+             "path and contents)", k->ca_cert);
+}

@@ -71,4 +71,15 @@ long qf_http_parse_retry_after(const char *value, long long now);
  * query string removed, so it can be logged or published. */
 void qf_http_redact(const char *url, char *out, size_t outlen);
 
+/* The configuration keys a plugin's TLS settings go by, for messages;
+ * NULL when the plugin has no such key. */
+typedef struct qf_http_tls_keys_s {
+  const char *url, *ca_cert, *client_cert, *client_key;
+} qf_http_tls_keys_t;
+
+/* qf_http_tls_hint writes into out " (<cause>: <the fix, naming keys>)"
+ * for a TLS failure recognised in libcurl's error text err, else "". */
+void qf_http_tls_hint(const char *err, const qf_http_tls_keys_t *keys,
+                      char *out, size_t outlen);
+
 #endif

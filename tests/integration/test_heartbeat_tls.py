@@ -4,8 +4,8 @@ socket wrapped with ssl here; certificates come from a throwaway CA made by
 openssl (tlskit). Shows delivery with CACert, delivery with a client
 certificate (ClientCert/ClientKey) to a backend that requires one, and what
 the plugin logs when the backend is not trusted or the client certificate
-is missing (libcurl's cause; qiflow_heartbeat does not yet add the option
-that fixes it, as qiflow_github does).
+is missing: libcurl's cause, then the cause in words and the <Backend> key
+that fixes it (libqiflow's qf_http_tls_hint, shared with qiflow_github).
 """
 
 import time
@@ -115,17 +115,26 @@ def test_mutual_tls_with_client_certificate(pki, backend, collectds,
 
 REFUSALS = [
     ("untrusted-server", False, {"CACert": "other-ca.pem"},
-     "unable to get local issuer certificate"),
+     "unable to get local issuer certificate",
+     "not signed by a CA this host trusts: set CACert to the file of the CA"),
     ("no-client-certificate", True, {"CACert": "ca.pem"},
-     "alert certificate required"),
+     "alert certificate required",
+     "the server requires a client certificate: set ClientCert and "
+     "ClientKey"),
+    ("client-certificate-of-another-ca", True,
+     {"CACert": "ca.pem", "ClientCert": "server.pem",
+      "ClientKey": "server.key"},
+     "alert unknown ca",
+     "the server refused the client certificate: set ClientCert to one "
+     "signed by a CA the server trusts"),
 ]
 
 
-@pytest.mark.parametrize("mutual,options,cause",
+@pytest.mark.parametrize("mutual,options,cause,fix",
                          [r[1:] for r in REFUSALS],
                          ids=[r[0] for r in REFUSALS])
 def test_tls_refusals_deliver_nothing(pki, backend, collectds, tmp_path,
-                                      mutual, options, cause):
+                                      mutual, options, cause, fix):
     fake, url = backend(mutual=mutual)
     c = collectds(tmp_path, url,
                   **{k: pki / v for k, v in options.items()})
@@ -136,3 +145,4 @@ def test_tls_refusals_deliver_nothing(pki, backend, collectds, tmp_path,
     assert fake.delivered() == []
     log = c.log()
     assert cause in log, log[-2000:]
+    assert fix in log, log[-2000:]
