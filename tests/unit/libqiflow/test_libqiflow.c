@@ -500,6 +500,34 @@ static void test_resources_rules(void **state) {
   assert_true(qf_res_memory_state_counts("used"));
 }
 
+/* qf_http_tls_hint names the cause and the caller's own key. */
+static void test_http_tls_hint(void **state) {
+  (void)state;
+  const qf_http_tls_keys_t hb = {"URL", "CACert", "ClientCert", "ClientKey"};
+  const qf_http_tls_keys_t gh = {.url = "APIURL", .ca_cert = "CACert"};
+  char out[320];
+  qf_http_tls_hint("SSL certificate problem: unable to get local issuer "
+                   "certificate", &gh, out, sizeof(out));
+  assert_non_null(strstr(out, "set CACert to the file of the CA"));
+  qf_http_tls_hint("SSL: no alternative certificate subject name matches "
+                   "target host name '127.0.0.2'", &hb, out, sizeof(out));
+  assert_non_null(strstr(out, "does not name URL's host"));
+  const char *required = "OpenSSL SSL_read: error:0A00045C:SSL routines::"
+                         "tlsv13 alert certificate required, errno 0";
+  qf_http_tls_hint(required, &hb, out, sizeof(out));
+  assert_non_null(strstr(out, "set ClientCert and ClientKey"));
+  qf_http_tls_hint(required, &gh, out, sizeof(out)); /* no such keys */
+  assert_string_equal(out, "");
+  qf_http_tls_hint("unable to set private key file: '/x.key' type PEM", &hb,
+                   out, sizeof(out));
+  assert_non_null(strstr(out, "ClientKey cannot be used"));
+  qf_http_tls_hint("Could not resolve host: nowhere", &hb, out, sizeof(out));
+  assert_string_equal(out, "");
+  qf_http_tls_hint("SSL certificate problem: certificate has expired", &hb,
+                   out, 8); /* cut, still terminated */
+  assert_int_equal(strlen(out), 7);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_grows_and_bounds),
@@ -517,6 +545,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_swarm_id_is_stable_and_shared,
                                       setup_dir, teardown_dir),
       cmocka_unit_test(test_http_helpers),
+      cmocka_unit_test(test_http_tls_hint),
       cmocka_unit_test(test_resources_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
