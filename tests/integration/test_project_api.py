@@ -407,9 +407,12 @@ def test_status_metrics_and_agent_status_sections(stack, published):
         assert data["heartbeat"] == heartbeat
     agent = stack.get("/agent/status", "agent-status", 200).json()["data"]
     assert agent["github_repo"] == "owner/repo"
+    # make_project writes no sync_state or unavailable (as an older
+    # qiflow_github): unknown state, nothing listed.
     assert agent["github"] == {"repository": "owner/repo",
                                "last_sync": published["last_sync"],
-                               "last_error": None}
+                               "last_error": None, "sync_state": None,
+                               "unavailable": []}
     assert agent["interval"] == 60
     assert agent["monitor_url"] == HEARTBEAT["backends"][0]["url"]
     (stack.state_dir / "heartbeat.json").unlink()
