@@ -15,9 +15,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-/* zlib declares next_in const, as compressing never writes the input. */
-#define ZLIB_CONST
-#include <zlib.h>
 
 bool hb_name_valid(const char *name) {
   size_t n = strlen(name);
@@ -154,35 +151,4 @@ bool hb_rate_advice(double interval, int limit, double window, char *out,
            "Interval (the QiFlow backend allows 100 requests per 900 s)",
            interval, live, window, limit);
   return true;
-}
-
-int hb_gzip(const void *in, size_t len, char **out, size_t *outlen) {
-  if (len > (size_t)UINT32_MAX / 2)
-    return -EFBIG;
-  z_stream z;
-  memset(&z, 0, sizeof(z));
-  /* windowBits 15 + 16: a gzip wrapper instead of zlib's. */
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
-    return -ENOMEM;
-  uLong bound = deflateBound(&z, (uLong)len);
-  char *buf = malloc(bound);
-  if (buf == NULL) {
-    deflateEnd(&z);
-    return -ENOMEM;
-  }
-  z.next_in = (const Bytef *)in;
-  z.avail_in = (uInt)len;
-  z.next_out = (Bytef *)buf;
-  z.avail_out = (uInt)bound;
-  int rc = deflate(&z, Z_FINISH);
-  size_t n = (size_t)z.total_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) {
-    free(buf);
-    return -EIO;
-  }
-  *out = buf;
-  *outlen = n;
-  return 0;
 }

@@ -49,8 +49,4 @@ int hb_key_file_read(const char *path, char **key, char *err, size_t errlen);
 bool hb_rate_advice(double interval, int limit, double window, char *out,
                     size_t outlen);
 
-/* hb_gzip compresses in (gzip format, for Content-Encoding: gzip) into a
- * new buffer the caller frees. 0 or a negative errno. */
-int hb_gzip(const void *in, size_t len, char **out, size_t *outlen);
-
 #endif

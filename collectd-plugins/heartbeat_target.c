@@ -5,6 +5,7 @@
 #include "heartbeat_budget.h"
 #include "heartbeat_config.h"
 #include "qf_file.h"
+#include "qf_gzip.h"
 #include "qf_buf.h"
 #include "qf_json.h"
 
@@ -294,7 +295,7 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
                     size_t len, qf_http_response_t *resp) {
   char *gz = NULL;
   size_t gzlen = 0;
-  if (b->compress && hb_gzip(body, len, &gz, &gzlen) != 0) {
+  if (b->compress && qf_gzip(body, len, &gz, &gzlen) != 0) {
     qf_strcpy(resp->error, sizeof(resp->error), "gzip failed");
     return -ENOMEM;
   }

@@ -1,8 +1,7 @@
 /* entry.c: rendered responses as reusable libmicrohttpd responses, and the
  * conditional-request helpers. */
-/* zlib's next_in is const with ZLIB_CONST: no cast drops the qualifier. */
-#define ZLIB_CONST
 #include "entry.h"
+#include "qf_gzip.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,7 +13,6 @@
 #include <math.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
 void qfx_etag(const void *data, size_t len, char out[24]) {
   const unsigned char *p = data;
@@ -131,34 +129,6 @@ static struct MHD_Response *en_response(char *body, size_t len,
   return r;
 }
 
-int qfx_gzip(const void *data, size_t len, char **out, size_t *outlen) {
-  z_stream z;
-  memset(&z, 0, sizeof(z));
-  /* 15 + 16: a gzip wrapper rather than zlib's. */
-  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK)
-    return -ENOMEM;
-  uLong cap = deflateBound(&z, (uLong)len);
-  char *buf = malloc(cap);
-  if (buf == NULL) {
-    deflateEnd(&z);
-    return -ENOMEM;
-  }
-  z.next_in = (const Bytef *)data;
-  z.avail_in = (uInt)len;
-  z.next_out = (Bytef *)buf;
-  z.avail_out = (uInt)cap;
-  int rc = deflate(&z, Z_FINISH); /* deflateBound: one call suffices */
-  *outlen = (size_t)z.total_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) {
-    free(buf);
-    return -EIO;
-  }
-  *out = buf;
-  return 0;
-}
-
 /* en_build_gzip adds the gzip variant of e's body when it saves bytes;
  * failing to compress only loses the variant. */
 static int en_build_gzip(qfx_entry_t *e, const char *ctype,
@@ -166,7 +136,7 @@ static int en_build_gzip(qfx_entry_t *e, const char *ctype,
   char *gz = NULL;
   size_t gzlen = 0;
   if (e->len < QFX_GZIP_MIN || e->len > UINT_MAX ||
-      qfx_gzip(e->body, e->len, &gz, &gzlen) != 0)
+      qf_gzip(e->body, e->len, &gz, &gzlen) != 0)
     return 0;
   if (gzlen >= e->len) {
     free(gz);

@@ -77,8 +77,5 @@ bool qfx_header_next(const char **s, const char **tok, size_t *toklen,
                      int *q);
 /* qfx_accepts_gzip tells whether an Accept-Encoding value allows gzip. */
 bool qfx_accepts_gzip(const char *header);
-/* qfx_gzip compresses data into a new gzip member the caller frees.
- * 0, -ENOMEM or -EIO. */
-int qfx_gzip(const void *data, size_t len, char **out, size_t *outlen);
 
 #endif

@@ -1,6 +1,6 @@
 /* Unit tests for heartbeat_config.c and heartbeat_seq.c: names, URLs and
  * their path hint, the API key and its file's permissions, rate advice,
- * gzip, and ids that only grow. */
+ * and ids that only grow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 static void test_names(void **state) {
   (void)state;
@@ -126,31 +125,6 @@ static void test_rate_advice(void **state) {
   assert_false(hb_rate_advice(1, 0, 900, out, sizeof(out))); /* no limit */
 }
 
-static void test_gzip_roundtrip(void **state) {
-  (void)state;
-  const char *text = "{\"swarm_id\":\"s\",\"pad\":\"aaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}";
-  char *gz;
-  size_t gzlen;
-  assert_int_equal(hb_gzip(text, strlen(text), &gz, &gzlen), 0);
-  assert_true(gzlen < strlen(text));
-  assert_int_equal((unsigned char)gz[0], 0x1f); /* gzip magic */
-  assert_int_equal((unsigned char)gz[1], 0x8b);
-  char out[256];
-  z_stream z;
-  memset(&z, 0, sizeof(z));
-  assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
-  z.next_in = (Bytef *)gz;
-  z.avail_in = (uInt)gzlen;
-  z.next_out = (Bytef *)out;
-  z.avail_out = sizeof(out);
-  assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
-  assert_int_equal(z.total_out, strlen(text));
-  assert_memory_equal(out, text, strlen(text));
-  inflateEnd(&z);
-  free(gz);
-}
-
 static void test_seq_grows_and_persists(void **state) {
   const char *dir = *state;
   char err[256];
@@ -202,7 +176,6 @@ int main(void) {
       cmocka_unit_test(test_key_check),
       cmocka_unit_test_setup_teardown(test_key_file, setup_dir, teardown_dir),
       cmocka_unit_test(test_rate_advice),
-      cmocka_unit_test(test_gzip_roundtrip),
       cmocka_unit_test_setup_teardown(test_seq_grows_and_persists, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_seq_two_processes, setup_dir,

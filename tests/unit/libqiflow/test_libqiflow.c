@@ -8,6 +8,7 @@
 
 #include "qf_buf.h"
 #include "qf_file.h"
+#include "qf_gzip.h"
 #include "qf_http.h"
 #include "qf_json.h"
 #include "qf_resources.h"
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* A scratch directory per test, removed afterwards. */
 static int setup_dir(void **state) {
@@ -39,6 +41,32 @@ static int teardown_dir(void **state) {
   int rc = system(cmd);
   free(*state);
   return rc == 0 ? 0 : -1;
+}
+
+/* qf_gzip writes one gzip member that zlib reads back whole. */
+static void test_gzip_roundtrip(void **state) {
+  (void)state;
+  const char *text = "{\"swarm_id\":\"s\",\"pad\":\"aaaaaaaaaaaaaaaaaaaaaaaaaa"
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}";
+  char *gz;
+  size_t gzlen;
+  assert_int_equal(qf_gzip(text, strlen(text), &gz, &gzlen), 0);
+  assert_true(gzlen < strlen(text));
+  assert_int_equal((unsigned char)gz[0], 0x1f); /* gzip magic */
+  assert_int_equal((unsigned char)gz[1], 0x8b);
+  char out[256];
+  z_stream z;
+  memset(&z, 0, sizeof(z));
+  assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = (Bytef *)gz;
+  z.avail_in = (uInt)gzlen;
+  z.next_out = (Bytef *)out;
+  z.avail_out = sizeof(out);
+  assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+  assert_int_equal(z.total_out, strlen(text));
+  assert_memory_equal(out, text, strlen(text));
+  inflateEnd(&z);
+  free(gz);
 }
 
 static void test_buf_grows_and_bounds(void **state) {
@@ -531,6 +559,7 @@ static void test_http_tls_hint(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_grows_and_bounds),
+      cmocka_unit_test(test_gzip_roundtrip),
       cmocka_unit_test(test_strcpy_reports_truncation),
       cmocka_unit_test(test_time_round_trip),
       cmocka_unit_test(test_time_range),
