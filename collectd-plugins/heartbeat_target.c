@@ -7,6 +7,7 @@
 #include "qf_file.h"
 #include "qf_gzip.h"
 #include "qf_buf.h"
+#include "qf_cond.h"
 #include "qf_json.h"
 
 #include <errno.h>
@@ -31,11 +32,8 @@ void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...) {
 
 /* hbt_clocks reads the monotonic and the wall clock at one instant. */
 static void hbt_clocks(double *mono, double *wall) {
-  struct timespec m, w;
-  clock_gettime(CLOCK_MONOTONIC, &m);
-  clock_gettime(CLOCK_REALTIME, &w);
-  *mono = (double)m.tv_sec + (double)m.tv_nsec / 1e9;
-  *wall = (double)w.tv_sec + (double)w.tv_nsec / 1e9;
+  *mono = qf_mono_s();
+  *wall = qf_clock_s(CLOCK_REALTIME);
 }
 
 /* hbt_budget_restore reads the window's request times saved by an earlier

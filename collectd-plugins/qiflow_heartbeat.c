@@ -31,6 +31,7 @@
 #include "heartbeat_target.h"
 #include "plugin_config.h"
 #include "qf_buf.h"
+#include "qf_cond.h"
 #include "qf_file.h"
 #include "qf_http.h"
 #include "qf_json.h"
@@ -120,14 +121,6 @@ static void hp_log(void *ud, int severity, const char *msg) {
 }
 
 static const hb_logger_t hp_logger = {.fn = hp_log, .ud = NULL};
-
-/* hp_mono is the monotonic clock in seconds: delivery timing must not jump
- * with the wall clock. */
-static double hp_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------ config */
 
@@ -523,11 +516,9 @@ static int hp_abort(void *ud) {
  * notification) or the stop. */
 static void hp_wait_until(double t) {
   struct timespec ts;
-  double whole = floor(t);
-  ts.tv_sec = (time_t)whole;
-  ts.tv_nsec = (long)((t - whole) * 1e9);
+  qf_timespec_from_s(t, &ts);
   pthread_mutex_lock(&hp.lock);
-  while (!atomic_load(&hp_stopping) && !hp.wake && hp_mono() < t)
+  while (!atomic_load(&hp_stopping) && !hp.wake && qf_mono_s() < t)
     pthread_cond_timedwait(&hp.cond, &hp.lock, &ts);
   hp.wake = false;
   pthread_mutex_unlock(&hp.lock);
@@ -763,7 +754,7 @@ static void hp_produce(bool offline) {
   hp_log_line(now, body, len);
   for (size_t i = 0; i < hp.n_backends; i++)
     if (hp.backends[i]->started)
-      hb_backend_enqueue(hp.backends[i], id, body, len, hp_mono(),
+      hb_backend_enqueue(hp.backends[i], id, body, len, qf_mono_s(),
                          &hp_logger);
   free(body);
 }
@@ -793,14 +784,14 @@ static bool hp_deliver_round(void) {
   bool any = false;
   for (size_t i = 0; i < hp.n_backends && !atomic_load(&hp_stopping); i++) {
     hb_backend_t *b = hp.backends[i];
-    double now = hp_mono();
+    double now = qf_mono_s();
     if (hb_backend_ready_at(b, now) <= now) {
       hb_backend_send_one(b, &env, now);
       any = true;
     }
   }
   for (size_t i = 0; i < hp.n_webhooks && !atomic_load(&hp_stopping); i++)
-    any |= hp_webhook_round(hp.webhooks[i], &env, hp_mono());
+    any |= hp_webhook_round(hp.webhooks[i], &env, qf_mono_s());
   return any;
 }
 
@@ -830,10 +821,10 @@ static void hp_run(void) {
   /* The first heartbeat goes as soon as cpu, memory and disk are all known
    * (collectd's cpu plugin needs two reads), at the latest one Interval
    * after the start; spooled heartbeats of an earlier run wait for it. */
-  double next = hp_mono() + hp.interval;
+  double next = qf_mono_s() + hp.interval;
   bool first = true;
   while (!atomic_load(&hp_stopping)) {
-    double now = hp_mono();
+    double now = qf_mono_s();
     if (first && hp_figures_ready()) {
       next = now;
     }
@@ -848,9 +839,9 @@ static void hp_run(void) {
     }
     if (hp_deliver_round())
       hp_write_state(true);
-    double until = fmin(next, hp_next_due(hp_mono()));
+    double until = fmin(next, hp_next_due(qf_mono_s()));
     if (first) /* look for complete figures a few times a second */
-      until = fmin(until, hp_mono() + HP_FIRST_POLL);
+      until = fmin(until, qf_mono_s() + HP_FIRST_POLL);
     hp_wait_until(until);
   }
 }
@@ -860,14 +851,14 @@ static void hp_run(void) {
 /* hp_one_shot_wait waits until cpu, memory and disk are known (the cpu
  * plugin needs two reads) or HP_ONESHOT_WAIT passed. */
 static void hp_one_shot_wait(void) {
-  double deadline = hp_mono() + HP_ONESHOT_WAIT;
-  while (!atomic_load(&hp_stopping) && hp_mono() < deadline) {
+  double deadline = qf_mono_s() + HP_ONESHOT_WAIT;
+  while (!atomic_load(&hp_stopping) && qf_mono_s() < deadline) {
     hb_figures_t f;
     hp_figures(&f);
     if (!isnan(f.usage.cpu_percent) && !isnan(f.usage.memory_percent) &&
         !isnan(f.usage.disk_percent))
       return;
-    hp_wait_until(hp_mono() + 0.2);
+    hp_wait_until(qf_mono_s() + 0.2);
   }
   WARNING(HP_PLUGIN " plugin: one-shot: cpu, memory or disk still unknown "
                     "after %.0f s; sending what there is",
@@ -903,7 +894,7 @@ static int hp_one_shot_send(hb_backend_t *b, long long id, const char *body,
     if (c != HB_CLASS_RETRY || atomic_load(&hp_stopping))
       break;
     if (attempt < b->policy.retries)
-      hp_wait_until(hp_mono() + b->policy.retry_delay);
+      hp_wait_until(qf_mono_s() + b->policy.retry_delay);
   }
   return -1;
 }
@@ -994,12 +985,14 @@ static int hp_init_runtime(void) {
   hp_platform(hp.platform, sizeof(hp.platform));
   hp.max_age =
       3.0 * fmax(hp.interval, CDTIME_T_TO_DOUBLE(plugin_get_interval()));
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  int status = pthread_cond_init(&hp.cond, &attr);
-  pthread_condattr_destroy(&attr);
-  if (status != 0 || hb_metrics_init(&hp.metrics, HB_METRICS_MAX) != 0 ||
+  int status = qf_cond_init_mono(&hp.cond);
+  if (status != 0) {
+    ERROR(HP_PLUGIN " plugin: initialising the delivery thread's condition "
+                    "variable: %s",
+          STRERROR(-status));
+    return -1;
+  }
+  if (hb_metrics_init(&hp.metrics, HB_METRICS_MAX) != 0 ||
       qf_http_global_init() != 0 ||
       qf_http_client_init(&hp.http, HP_USER_AGENT) != 0 ||
       qf_snapshot_init(&hp.agents_snap, hp.state_dir, "agents.json") != 0 ||
@@ -1074,7 +1067,7 @@ static void hp_stopping_heartbeat(void) {
   hb_env_t env = hp_env(false);
   for (size_t i = 0; i < hp.n_backends; i++) {
     hb_backend_t *b = hp.backends[i];
-    double now = hp_mono();
+    double now = qf_mono_s();
     /* Only where nothing older waits and the pacing allows a request now:
      * a stop must neither reorder nor trip the rate limit. */
     if (!b->started || hb_spool_depth(&b->spool) != 1 ||

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "prom.h"
 #include "qf_buf.h"
+#include "qf_cond.h"
 #include "render.h"
 #include "swarm.h"
 
@@ -23,13 +24,6 @@
 
 /* How long the start waits for collectd's first answer. */
 #define CA_FIRST_READING_MS 1000
-
-/* ca_clock reads a clock as seconds. */
-static double ca_clock(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void qfx_set_release(qfx_set_t *s) {
   if (s == NULL ||
@@ -379,7 +373,7 @@ static void ca_swarm_id(qfx_cache_t *c) {
 }
 
 void qfx_cache_refresh(qfx_cache_t *c) {
-  double wall = ca_clock(CLOCK_REALTIME), mono = ca_clock(CLOCK_MONOTONIC);
+  double wall = qf_clock_s(CLOCK_REALTIME), mono = qf_mono_s();
   ca_read_collectd(c, mono);
   ca_state_dir(c);
   ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
@@ -437,23 +431,6 @@ static void ca_platform(char *out, size_t outlen) {
     *p = (char)tolower((unsigned char)*p);
 }
 
-/* ca_init_locks sets up the mutex and the monotonic condition variable. */
-static int ca_init_locks(qfx_cache_t *c) {
-  pthread_condattr_t attr;
-  int rc = pthread_condattr_init(&attr);
-  if (rc == 0)
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  if (rc == 0)
-    rc = pthread_cond_init(&c->wake, &attr);
-  pthread_condattr_destroy(&attr);
-  if (rc != 0)
-    return -rc;
-  rc = pthread_mutex_init(&c->lock, NULL);
-  if (rc != 0)
-    pthread_cond_destroy(&c->wake);
-  return -rc;
-}
-
 int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
                    size_t errlen) {
   memset(c, 0, sizeof(*c));
@@ -469,7 +446,7 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
   if (gethostname(c->hostname, sizeof(c->hostname) - 1) != 0)
     snprintf(c->hostname, sizeof(c->hostname), "localhost");
   ca_platform(c->platform, sizeof(c->platform));
-  int rc = ca_init_locks(c);
+  int rc = qf_mono_locks_init(&c->lock, &c->wake);
   c->locks_ready = rc == 0;
   if (rc == 0)
     rc = qfx_reader_init(&c->reader, o->socket_path, o->host, o->refresh_ms);
@@ -503,16 +480,6 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
   return 0;
 }
 
-/* ca_deadline advances ts by ms milliseconds. */
-static void ca_deadline(struct timespec *ts, long ms) {
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 /* ca_thread refreshes on a fixed schedule until told to stop; a refresh
  * that overran its period starts the schedule again from now. */
 static void *ca_thread(void *arg) {
@@ -522,7 +489,7 @@ static void *ca_thread(void *arg) {
   qfx_cache_refresh(c); /* at once: the first with project.json */
   pthread_mutex_lock(&c->lock);
   while (!c->stop) {
-    ca_deadline(&next, c->opts->refresh_ms);
+    qf_timespec_add_ms(&next, c->opts->refresh_ms);
     while (!c->stop &&
            pthread_cond_timedwait(&c->wake, &c->lock, &next) != ETIMEDOUT)
       ;

@@ -4,6 +4,7 @@
 #include "guard.h"
 #include "log.h"
 #include "qf_buf.h"
+#include "qf_cond.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -15,12 +16,6 @@
 #define GD_TICK_MS 250     /* how often deadlines are checked */
 #define GD_REPORT_S 60.0   /* how often refusals are summarised */
 #define GD_TRIM_S 10.0     /* how often freed heap goes back to the system */
-
-double qfx_guard_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int qfx_guard_init(qfx_guard_t *g, size_t nslots, double timeout) {
   memset(g, 0, sizeof(*g));
@@ -36,17 +31,9 @@ int qfx_guard_init(qfx_guard_t *g, size_t nslots, double timeout) {
   g->free_head = nslots > 0 ? 0 : -1;
   atomic_init(&g->timed_out, 0);
   atomic_init(&g->unauthorized, 0);
-  pthread_condattr_t attr;
-  int rc = pthread_condattr_init(&attr);
-  if (rc == 0)
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  if (rc == 0)
-    rc = pthread_cond_init(&g->wake, &attr);
-  pthread_condattr_destroy(&attr);
-  if (rc == 0 && (rc = pthread_mutex_init(&g->lock, NULL)) != 0)
-    pthread_cond_destroy(&g->wake);
+  int rc = qf_mono_locks_init(&g->lock, &g->wake);
   g->locks_ready = rc == 0;
-  return -rc;
+  return rc;
 }
 
 qfx_guard_slot_t *qfx_guard_open(qfx_guard_t *g, int fd, double now) {
@@ -140,19 +127,14 @@ static void *gd_thread(void *arg) {
   struct timespec next;
   pthread_mutex_lock(&g->lock);
   while (!g->stop) {
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    next.tv_nsec += GD_TICK_MS * 1000000L;
-    if (next.tv_nsec >= 1000000000L) {
-      next.tv_sec++;
-      next.tv_nsec -= 1000000000L;
-    }
+    qf_mono_after(&next, GD_TICK_MS);
     while (!g->stop &&
            pthread_cond_timedwait(&g->wake, &g->lock, &next) != ETIMEDOUT)
       ;
     if (g->stop)
       break;
     pthread_mutex_unlock(&g->lock);
-    double now = qfx_guard_now();
+    double now = qf_mono_s();
     qfx_guard_sweep(g, now, gd_shutdown);
     gd_report(g, now);
     if (now >= g->next_trim) {
@@ -169,7 +151,7 @@ static void *gd_thread(void *arg) {
 }
 
 int qfx_guard_start(qfx_guard_t *g, char *err, size_t errlen) {
-  g->next_report = qfx_guard_now() + GD_REPORT_S;
+  g->next_report = qf_mono_s() + GD_REPORT_S;
   int rc = pthread_create(&g->thread, NULL, gd_thread, g);
   if (rc != 0) {
     qf_err(err, errlen, "starting the request deadline thread: %s",

@@ -64,7 +64,4 @@ void qfx_guard_close(qfx_guard_t *g, qfx_guard_slot_t *s);
  * for the unit tests. */
 size_t qfx_guard_sweep(qfx_guard_t *g, double now, void (*shut)(int fd));
 
-/* qfx_guard_now reads the monotonic clock in seconds. */
-double qfx_guard_now(void);
-
 #endif

@@ -1,6 +1,7 @@
 /* reader.c: the thread that reads collectd (see reader.h). */
 #include "reader.h"
 #include "qf_buf.h"
+#include "qf_cond.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -13,23 +14,6 @@
 #define RD_SIGNAL SIGUSR1
 #define RD_KICK_MS 50
 #define RD_KICK_MAX 100 /* 5 s, then the thread is left behind */
-
-static double rd_clock(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* rd_after sets ts to ms milliseconds after now on the monotonic clock. */
-static void rd_after(struct timespec *ts, long ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
 
 bool qfx_reader_hung(double attempt_mono, double now, long period_ms) {
   double limit = 3.0 * (double)period_ms / 1000.0;
@@ -47,17 +31,9 @@ int qfx_reader_init(qfx_reader_t *r, const char *socket_path,
   int rc = qfx_source_init(&r->source, socket_path);
   if (rc != 0)
     return rc;
-  pthread_condattr_t attr;
-  rc = pthread_condattr_init(&attr);
-  if (rc == 0)
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  if (rc == 0)
-    rc = pthread_cond_init(&r->wake, &attr);
-  pthread_condattr_destroy(&attr);
-  if (rc == 0 && (rc = pthread_mutex_init(&r->lock, NULL)) != 0)
-    pthread_cond_destroy(&r->wake);
+  rc = qf_mono_locks_init(&r->lock, &r->wake);
   r->locks_ready = rc == 0;
-  return -rc;
+  return rc;
 }
 
 /* rd_attempt reads collectd once (the lock not held: this may block) and
@@ -65,10 +41,10 @@ int qfx_reader_init(qfx_reader_t *r, const char *socket_path,
  * return. */
 static void rd_attempt(qfx_reader_t *r) {
   qfx_resources_t res;
-  r->state.attempt_mono = rd_clock(CLOCK_MONOTONIC);
+  r->state.attempt_mono = qf_mono_s();
   pthread_mutex_unlock(&r->lock);
   int rc = qfx_source_read(&r->source, r->host, &res);
-  double wall = rd_clock(CLOCK_REALTIME), mono = rd_clock(CLOCK_MONOTONIC);
+  double wall = qf_clock_s(CLOCK_REALTIME), mono = qf_mono_s();
   pthread_mutex_lock(&r->lock);
   r->state.attempt_mono = 0.0;
   r->state.ok = rc == 0;
@@ -90,7 +66,7 @@ static void *rd_thread(void *arg) {
   struct timespec next;
   pthread_mutex_lock(&r->lock);
   while (!r->stop) {
-    rd_after(&next, r->period_ms);
+    qf_mono_after(&next, r->period_ms);
     rd_attempt(r);
     while (!r->stop &&
            pthread_cond_timedwait(&r->wake, &r->lock, &next) != ETIMEDOUT)
@@ -123,7 +99,7 @@ int qfx_reader_start(qfx_reader_t *r, char *err, size_t errlen) {
 
 bool qfx_reader_wait(qfx_reader_t *r, long timeout_ms) {
   struct timespec until;
-  rd_after(&until, timeout_ms);
+  qf_mono_after(&until, timeout_ms);
   pthread_mutex_lock(&r->lock);
   while (r->state.done == 0 &&
          pthread_cond_timedwait(&r->wake, &r->lock, &until) != ETIMEDOUT)

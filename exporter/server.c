@@ -5,6 +5,7 @@
 #include "http.h"
 #include "log.h"
 #include "qf_buf.h"
+#include "qf_cond.h"
 #include "render.h"
 
 #include <errno.h>
@@ -54,7 +55,7 @@ void qfx_mhdlog_line(qfx_mhdlog_t *l, const char *line, double now) {
 }
 
 void qfx_mhdlog_flush(qfx_mhdlog_t *l) {
-  double now = qfx_guard_now();
+  double now = qf_mono_s();
   for (size_t i = 0; i < QFX_MHDLOG_SLOTS; i++)
     sv_repeats(&l->slot[i], now);
 }
@@ -66,7 +67,7 @@ __attribute__((format(printf, 2, 0))) static void sv_log(void *cls,
   char line[512];
   vsnprintf(line, sizeof(line), fmt, ap);
   line[strcspn(line, "\n")] = '\0';
-  qfx_mhdlog_line(cls, line, qfx_guard_now());
+  qfx_mhdlog_line(cls, line, qf_mono_s());
 }
 
 /* sv_capture keeps libmicrohttpd's first message for a caller's error. */
@@ -127,7 +128,7 @@ static void sv_notify(void *cls, struct MHD_Connection *c,
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   *socket_context = ci != NULL ? qfx_guard_open(&h->guard, ci->connect_fd,
-                                                qfx_guard_now())
+                                                qf_mono_s())
                                : NULL;
 }
 
@@ -140,7 +141,7 @@ static void sv_completed(void *cls, struct MHD_Connection *c, void **req_cls,
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   if (ci != NULL)
-    qfx_guard_done(&h->guard, ci->socket_context, qfx_guard_now());
+    qfx_guard_done(&h->guard, ci->socket_context, qf_mono_s());
 }
 
 /* sv_listen_hint is what to do about a failed bind or listen (e), "" when

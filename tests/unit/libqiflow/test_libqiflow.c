@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "qf_buf.h"
+#include "qf_cond.h"
 #include "qf_file.h"
 #include "qf_gzip.h"
 #include "qf_http.h"
@@ -67,6 +68,34 @@ static void test_gzip_roundtrip(void **state) {
   assert_memory_equal(out, text, strlen(text));
   inflateEnd(&z);
   free(gz);
+}
+
+/* qf_cond: deadlines carry into seconds, and a monotonic condition variable
+ * times out at its deadline. */
+static void test_cond_monotonic_deadline(void **state) {
+  (void)state;
+  struct timespec ts = {.tv_sec = 5, .tv_nsec = 900000000L};
+  qf_timespec_add_ms(&ts, 1250);
+  assert_int_equal(ts.tv_sec, 7);
+  assert_int_equal(ts.tv_nsec, 150000000L);
+  qf_timespec_from_s(12.25, &ts);
+  assert_int_equal(ts.tv_sec, 12);
+  assert_int_equal(ts.tv_nsec, 250000000L);
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  assert_int_equal(qf_mono_locks_init(&m, &c), 0);
+  double start = qf_mono_s();
+  qf_mono_after(&ts, 50);
+  pthread_mutex_lock(&m);
+  int rc;
+  while ((rc = pthread_cond_timedwait(&c, &m, &ts)) == 0)
+    ;
+  pthread_mutex_unlock(&m);
+  assert_int_equal(rc, ETIMEDOUT);
+  assert_true(qf_mono_s() - start >= 0.045);
+  assert_true(qf_clock_s(CLOCK_REALTIME) > 1e9); /* after 2001 */
+  pthread_cond_destroy(&c);
+  pthread_mutex_destroy(&m);
 }
 
 static void test_buf_grows_and_bounds(void **state) {
@@ -560,6 +589,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_grows_and_bounds),
       cmocka_unit_test(test_gzip_roundtrip),
+      cmocka_unit_test(test_cond_monotonic_deadline),
       cmocka_unit_test(test_strcpy_reports_truncation),
       cmocka_unit_test(test_time_round_trip),
       cmocka_unit_test(test_time_range),
