@@ -38,13 +38,11 @@
 #include "qf_snapshot.h"
 #include "qf_swarm.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #define HP_PLUGIN "qiflow_heartbeat"
@@ -936,14 +934,6 @@ static void *hp_thread(void *arg) {
 
 /* ------------------------------------------------------------ init */
 
-/* hp_platform writes the lower-cased kernel name ("linux"). */
-static void hp_platform(char *out, size_t outlen) {
-  struct utsname u;
-  qf_strcpy(out, outlen, uname(&u) == 0 ? u.sysname : "unknown");
-  for (char *p = out; *p; p++)
-    *p = (char)tolower((unsigned char)*p);
-}
-
 /* hp_init_defaults fills the string defaults and checks the settings that
  * depend on each other. */
 static int hp_init_defaults(void) {
@@ -982,7 +972,7 @@ static int hp_init_runtime(void) {
     ERROR(HP_PLUGIN " plugin: swarm id: %s", err);
     return -1;
   }
-  hp_platform(hp.platform, sizeof(hp.platform));
+  qf_platform(hp.platform, sizeof(hp.platform));
   hp.max_age =
       3.0 * fmax(hp.interval, CDTIME_T_TO_DOUBLE(plugin_get_interval()));
   int status = qf_cond_init_mono(&hp.cond);

@@ -11,14 +11,12 @@
 #include "render.h"
 #include "swarm.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -422,15 +420,6 @@ void qfx_cache_refresh(qfx_cache_t *c) {
   ca_publish(c, s);
 }
 
-/* ca_platform writes the lower-cased kernel name ("linux"), as the earlier
- * agent reported it. */
-static void ca_platform(char *out, size_t outlen) {
-  struct utsname u;
-  qf_strcpy(out, outlen, uname(&u) == 0 ? u.sysname : "unknown");
-  for (char *p = out; *p; p++)
-    *p = (char)tolower((unsigned char)*p);
-}
-
 int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
                    size_t errlen) {
   memset(c, 0, sizeof(*c));
@@ -445,7 +434,7 @@ int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,
   c->headers.cache_control = c->cache_control;
   if (gethostname(c->hostname, sizeof(c->hostname) - 1) != 0)
     snprintf(c->hostname, sizeof(c->hostname), "localhost");
-  ca_platform(c->platform, sizeof(c->platform));
+  qf_platform(c->platform, sizeof(c->platform));
   int rc = qf_mono_locks_init(&c->lock, &c->wake);
   c->locks_ready = rc == 0;
   if (rc == 0)

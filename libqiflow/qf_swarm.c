@@ -3,12 +3,14 @@
 #include "qf_buf.h"
 #include "qf_file.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 int qf_uuid4(char *out, size_t outlen) {
@@ -110,4 +112,11 @@ int qf_swarm_id_resolve(const char *configured, const char *state_dir,
       return status;
   }
   return qf_swarm_id_load(path, out, outlen, err, errlen);
+}
+
+void qf_platform(char *out, size_t outlen) {
+  struct utsname u;
+  qf_strcpy(out, outlen, uname(&u) == 0 ? u.sysname : "unknown");
+  for (char *p = out; *p; p++)
+    *p = (char)tolower((unsigned char)*p);
 }

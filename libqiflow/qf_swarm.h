@@ -20,4 +20,8 @@ int qf_swarm_id_valid(const char *s);
 int qf_swarm_id_resolve(const char *configured, const char *state_dir,
                         char *out, size_t outlen, char *err, size_t errlen);
 
+/* qf_platform writes the lower-cased kernel name ("linux", "unknown" when
+ * uname fails): the platform every part reports, as the earlier agent did. */
+void qf_platform(char *out, size_t outlen);
+
 #endif

@@ -98,6 +98,17 @@ static void test_cond_monotonic_deadline(void **state) {
   pthread_mutex_destroy(&m);
 }
 
+/* qf_platform is the kernel's name in lower case, as every part reports it. */
+static void test_platform_lower_case(void **state) {
+  (void)state;
+  char p[64];
+  qf_platform(p, sizeof(p));
+  assert_string_equal(p, "linux");
+  char small[3];
+  qf_platform(small, sizeof(small)); /* cut, still terminated */
+  assert_string_equal(small, "li");
+}
+
 static void test_buf_grows_and_bounds(void **state) {
   (void)state; /* unused */
   qf_buf_t b = QF_BUF_INIT;
@@ -590,6 +601,7 @@ int main(void) {
       cmocka_unit_test(test_buf_grows_and_bounds),
       cmocka_unit_test(test_gzip_roundtrip),
       cmocka_unit_test(test_cond_monotonic_deadline),
+      cmocka_unit_test(test_platform_lower_case),
       cmocka_unit_test(test_strcpy_reports_truncation),
       cmocka_unit_test(test_time_round_trip),
       cmocka_unit_test(test_time_range),
