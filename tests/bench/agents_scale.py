@@ -14,10 +14,21 @@ collectd's interval (window / Interval); the plugin must finish well
 inside it for that to hold, which the script checks from agents.json.
 
   python3 tests/bench/agents_scale.py --build-dir /work/build-K [--markdown]
+
+With --repeat N each count runs N times and the table gives the median and
+the spread (min-max); with --compare OLD_BUILD_DIR the runs alternate
+between OLD's plugins and --build-dir's (old, new, old, new, ...) on the
+same registry, so a before/after ratio is measured under the same load of
+a shared machine.
+
+--status-vs-nginx N instead serves /status at N agent files from the real
+exporter and the same bytes from nginx, alternately under wrk, with
+tests/bench/run.py's machinery (issue 18: at least 0.9x nginx at 1,000).
 """
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -77,9 +88,11 @@ def write_registry(qfstack, agent_dir, count):
             last_activity=qfstack.iso_time(-5))
 
 
-def measure(qfstack, root, count, interval, seconds):
-    """One collectd run on count agent files: a dict of figures."""
+def measure(qfstack, root, count, interval, seconds, plugin_dir):
+    """One collectd run on count agent files with the qiflow_agents of
+    plugin_dir: a dict of figures."""
     stack = qfstack.Stack(root, interval=interval)
+    stack.collectd.plugin_dir = plugin_dir
     write_registry(qfstack, stack.agent_dir, count)
     stack.start(exporter=False)
     try:
@@ -106,46 +119,129 @@ def measure(qfstack, root, count, interval, seconds):
             1024}
 
 
+def status_vs_nginx(count, interval, rounds, duration):
+    """/status of the exporter at count agent files against nginx serving
+    the same bytes (run.py's Nginx, alternate and summary): prints both
+    medians and the ratio."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import run  # pylint: disable=import-outside-toplevel
+    run.import_harness(os.environ["QF_BUILD_DIR"])
+    qfstack = run.qfstack
+    mode = {"rounds": rounds, "duration": duration, "warmup": 2}
+    with tempfile.TemporaryDirectory(prefix="qf-agents-status-") as tmp:
+        stack = qfstack.Stack(Path(tmp) / "stack", interval=interval)
+        write_registry(qfstack, stack.agent_dir, count)
+        nginx = run.Nginx(Path(tmp) / "nginx")
+        stack.start()
+        try:
+            nginx.start()
+            url = stack.exporter.url + "/status"
+            qfstack.wait_until(
+                lambda: run.http_get(url).json()["agents"]["total"]
+                == count, 30, 0.2, f"/status with {count} agents")
+            body = run.http_get(url).body
+            static = nginx.put("status.json", body)
+            case, base = run.alternate(url, static, mode)
+        finally:
+            nginx.stop()
+            stack.stop()
+    c, b = run.summary(case), run.summary(base)
+    print(f"/status at {count} agent files ({len(body)} bytes), wrk -t2 -c50, "
+          f"{rounds} x {duration} s each, alternating")
+    for name, m in (("exporter", c), ("nginx, same bytes", b)):
+        print(f"  {name}: {m['rps']:.0f} req/s median (spread "
+              f"{m['spread_pct']:.0f} %), p50 {m['p50']:.2f} ms, p99 "
+              f"{m['p99']:.2f} ms")
+    ratio = c["rps"] / b["rps"] if b["rps"] else 0
+    print(f"  ratio {ratio:.2f}x, target >= 0.9x: "
+          f"{'met' if ratio >= 0.9 else 'MISSED'}")
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build-dir", type=Path, required=True)
+    p.add_argument("--compare", type=Path, metavar="OLD_BUILD_DIR",
+                   help="alternate with this build's plugins (before)")
     p.add_argument("--counts", default="0,3,50,1000",
                    help="agent file counts; 0 gives the floor")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per count (and build): median and spread")
     p.add_argument("--interval", type=float, default=0.5)
     p.add_argument("--seconds", type=float, default=30.0,
-                   help="measuring window per count")
+                   help="measuring window per run")
     p.add_argument("--markdown", action="store_true")
+    p.add_argument("--status-vs-nginx", type=int, metavar="N",
+                   help="instead: /status at N agents against nginx")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="with --status-vs-nginx: wrk runs of each")
     return p.parse_args()
+
+
+def spread(values, fmt="{:.2f}"):
+    """median, and min-max when there is more than one value."""
+    med = fmt.format(statistics.median(values))
+    if len(values) < 2:
+        return med
+    return f"{med} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def table(label, rows, markdown, header):
+    """Print one build's rows (a list of runs per count); return
+    {count: median qiflow_agents ms per read}."""
+    floor = statistics.median(
+        [r["reader_ms"] for r in rows.get(0, [])] or [0.0])
+    bar = "|" if markdown else ""
+    head = ["build", "agent files", "runs x reads",
+            "reader threads ms/read",
+            "qiflow_agents ms/read (minus 0-file floor)",
+            "whole collectd ms/read", "agents.json KiB"]
+    if header:
+        print(bar + " | ".join(head) + bar if markdown else "  ".join(head))
+    if header and markdown:
+        print("|" + "---|" * len(head))
+    own = {}
+    for count, runs in rows.items():
+        mine = [r["reader_ms"] - floor for r in runs]
+        own[count] = statistics.median(mine)
+        cells = [label, f"{count}",
+                 f"{len(runs)} x {statistics.median(r['reads'] for r in runs):.0f}",
+                 spread([r["reader_ms"] for r in runs]), spread(mine),
+                 spread([r["process_ms"] for r in runs]),
+                 f"{runs[-1]['json_kib']:.1f}"]
+        print(bar + " | ".join(cells) + bar if markdown else "  ".join(cells))
+    return own
 
 
 def main():
     args = parse_args()
     qfstack = import_harness(args.build_dir)
+    if args.status_vs_nginx is not None:
+        status_vs_nginx(args.status_vs_nginx, args.interval, args.rounds,
+                        6)
+        return
     counts = [int(c) for c in args.counts.split(",")]
-    rows = []
+    builds = [("new", args.build_dir)]
+    if args.compare:
+        builds = [("old", args.compare)] + builds
+    rows = {label: {c: [] for c in counts} for label, _ in builds}
     with tempfile.TemporaryDirectory(prefix="qf-agents-bench-") as tmp:
-        for count in counts:
-            rows.append(measure(qfstack, Path(tmp) / f"n{count}", count,
-                                args.interval, args.seconds))
-    floor = next((r["reader_ms"] for r in rows if r["agents"] == 0), 0.0)
-    bar = "|" if args.markdown else ""
-    head = ["agent files", "reads", "reader threads ms/read",
-            "qiflow_agents ms/read (minus 0-file floor)",
-            "whole collectd ms/read", "agents.json KiB"]
-    print(bar + " | ".join(head) + bar if args.markdown else "  ".join(head))
-    if args.markdown:
-        print("|" + "---|" * len(head))
-    for r in rows:
-        cells = [f"{r['agents']}", f"{r['reads']:.0f}",
-                 f"{r['reader_ms']:.2f}", f"{r['reader_ms'] - floor:.2f}",
-                 f"{r['process_ms']:.2f}", f"{r['json_kib']:.1f}"]
-        print(bar + " | ".join(cells) + bar if args.markdown
-              else "  ".join(cells))
-    big = [r for r in rows if r["agents"] >= 1000]
-    for r in big:
-        own = r["reader_ms"] - floor
-        print(f"{r['agents']} files: {own:.2f} ms per read, target "
-              f"{TARGET_MS:.0f} ms: {'met' if own <= TARGET_MS else 'MISSED'}")
+        for rep in range(args.repeat):
+            for count in counts:
+                for label, build in builds:
+                    rows[label][count].append(measure(
+                        qfstack, Path(tmp) / f"{label}-n{count}-{rep}",
+                        count, args.interval, args.seconds,
+                        build / "plugins"))
+    own = {label: table(label if args.compare else str(build),
+                        rows[label], args.markdown, header=i == 0)
+           for i, (label, build) in enumerate(builds)}
+    for count in (c for c in counts if c >= 1000):
+        new = own["new"][count]
+        line = f"{count} files: {new:.2f} ms per read (median), target " \
+            f"{TARGET_MS:.0f} ms: {'met' if new <= TARGET_MS else 'MISSED'}"
+        if args.compare and own["old"][count] > 0:
+            line += f"; new/old {new / own['old'][count]:.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
