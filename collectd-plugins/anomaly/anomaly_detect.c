@@ -522,17 +522,19 @@ static void ad_detect_stall(const anom_state_t *s, time_t now,
   if (isnan(q))
     snprintf(x->reason, sizeof(x->reason),
              "No commit, pull request or closed issue for %s while %d "
-             "agents worked (%.1f agent-hours, past the %.1f floor; too few "
-             "quiet stretches seen to learn from yet).",
+             "agent%s worked (%.1f agent-hours, past the %.1f floor; too "
+             "few quiet stretches seen to learn from yet).",
              ad_dur(d1, sizeof(d1), (double)(now - s->last_progress)),
-             s->active_agents, s->quiet_agent_s / 3600, thr / 3600);
+             s->active_agents, s->active_agents == 1 ? "" : "s",
+             s->quiet_agent_s / 3600, thr / 3600);
   else
     snprintf(x->reason, sizeof(x->reason),
              "No commit, pull request or closed issue for %s while %d "
-             "agents worked (%.1f agent-hours); this swarm's longest usual "
+             "agent%s worked (%.1f agent-hours); this swarm's longest usual "
              "quiet stretch is %.1f agent-hours (%.0fth percentile of %d).",
              ad_dur(d1, sizeof(d1), (double)(now - s->last_progress)),
-             s->active_agents, s->quiet_agent_s / 3600, q / 3600,
+             s->active_agents, s->active_agents == 1 ? "" : "s",
+             s->quiet_agent_s / 3600, q / 3600,
              100 * c->stall_quantile, s->gap_n);
 }
 
