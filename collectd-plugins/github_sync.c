@@ -27,7 +27,7 @@ int gh_config_init(gh_config_t *c) {
   static const char *const blocked[] = {"blocked", "human"};
   memset(c, 0, sizeof(*c));
   c->api_url = strdup("https://api.github.com");
-  c->state_dir = strdup("/var/lib/collectd/qiflow");
+  c->state_dir = strdup(QF_STATE_DIR);
   c->flag_blocked_hours = 24;
   c->flag_failures = 3;
   c->flag_failure_rate = 0.10;

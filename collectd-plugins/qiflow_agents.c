@@ -34,7 +34,7 @@
 #define QA_DEFAULT_AGENT_DIR "/var/lib/qiflow/agents"
 #endif
 #ifndef QA_DEFAULT_STATE_DIR
-#define QA_DEFAULT_STATE_DIR "/var/lib/collectd/qiflow"
+#define QA_DEFAULT_STATE_DIR QF_STATE_DIR
 #endif
 #define QA_DEFAULT_STALE_AFTER 300
 /* Agent files read per interval at most (MaxAgentFiles): bounds one

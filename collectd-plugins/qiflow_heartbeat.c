@@ -47,9 +47,6 @@
 
 #define HP_PLUGIN "qiflow_heartbeat"
 
-#ifndef HP_DEFAULT_STATE_DIR
-#define HP_DEFAULT_STATE_DIR "/var/lib/collectd/qiflow"
-#endif
 #ifndef HP_DEFAULT_LOG_DIR
 #define HP_DEFAULT_LOG_DIR "/var/log/qiflow"
 #endif
@@ -938,7 +935,7 @@ static void *hp_thread(void *arg) {
  * depend on each other. */
 static int hp_init_defaults(void) {
   if (hp.state_dir == NULL &&
-      (hp.state_dir = strdup(HP_DEFAULT_STATE_DIR)) == NULL)
+      (hp.state_dir = strdup(QF_STATE_DIR)) == NULL)
     return -1;
   if (hp.log_dir == NULL && (hp.log_dir = strdup(HP_DEFAULT_LOG_DIR)) == NULL)
     return -1;

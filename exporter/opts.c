@@ -25,7 +25,7 @@ void qfx_opts_defaults(qfx_opts_t *o) {
   memset(o, 0, sizeof(*o));
   qfx_opts_parse_listen(o, QFX_DEFAULT_LISTEN, NULL, 0);
   qf_strcpy(o->socket_path, sizeof(o->socket_path), QFX_DEFAULT_SOCKET);
-  qf_strcpy(o->state_dir, sizeof(o->state_dir), QFX_DEFAULT_STATE_DIR);
+  qf_strcpy(o->state_dir, sizeof(o->state_dir), QF_STATE_DIR);
   o->refresh_ms = QFX_DEFAULT_REFRESH_MS;
   qf_strcpy(o->cors_origin, sizeof(o->cors_origin), "*");
   o->max_connections = QFX_DEFAULT_MAX_CONNECTIONS;
@@ -531,7 +531,7 @@ void qfx_opts_usage(FILE *f) {
 "  --cors-origin ORIGIN Access-Control-Allow-Origin value (default *)\n"
 "  --help, -h           print this help and exit\n"
 "  --version            print the version and exit\n\n",
-          QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QFX_DEFAULT_STATE_DIR,
+          QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QF_STATE_DIR,
           QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS, QFX_DEFAULT_REFRESH_MS,
           QFX_THREADS_MAX, QFX_THREADS_PER_CPU, QFX_THREADS_DEFAULT_MAX);
   op_usage_security(f);

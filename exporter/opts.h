@@ -12,7 +12,6 @@
 
 #define QFX_DEFAULT_LISTEN "0.0.0.0:8080"
 #define QFX_DEFAULT_SOCKET "/var/run/collectd-unixsock"
-#define QFX_DEFAULT_STATE_DIR "/var/lib/collectd/qiflow"
 #define QFX_DEFAULT_REFRESH_MS 1000
 #define QFX_REFRESH_MIN_MS 100
 #define QFX_REFRESH_MAX_MS 600000

@@ -40,6 +40,12 @@ int qf_file_read(const char *path, size_t max, int flags, char **out,
  * umask does not narrow it); existing ones are left as they are. */
 int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen);
 
+/* QF_STATE_DIR, the default StateDir and --state-dir, is CMake's cache
+ * variable of that name, defined for every part. */
+#ifndef QF_STATE_DIR
+#error "QF_STATE_DIR is not defined: build with CMake (-DQF_STATE_DIR=...)"
+#endif
+
 /* qf_state_dir_make creates StateDir (and parents) with QF_STATE_DIR_MODE;
  * every plugin calls it, so the mode does not depend on which loads first. */
 int qf_state_dir_make(const char *path, char *err, size_t errlen);

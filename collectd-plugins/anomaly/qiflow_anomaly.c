@@ -32,10 +32,6 @@
 #define QN_HISTORY "anomaly-history.json"
 #define QN_HISTORY_MAX (4u << 20) /* the bounded history is far smaller */
 
-#ifndef QN_DEFAULT_STATE_DIR
-#define QN_DEFAULT_STATE_DIR "/var/lib/collectd/qiflow"
-#endif
-
 /* One tuning option: its name, where it goes in anom_config_t, its type. */
 typedef enum { QN_NUM, QN_INT, QN_LONG, QN_BOOL } qn_type_t;
 typedef struct qn_option_s {
@@ -110,7 +106,7 @@ static int qn_defaults(void) {
     qn_cfg_ready = true;
   }
   if (qn.state_dir == NULL)
-    qn.state_dir = strdup(QN_DEFAULT_STATE_DIR);
+    qn.state_dir = strdup(QF_STATE_DIR);
   if (qn.state_dir == NULL) {
     ERROR(QN_PLUGIN " plugin: strdup failed");
     return -1;

@@ -38,7 +38,7 @@ static void test_defaults(void **state) {
   assert_int_equal(o.addr.ss_family, AF_INET);
   assert_false(o.loopback);
   assert_string_equal(o.socket_path, "/var/run/collectd-unixsock");
-  assert_string_equal(o.state_dir, "/var/lib/collectd/qiflow");
+  assert_string_equal(o.state_dir, QF_STATE_DIR); /* CMake's */
   assert_int_equal(o.refresh_ms, 1000);
   assert_string_equal(o.swarm_id, "");
   assert_string_equal(o.host, "");
