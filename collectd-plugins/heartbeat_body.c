@@ -68,13 +68,20 @@ static void hbb_kflat(qf_jw_t *w, const char *key, double v) {
   qf_jw_kdouble(w, key, isnan(v) ? 0.0 : hbb_round(v));
 }
 
-/* hbb_kstr writes key: s (cut to HB_BODY_MAX_TEXT) when s is a string. */
-static void hbb_kstr(qf_jw_t *w, const char *key, const char *s) {
+/* hbb_kstr_max writes key: s (cut to max <= HB_BODY_MAX_TEXT bytes) when s
+ * is a string. */
+static void hbb_kstr_max(qf_jw_t *w, const char *key, const char *s,
+                         size_t max) {
   if (s == NULL)
     return;
   char cut[HB_BODY_MAX_TEXT + 4];
-  hb_text_cut(s, HB_BODY_MAX_TEXT, cut, sizeof(cut));
+  hb_text_cut(s, max, cut, sizeof(cut));
   qf_jw_kstr(w, key, cut);
+}
+
+/* hbb_kstr writes key: s (cut to HB_BODY_MAX_TEXT) when s is a string. */
+static void hbb_kstr(qf_jw_t *w, const char *key, const char *s) {
+  hbb_kstr_max(w, key, s, HB_BODY_MAX_TEXT);
 }
 
 /* hbb_kcopy copies obj[key] when it is a number or a string. */
@@ -259,7 +266,8 @@ static void hbb_flagged(qf_jw_t *w, const hb_project_t *p) {
     long long id;
     if (qf_json_get_int(is, "id", &id) == 0)
       qf_jw_kint(w, "id", id);
-    hbb_kstr(w, "title", qf_json_get_str(is, "title"));
+    hbb_kstr_max(w, "title", qf_json_get_str(is, "title"),
+                 HB_BODY_MAX_FLAGGED_TITLE);
     hbb_kstr(w, "priority", qf_json_get_str(is, "priority"));
     hbb_kstr(w, "reason", qf_json_get_str(is, "reason"));
     qf_jw_obj_close(w);

@@ -17,6 +17,9 @@
 #define HB_BODY_MAX_ANOMALIES 3 /* active anomalies listed in one heartbeat */
 /* Flagged issues listed in one heartbeat: those hb_project_t keeps. */
 #define HB_BODY_MAX_FLAGGED HB_PROJECT_MAX_FLAGGED
+/* Bytes of a flagged issue's title, cut at UTF-8: with HB_BODY_MAX_FLAGGED
+ * they keep a large repository's body within 1 KB gzip'ed. */
+#define HB_BODY_MAX_FLAGGED_TITLE 60
 
 typedef struct hb_body_in_s {
   long long heartbeat_id;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
-#define HB_PROJECT_MAX_FLAGGED 20 /* flagged issues kept (and listed) */
+#define HB_PROJECT_MAX_FLAGGED 3 /* flagged issues kept (and listed) */
 
 /* hb_project_t owns every tree it points to; zeroed it means "no data
  * yet". */

@@ -298,7 +298,7 @@ def test_project_json_flagged_issues_follow_the_file(tmp_path, fakes):
         project = body["project"]
         listed = [i["id"] for i in
                   project["issues_requiring_human_intervention"]]
-        assert listed == sorted(flagged, reverse=True)[:20]
+        assert listed == sorted(flagged, reverse=True)[:3]
         assert project["total_issues"] == 120
         assert project["blocked_issues"] == 30
         assert body["github"]["repository"] == "o/r"

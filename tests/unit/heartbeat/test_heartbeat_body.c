@@ -10,6 +10,7 @@
 #include "heartbeat_body.h"
 #include "heartbeat_project.h"
 #include "qf_buf.h"
+#include "qf_gzip.h"
 #include "qf_json.h"
 
 #include <math.h>
@@ -434,6 +435,99 @@ static void test_flagged_bounded_and_counted(void **state) {
   qf_buf_free(&b);
 }
 
+/* big_project_doc is a large repository's project.json: n issues, every
+ * eighth flagged, each title a different run of words as long as the body
+ * allows (HB_BODY_MAX_TEXT and more), the reasons qiflow_github writes. */
+static void big_project_doc(qf_buf_t *b, int n) {
+  static const char *const words[] = {
+      "crash",   "when",    "parsing", "config",   "race",     "in",
+      "worker",  "pool",    "flaky",   "timeout",  "handling", "docs",
+      "update",  "release", "notes",   "migrate",  "storage",  "backend",
+      "refactor", "login",  "memory",  "leak",     "under",    "load",
+      "support", "unicode", "paths",   "windows",  "regression", "after"};
+  unsigned seed = 12345;
+  qf_buf_puts(b, "{\"schema_version\":1,\"repository\":\"owner/repo\","
+                 "\"last_sync\":\"2026-11-27T10:40:00Z\",\"github\":{"
+                 "\"open_issues\":7415,\"open_pull_requests\":1510,"
+                 "\"recent_commits\":1234,\"recent_commits_days\":7},"
+                 "\"completion\":{\"completion_percentage\":90,"
+                 "\"total_issues\":75000,\"completed_issues\":67585,"
+                 "\"in_progress_issues\":593,\"ready_issues\":6526,"
+                 "\"blocked_issues\":296},\"velocity\":{\"per_day\":41.2857,"
+                 "\"trend\":\"decreasing\"},"
+                 "\"estimated_completion_date\":\"2027-03-02\",\"issues\":[");
+  for (int i = 0; i < n; i++) {
+    char title[200] = "";
+    size_t len = 0;
+    while (len < HB_BODY_MAX_TEXT + 20) {
+      seed = seed * 1103515245u + 12345u;
+      const char *w = words[(seed >> 16) % (sizeof(words) / sizeof(*words))];
+      len += (size_t)snprintf(title + len, sizeof(title) - len, "%s%s",
+                              len ? " " : "", w);
+    }
+    char reason[100];
+    int kind = i / 8 % 4;
+    if (kind == 0)
+      snprintf(reason, sizeof(reason), "blocked for %d.5 hours (over 72)",
+               100 + i);
+    else if (kind == 1)
+      snprintf(reason, sizeof(reason), "merge conflict on pull request #%d",
+               100 + i);
+    else if (kind == 2)
+      snprintf(reason, sizeof(reason),
+               "3 consecutive failed CI runs on pull request #%d", 100 + i);
+    else
+      snprintf(reason, sizeof(reason), "labelled for human intervention");
+    bool flagged = i % 8 == 0;
+    qf_buf_printf(b,
+                  "%s{\"id\":%d,\"title\":\"%s\",\"flagged\":%s,"
+                  "\"priority\":%s,\"reason\":\"%s\"}",
+                  i ? "," : "", 100000 - i, title, flagged ? "true" : "false",
+                  flagged ? (i % 16 ? "\"review\"" : "\"critical\"") : "null",
+                  flagged ? reason : "");
+  }
+  qf_buf_puts(b, "]}");
+}
+
+/* A large repository's heartbeat stays within 1 KB gzip'ed (issue 18):
+ * its flagged issues are many, with long titles, yet the body lists only
+ * the first few and says how many there are. */
+static void test_large_project_within_1k_gzip(void **state) {
+  (void)state;
+  qf_buf_t b = QF_BUF_INIT;
+  big_project_doc(&b, 5000);
+  hb_project_t project = {0};
+  load_project(&project, b.data);
+  hb_figures_t f = full_figures();
+  f.agents[HB_AG_ACTIVE] = 1;
+  f.agents[HB_AG_TOTAL] = 3;
+  yajl_val agents = qf_json_parse(agents_json, NULL, 0);
+  hb_body_in_t in = base_in(&f);
+  in.heartbeat_id = 1795773600123LL; /* a large id, as after years */
+  in.agents = agents;
+  in.project = &project;
+  char *text;
+  size_t len;
+  yajl_val doc = build(&in, &text, &len);
+  long long n;
+  assert_int_equal(
+      qf_json_get_int(qf_json_get(doc, "project"), "flagged_issues", &n), 0);
+  assert_int_equal(n, 625);
+  yajl_val list = path(doc, "project", "issues_requiring_human_intervention");
+  assert_int_equal(list->u.array.len, HB_BODY_MAX_FLAGGED);
+  char *gz;
+  size_t gzlen;
+  assert_int_equal(qf_gzip(text, len, &gz, &gzlen), 0);
+  printf("large project: body %zu bytes, %zu gzip'ed\n", len, gzlen);
+  assert_true(gzlen <= 1024);
+  free(gz);
+  yajl_tree_free(doc);
+  free(text);
+  yajl_tree_free(agents);
+  hb_project_free(&project);
+  qf_buf_free(&b);
+}
+
 static void test_project_without_issue_list(void **state) {
   (void)state;
   static const char *const docs[] = {
@@ -523,6 +617,7 @@ int main(void) {
       cmocka_unit_test(test_partial_health_is_zero_where_unread),
       cmocka_unit_test(test_lists_are_bounded),
       cmocka_unit_test(test_flagged_bounded_and_counted),
+      cmocka_unit_test(test_large_project_within_1k_gzip),
       cmocka_unit_test(test_project_without_issue_list),
       cmocka_unit_test(test_no_project_data_yet),
       cmocka_unit_test(test_never_synced),
