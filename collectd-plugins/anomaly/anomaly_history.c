@@ -38,6 +38,24 @@ static void ah_ring(qf_jw_t *w, const char *key, const double *ring, int cap,
   qf_jw_arr_close(w);
 }
 
+/* ah_doubles writes key and the n numbers of v as an array. */
+static void ah_doubles(qf_jw_t *w, const char *key, const double *v, int n) {
+  qf_jw_key(w, key);
+  qf_jw_arr_open(w);
+  for (int i = 0; i < n; i++)
+    qf_jw_double(w, v[i]);
+  qf_jw_arr_close(w);
+}
+
+/* ah_uints writes key and the n counts of v as an array. */
+static void ah_uints(qf_jw_t *w, const char *key, const unsigned *v, int n) {
+  qf_jw_key(w, key);
+  qf_jw_arr_open(w);
+  for (int i = 0; i < n; i++)
+    qf_jw_int(w, v[i]);
+  qf_jw_arr_close(w);
+}
+
 /* ah_agents writes the per-agent task state. */
 static void ah_agents(qf_jw_t *w, const anom_state_t *s) {
   qf_jw_key(w, "agents");
@@ -60,11 +78,7 @@ static void ah_counts(qf_jw_t *w, const anom_state_t *s) {
   qf_jw_key(w, "closed_per_day");
   qf_jw_obj_open(w);
   qf_jw_kint(w, "first_day", s->day_n ? s->day_first : 0);
-  qf_jw_key(w, "counts");
-  qf_jw_arr_open(w);
-  for (int i = 0; i < s->day_n; i++)
-    qf_jw_double(w, s->closed[i]);
-  qf_jw_arr_close(w);
+  ah_doubles(w, "counts", s->closed, s->day_n);
   qf_jw_kint(w, "tested_day", s->vel_tested_day);
   qf_jw_kbool(w, "alarm", s->vel_alarm);
   qf_jw_kdouble(w, "observed", s->vel_obs);
@@ -75,18 +89,18 @@ static void ah_counts(qf_jw_t *w, const anom_state_t *s) {
   qf_jw_key(w, "ci_per_hour");
   qf_jw_obj_open(w);
   qf_jw_kint(w, "first_hour", s->ci_n ? s->ci_first_hour : 0);
-  qf_jw_key(w, "runs");
-  qf_jw_arr_open(w);
-  for (int i = 0; i < s->ci_n; i++)
-    qf_jw_int(w, s->ci_runs[i]);
-  qf_jw_arr_close(w);
-  qf_jw_key(w, "failures");
-  qf_jw_arr_open(w);
-  for (int i = 0; i < s->ci_n; i++)
-    qf_jw_int(w, s->ci_fails[i]);
-  qf_jw_arr_close(w);
+  ah_uints(w, "runs", s->ci_runs, s->ci_n);
+  ah_uints(w, "failures", s->ci_fails, s->ci_n);
   qf_jw_kbool(w, "alarm", s->ci_alarm);
   qf_jw_obj_close(w);
+}
+
+/* ah_sample writes one [time, used] sample. */
+static void ah_sample(qf_jw_t *w, double t, double u) {
+  qf_jw_arr_open(w);
+  qf_jw_double(w, t);
+  qf_jw_double(w, u);
+  qf_jw_arr_close(w);
 }
 
 /* ah_resources writes each resource's fit samples. */
@@ -102,30 +116,14 @@ static void ah_resources(qf_jw_t *w, const anom_state_t *s) {
     /* the bucket being filled is written as one more sample, in place of
      * the oldest when the samples are full */
     int j0 = r->n == ANOM_RES_SAMPLES && r->acc_n > 0 ? 1 : 0;
-    for (int j = j0; j < r->n; j++) {
-      qf_jw_arr_open(w);
-      qf_jw_double(w, r->t[j]);
-      qf_jw_double(w, r->u[j]);
-      qf_jw_arr_close(w);
-    }
-    if (r->acc_n > 0) {
-      qf_jw_arr_open(w);
-      qf_jw_double(w, r->acc_t / r->acc_n);
-      qf_jw_double(w, r->acc_u / r->acc_n);
-      qf_jw_arr_close(w);
-    }
+    for (int j = j0; j < r->n; j++)
+      ah_sample(w, r->t[j], r->u[j]);
+    if (r->acc_n > 0)
+      ah_sample(w, r->acc_t / r->acc_n, r->acc_u / r->acc_n);
     qf_jw_arr_close(w);
     qf_jw_kint(w, "first_hour", r->hour_n ? r->hour_first : 0);
-    qf_jw_key(w, "hourly_sums");
-    qf_jw_arr_open(w);
-    for (int j = 0; j < r->hour_n; j++)
-      qf_jw_double(w, r->hour_sum[j]);
-    qf_jw_arr_close(w);
-    qf_jw_key(w, "hourly_counts");
-    qf_jw_arr_open(w);
-    for (int j = 0; j < r->hour_n; j++)
-      qf_jw_int(w, r->hour_cnt[j]);
-    qf_jw_arr_close(w);
+    ah_doubles(w, "hourly_sums", r->hour_sum, r->hour_n);
+    ah_uints(w, "hourly_counts", r->hour_cnt, r->hour_n);
     qf_jw_kbool(w, "alarm", r->alarm);
     qf_jw_obj_close(w);
   }
@@ -309,13 +307,20 @@ static double ah_elem_num(ah_rd_t *r, yajl_val arr, size_t i,
   return YAJL_GET_DOUBLE(v);
 }
 
+/* ah_read_nums copies array a's numbers (each >= 0) into dst and returns
+ * how many (0 when a is NULL); the caller bounded a's length. */
+static int ah_read_nums(ah_rd_t *r, yajl_val a, const char *where,
+                        double *dst) {
+  size_t i = 0;
+  for (; a != NULL && i < a->u.array.len; i++)
+    dst[i] = ah_elem_num(r, a, i, where);
+  return (int)i;
+}
+
 /* ah_read_ring fills a ring (oldest first) from an array. */
 static void ah_read_ring(ah_rd_t *r, yajl_val obj, const char *key,
                          double *ring, int cap, int *n, int *next) {
-  yajl_val a = ah_arr(r, obj, key, (size_t)cap);
-  *n = *next = 0;
-  for (size_t i = 0; a != NULL && i < a->u.array.len; i++)
-    ring[(*n)++] = ah_elem_num(r, a, i, key);
+  *n = ah_read_nums(r, ah_arr(r, obj, key, (size_t)cap), key, ring);
   *next = *n % cap;
 }
 
@@ -351,8 +356,7 @@ static void ah_read_counts(ah_rd_t *r, anom_state_t *s, yajl_val doc) {
     return;
   yajl_val counts = ah_arr(r, d, "counts", ANOM_DAYS_MAX);
   s->day_first = (long)ah_int(r, d, "first_day", 0);
-  for (size_t i = 0; counts != NULL && i < counts->u.array.len; i++)
-    s->closed[s->day_n++] = ah_elem_num(r, counts, i, "counts");
+  s->day_n = ah_read_nums(r, counts, "counts", s->closed);
   s->vel_tested_day = (long)ah_int(r, d, "tested_day", -1);
   s->vel_alarm = ah_bool(r, d, "alarm");
   s->vel_obs = ah_num(r, d, "observed", 0, false);
