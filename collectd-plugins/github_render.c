@@ -167,6 +167,59 @@ static void ghr_issue(qf_jw_t *w, const gh_issue_fig_t *fig) {
   qf_jw_obj_close(w); /* END issue */
 }
 
+/* ghr_ci_hold returns the creation time of the oldest run still pending
+ * that began after now - GH_CI_PENDING_HOLD, or 0 when none: completed
+ * runs created at or after it are held back, so that a reader whose cursor
+ * is the newest run it took misses none that finishes late. */
+static long long ghr_ci_hold(const gh_mirror_t *m, long long now) {
+  long long hold = 0;
+  for (size_t i = 0; i < m->nruns; i++) {
+    const gh_run_t *r = &m->runs[i];
+    if (r->verdict == GH_VERDICT_PENDING &&
+        r->created_at > now - GH_CI_PENDING_HOLD &&
+        (hold == 0 || r->created_at < hold))
+      hold = r->created_at;
+  }
+  return hold;
+}
+
+/* ghr_ci_runs writes "ci_runs": the newest GH_CI_RUNS_RENDER runs that
+ * passed or failed (cancelled and skipped runs are neither), newest first,
+ * none at or after a run still pending (ghr_ci_hold). */
+static void ghr_ci_runs(qf_jw_t *w, const gh_mirror_t *m, long long now) {
+  long long hold = ghr_ci_hold(m, now);
+  int n = 0;
+  qf_jw_key(w, "ci_runs");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < m->nruns && n < GH_CI_RUNS_RENDER; i++) {
+    const gh_run_t *r = &m->runs[i];
+    if ((r->verdict != GH_VERDICT_SUCCESS &&
+         r->verdict != GH_VERDICT_FAILURE) ||
+        r->created_at <= 0 || (hold > 0 && r->created_at >= hold))
+      continue;
+    qf_jw_obj_open(w);
+    qf_jw_ktime(w, "at", r->created_at);
+    qf_jw_kbool(w, "failed", r->verdict == GH_VERDICT_FAILURE);
+    qf_jw_obj_close(w);
+    n++;
+  }
+  qf_jw_arr_close(w);
+}
+
+/* ghr_activity writes "activity": the newest updated_at among the pull
+ * requests (null when none). The commits listing is counted, not dated,
+ * so no commit time is written. */
+static void ghr_activity(qf_jw_t *w, const gh_mirror_t *m) {
+  long long pr = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (m->items[i]->is_pr && m->items[i]->updated_at > pr)
+      pr = m->items[i]->updated_at;
+  qf_jw_key(w, "activity");
+  qf_jw_obj_open(w);
+  qf_jw_ktime(w, "last_pull_request_update", pr);
+  qf_jw_obj_close(w);
+}
+
 /* ghr_head writes project.json up to and including the "issues" key. */
 static void ghr_head(qf_jw_t *w, const char *repository, const gh_figures_t *f,
                      const gh_health_t *h, long long now) {
@@ -186,6 +239,10 @@ static void ghr_head(qf_jw_t *w, const char *repository, const gh_figures_t *f,
   ghr_github(w, f, h);
   ghr_completion(w, f);
   ghr_velocity(w, f);
+  if (h->mirror != NULL) {
+    ghr_ci_runs(w, h->mirror, now);
+    ghr_activity(w, h->mirror);
+  }
   qf_jw_key(w, "issues");
 }
 

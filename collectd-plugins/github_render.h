@@ -36,7 +36,15 @@ typedef struct gh_health_s {
   const char *sync_state; /* "never", "ok", "failing" */
   gh_unavailable_t unavailable[3];
   size_t nunavailable;
+  /* The mirror "ci_runs" and "activity" are written from; NULL leaves
+   * them out (the caller's, read while rendering). */
+  const gh_mirror_t *mirror;
 } gh_health_t;
+
+/* Completed workflow runs project.json lists at most, newest first. */
+#define GH_CI_RUNS_RENDER 200
+/* A run pending for longer than this no longer holds newer ones back. */
+#define GH_CI_PENDING_HOLD (6 * 3600)
 
 /* gh_render_project writes project.json into a new buffer the caller
  * frees. 0 or a negative errno. */

@@ -432,6 +432,7 @@ static int ghc_read(user_data_t *ud) {
   int status = gh_figures_compute(&g->sync.m, &rules, now, &f);
   if (status == 0) {
     gh_sync_health(&g->sync, &h);
+    h.mirror = &g->sync.m;
     ghc_dispatch_figures(&f, h.recent_commits);
     ghc_dispatch_health(&h, now);
     ghc_notify(g, &f);

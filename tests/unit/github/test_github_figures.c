@@ -13,6 +13,7 @@
 #include "github_render.h"
 
 #include "qf_json.h"
+#include "qf_time.h"
 
 #include <errno.h>
 #include <math.h>
@@ -545,6 +546,94 @@ static void test_render(void **state) {
   gh_figures_free(&f);
 }
 
+/* ci_at reads ci_runs[i] of doc: its time and whether it failed. */
+static void ci_at(yajl_val doc, size_t i, long long at, bool failed) {
+  yajl_val runs = qf_json_get(doc, "ci_runs");
+  assert_true(YAJL_IS_ARRAY(runs) && i < runs->u.array.len);
+  yajl_val r = runs->u.array.values[i];
+  char want[32];
+  assert_int_equal(qf_time_format((time_t)at, want, sizeof(want)), 0);
+  assert_string_equal(qf_json_get_str(r, "at"), want);
+  assert_true(YAJL_IS_TRUE(qf_json_get(r, "failed")) == failed);
+}
+
+/* render_head_doc renders the head of project.json with h and parses it
+ * (the "issues" key is closed with an empty array). */
+static yajl_val render_head_doc(fx_t *fx, const gh_health_t *h) {
+  gh_figures_t f;
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &f), 0);
+  char *json = NULL;
+  size_t len = 0;
+  assert_int_equal(gh_render_project("a/b", &f, h, NOW, &json, &len), 0);
+  yajl_val doc = qf_json_parse(json, NULL, 0);
+  assert_non_null(doc);
+  free(json);
+  gh_figures_free(&f);
+  return doc;
+}
+
+/* The head's ci_runs: passed and failed runs only, newest first, none
+ * from a run still pending on (unless pending for hours), at most
+ * GH_CI_RUNS_RENDER; activity: the newest pull request update. Without a
+ * mirror neither is written. */
+static void test_render_ci_runs_activity(void **state) {
+  fx_t *fx = *state;
+  gh_health_t h = {.recent_commits = -1, .recent_commits_days = 7};
+  yajl_val doc = render_head_doc(fx, &h);
+  assert_null(qf_json_get(doc, "ci_runs"));
+  assert_null(qf_json_get(doc, "activity"));
+  yajl_tree_free(doc);
+
+  h.mirror = &fx->m;
+  doc = render_head_doc(fx, &h);
+  assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len, 0);
+  assert_true(YAJL_IS_NULL(qf_json_get(qf_json_get(doc, "activity"),
+                                       "last_pull_request_update")));
+  yajl_tree_free(doc);
+
+  run(fx, 1, 10, 1, GH_VERDICT_SUCCESS);
+  run(fx, 2, 10, 1, GH_VERDICT_FAILURE);
+  run(fx, 3, 10, 1, GH_VERDICT_OTHER);
+  run(fx, 4, 10, 1, GH_VERDICT_SUCCESS);
+  run(fx, 5, 10, 1, GH_VERDICT_PENDING);
+  run(fx, 6, 10, 1, GH_VERDICT_FAILURE);
+  gh_run_t old = {.id = 7, .workflow_id = 1, .created_at = NOW - 7 * HOUR,
+                  .verdict = GH_VERDICT_PENDING};
+  bool changed;
+  assert_int_equal(gh_mirror_merge_runs(&fx->m, &old, 1, &changed), 0);
+  issue(fx, 1, true, 0, NULL, NULL)->updated_at = NOW - 5;
+  gh_item_t *pr = gh_item_new(10);
+  pr->is_pr = true;
+  pr->open = true;
+  pr->updated_at = NOW - 50;
+  assert_int_equal(gh_mirror_insert(&fx->m, pr), 0);
+  doc = render_head_doc(fx, &h);
+  assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len, 3); /* 5 holds */
+  ci_at(doc, 0, NOW - 1000 + 4, false);
+  ci_at(doc, 1, NOW - 1000 + 2, true);
+  ci_at(doc, 2, NOW - 1000 + 1, false);
+  char want[32];
+  qf_time_format((time_t)(NOW - 50), want, sizeof(want));
+  assert_string_equal(qf_json_get_str(qf_json_get(doc, "activity"),
+                                      "last_pull_request_update"), want);
+  yajl_tree_free(doc);
+
+  run(fx, 5, 10, 1, GH_VERDICT_SUCCESS); /* it ends: 5 and 6 follow */
+  doc = render_head_doc(fx, &h);
+  assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len, 5);
+  ci_at(doc, 0, NOW - 1000 + 6, true);
+  ci_at(doc, 1, NOW - 1000 + 5, false);
+  yajl_tree_free(doc);
+
+  for (long long id = 100; id < 100 + GH_CI_RUNS_RENDER + 50; id++)
+    run(fx, id, 10, 1, GH_VERDICT_FAILURE);
+  doc = render_head_doc(fx, &h);
+  assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len,
+                   GH_CI_RUNS_RENDER);
+  ci_at(doc, 0, NOW - 1000 + 100 + GH_CI_RUNS_RENDER + 49, true);
+  yajl_tree_free(doc);
+}
+
 /* render_full renders project.json into a new buffer. */
 static char *render_full(fx_t *fx, const gh_health_t *h, long long now) {
   gh_figures_t f;
@@ -702,6 +791,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mirror_runs_and_etags, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_render, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_render_ci_runs_activity, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_project_write_splice, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_issues_hash, fx_setup,
