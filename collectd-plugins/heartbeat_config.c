@@ -107,21 +107,9 @@ static char *hbc_trim(char *s) {
 }
 
 int hb_key_file_read(const char *path, char **key, char *err, size_t errlen) {
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    int e = errno;
-    qf_err(err, errlen, "APIKeyFile %s: %s", path, strerror(e));
-    return -e;
-  }
-  if (S_ISREG(st.st_mode) && (st.st_mode & S_IROTH) != 0) {
-    qf_err(err, errlen,
-           "APIKeyFile %s is readable by every user (mode %04o); "
-           "run: chmod o-rwx %s",
-           path, (unsigned)(st.st_mode & 07777), path);
-    return -EPERM;
-  }
   char *text = NULL;
-  int status = qf_file_read(path, HB_KEY_FILE_MAX, 0, &text, NULL, err, errlen);
+  int status = qf_secret_read("APIKeyFile", path, HB_KEY_FILE_MAX,
+                              QF_READ_NOT_PUBLIC, &text, NULL, err, errlen);
   if (status != 0)
     return status;
   hbc_trim(text);

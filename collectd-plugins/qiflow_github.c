@@ -185,25 +185,14 @@ static bool ghc_token_ok(const char *t) {
 
 /* ghc_read_token_file reads TokenFile, refusing one others can read. */
 static int ghc_read_token_file(ghc_t *g) {
-  struct stat st;
-  char err[512];
-  if (stat(g->token_file, &st) != 0) {
-    int e = errno;
-    ERROR(GHC_PLUGIN " plugin: TokenFile \"%s\": %s.", g->token_file,
-          STRERROR(e));
-    return -e;
-  }
-  if (st.st_mode & S_IROTH) {
-    ERROR(GHC_PLUGIN " plugin: TokenFile \"%s\" is readable by everyone; "
-          "refusing it (chmod o-r).", g->token_file);
-    return -EPERM;
-  }
+  char err[768];
   char *text = NULL;
-  int status = qf_file_read(g->token_file, (size_t)4 * GHC_TOKEN_MAX, 0, &text, NULL,
-                            err, sizeof(err));
-  if (status != 0 || text == NULL) {
-    ERROR(GHC_PLUGIN " plugin: TokenFile: %s.", err);
-    return status != 0 ? status : -EIO;
+  int status = qf_secret_read("TokenFile", g->token_file,
+                              (size_t)4 * GHC_TOKEN_MAX, QF_READ_NOT_PUBLIC,
+                              &text, NULL, err, sizeof(err));
+  if (status != 0) {
+    ERROR(GHC_PLUGIN " plugin: %s", err);
+    return status;
   }
   size_t len = strlen(text);
   while (len > 0 && isspace((unsigned char)text[len - 1]))

@@ -55,22 +55,14 @@ int qfx_auth_load(qfx_auth_t *a, const char *path, char *err, size_t errlen) {
   char *text = NULL;
   size_t len = 0;
   memset(a, 0, sizeof(*a));
-  /* + 2: room for the trailing "\r\n" dropped below. */
-  int rc = qf_file_read(path, QFX_TOKEN_MAX + 2, QF_READ_PRIVATE, &text,
-                        &len, err, errlen);
+  int rc = qf_secret_read(NULL, path, QFX_TOKEN_MAX, QF_READ_PRIVATE, &text,
+                          &len, err, errlen);
   if (rc != 0)
     return rc;
   size_t cap = len;
-  if (len > 0 && text[len - 1] == '\n')
-    len--;
-  if (len > 0 && text[len - 1] == '\r')
-    len--;
-  text[len] = '\0';
   const char *why = NULL;
   if (len == 0)
     why = "is empty";
-  else if (len > QFX_TOKEN_MAX)
-    why = "holds a token longer than 4096 bytes";
   else if (!qfx_auth_token_chars(text, len))
     why = "holds characters a bearer token cannot carry (allowed: letters, "
           "digits, - . _ ~ + / and trailing =; one line)";

@@ -168,6 +168,38 @@ int qf_file_read(const char *path, size_t max, int flags, char **out,
   return status;
 }
 
+int qf_secret_read(const char *what, const char *path, size_t max, int flags,
+                   char **out, size_t *len, char *err, size_t errlen) {
+  char *text = NULL, why[512];
+  size_t n = 0;
+  /* + 2: room for the trailing "\r\n" dropped below. */
+  int rc = qf_file_read(path, max + 2, flags, &text, &n, why, sizeof(why));
+  if (rc != 0) {
+    if (what != NULL)
+      qf_err(err, errlen, "%s %s", what, why);
+    else
+      qf_strcpy(err, errlen, why);
+    return rc;
+  }
+  size_t cap = n;
+  if (n > 0 && text[n - 1] == '\n')
+    n--;
+  if (n > 0 && text[n - 1] == '\r')
+    n--;
+  text[n] = '\0';
+  if (n > max) {
+    qf_err(err, errlen, "%s%s%s holds a secret longer than the %zu byte limit",
+           what != NULL ? what : "", what != NULL ? " " : "", path, max);
+    explicit_bzero(text, cap);
+    free(text);
+    return -EINVAL;
+  }
+  *out = text;
+  if (len != NULL)
+    *len = n;
+  return 0;
+}
+
 int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen) {
   char copy[4096];
   size_t n = strlen(path);

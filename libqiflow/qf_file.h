@@ -28,6 +28,18 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen);
 
+/* qf_secret_read reads a one-line secret (a token, an API key) the way every
+ * part does: qf_file_read with flags QF_READ_PRIVATE (the exporter's token)
+ * or QF_READ_NOT_PUBLIC (the plugins' keys, which a collectd group may
+ * read): a regular file, else -EINVAL; one the mode rule refuses, -EPERM
+ * with the chmod that fixes it; at most max bytes (a larger file: -EFBIG,
+ * a longer line: -EINVAL) besides one trailing "\n" or "\r\n", dropped.
+ * *out is NUL-terminated, *len (may be NULL) its length; the caller frees
+ * it (wiping it first). Errors in err name the file, after what (the
+ * setting, e.g. "APIKeyFile") unless NULL. 0 or a negative errno. */
+int qf_secret_read(const char *what, const char *path, size_t max, int flags,
+                   char **out, size_t *len, char *err, size_t errlen);
+
 /* The documented mode of StateDir (contrib/systemd/qiflow.tmpfiles): the
  * exporter's user reads the snapshots, only root writes. */
 #define QF_STATE_DIR_MODE 0755

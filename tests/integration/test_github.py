@@ -596,7 +596,8 @@ def test_config_errors_repository_and_token_file(tmp_path, gh):
                   extra=f'  TokenFile "{token}"')
     with pytest.raises(RuntimeError):
         world.start()
-    assert "readable by everyone" in world.collectd.log()
+    assert "gives every user access" in world.collectd.log()
+    assert f"chmod o-rwx {token}" in world.collectd.log()
     os.chmod(token, 0o600)
     gh.add_issue(1)
     ok = Setup(tmp_path / "c", gh, token=None,

@@ -843,7 +843,7 @@ def test_world_readable_key_file_is_refused(tmp_path):
         f'    APIKeyFile "{key}"\n  </Backend>'
     rc, out = run_config(tmp_path, heartbeat_conf(tmp_path, [block]))
     assert rc != 0
-    assert "is readable by every user" in out and "chmod o-rwx" in out
+    assert "gives every user access" in out and "chmod o-rwx" in out
     assert "CANARY" not in out
 
 
