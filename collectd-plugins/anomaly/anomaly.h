@@ -200,6 +200,8 @@ typedef struct anom_state_s {
   time_t feed_closed_until; /* largest closed_at counted, 0: none yet */
   long long feed_commits;   /* github.recent_commits last seen, -1: none */
   long long feed_prs;       /* github.open_pull_requests last seen, -1 */
+  time_t feed_ci_until;     /* newest ci_runs[].at counted, 0: none yet */
+  time_t feed_pr_update;    /* activity.last_pull_request_update seen, 0 */
   /* results */
   anom_t active[ANOM_ACTIVE_MAX];
   int active_n;

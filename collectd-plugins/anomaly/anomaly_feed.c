@@ -114,6 +114,54 @@ static void af_progress(anom_state_t *s, yajl_val rest) {
     s->feed_prs = prs;
 }
 
+/* One ci_runs entry newer than the cursor. */
+typedef struct af_run_s {
+  time_t at;
+  bool failed;
+} af_run_t;
+
+static int af_cmp_run(const void *x, const void *y) {
+  time_t a = ((const af_run_t *)x)->at, b = ((const af_run_t *)y)->at;
+  return (a > b) - (a < b);
+}
+
+/* af_ci counts the ci_runs newer than s->feed_ci_until, oldest first, and
+ * moves the cursor to the newest; entries beyond ANOM_FEED_CI_MAX and those
+ * without a time or verdict are skipped. Returns the runs counted. */
+static int af_ci(anom_state_t *s, yajl_val rest) {
+  yajl_val runs = qf_json_get(rest, "ci_runs");
+  if (!YAJL_IS_ARRAY(runs))
+    return 0; /* a project.json from before ci_runs */
+  af_run_t got[ANOM_FEED_CI_MAX];
+  size_t n = 0;
+  for (size_t i = 0; i < runs->u.array.len && i < ANOM_FEED_CI_MAX; i++) {
+    yajl_val r = runs->u.array.values[i];
+    yajl_val failed = qf_json_get(r, "failed");
+    time_t at = af_time(r, "at");
+    if (at <= s->feed_ci_until || failed == NULL ||
+        !(YAJL_IS_TRUE(failed) || YAJL_IS_FALSE(failed)))
+      continue;
+    got[n++] = (af_run_t){.at = at, .failed = YAJL_IS_TRUE(failed)};
+  }
+  qsort(got, n, sizeof(got[0]), af_cmp_run);
+  for (size_t i = 0; i < n; i++)
+    anom_observe_ci(s, got[i].at, got[i].failed);
+  if (n > 0)
+    s->feed_ci_until = got[n - 1].at;
+  return (int)n;
+}
+
+/* af_activity counts a pull request update newer than the last one seen
+ * as progress at its own time. */
+static void af_activity(anom_state_t *s, yajl_val rest) {
+  time_t t = af_time(qf_json_get(rest, "activity"),
+                     "last_pull_request_update");
+  if (t <= s->feed_pr_update)
+    return;
+  anom_observe_progress(s, t);
+  s->feed_pr_update = t;
+}
+
 int anom_feed_project(anom_state_t *s, const char *text, size_t len,
                       char *err, size_t errlen) {
   af_closed_t c = {.after = s->feed_closed_until};
@@ -137,6 +185,8 @@ int anom_feed_project(anom_state_t *s, const char *text, size_t len,
     i = j;
   }
   af_progress(s, rest);
+  af_activity(s, rest); /* after: a count's change already moved it */
+  af_ci(s, rest);
   free(c.t);
   yajl_tree_free(rest);
   return (int)c.n;

@@ -19,13 +19,20 @@
 int anom_feed_agents(anom_state_t *s, time_t now, yajl_val doc, char *err,
                      size_t errlen);
 
+/* ci_runs entries of one project.json read at most. */
+#define ANOM_FEED_CI_MAX 500
+
 /* anom_feed_project feeds the project.json text[0, len) (schema/
  * project-snapshot.schema.json): every issue closed after the cursor
  * s->feed_closed_until, in time order and counted once (the cursor moves
  * to the largest closed_at); a rise of github.recent_commits or a change
  * of github.open_pull_requests since the last document counts as progress
- * at its last_sync (else updated_at). Returns the number of closed issues
- * counted, or -EINVAL with the reason in err (nothing is fed), -ENOMEM. */
+ * at its last_sync (else updated_at), and so does, at its own time, an
+ * activity.last_pull_request_update newer than s->feed_pr_update; every
+ * ci_runs entry newer than the cursor s->feed_ci_until is counted once, in
+ * time order (the cursor moves to the newest at). Returns the number of
+ * closed issues counted, or -EINVAL with the reason in err (nothing is
+ * fed), -ENOMEM. */
 int anom_feed_project(anom_state_t *s, const char *text, size_t len,
                       char *err, size_t errlen);
 

@@ -165,6 +165,8 @@ int anom_history_render(const anom_state_t *s, time_t now, char **out,
   qf_jw_ktime(&w, "closed_until", s->feed_closed_until);
   qf_jw_kint(&w, "recent_commits", s->feed_commits);
   qf_jw_kint(&w, "open_pull_requests", s->feed_prs);
+  qf_jw_ktime(&w, "ci_until", s->feed_ci_until);
+  qf_jw_ktime(&w, "pull_request_update", s->feed_pr_update);
   qf_jw_obj_close(&w);
   qf_jw_key(&w, "active");
   qf_jw_arr_open(&w);
@@ -429,6 +431,11 @@ static void ah_read_feed(ah_rd_t *r, anom_state_t *s, yajl_val doc) {
   s->feed_closed_until = ah_time(r, f, "closed_until");
   s->feed_commits = ah_int(r, f, "recent_commits", -1);
   s->feed_prs = ah_int(r, f, "open_pull_requests", -1);
+  /* absent from histories written before project.json listed CI runs */
+  if (qf_json_get(f, "ci_until") != NULL)
+    s->feed_ci_until = ah_time(r, f, "ci_until");
+  if (qf_json_get(f, "pull_request_update") != NULL)
+    s->feed_pr_update = ah_time(r, f, "pull_request_update");
 }
 
 /* ah_read_active restores the active list (so a restart does not announce

@@ -155,6 +155,113 @@ static void test_project_counts_as_progress(void **state) {
   free(t);
 }
 
+/* head writes a project.json whose head carries extra (ci_runs, activity)
+ * and no issue. */
+static char *head(const char *extra) {
+  char *text = malloc(4096);
+  snprintf(text, 4096,
+           "{\"schema_version\":1,\"updated_at\":\"2026-11-27T12:00:00Z\","
+           "\"last_sync\":\"2026-11-27T12:00:00Z\",\"github\":"
+           "{\"recent_commits\":5,\"open_pull_requests\":2},%s,"
+           "\"issues\":[]}",
+           extra);
+  return text;
+}
+
+/* ci_sum adds up the hourly run and failure counts. */
+static void ci_sum(unsigned *runs, unsigned *fails) {
+  *runs = *fails = 0;
+  for (int i = 0; i < st.ci_n; i++) {
+    *runs += st.ci_runs[i];
+    *fails += st.ci_fails[i];
+  }
+}
+
+/* ci_runs are counted once each, across documents and a history save and
+ * load; entries without a time or verdict are skipped. */
+static void test_project_ci_runs_counted_once(void **state) {
+  (void)state;
+  fresh();
+  char *t1 = head("\"ci_runs\":["
+                  "{\"at\":\"2026-11-27T11:00:00Z\",\"failed\":true},"
+                  "{\"at\":\"2026-11-27T10:00:00Z\",\"failed\":false},"
+                  "{\"at\":null,\"failed\":true},"
+                  "{\"at\":\"2026-11-27T09:00:00Z\"},"
+                  "{\"at\":\"2026-11-26T09:00:00Z\",\"failed\":true}]");
+  unsigned runs, fails;
+  assert_int_equal(feed(t1), 0); /* closed issues counted: none */
+  ci_sum(&runs, &fails);
+  assert_int_equal(runs, 3);
+  assert_int_equal(fails, 2);
+  assert_int_equal(st.feed_ci_until, at("2026-11-27T11:00:00Z"));
+  feed(t1); /* the same runs again: nothing new */
+  ci_sum(&runs, &fails);
+  assert_int_equal(runs, 3);
+  char *t2 = head("\"ci_runs\":["
+                  "{\"at\":\"2026-11-27T11:30:00Z\",\"failed\":false},"
+                  "{\"at\":\"2026-11-27T11:00:00Z\",\"failed\":true},"
+                  "{\"at\":\"2026-11-27T10:00:00Z\",\"failed\":false}]");
+  feed(t2);
+  ci_sum(&runs, &fails);
+  assert_int_equal(runs, 4);
+  assert_int_equal(fails, 2);
+  assert_int_equal(st.feed_ci_until, at("2026-11-27T11:30:00Z"));
+
+  char *hist = NULL, err[128];
+  size_t hlen = 0;
+  assert_int_equal(anom_history_render(&st, at("2026-11-27T12:00:00Z"),
+                                       &hist, &hlen),
+                   0);
+  fresh();
+  assert_int_equal(anom_history_parse(&st, hist, err, sizeof(err)), 0);
+  assert_int_equal(st.feed_ci_until, at("2026-11-27T11:30:00Z"));
+  feed(t2);
+  ci_sum(&runs, &fails);
+  assert_int_equal(runs, 4);
+  free(hist);
+  free(t1);
+  free(t2);
+}
+
+/* activity.last_pull_request_update is progress at its time, once. */
+static void test_project_activity_progress(void **state) {
+  (void)state;
+  fresh();
+  anom_agent_obs_t a = {.name = "a", .active = true, .issue = 7,
+                        .task_start = at("2026-11-27T08:00:00Z")};
+  anom_observe_agents(&st, at("2026-11-27T09:00:00Z"), &a, 1);
+  anom_observe_progress(&st, at("2026-11-27T09:00:00Z"));
+  for (time_t t = at("2026-11-27T09:30:00Z"); t <= at("2026-11-27T12:00:00Z");
+       t += 1800)
+    anom_observe_agents(&st, t, &a, 1);
+  char *t = head("\"activity\":{\"last_pull_request_update\":"
+                 "\"2026-11-27T11:00:00Z\"}");
+  int gaps = st.gap_n;
+  feed(t);
+  assert_int_equal(st.last_progress, at("2026-11-27T11:00:00Z"));
+  assert_int_equal(st.gap_n, gaps + 1); /* 09:00 to 11:00, one agent */
+  assert_float_equal(st.gaps[gaps], 7200, 1e-6);
+  assert_int_equal(st.feed_pr_update, at("2026-11-27T11:00:00Z"));
+  feed(t); /* the same update again: no progress, no gap */
+  assert_int_equal(st.gap_n, gaps + 1);
+  assert_int_equal(st.last_progress, at("2026-11-27T11:00:00Z"));
+  free(t);
+  t = head("\"activity\":{\"last_pull_request_update\":null}");
+  feed(t);
+  assert_int_equal(st.last_progress, at("2026-11-27T11:00:00Z"));
+  free(t);
+
+  char *hist = NULL, err[128];
+  size_t hlen = 0;
+  assert_int_equal(anom_history_render(&st, at("2026-11-27T12:00:00Z"),
+                                       &hist, &hlen),
+                   0);
+  fresh();
+  assert_int_equal(anom_history_parse(&st, hist, err, sizeof(err)), 0);
+  assert_int_equal(st.feed_pr_update, at("2026-11-27T11:00:00Z"));
+  free(hist);
+}
+
 static void test_project_refused(void **state) {
   (void)state;
   fresh();
@@ -240,6 +347,8 @@ int main(void) {
       cmocka_unit_test(test_agents_fed),
       cmocka_unit_test(test_project_closed_counted_once),
       cmocka_unit_test(test_project_counts_as_progress),
+      cmocka_unit_test(test_project_ci_runs_counted_once),
+      cmocka_unit_test(test_project_activity_progress),
       cmocka_unit_test(test_project_refused),
       cmocka_unit_test(test_values_to_fractions),
       cmocka_unit_test(test_message),
