@@ -594,7 +594,7 @@ static void ad_vel_update(anom_state_t *s, time_t now) {
     double best = 2;
     s->vel_alarm = false;
     for (int w = 1; w <= AD_VEL_WINDOWS; w++) {
-      double o, e, p = ad_vel_test(s, d, w, &o, &e);
+      double o = 0, e = 0, p = ad_vel_test(s, d, w, &o, &e);
       if (p < best) {
         best = p;
         s->vel_obs = o;
