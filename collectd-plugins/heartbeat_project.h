@@ -5,6 +5,8 @@
 #ifndef HEARTBEAT_PROJECT_H
 #define HEARTBEAT_PROJECT_H
 
+#include "qf_snapshot.h"
+
 #include <stddef.h>
 #include <yajl/yajl_tree.h>
 
@@ -24,10 +26,22 @@ typedef struct hb_project_s {
 /* hb_project_load parses the project.json text[0, len) and, only once it
  * is complete, replaces what p held (freeing that); on failure p is left
  * as it was, the last good data. An issue counts as flagged when it is an
- * object whose "flagged" is true. 0, -EINVAL (invalid JSON or no object,
+ * object whose "flagged" is true. When the head (the members before
+ * "issues") gives completion.flagged_issues, the text is read only until
+ * the issues listed are found and n_flagged is that count. 0, -EINVAL (invalid JSON or no object,
  * why in err) or -ENOMEM. */
 int hb_project_load(hb_project_t *p, const char *text, size_t len, char *err,
                     size_t errlen);
+
+/* hb_project_refresh reads the snapshot file s->path into p when it
+ * changed (s keeps its identity and, when it is unusable, why in
+ * s->error), as hb_project_load does its text, but from the file a piece
+ * at a time: when the head gives completion.flagged_issues, reading stops
+ * once the first flagged issues are kept, and that count is n_flagged.
+ * Returns 1 when p changed (or the file vanished: p emptied), 0 when the
+ * file is unchanged, a negative errno when it is broken or unreadable (p
+ * keeps the last good data). */
+int hb_project_refresh(hb_project_t *p, qf_snapshot_t *s);
 
 /* hb_project_free releases what p holds and leaves it zeroed (no data). */
 void hb_project_free(hb_project_t *p);

@@ -548,23 +548,13 @@ static yajl_val hp_refresh_snapshot(qf_snapshot_t *s, char *warned,
   return s->doc;
 }
 
-/* hp_refresh_project reloads project.json when it changed, keeping only
- * what the heartbeat lists (hb_project_t), never the whole tree. A broken
- * file keeps the last good data and is warned about once; a vanished one
- * means no data, as for the other snapshots. NULL: no data yet. */
+/* hp_refresh_project reloads project.json when it changed, reading only
+ * what the heartbeat lists (hb_project_refresh: the head and the first
+ * flagged issues), never the whole tree. A broken file keeps the last good
+ * data and is warned about once; a vanished one means no data, as for the
+ * other snapshots. NULL: no data yet. */
 static const hb_project_t *hp_refresh_project(void) {
-  char *text = NULL;
-  size_t len = 0;
-  int status = qf_snapshot_refresh_text(&hp.project_snap, &text, &len);
-  if (status == 1 && text == NULL) {
-    hb_project_free(&hp.project); /* the file is gone */
-  } else if (status == 1) {
-    char err[200];
-    status = hb_project_load(&hp.project, text, len, err, sizeof(err));
-    if (status != 0)
-      qf_snapshot_fail(&hp.project_snap, err);
-  }
-  free(text);
+  int status = hb_project_refresh(&hp.project, &hp.project_snap);
   hp_snapshot_warn(&hp.project_snap, status, hp.project_warned,
                    sizeof(hp.project_warned));
   return hp.project.doc != NULL ? &hp.project : NULL;
