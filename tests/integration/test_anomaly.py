@@ -9,11 +9,13 @@ agent finishes and an issue closes. Plus the configuration errors."""
 import json
 import re
 import subprocess
+import time
 
 import pytest
 
 import qfstack
 from fake_backend import FakeBackend
+from fake_github import FakeGitHub
 
 SWARM = "swarm-anomaly-1"
 KEY = "test-key-anomaly"
@@ -245,6 +247,94 @@ def run_scenario(stack, backend, state):
     stack.wait_reads(3)
     assert len(failures(stack, "stuck_agent")) == 1
     assert len(failures(stack, "stalled_swarm")) == 1
+
+
+# CI only: a baseline of the day before, a window of the last 2 hours.
+CI_OPTIONS = """  StuckAgent false
+  LoopingAgent false
+  StalledSwarm false
+  VelocityDrop false
+  RunningOut false
+  CIBaseline 86400"""
+
+
+def github_conf(gh, state_dir):
+    return f"""
+<LoadPlugin qiflow_github>
+  Interval 1
+</LoadPlugin>
+<Plugin qiflow_github>
+  Repository "{gh.repository}"
+  APIURL "{gh.url}"
+  StateDir "{state_dir}"
+  Timeout 5
+</Plugin>
+"""
+
+
+def test_ci_failure_spike_from_github_runs_raises_shows_and_clears(tmp_path):
+    """Workflow runs served by the fake GitHub reach the detector through
+    qiflow_github's project.json ci_runs: 25 passing runs over the day
+    before, then 5 failures now raise one FAILURE and show in /status; 40
+    passing runs now bring the rate back and it ends with one OKAY."""
+    gh = FakeGitHub(idle_timeout=120).start()
+    now = time.time()
+    for i in range(25):
+        gh.add_run("main", "success", created_at=now - 5 * 3600 - i * 1800)
+    for i in range(5):
+        gh.add_run("feature/issue-7", "failure", created_at=now - 60 + i)
+    state = tmp_path / "state"
+    state.mkdir()
+    extra = anomaly_conf(state, CI_OPTIONS) + github_conf(gh, state)
+    stack = qfstack.Stack(tmp_path, process_check=False,
+                          extra_plugin_conf=extra)
+    try:
+        with stack:
+            try:
+                ci_scenario(stack, gh, state)
+            except Exception:
+                print(stack.evidence())
+                raise
+    finally:
+        gh.stop()
+
+
+def ci_scenario(stack, gh, state):
+    qfstack.wait_until(lambda: failures(stack, "ci_failure_spike"), 20, 0.2,
+                       "a ci_failure_spike FAILURE")
+    spike = failures(stack, "ci_failure_spike")[0]
+    assert spike["message"].startswith("ci_failure_spike ci: 5 of 5 workflow "
+                                       "runs failed"), spike["message"]
+    project = qfstack.read_json(state / "project.json")
+    qfstack.validate(project, "project-snapshot")
+    assert len(project["ci_runs"]) == 30
+    assert [r["failed"] for r in project["ci_runs"][:6]] == [True] * 5 + \
+        [False]
+    qfstack.validate(qfstack.read_json(state / "anomaly-history.json"),
+                     "anomaly-history")
+
+    def status_lists():
+        body = stack.get("/status", "status", status=200).json()
+        return [a for a in body["data"]["anomalies"]
+                if a["kind"] == "ci_failure_spike"]
+    entry = qfstack.wait_until(status_lists, 10, 0.2,
+                               "ci_failure_spike in /status")[0]
+    assert entry["subject"] == "ci" and entry["observed"] == 1.0
+    assert entry["baseline"] == 0.0
+
+    now = time.time()
+    for i in range(40):
+        gh.add_run("main", "success", created_at=now - 30 + i * 0.5)
+    qfstack.wait_until(lambda: failures(stack, "ci_failure_spike", "OKAY"),
+                       20, 0.2, "the ci_failure_spike OKAY")
+    qfstack.wait_until(
+        lambda: stack.get("/status", "status").json()["data"]["anomalies"]
+        == [], 10, 0.2, "no anomalies in /status")
+    history = qfstack.read_json(state / "anomaly-history.json")
+    assert history["feed"]["ci_until"] is not None
+    assert sum(history["ci_per_hour"]["runs"]) == 70
+    stack.wait_reads(3)
+    assert len(failures(stack, "ci_failure_spike")) == 1
 
 
 @pytest.mark.parametrize("options,message", [
