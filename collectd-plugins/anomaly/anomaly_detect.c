@@ -519,23 +519,27 @@ static void ad_detect_stall(const anom_state_t *s, time_t now,
                      s->quiet_agent_s / 3600, q / 3600);
   if (x == NULL)
     return;
+  /* one sentence, two endings: before and after the stretches are learned */
+  int n = snprintf(x->reason, sizeof(x->reason),
+                   "No commit, pull request or closed issue for %s while %d "
+                   "agent%s worked (%.1f agent-hours",
+                   ad_dur(d1, sizeof(d1), (double)(now - s->last_progress)),
+                   s->active_agents, s->active_agents == 1 ? "" : "s",
+                   s->quiet_agent_s / 3600);
+  if (n < 0 || (size_t)n >= sizeof(x->reason))
+    return;
+  char *end = x->reason + n;
+  size_t left = sizeof(x->reason) - (size_t)n;
   if (isnan(q))
-    snprintf(x->reason, sizeof(x->reason),
-             "No commit, pull request or closed issue for %s while %d "
-             "agent%s worked (%.1f agent-hours, past the %.1f floor; too "
-             "few quiet stretches seen to learn from yet).",
-             ad_dur(d1, sizeof(d1), (double)(now - s->last_progress)),
-             s->active_agents, s->active_agents == 1 ? "" : "s",
-             s->quiet_agent_s / 3600, thr / 3600);
+    snprintf(end, left,
+             ", past the %.1f floor; too few quiet stretches seen to learn "
+             "from yet).",
+             thr / 3600);
   else
-    snprintf(x->reason, sizeof(x->reason),
-             "No commit, pull request or closed issue for %s while %d "
-             "agent%s worked (%.1f agent-hours); this swarm's longest usual "
-             "quiet stretch is %.1f agent-hours (%.0fth percentile of %d).",
-             ad_dur(d1, sizeof(d1), (double)(now - s->last_progress)),
-             s->active_agents, s->active_agents == 1 ? "" : "s",
-             s->quiet_agent_s / 3600, q / 3600,
-             100 * c->stall_quantile, s->gap_n);
+    snprintf(end, left,
+             "); this swarm's longest usual quiet stretch is %.1f "
+             "agent-hours (%.0fth percentile of %d).",
+             q / 3600, 100 * c->stall_quantile, s->gap_n);
 }
 
 /* ad_weekend tells whether day index d (days since 1970-01-01, a
