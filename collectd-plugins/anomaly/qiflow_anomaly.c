@@ -273,19 +273,25 @@ static void qn_feed_resources(time_t now) {
     anom_observe_resource(&qn.st, names[i], now, used[i]);
 }
 
+/* qn_feed_logged logs once that a file is not used (rc < 0; why: err, else
+ * the snapshot's error) and once that it is usable again. */
+static void qn_feed_logged(int rc, const qf_snapshot_t *snap, c_complain_t *cc,
+                           const char *err) {
+  if (rc < 0)
+    c_complain(LOG_WARNING, cc, QN_PLUGIN " plugin: not using %s: %s",
+               snap->path, err[0] != '\0' ? err : snap->error);
+  else
+    c_release(LOG_INFO, cc, QN_PLUGIN " plugin: %s is usable again",
+              snap->path);
+}
+
 /* qn_feed_agents feeds agents.json (every read: time on task grows). */
 static void qn_feed_agents(time_t now) {
   char err[256] = "";
   int rc = qf_snapshot_refresh(&qn.agents);
   if (rc >= 0 && qn.agents.doc != NULL)
     rc = anom_feed_agents(&qn.st, now, qn.agents.doc, err, sizeof(err));
-  if (rc < 0)
-    c_complain(LOG_WARNING, &qn.agents_complaint,
-               QN_PLUGIN " plugin: not using %s: %s", qn.agents.path,
-               err[0] != '\0' ? err : qn.agents.error);
-  else
-    c_release(LOG_INFO, &qn.agents_complaint,
-              QN_PLUGIN " plugin: %s is usable again", qn.agents.path);
+  qn_feed_logged(rc, &qn.agents, &qn.agents_complaint, err);
 }
 
 /* qn_feed_project feeds project.json when it changed. */
@@ -299,13 +305,7 @@ static void qn_feed_project(void) {
       qf_snapshot_fail(&qn.project, err);
   }
   free(text);
-  if (rc < 0)
-    c_complain(LOG_WARNING, &qn.project_complaint,
-               QN_PLUGIN " plugin: not using %s: %s", qn.project.path,
-               err[0] != '\0' ? err : qn.project.error);
-  else
-    c_release(LOG_INFO, &qn.project_complaint,
-              QN_PLUGIN " plugin: %s is usable again", qn.project.path);
+  qn_feed_logged(rc, &qn.project, &qn.project_complaint, err);
 }
 
 /* qn_notify dispatches one transition as a FAILURE or OKAY notification. */
