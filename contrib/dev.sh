@@ -44,8 +44,10 @@ packages=(
   curl procps
   # cpack's DEB generator (test_package) runs dpkg-shlibdeps, which needs file
   file
-  # promtool (Debian's prometheus package) checks the /metrics exposition
-  prometheus
+  # promtool (Debian's prometheus package) checks the /metrics exposition;
+  # test_fleet runs the real Prometheus and collectd's own write_prometheus,
+  # whose library collectd-core only suggests
+  prometheus libprotobuf-c1
   # reliability checks: sanitizers (gcc's libasan comes with gcc), valgrind,
   # static analysis, libFuzzer (clang + its runtime), symbolised reports
   valgrind cppcheck clang-tidy clang libclang-rt-14-dev llvm
