@@ -266,6 +266,22 @@ int gh_jw_flush(qf_jw_t *w, int fd, size_t *written) {
   return 0;
 }
 
+/* ghr_issues writes the issues array and ends the document; with fd >= 0
+ * it writes to fd every 64 issues (0, or the first write's error). */
+static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
+                      size_t *written) {
+  int status = 0;
+  qf_jw_arr_open(w);
+  for (size_t i = 0; status == 0 && i < f->nissues; i++) {
+    ghr_issue(w, &f->issues[i]);
+    if (fd >= 0 && i % 64 == 63)
+      status = gh_jw_flush(w, fd, written);
+  }
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w); /* END project */
+  return status;
+}
+
 int gh_render_project_fd(int fd, const char *repository, const gh_figures_t *f,
                          const gh_health_t *h, long long now,
                          size_t *tail_off, size_t *total) {
@@ -276,14 +292,8 @@ int gh_render_project_fd(int fd, const char *repository, const gh_figures_t *f,
   ghr_head(&w, repository, f, h, now);
   int status = gh_jw_flush(&w, fd, &written);
   *tail_off = written;
-  qf_jw_arr_open(&w);
-  for (size_t i = 0; status == 0 && i < f->nissues; i++) {
-    ghr_issue(&w, &f->issues[i]);
-    if (i % 64 == 63)
-      status = gh_jw_flush(&w, fd, &written);
-  }
-  qf_jw_arr_close(&w);
-  qf_jw_obj_close(&w); /* END project */
+  if (status == 0)
+    status = ghr_issues(&w, f, fd, &written);
   if (status == 0)
     status = gh_jw_flush(&w, fd, &written);
   *total = written;
@@ -380,11 +390,7 @@ int gh_render_project(const char *repository, const gh_figures_t *f,
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
   ghr_head(&w, repository, f, h, now);
-  qf_jw_arr_open(&w);
-  for (size_t i = 0; i < f->nissues; i++)
-    ghr_issue(&w, &f->issues[i]);
-  qf_jw_arr_close(&w);
-  qf_jw_obj_close(&w); /* END project */
+  ghr_issues(&w, f, -1, NULL);
   int status = qf_jw_finish(&w, out, len);
   qf_jw_free(&w);
   return status;
