@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import qfstack
+from fake_github import FakeGitHub
 
 OPENAPI_VERSION = "23.0.2"
 OPENAPI_NAME = f"@octokit/openapi@{OPENAPI_VERSION}"
@@ -147,6 +148,15 @@ def undocumented(method, path, query, owner="octocat", repo="Hello-World"):
     return f"{method} {path}: no such path in GitHub's description"
 
 
+@pytest.fixture
+def gh():
+    """A fake GitHub on 127.0.0.1, stopped after the test (a test module
+    imports this fixture: from ghkit import gh)."""
+    fake = FakeGitHub(idle_timeout=300).start()
+    yield fake
+    fake.stop()
+
+
 def plugin_conf(gh, state_dir, token="t0ken-for-tests", interval=1,
                 extra="", timeout=2, url=None, repository=None):
     lines = ["<LoadPlugin qiflow_github>", f"  Interval {interval}",
@@ -179,14 +189,23 @@ class Run:
     def stop(self):
         self.collectd.stop()
 
+    def evidence(self, tail=4000):
+        """collectd.log's tail, headed by its path (printed at teardown:
+        pytest shows it when the test fails)."""
+        log = self.collectd.log()
+        return f"--- {self.collectd.log_path} ---\n{log[-tail:]}"
+
     def project(self, validate=True):
+        """project.json, validated against its schema (None before it)."""
         doc = qfstack.read_json(self.project_path)
         if doc is not None and validate:
             qfstack.validate(doc, "project-snapshot")
         return doc
 
     def wait(self, predicate, timeout=30, message=""):
-        """Poll project.json until predicate(doc); that doc, validated."""
+        """Poll project.json until predicate(doc) holds; return that
+        document, validated against its schema (the polls before it are not
+        validated: 5,000 issues take a while)."""
         def check():
             doc = self.project(validate=False)
             return doc if doc is not None and predicate(doc) else None

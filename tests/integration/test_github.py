@@ -20,70 +20,16 @@ import time
 
 import pytest
 
+import ghkit
 import qfstack
-from fake_github import FakeGitHub
+from ghkit import gh  # noqa: F401 (the fake GitHub fixture)
 
 DAY = 86400
 HOUR = 3600
 
 
-def plugin_conf(gh, state_dir, token="t0ken-for-tests", interval=1,
-                extra="", timeout=2):
-    lines = ["<LoadPlugin qiflow_github>", f"  Interval {interval}",
-             "</LoadPlugin>", "<Plugin qiflow_github>",
-             f'  Repository "{gh.repository}"', f'  APIURL "{gh.url}"',
-             f'  StateDir "{state_dir}"', f"  Timeout {timeout}"]
-    if token:
-        lines.append(f'  Token "{token}"')
-    lines.append(extra)
-    lines.append("</Plugin>")
-    return "\n".join(lines) + "\n"
-
-
-class Setup:
+class Setup(ghkit.Run):
     """A fake GitHub plus collectd with qiflow_github, under tmp_path."""
-
-    def __init__(self, tmp_path, gh, **conf):
-        self.gh = gh
-        self.state_dir = tmp_path / "state"
-        self.collectd = qfstack.Collectd(
-            tmp_path / "collectd", plugin_conf(gh, self.state_dir, **conf),
-            interval=10)
-        self.project_path = self.state_dir / "project.json"
-
-    def start(self):
-        self.collectd.start()
-        return self
-
-    def stop(self):
-        self.collectd.stop()
-
-    def project(self, validate=True):
-        """project.json, validated against its schema (None before it)."""
-        doc = qfstack.read_json(self.project_path)
-        if doc is not None and validate:
-            qfstack.validate(doc, "project-snapshot")
-        return doc
-
-    def wait(self, predicate, timeout=30, message=""):
-        """Poll project.json until predicate(doc) holds; return that
-        document, validated against its schema (the polls before it are not
-        validated: 5,000 issues take a while)."""
-        def check():
-            doc = self.project(validate=False)
-            return doc if doc is not None and predicate(doc) else None
-        return qfstack.validate(self._wait(check, timeout, message),
-                                "project-snapshot")
-
-    def _wait(self, check, timeout, message):
-        try:
-            return qfstack.wait_until(check, timeout, 0.05, message)
-        except qfstack.WaitTimeout as exc:
-            raise AssertionError(
-                f"{exc}\nproject.json: "
-                f"{str(self.project(validate=False))[:1500]}\n"
-                f"--- collectd.log ---\n{self.collectd.log()[-3000:]}"
-            ) from None
 
     def wait_synced(self, timeout=60, not_modified=3):
         """Until the first listing and every detail request are done: a
@@ -118,13 +64,6 @@ class Setup:
 
 
 @pytest.fixture
-def gh():
-    fake = FakeGitHub(idle_timeout=300).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def setup_factory(tmp_path, gh):
     made = []
 
@@ -136,7 +75,7 @@ def setup_factory(tmp_path, gh):
     yield make
     for s in made:
         s.stop()
-        print(f"--- {s.collectd.log_path} ---\n{s.collectd.log()[-4000:]}")
+        print(s.evidence())
 
 
 # ------------------------------------------------------------ fixtures

@@ -17,17 +17,11 @@ import pytest
 import ghkit
 import qfstack
 from fake_github import FakeGitHub
+from ghkit import gh  # noqa: F401 (the fake GitHub fixture)
 
 DAY = 86400
 DOCS = "https://docs.github.com/rest"
 REPO = "/repos/acme/widgets"
-
-
-@pytest.fixture
-def gh():
-    fake = FakeGitHub(idle_timeout=300).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -43,7 +37,7 @@ def start(tmp_path, gh):
     yield make
     for run in made:
         run.stop()
-        print(f"--- {run.collectd.log_path} ---\n{run.collectd.log()[-4000:]}")
+        print(run.evidence())
 
 
 def small_repo(gh):

@@ -16,18 +16,11 @@ import pytest
 
 import ghkit
 import qfstack
-from fake_github import FakeGitHub
+from ghkit import gh  # noqa: F401 (the fake GitHub fixture)
 
 DAY = 86400
 RUNS = "/repos/acme/widgets/actions/runs"
 FINE_GRAINED = "Resource not accessible by personal access token"
-
-
-@pytest.fixture
-def gh():
-    fake = FakeGitHub(idle_timeout=300).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
