@@ -35,6 +35,7 @@ import pytest
 
 import qfstack
 from qfstack import validate, wait_until
+from tlskit import self_signed
 
 WAIT = 15.0
 CANARY = "QF-CANARY-6b1f0e9d2c4a47a8b5e3"
@@ -214,20 +215,7 @@ def tls_files(tmp_path):
     """A self-signed certificate for 127.0.0.1 and its key (mode 0600)."""
     if shutil.which("openssl") is None or shutil.which("curl") is None:
         pytest.skip("openssl or curl missing (apt-get install openssl curl)")
-    return make_cert(tmp_path, "server")
-
-
-def make_cert(directory, name):
-    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
-    res = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
-         str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-         "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True,
-        timeout=60, check=False)
-    assert res.returncode == 0, res.stderr
-    key.chmod(0o600)
-    return cert, key
+    return self_signed(tmp_path, "server")
 
 
 def curl(*args):
@@ -279,7 +267,7 @@ def _garbage_cert(tmp_path, cert, key):
 
 
 def _other_key(tmp_path, cert, key):
-    _, other = make_cert(tmp_path, "other")
+    _, other = self_signed(tmp_path, "other")
     return cert, other, "do not match"
 
 

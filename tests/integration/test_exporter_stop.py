@@ -22,6 +22,7 @@ import time
 import pytest
 
 import qfstack
+from tlskit import self_signed
 
 STOP_LIMIT = 2.0  # seconds from the signal to the exit
 # (threads, max_connections): equal, above, and below the worker count.
@@ -32,17 +33,7 @@ SHAPES = [(1, 1), (1, 8), (4, 2), (4, 3), (4, 4), (4, 16)]
 def tls_files(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl missing (apt-get install openssl)")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "server.crt", directory / "server.key"
-    res = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
-         str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-         "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True,
-        timeout=60, check=False)
-    assert res.returncode == 0, res.stderr
-    key.chmod(0o600)
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"), "server")
 
 
 def _served_keepalive(exporter):

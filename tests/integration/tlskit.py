@@ -11,6 +11,21 @@ def openssl(*args, cwd):
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def self_signed(directory, name):
+    """A self-signed EC P-256 certificate for 127.0.0.1, valid two days:
+    (directory/name.crt, directory/name.key), the key mode 0600."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    res = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out",
+         str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True,
+        timeout=60, check=False)
+    assert res.returncode == 0, res.stderr
+    key.chmod(0o600)
+    return cert, key
+
+
 def make_ca(d, name):
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-keyout", f"{name}.key", "-out", f"{name}.pem",
