@@ -768,6 +768,21 @@ def agents_plugin_conf(agent_dir, state_dir, stale_after=None,
     return "\n".join(lines) + "\n"
 
 
+def heartbeat_plugin_conf(root, url, swarm, key, log_dir="log", **backend):
+    """The <Plugin qiflow_heartbeat> block (with its LoadPlugin): every
+    second, StateDir root/state and LogDir root/log_dir, one backend
+    "central" at url with key; backend: more options for it, in order
+    (Timeout=2 writes "Timeout 2")."""
+    lines = ["", "LoadPlugin qiflow_heartbeat", "<Plugin qiflow_heartbeat>",
+             f'  SwarmID "{swarm}"', "  Interval 1",
+             f'  StateDir "{root / "state"}"',
+             f'  LogDir "{root / log_dir}"', '  <Backend "central">',
+             f'    URL "{url}"', f'    APIKey "{key}"']
+    lines += [f"    {name} {value}" for name, value in backend.items()]
+    lines += ["  </Backend>", "</Plugin>"]
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------- stack
 
 class Stack:

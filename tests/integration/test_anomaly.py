@@ -44,23 +44,9 @@ LoadPlugin qiflow_anomaly
 
 
 def heartbeat_conf(root, url):
-    return f"""
-LoadPlugin qiflow_heartbeat
-<Plugin qiflow_heartbeat>
-  SwarmID "{SWARM}"
-  Interval 1
-  StateDir "{root / 'state'}"
-  LogDir "{root / 'log'}"
-  <Backend "central">
-    URL "{url}"
-    APIKey "{KEY}"
-    Timeout 2
-    Retries 3
-    RetryDelay 0.3
-    RequestLimit 0
-  </Backend>
-</Plugin>
-"""
+    return qfstack.heartbeat_plugin_conf(root, url, SWARM, KEY, Timeout=2,
+                                         Retries=3, RetryDelay=0.3,
+                                         RequestLimit=0)
 
 
 def project_doc(closed_at=None):

@@ -203,21 +203,9 @@ LoadPlugin qiflow_github
 
 
 def heartbeat_conf(backend, root):
-    return f"""
-LoadPlugin qiflow_heartbeat
-<Plugin qiflow_heartbeat>
-  SwarmID "{SWARM}"
-  Interval 1
-  StateDir "{root / 'state'}"
-  LogDir "{root / 'hb-log'}"
-  <Backend "central">
-    URL "{backend.url}"
-    APIKey "{KEY}"
-    Timeout 5
-    RequestLimit 0
-  </Backend>
-</Plugin>
-"""
+    return qfstack.heartbeat_plugin_conf(root, backend.url, SWARM, KEY,
+                                         log_dir="hb-log", Timeout=5,
+                                         RequestLimit=0)
 
 
 @pytest.fixture(scope="module")
