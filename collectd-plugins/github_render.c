@@ -301,27 +301,26 @@ int gh_render_project_fd(int fd, const char *repository, const gh_figures_t *f,
   return status;
 }
 
-int gh_render_head(const char *repository, const gh_figures_t *f,
-                   const gh_health_t *h, long long now, char **out,
-                   size_t *len) {
+/* ghr_render renders the head, and with issues the whole document, into a
+ * new NUL-terminated buffer (*out, *len). 0 or a negative errno. */
+static int ghr_render(const char *repository, const gh_figures_t *f,
+                      const gh_health_t *h, long long now, bool issues,
+                      char **out, size_t *len) {
   qf_jw_t w;
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
   ghr_head(&w, repository, f, h, now);
-  const unsigned char *buf = NULL;
-  size_t n = 0;
-  int status = w.status;
-  if (status == 0 && yajl_gen_get_buf(w.g, &buf, &n) != yajl_gen_status_ok)
-    status = -EIO;
-  if (status == 0 && (*out = malloc(n + 1)) == NULL)
-    status = -ENOMEM;
-  if (status == 0) {
-    memcpy(*out, buf, n);
-    (*out)[n] = '\0';
-    *len = n;
-  }
+  if (issues)
+    ghr_issues(&w, f, -1, NULL);
+  int status = qf_jw_finish(&w, out, len);
   qf_jw_free(&w);
   return status;
+}
+
+int gh_render_head(const char *repository, const gh_figures_t *f,
+                   const gh_health_t *h, long long now, char **out,
+                   size_t *len) {
+  return ghr_render(repository, f, h, now, false, out, len);
 }
 
 /* ghr_fnv mixes len bytes of p into the FNV-1a hash *h. */
@@ -386,14 +385,7 @@ uint64_t gh_render_issues_hash(const gh_figures_t *f) {
 int gh_render_project(const char *repository, const gh_figures_t *f,
                       const gh_health_t *h, long long now, char **out,
                       size_t *len) {
-  qf_jw_t w;
-  if (qf_jw_init(&w) != 0)
-    return -ENOMEM;
-  ghr_head(&w, repository, f, h, now);
-  ghr_issues(&w, f, -1, NULL);
-  int status = qf_jw_finish(&w, out, len);
-  qf_jw_free(&w);
-  return status;
+  return ghr_render(repository, f, h, now, true, out, len);
 }
 
 /* ---------------------------------------------------------------- write */
