@@ -259,3 +259,42 @@ def test_registration_noticed_within_an_interval(tmp_path, fake):
         assert fake.rows()[SWARM]["door"] == "heartbeat"
     finally:
         collectd.stop()
+
+
+@pytest.mark.parametrize("open_read", [True, False])
+def test_token_and_poller(tmp_path, fake, open_read):
+    """The exporter under a bearer token (--auth-token-file, as the README
+    recommends beyond loopback): with --open-read for the poller's network
+    the backend's poller, which sends no token, reads /status and stores
+    the same row as the heartbeat; without it every poll is a 401, which
+    the poller stores as offline."""
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-for-the-test\n")
+    token.chmod(0o600)
+    args = ["--auth-token-file", str(token)]
+    if open_read:
+        args += ["--open-read", "127.0.0.0/8"]
+    collectd = fed_collectd(tmp_path, fake)
+    feeder = Feeder(collectd)
+    exporter = qfstack.Exporter(collectd.socket, tmp_path / "state",
+                                extra_args=args).start()
+    try:
+        fake.register(SWARM, exporter.url)
+        feeder.start()
+        feeder.set(cpu=7, memory=40, disk=55)
+        healthy = expected("online", 7, 40, 55, 0)
+        if open_read:
+            settle(fake, healthy, INTERVAL + POLL + 3)
+            hold(fake, healthy)
+        else:
+            # The heartbeat stores the truth, the poller's 401 offline.
+            qfstack.wait_until(
+                lambda: {r["door"]: r["status"] for _, r in
+                         fake.writes(SWARM)}.get("poller") == "offline",
+                POLL + 3, message="the poller stored offline after a 401")
+            assert any(r["door"] == "heartbeat" and compared(r) == healthy
+                       for _, r in fake.writes(SWARM))
+    finally:
+        feeder.stop()
+        exporter.stop()
+        collectd.stop()
