@@ -32,9 +32,11 @@ const char *anom_kind_name(anom_kind_t k);
 int anom_kind_parse(const char *name);
 
 /* Bounds: history and state never grow beyond these. */
-#define ANOM_NAME_MAX 64       /* agent or resource name, NUL included */
+/* An agent name is up to 127 characters (AGENTS_NAME_MAX), each up to 4
+ * bytes of UTF-8: a name that did not fit would never match itself again. */
+#define ANOM_NAME_MAX 512      /* agent or resource name, NUL included */
 #define ANOM_REASON_MAX 256    /* one sentence */
-#define ANOM_MAX_AGENTS 128    /* agents tracked at once */
+#define ANOM_MAX_AGENTS 1024   /* agents tracked at once */
 #define ANOM_MAX_RESOURCES 8   /* disks and memory tracked at once */
 #define ANOM_DURATIONS_MAX 256 /* recent finished task durations */
 #define ANOM_GAPS_MAX 512      /* recent quiet stretches */

@@ -2,6 +2,7 @@
  * evaluation that compares the present with it (see anomaly.h). */
 #include "anomaly.h"
 #include "anomaly_stats.h"
+#include "qf_json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -472,13 +473,13 @@ static void ad_detect_agents(const anom_state_t *s, time_t now,
                     a->task_start + (time_t)thr, on_task, median)) != NULL) {
       if (isnan(median))
         snprintf(x->reason, sizeof(x->reason),
-                 "%s has worked%s for %s, past the %s allowed until %d "
+                 "%.96s has worked%s for %s, past the %s allowed until %d "
                  "tasks have finished to learn from.",
                  a->name, on, ad_dur(d1, sizeof(d1), on_task),
                  ad_dur(d2, sizeof(d2), thr), c->stuck_min_tasks);
       else
         snprintf(x->reason, sizeof(x->reason),
-                 "%s has worked%s for %s; this swarm's tasks take %s "
+                 "%.96s has worked%s for %s; this swarm's tasks take %s "
                  "(median of %d finished) and rarely more than %s.",
                  a->name, on, ad_dur(d1, sizeof(d1), on_task),
                  ad_dur(d2, sizeof(d2), median), s->dur_n,
@@ -490,7 +491,7 @@ static void ad_detect_agents(const anom_state_t *s, time_t now,
         (x = ad_add(l, ANOM_LOOPING_AGENT, a->name, a->issue, a->task_start,
                     restarts, p)) != NULL)
       snprintf(x->reason, sizeof(x->reason),
-               "%s restarted issue #%ld %d times in a row; this swarm "
+               "%.96s restarted issue #%ld %d times in a row; this swarm "
                "restarts %.1f%% of its tasks, so that many in a row is "
                "rarer than 1 in %.0f.",
                a->name, a->issue, restarts, 100 * p, 1 / c->loop_alpha);
@@ -764,7 +765,7 @@ static void ad_detect_resources(anom_state_t *s, time_t now, ad_list_t *l) {
     char d1[32], d2[32], d3[32];
     if (x != NULL)
       snprintf(x->reason, sizeof(x->reason),
-               "%s is %.0f%% used and rising %.2f points an hour over the "
+               "%.96s is %.0f%% used and rising %.2f points an hour over the "
                "last %s (Mann-Kendall z %.1f): %.0f%% in about %s, within "
                "the %s horizon.",
                r->name, 100 * level, 100 * slope * AD_HOUR,
@@ -797,6 +798,9 @@ int anom_evaluate(anom_state_t *s, time_t now, anom_transition_fn cb,
   ad_detect_velocity(s, now, &l);
   ad_detect_ci(s, now, &l);
   ad_detect_resources(s, now, &l);
+  /* A name cut in a reason may end inside a UTF-8 sequence. */
+  for (int i = 0; i < l.n; i++)
+    qf_json_utf8_repair(next[i].reason);
   for (int i = 0; i < s->active_n; i++)
     if (ad_find(next, l.n, &s->active[i]) < 0 && cb != NULL)
       cb(&s->active[i], false, ctx);

@@ -33,8 +33,13 @@ int anom_feed_agents(anom_state_t *s, time_t now, yajl_val doc, char *err,
   if (!YAJL_IS_OBJECT(doc) || !YAJL_IS_ARRAY(list))
     return af_fail(err, errlen, "no \"agents\" array: not an agents snapshot");
   size_t len = list->u.array.len;
-  if (len > ANOM_MAX_AGENTS)
-    len = ANOM_MAX_AGENTS; /* the detectors track no more */
+  if (len > ANOM_MAX_AGENTS) { /* the detectors track no more: say so */
+    snprintf(err, errlen,
+             "agents.json lists %zu agents; the detectors watch the first %d "
+             "(by name) and not the rest",
+             len, ANOM_MAX_AGENTS);
+    len = ANOM_MAX_AGENTS;
+  }
   anom_agent_obs_t obs[ANOM_MAX_AGENTS];
   size_t n = 0;
   for (size_t i = 0; i < len; i++) {

@@ -88,6 +88,7 @@ typedef struct qn_plugin_s {
   qf_snapshot_t agents, project;
   bool readers_ready;
   c_complain_t agents_complaint, project_complaint, write_complaint;
+  c_complain_t agents_cap_complaint; /* more agents than ANOM_MAX_AGENTS */
   pthread_mutex_t lock; /* guards values (write callback vs read) */
   anom_feed_values_t values;
   bool values_full_warned;
@@ -96,6 +97,7 @@ typedef struct qn_plugin_s {
 static qn_plugin_t qn = {.agents_complaint = C_COMPLAIN_INIT_STATIC,
                          .project_complaint = C_COMPLAIN_INIT_STATIC,
                          .write_complaint = C_COMPLAIN_INIT_STATIC,
+                         .agents_cap_complaint = C_COMPLAIN_INIT_STATIC,
                          .lock = PTHREAD_MUTEX_INITIALIZER};
 static bool qn_cfg_ready;
 
@@ -292,6 +294,12 @@ static void qn_feed_agents(time_t now) {
   if (rc >= 0 && qn.agents.doc != NULL)
     rc = anom_feed_agents(&qn.st, now, qn.agents.doc, err, sizeof(err));
   qn_feed_logged(rc, &qn.agents, &qn.agents_complaint, err);
+  if (rc >= 0 && err[0] != '\0') /* fed, but not every agent */
+    c_complain(LOG_WARNING, &qn.agents_cap_complaint, QN_PLUGIN " plugin: %s",
+               err);
+  else if (rc >= 0)
+    c_release(LOG_INFO, &qn.agents_cap_complaint,
+              QN_PLUGIN " plugin: every agent of agents.json is watched again");
 }
 
 /* qn_feed_project feeds project.json when it changed. */

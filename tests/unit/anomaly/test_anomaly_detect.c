@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "anomaly.h"
+#include "qf_json.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -100,6 +101,31 @@ static void test_stuck_no_history_uses_unlearned_threshold(void **state) {
   anom_evaluate(&st, T0 + 8 * H, count, &s);
   assert_false(has(ANOM_STUCK_AGENT));
   assert_int_equal(s.ended[ANOM_STUCK_AGENT], 1);
+}
+
+/* A name as long as an agent file allows (127 characters, here 3 bytes
+ * each in UTF-8) keeps its one slot across reads: a name cut on the way in
+ * never matched itself again, so every read made a new slot and a fresh
+ * task (found by review). Its stuck reason is valid UTF-8. */
+static void test_long_agent_name_keeps_one_slot(void **state) {
+  (void)state;
+  char name[127 * 3 + 1] = "";
+  for (int i = 0; i < 127; i++)
+    strcat(name, "\xe2\x82\xac"); /* U+20AC, 3 bytes */
+  fresh();
+  anom_agent_obs_t o = {.name = name, .active = true, .issue = 7,
+                        .task_start = T0};
+  for (int i = 0; i < 5; i++) {
+    anom_observe_agents(&st, T0 + i * H, &o, 1);
+    assert_int_equal(st.agent_n, 1);
+  }
+  assert_string_equal(st.agents[0].name, name);
+  anom_observe_agents(&st, T0 + 7 * H, &o, 1);
+  anom_evaluate(&st, T0 + 7 * H, NULL, NULL);
+  assert_true(has(ANOM_STUCK_AGENT));
+  assert_string_equal(st.active[0].subject, name);
+  /* The reason names the agent cut short, never inside a character. */
+  assert_int_equal(qf_json_utf8_repair(st.active[0].reason), 0);
 }
 
 static void test_stuck_one_task_is_not_enough_to_learn(void **state) {
@@ -284,6 +310,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config_defaults_valid_and_checked),
       cmocka_unit_test(test_stuck_no_history_uses_unlearned_threshold),
+      cmocka_unit_test(test_long_agent_name_keeps_one_slot),
       cmocka_unit_test(test_stuck_one_task_is_not_enough_to_learn),
       cmocka_unit_test(test_stuck_constant_durations_keep_a_spread),
       cmocka_unit_test(test_looping_needs_an_unlikely_run),

@@ -64,6 +64,32 @@ static void test_agents_fed(void **state) {
   yajl_tree_free(doc);
 }
 
+/* More agents than the detectors track: the first ANOM_MAX_AGENTS are fed
+ * and the feed says so (the plugin logs it once), instead of a silent cut. */
+static void test_agents_over_the_cap_are_said(void **state) {
+  (void)state;
+  fresh();
+  size_t n = ANOM_MAX_AGENTS + 3, cap = n * 64 + 32, len = 0;
+  char *text = malloc(cap);
+  assert_non_null(text);
+  len += (size_t)snprintf(text + len, cap - len, "{\"agents\":[");
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(text + len, cap - len,
+                            "%s{\"name\":\"a%05zu\",\"status\":\"idle\"}",
+                            i ? "," : "", i);
+  snprintf(text + len, cap - len, "]}");
+  char err[256] = "";
+  yajl_val doc = qf_json_parse(text, err, sizeof(err));
+  assert_non_null(doc);
+  assert_int_equal(anom_feed_agents(&st, at("2026-11-27T10:30:00Z"), doc,
+                                   err, sizeof(err)),
+                   ANOM_MAX_AGENTS);
+  assert_non_null(strstr(err, "lists 1027 agents"));
+  assert_int_equal(st.agent_n, ANOM_MAX_AGENTS);
+  yajl_tree_free(doc);
+  free(text);
+}
+
 /* project writes a project.json with the given closed_at values (NULL for
  * an open issue) and github counts. */
 static char *project(const char *const *closed, size_t n, int commits,
@@ -345,6 +371,7 @@ static void test_message(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_agents_fed),
+      cmocka_unit_test(test_agents_over_the_cap_are_said),
       cmocka_unit_test(test_project_closed_counted_once),
       cmocka_unit_test(test_project_counts_as_progress),
       cmocka_unit_test(test_project_ci_runs_counted_once),
