@@ -371,7 +371,8 @@ int gh_fetch(gh_sync_t *s, const char *url, int flags, size_t max_body,
       return status;
     qf_strcpy(target, sizeof(target), location);
     qf_http_response_free(resp);
-    if (!ghf_may_send(s, 0))
+    /* The hop is the same request: an optional one stays optional. */
+    if (!ghf_may_send(s, flags))
       return -EAGAIN;
   }
 }

@@ -257,6 +257,17 @@ static int ca_stuck_list(qfx_cache_t *c, char **out) {
   return 0;
 }
 
+/* ca_shown_plain shows the project without additions when none could be
+ * made (out of memory) and nothing is shown yet: c->shown is never NULL
+ * after a refresh; the additions are tried again next time. */
+static void ca_shown_plain(qfx_cache_t *c) {
+  if (c->shown != NULL)
+    return;
+  c->shown = qfx_project_ref(c->project);
+  free(c->shown_extra);
+  c->shown_extra = NULL;
+}
+
 /* ca_shown makes c->shown c->project with the stuck agents' issues added
  * whenever either changed; keeps the previous one when out of memory. */
 static void ca_shown(qfx_cache_t *c) {
@@ -264,6 +275,7 @@ static void ca_shown(qfx_cache_t *c) {
   qfx_project_t *p = NULL;
   if (ca_stuck_list(c, &extra) != 0) {
     QFX_ERROR("out of memory listing stuck agents' issues");
+    ca_shown_plain(c);
     return;
   }
   if (c->shown != NULL && c->shown_extra != NULL &&
@@ -277,6 +289,7 @@ static void ca_shown(qfx_cache_t *c) {
   else if (qfx_project_overlay(c->project, extra, strlen(extra), &p) != 0) {
     QFX_ERROR("out of memory adding stuck agents' issues to the project");
     free(extra);
+    ca_shown_plain(c);
     return;
   }
   qfx_project_release(c->shown);
