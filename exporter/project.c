@@ -494,7 +494,12 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   qfx_project_t *p = malloc(sizeof(*p));
   if (p == NULL)
     return -ENOMEM;
-  *p = *base; /* shares doc, blocks, offsets, indexes (never freed here) */
+  /* Shares doc, blocks, offsets, indexes (never freed here). Copied under
+   * base's lock: a worker may be adding to base's page cache meanwhile;
+   * the copy's cache starts empty and its lock is its own (below). */
+  pthread_mutex_lock(&base->lock);
+  *p = *base;
+  pthread_mutex_unlock(&base->lock);
   p->npages = 0;
   p->cached_bytes = 0;
   p->human = NULL;

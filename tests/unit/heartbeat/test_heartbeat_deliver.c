@@ -263,6 +263,8 @@ static void test_record_class(void **state) {
        HB_CLASS_UNDELIVERABLE},
       {HB_CLASS_UNREGISTERED, 404, snf, "s1", "online", false,
        HB_CLASS_UNREGISTERED}, /* ours: register it, nothing lost */
+      {HB_CLASS_UNREGISTERED, 404, snf, "", "online", false,
+       HB_CLASS_UNREGISTERED}, /* its id unreadable: taken as ours */
       {HB_CLASS_WRONG_PATH, 404, "Not found", "old", "online", false,
        HB_CLASS_WRONG_PATH},
       {HB_CLASS_AUTH, 403, "Invalid API key", "old", "online", false,
