@@ -21,7 +21,7 @@ import pytest
 import qfstack
 from test_migrate import Recorder
 
-PLUGINS = ("qiflow_agents", "qiflow_github", "qiflow_heartbeat")
+PLUGINS = ("qiflow_agents", "qiflow_anomaly", "qiflow_github", "qiflow_heartbeat")
 LIB_DEPENDS = ("collectd-core", "libcurl4", "libyajl2", "libmicrohttpd12",
                "libcollectdclient1")
 UNIT = "lib/systemd/system/qiflow-exporter.service"
