@@ -180,7 +180,8 @@ int anom_feed_project(anom_state_t *s, const char *text, size_t len,
     yajl_tree_free(rest);
     return rc;
   }
-  qsort(c.t, c.n, sizeof(*c.t), af_cmp_time);
+  if (c.n > 0) /* c.t is NULL when no issue closed since the cursor */
+    qsort(c.t, c.n, sizeof(*c.t), af_cmp_time);
   for (size_t i = 0; i < c.n;) {
     size_t j = i;
     while (j < c.n && c.t[j] == c.t[i])
