@@ -20,6 +20,7 @@
  * /proc). Plain open/read: no stdio buffer for 1,000 pids a read. */
 static int ar_proc_state(long long pid, char *state) {
   char path[64], buf[512];
+  *state = '?';
   snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -31,8 +32,9 @@ static int ar_proc_state(long long pid, char *state) {
   close(fd);
   buf[n > 0 ? n : 0] = '\0';
   /* "pid (comm) S ...": comm may hold spaces and parentheses. */
-  char *p = strrchr(buf, ')');
-  *state = p != NULL && p[1] == ' ' ? p[2] : '?';
+  const char *p = strrchr(buf, ')');
+  if (p != NULL && p[1] == ' ')
+    *state = p[2];
   return 0;
 }
 

@@ -499,7 +499,7 @@ int gh_project_write(const char *state_dir, const char *repository,
       status = gh_render_project_fd(fd, repository, f, h, now, &next.tail_off,
                                     &next.size);
   }
-  struct stat st;
+  struct stat st = {0};
   if (status == 0) {
     step = "fchmod";
     status = fchmod(fd, 0644) == 0 ? 0 : -errno;

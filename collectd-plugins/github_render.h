@@ -44,7 +44,7 @@ typedef struct gh_health_s {
 /* Completed workflow runs project.json lists at most, newest first. */
 #define GH_CI_RUNS_RENDER 200
 /* A run pending for longer than this no longer holds newer ones back. */
-#define GH_CI_PENDING_HOLD (6 * 3600)
+#define GH_CI_PENDING_HOLD (6LL * 3600)
 
 /* gh_render_project writes project.json into a new buffer the caller
  * frees. 0 or a negative errno. */

@@ -181,6 +181,10 @@ int qf_secret_read(const char *what, const char *path, size_t max, int flags,
       qf_strcpy(err, errlen, why);
     return rc;
   }
+  if (text == NULL) { /* qf_file_read returns a buffer; never NULL on 0 */
+    qf_err(err, errlen, "%s: read no buffer", path);
+    return -EIO;
+  }
   size_t cap = n;
   if (n > 0 && text[n - 1] == '\n')
     n--;

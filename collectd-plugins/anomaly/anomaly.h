@@ -171,32 +171,29 @@ typedef struct anom_state_s {
   long starts, restarts; /* task starts seen, restarts of the same issue */
   anom_agent_t agents[ANOM_MAX_AGENTS];
   int agent_n;
-  time_t agents_at; /* time of the last agent observation */
+  int active_agents; /* at the last agent observation */
+  time_t agents_at;  /* time of the last agent observation */
   /* stalled */
   double gaps[ANOM_GAPS_MAX]; /* agent-seconds, ring */
   int gap_n, gap_next;
   time_t last_progress; /* last progress, or when watching began */
-  bool progress_seen;   /* last_progress is a real event */
   time_t quiet_clock;   /* time up to which quiet was accumulated */
   double quiet_agent_s; /* agent-seconds since last_progress */
-  int active_agents;    /* at the last agent observation */
   /* velocity */
   long day_first; /* day index of closed[0]; days are contiguous */
-  int day_n;
   double closed[ANOM_DAYS_MAX];
   long vel_tested_day; /* last day the test ran on */
-  bool vel_alarm;
   double vel_obs, vel_exp, vel_p;
+  int day_n;
   int vel_window;
   /* ci: hourly buckets, contiguous */
   long ci_first_hour;
-  int ci_n;
   unsigned ci_runs[ANOM_CI_HOURS_MAX];
   unsigned ci_fails[ANOM_CI_HOURS_MAX];
-  bool ci_alarm;
+  int ci_n;
   /* running out */
-  anom_res_t res[ANOM_MAX_RESOURCES];
   int res_n;
+  anom_res_t res[ANOM_MAX_RESOURCES];
   /* the feed's cursors into project.json (anomaly_feed.c), saved with the
    * history so a restart counts no closed issue twice */
   time_t feed_closed_until; /* largest closed_at counted, 0: none yet */
@@ -206,8 +203,12 @@ typedef struct anom_state_s {
   time_t feed_pr_update;    /* activity.last_pull_request_update seen, 0 */
   /* results */
   anom_t active[ANOM_ACTIVE_MAX];
-  int active_n;
   time_t evaluated_at;
+  int active_n;
+  /* flags, kept together so the struct needs no padding between them */
+  bool progress_seen; /* stalled: last_progress is a real event */
+  bool vel_alarm;     /* velocity: flagged at the last test */
+  bool ci_alarm;      /* ci: flagged at the last evaluation */
 } anom_state_t;
 
 /* anom_init resets s to an empty history with configuration c (copied). */

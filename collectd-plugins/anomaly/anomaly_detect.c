@@ -353,7 +353,7 @@ int anom_observe_resource(anom_state_t *s, const char *name, time_t t,
     r->acc_bucket = -1;
   }
   /* half the samples cover one window: ANOM_RES_SAMPLES / 2 buckets */
-  double width = s->cfg.ro_window / (ANOM_RES_SAMPLES / 2);
+  double width = s->cfg.ro_window / (ANOM_RES_SAMPLES / 2.0);
   long bucket = (long)((double)t / width);
   if (bucket != r->acc_bucket) {
     ad_res_flush(r);
@@ -459,7 +459,7 @@ static void ad_detect_agents(const anom_state_t *s, time_t now,
                              ad_list_t *l) {
   const anom_config_t *c = &s->cfg;
   double median, thr = ad_stuck_threshold(s, &median);
-  double p = (s->restarts + 1.0) / (s->starts + 2.0);
+  double p = ((double)s->restarts + 1.0) / ((double)s->starts + 2.0);
   char d1[32], d2[32], d3[32], on[40];
   for (int i = 0; i < s->agent_n; i++) {
     const anom_agent_t *a = &s->agents[i];
@@ -638,9 +638,10 @@ static void ad_ci_sums(const anom_state_t *s, long hour, long wh, long bh,
   memset(sums, 0, 4 * sizeof(sums[0]));
   for (int i = 0; i < s->ci_n; i++) {
     long h = s->ci_first_hour + i;
-    int k = h > hour - wh && h <= hour            ? 0
-            : h > hour - wh - bh && h <= hour - wh ? 2
-                                                   : -1;
+    if (h > hour)
+      continue;
+    /* the window: the last wh hours; the baseline: the bh before them */
+    int k = h > hour - wh ? 0 : h > hour - wh - bh ? 2 : -1;
     if (k >= 0) {
       sums[k] += s->ci_runs[i];
       sums[k + 1] += s->ci_fails[i];
@@ -660,7 +661,7 @@ static void ad_detect_ci(anom_state_t *s, time_t now, ad_list_t *l) {
   double best = 2, b[4] = {0, 0, 0, 0};
   long best_w = wh;
   s->ci_alarm = false;
-  long windows[2] = {wh, wh > 1 ? wh / 2 : 0};
+  const long windows[2] = {wh, wh > 1 ? wh / 2 : 0};
   for (int i = 0; i < 2 && windows[i] > 0 && c->enabled[ANOM_CI_SPIKE];
        i++) {
     long w = windows[i];
@@ -712,7 +713,8 @@ static bool ad_res_fit(const anom_state_t *s, const anom_res_t *r,
     t[n] = r->acc_t / r->acc_n - (double)now;
     u[n++] = r->acc_u / r->acc_n;
   }
-  if (n < s->cfg.ro_min_samples || t[n - 1] - t[0] < 0.75 * s->cfg.ro_window)
+  if (n == 0 || n < s->cfg.ro_min_samples ||
+      t[n - 1] - t[0] < 0.75 * s->cfg.ro_window)
     return false;
   /* the departure from the usual pattern, when it is known for all */
   double d[ANOM_RES_SAMPLES + 1];

@@ -137,7 +137,7 @@ static int af_ci(anom_state_t *s, yajl_val rest) {
   yajl_val runs = qf_json_get(rest, "ci_runs");
   if (!YAJL_IS_ARRAY(runs))
     return 0; /* a project.json from before ci_runs */
-  af_run_t got[ANOM_FEED_CI_MAX];
+  af_run_t got[ANOM_FEED_CI_MAX] = {{0}};
   size_t n = 0;
   for (size_t i = 0; i < runs->u.array.len && i < ANOM_FEED_CI_MAX; i++) {
     yajl_val r = runs->u.array.values[i];

@@ -283,7 +283,7 @@ static long long ah_int(ah_rd_t *r, yajl_val obj, const char *key,
 static time_t ah_time(ah_rd_t *r, yajl_val obj, const char *key) {
   yajl_val v = qf_json_get(obj, key);
   time_t t = 0;
-  if (v != NULL && YAJL_IS_NULL(v))
+  if (YAJL_IS_NULL(v))
     return 0;
   if (!YAJL_IS_STRING(v) || qf_time_parse(YAJL_GET_STRING(v), &t) != 0)
     ah_bad(r, key, "missing or not an ISO 8601 UTC time");
@@ -452,7 +452,7 @@ static void ah_read_active(ah_rd_t *r, anom_state_t *s, yajl_val doc) {
     x->kind = (anom_kind_t)(k < 0 ? 0 : k);
     ah_read_string(r, o, "subject", x->subject, sizeof(x->subject));
     yajl_val iss = qf_json_get(o, "issue");
-    x->issue = iss != NULL && YAJL_IS_NULL(iss) ? 0 : (long)ah_int(r, o, "issue", 1);
+    x->issue = YAJL_IS_NULL(iss) ? 0 : (long)ah_int(r, o, "issue", 1);
     x->since = ah_time(r, o, "since");
     x->observed = ah_num(r, o, "observed", -INFINITY, true);
     x->baseline = ah_num(r, o, "baseline", -INFINITY, true);

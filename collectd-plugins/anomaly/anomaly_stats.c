@@ -130,7 +130,8 @@ double anom_theil_sen(const double *x, const double *y, size_t n,
       if (dx > 0)
         slopes[m++] = dy / dx;
     }
-  double var = (double)n * (n - 1) * (2.0 * n + 5) / 18.0;
+  double dn = (double)n;
+  double var = dn * (dn - 1) * (2.0 * dn + 5) / 18.0;
   if (s != 0)
     *mk_z = ((double)s - (s > 0 ? 1.0 : -1.0)) / sqrt(var);
   return m ? anom_quantile(slopes, m, 0.5) : NAN;

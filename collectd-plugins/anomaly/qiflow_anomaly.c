@@ -121,9 +121,13 @@ static int qn_option(const qn_option_t *o, oconfig_item_t *ci) {
   char *field = (char *)&qn.cfg + o->offset;
   int n;
   switch (o->type) {
-  case QN_NUM:
-    return qf_plugin_get_number(QN_PLUGIN, ci, 0, false, INFINITY,
-                                (double *)field);
+  case QN_NUM: {
+    double v; /* copied in: field is a char pointer into the config */
+    if (qf_plugin_get_number(QN_PLUGIN, ci, 0, false, INFINITY, &v) != 0)
+      return -1;
+    memcpy(field, &v, sizeof(v));
+    return 0;
+  }
   case QN_INT:
     if (qf_plugin_get_int(QN_PLUGIN, ci, 0, INT_MAX, &n) != 0)
       return -1;
