@@ -163,10 +163,13 @@ static void hbb_resources(qf_jw_t *w, const hb_figures_t *f) {
   qf_jw_obj_close(w); /* END resources */
 }
 
-/* hbb_agent_list writes up to HB_BODY_MAX_AGENTS agents, trimmed to what
- * an operator scans: name, status, task, issue. */
-static void hbb_agent_list(qf_jw_t *w, yajl_val list) {
-  qf_jw_key(w, "agent_list"); /* BEGIN agent_list */
+/* hbb_agent_entries writes key: up to HB_BODY_MAX_AGENTS agents of list,
+ * name and status, and with full their task and issue too: agent_list is
+ * trimmed to what an operator scans, agents_status is the earlier agent's
+ * per-agent list of the same agents. */
+static void hbb_agent_entries(qf_jw_t *w, const char *key, yajl_val list,
+                              bool full) {
+  qf_jw_key(w, key);
   qf_jw_arr_open(w);
   for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_AGENTS; i++) {
     yajl_val a = list->u.array.values[i];
@@ -175,30 +178,15 @@ static void hbb_agent_list(qf_jw_t *w, yajl_val list) {
     qf_jw_obj_open(w);
     hbb_kstr(w, "name", qf_json_get_str(a, "name"));
     hbb_kstr(w, "status", qf_json_get_str(a, "status"));
-    hbb_kstr(w, "current_task", qf_json_get_str(a, "current_task"));
     long long issue;
-    if (qf_json_get_int(a, "issue_number", &issue) == 0)
-      qf_jw_kint(w, "issue_number", issue);
+    if (full) {
+      hbb_kstr(w, "current_task", qf_json_get_str(a, "current_task"));
+      if (qf_json_get_int(a, "issue_number", &issue) == 0)
+        qf_jw_kint(w, "issue_number", issue);
+    }
     qf_jw_obj_close(w);
   }
-  qf_jw_arr_close(w); /* END agent_list */
-}
-
-/* hbb_agents_status writes the earlier agent's per-agent list: name and
- * status of the agents hbb_agent_list lists. */
-static void hbb_agents_status(qf_jw_t *w, yajl_val list) {
-  qf_jw_key(w, "agents_status"); /* BEGIN agents_status */
-  qf_jw_arr_open(w);
-  for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_AGENTS; i++) {
-    yajl_val a = list->u.array.values[i];
-    if (!YAJL_IS_OBJECT(a))
-      continue;
-    qf_jw_obj_open(w);
-    hbb_kstr(w, "name", qf_json_get_str(a, "name"));
-    hbb_kstr(w, "status", qf_json_get_str(a, "status"));
-    qf_jw_obj_close(w);
-  }
-  qf_jw_arr_close(w); /* END agents_status */
+  qf_jw_arr_close(w);
 }
 
 static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
@@ -218,8 +206,8 @@ static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
   }
   yajl_val list = qf_json_get(in->agents, "agents");
   if (YAJL_IS_ARRAY(list)) {
-    hbb_agent_list(w, list);
-    hbb_agents_status(w, list);
+    hbb_agent_entries(w, "agent_list", list, true);
+    hbb_agent_entries(w, "agents_status", list, false);
     if (list->u.array.len > HB_BODY_MAX_AGENTS)
       qf_jw_kint(w, "agents_not_listed",
                  (long long)(list->u.array.len - HB_BODY_MAX_AGENTS));
