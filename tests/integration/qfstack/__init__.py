@@ -28,7 +28,7 @@ import urllib.parse
 from pathlib import Path
 
 SOURCE_DIR = Path(os.environ.get("QF_SOURCE_DIR")
-                  or Path(__file__).resolve().parents[2])
+                  or Path(__file__).resolve().parents[3])
 BUILD_DIR = Path(os.environ.get("QF_BUILD_DIR") or SOURCE_DIR / "build")
 
 COLLECTD_BIN = "/usr/sbin/collectd"
