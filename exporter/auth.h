@@ -74,7 +74,7 @@ typedef struct qfx_tls_s {
 
 /* qfx_tls_load reads the certificate (a regular file) and the key (a
  * regular file other users may not read). Their content is checked when
- * the server starts (qfx_http_tls_check). 0 or a negative errno with a
+ * the server starts (qfx_server_tls_check). 0 or a negative errno with a
  * message in err naming the flag and the file. */
 int qfx_tls_load(qfx_tls_t *t, const char *cert_path, const char *key_path,
                  char *err, size_t errlen);

@@ -1,11 +1,11 @@
 /* backend_status.h: what /status tells the central backend's poller — the
  * flat status by the one rule both doors apply (qf_status_decide), the flat
- * figures it stores, and why the swarm needs attention (DESIGN.md "One
+ * figures it stores, and why the swarm needs attention (docs/ARCHITECTURE.md "One
  * truth for the backend"). */
 #ifndef QFX_BACKEND_STATUS_H
 #define QFX_BACKEND_STATUS_H
 
-#include "render.h"
+#include "render_json.h"
 
 /* qfx_backend_current tells whether the model's figures are current:
  * collectd answered recently (not stale) and cpu, memory and disk are all

@@ -5,10 +5,10 @@
  * collectd and never wait for a refresh. */
 #include "cache.h"
 #include "log.h"
-#include "prom.h"
+#include "prom_text.h"
 #include "qf_buf.h"
 #include "qf_cond.h"
-#include "render.h"
+#include "render_json.h"
 #include "swarm.h"
 
 #include <errno.h>
@@ -28,7 +28,7 @@ void qfx_set_release(qfx_set_t *s) {
       atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
     return;
   for (size_t i = 0; i < QFX_B_N; i++)
-    qfx_entry_free(&s->bodies[i]);
+    qfx_response_free(&s->bodies[i]);
   qfx_project_release(s->project);
   free(s);
 }
@@ -73,7 +73,7 @@ static int ca_render_json(qfx_cache_t *c, const qfx_model_t *m, int b,
 /* ca_render_body renders body b of m into e. A failed rendering (out of
  * memory) still leaves an answer: a 500 with a static JSON error. */
 static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
-                          qfx_entry_t *e) {
+                          qfx_response_t *e) {
   static const char failed[] = "{\"success\":false,\"error\":\"rendering "
                                "failed\"}";
   char *body = NULL;
@@ -97,7 +97,7 @@ static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
   }
   bool metrics = b == QFX_B_METRICS || b == QFX_B_METRICS_PROM ||
                  b == QFX_B_METRICS_OM;
-  return qfx_entry_build(e, (unsigned)status, ctype, body, len, &c->headers,
+  return qfx_response_build(e, (unsigned)status, ctype, body, len, &c->headers,
                          metrics ? QFX_VARY_ACCEPT : QFX_VARY);
 }
 

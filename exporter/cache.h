@@ -3,12 +3,12 @@
 #ifndef QFX_CACHE_H
 #define QFX_CACHE_H
 
-#include "entry.h"
+#include "response.h"
 #include "opts.h"
 #include "project.h"
 #include "qf_json.h"
 #include "qf_snapshot.h"
-#include "reader.h"
+#include "collectd_reader.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,7 +29,7 @@ enum {
  * qfx_cache_acquire until qfx_set_release. */
 typedef struct qfx_set_s {
   atomic_int refs;
-  qfx_entry_t bodies[QFX_B_N];
+  qfx_response_t bodies[QFX_B_N];
   qfx_project_t *project; /* a reference: shared while project.json stays */
 } qfx_set_t;
 

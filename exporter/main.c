@@ -1,7 +1,7 @@
 /* main.c: qiflow-exporter, the QiFlow REST and Prometheus daemon. */
 #include "auth.h"
 #include "cache.h"
-#include "http.h"
+#include "server.h"
 #include "log.h"
 #include "opts.h"
 #include "swarm.h"
@@ -58,12 +58,12 @@ static void mn_open_read(const qfx_opts_t *o) {
 static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
                   const qfx_tls_t *tls, sigset_t *set) {
   static qfx_cache_t cache;
-  static qfx_http_t http;
+  static qfx_server_t http;
   char err[512] = "";
   int sig = 0;
   int rc = qfx_cache_init(&cache, o, err, sizeof(err));
   if (rc == 0)
-    rc = qfx_http_start(&http, o, &cache, auth, tls, err, sizeof(err));
+    rc = qfx_server_start(&http, o, &cache, auth, tls, err, sizeof(err));
   if (rc == 0)
     rc = qfx_cache_start(&cache, err, sizeof(err));
   if (rc == 0) {
@@ -87,7 +87,7 @@ static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
   } else {
     QFX_ERROR("%s", err);
   }
-  qfx_http_stop(&http);
+  qfx_server_stop(&http);
   qfx_cache_destroy(&cache);
   return rc == 0 ? 0 : 1;
 }
@@ -104,7 +104,7 @@ static int mn_secrets(const qfx_opts_t *o, qfx_auth_t *auth, qfx_tls_t *tls) {
   if (rc == 0 && o->tls_cert[0] != '\0' &&
       ((rc = qfx_tls_load(tls, o->tls_cert, o->tls_key, err,
                           sizeof(err))) != 0 ||
-       (rc = qfx_http_tls_check(tls, err, sizeof(err))) != 0))
+       (rc = qfx_server_tls_check(tls, err, sizeof(err))) != 0))
     fprintf(stderr, "qiflow-exporter: %s\n", err);
   if (rc != 0)
     return -1;

@@ -5,7 +5,7 @@
 #include "project.h"
 #include "log.h"
 #include "qf_json.h"
-#include "render.h"
+#include "render_json.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -375,8 +375,8 @@ void qfx_project_release(qfx_project_t *p) {
       atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
     return;
   for (size_t i = 0; i < p->npages; i++)
-    qfx_entry_free(&p->pages[i].e);
-  qfx_entry_free(&p->completion);
+    qfx_response_free(&p->pages[i].e);
+  qfx_response_free(&p->completion);
   free(p->human);
   pthread_mutex_destroy(&p->lock);
   if (p->base != NULL) { /* the rest is the base's */
@@ -435,7 +435,7 @@ static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
   if (rc == 0)
     rc = pj_completion(p, &body, &blen);
   if (rc == 0)
-    rc = qfx_entry_build(&p->completion, 200, QFX_CT_JSON, body, blen,
+    rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
                          &p->headers, QFX_VARY);
   qf_jw_free(&b.w);
   qf_buf_free(&b.raw);
@@ -516,7 +516,7 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   if (rc == 0)
     rc = pj_completion(p, &body, &blen);
   if (rc == 0)
-    rc = qfx_entry_build(&p->completion, 200, QFX_CT_JSON, body, blen,
+    rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
                          &p->headers, QFX_VARY);
   if (rc != 0) {
     qfx_project_release(p);
@@ -603,9 +603,9 @@ static bool pj_same(const qfx_issues_query_t *a, const qfx_issues_query_t *b) {
 
 /* pj_cached returns the cached page for q, or NULL. Cached pages are never
  * replaced while p lives, so the pointer stays good without the lock. */
-static const qfx_entry_t *pj_cached(qfx_project_t *p,
+static const qfx_response_t *pj_cached(qfx_project_t *p,
                                     const qfx_issues_query_t *q) {
-  const qfx_entry_t *e = NULL;
+  const qfx_response_t *e = NULL;
   pthread_mutex_lock(&p->lock);
   for (size_t i = 0; e == NULL && i < p->npages; i++)
     if (pj_same(&p->pages[i].q, q))
@@ -617,10 +617,10 @@ static const qfx_entry_t *pj_cached(qfx_project_t *p,
 /* pj_keep stores e for q unless the cache is full (in pages or bytes) or
  * another request stored the same page first; returns the entry to answer with (e itself
  * when it was not kept: the caller then frees it after queueing). */
-static const qfx_entry_t *pj_keep(qfx_project_t *p,
+static const qfx_response_t *pj_keep(qfx_project_t *p,
                                   const qfx_issues_query_t *q,
-                                  qfx_entry_t *e, bool *kept) {
-  const qfx_entry_t *use = e;
+                                  qfx_response_t *e, bool *kept) {
+  const qfx_response_t *use = e;
   *kept = false;
   pthread_mutex_lock(&p->lock);
   for (size_t i = 0; i < p->npages; i++)
@@ -642,20 +642,20 @@ static const qfx_entry_t *pj_keep(qfx_project_t *p,
 enum MHD_Result qfx_project_queue_page(qfx_project_t *p,
                                        const qfx_issues_query_t *q,
                                        struct MHD_Connection *c) {
-  const qfx_entry_t *cached = pj_cached(p, q);
+  const qfx_response_t *cached = pj_cached(p, q);
   if (cached != NULL)
-    return qfx_entry_queue(cached, c);
+    return qfx_response_queue(cached, c);
   char *body = NULL;
   size_t len = 0;
-  qfx_entry_t e;
+  qfx_response_t e;
   if (qfx_project_page(p, q, &body, &len) != 0 ||
-      qfx_entry_build(&e, 200, QFX_CT_JSON, body, len, &p->headers,
+      qfx_response_build(&e, 200, QFX_CT_JSON, body, len, &p->headers,
                       QFX_VARY) != 0)
     return MHD_NO; /* out of memory: MHD closes the connection */
   bool kept;
-  const qfx_entry_t *use = pj_keep(p, q, &e, &kept);
-  enum MHD_Result r = qfx_entry_queue(use, c);
+  const qfx_response_t *use = pj_keep(p, q, &e, &kept);
+  enum MHD_Result r = qfx_response_queue(use, c);
   if (!kept)
-    qfx_entry_free(&e); /* MHD holds its own reference while sending */
+    qfx_response_free(&e); /* MHD holds its own reference while sending */
   return r;
 }

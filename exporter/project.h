@@ -6,9 +6,9 @@
 #ifndef QFX_PROJECT_H
 #define QFX_PROJECT_H
 
-#include "entry.h"
+#include "response.h"
 #include "qf_buf.h"
-#include "render.h"
+#include "render_json.h"
 
 #include <microhttpd.h>
 #include <pthread.h>
@@ -79,7 +79,7 @@ typedef struct qfx_block_s {
 
 typedef struct qfx_page_s {
   qfx_issues_query_t q;
-  qfx_entry_t e;
+  qfx_response_t e;
 } qfx_page_t;
 
 typedef struct qfx_project_s {
@@ -95,7 +95,7 @@ typedef struct qfx_project_s {
   uint32_t *offsets; /* nissues + 1 */
   uint32_t max_raw;  /* the longest block text */
   qfx_index_t index[QFX_IS_N][QFX_IF_N];
-  qfx_entry_t completion; /* the /project/completion response */
+  qfx_response_t completion; /* the /project/completion response */
   /* issues_requiring_human_intervention, a JSON array (critical first) */
   char *human;
   size_t human_len;

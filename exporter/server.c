@@ -1,12 +1,13 @@
 /* server.c: starting and stopping the libmicrohttpd server: the listening
  * socket, TLS, the limits, the request deadline's notifications, the
  * answers built once (OPTIONS, 401), and libmicrohttpd's own messages with
- * repeats folded. The request side is http.c's. */
-#include "http.h"
+ * repeats folded. The request side is request.c's. */
+#include "request.h"
+#include "server.h"
 #include "log.h"
 #include "qf_buf.h"
 #include "qf_cond.h"
-#include "render.h"
+#include "render_json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -92,7 +93,7 @@ static enum MHD_Result sv_refuse(void *cls, struct MHD_Connection *c,
   return MHD_NO;
 }
 
-int qfx_http_tls_check(const qfx_tls_t *tls, char *err, size_t errlen) {
+int qfx_server_tls_check(const qfx_tls_t *tls, char *err, size_t errlen) {
   if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
     qf_err(err, errlen, "--tls-cert: this libmicrohttpd was built without "
            "TLS support");
@@ -119,15 +120,15 @@ int qfx_http_tls_check(const qfx_tls_t *tls, char *err, size_t errlen) {
 static void sv_notify(void *cls, struct MHD_Connection *c,
                       void **socket_context,
                       enum MHD_ConnectionNotificationCode code) {
-  qfx_http_t *h = cls;
+  qfx_server_t *h = cls;
   if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-    qfx_guard_close(&h->guard, *socket_context);
+    qfx_deadline_close(&h->guard, *socket_context);
     *socket_context = NULL;
     return;
   }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-  *socket_context = ci != NULL ? qfx_guard_open(&h->guard, ci->connect_fd,
+  *socket_context = ci != NULL ? qfx_deadline_open(&h->guard, ci->connect_fd,
                                                 qf_mono_s())
                                : NULL;
 }
@@ -136,12 +137,12 @@ static void sv_notify(void *cls, struct MHD_Connection *c,
  * request on the connection is due within --request-timeout. */
 static void sv_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
-  qfx_http_t *h = cls;
+  qfx_server_t *h = cls;
   (void)req_cls, (void)toe; /* markers only; a failed one closes anyway */
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   if (ci != NULL)
-    qfx_guard_done(&h->guard, ci->socket_context, qf_mono_s());
+    qfx_deadline_done(&h->guard, ci->socket_context, qf_mono_s());
 }
 
 /* sv_listen_hint is what to do about a failed bind or listen (e), "" when
@@ -231,7 +232,7 @@ static struct MHD_Response *sv_denied(const qfx_headers_t *hd,
 }
 
 /* sv_answers builds the answers every connection shares. */
-static int sv_answers(qfx_http_t *h, char *err, size_t errlen) {
+static int sv_answers(qfx_server_t *h, char *err, size_t errlen) {
   h->preflight = sv_preflight(&h->headers);
   h->denied[0] = sv_denied(&h->headers,
                            "unauthorized: send \"Authorization: Bearer "
@@ -322,7 +323,7 @@ static unsigned sv_pool(const qfx_opts_t *o, unsigned max_connections) {
  * of 0). It then sleeps in epoll_wait until a connection times out, or for
  * ever, and MHD_stop_daemon waits for it. With an eventfd per worker every
  * worker wakes at once. */
-static struct MHD_Daemon *sv_daemon(qfx_http_t *h, const qfx_opts_t *o,
+static struct MHD_Daemon *sv_daemon(qfx_server_t *h, const qfx_opts_t *o,
                                     const qfx_tls_t *tls, int fd,
                                     unsigned max_connections) {
   struct MHD_OptionItem more[5];
@@ -331,7 +332,7 @@ static struct MHD_Daemon *sv_daemon(qfx_http_t *h, const qfx_opts_t *o,
                    MHD_USE_ITC | MHD_USE_ERROR_LOG |
                    (tls->cert != NULL ? MHD_USE_TLS : 0);
   return MHD_start_daemon(
-      flags, /* port = */ 0, NULL, NULL, qfx_http_access, h,
+      flags, /* port = */ 0, NULL, NULL, qfx_request_access, h,
       MHD_OPTION_EXTERNAL_LOGGER, sv_log, &h->log,
       MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_CONNECTION_LIMIT, max_connections,
@@ -340,13 +341,13 @@ static struct MHD_Daemon *sv_daemon(qfx_http_t *h, const qfx_opts_t *o,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
       /* Refuse an HTTP/1.1 request without Host instead of guessing. */
       MHD_OPTION_STRICT_FOR_CLIENT, 1,
-      MHD_OPTION_URI_LOG_CALLBACK, qfx_http_uri, NULL,
+      MHD_OPTION_URI_LOG_CALLBACK, qfx_request_uri, NULL,
       MHD_OPTION_NOTIFY_CONNECTION, sv_notify, h,
       MHD_OPTION_NOTIFY_COMPLETED, sv_completed, h,
       MHD_OPTION_ARRAY, more, MHD_OPTION_END);
 }
 
-int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
+int qfx_server_start(qfx_server_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
                    const qfx_auth_t *auth, const qfx_tls_t *tls, char *err,
                    size_t errlen) {
   memset(h, 0, sizeof(*h));
@@ -367,10 +368,10 @@ int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
   unsigned max_connections = sv_connection_budget(o);
   /* Thread pools split the limit per worker and round it: a few spare
    * slots keep every accepted connection tracked. */
-  rc = qfx_guard_init(&h->guard, (size_t)max_connections + 64,
+  rc = qfx_deadline_init(&h->guard, (size_t)max_connections + 64,
                       (double)o->request_timeout);
   if (rc == 0)
-    rc = qfx_guard_start(&h->guard, err, errlen);
+    rc = qfx_deadline_start(&h->guard, err, errlen);
   if (rc != 0)
     return rc;
   int fd = sv_listen(o, err, errlen);
@@ -386,10 +387,10 @@ int qfx_http_start(qfx_http_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
   return 0;
 }
 
-void qfx_http_stop(qfx_http_t *h) {
+void qfx_server_stop(qfx_server_t *h) {
   if (h->daemon != NULL)
     MHD_stop_daemon(h->daemon); /* joins its threads, closes the socket */
-  qfx_guard_destroy(&h->guard); /* every connection was closed above */
+  qfx_deadline_destroy(&h->guard); /* every connection was closed above */
   struct MHD_Response *shared[] = {h->preflight, h->denied[0], h->denied[1]};
   for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
     if (shared[i] != NULL)

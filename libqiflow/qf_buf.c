@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* qf_buf_reserve makes room for extra bytes plus the terminating NUL. */
-static int qf_buf_reserve(qf_buf_t *b, size_t extra) {
+/* qbuf_reserve makes room for extra bytes plus the terminating NUL. */
+static int qbuf_reserve(qf_buf_t *b, size_t extra) {
   if (b->max != 0 && (extra > b->max || b->len > b->max - extra))
     return -EFBIG;
   if (extra >= SIZE_MAX / 2 - b->len)
@@ -29,7 +29,7 @@ static int qf_buf_reserve(qf_buf_t *b, size_t extra) {
 }
 
 int qf_buf_append(qf_buf_t *b, const void *p, size_t n) {
-  int status = qf_buf_reserve(b, n);
+  int status = qbuf_reserve(b, n);
   if (status != 0)
     return status;
   if (n > 0)
@@ -50,7 +50,7 @@ int qf_buf_printf(qf_buf_t *b, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return -EINVAL;
-  int status = qf_buf_reserve(b, (size_t)n);
+  int status = qbuf_reserve(b, (size_t)n);
   if (status != 0)
     return status;
   va_start(ap, fmt);

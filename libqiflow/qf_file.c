@@ -17,8 +17,8 @@
 _Static_assert(sizeof(off_t) == 8 && sizeof(ino_t) == 8,
                "configure with -D_FILE_OFFSET_BITS=64");
 
-/* qf_write_all writes every byte, retrying on EINTR and short writes. */
-static int qf_write_all(int fd, const char *p, size_t len) {
+/* qfile_write_all writes every byte, retrying on EINTR and short writes. */
+static int qfile_write_all(int fd, const char *p, size_t len) {
   while (len > 0) {
     ssize_t n = write(fd, p, len);
     if (n < 0) {
@@ -32,8 +32,8 @@ static int qf_write_all(int fd, const char *p, size_t len) {
   return 0;
 }
 
-/* qf_fsync_parent makes the rename of path durable. */
-static int qf_fsync_parent(const char *path) {
+/* qfile_fsync_parent makes the rename of path durable. */
+static int qfile_fsync_parent(const char *path) {
   char copy[4096];
   if (strlen(path) >= sizeof(copy))
     return -ENAMETOOLONG;
@@ -61,7 +61,7 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
     return -e;
   }
   const char *step = "write";
-  int status = qf_write_all(fd, data, len);
+  int status = qfile_write_all(fd, data, len);
   if (status == 0) {
     step = "fchmod";
     status = fchmod(fd, mode) == 0 ? 0 : -errno;
@@ -83,12 +83,12 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
     unlink(tmp);
     return status;
   }
-  qf_fsync_parent(path); /* best effort: the data itself is already safe */
+  qfile_fsync_parent(path); /* best effort: the data itself is already safe */
   return 0;
 }
 
-/* qf_read_fd reads at most max bytes from fd into a new buffer. */
-static int qf_read_fd(int fd, size_t max, char **out, size_t *len) {
+/* qfile_read_fd reads at most max bytes from fd into a new buffer. */
+static int qfile_read_fd(int fd, size_t max, char **out, size_t *len) {
   qf_buf_t b = QF_BUF_INIT;
   b.max = max;
   char chunk[8192];
@@ -115,8 +115,8 @@ static int qf_read_fd(int fd, size_t max, char **out, size_t *len) {
   return 0;
 }
 
-/* qf_check_mode refuses st for the mode bits flags forbid; 0 or -EPERM. */
-static int qf_check_mode(const char *path, const struct stat *st, int flags,
+/* qfile_check_mode refuses st for the mode bits flags forbid; 0 or -EPERM. */
+static int qfile_check_mode(const char *path, const struct stat *st, int flags,
                          char *err, size_t errlen) {
   mode_t forbidden = (flags & QF_READ_PRIVATE)      ? 077
                      : (flags & QF_READ_NOT_PUBLIC) ? 007
@@ -152,14 +152,14 @@ int qf_file_read(const char *path, size_t max, int flags, char **out,
   } else if (!S_ISREG(st.st_mode)) {
     status = -EINVAL;
     qf_err(err, errlen, "%s: not a regular file", path);
-  } else if ((status = qf_check_mode(path, &st, flags, err, errlen)) != 0) {
+  } else if ((status = qfile_check_mode(path, &st, flags, err, errlen)) != 0) {
     /* refused: err says why */
   } else if ((size_t)st.st_size > max) {
     status = -EFBIG;
     qf_err(err, errlen, "%s: %lld bytes, over the %zu byte limit", path,
            (long long)st.st_size, max);
   } else {
-    status = qf_read_fd(fd, max, out, len);
+    status = qfile_read_fd(fd, max, out, len);
     if (status != 0)
       qf_err(err, errlen, "read %s: %s", path,
              status == -EFBIG ? "over the size limit" : strerror(-status));

@@ -34,8 +34,8 @@ void qf_http_response_free(qf_http_response_t *resp) {
   qf_buf_free(&resp->link);
 }
 
-/* qf_http_reset_response empties resp and marks every header absent. */
-static void qf_http_reset_response(qf_http_response_t *resp, size_t max) {
+/* qfh_reset_response empties resp and marks every header absent. */
+static void qfh_reset_response(qf_http_response_t *resp, size_t max) {
   qf_http_response_free(resp);
   memset(resp, 0, sizeof(*resp));
   resp->body.max = max;
@@ -44,16 +44,16 @@ static void qf_http_reset_response(qf_http_response_t *resp, size_t max) {
   resp->rl_limit = resp->rl_remaining = resp->rl_reset = resp->rl_used = -1;
 }
 
-/* qf_http_on_body appends to the body; a short count aborts the transfer
+/* qfh_on_body appends to the body; a short count aborts the transfer
  * (oversized or out of memory). */
-static size_t qf_http_on_body(char *p, size_t size, size_t n, void *ud) {
+static size_t qfh_on_body(char *p, size_t size, size_t n, void *ud) {
   qf_http_response_t *resp = ud;
   return qf_buf_append(&resp->body, p, size * n) == 0 ? size * n : 0;
 }
 
-/* qf_http_header_value matches "Name:" case-insensitively and returns the
+/* qfh_header_value matches "Name:" case-insensitively and returns the
  * trimmed value copied into out, or NULL. */
-static const char *qf_http_header_value(const char *line, size_t len,
+static const char *qfh_header_value(const char *line, size_t len,
                                         const char *name, char *out,
                                         size_t outlen) {
   size_t nlen = strlen(name);
@@ -73,8 +73,8 @@ static const char *qf_http_header_value(const char *line, size_t len,
   return out;
 }
 
-/* qf_http_on_header records the headers we act upon. */
-static size_t qf_http_on_header(char *p, size_t size, size_t n, void *ud) {
+/* qfh_on_header records the headers we act upon. */
+static size_t qfh_on_header(char *p, size_t size, size_t n, void *ud) {
   qf_http_response_t *resp = ud;
   size_t len = size * n;
   char v[4096];
@@ -82,43 +82,43 @@ static size_t qf_http_on_header(char *p, size_t size, size_t n, void *ud) {
     /* A new response (after 100-continue or a redirect): start over. */
     resp->etag[0] = '\0';
     qf_buf_reset(&resp->link);
-  } else if (qf_http_header_value(p, len, "etag", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "etag", v, sizeof(v))) {
     /* An ETag cut short would never match: keep none instead. */
     if (qf_strcpy(resp->etag, sizeof(resp->etag), v) != 0)
       resp->etag[0] = '\0';
-  } else if (qf_http_header_value(p, len, "link", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "link", v, sizeof(v))) {
     if (resp->link.len > 0)
       qf_buf_puts(&resp->link, ", ");
     qf_buf_puts(&resp->link, v);
-  } else if (qf_http_header_value(p, len, "content-type", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "content-type", v, sizeof(v))) {
     qf_strcpy(resp->content_type, sizeof(resp->content_type), v);
-  } else if (qf_http_header_value(p, len, "retry-after", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "retry-after", v, sizeof(v))) {
     resp->retry_after = qf_http_parse_retry_after(v, (long long)time(NULL));
-  } else if (qf_http_header_value(p, len, "ratelimit-policy", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "ratelimit-policy", v, sizeof(v))) {
     qf_strcpy(resp->rl_policy, sizeof(resp->rl_policy), v);
-  } else if (qf_http_header_value(p, len, "x-ratelimit-limit", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "x-ratelimit-limit", v, sizeof(v))) {
     resp->rl_limit = strtoll(v, NULL, 10);
-  } else if (qf_http_header_value(p, len, "x-ratelimit-remaining", v,
+  } else if (qfh_header_value(p, len, "x-ratelimit-remaining", v,
                                   sizeof(v))) {
     resp->rl_remaining = strtoll(v, NULL, 10);
-  } else if (qf_http_header_value(p, len, "x-ratelimit-reset", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "x-ratelimit-reset", v, sizeof(v))) {
     resp->rl_reset = strtoll(v, NULL, 10);
-  } else if (qf_http_header_value(p, len, "x-ratelimit-used", v, sizeof(v))) {
+  } else if (qfh_header_value(p, len, "x-ratelimit-used", v, sizeof(v))) {
     resp->rl_used = strtoll(v, NULL, 10);
   }
   return len;
 }
 
-/* qf_http_on_progress asks the request's abort_cb whether to stop. */
-static int qf_http_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+/* qfh_on_progress asks the request's abort_cb whether to stop. */
+static int qfh_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
                                curl_off_t ultotal, curl_off_t ulnow) {
   const qf_http_request_t *req = ud;
   (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
   return req->abort_cb(req->abort_ud) != 0 ? 1 : 0;
 }
 
-/* qf_http_setup applies one request's options to the reused handle. */
-static int qf_http_setup(qf_http_client_t *c, const qf_http_request_t *req,
+/* qfh_setup applies one request's options to the reused handle. */
+static int qfh_setup(qf_http_client_t *c, const qf_http_request_t *req,
                          qf_http_response_t *resp, struct curl_slist **hdrs,
                          char *errbuf) {
   CURL *h = c->curl;
@@ -138,9 +138,9 @@ static int qf_http_setup(qf_http_client_t *c, const qf_http_request_t *req,
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
   curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, qf_http_on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, qfh_on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, qf_http_on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, qfh_on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -152,7 +152,7 @@ static int qf_http_setup(qf_http_client_t *c, const qf_http_request_t *req,
                      (curl_off_t)req->body_len);
   }
   if (req->abort_cb != NULL) {
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, qf_http_on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, qfh_on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   }
@@ -165,8 +165,8 @@ static int qf_http_setup(qf_http_client_t *c, const qf_http_request_t *req,
   return 0;
 }
 
-/* qf_http_fail maps a CURLcode to a negative errno and records the text. */
-static int qf_http_fail(qf_http_response_t *resp, const qf_http_request_t *req,
+/* qfh_fail maps a CURLcode to a negative errno and records the text. */
+static int qfh_fail(qf_http_response_t *resp, const qf_http_request_t *req,
                         CURLcode rc, const char *errbuf) {
   char where[512];
   qf_http_redact(req->url, where, sizeof(where));
@@ -186,11 +186,11 @@ static int qf_http_fail(qf_http_response_t *resp, const qf_http_request_t *req,
 
 int qf_http_perform(qf_http_client_t *c, const qf_http_request_t *req,
                     qf_http_response_t *resp) {
-  qf_http_reset_response(resp, req->max_body ? req->max_body
+  qfh_reset_response(resp, req->max_body ? req->max_body
                                              : QF_HTTP_DEFAULT_MAX_BODY);
   char errbuf[CURL_ERROR_SIZE] = "";
   struct curl_slist *hdrs = NULL;
-  int status = qf_http_setup(c, req, resp, &hdrs, errbuf);
+  int status = qfh_setup(c, req, resp, &hdrs, errbuf);
   if (status != 0) {
     curl_slist_free_all(hdrs);
     qf_strcpy(resp->error, sizeof(resp->error), "out of memory");
@@ -202,7 +202,7 @@ int qf_http_perform(qf_http_client_t *c, const qf_http_request_t *req,
   curl_easy_getinfo(c->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
   if (rc != CURLE_OK) {
     resp->status = 0;
-    return qf_http_fail(resp, req, rc, errbuf);
+    return qfh_fail(resp, req, rc, errbuf);
   }
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
   if (resp->body.data == NULL)

@@ -104,8 +104,8 @@ void qf_jw_reset(qf_jw_t *w) {
   w->status = 0;
 }
 
-/* qf_jw_check records the first failing yajl status. */
-static void qf_jw_check(qf_jw_t *w, yajl_gen_status s) {
+/* qjs_jw_check records the first failing yajl status. */
+static void qjs_jw_check(qf_jw_t *w, yajl_gen_status s) {
   if (s == yajl_gen_status_ok || w->status != 0)
     return;
   w->status = s == yajl_gen_invalid_string ? -EILSEQ : -EINVAL;
@@ -113,31 +113,31 @@ static void qf_jw_check(qf_jw_t *w, yajl_gen_status s) {
 
 void qf_jw_obj_open(qf_jw_t *w) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_map_open(w->g));
+    qjs_jw_check(w, yajl_gen_map_open(w->g));
 }
 
 void qf_jw_obj_close(qf_jw_t *w) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_map_close(w->g));
+    qjs_jw_check(w, yajl_gen_map_close(w->g));
 }
 
 void qf_jw_arr_open(qf_jw_t *w) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_array_open(w->g));
+    qjs_jw_check(w, yajl_gen_array_open(w->g));
 }
 
 void qf_jw_arr_close(qf_jw_t *w) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_array_close(w->g));
+    qjs_jw_check(w, yajl_gen_array_close(w->g));
 }
 
 void qf_jw_str(qf_jw_t *w, const char *s) {
   if (w->status != 0)
     return;
   if (s == NULL)
-    qf_jw_check(w, yajl_gen_null(w->g));
+    qjs_jw_check(w, yajl_gen_null(w->g));
   else
-    qf_jw_check(w, yajl_gen_string(w->g, (const unsigned char *)s,
+    qjs_jw_check(w, yajl_gen_string(w->g, (const unsigned char *)s,
                                    strlen(s)));
 }
 
@@ -145,36 +145,36 @@ void qf_jw_key(qf_jw_t *w, const char *key) { qf_jw_str(w, key); }
 
 void qf_jw_int(qf_jw_t *w, long long v) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_integer(w->g, v));
+    qjs_jw_check(w, yajl_gen_integer(w->g, v));
 }
 
 void qf_jw_double(qf_jw_t *w, double v) {
   if (w->status != 0)
     return;
   if (!isfinite(v)) {
-    qf_jw_check(w, yajl_gen_null(w->g));
+    qjs_jw_check(w, yajl_gen_null(w->g));
     return;
   }
   /* %.15g prints 45.2 as "45.2" where yajl's %.20g prints noise digits. */
   char buf[32];
   int n = snprintf(buf, sizeof(buf), "%.15g", v);
-  qf_jw_check(w, yajl_gen_number(w->g, buf, (size_t)n));
+  qjs_jw_check(w, yajl_gen_number(w->g, buf, (size_t)n));
 }
 
 void qf_jw_bool(qf_jw_t *w, bool v) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_bool(w->g, v));
+    qjs_jw_check(w, yajl_gen_bool(w->g, v));
 }
 
 void qf_jw_null(qf_jw_t *w) {
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_null(w->g));
+    qjs_jw_check(w, yajl_gen_null(w->g));
 }
 
-/* qf_jw_number copies a parsed number through its original text. */
-static void qf_jw_number(qf_jw_t *w, yajl_val v) {
+/* qjs_jw_number copies a parsed number through its original text. */
+static void qjs_jw_number(qf_jw_t *w, yajl_val v) {
   const char *r = v->u.number.r;
-  qf_jw_check(w, yajl_gen_number(w->g, r, strlen(r)));
+  qjs_jw_check(w, yajl_gen_number(w->g, r, strlen(r)));
 }
 
 void qf_jw_value(qf_jw_t *w, yajl_val v) {
@@ -185,7 +185,7 @@ void qf_jw_value(qf_jw_t *w, yajl_val v) {
   } else if (YAJL_IS_STRING(v)) {
     qf_jw_str(w, v->u.string);
   } else if (YAJL_IS_NUMBER(v)) {
-    qf_jw_number(w, v);
+    qjs_jw_number(w, v);
   } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
     qf_jw_bool(w, YAJL_IS_TRUE(v));
   } else if (YAJL_IS_ARRAY(v)) {
@@ -207,7 +207,7 @@ void qf_jw_raw(qf_jw_t *w, const char *text, size_t len) {
   /* yajl_gen_number prints its text as given, with the separators and
    * state of any other value: exactly what splicing a fragment needs. */
   if (w->status == 0)
-    qf_jw_check(w, yajl_gen_number(w->g, text, len));
+    qjs_jw_check(w, yajl_gen_number(w->g, text, len));
 }
 
 void qf_jw_kstr(qf_jw_t *w, const char *key, const char *s) {
@@ -244,9 +244,9 @@ void qf_jw_ktime(qf_jw_t *w, const char *key, long long t) {
     qf_jw_str(w, buf);
 }
 
-/* qf_utf8_seq returns the length of the well-formed UTF-8 sequence at p,
+/* qjs_utf8_seq returns the length of the well-formed UTF-8 sequence at p,
  * or 0 when p does not start one (RFC 3629 table 3-7 ranges). */
-static size_t qf_utf8_seq(const unsigned char *p) {
+static size_t qjs_utf8_seq(const unsigned char *p) {
   unsigned char c = p[0];
   if (c < 0x80)
     return 1;
@@ -281,7 +281,7 @@ size_t qf_json_utf8_repair(char *s) {
   size_t replaced = 0;
   unsigned char *p = (unsigned char *)s;
   while (*p != '\0') {
-    size_t n = qf_utf8_seq(p);
+    size_t n = qjs_utf8_seq(p);
     if (n == 0) {
       *p = '?';
       replaced++;
@@ -317,10 +317,10 @@ typedef struct qf_split_s {
   int status;       /* 0 or the first negative errno */
 } qf_split_t;
 
-/* qf_split_emit parses text[start, end) (an element, after skipping the
+/* qjs_split_emit parses text[start, end) (an element, after skipping the
  * separator before it) and hands it to each(); returns 1 to go on, 0 to
  * stop the parser (status says why). */
-static int qf_split_emit(qf_split_t *sp, size_t start, size_t end) {
+static int qjs_split_emit(qf_split_t *sp, size_t start, size_t end) {
   while (start < end && sp->text[start] != '\0' &&
          strchr(" \t\r\n,", sp->text[start]) != NULL)
     start++;
@@ -344,38 +344,38 @@ static int qf_split_emit(qf_split_t *sp, size_t start, size_t end) {
   return rc < 0 ? 0 : 1;
 }
 
-/* qf_split_scalar notes a scalar value: an element of the array, or the
+/* qjs_split_scalar notes a scalar value: an element of the array, or the
  * streamed member's value when that is no array. */
-static int qf_split_scalar(qf_split_t *sp) {
+static int qjs_split_scalar(qf_split_t *sp) {
   if (sp->depth == 0)
     return 1; /* a top-level scalar: the document is no object */
   sp->top_key = sp->top_key && sp->depth != 1;
   if (sp->state == 1 && sp->depth == 2)
-    return qf_split_emit(sp, sp->prev, yajl_get_bytes_consumed(sp->h));
+    return qjs_split_emit(sp, sp->prev, yajl_get_bytes_consumed(sp->h));
   return 1;
 }
 
-static int qf_split_null(void *ctx) { return qf_split_scalar(ctx); }
+static int qf_split_null(void *ctx) { return qjs_split_scalar(ctx); }
 
-static int qf_split_bool(void *ctx, int b) {
+static int qjs_split_bool(void *ctx, int b) {
   (void)b; /* the element is re-parsed from its text */
-  return qf_split_scalar(ctx);
+  return qjs_split_scalar(ctx);
 }
 
-static int qf_split_number(void *ctx, const char *s, size_t n) {
+static int qjs_split_number(void *ctx, const char *s, size_t n) {
   (void)s; /* as above */
   (void)n;
-  return qf_split_scalar(ctx);
+  return qjs_split_scalar(ctx);
 }
 
-static int qf_split_string(void *ctx, const unsigned char *s, size_t n) {
+static int qjs_split_string(void *ctx, const unsigned char *s, size_t n) {
   (void)s; /* as above */
   (void)n;
-  return qf_split_scalar(ctx);
+  return qjs_split_scalar(ctx);
 }
 
-/* qf_split_open handles '{' and '['. */
-static int qf_split_open(qf_split_t *sp, bool array) {
+/* qjs_split_open handles '{' and '['. */
+static int qjs_split_open(qf_split_t *sp, bool array) {
   size_t at = yajl_get_bytes_consumed(sp->h);
   if (sp->depth == 0)
     sp->object = !array;
@@ -392,13 +392,13 @@ static int qf_split_open(qf_split_t *sp, bool array) {
   return 1;
 }
 
-/* qf_split_close handles '}' and ']': the end of an element or of the
+/* qjs_split_close handles '}' and ']': the end of an element or of the
  * streamed array. */
-static int qf_split_close(qf_split_t *sp) {
+static int qjs_split_close(qf_split_t *sp) {
   size_t at = yajl_get_bytes_consumed(sp->h);
   sp->depth--;
   if (sp->state == 1 && sp->depth == 2)
-    return qf_split_emit(sp, sp->elem, at);
+    return qjs_split_emit(sp, sp->elem, at);
   if (sp->state == 1 && sp->depth == 1) {
     sp->state = 2;
     sp->arr_close = at;
@@ -406,11 +406,11 @@ static int qf_split_close(qf_split_t *sp) {
   return 1;
 }
 
-static int qf_split_start_map(void *ctx) { return qf_split_open(ctx, false); }
-static int qf_split_start_array(void *ctx) { return qf_split_open(ctx, true); }
-static int qf_split_end(void *ctx) { return qf_split_close(ctx); }
+static int qf_split_start_map(void *ctx) { return qjs_split_open(ctx, false); }
+static int qf_split_start_array(void *ctx) { return qjs_split_open(ctx, true); }
+static int qf_split_end(void *ctx) { return qjs_split_close(ctx); }
 
-static int qf_split_key(void *ctx, const unsigned char *k, size_t n) {
+static int qjs_split_key(void *ctx, const unsigned char *k, size_t n) {
   qf_split_t *sp = ctx;
   if (sp->depth == 1) {
     /* Only the first member of that name counts, as for qf_json_get. */
@@ -422,19 +422,19 @@ static int qf_split_key(void *ctx, const unsigned char *k, size_t n) {
 
 static const yajl_callbacks qf_split_callbacks = {
     .yajl_null = qf_split_null,
-    .yajl_boolean = qf_split_bool,
-    .yajl_number = qf_split_number, /* numbers are not converted */
-    .yajl_string = qf_split_string,
+    .yajl_boolean = qjs_split_bool,
+    .yajl_number = qjs_split_number, /* numbers are not converted */
+    .yajl_string = qjs_split_string,
     .yajl_start_map = qf_split_start_map,
-    .yajl_map_key = qf_split_key,
+    .yajl_map_key = qjs_split_key,
     .yajl_end_map = qf_split_end,
     .yajl_start_array = qf_split_start_array,
     .yajl_end_array = qf_split_end,
 };
 
-/* qf_split_stream runs the streaming parser over the whole text; 0, or a
+/* qjs_split_stream runs the streaming parser over the whole text; 0, or a
  * negative errno with the parser's message in err. */
-static int qf_split_stream(qf_split_t *sp, size_t len, char *err,
+static int qjs_split_stream(qf_split_t *sp, size_t len, char *err,
                            size_t errlen) {
   sp->h = yajl_alloc(&qf_split_callbacks, NULL, sp);
   if (sp->h == NULL)
@@ -462,8 +462,8 @@ static int qf_split_stream(qf_split_t *sp, size_t len, char *err,
   return rc;
 }
 
-/* qf_split_rest parses the document with the streamed array as []. */
-static int qf_split_rest(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
+/* qjs_split_rest parses the document with the streamed array as []. */
+static int qjs_split_rest(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
                          size_t errlen) {
   qf_buf_reset(&sp->buf);
   int rc = 0;
@@ -492,9 +492,9 @@ int qf_json_parse_split(const char *text, size_t len, const char *key,
                    .ctx = ctx,
                    .buf = QF_BUF_INIT};
   *rest = NULL;
-  int rc = qf_split_stream(&sp, len, err, errlen);
+  int rc = qjs_split_stream(&sp, len, err, errlen);
   if (rc == 0)
-    rc = qf_split_rest(&sp, len, rest, err, errlen);
+    rc = qjs_split_rest(&sp, len, rest, err, errlen);
   qf_buf_free(&sp.buf);
   return rc;
 }

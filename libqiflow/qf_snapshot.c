@@ -38,15 +38,15 @@ void qf_snapshot_destroy(qf_snapshot_t *s) {
   memset(s, 0, sizeof(*s));
 }
 
-/* qf_snapshot_same tells whether st describes the file already loaded. */
-static bool qf_snapshot_same(const qf_snapshot_t *s, const struct stat *st) {
+/* qsnap_same tells whether st describes the file already loaded. */
+static bool qsnap_same(const qf_snapshot_t *s, const struct stat *st) {
   return s->dev == st->st_dev && s->ino == st->st_ino &&
          s->size == st->st_size && s->mtime.tv_sec == st->st_mtim.tv_sec &&
          s->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-/* qf_snapshot_forget drops the document: the file is gone. */
-static int qf_snapshot_forget(qf_snapshot_t *s) {
+/* qsnap_forget drops the document: the file is gone. */
+static int qsnap_forget(qf_snapshot_t *s) {
   bool had = s->doc != NULL || s->ino != 0;
   if (s->doc != NULL)
     yajl_tree_free(s->doc);
@@ -59,16 +59,16 @@ static int qf_snapshot_forget(qf_snapshot_t *s) {
   return had ? 1 : 0;
 }
 
-/* qf_snapshot_read reads the file when it changed: 1 with *text (the
+/* qsnap_read reads the file when it changed: 1 with *text (the
  * caller frees it), 0 unchanged, 1 with *text NULL when it vanished, or a
  * negative errno (error says why). The file's identity is remembered
  * either way, so a broken file is not read again until it changes. */
-static int qf_snapshot_read(qf_snapshot_t *s, char **text, size_t *len) {
+static int qsnap_read(qf_snapshot_t *s, char **text, size_t *len) {
   struct stat st;
   *text = NULL;
   if (stat(s->path, &st) != 0)
-    return errno == ENOENT ? qf_snapshot_forget(s) : -errno;
-  if (qf_snapshot_same(s, &st))
+    return errno == ENOENT ? qsnap_forget(s) : -errno;
+  if (qsnap_same(s, &st))
     return s->error[0] ? -EINVAL : 0;
   s->dev = st.st_dev;
   s->ino = st.st_ino;
@@ -80,7 +80,7 @@ static int qf_snapshot_read(qf_snapshot_t *s, char **text, size_t *len) {
 }
 
 int qf_snapshot_refresh_text(qf_snapshot_t *s, char **text, size_t *len) {
-  int status = qf_snapshot_read(s, text, len);
+  int status = qsnap_read(s, text, len);
   if (status == 1 && *text != NULL) {
     if (s->doc != NULL)
       yajl_tree_free(s->doc);
@@ -97,7 +97,7 @@ void qf_snapshot_fail(qf_snapshot_t *s, const char *why) {
 
 int qf_snapshot_refresh(qf_snapshot_t *s) {
   char *text = NULL;
-  int status = qf_snapshot_read(s, &text, NULL);
+  int status = qsnap_read(s, &text, NULL);
   if (status != 1 || text == NULL)
     return status;
   char perr[200];

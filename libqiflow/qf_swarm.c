@@ -44,8 +44,8 @@ int qf_swarm_id_valid(const char *s) {
   return 1;
 }
 
-/* qf_swarm_id_copy trims trailing whitespace and validates into out. */
-static int qf_swarm_id_copy(const char *s, char *out, size_t outlen) {
+/* qsw_id_copy trims trailing whitespace and validates into out. */
+static int qsw_id_copy(const char *s, char *out, size_t outlen) {
   size_t n = strlen(s);
   while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
     n--;
@@ -56,23 +56,23 @@ static int qf_swarm_id_copy(const char *s, char *out, size_t outlen) {
   return qf_swarm_id_valid(out) ? 0 : -EINVAL;
 }
 
-/* qf_swarm_id_load reads an existing id file into out. */
-static int qf_swarm_id_load(const char *path, char *out, size_t outlen,
+/* qsw_id_load reads an existing id file into out. */
+static int qsw_id_load(const char *path, char *out, size_t outlen,
                             char *err, size_t errlen) {
   char *text = NULL;
   int status = qf_file_read(path, 4096, 0, &text, NULL, err, errlen);
   if (status != 0)
     return status;
-  status = qf_swarm_id_copy(text, out, outlen);
+  status = qsw_id_copy(text, out, outlen);
   if (status != 0)
     qf_err(err, errlen, "%s: does not hold a valid swarm id", path);
   free(text);
   return status;
 }
 
-/* qf_swarm_id_create writes a new id to a temporary file and links it into
+/* qsw_id_create writes a new id to a temporary file and links it into
  * place, which fails with -EEXIST when another process won the race. */
-static int qf_swarm_id_create(const char *path, char *err, size_t errlen) {
+static int qsw_id_create(const char *path, char *err, size_t errlen) {
   char id[40], tmp[4200];
   int status = qf_uuid4(id, sizeof(id));
   if (status != 0)
@@ -93,7 +93,7 @@ static int qf_swarm_id_create(const char *path, char *err, size_t errlen) {
 int qf_swarm_id_resolve(const char *configured, const char *state_dir,
                         char *out, size_t outlen, char *err, size_t errlen) {
   if (configured != NULL && configured[0] != '\0') {
-    if (qf_swarm_id_copy(configured, out, outlen) == 0)
+    if (qsw_id_copy(configured, out, outlen) == 0)
       return 0;
     qf_err(err, errlen, "configured swarm id \"%s\" is not valid", configured);
     return -EINVAL;
@@ -107,11 +107,11 @@ int qf_swarm_id_resolve(const char *configured, const char *state_dir,
   if (status != 0)
     return status;
   if (access(path, F_OK) != 0) {
-    status = qf_swarm_id_create(path, err, errlen);
+    status = qsw_id_create(path, err, errlen);
     if (status != 0 && status != -EEXIST)
       return status;
   }
-  return qf_swarm_id_load(path, out, outlen, err, errlen);
+  return qsw_id_load(path, out, outlen, err, errlen);
 }
 
 void qf_platform(char *out, size_t outlen) {

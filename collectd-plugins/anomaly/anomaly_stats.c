@@ -10,8 +10,8 @@
 #define AS_TINY 1e-300
 #define AS_MAX_ITER 1000
 
-/* as_cmp orders doubles ascending for qsort. */
-static int as_cmp(const void *a, const void *b) {
+/* ast_cmp orders doubles ascending for qsort. */
+static int ast_cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
@@ -19,7 +19,7 @@ static int as_cmp(const void *a, const void *b) {
 double anom_quantile(double *v, size_t n, double q) {
   if (n == 0)
     return NAN;
-  qsort(v, n, sizeof(*v), as_cmp);
+  qsort(v, n, sizeof(*v), ast_cmp);
   if (q <= 0)
     return v[0];
   if (q >= 1)
@@ -43,9 +43,9 @@ double anom_median_mad(double *v, size_t n, double *scratch, double *mad) {
   return med;
 }
 
-/* as_gamma_p_series returns the regularised lower gamma P(a, x) by its
+/* ast_gamma_p_series returns the regularised lower gamma P(a, x) by its
  * power series; converges fast for x < a + 1. */
-static double as_gamma_p_series(double a, double x) {
+static double ast_gamma_p_series(double a, double x) {
   double term = 1.0 / a, sum = term;
   for (int i = 1; i < AS_MAX_ITER; i++) {
     term *= x / (a + i);
@@ -56,9 +56,9 @@ static double as_gamma_p_series(double a, double x) {
   return sum * exp(-x + a * log(x) - lgamma(a));
 }
 
-/* as_gamma_q_fraction returns the regularised upper gamma Q(a, x) by its
+/* ast_gamma_q_fraction returns the regularised upper gamma Q(a, x) by its
  * continued fraction (modified Lentz); converges fast for x >= a + 1. */
-static double as_gamma_q_fraction(double a, double x) {
+static double ast_gamma_q_fraction(double a, double x) {
   double b = x + 1.0 - a, c = 1.0 / AS_TINY, d = 1.0 / b, h = d;
   for (int i = 1; i < AS_MAX_ITER; i++) {
     double an = -i * (i - a);
@@ -85,8 +85,8 @@ double anom_poisson_cdf(double k, double lambda) {
     return 1.0;
   double a = k + 1.0;
   if (lambda < a + 1.0)
-    return 1.0 - as_gamma_p_series(a, lambda);
-  return as_gamma_q_fraction(a, lambda);
+    return 1.0 - ast_gamma_p_series(a, lambda);
+  return ast_gamma_q_fraction(a, lambda);
 }
 
 double anom_binom_sf(unsigned k, unsigned n, double p) {

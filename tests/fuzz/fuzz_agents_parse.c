@@ -1,7 +1,7 @@
 /* fuzz_agents_parse: one agent registry file (written by the swarm, so
  * outside input) through qiflow_agents' whole path: parse, sanitise the
  * name, derive, add to a read's result and render agents.json. */
-#include "agents_core.h"
+#include "agents.h"
 #include "fuzz.h"
 
 /* fz_alive is the process check: a fuzzed pid must not reach kill(). */
@@ -26,10 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)agents_result_add_invalid(&r, "fuzz.json", err, &key, false);
   }
   if (agents_result_finish(&r, 1795000000, 300, fz_alive) == 0) {
-    agents_render_info_t info = {1795000000, "/agents", "5.12.0", 300};
+    agents_snapshot_info_t info = {1795000000, "/agents", "5.12.0", 300};
     char *out = NULL;
     size_t len = 0;
-    if (agents_render(&r, &info, &out, &len) == 0)
+    if (agents_snapshot(&r, &info, &out, &len) == 0)
       free(out);
   }
   agents_result_free(&r);

@@ -6,11 +6,11 @@
  * refused as the exporter refuses them, and the rest goes through the
  * same parsers the request handler calls. */
 #include "auth.h"
-#include "entry.h"
+#include "response.h"
 #include "fuzz.h"
-#include "http.h"
+#include "request.h"
 #include "project.h"
-#include "prom.h"
+#include "prom_text.h"
 
 #include <microhttpd.h>
 
@@ -50,10 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* Only the token itself passes, however it is spaced or cased. */
   if (a == QFX_AUTH_OK && strstr(authorization, token) == NULL)
     abort();
-  (void)qfx_http_raw_nul(target);
+  (void)qfx_request_raw_nul(target);
   char *query = fz_split(target, '?');
-  (void)qfx_http_method(method);
-  (void)qfx_http_route(target);
+  (void)qfx_request_method(method);
+  (void)qfx_request_route(target);
   (void)qfx_accepts_gzip(accept);
   (void)qfx_etag_match(accept, "\"0123456789abcdef\"");
   qfx_kv_t kv[QFX_QUERY_MAX];

@@ -5,9 +5,9 @@
  * /metrics bodies (JSON and Prometheus) with the document in every slot. */
 #include "fuzz.h"
 #include "project.h"
-#include "prom.h"
+#include "prom_text.h"
 #include "qf_json.h"
-#include "render.h"
+#include "render_json.h"
 
 /* fz_project indexes the text as the exporter streams project.json and
  * renders some pages. */

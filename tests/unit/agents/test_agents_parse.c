@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "agents_core.h"
+#include "agents.h"
 #include "qf_json.h"
 #include "qf_time.h"
 

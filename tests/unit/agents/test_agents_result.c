@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "agents_core.h"
+#include "agents.h"
 
 #include <errno.h>
 #include <signal.h>

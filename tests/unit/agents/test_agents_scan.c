@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "agents_core.h"
+#include "agents.h"
 #include "agents_scan.h"
 
 #include <errno.h>

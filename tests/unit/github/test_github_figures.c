@@ -10,7 +10,7 @@
 
 #include "github_figures.h"
 #include "github_parse.h"
-#include "github_render.h"
+#include "github_snapshot.h"
 
 #include "qf_json.h"
 #include "qf_time.h"
@@ -516,7 +516,7 @@ static void test_render(void **state) {
                    .recent_commits_days = 7, .sync_complete = true};
   char *json = NULL;
   size_t len = 0;
-  assert_int_equal(gh_render_project("a/b", &f, &h, NOW, &json, &len), 0);
+  assert_int_equal(gh_snapshot_project("a/b", &f, &h, NOW, &json, &len), 0);
   yajl_val doc = qf_json_parse(json, NULL, 0);
   assert_non_null(doc);
   long long v;
@@ -564,7 +564,7 @@ static yajl_val render_head_doc(fx_t *fx, const gh_health_t *h) {
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &f), 0);
   char *json = NULL;
   size_t len = 0;
-  assert_int_equal(gh_render_project("a/b", &f, h, NOW, &json, &len), 0);
+  assert_int_equal(gh_snapshot_project("a/b", &f, h, NOW, &json, &len), 0);
   yajl_val doc = qf_json_parse(json, NULL, 0);
   assert_non_null(doc);
   free(json);
@@ -640,7 +640,7 @@ static char *render_full(fx_t *fx, const gh_health_t *h, long long now) {
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, now, &f), 0);
   char *json = NULL;
   size_t len = 0;
-  assert_int_equal(gh_render_project("a/b", &f, h, now, &json, &len), 0);
+  assert_int_equal(gh_snapshot_project("a/b", &f, h, now, &json, &len), 0);
   gh_figures_free(&f);
   return json;
 }
@@ -754,15 +754,15 @@ static void test_issues_hash(void **state) {
   gh_figures_t a, b;
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &a), 0);
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW + 100, &b), 0);
-  uint64_t ha = gh_render_issues_hash(&a);
-  assert_true(ha == gh_render_issues_hash(&b));
+  uint64_t ha = gh_snapshot_issues_hash(&a);
+  assert_true(ha == gh_snapshot_issues_hash(&b));
   gh_figures_free(&b);
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW + 400, &b), 0);
-  assert_true(gh_render_issues_hash(&a) != gh_render_issues_hash(&b));
+  assert_true(gh_snapshot_issues_hash(&a) != gh_snapshot_issues_hash(&b));
   gh_figures_free(&b);
   gh_strv_push(&gh_mirror_find(&fx->m, 2)->labels, "docs");
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &b), 0);
-  assert_true(ha != gh_render_issues_hash(&b));
+  assert_true(ha != gh_snapshot_issues_hash(&b));
   gh_figures_free(&a);
   gh_figures_free(&b);
 }

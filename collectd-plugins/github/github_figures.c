@@ -1,0 +1,366 @@
+/* github_figures.c: project figures and flags from the mirror. */
+#include "github_figures.h"
+#include "github_parse.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define GHF_DAY 86400LL
+#define GHF_ETA_MAX_DAYS 36500.0 /* beyond a century the estimate is noise */
+
+const char *gh_trigger_name(gh_trigger_t t) {
+  switch (t) {
+  case GH_TRIG_CI_FAILURES:
+    return "ci_failures";
+  case GH_TRIG_MERGE_CONFLICT:
+    return "merge_conflict";
+  case GH_TRIG_BLOCKED_TOO_LONG:
+    return "blocked_too_long";
+  case GH_TRIG_CI_FAILURE_RATE:
+    return "ci_failure_rate";
+  case GH_TRIG_HUMAN_LABEL:
+    return "human_label";
+  default:
+    return NULL;
+  }
+}
+
+bool gh_trigger_critical(gh_trigger_t t) {
+  return t == GH_TRIG_CI_FAILURES || t == GH_TRIG_MERGE_CONFLICT;
+}
+
+const char *gh_status_name(gh_status_t s) {
+  static const char *const names[] = {"ready", "in_progress", "blocked",
+                                      "done"};
+  return (unsigned)s < 4 ? names[s] : "ready";
+}
+
+gh_status_t gh_issue_status(const gh_item_t *it, const gh_rules_t *rules) {
+  if (!it->open)
+    return GH_STATUS_DONE;
+  bool in_progress = false;
+  for (size_t i = 0; i < it->labels.n; i++) {
+    /* Blocked wins over in progress: it is the one needing attention. */
+    if (gh_label_matches(it->labels.v[i], rules->blocked))
+      return GH_STATUS_BLOCKED;
+    in_progress = in_progress ||
+                  gh_label_matches(it->labels.v[i], rules->in_progress);
+  }
+  return in_progress ? GH_STATUS_IN_PROGRESS : GH_STATUS_READY;
+}
+
+bool gh_pr_links_issue(const gh_item_t *pr, long long number) {
+  if (gh_branch_issue(pr->branch) == number)
+    return true;
+  for (size_t i = 0; i < pr->nlinks; i++)
+    if (pr->links[i] == number)
+      return true;
+  return false;
+}
+
+/* ghfg_run_of tells whether run r belongs to pull request pr. */
+static bool ghfg_run_of(const gh_run_t *r, const gh_item_t *pr) {
+  for (size_t i = 0; i < r->nprs; i++)
+    if (r->prs[i] == pr->number)
+      return true;
+  return r->branch != NULL && pr->branch != NULL &&
+         strcmp(r->branch, pr->branch) == 0;
+}
+
+#define GHF_WORKFLOWS_MAX 32
+
+/* Per-workflow streak bookkeeping for gh_pr_ci. */
+typedef struct ghfg_wf_s {
+  long long id;
+  int streak;
+  bool closed; /* a success ended the streak */
+} ghfg_wf_t;
+
+/* ghfg_wf_slot returns the slot of workflow id, adding it when there is
+ * room; NULL when the table is full. */
+static ghfg_wf_t *ghfg_wf_slot(ghfg_wf_t *wf, size_t *n, long long id) {
+  for (size_t i = 0; i < *n; i++)
+    if (wf[i].id == id)
+      return &wf[i];
+  if (*n == GHF_WORKFLOWS_MAX)
+    return NULL;
+  wf[*n] = (ghfg_wf_t){.id = id};
+  return &wf[(*n)++];
+}
+
+gh_ci_t gh_pr_ci(const gh_mirror_t *m, const gh_item_t *pr) {
+  gh_ci_t ci = {0, 0, 0};
+  ghfg_wf_t wf[GHF_WORKFLOWS_MAX];
+  size_t nwf = 0;
+  /* Runs are newest first: a workflow's streak is its failures up to its
+   * newest success; pending and neutral runs neither count nor break it. */
+  for (size_t i = 0; i < m->nruns; i++) {
+    const gh_run_t *r = &m->runs[i];
+    if (!ghfg_run_of(r, pr) || (r->verdict != GH_VERDICT_FAILURE &&
+                               r->verdict != GH_VERDICT_SUCCESS))
+      continue;
+    ci.finished++;
+    ghfg_wf_t *w = ghfg_wf_slot(wf, &nwf, r->workflow_id);
+    if (r->verdict == GH_VERDICT_SUCCESS) {
+      if (w != NULL)
+        w->closed = true;
+      continue;
+    }
+    ci.failed++;
+    if (w != NULL && !w->closed && ++w->streak > ci.streak)
+      ci.streak = w->streak;
+  }
+  return ci;
+}
+
+const char *gh_trend(double slope) {
+  if (slope > GH_TREND_THRESHOLD)
+    return "increasing";
+  if (slope < -GH_TREND_THRESHOLD)
+    return "decreasing";
+  return "stable";
+}
+
+/* ghfg_counts_for_velocity tells whether a closed issue was completed work
+ * (not closed as not planned or as a duplicate). */
+static bool ghfg_counts_for_velocity(const gh_item_t *it) {
+  const char *r = it->state_reason;
+  return r == NULL || (strcmp(r, "not_planned") != 0 &&
+                       strcmp(r, "duplicate") != 0);
+}
+
+void gh_velocity(const gh_mirror_t *m, long long now, gh_figures_t *f) {
+  memset(f->daily, 0, sizeof(f->daily));
+  int sum = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    const gh_item_t *it = m->items[i];
+    if (it->is_pr || it->open || it->closed_at <= 0 ||
+        !ghfg_counts_for_velocity(it))
+      continue;
+    long long age = now - it->closed_at;
+    if (age < 0)
+      age = 0; /* closed "in the future": clock skew, count it as now */
+    if (age >= GH_VELOCITY_DAYS * GHF_DAY)
+      continue;
+    f->daily[GH_VELOCITY_DAYS - 1 - age / GHF_DAY]++;
+    sum++;
+  }
+  /* Least squares over x = 0..6: slope = sum((x - 3) * y) / sum((x - 3)^2). */
+  double num = 0, den = 0, mid = (GH_VELOCITY_DAYS - 1) / 2.0;
+  for (int x = 0; x < GH_VELOCITY_DAYS; x++) {
+    num += (x - mid) * f->daily[x];
+    den += (x - mid) * (x - mid);
+  }
+  f->per_day = (double)sum / GH_VELOCITY_DAYS;
+  f->slope = num / den;
+  f->trend = gh_trend(f->slope);
+}
+
+/* ghfg_eta estimates when the open issues are done at the current pace. */
+static long long ghfg_eta(const gh_figures_t *f, long long now) {
+  if (f->per_day <= 0)
+    return 0;
+  double days = (double)(f->total - f->done) / f->per_day;
+  if (days > GHF_ETA_MAX_DAYS)
+    return 0;
+  return now + (long long)ceil(days * (double)GHF_DAY);
+}
+
+/* ghfg_find_issue finds the figure of issue number (issues sorted by
+ * number descending), or NULL. */
+static gh_issue_fig_t *ghfg_find_issue(gh_figures_t *f, long long number) {
+  size_t lo = 0, hi = f->nissues;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const gh_item_t *it = f->issues[mid].item;
+    if (it == NULL)
+      return NULL; /* not reached: the first nissues entries are filled */
+    long long n = it->number;
+    if (n == number)
+      return &f->issues[mid];
+    if (n > number)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+/* ghfg_tie_pr records an open pull request with every open issue it names,
+ * with the triggers it raises there. */
+static void ghfg_tie_pr(const gh_mirror_t *m, const gh_rules_t *rules,
+                       const gh_item_t *pr, gh_figures_t *f) {
+  long long cand[GH_LINKS_MAX + 1];
+  size_t nc = 0;
+  long long b = gh_branch_issue(pr->branch);
+  if (b > 0)
+    cand[nc++] = b;
+  for (size_t i = 0; i < pr->nlinks; i++)
+    if (pr->links[i] != b)
+      cand[nc++] = pr->links[i];
+  bool have_ci = false;
+  gh_ci_t ci = {0, 0, 0};
+  for (size_t i = 0; i < nc; i++) {
+    gh_issue_fig_t *fig = ghfg_find_issue(f, cand[i]);
+    if (fig == NULL || !fig->item->open || fig->nprs == GH_LINKS_MAX)
+      continue;
+    fig->prs[fig->nprs++] = pr->number;
+    if (!have_ci) {
+      ci = gh_pr_ci(m, pr);
+      have_ci = true;
+    }
+    if (rules->failures > 0 && ci.streak >= rules->failures)
+      fig->triggers |= 1u << GH_TRIG_CI_FAILURES;
+    if (ci.finished > 0 &&
+        (double)ci.failed / ci.finished > rules->failure_rate)
+      fig->triggers |= 1u << GH_TRIG_CI_FAILURE_RATE;
+    if (pr->mergeable_state != NULL &&
+        strcmp(pr->mergeable_state, "dirty") == 0)
+      fig->triggers |= 1u << GH_TRIG_MERGE_CONFLICT;
+  }
+}
+
+/* ghfg_human tells whether an issue carries a "human" label. */
+static bool ghfg_human(const gh_item_t *it) {
+  for (size_t i = 0; i < it->labels.n; i++)
+    if (strcasestr(it->labels.v[i], "human") != NULL)
+      return true;
+  return false;
+}
+
+/* ghfg_pr_reason describes the pull request behind a CI or conflict
+ * trigger of fig. */
+static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
+                          gh_issue_fig_t *fig) {
+  for (size_t i = 0; i < fig->nprs; i++) {
+    const gh_item_t *pr = gh_mirror_find(m, fig->prs[i]);
+    if (pr == NULL)
+      continue;
+    gh_ci_t ci = gh_pr_ci(m, pr);
+    if (fig->trigger == GH_TRIG_MERGE_CONFLICT && pr->mergeable_state &&
+        strcmp(pr->mergeable_state, "dirty") == 0) {
+      snprintf(fig->reason, sizeof(fig->reason),
+               "merge conflict on pull request #%lld", pr->number);
+      return;
+    }
+    if (fig->trigger == GH_TRIG_CI_FAILURES && rules->failures > 0 &&
+        ci.streak >= rules->failures) {
+      snprintf(fig->reason, sizeof(fig->reason),
+               "%d consecutive failed CI runs on pull request #%lld",
+               ci.streak, pr->number);
+      return;
+    }
+    if (fig->trigger == GH_TRIG_CI_FAILURE_RATE && ci.finished > 0 &&
+        (double)ci.failed / ci.finished > rules->failure_rate) {
+      snprintf(fig->reason, sizeof(fig->reason),
+               "CI failure rate %.0f%% (%d of %d runs) on pull request #%lld "
+               "is over %.0f%%",
+               100.0 * ci.failed / ci.finished, ci.failed, ci.finished,
+               pr->number, 100.0 * rules->failure_rate);
+      return;
+    }
+  }
+}
+
+/* ghfg_flag picks the reported trigger of an open issue and its reason. */
+static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
+                     gh_issue_fig_t *fig) {
+  /* While its label events are still to be read, the blocked time is only
+   * an estimate (the last update): wait for them rather than flag wrongly. */
+  if (fig->status == GH_STATUS_BLOCKED && !fig->item->events_stale &&
+      fig->blocked_hours > rules->blocked_hours)
+    fig->triggers |= 1u << GH_TRIG_BLOCKED_TOO_LONG;
+  if (ghfg_human(fig->item))
+    fig->triggers |= 1u << GH_TRIG_HUMAN_LABEL;
+  fig->trigger = GH_TRIG_NONE;
+  for (int t = GH_TRIG_CI_FAILURES; t < GH_TRIG_COUNT; t++) {
+    if (fig->triggers & (1u << t)) {
+      fig->trigger = (gh_trigger_t)t;
+      break;
+    }
+  }
+  if (fig->trigger == GH_TRIG_BLOCKED_TOO_LONG)
+    snprintf(fig->reason, sizeof(fig->reason),
+             "blocked for %.1f hours (over %g)", fig->blocked_hours,
+             rules->blocked_hours);
+  else if (fig->trigger == GH_TRIG_HUMAN_LABEL)
+    snprintf(fig->reason, sizeof(fig->reason),
+             "labelled for human intervention");
+  else if (fig->trigger != GH_TRIG_NONE)
+    ghfg_pr_reason(m, rules, fig);
+}
+
+/* ghfg_bucket fills one issue's figure and the status counts. */
+static void ghfg_bucket(const gh_rules_t *rules, const gh_item_t *it,
+                       long long now, gh_issue_fig_t *fig, gh_figures_t *f) {
+  fig->item = it;
+  fig->status = gh_issue_status(it, rules);
+  fig->blocked_hours = -1;
+  f->total++;
+  switch (fig->status) {
+  case GH_STATUS_DONE:
+    f->done++;
+    break;
+  case GH_STATUS_BLOCKED:
+    f->blocked++;
+    if (it->blocked_since > 0)
+      fig->blocked_hours = now > it->blocked_since
+                               ? (double)(now - it->blocked_since) / 3600.0
+                               : 0;
+    break;
+  case GH_STATUS_IN_PROGRESS:
+    f->in_progress++;
+    break;
+  default:
+    f->ready++;
+  }
+}
+
+int gh_figures_compute(const gh_mirror_t *m, const gh_rules_t *rules,
+                       long long now, gh_figures_t *f) {
+  memset(f, 0, sizeof(*f));
+  size_t issues = 0;
+  for (size_t i = 0; i < m->n; i++)
+    issues += !m->items[i]->is_pr;
+  f->issues = calloc(issues + 1, sizeof(*f->issues));
+  if (f->issues == NULL)
+    return -ENOMEM;
+  size_t n = 0;
+  for (size_t i = m->n; i-- > 0;) {
+    const gh_item_t *it = m->items[i];
+    if (it->is_pr)
+      f->open_prs += it->open;
+    else if (n < issues)
+      ghfg_bucket(rules, it, now, &f->issues[n++], f);
+  }
+  f->nissues = n;
+  f->open_issues = f->total - f->done;
+  for (size_t i = 0; i < m->n; i++)
+    if (m->items[i]->is_pr && m->items[i]->open)
+      ghfg_tie_pr(m, rules, m->items[i], f);
+  for (size_t i = 0; i < n; i++) {
+    gh_issue_fig_t *fig = &f->issues[i];
+    if (fig->status == GH_STATUS_DONE)
+      continue;
+    ghfg_flag(m, rules, fig);
+    if (fig->trigger != GH_TRIG_NONE) {
+      f->flagged++;
+      f->flagged_critical += gh_trigger_critical(fig->trigger);
+    }
+  }
+  f->completion_percentage =
+      f->total ? (int)lround(100.0 * (double)f->done / (double)f->total) : 0;
+  gh_velocity(m, now, f);
+  f->eta = ghfg_eta(f, now);
+  return 0;
+}
+
+void gh_figures_free(gh_figures_t *f) {
+  free(f->issues);
+  f->issues = NULL;
+  f->nissues = 0;
+}

@@ -1,0 +1,101 @@
+/* github_figures.h: the project figures and flags computed from the
+ * mirror, by the rules in docs/ARCHITECTURE.md ("Project figures"). Pure logic. */
+#ifndef GITHUB_FIGURES_H
+#define GITHUB_FIGURES_H
+
+#include "github_mirror.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define GH_VELOCITY_DAYS 7
+/* |slope| (issues/day per day) above which the trend is not "stable". */
+#define GH_TREND_THRESHOLD 0.1
+
+typedef enum {
+  GH_STATUS_READY = 0,
+  GH_STATUS_IN_PROGRESS,
+  GH_STATUS_BLOCKED,
+  GH_STATUS_DONE,
+} gh_status_t;
+
+/* Flag triggers, in the precedence used to pick the reported one. */
+typedef enum {
+  GH_TRIG_NONE = 0,
+  GH_TRIG_CI_FAILURES,      /* critical */
+  GH_TRIG_MERGE_CONFLICT,   /* critical */
+  GH_TRIG_BLOCKED_TOO_LONG, /* review */
+  GH_TRIG_CI_FAILURE_RATE,  /* review */
+  GH_TRIG_HUMAN_LABEL,      /* review */
+  GH_TRIG_COUNT
+} gh_trigger_t;
+
+/* The rules: label words and flag thresholds. */
+typedef struct gh_rules_s {
+  const gh_strv_t *in_progress; /* label words, case-insensitive substring */
+  const gh_strv_t *blocked;
+  double blocked_hours; /* flag blocked issues after this many hours */
+  int failures;         /* consecutive failed runs that flag (critical) */
+  double failure_rate;  /* failed / completed runs above this flags */
+} gh_rules_t;
+
+/* CI facts about one pull request. */
+typedef struct gh_ci_s {
+  int streak;   /* longest run of newest consecutive failures, per workflow */
+  int failed;   /* failed runs remembered */
+  int finished; /* failed + successful runs remembered */
+} gh_ci_t;
+
+typedef struct gh_issue_fig_s {
+  const gh_item_t *item;
+  gh_status_t status;
+  unsigned triggers;    /* bit (1 << trigger) for every trigger that holds */
+  gh_trigger_t trigger; /* the reported one, GH_TRIG_NONE when unflagged */
+  double blocked_hours; /* < 0 when not blocked */
+  char reason[256];
+  long long prs[GH_LINKS_MAX]; /* open pull requests tied to the issue */
+  size_t nprs;
+} gh_issue_fig_t;
+
+typedef struct gh_figures_s {
+  size_t total, done, in_progress, ready, blocked;
+  size_t open_issues, open_prs, flagged, flagged_critical;
+  int completion_percentage;
+  int daily[GH_VELOCITY_DAYS]; /* oldest first; the last ends now */
+  double per_day, slope;
+  const char *trend;
+  long long eta; /* estimated completion time, 0 when absent */
+  gh_issue_fig_t *issues; /* every issue, by number descending */
+  size_t nissues;
+} gh_figures_t;
+
+/* gh_figures_compute fills f from the mirror at time now; the caller
+ * frees f with gh_figures_free. 0 or -ENOMEM. */
+int gh_figures_compute(const gh_mirror_t *m, const gh_rules_t *rules,
+                       long long now, gh_figures_t *f);
+void gh_figures_free(gh_figures_t *f);
+
+/* gh_issue_status buckets one issue by state and label words. */
+gh_status_t gh_issue_status(const gh_item_t *it, const gh_rules_t *rules);
+
+/* gh_pr_links_issue tells whether pull request pr is tied to issue
+ * number: by its branch feature/issue-N, or by its title/body links. */
+bool gh_pr_links_issue(const gh_item_t *pr, long long number);
+
+/* gh_pr_ci summarises the remembered workflow runs of a pull request
+ * (matched by the run's pull request numbers or its head branch). */
+gh_ci_t gh_pr_ci(const gh_mirror_t *m, const gh_item_t *pr);
+
+/* gh_velocity fills daily counts, per_day, slope and trend from the
+ * closing times of completed issues. */
+void gh_velocity(const gh_mirror_t *m, long long now, gh_figures_t *f);
+
+/* gh_trend names the trend of a least-squares slope. */
+const char *gh_trend(double slope);
+
+/* Names of triggers/statuses as written in project.json. */
+const char *gh_trigger_name(gh_trigger_t t);
+bool gh_trigger_critical(gh_trigger_t t);
+const char *gh_status_name(gh_status_t s);
+
+#endif

@@ -1,0 +1,530 @@
+/* github_snapshot.c: the project.json snapshot. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* copy_file_range */
+#endif
+#include "github_snapshot.h"
+
+#include "qf_buf.h"
+#include "qf_file.h"
+#include "qf_json.h"
+#include "qf_snapshot.h"
+#include "qf_time.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+
+/* ghr_round rounds v to the given number of decimals. */
+static double ghr_round(double v, int decimals) {
+  double scale = pow(10, decimals);
+  return round(v * scale) / scale;
+}
+
+/* ghr_kint_known writes v, or null when v < 0 (unknown). */
+static void ghr_kint_known(qf_jw_t *w, const char *key, long long v) {
+  if (v < 0)
+    qf_jw_knull(w, key);
+  else
+    qf_jw_kint(w, key, v);
+}
+
+/* ghr_strv writes a string array. */
+static void ghr_strv(qf_jw_t *w, const char *key, const gh_strv_t *sv) {
+  qf_jw_key(w, key);
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < sv->n; i++)
+    qf_jw_str(w, sv->v[i]);
+  qf_jw_arr_close(w);
+}
+
+/* ghr_github writes the "github" section. */
+static void ghr_github(qf_jw_t *w, const gh_figures_t *f,
+                       const gh_health_t *h) {
+  qf_jw_key(w, "github");
+  qf_jw_obj_open(w); /* BEGIN github */
+  qf_jw_kint(w, "open_issues", (long long)f->open_issues);
+  qf_jw_kint(w, "open_pull_requests", (long long)f->open_prs);
+  ghr_kint_known(w, "recent_commits", h->recent_commits);
+  qf_jw_kint(w, "recent_commits_days", h->recent_commits_days);
+  ghr_kint_known(w, "rate_limit_remaining", h->rl_remaining);
+  ghr_kint_known(w, "rate_limit_limit", h->rl_limit);
+  if (h->rl_reset > 0)
+    qf_jw_ktime(w, "rate_limit_reset", h->rl_reset);
+  else
+    qf_jw_knull(w, "rate_limit_reset");
+  qf_jw_kint(w, "requests", h->requests);
+  qf_jw_kint(w, "not_modified", h->not_modified);
+  qf_jw_kint(w, "requests_total", (long long)h->requests_total);
+  qf_jw_kint(w, "not_modified_total", (long long)h->not_modified_total);
+  qf_jw_kint(w, "errors_total", (long long)h->errors_total);
+  qf_jw_kint(w, "cycles", h->cycles);
+  qf_jw_kbool(w, "sync_complete", h->sync_complete);
+  qf_jw_key(w, "unavailable");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < h->nunavailable; i++) {
+    const gh_unavailable_t *u = &h->unavailable[i];
+    qf_jw_obj_open(w);
+    qf_jw_kstr(w, "part", u->part);
+    qf_jw_kstr(w, "reason", u->reason);
+    qf_jw_ktime(w, "since", u->since);
+    qf_jw_ktime(w, "retry_at", u->retry_at);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w); /* END github */
+}
+
+/* ghr_completion writes the "completion" section. */
+static void ghr_completion(qf_jw_t *w, const gh_figures_t *f) {
+  qf_jw_key(w, "completion");
+  qf_jw_obj_open(w); /* BEGIN completion */
+  qf_jw_kint(w, "completion_percentage", f->completion_percentage);
+  qf_jw_kint(w, "total_issues", (long long)f->total);
+  qf_jw_kint(w, "completed_issues", (long long)f->done);
+  qf_jw_kint(w, "in_progress_issues", (long long)f->in_progress);
+  qf_jw_kint(w, "ready_issues", (long long)f->ready);
+  qf_jw_kint(w, "blocked_issues", (long long)f->blocked);
+  qf_jw_kint(w, "flagged_issues", (long long)f->flagged);
+  qf_jw_obj_close(w); /* END completion */
+}
+
+/* ghr_velocity writes the "velocity" section and the estimate. */
+static void ghr_velocity(qf_jw_t *w, const gh_figures_t *f) {
+  qf_jw_key(w, "velocity");
+  qf_jw_obj_open(w); /* BEGIN velocity */
+  qf_jw_key(w, "daily");
+  qf_jw_arr_open(w);
+  for (int i = 0; i < GH_VELOCITY_DAYS; i++)
+    qf_jw_int(w, f->daily[i]);
+  qf_jw_arr_close(w);
+  qf_jw_kdouble(w, "per_day", ghr_round(f->per_day, 2));
+  qf_jw_kstr(w, "trend", f->trend);
+  qf_jw_kdouble(w, "slope", ghr_round(f->slope, 3));
+  qf_jw_obj_close(w); /* END velocity */
+  char date[16];
+  if (f->eta > 0 && qf_time_format_date((time_t)f->eta, date,
+                                        sizeof(date)) == 0)
+    qf_jw_kstr(w, "estimated_completion_date", date);
+  else
+    qf_jw_knull(w, "estimated_completion_date");
+}
+
+/* ghr_flag writes the flag fields of one issue. */
+static void ghr_flag(qf_jw_t *w, const gh_issue_fig_t *fig) {
+  bool flagged = fig->trigger != GH_TRIG_NONE;
+  qf_jw_kbool(w, "flagged", flagged);
+  if (!flagged) {
+    qf_jw_knull(w, "priority");
+    qf_jw_knull(w, "trigger");
+    qf_jw_knull(w, "reason");
+    qf_jw_knull(w, "blocked_duration_hours");
+  } else {
+    qf_jw_kstr(w, "priority",
+               gh_trigger_critical(fig->trigger) ? "critical" : "review");
+    qf_jw_kstr(w, "trigger", gh_trigger_name(fig->trigger));
+    qf_jw_kstr(w, "reason", fig->reason);
+    if (fig->blocked_hours >= 0)
+      qf_jw_kdouble(w, "blocked_duration_hours",
+                    ghr_round(fig->blocked_hours, 1));
+    else
+      qf_jw_knull(w, "blocked_duration_hours");
+  }
+  qf_jw_key(w, "triggers");
+  qf_jw_arr_open(w);
+  for (int t = GH_TRIG_CI_FAILURES; t < GH_TRIG_COUNT; t++)
+    if (fig->triggers & (1u << t))
+      qf_jw_str(w, gh_trigger_name((gh_trigger_t)t));
+  qf_jw_arr_close(w);
+}
+
+/* ghr_issue writes one element of "issues". */
+static void ghr_issue(qf_jw_t *w, const gh_issue_fig_t *fig) {
+  const gh_item_t *it = fig->item;
+  qf_jw_obj_open(w); /* BEGIN issue */
+  qf_jw_kint(w, "id", it->number);
+  qf_jw_kstr(w, "title", it->title);
+  qf_jw_kstr(w, "state", it->open ? "open" : "closed");
+  qf_jw_kstr(w, "state_reason", it->state_reason);
+  qf_jw_kstr(w, "status", gh_status_name(fig->status));
+  ghr_strv(w, "labels", &it->labels);
+  ghr_strv(w, "assignees", &it->assignees);
+  qf_jw_kstr(w, "github_url", it->html_url);
+  qf_jw_ktime(w, "created_at", it->created_at);
+  qf_jw_ktime(w, "updated_at", it->updated_at);
+  qf_jw_ktime(w, "closed_at", it->closed_at);
+  ghr_flag(w, fig);
+  qf_jw_key(w, "pull_requests");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < fig->nprs; i++)
+    qf_jw_int(w, fig->prs[i]);
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w); /* END issue */
+}
+
+/* ghr_ci_hold returns the creation time of the oldest run still pending
+ * that began after now - GH_CI_PENDING_HOLD, or 0 when none: completed
+ * runs created at or after it are held back, so that a reader whose cursor
+ * is the newest run it took misses none that finishes late. */
+static long long ghr_ci_hold(const gh_mirror_t *m, long long now) {
+  long long hold = 0;
+  for (size_t i = 0; i < m->nruns; i++) {
+    const gh_run_t *r = &m->runs[i];
+    if (r->verdict == GH_VERDICT_PENDING &&
+        r->created_at > now - GH_CI_PENDING_HOLD &&
+        (hold == 0 || r->created_at < hold))
+      hold = r->created_at;
+  }
+  return hold;
+}
+
+/* ghr_ci_runs writes "ci_runs": the newest GH_CI_RUNS_RENDER runs that
+ * passed or failed (cancelled and skipped runs are neither), newest first,
+ * none at or after a run still pending (ghr_ci_hold). */
+static void ghr_ci_runs(qf_jw_t *w, const gh_mirror_t *m, long long now) {
+  long long hold = ghr_ci_hold(m, now);
+  int n = 0;
+  qf_jw_key(w, "ci_runs");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < m->nruns && n < GH_CI_RUNS_RENDER; i++) {
+    const gh_run_t *r = &m->runs[i];
+    if ((r->verdict != GH_VERDICT_SUCCESS &&
+         r->verdict != GH_VERDICT_FAILURE) ||
+        r->created_at <= 0 || (hold > 0 && r->created_at >= hold))
+      continue;
+    qf_jw_obj_open(w);
+    qf_jw_ktime(w, "at", r->created_at);
+    qf_jw_kbool(w, "failed", r->verdict == GH_VERDICT_FAILURE);
+    qf_jw_obj_close(w);
+    n++;
+  }
+  qf_jw_arr_close(w);
+}
+
+/* ghr_activity writes "activity": the newest updated_at among the pull
+ * requests (null when none). The commits listing is counted, not dated,
+ * so no commit time is written. */
+static void ghr_activity(qf_jw_t *w, const gh_mirror_t *m) {
+  long long pr = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (m->items[i]->is_pr && m->items[i]->updated_at > pr)
+      pr = m->items[i]->updated_at;
+  qf_jw_key(w, "activity");
+  qf_jw_obj_open(w);
+  qf_jw_ktime(w, "last_pull_request_update", pr);
+  qf_jw_obj_close(w);
+}
+
+/* ghr_head writes project.json up to and including the "issues" key. */
+static void ghr_head(qf_jw_t *w, const char *repository, const gh_figures_t *f,
+                     const gh_health_t *h, long long now) {
+  qf_jw_obj_open(w); /* BEGIN project */
+  qf_jw_kint(w, "schema_version", QF_SNAPSHOT_SCHEMA_VERSION);
+  qf_jw_ktime(w, "updated_at", now);
+  qf_jw_kstr(w, "repository", repository);
+  qf_jw_ktime(w, "last_sync", h->last_sync);
+  qf_jw_kstr(w, "sync_state", h->sync_state ? h->sync_state : "never");
+  qf_jw_kstr(w, "last_error", h->last_error);
+  qf_jw_ktime(w, "last_error_at", h->last_error ? h->last_error_at : 0);
+  if (h->last_sync > 0)
+    qf_jw_kint(w, "sync_age_seconds",
+               now > h->last_sync ? now - h->last_sync : 0);
+  else
+    qf_jw_knull(w, "sync_age_seconds");
+  ghr_github(w, f, h);
+  ghr_completion(w, f);
+  ghr_velocity(w, f);
+  if (h->mirror != NULL) {
+    ghr_ci_runs(w, h->mirror, now);
+    ghr_activity(w, h->mirror);
+  }
+  qf_jw_key(w, "issues");
+}
+
+int gh_jw_flush(qf_jw_t *w, int fd, size_t *written) {
+  const unsigned char *buf = NULL;
+  size_t len = 0;
+  if (w->status != 0)
+    return w->status;
+  if (yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok)
+    return -EIO;
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, buf + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    off += (size_t)n;
+  }
+  *written += len;
+  yajl_gen_clear(w->g);
+  return 0;
+}
+
+/* ghr_issues writes the issues array and ends the document; with fd >= 0
+ * it writes to fd every 64 issues (0, or the first write's error). */
+static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
+                      size_t *written) {
+  int status = 0;
+  qf_jw_arr_open(w);
+  for (size_t i = 0; status == 0 && i < f->nissues; i++) {
+    ghr_issue(w, &f->issues[i]);
+    if (fd >= 0 && i % 64 == 63)
+      status = gh_jw_flush(w, fd, written);
+  }
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w); /* END project */
+  return status;
+}
+
+int gh_snapshot_project_fd(int fd, const char *repository, const gh_figures_t *f,
+                         const gh_health_t *h, long long now,
+                         size_t *tail_off, size_t *total) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0)
+    return -ENOMEM;
+  size_t written = 0;
+  ghr_head(&w, repository, f, h, now);
+  int status = gh_jw_flush(&w, fd, &written);
+  *tail_off = written;
+  if (status == 0)
+    status = ghr_issues(&w, f, fd, &written);
+  if (status == 0)
+    status = gh_jw_flush(&w, fd, &written);
+  *total = written;
+  qf_jw_free(&w);
+  return status;
+}
+
+/* ghr_render renders the head, and with issues the whole document, into a
+ * new NUL-terminated buffer (*out, *len). 0 or a negative errno. */
+static int ghr_render(const char *repository, const gh_figures_t *f,
+                      const gh_health_t *h, long long now, bool issues,
+                      char **out, size_t *len) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0)
+    return -ENOMEM;
+  ghr_head(&w, repository, f, h, now);
+  if (issues)
+    ghr_issues(&w, f, -1, NULL);
+  int status = qf_jw_finish(&w, out, len);
+  qf_jw_free(&w);
+  return status;
+}
+
+int gh_snapshot_head(const char *repository, const gh_figures_t *f,
+                   const gh_health_t *h, long long now, char **out,
+                   size_t *len) {
+  return ghr_render(repository, f, h, now, false, out, len);
+}
+
+/* ghr_fnv mixes len bytes of p into the FNV-1a hash *h. */
+static void ghr_fnv(uint64_t *h, const void *p, size_t len) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < len; i++) {
+    *h ^= b[i];
+    *h *= 1099511628211ULL;
+  }
+}
+
+/* ghr_fnv_str mixes a string (NULL distinct from "") and its end. */
+static void ghr_fnv_str(uint64_t *h, const char *s) {
+  static const unsigned char none = 0xff, end = 0;
+  if (s == NULL)
+    ghr_fnv(h, &none, 1);
+  else
+    ghr_fnv(h, s, strlen(s) + 1);
+  ghr_fnv(h, &end, 1);
+}
+
+/* ghr_fnv_ll mixes an integer. */
+static void ghr_fnv_ll(uint64_t *h, long long v) { ghr_fnv(h, &v, sizeof(v)); }
+
+uint64_t gh_snapshot_issues_hash(const gh_figures_t *f) {
+  uint64_t h = 14695981039346656037ULL;
+  ghr_fnv_ll(&h, (long long)f->nissues);
+  for (size_t i = 0; i < f->nissues; i++) {
+    const gh_issue_fig_t *fig = &f->issues[i];
+    const gh_item_t *it = fig->item;
+    ghr_fnv_ll(&h, it->number);
+    ghr_fnv_str(&h, it->title);
+    ghr_fnv_ll(&h, it->open);
+    ghr_fnv_str(&h, it->state_reason);
+    ghr_fnv_ll(&h, fig->status);
+    for (size_t j = 0; j < it->labels.n; j++)
+      ghr_fnv_str(&h, it->labels.v[j]);
+    ghr_fnv_ll(&h, -1);
+    for (size_t j = 0; j < it->assignees.n; j++)
+      ghr_fnv_str(&h, it->assignees.v[j]);
+    ghr_fnv_ll(&h, -1);
+    ghr_fnv_str(&h, it->html_url);
+    ghr_fnv_ll(&h, it->created_at);
+    ghr_fnv_ll(&h, it->updated_at);
+    ghr_fnv_ll(&h, it->closed_at);
+    ghr_fnv_ll(&h, fig->trigger);
+    ghr_fnv_ll(&h, (long long)fig->triggers);
+    if (fig->trigger != GH_TRIG_NONE) {
+      ghr_fnv_str(&h, fig->reason);
+      /* as rendered: tenths of an hour */
+      ghr_fnv_ll(&h, fig->blocked_hours >= 0
+                         ? llround(fig->blocked_hours * 10)
+                         : -1);
+    }
+    for (size_t j = 0; j < fig->nprs; j++)
+      ghr_fnv_ll(&h, fig->prs[j]);
+    ghr_fnv_ll(&h, -1);
+  }
+  return h;
+}
+
+int gh_snapshot_project(const char *repository, const gh_figures_t *f,
+                      const gh_health_t *h, long long now, char **out,
+                      size_t *len) {
+  return ghr_render(repository, f, h, now, true, out, len);
+}
+
+/* ---------------------------------------------------------------- write */
+
+/* ghr_copy_tail appends len bytes of src from off to dst. */
+static int ghr_copy_tail(int src, off_t off, size_t len, int dst) {
+  while (len > 0) {
+    ssize_t n = copy_file_range(src, &off, dst, NULL, len, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                  errno == EOPNOTSUPP))
+      break; /* not here: copy through a buffer */
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO; /* 0: the file shrank */
+    len -= (size_t)n;
+  }
+  char buf[65536];
+  while (len > 0) {
+    ssize_t n = pread(src, buf, len < sizeof(buf) ? len : sizeof(buf), off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(dst, buf + done, (size_t)(n - done));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return w < 0 ? -errno : -EIO;
+      done += w;
+    }
+    off += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* ghr_same_file tells whether st is the document last written. */
+static bool ghr_same_file(const gh_written_t *last, const struct stat *st) {
+  return last->valid && st->st_dev == last->dev && st->st_ino == last->ino &&
+         (size_t)st->st_size == last->size &&
+         st->st_mtim.tv_sec == last->mtime.tv_sec &&
+         st->st_mtim.tv_nsec == last->mtime.tv_nsec;
+}
+
+/* ghr_splice writes the new head and the old document's issues to fd;
+ * -ESTALE when the old document is not the one last written. */
+static int ghr_splice(int fd, const char *path, const char *repository,
+                      const gh_figures_t *f, const gh_health_t *h,
+                      long long now, gh_written_t *last) {
+  int src = open(path, O_RDONLY | O_CLOEXEC);
+  if (src < 0)
+    return -ESTALE;
+  struct stat st;
+  char *head = NULL;
+  size_t len = 0;
+  int status = fstat(src, &st) == 0 && ghr_same_file(last, &st) ? 0 : -ESTALE;
+  if (status == 0)
+    status = gh_snapshot_head(repository, f, h, now, &head, &len);
+  for (size_t off = 0; status == 0 && off < len;) {
+    ssize_t n = write(fd, head + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      status = n < 0 ? -errno : -EIO;
+    else
+      off += (size_t)n;
+  }
+  if (status == 0)
+    status = ghr_copy_tail(src, (off_t)last->tail_off,
+                           last->size - last->tail_off, fd);
+  if (status == 0) {
+    last->size = len + (last->size - last->tail_off);
+    last->tail_off = len;
+  }
+  free(head);
+  close(src);
+  return status;
+}
+
+int gh_project_write(const char *state_dir, const char *repository,
+                     const gh_figures_t *f, const gh_health_t *h,
+                     long long now, gh_written_t *last, bool *spliced,
+                     char *err, size_t errlen) {
+  char path[4096], tmp[4200];
+  *spliced = false;
+  if (qf_path_join(path, sizeof(path), state_dir, GH_PROJECT_FILE) != 0 ||
+      snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+    qf_err(err, errlen, "%s/%s: path too long", state_dir, GH_PROJECT_FILE);
+    return -ENAMETOOLONG;
+  }
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    int e = errno;
+    qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
+    return -e;
+  }
+  uint64_t hash = gh_snapshot_issues_hash(f);
+  const char *step = "write";
+  int status = -ESTALE;
+  gh_written_t next = *last;
+  if (last->valid && last->hash == hash)
+    status = ghr_splice(fd, path, repository, f, h, now, &next);
+  if (status == 0) {
+    *spliced = true;
+  } else {
+    /* A failed splice leaves a partial file: start it again. */
+    status = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -errno;
+    if (status == 0)
+      status = gh_snapshot_project_fd(fd, repository, f, h, now, &next.tail_off,
+                                    &next.size);
+  }
+  struct stat st = {0};
+  if (status == 0) {
+    step = "fchmod";
+    status = fchmod(fd, 0644) == 0 ? 0 : -errno;
+  }
+  if (status == 0) {
+    step = "fsync";
+    status = fsync(fd) == 0 && fstat(fd, &st) == 0 ? 0 : -errno;
+  }
+  close(fd);
+  if (status == 0) {
+    step = "rename";
+    status = rename(tmp, path) == 0 ? 0 : -errno;
+  }
+  if (status != 0) {
+    unlink(tmp);
+    qf_err(err, errlen, "%s %s: %s", step, path, strerror(-status));
+    last->valid = false;
+    return status;
+  }
+  next.valid = true;
+  next.hash = hash;
+  next.dev = st.st_dev;
+  next.ino = st.st_ino;
+  next.size = (size_t)st.st_size;
+  next.mtime = st.st_mtim;
+  *last = next;
+  return 0;
+}

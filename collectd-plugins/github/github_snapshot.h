@@ -1,0 +1,102 @@
+/* github_snapshot.h: the project.json snapshot (schema/README.md,
+ * "project.json"; schema/project-snapshot.schema.json). Pure logic. */
+#ifndef GITHUB_SNAPSHOT_H
+#define GITHUB_SNAPSHOT_H
+
+#include "github_figures.h"
+#include "qf_json.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define GH_PROJECT_FILE "project.json"
+
+/* An optional part GitHub refused (a permission 403), see github_sync.h. */
+typedef struct gh_unavailable_s {
+  const char *part;   /* "ci_runs", "pull_request_detail", "issue_events" */
+  const char *reason; /* the URL and GitHub's answer */
+  long long since, retry_at;
+} gh_unavailable_t;
+
+/* The plugin's own health, as published beside the figures. */
+typedef struct gh_health_s {
+  long long last_sync;     /* last good issue sync, 0: never */
+  const char *last_error;  /* NULL when the last cycle was clean */
+  long long last_error_at;
+  long long rl_remaining, rl_limit, rl_reset; /* -1: unknown */
+  int requests, not_modified;                 /* in the last cycle */
+  unsigned long long requests_total, not_modified_total, errors_total;
+  long long cycles;
+  bool sync_complete;      /* the first full listing has finished */
+  long long recent_commits; /* -1: unknown */
+  int recent_commits_days;
+  const char *sync_state; /* "never", "ok", "failing" */
+  gh_unavailable_t unavailable[3];
+  size_t nunavailable;
+  /* The mirror "ci_runs" and "activity" are written from; NULL leaves
+   * them out (the caller's, read while rendering). */
+  const gh_mirror_t *mirror;
+} gh_health_t;
+
+/* Completed workflow runs project.json lists at most, newest first. */
+#define GH_CI_RUNS_RENDER 200
+/* A run pending for longer than this no longer holds newer ones back. */
+#define GH_CI_PENDING_HOLD (6LL * 3600)
+
+/* gh_snapshot_project writes project.json into a new buffer the caller
+ * frees. 0 or a negative errno. */
+int gh_snapshot_project(const char *repository, const gh_figures_t *f,
+                      const gh_health_t *h, long long now, char **out,
+                      size_t *len);
+
+/* gh_jw_flush writes what w holds so far to fd, adds its length to
+ * *written and empties w (the document goes on). 0 or a negative errno. */
+int gh_jw_flush(qf_jw_t *w, int fd, size_t *written);
+
+/* gh_snapshot_project_fd streams the same document to fd, never holding
+ * more than a few issues in memory. *tail_off is the offset just after
+ * the "issues" key (what follows is its colon, the array and the closing
+ * brace), *total the bytes written. 0 or a negative errno. */
+int gh_snapshot_project_fd(int fd, const char *repository, const gh_figures_t *f,
+                         const gh_health_t *h, long long now,
+                         size_t *tail_off, size_t *total);
+
+/* gh_snapshot_head writes what precedes the "issues" array (everything but
+ * the issues, ending with the "issues" key) into a new buffer: joined with
+ * the tail of an earlier document whose issues are the same, it is the
+ * whole of project.json. 0 or a negative errno. */
+int gh_snapshot_head(const char *repository, const gh_figures_t *f,
+                   const gh_health_t *h, long long now, char **out,
+                   size_t *len);
+
+/* gh_snapshot_issues_hash digests everything the "issues" array is rendered
+ * from (items, statuses, flags, blocked hours as rendered, tied pull
+ * requests): equal hashes, same array. */
+uint64_t gh_snapshot_issues_hash(const gh_figures_t *f);
+
+/* What gh_project_write last wrote: the file, and where its "issues"
+ * array begins. */
+typedef struct gh_written_s {
+  bool valid;
+  uint64_t hash; /* gh_snapshot_issues_hash of the document */
+  size_t tail_off, size;
+  dev_t dev;
+  ino_t ino;
+  struct timespec mtime;
+} gh_written_t;
+
+/* gh_project_write atomically replaces StateDir/project.json. When the
+ * issues hash the same as in the document last written (*last), and that
+ * file is still the one written, only the head is rendered and the issues
+ * are copied from it (*spliced); else the whole document is streamed. The
+ * cost of an unchanged cycle is then the head, not the repository. 0 or a
+ * negative errno with the reason in err (last is then invalid). */
+int gh_project_write(const char *state_dir, const char *repository,
+                     const gh_figures_t *f, const gh_health_t *h,
+                     long long now, gh_written_t *last, bool *spliced,
+                     char *err, size_t errlen);
+
+#endif
