@@ -158,17 +158,11 @@ def gh():
 
 
 def plugin_conf(gh, state_dir, token="t0ken-for-tests", interval=1,
-                extra="", timeout=2, url=None, repository=None):
-    lines = ["<LoadPlugin qiflow_github>", f"  Interval {interval}",
-             "</LoadPlugin>", "<Plugin qiflow_github>",
-             f'  Repository "{repository or gh.repository}"',
-             f'  APIURL "{url or gh.url}"',
-             f'  StateDir "{state_dir}"', f"  Timeout {timeout}"]
-    if token:
-        lines.append(f'  Token "{token}"')
-    lines.append(extra)
-    lines.append("</Plugin>")
-    return "\n".join(lines) + "\n"
+                timeout=2, **options):
+    """qfstack's github_conf with these tests' defaults: a token, every
+    second, a 2 s timeout; options: its extra, url, repository."""
+    return qfstack.github_conf(gh, state_dir, token=token, interval=interval,
+                               timeout=timeout, **options)
 
 
 class Run:

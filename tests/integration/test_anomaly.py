@@ -16,6 +16,7 @@ import pytest
 import qfstack
 from fake_backend import FakeBackend
 from fake_github import FakeGitHub
+from qfstack import anomaly_conf, github_conf, heartbeat_plugin_conf
 
 SWARM = "swarm-anomaly-1"
 KEY = "test-key-anomaly"
@@ -33,20 +34,10 @@ ANOMALY_OPTIONS = """  StuckUnlearned 4
   RunningOut false"""
 
 
-def anomaly_conf(state_dir, options=ANOMALY_OPTIONS):
-    return f"""
-LoadPlugin qiflow_anomaly
-<Plugin qiflow_anomaly>
-  StateDir "{state_dir}"
-{options}
-</Plugin>
-"""
-
-
 def heartbeat_conf(root, url):
-    return qfstack.heartbeat_plugin_conf(root, url, SWARM, KEY, Timeout=2,
-                                         Retries=3, RetryDelay=0.3,
-                                         RequestLimit=0)
+    """qiflow_heartbeat every second to url, quick retries, no pacing."""
+    return heartbeat_plugin_conf(root, url, SWARM, KEY, Timeout=2, Retries=3,
+                                 RetryDelay=0.3, RequestLimit=0)
 
 
 def project_doc(closed_at=None):
@@ -127,7 +118,8 @@ def test_stuck_agent_and_stalled_swarm_raise_show_survive_and_clear(
     state = tmp_path / "state"
     state.mkdir()
     write_snapshot(state / "project.json", project_doc())
-    extra = anomaly_conf(state) + heartbeat_conf(tmp_path, backend.url)
+    extra = anomaly_conf(state, ANOMALY_OPTIONS) + \
+        heartbeat_conf(tmp_path, backend.url)
     stack = qfstack.Stack(tmp_path, process_check=False,
                           extra_plugin_conf=extra)
     stack.write_agent("alpha", status="active", current_task="Issue 7",
@@ -244,20 +236,6 @@ CI_OPTIONS = """  StuckAgent false
   CIBaseline 86400"""
 
 
-def github_conf(gh, state_dir):
-    return f"""
-<LoadPlugin qiflow_github>
-  Interval 1
-</LoadPlugin>
-<Plugin qiflow_github>
-  Repository "{gh.repository}"
-  APIURL "{gh.url}"
-  StateDir "{state_dir}"
-  Timeout 5
-</Plugin>
-"""
-
-
 def test_ci_failure_spike_from_github_runs_raises_shows_and_clears(tmp_path):
     """Workflow runs served by the fake GitHub reach the detector through
     qiflow_github's project.json ci_runs: 25 passing runs over the day
@@ -271,7 +249,8 @@ def test_ci_failure_spike_from_github_runs_raises_shows_and_clears(tmp_path):
         gh.add_run("feature/issue-7", "failure", created_at=now - 60 + i)
     state = tmp_path / "state"
     state.mkdir()
-    extra = anomaly_conf(state, CI_OPTIONS) + github_conf(gh, state)
+    extra = anomaly_conf(state, CI_OPTIONS) + \
+        github_conf(gh, state, interval=1, timeout=5)
     stack = qfstack.Stack(tmp_path, process_check=False,
                           extra_plugin_conf=extra)
     try:

@@ -78,7 +78,8 @@ class QemuExporter(qfstack.Exporter):
 def test_arm64_collectd_loads_our_plugins_and_exporter_answers(
         tmp_path, monkeypatch):
     qemu, sysroot = arm64_build()
-    monkeypatch.setattr(qfstack, "COLLECTD_BIN", f"{sysroot}/usr/sbin/collectd")
+    monkeypatch.setattr(qfstack.paths, "COLLECTD_BIN",
+                        f"{sysroot}/usr/sbin/collectd")
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     (state_dir / "swarm_id").write_text(demo.SWARM_ID + "\n")

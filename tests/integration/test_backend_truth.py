@@ -23,8 +23,8 @@ import time
 import pytest
 
 import qfstack
-from test_heartbeat import (SWARM, KEY, backend_block, fast, heartbeat_conf,
-                            log_bodies, start)
+from qfstack import backend_block, heartbeat_conf
+from test_heartbeat import SWARM, KEY, fast, log_bodies, start
 from fake_backend import FakeBackend
 
 POLL = 1.0      # the poller's interval (30 s in the real backend)
@@ -111,8 +111,11 @@ def fake():
 
 
 def conf(root, fake, **options):
+    """qiflow_heartbeat every INTERVAL to fake, test_heartbeat's quick
+    delivery settings with options over them."""
     return heartbeat_conf(root, [backend_block(
-        "central", fake.url, **fast(**options))], interval=INTERVAL)
+        "central", fake.url, KEY, **fast(**options))], SWARM,
+        interval=INTERVAL)
 
 
 def fed_collectd(root, fake):

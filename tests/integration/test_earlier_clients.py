@@ -22,7 +22,7 @@ import pytest
 import fake_backend
 import fake_github
 import qfstack
-from qfstack import validate, wait_until
+from qfstack import github_conf, heartbeat_plugin_conf, validate, wait_until
 
 WAIT = 25
 SWARM = "earlier-clients-swarm"
@@ -191,21 +191,10 @@ def seed(gh):
     gh.add_commits(6, start=now - 600, spacing=3600)
 
 
-def github_conf(gh, state_dir):
-    return f"""
-LoadPlugin qiflow_github
-<Plugin qiflow_github>
-  Repository "{gh.repository}"
-  APIURL "{gh.url}"
-  StateDir "{state_dir}"
-</Plugin>
-"""
-
-
 def heartbeat_conf(backend, root):
-    return qfstack.heartbeat_plugin_conf(root, backend.url, SWARM, KEY,
-                                         log_dir="hb-log", Timeout=5,
-                                         RequestLimit=0)
+    """qiflow_heartbeat every second to backend, logging to root/hb-log."""
+    return heartbeat_plugin_conf(root, backend.url, SWARM, KEY,
+                                 log_dir="hb-log", Timeout=5, RequestLimit=0)
 
 
 @pytest.fixture(scope="module")

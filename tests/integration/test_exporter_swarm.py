@@ -24,29 +24,10 @@ import pytest
 
 import qfstack
 from fake_backend import FakeBackend
-from qfstack import validate, wait_until
+from qfstack import heartbeat_plugin_conf, validate, wait_until
 
 KEY = "swarm-test-key"
 WAIT = 20.0
-
-
-def heartbeat_conf(root, backend_url, swarm):
-    swarm_line = f'  SwarmID "{swarm}"' if swarm else ""
-    return f"""
-LoadPlugin qiflow_heartbeat
-<Plugin qiflow_heartbeat>
-{swarm_line}
-  Interval 1
-  StateDir "{root / 'state'}"
-  LogDir "{root / 'log'}"
-  <Backend "central">
-    URL "{backend_url}"
-    APIKey "{KEY}"
-    Timeout 2
-    Retries 1
-  </Backend>
-</Plugin>
-"""
 
 
 @pytest.fixture
@@ -57,8 +38,12 @@ def backend():
 
 
 def _stack(root, backend, swarm, exporter_args=()):
-    return qfstack.Stack(root, extra_plugin_conf=heartbeat_conf(
-        root, backend.url, swarm), exporter_args=exporter_args)
+    """The stack with qiflow_heartbeat sending to backend as swarm (no
+    SwarmID line when swarm is None)."""
+    conf = heartbeat_plugin_conf(root, backend.url, swarm, KEY, Timeout=2,
+                                 Retries=1)
+    return qfstack.Stack(root, extra_plugin_conf=conf,
+                         exporter_args=exporter_args)
 
 
 def _heartbeat_snapshot(stack):

@@ -32,7 +32,7 @@ import pytest
 
 import qfstack
 from fake_backend import FakeBackend
-from qfstack import validate, wait_until
+from qfstack import heartbeat_plugin_conf, validate, wait_until
 
 WAIT = 15.0
 REFRESH_S = 0.2  # qfstack.Exporter's default --refresh 200
@@ -267,23 +267,9 @@ FLAP_SECONDS = float(os.environ.get("QF_FLAP_SECONDS", "40"))
 def _heartbeat_conf(root, url):
     """qiflow_heartbeat every second to one backend, quick retries, no
     pacing (the fake's rate limit is out of the way too)."""
-    return f"""
-LoadPlugin qiflow_heartbeat
-<Plugin qiflow_heartbeat>
-  SwarmID "swarm-flap"
-  Interval 1
-  StateDir "{root / 'state'}"
-  LogDir "{root / 'log'}"
-  <Backend "central">
-    URL "{url}"
-    APIKey "flap-key"
-    Timeout 2
-    Retries 3
-    RetryDelay 0.3
-    RequestLimit 0
-  </Backend>
-</Plugin>
-"""
+    return heartbeat_plugin_conf(root, url, "swarm-flap", "flap-key",
+                                 Timeout=2, Retries=3, RetryDelay=0.3,
+                                 RequestLimit=0)
 
 
 def _logged_ids(root):

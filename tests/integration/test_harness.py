@@ -6,6 +6,7 @@ import http.server
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,104 @@ def test_http_returns_4xx_5xx_and_raises_only_when_unreachable():
         server.server_close()
     with pytest.raises(OSError):
         qfstack.http("GET", f"http://127.0.0.1:{qfstack.free_port()}/")
+
+
+class _FakeGitHubAddress:  # what github_conf reads of a FakeGitHub
+    repository = "owner/repo"
+    url = "http://127.0.0.1:4242"
+
+
+def test_plugin_conf_builders_write_the_blocks_the_tests_wrote():
+    """qfstack.conf's builders give, line for line, the blocks the test
+    files wrote out themselves before they shared them (test_heartbeat's
+    two backends, test_exporter_swarm's missing SwarmID, ghkit's and
+    test_earlier_clients' qiflow_github, test_anomaly's qiflow_anomaly)."""
+    root = Path("/r")
+    url = "http://127.0.0.1:5151/api/heartbeat"
+    assert qfstack.heartbeat_conf(root, [
+        qfstack.backend_block("central", url, "k", Timeout=2, RetryDelay=0.3),
+        qfstack.backend_block("zipped", url, None, Compress=True,
+                              APIKeyFile="/k")],
+        "s-1", interval=4, extra="  LogRetentionDays 14") == f"""
+LoadPlugin qiflow_heartbeat
+<Plugin qiflow_heartbeat>
+  SwarmID "s-1"
+  Interval 4
+  StateDir "/r/state"
+  LogDir "/r/log"
+  LogRetentionDays 14
+  <Backend "central">
+    URL "{url}"
+    APIKey "k"
+    Timeout 2
+    RetryDelay 0.3
+  </Backend>
+  <Backend "zipped">
+    URL "{url}"
+    Compress true
+    APIKeyFile "/k"
+  </Backend>
+</Plugin>
+"""
+    assert qfstack.heartbeat_plugin_conf(root, url, None, "k", log_dir="hb",
+                                         Retries=1) == f"""
+LoadPlugin qiflow_heartbeat
+<Plugin qiflow_heartbeat>
+  Interval 1
+  StateDir "/r/state"
+  LogDir "/r/hb"
+  <Backend "central">
+    URL "{url}"
+    APIKey "k"
+    Retries 1
+  </Backend>
+</Plugin>
+"""
+    gh = _FakeGitHubAddress()
+    assert qfstack.github_conf(gh, "/s") == """
+LoadPlugin qiflow_github
+<Plugin qiflow_github>
+  Repository "owner/repo"
+  APIURL "http://127.0.0.1:4242"
+  StateDir "/s"
+</Plugin>
+"""
+    assert qfstack.github_conf(gh, "/s", token="t", interval=1, timeout=2,
+                               extra='  CACert "/ca"') == """
+<LoadPlugin qiflow_github>
+  Interval 1
+</LoadPlugin>
+<Plugin qiflow_github>
+  Repository "owner/repo"
+  APIURL "http://127.0.0.1:4242"
+  StateDir "/s"
+  Timeout 2
+  Token "t"
+  CACert "/ca"
+</Plugin>
+"""
+    assert qfstack.anomaly_conf("/s", "  StuckFloor 1") == """
+LoadPlugin qiflow_anomaly
+<Plugin qiflow_anomaly>
+  StateDir "/s"
+  StuckFloor 1
+</Plugin>
+"""
+    assert qfstack.agents_plugin_conf("/a", "/s", 30, False) == """
+LoadPlugin qiflow_agents
+<Plugin qiflow_agents>
+  AgentDir "/a"
+  StateDir "/s"
+  StaleAfter 30
+  ProcessCheck false
+</Plugin>
+"""
+
+
+def test_collectd_binary_is_read_when_started(tmp_path, monkeypatch):
+    """qfstack.paths.COLLECTD_BIN is looked up at start (test_arm64 points
+    it at another collectd for one test)."""
+    missing = tmp_path / "no-such-collectd"
+    monkeypatch.setattr(qfstack.paths, "COLLECTD_BIN", str(missing))
+    with pytest.raises(FileNotFoundError, match="no-such-collectd"):
+        qfstack.Collectd(tmp_path / "c").start(timeout=5)

@@ -47,36 +47,18 @@ def fakes():
 
 
 def backend_block(name, url, key=KEY, **options):
-    """One <Backend> block; options become "Key value" lines."""
-    lines = [f'  <Backend "{name}">', f'    URL "{url}"']
-    if key is not None:
-        lines.append(f'    APIKey "{key}"')
-    for opt, value in options.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, str):
-            value = f'"{value}"'
-        lines.append(f"    {opt} {value}")
-    lines.append("  </Backend>")
-    return "\n".join(lines)
+    """One <Backend> block with this file's key unless given (qfstack's
+    backend_block); options become "Key value" lines."""
+    return qfstack.backend_block(name, url, key, **options)
 
 
 def heartbeat_conf(root, blocks, interval=1, swarm=SWARM, extra="",
                    state_dir=None):
-    """LoadPlugin + <Plugin qiflow_heartbeat> with StateDir (default
-    root/state) and LogDir root/log."""
-    swarm_line = f'  SwarmID "{swarm}"' if swarm else ""
-    return f"""
-LoadPlugin qiflow_heartbeat
-<Plugin qiflow_heartbeat>
-{swarm_line}
-  Interval {interval}
-  StateDir "{state_dir or root / 'state'}"
-  LogDir "{root / 'log'}"
-{extra}
-{chr(10).join(blocks)}
-</Plugin>
-"""
+    """LoadPlugin + <Plugin qiflow_heartbeat> as this file's swarm unless
+    given (qfstack's heartbeat_conf), StateDir (default root/state) and
+    LogDir root/log."""
+    return qfstack.heartbeat_conf(root, blocks, swarm, interval=interval,
+                                  extra=extra, state_dir=state_dir)
 
 
 # Delivery settings that keep the tests quick: no pacing unless a test
