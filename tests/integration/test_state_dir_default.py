@@ -4,7 +4,8 @@ CMake's cache variable QF_STATE_DIR is the default StateDir of every plugin
 and the exporter's default --state-dir. The built parts must carry the value
 this build was configured with; contrib/ (sample configuration, systemd and
 tmpfiles units, the migration script), the man pages, the Debian maintainer
-scripts and README.md must name the default that CMakeLists.txt gives it.
+scripts and the docs (README.md, docs/*.md) must name the default that
+CMakeLists.txt gives it.
 """
 import re
 import subprocess
@@ -48,16 +49,18 @@ def test_docs_and_contrib_name_the_same_default():
     d = source_default()
     src = qfstack.SOURCE_DIR
     contrib = src / "contrib"
-    # Every StateDir setting of the sample configuration, and README's.
+    # Every StateDir setting of the sample configuration, and of the docs.
     conf = (contrib / "collectd" / "qiflow.conf").read_text()
     values = re.findall(r'^\s*StateDir "([^"]*)"', conf, re.M)
     assert len(values) >= 4 and set(values) == {d}, values
-    readme = (src / "README.md").read_text()
-    rows = [l for l in readme.splitlines() if l.startswith("| `StateDir` |")]
+    docs = "\n".join(p.read_text() for p in
+                     [src / "README.md", *sorted((src / "docs").glob("*.md"))])
+    rows = [l for l in docs.splitlines() if l.startswith("| `StateDir` |")]
     assert len(rows) >= 3 and all(f"`{d}`" in r for r in rows), rows
-    assert set(re.findall(r'^\s*StateDir "([^"]*)"', readme, re.M)) == {d}
-    flag = [l for l in readme.splitlines() if l.startswith("| `--state-dir")]
-    assert len(flag) == 1 and f"`{d}`" in flag[0], flag
+    assert set(re.findall(r'^\s*StateDir "([^"]*)"', docs, re.M)) == {d}
+    # The path itself, wherever the docs name a state directory.
+    named = set(re.findall(r"/var/lib/[\w/.-]*qiflow\b", docs))
+    assert named <= {d, "/var/lib/qiflow"}, named
     wanted = {
         contrib / "qiflow-migrate": f'DEFAULT_STATE_DIR = "{d}"',
         contrib / "systemd" / "qiflow.tmpfiles": f"d {d} ",

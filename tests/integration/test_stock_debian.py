@@ -1,8 +1,8 @@
-"""A stock Debian install: the README's "Installing from the .deb" steps on
+"""A stock Debian install: docs/install.md's "Installing from the .deb" steps on
 Debian's own example collectd.conf, run by the real collectd with our
 plugins and the real exporter.
 
-The configuration is made by running the shell lines of the README's step 1
+The configuration is made by running the shell lines of that section's step 1
 (sudo dropped, /etc/collectd moved under tmp_path), then applying
 SITE_EDITS (what the README tells an operator to edit) and SANDBOX_EDITS
 (what a test cannot leave as it is: paths under tmp_path, our build's
@@ -26,7 +26,7 @@ import qfstack
 from fake_backend import FakeBackend
 from test_migrate import Recorder
 
-README = qfstack.SOURCE_DIR / "README.md"
+INSTALL_DOC = qfstack.SOURCE_DIR / "docs" / "install.md"
 FRAGMENT = qfstack.SOURCE_DIR / "contrib" / "collectd" / "qiflow.conf"
 ONCE = qfstack.SOURCE_DIR / "contrib" / "qiflow-heartbeat-once"
 DEBIAN_EXAMPLE = Path("/usr/share/doc/collectd-core/examples/collectd.conf")
@@ -47,10 +47,10 @@ def _no_key_in_environment(monkeypatch):
 
 def readme_step_one():
     """The shell lines of step 1 ("collectd's configuration") of the
-    README's "Installing from the .deb"."""
-    text = README.read_text()
-    section = re.search(r"^## Installing from the \.deb\n(.*?)^## ", text,
-                        re.M | re.S).group(1)
+    "Installing from the .deb" in docs/install.md."""
+    text = INSTALL_DOC.read_text()
+    section = re.search(r"^## Installing from the \.deb\n(.*?)(?=^## |\Z)",
+                        text, re.M | re.S).group(1)
     step = section[section.index("1. collectd's configuration"):]
     block = re.search(r"```sh\n(.*?)```", step, re.S).group(1)
     return [l.strip() for l in block.splitlines() if l.strip()]
