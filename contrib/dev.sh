@@ -50,7 +50,7 @@ packages=(
   prometheus libprotobuf-c1
   # reliability checks: sanitizers (gcc's libasan comes with gcc), valgrind,
   # static analysis, libFuzzer (clang + its runtime), symbolised reports
-  valgrind cppcheck clang-tidy clang libclang-rt-14-dev llvm
+  valgrind cppcheck clang-tidy clang-format clang libclang-rt-14-dev llvm
 )
 
 as_root() {

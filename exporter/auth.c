@@ -17,10 +17,10 @@
 
 bool qfx_auth_token_chars(const char *s, size_t n) {
   size_t i = 0;
-  while (i < n && (('A' <= s[i] && s[i] <= 'Z') ||
-                   ('a' <= s[i] && s[i] <= 'z') ||
-                   ('0' <= s[i] && s[i] <= '9') ||
-                   strchr("-._~+/", s[i]) != NULL) && s[i] != '\0')
+  while (i < n &&
+         (('A' <= s[i] && s[i] <= 'Z') || ('a' <= s[i] && s[i] <= 'z') ||
+          ('0' <= s[i] && s[i] <= '9') || strchr("-._~+/", s[i]) != NULL) &&
+         s[i] != '\0')
     i++;
   if (i == 0)
     return false; /* "=" alone is no token */
@@ -144,22 +144,26 @@ int qfx_net_parse(const char *s, qfx_net_t *net, char *err, size_t errlen) {
     goto bad;
   net->prefix = max;
   if (slash != NULL && au_prefix(slash + 1, max, &net->prefix) != 0) {
-    qf_err(err, errlen, "\"%s\": the prefix after \"/\" must be a number "
-           "from 0 to %u for an %s network", s, max,
-           net->family == AF_INET6 ? "IPv6" : "IPv4");
+    qf_err(err, errlen,
+           "\"%s\": the prefix after \"/\" must be a number "
+           "from 0 to %u for an %s network",
+           s, max, net->family == AF_INET6 ? "IPv6" : "IPv4");
     return -EINVAL;
   }
   if (au_host_bits(net->addr, max / 8, net->prefix)) {
     char meant[INET6_ADDRSTRLEN];
     inet_ntop(net->family, net->addr, meant, sizeof(meant));
-    qf_err(err, errlen, "\"%s\" has address bits set beyond its /%u "
+    qf_err(err, errlen,
+           "\"%s\" has address bits set beyond its /%u "
            "prefix: write %s/%u for that network, or %s/%u for that one "
-           "host", s, net->prefix, meant, net->prefix, host, max);
+           "host",
+           s, net->prefix, meant, net->prefix, host, max);
     return -EINVAL;
   }
   return 0;
 bad:
-  qf_err(err, errlen, "\"%s\" is not a network: write IPV4/PREFIX or "
+  qf_err(err, errlen,
+         "\"%s\" is not a network: write IPV4/PREFIX or "
          "IPV6/PREFIX with a numeric address, e.g. 192.0.2.0/24 or "
          "2001:db8::/32 (a bare address is one host; names are not resolved)",
          s);
@@ -167,8 +171,7 @@ bad:
 }
 
 /* au_in tells whether addr (family's length) lies in net. */
-static bool au_in(const qfx_net_t *net, int family,
-                  const unsigned char *addr) {
+static bool au_in(const qfx_net_t *net, int family, const unsigned char *addr) {
   if (net->family != family)
     return false;
   unsigned full = net->prefix / 8, rest = net->prefix % 8;
@@ -239,8 +242,10 @@ int qfx_secrets_protect(char *err, size_t errlen) {
     /* Not dumpable already means no core file; a seccomp filter (the
      * systemd unit's ~@resources) may refuse setrlimit itself. */
     int e = errno;
-    qf_err(err, errlen, "setrlimit(RLIMIT_CORE, 0): %s (the process is "
-           "not dumpable all the same)", strerror(e));
+    qf_err(err, errlen,
+           "setrlimit(RLIMIT_CORE, 0): %s (the process is "
+           "not dumpable all the same)",
+           strerror(e));
     return -e;
   }
   return 0;

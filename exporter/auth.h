@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define QFX_TOKEN_MAX 4096       /* longest token accepted, in bytes */
-#define QFX_TOKEN_WEAK 16        /* shorter tokens are accepted with a warning */
+#define QFX_TOKEN_MAX 4096 /* longest token accepted, in bytes */
+#define QFX_TOKEN_WEAK 16  /* shorter tokens are accepted with a warning */
 #define QFX_TLS_FILE_MAX (1u << 20) /* a PEM certificate chain or key */
 
 typedef struct qfx_auth_s {

@@ -1,7 +1,7 @@
 /* backend_status.h: what /status tells the central backend's poller — the
  * flat status by the one rule both doors apply (qf_status_decide), the flat
- * figures it stores, and why the swarm needs attention (docs/ARCHITECTURE.md "One
- * truth for the backend"). */
+ * figures it stores, and why the swarm needs attention (docs/ARCHITECTURE.md
+ * "One truth for the backend"). */
 #ifndef QFX_BACKEND_STATUS_H
 #define QFX_BACKEND_STATUS_H
 

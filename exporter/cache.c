@@ -95,10 +95,10 @@ static int ca_render_body(qfx_cache_t *c, const qfx_model_t *m, int b,
     status = 500;
     ctype = QFX_CT_JSON;
   }
-  bool metrics = b == QFX_B_METRICS || b == QFX_B_METRICS_PROM ||
-                 b == QFX_B_METRICS_OM;
+  bool metrics =
+      b == QFX_B_METRICS || b == QFX_B_METRICS_PROM || b == QFX_B_METRICS_OM;
   return qfx_response_build(e, (unsigned)status, ctype, body, len, &c->headers,
-                         metrics ? QFX_VARY_ACCEPT : QFX_VARY);
+                            metrics ? QFX_VARY_ACCEPT : QFX_VARY);
 }
 
 /* ca_render builds a new set from m; NULL when out of memory. */
@@ -145,14 +145,16 @@ static void ca_read_collectd(qfx_cache_t *c, double mono) {
   bool hung = qfx_reader_hung(r.attempt_mono, mono, c->opts->refresh_ms);
   c->connected = r.ok && !hung;
   if (hung)
-    snprintf(c->error, sizeof(c->error), "no answer on %s for %.1f s "
-             "(collectd stopped or hung)", c->opts->socket_path,
-             mono - r.attempt_mono);
+    snprintf(c->error, sizeof(c->error),
+             "no answer on %s for %.1f s "
+             "(collectd stopped or hung)",
+             c->opts->socket_path, mono - r.attempt_mono);
   else
     snprintf(c->error, sizeof(c->error), "%s", r.error);
   if (!c->connected && !c->down_logged && (r.done > 0 || hung))
     QFX_WARNING("collectd unreachable: %s; serving the last good data as "
-                "stale, retrying every refresh", c->error);
+                "stale, retrying every refresh",
+                c->error);
   else if (c->connected && c->down_logged)
     QFX_NOTICE("collectd reachable again at %s", c->opts->socket_path);
   if (r.done > 0 || hung)
@@ -169,8 +171,8 @@ static void ca_snapshot_log(const qf_snapshot_t *s, int rc, char *logged,
   }
   const char *why = s->error[0] ? s->error : strerror(-rc);
   if (strcmp(why, logged) != 0)
-    QFX_WARNING("snapshot %s unusable, keeping the last good one: %s",
-                s->path, why);
+    QFX_WARNING("snapshot %s unusable, keeping the last good one: %s", s->path,
+                why);
   snprintf(logged, loglen, "%s", why);
 }
 
@@ -227,8 +229,10 @@ static void ca_stuck_entry(qf_jw_t *w, yajl_val a, const char *repo) {
   qf_jw_kstr(w, "reason", qf_json_get_str(a, "reason"));
   qf_jw_kstr(w, "trigger", kind);
   qf_jw_knull(w, "blocked_duration_hours");
-  if (repo != NULL && snprintf(url, sizeof(url), "https://github.com/%s/"
-                               "issues/%lld", repo, issue) < (int)sizeof(url))
+  if (repo != NULL && snprintf(url, sizeof(url),
+                               "https://github.com/%s/"
+                               "issues/%lld",
+                               repo, issue) < (int)sizeof(url))
     qf_jw_kstr(w, "github_url", url);
   else
     qf_jw_knull(w, "github_url");
@@ -309,12 +313,15 @@ static void ca_state_dir(qfx_cache_t *c) {
   if (e == 0 && S_ISDIR(st.st_mode) && access(dir, R_OK | X_OK) != 0)
     e = errno;
   if (e == ENOENT)
-    qf_err(why, sizeof(why), "--state-dir %s: %s (give the plugins' "
-           "StateDir; they create it when collectd starts)", dir,
-           strerror(e));
+    qf_err(why, sizeof(why),
+           "--state-dir %s: %s (give the plugins' "
+           "StateDir; they create it when collectd starts)",
+           dir, strerror(e));
   else if (e != 0)
-    qf_err(why, sizeof(why), "--state-dir %s: %s (this user must be able "
-           "to read the snapshots in it)", dir, strerror(e));
+    qf_err(why, sizeof(why),
+           "--state-dir %s: %s (this user must be able "
+           "to read the snapshots in it)",
+           dir, strerror(e));
   else if (!S_ISDIR(st.st_mode))
     qf_err(why, sizeof(why), "--state-dir %s: not a directory", dir);
   if (strcmp(why, c->state_error) == 0)
@@ -339,7 +346,8 @@ static void ca_swarm_file(qfx_cache_t *c) {
   c->swarm_file[0] = '\0';
   if (!c->swarm_logged)
     QFX_WARNING("swarm id not available yet (%s); serving null and "
-                "retrying every refresh", err[0] ? err : strerror(-rc));
+                "retrying every refresh",
+                err[0] ? err : strerror(-rc));
   c->swarm_logged = true;
 }
 
@@ -407,14 +415,13 @@ void qfx_cache_refresh(qfx_cache_t *c) {
       .error = c->error,
       .state_error = c->state_error[0] ? c->state_error : NULL,
       .last_ok = c->last_ok,
-      .stale = qfx_stale(mono, c->last_ok_mono, c->opts->refresh_ms,
-                         c->connected),
+      .stale =
+          qfx_stale(mono, c->last_ok_mono, c->opts->refresh_ms, c->connected),
       .res = &c->res,
       .agents = c->agents.doc,
       .project = c->project->doc,
-      .flagged_issues = c->project->doc != NULL
-                            ? (long long)c->project->nflagged
-                            : -1,
+      .flagged_issues =
+          c->project->doc != NULL ? (long long)c->project->nflagged : -1,
       .flagged_by_trigger =
           c->project->doc != NULL ? c->project->flagged_by_trigger : NULL,
       .flagged_list = c->shown->doc != NULL || c->shown->base != NULL

@@ -39,9 +39,9 @@ typedef struct qfx_cache_s {
   char cache_control[48];
   qfx_reader_t reader; /* collectd, read in its own thread */
   qf_snapshot_t agents, project_snap, heartbeat, anomalies;
-  char snap_logged[4][300]; /* last error logged per snapshot */
-  char swarm_id[QF_SWARM_ID_MAX + 1]; /* served; "" until known */
-  char swarm_file[QF_SWARM_ID_MAX + 1]; /* StateDir/swarm_id, "" unread */
+  char snap_logged[4][300];                 /* last error logged per snapshot */
+  char swarm_id[QF_SWARM_ID_MAX + 1];       /* served; "" until known */
+  char swarm_file[QF_SWARM_ID_MAX + 1];     /* StateDir/swarm_id, "" unread */
   char swarm_conflict[QF_SWARM_ID_MAX + 1]; /* heartbeat's id logged as
                                              * disagreeing, "" none */
   bool swarm_logged; /* reading StateDir/swarm_id failed, logged once */
@@ -51,14 +51,14 @@ typedef struct qfx_cache_s {
    * detectors hold stuck or looping among those needing a human
    * (qfx_project_overlay), or another reference to project */
   qfx_project_t *shown;
-  char *shown_extra; /* the entries added to shown, NULL: none */
-  qfx_resources_t res; /* the last good reading of collectd */
-  double last_ok;      /* wall clock of that reading, 0: never */
-  double last_ok_mono; /* the same on the monotonic clock */
-  bool connected;      /* the last reading worked and none is overdue */
-  char error[400];     /* why not, for /health */
+  char *shown_extra;     /* the entries added to shown, NULL: none */
+  qfx_resources_t res;   /* the last good reading of collectd */
+  double last_ok;        /* wall clock of that reading, 0: never */
+  double last_ok_mono;   /* the same on the monotonic clock */
+  bool connected;        /* the last reading worked and none is overdue */
+  char error[400];       /* why not, for /health */
   char state_error[300]; /* why --state-dir is unusable, "" when it is */
-  bool down_logged;    /* the current outage was logged */
+  bool down_logged;      /* the current outage was logged */
   qf_jw_t writer;
 
   pthread_mutex_t lock; /* guards current and stop */

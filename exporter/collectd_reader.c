@@ -22,8 +22,8 @@ bool qfx_reader_hung(double attempt_mono, double now, long period_ms) {
   return attempt_mono > 0.0 && now - attempt_mono > limit;
 }
 
-int qfx_reader_init(qfx_reader_t *r, const char *socket_path,
-                    const char *host, long period_ms) {
+int qfx_reader_init(qfx_reader_t *r, const char *socket_path, const char *host,
+                    long period_ms) {
   memset(r, 0, sizeof(*r));
   r->host = host;
   r->period_ms = period_ms;

@@ -1,5 +1,5 @@
-/* collectd_reader.h: collectd is read in a thread of its own. libcollectdclient has
- * no timeout: a collectd that is stopped (SIGSTOP) or whose socket thread
+/* collectd_reader.h: collectd is read in a thread of its own. libcollectdclient
+ * has no timeout: a collectd that is stopped (SIGSTOP) or whose socket thread
  * hangs leaves a LISTVAL or GETVAL blocked for as long as that lasts. Only
  * this thread waits then; the refresh thread keeps rendering from the
  * last reading and sees from the attempt's start time that collectd is
@@ -37,8 +37,8 @@ typedef struct qfx_reader_s {
 
 /* qfx_reader_init prepares a reader of socket_path (no I/O, no thread).
  * host must outlive the reader. 0 or a negative errno. */
-int qfx_reader_init(qfx_reader_t *r, const char *socket_path,
-                    const char *host, long period_ms);
+int qfx_reader_init(qfx_reader_t *r, const char *socket_path, const char *host,
+                    long period_ms);
 /* qfx_reader_start runs the thread: a reading at once, then one every
  * period. 0 or a negative errno with a message in err. */
 int qfx_reader_start(qfx_reader_t *r, char *err, size_t errlen);

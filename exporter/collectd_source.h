@@ -1,4 +1,5 @@
-/* collectd_source.h: reading collectd's unixsock over one persistent connection. */
+/* collectd_source.h: reading collectd's unixsock over one persistent
+ * connection. */
 #ifndef QFX_COLLECTD_SOURCE_H
 #define QFX_COLLECTD_SOURCE_H
 
@@ -7,9 +8,9 @@
 #include <collectd/client.h>
 
 typedef struct qfx_source_s {
-  char address[128];      /* "unix:/path" */
-  lcc_connection_t *con;  /* NULL while disconnected */
-  char error[300];        /* why the last read failed, "" after success */
+  char address[128];     /* "unix:/path" */
+  lcc_connection_t *con; /* NULL while disconnected */
+  char error[300];       /* why the last read failed, "" after success */
 } qfx_source_t;
 
 /* qfx_source_init prepares a source for the socket path; no I/O yet. */

@@ -1,5 +1,5 @@
-/* collectd_values.c: pure logic from collectd identifiers and gauges to resource
- * figures. GETVAL answers rates for DERIVE/COUNTER data sources; every
+/* collectd_values.c: pure logic from collectd identifiers and gauges to
+ * resource figures. GETVAL answers rates for DERIVE/COUNTER data sources; every
  * identifier read here is a GAUGE, so the numbers are used as they come. */
 #include "collectd_values.h"
 

@@ -1,5 +1,6 @@
-/* collectd_values.h: what the exporter takes from collectd, and the pure logic that
- * turns collectd's identifiers and gauges into resource figures. No I/O. */
+/* collectd_values.h: what the exporter takes from collectd, and the pure logic
+ * that turns collectd's identifiers and gauges into resource figures. No I/O.
+ */
 #ifndef QFX_COLLECTD_VALUES_H
 #define QFX_COLLECTD_VALUES_H
 

@@ -13,9 +13,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define GD_TICK_MS 250     /* how often deadlines are checked */
-#define GD_REPORT_S 60.0   /* how often refusals are summarised */
-#define GD_TRIM_S 10.0     /* how often freed heap goes back to the system */
+#define GD_TICK_MS 250   /* how often deadlines are checked */
+#define GD_REPORT_S 60.0 /* how often refusals are summarised */
+#define GD_TRIM_S 10.0   /* how often freed heap goes back to the system */
 
 int qfx_deadline_init(qfx_deadline_t *g, size_t nslots, double timeout) {
   memset(g, 0, sizeof(*g));
@@ -112,7 +112,8 @@ static void gd_report(qfx_deadline_t *g, double now) {
   if (t != g->logged_timed_out)
     QFX_NOTICE("closed %lu connection(s) that sent no whole request within "
                "%.0f s (--request-timeout) in the last minute; %lu since "
-               "start", t - g->logged_timed_out, g->timeout, t);
+               "start",
+               t - g->logged_timed_out, g->timeout, t);
   if (u != g->logged_unauthorized)
     QFX_NOTICE("answered 401 to %lu request(s) without a valid bearer token "
                "in the last minute; %lu since start",

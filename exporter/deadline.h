@@ -28,7 +28,7 @@ typedef struct qfx_deadline_s {
   qfx_deadline_slot_t *slots;
   size_t nslots;
   long free_head;
-  double timeout; /* seconds a request may take to arrive */
+  double timeout;            /* seconds a request may take to arrive */
   atomic_ulong timed_out;    /* connections shut by the deadline */
   atomic_ulong unauthorized; /* 401 answers */
   unsigned long logged_timed_out, logged_unauthorized;

@@ -50,7 +50,8 @@ static void mn_open_read(const qfx_opts_t *o) {
   if (o->n_open_read > 0)
     QFX_INFO("GET /status and /project/completion need no token from %s "
              "(--open-read; the TCP peer's address, X-Forwarded-For is not "
-             "read)", list);
+             "read)",
+             list);
 }
 
 /* mn_run starts the cache and the server, waits for a signal, and tears
@@ -68,20 +69,19 @@ static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
     rc = qfx_cache_start(&cache, err, sizeof(err));
   if (rc == 0) {
     QFX_INFO("version %s listening on %s (%s%s), collectd socket %s, state "
-             "dir %s, refresh %ld ms", QF_VERSION, o->listen,
-             tls->cert != NULL ? "HTTPS" : "HTTP",
+             "dir %s, refresh %ld ms",
+             QF_VERSION, o->listen, tls->cert != NULL ? "HTTPS" : "HTTP",
              auth->token != NULL ? (o->auth_health ? ", bearer token on "
                                                      "every endpoint"
                                                    : ", bearer token on "
                                                      "every endpoint but "
                                                      "/health")
-                                 : "", o->socket_path, o->state_dir,
-             o->refresh_ms);
+                                 : "",
+             o->socket_path, o->state_dir, o->refresh_ms);
     mn_open_read(o);
     const char *exposed = qfx_opts_exposure(o);
     if (exposed != NULL)
-      QFX_WARNING("listening on %s, beyond loopback, %s", o->listen,
-                  exposed);
+      QFX_WARNING("listening on %s, beyond loopback, %s", o->listen, exposed);
     sigwait(set, &sig);
     QFX_INFO("%s received, shutting down", strsignal(sig));
   } else {
@@ -102,8 +102,8 @@ static int mn_secrets(const qfx_opts_t *o, qfx_auth_t *auth, qfx_tls_t *tls) {
       (rc = qfx_auth_load(auth, o->auth_token_file, err, sizeof(err))) != 0)
     fprintf(stderr, "qiflow-exporter: --auth-token-file: %s\n", err);
   if (rc == 0 && o->tls_cert[0] != '\0' &&
-      ((rc = qfx_tls_load(tls, o->tls_cert, o->tls_key, err,
-                          sizeof(err))) != 0 ||
+      ((rc = qfx_tls_load(tls, o->tls_cert, o->tls_key, err, sizeof(err))) !=
+           0 ||
        (rc = qfx_server_tls_check(tls, err, sizeof(err))) != 0))
     fprintf(stderr, "qiflow-exporter: %s\n", err);
   if (rc != 0)

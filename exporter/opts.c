@@ -123,8 +123,10 @@ static int op_set_socket(qfx_opts_t *o, const char *flag, const char *v,
                          char *err, size_t errlen) {
   /* libcollectdclient would cut a long path silently: refuse it here. */
   if (v[0] != '/' || qf_strcpy(o->socket_path, sizeof(o->socket_path), v)) {
-    qf_err(err, errlen, "%s: \"%s\" is not an absolute path shorter than %zu "
-           "bytes", flag, v, sizeof(o->socket_path));
+    qf_err(err, errlen,
+           "%s: \"%s\" is not an absolute path shorter than %zu "
+           "bytes",
+           flag, v, sizeof(o->socket_path));
     return -EINVAL;
   }
   return 0;
@@ -142,9 +144,10 @@ static int op_set_state_dir(qfx_opts_t *o, const char *flag, const char *v,
 static int op_set_refresh(qfx_opts_t *o, const char *flag, const char *v,
                           char *err, size_t errlen) {
   if (op_long(v, QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS, &o->refresh_ms)) {
-    qf_err(err, errlen, "%s: \"%s\" is not a whole number of milliseconds "
-           "between %d and %d", flag, v, QFX_REFRESH_MIN_MS,
-           QFX_REFRESH_MAX_MS);
+    qf_err(err, errlen,
+           "%s: \"%s\" is not a whole number of milliseconds "
+           "between %d and %d",
+           flag, v, QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS);
     return -EINVAL;
   }
   return 0;
@@ -154,9 +157,10 @@ static int op_set_swarm_id(qfx_opts_t *o, const char *flag, const char *v,
                            char *err, size_t errlen) {
   if (!qf_swarm_id_valid(v) ||
       qf_strcpy(o->swarm_id, sizeof(o->swarm_id), v) != 0) {
-    qf_err(err, errlen, "%s: \"%s\" is not a valid swarm id (1-%d printable "
-           "characters without spaces, quotes or backslashes)", flag, v,
-           QF_SWARM_ID_MAX);
+    qf_err(err, errlen,
+           "%s: \"%s\" is not a valid swarm id (1-%d printable "
+           "characters without spaces, quotes or backslashes)",
+           flag, v, QF_SWARM_ID_MAX);
     return -EINVAL;
   }
   return 0;
@@ -176,8 +180,10 @@ static int op_visible(const char *s, const char *reject) {
 static int op_set_host(qfx_opts_t *o, const char *flag, const char *v,
                        char *err, size_t errlen) {
   if (!op_visible(v, "/\"\\") || qf_strcpy(o->host, sizeof(o->host), v)) {
-    qf_err(err, errlen, "%s: \"%s\" is not a collectd host name (1-%d "
-           "printable characters, no '/')", flag, v, QFX_HOST_MAX);
+    qf_err(err, errlen,
+           "%s: \"%s\" is not a collectd host name (1-%d "
+           "printable characters, no '/')",
+           flag, v, QFX_HOST_MAX);
     return -EINVAL;
   }
   return 0;
@@ -187,8 +193,8 @@ static int op_set_threads(qfx_opts_t *o, const char *flag, const char *v,
                           char *err, size_t errlen) {
   long n;
   if (op_long(v, 1, QFX_THREADS_MAX, &n) != 0) {
-    qf_err(err, errlen, "%s: \"%s\" is not a number between 1 and %d", flag,
-           v, QFX_THREADS_MAX);
+    qf_err(err, errlen, "%s: \"%s\" is not a number between 1 and %d", flag, v,
+           QFX_THREADS_MAX);
     return -EINVAL;
   }
   o->threads = (int)n;
@@ -200,8 +206,10 @@ static int op_set_cors(qfx_opts_t *o, const char *flag, const char *v,
   /* It becomes a header value: no control characters, no spaces. */
   if (!op_visible(v, "") ||
       qf_strcpy(o->cors_origin, sizeof(o->cors_origin), v) != 0) {
-    qf_err(err, errlen, "%s: \"%s\" is not \"*\" or an origin such as "
-           "https://app.example", flag, v);
+    qf_err(err, errlen,
+           "%s: \"%s\" is not \"*\" or an origin such as "
+           "https://app.example",
+           flag, v);
     return -EINVAL;
   }
   return 0;
@@ -211,8 +219,8 @@ static int op_set_cors(qfx_opts_t *o, const char *flag, const char *v,
 static int op_path(char *out, size_t outlen, const char *flag, const char *v,
                    char *err, size_t errlen) {
   if (v[0] == '\0' || qf_strcpy(out, outlen, v) != 0) {
-    qf_err(err, errlen, "%s: expects a file path shorter than %zu bytes",
-           flag, outlen);
+    qf_err(err, errlen, "%s: expects a file path shorter than %zu bytes", flag,
+           outlen);
     return -EINVAL;
   }
   return 0;
@@ -235,8 +243,10 @@ static int op_set_open_read(qfx_opts_t *o, const char *flag, const char *v,
                             char *err, size_t errlen) {
   char why[400];
   if (o->n_open_read == QFX_OPEN_READ_MAX) {
-    qf_err(err, errlen, "%s: more than %d networks; cover them with fewer, "
-           "wider prefixes", flag, QFX_OPEN_READ_MAX);
+    qf_err(err, errlen,
+           "%s: more than %d networks; cover them with fewer, "
+           "wider prefixes",
+           flag, QFX_OPEN_READ_MAX);
     return -EINVAL;
   }
   if (qfx_net_parse(v, &o->open_read[o->n_open_read], why, sizeof(why))) {
@@ -263,8 +273,10 @@ static int op_unsigned(const char *flag, const char *v, long min, long max,
                        size_t errlen) {
   long n;
   if (op_long(v, min, max, &n) != 0) {
-    qf_err(err, errlen, "%s: \"%s\" is not a whole number of %s from %ld to "
-           "%ld", flag, v, unit, min, max);
+    qf_err(err, errlen,
+           "%s: \"%s\" is not a whole number of %s from %ld to "
+           "%ld",
+           flag, v, unit, min, max);
     return -EINVAL;
   }
   *out = (unsigned)n;
@@ -283,8 +295,8 @@ static int op_set_max_per_ip(qfx_opts_t *o, const char *flag, const char *v,
                      &o->max_per_ip, err, errlen);
 }
 
-static int op_set_conn_timeout(qfx_opts_t *o, const char *flag,
-                               const char *v, char *err, size_t errlen) {
+static int op_set_conn_timeout(qfx_opts_t *o, const char *flag, const char *v,
+                               char *err, size_t errlen) {
   return op_unsigned(flag, v, 1, QFX_TIMEOUT_MAX, "seconds",
                      &o->connection_timeout, err, errlen);
 }
@@ -345,22 +357,25 @@ static const op_flag_t *op_find(const char *arg, size_t *namelen) {
 static int op_unknown(const char *arg, size_t namelen, int i, char *err,
                       size_t errlen) {
   if (arg[0] != '-')
-    qf_err(err, errlen, "argument %d: unexpected (not a flag; a value goes "
-           "right after its flag)", i);
+    qf_err(err, errlen,
+           "argument %d: unexpected (not a flag; a value goes "
+           "right after its flag)",
+           i);
   else if (namelen == strlen("--auth-token") &&
            strncmp(arg, "--auth-token", namelen) == 0)
-    qf_err(err, errlen, "--auth-token: unknown flag; the token is only read "
+    qf_err(err, errlen,
+           "--auth-token: unknown flag; the token is only read "
            "from a file (--auth-token-file), never from the command line");
   else
-    qf_err(err, errlen, "%.*s: unknown flag", (int)(namelen > 64 ? 64 : namelen),
-           arg);
+    qf_err(err, errlen, "%.*s: unknown flag",
+           (int)(namelen > 64 ? 64 : namelen), arg);
   return -EINVAL;
 }
 
 /* op_one handles argv[*i] (and its value); advances *i past what it used.
  * Returns the flag's result or -EINVAL. */
-static int op_one(qfx_opts_t *o, int argc, char **argv, int *i,
-                  unsigned *seen, char *err, size_t errlen) {
+static int op_one(qfx_opts_t *o, int argc, char **argv, int *i, unsigned *seen,
+                  char *err, size_t errlen) {
   const char *arg = argv[*i];
   size_t namelen;
   const op_flag_t *f = op_find(arg, &namelen);
@@ -409,7 +424,8 @@ static int op_combined(const qfx_opts_t *o, char *err, size_t errlen) {
     return -EINVAL;
   }
   if (o->n_open_read > 0 && o->auth_token_file[0] == '\0') {
-    qf_err(err, errlen, "--open-read: needs --auth-token-file (without a "
+    qf_err(err, errlen,
+           "--open-read: needs --auth-token-file (without a "
            "token every client may read every endpoint already)");
     return -EINVAL;
   }
@@ -450,98 +466,126 @@ const char *qfx_opts_exposure(const qfx_opts_t *o) {
 
 /* op_usage_security prints the flags that guard access. */
 static void op_usage_security(FILE *f) {
-  fprintf(f,
-"Access (see the README's qiflow-exporter section):\n"
-"  --auth-token-file PATH\n"
-"                       require \"Authorization: Bearer TOKEN\" on every\n"
-"                       endpoint but /health; TOKEN is the file's content\n"
-"                       (one trailing newline dropped). The file must be a\n"
-"                       regular file no group or other user may access\n"
-"                       (chmod 600). The token is never taken from the\n"
-"                       command line.\n"
-"  --auth-health        require the token on /health too\n"
-"  --open-read CIDR     let clients of this network (IPV4/PREFIX or\n"
-"                       IPV6/PREFIX; a bare address is one host) GET or\n"
-"                       HEAD /status and /project/completion without the\n"
-"                       token: the central backend's poller sends none.\n"
-"                       Every other endpoint still needs it. Repeatable, at\n"
-"                       most %d networks; needs --auth-token-file. The\n"
-"                       client is the TCP peer: X-Forwarded-For is not\n"
-"                       read, so behind a reverse proxy the proxy's address\n"
-"                       is the one that counts.\n"
-"  --tls-cert PATH      serve HTTPS with this PEM certificate (chain)...\n"
-"  --tls-key PATH       ...and this PEM private key (not readable by every\n"
-"                       user); both or neither. TLS 1.2 and 1.3 only.\n",
-          QFX_OPEN_READ_MAX);
+  fprintf(
+      f,
+      "Access (see the README's qiflow-exporter section):\n"
+      "  --auth-token-file PATH\n"
+      "                       require \"Authorization: Bearer TOKEN\" on "
+      "every\n"
+      "                       endpoint but /health; TOKEN is the file's "
+      "content\n"
+      "                       (one trailing newline dropped). The file must be "
+      "a\n"
+      "                       regular file no group or other user may access\n"
+      "                       (chmod 600). The token is never taken from the\n"
+      "                       command line.\n"
+      "  --auth-health        require the token on /health too\n"
+      "  --open-read CIDR     let clients of this network (IPV4/PREFIX or\n"
+      "                       IPV6/PREFIX; a bare address is one host) GET or\n"
+      "                       HEAD /status and /project/completion without "
+      "the\n"
+      "                       token: the central backend's poller sends none.\n"
+      "                       Every other endpoint still needs it. Repeatable, "
+      "at\n"
+      "                       most %d networks; needs --auth-token-file. The\n"
+      "                       client is the TCP peer: X-Forwarded-For is not\n"
+      "                       read, so behind a reverse proxy the proxy's "
+      "address\n"
+      "                       is the one that counts.\n"
+      "  --tls-cert PATH      serve HTTPS with this PEM certificate "
+      "(chain)...\n"
+      "  --tls-key PATH       ...and this PEM private key (not readable by "
+      "every\n"
+      "                       user); both or neither. TLS 1.2 and 1.3 only.\n",
+      QFX_OPEN_READ_MAX);
 }
 
 /* op_usage_limits prints the connection limits. */
 static void op_usage_limits(FILE *f) {
-  fprintf(f,
-"Limits:\n"
-"  --max-connections N  connections at once, 1-%d (default %d); more wait\n"
-"                       in the kernel's backlog until one closes\n"
-"  --max-connections-per-ip N\n"
-"                       connections at once from one address, 0 for no\n"
-"                       limit (default %d)\n"
-"  --connection-timeout S\n"
-"                       close a connection that makes no progress for S\n"
-"                       seconds, 1-%d (default %d)\n"
-"  --request-timeout S  close a connection that has not sent a whole request\n"
-"                       head (request line and headers) S seconds after it\n"
-"                       opened or after its previous answer, 1-%d (default\n"
-"                       %d); slow senders cannot hold connections\n"
-"  --connection-memory BYTES\n"
-"                       memory per connection, %d-%d (default\n"
-"                       %d); a request line and headers that do not fit\n"
-"                       are answered 414 or 431\n",
-          QFX_MAX_CONNECTIONS_MAX, QFX_DEFAULT_MAX_CONNECTIONS,
-          QFX_DEFAULT_MAX_PER_IP, QFX_TIMEOUT_MAX,
-          QFX_DEFAULT_CONNECTION_TIMEOUT, QFX_TIMEOUT_MAX,
-          QFX_DEFAULT_REQUEST_TIMEOUT, QFX_CONNECTION_MEMORY_MIN,
-          QFX_CONNECTION_MEMORY_MAX, QFX_DEFAULT_CONNECTION_MEMORY);
+  fprintf(
+      f,
+      "Limits:\n"
+      "  --max-connections N  connections at once, 1-%d (default %d); more "
+      "wait\n"
+      "                       in the kernel's backlog until one closes\n"
+      "  --max-connections-per-ip N\n"
+      "                       connections at once from one address, 0 for no\n"
+      "                       limit (default %d)\n"
+      "  --connection-timeout S\n"
+      "                       close a connection that makes no progress for S\n"
+      "                       seconds, 1-%d (default %d)\n"
+      "  --request-timeout S  close a connection that has not sent a whole "
+      "request\n"
+      "                       head (request line and headers) S seconds after "
+      "it\n"
+      "                       opened or after its previous answer, 1-%d "
+      "(default\n"
+      "                       %d); slow senders cannot hold connections\n"
+      "  --connection-memory BYTES\n"
+      "                       memory per connection, %d-%d (default\n"
+      "                       %d); a request line and headers that do not fit\n"
+      "                       are answered 414 or 431\n",
+      QFX_MAX_CONNECTIONS_MAX, QFX_DEFAULT_MAX_CONNECTIONS,
+      QFX_DEFAULT_MAX_PER_IP, QFX_TIMEOUT_MAX, QFX_DEFAULT_CONNECTION_TIMEOUT,
+      QFX_TIMEOUT_MAX, QFX_DEFAULT_REQUEST_TIMEOUT, QFX_CONNECTION_MEMORY_MIN,
+      QFX_CONNECTION_MEMORY_MAX, QFX_DEFAULT_CONNECTION_MEMORY);
 }
 
 void qfx_opts_usage(FILE *f) {
-  fprintf(f,
-"Usage: qiflow-exporter [FLAG]...\n"
-"Serve the QiFlow REST API and a Prometheus scrape from collectd's unixsock\n"
-"and the QiFlow snapshots. Every response is rendered in memory once per\n"
-"refresh; requests never wait for collectd.\n"
-"\n"
-"Flags (--flag VALUE or --flag=VALUE; each at most once but --open-read):\n"
-"  --listen ADDR:PORT   where to listen: IPV4:PORT, [IPV6]:PORT, or PORT for\n"
-"                       every IPv4 interface (default %s).\n"
-"                       Beyond loopback without --auth-token-file a warning\n"
-"                       is logged at start.\n"
-"  --socket PATH        collectd's unixsock socket (default %s)\n"
-"  --state-dir DIR      where the plugins write agents.json, project.json,\n"
-"                       heartbeat.json and swarm_id (default %s)\n"
-"  --refresh MS         how often collectd and the snapshots are read and the\n"
-"                       responses rendered, %d-%d ms (default %d)\n"
-"  --swarm-id ID        the swarm id; default: the one qiflow_heartbeat\n"
-"                       sends, from DIR/heartbeat.json, else DIR/swarm_id\n"
-"                       (created with a new UUID when missing). Exit 2 when\n"
-"                       it differs from qiflow_heartbeat's.\n"
-"  --host NAME          which collectd host's values to serve; default: the\n"
-"                       host with qiflow_agents values, else the first host\n"
-"                       with cpu values\n"
-"  --threads N          HTTP worker threads, 1-%d (default: %d per CPU, at\n"
-"                       most %d)\n"
-"  --cors-origin ORIGIN Access-Control-Allow-Origin value (default *)\n"
-"  --help, -h           print this help and exit\n"
-"  --version            print the version and exit\n\n",
-          QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QF_STATE_DIR,
-          QFX_REFRESH_MIN_MS, QFX_REFRESH_MAX_MS, QFX_DEFAULT_REFRESH_MS,
-          QFX_THREADS_MAX, QFX_THREADS_PER_CPU, QFX_THREADS_DEFAULT_MAX);
+  fprintf(
+      f,
+      "Usage: qiflow-exporter [FLAG]...\n"
+      "Serve the QiFlow REST API and a Prometheus scrape from collectd's "
+      "unixsock\n"
+      "and the QiFlow snapshots. Every response is rendered in memory once "
+      "per\n"
+      "refresh; requests never wait for collectd.\n"
+      "\n"
+      "Flags (--flag VALUE or --flag=VALUE; each at most once but "
+      "--open-read):\n"
+      "  --listen ADDR:PORT   where to listen: IPV4:PORT, [IPV6]:PORT, or PORT "
+      "for\n"
+      "                       every IPv4 interface (default %s).\n"
+      "                       Beyond loopback without --auth-token-file a "
+      "warning\n"
+      "                       is logged at start.\n"
+      "  --socket PATH        collectd's unixsock socket (default %s)\n"
+      "  --state-dir DIR      where the plugins write agents.json, "
+      "project.json,\n"
+      "                       heartbeat.json and swarm_id (default %s)\n"
+      "  --refresh MS         how often collectd and the snapshots are read "
+      "and the\n"
+      "                       responses rendered, %d-%d ms (default %d)\n"
+      "  --swarm-id ID        the swarm id; default: the one qiflow_heartbeat\n"
+      "                       sends, from DIR/heartbeat.json, else "
+      "DIR/swarm_id\n"
+      "                       (created with a new UUID when missing). Exit 2 "
+      "when\n"
+      "                       it differs from qiflow_heartbeat's.\n"
+      "  --host NAME          which collectd host's values to serve; default: "
+      "the\n"
+      "                       host with qiflow_agents values, else the first "
+      "host\n"
+      "                       with cpu values\n"
+      "  --threads N          HTTP worker threads, 1-%d (default: %d per CPU, "
+      "at\n"
+      "                       most %d)\n"
+      "  --cors-origin ORIGIN Access-Control-Allow-Origin value (default *)\n"
+      "  --help, -h           print this help and exit\n"
+      "  --version            print the version and exit\n\n",
+      QFX_DEFAULT_LISTEN, QFX_DEFAULT_SOCKET, QF_STATE_DIR, QFX_REFRESH_MIN_MS,
+      QFX_REFRESH_MAX_MS, QFX_DEFAULT_REFRESH_MS, QFX_THREADS_MAX,
+      QFX_THREADS_PER_CPU, QFX_THREADS_DEFAULT_MAX);
   op_usage_security(f);
   fputc('\n', f);
   op_usage_limits(f);
-  fprintf(f,
-"\n"
-"Endpoints: GET /health, /status, /agent/status, /metrics,\n"
-"/project/completion, /project/issues?page=&limit=&status=&flagged=\n"
-"Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a bad\n"
-"flag, an unusable token, certificate or key file, or a --swarm-id that\n"
-"disagrees with qiflow_heartbeat's.\n");
+  fprintf(
+      f,
+      "\n"
+      "Endpoints: GET /health, /status, /agent/status, /metrics,\n"
+      "/project/completion, /project/issues?page=&limit=&status=&flagged=\n"
+      "Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a "
+      "bad\n"
+      "flag, an unusable token, certificate or key file, or a --swarm-id that\n"
+      "disagrees with qiflow_heartbeat's.\n");
 }

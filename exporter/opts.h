@@ -16,8 +16,9 @@
 #define QFX_REFRESH_MIN_MS 100
 #define QFX_REFRESH_MAX_MS 600000
 #define QFX_THREADS_MAX 64
-#define QFX_THREADS_PER_CPU 4 /* the default --threads: this many per CPU... */
-#define QFX_THREADS_DEFAULT_MAX 16 /* ...and no more */
+/* The default --threads: this many per CPU, and no more than the maximum. */
+#define QFX_THREADS_PER_CPU 4
+#define QFX_THREADS_DEFAULT_MAX 16
 #define QFX_HOST_MAX 63 /* collectd's LCC_NAME_LEN minus the NUL */
 /* Connection limits and their bounds (see --help). */
 #define QFX_DEFAULT_MAX_CONNECTIONS 1000
@@ -43,11 +44,11 @@ typedef struct qfx_opts_s {
   char host[QFX_HOST_MAX + 1];        /* "" : pick the host automatically */
   int threads;                        /* 0 : see qfx_opts_threads */
   char cors_origin[256];
-  char auth_token_file[4096]; /* "" : no bearer token required */
-  bool auth_health;           /* /health needs the token too */
+  char auth_token_file[4096];             /* "" : no bearer token required */
+  bool auth_health;                       /* /health needs the token too */
   qfx_net_t open_read[QFX_OPEN_READ_MAX]; /* read the flat endpoints */
   size_t n_open_read;                     /* without the token */
-  char tls_cert[4096];        /* "" : plain HTTP (both or neither) */
+  char tls_cert[4096]; /* "" : plain HTTP (both or neither) */
   char tls_key[4096];
   unsigned max_connections;
   unsigned max_per_ip; /* 0: no per-address limit */

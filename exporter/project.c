@@ -115,12 +115,12 @@ static bool pj_matches(const pj_class_t *c, int status, int flagged) {
  * lists and what each issue needs for the indexes. */
 typedef struct pj_builder_s {
   qfx_project_t *p;
-  qf_jw_t w;          /* one issue at a time */
-  qf_buf_t raw;       /* the fragments of the block being filled */
-  qf_buf_t human[2];  /* flagged entries: critical ones, then the rest */
+  qf_jw_t w;         /* one issue at a time */
+  qf_buf_t raw;      /* the fragments of the block being filled */
+  qf_buf_t human[2]; /* flagged entries: critical ones, then the rest */
   pj_class_t *classes;
-  size_t cap;         /* room in classes and p->offsets */
-  size_t cap_blocks;  /* room in p->blocks */
+  size_t cap;        /* room in classes and p->offsets */
+  size_t cap_blocks; /* room in p->blocks */
 } pj_builder_t;
 
 /* pj_grow makes room for one more issue (and its block). */
@@ -192,9 +192,8 @@ static int pj_append(pj_builder_t *b, qf_buf_t *out, bool comma) {
  * its list: critical ones go first, each list in project.json order. */
 static int pj_human_entry(pj_builder_t *b, yajl_val it) {
   const char *prio = qf_json_get_str(it, "priority");
-  qf_buf_t *list = &b->human[prio != NULL && strcmp(prio, "critical") == 0
-                                 ? 0
-                                 : 1];
+  qf_buf_t *list =
+      &b->human[prio != NULL && strcmp(prio, "critical") == 0 ? 0 : 1];
   qf_jw_reset(&b->w);
   qf_jw_obj_open(&b->w);
   pj_knum(&b->w, it, "id");
@@ -321,7 +320,7 @@ static void pj_flat(qf_jw_t *w, yajl_val comp) {
 static int pj_completion(const qfx_project_t *p, char **body, size_t *len) {
   static const char *const counts[] = {
       "completion_percentage", "total_issues", "completed_issues",
-      "in_progress_issues", "ready_issues", "blocked_issues"};
+      "in_progress_issues",    "ready_issues", "blocked_issues"};
   yajl_val doc = p->doc;
   yajl_val comp =
       qfx_project_synced(doc) ? qf_json_get(doc, "completion") : NULL;
@@ -399,11 +398,11 @@ void qfx_project_release(qfx_project_t *p) {
 /* pj_stream indexes the issues of project.json's text into b->p, keeping
  * the rest of the document as p->doc. 0, -EINVAL (why in err), -EOVERFLOW
  * or -ENOMEM. */
-static int pj_stream(pj_builder_t *b, const char *text, size_t len,
-                     char *err, size_t errlen) {
+static int pj_stream(pj_builder_t *b, const char *text, size_t len, char *err,
+                     size_t errlen) {
   yajl_val rest = NULL;
-  int rc = qf_json_parse_split(text, len, "issues", pj_each, b, &rest, err,
-                               errlen);
+  int rc =
+      qf_json_parse_split(text, len, "issues", pj_each, b, &rest, err, errlen);
   if (rc == 0)
     rc = pj_flush(b);
   if (rc == -EOVERFLOW)
@@ -416,8 +415,8 @@ static int pj_stream(pj_builder_t *b, const char *text, size_t len,
 /* pj_build_parts fills p from project.json's text (NULL: none yet). */
 static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
                           char *err, size_t errlen) {
-  pj_builder_t b = {.p = p, .raw = QF_BUF_INIT,
-                    .human = {QF_BUF_INIT, QF_BUF_INIT}};
+  pj_builder_t b = {
+      .p = p, .raw = QF_BUF_INIT, .human = {QF_BUF_INIT, QF_BUF_INIT}};
   int rc = qf_jw_init(&b.w);
   if (rc == 0)
     rc = pj_grow(&b);
@@ -436,7 +435,7 @@ static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
     rc = pj_completion(p, &body, &blen);
   if (rc == 0)
     rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
-                         &p->headers, QFX_VARY);
+                            &p->headers, QFX_VARY);
   qf_jw_free(&b.w);
   qf_buf_free(&b.raw);
   qf_buf_free(&b.human[0]);
@@ -517,7 +516,7 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
     rc = pj_completion(p, &body, &blen);
   if (rc == 0)
     rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
-                         &p->headers, QFX_VARY);
+                            &p->headers, QFX_VARY);
   if (rc != 0) {
     qfx_project_release(p);
     return rc;
@@ -584,8 +583,7 @@ int qfx_project_page(const qfx_project_t *p, const qfx_issues_query_t *q,
     rc = qf_buf_printf(&b,
                        "],\"page\":%ld,\"limit\":%ld,\"total\":%zu,"
                        "\"has_more\":%s,\"status\":\"%s\",\"flagged\":%s}}",
-                       q->page, q->limit, ix->n,
-                       end < ix->n ? "true" : "false",
+                       q->page, q->limit, ix->n, end < ix->n ? "true" : "false",
                        qfx_issue_status_names[q->status], flags[q->flagged]);
   if (rc != 0) {
     qf_buf_free(&b);
@@ -597,14 +595,14 @@ int qfx_project_page(const qfx_project_t *p, const qfx_issues_query_t *q,
 
 /* pj_same tells whether two queries ask for the same page. */
 static bool pj_same(const qfx_issues_query_t *a, const qfx_issues_query_t *b) {
-  return a->page == b->page && a->limit == b->limit &&
-         a->status == b->status && a->flagged == b->flagged;
+  return a->page == b->page && a->limit == b->limit && a->status == b->status &&
+         a->flagged == b->flagged;
 }
 
 /* pj_cached returns the cached page for q, or NULL. Cached pages are never
  * replaced while p lives, so the pointer stays good without the lock. */
 static const qfx_response_t *pj_cached(qfx_project_t *p,
-                                    const qfx_issues_query_t *q) {
+                                       const qfx_issues_query_t *q) {
   const qfx_response_t *e = NULL;
   pthread_mutex_lock(&p->lock);
   for (size_t i = 0; e == NULL && i < p->npages; i++)
@@ -615,11 +613,11 @@ static const qfx_response_t *pj_cached(qfx_project_t *p,
 }
 
 /* pj_keep stores e for q unless the cache is full (in pages or bytes) or
- * another request stored the same page first; returns the entry to answer with (e itself
- * when it was not kept: the caller then frees it after queueing). */
+ * another request stored the same page first; returns the entry to answer with
+ * (e itself when it was not kept: the caller then frees it after queueing). */
 static const qfx_response_t *pj_keep(qfx_project_t *p,
-                                  const qfx_issues_query_t *q,
-                                  qfx_response_t *e, bool *kept) {
+                                     const qfx_issues_query_t *q,
+                                     qfx_response_t *e, bool *kept) {
   const qfx_response_t *use = e;
   *kept = false;
   pthread_mutex_lock(&p->lock);
@@ -650,7 +648,7 @@ enum MHD_Result qfx_project_queue_page(qfx_project_t *p,
   qfx_response_t e;
   if (qfx_project_page(p, q, &body, &len) != 0 ||
       qfx_response_build(&e, 200, QFX_CT_JSON, body, len, &p->headers,
-                      QFX_VARY) != 0)
+                         QFX_VARY) != 0)
     return MHD_NO; /* out of memory: MHD closes the connection */
   bool kept;
   const qfx_response_t *use = pj_keep(p, q, &e, &kept);

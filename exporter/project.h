@@ -62,8 +62,8 @@ bool qfx_query_empty(const qfx_kv_t *kv);
  * skipping empty ones (qfx_query_empty). 0, or -EINVAL with
  * "<parameter>: <why>" in err for an unknown, repeated, nameless,
  * valueless, malformed or out-of-range parameter. */
-int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
-                           qfx_issues_query_t *q, char *err, size_t errlen);
+int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n, qfx_issues_query_t *q,
+                           char *err, size_t errlen);
 
 typedef struct qfx_index_s {
   uint32_t *items; /* positions into the fragments, in project.json order */

@@ -52,7 +52,8 @@ static int pq_one(const qfx_kv_t *kv, qfx_issues_query_t *q, char *err,
   } else if (strcmp(k, "status") == 0) {
     if ((q->status = pq_status(v)) >= 0)
       return 0;
-    qf_err(err, errlen, "status: must be one of open, closed, all, ready, "
+    qf_err(err, errlen,
+           "status: must be one of open, closed, all, ready, "
            "in_progress, blocked, done");
   } else if (strcmp(k, "flagged") == 0) {
     q->flagged = strcmp(v, "true") == 0    ? QFX_IF_TRUE
@@ -69,8 +70,8 @@ bool qfx_query_empty(const qfx_kv_t *kv) {
   return (kv->key == NULL || kv->key[0] == '\0') && kv->value == NULL;
 }
 
-int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
-                           qfx_issues_query_t *q, char *err, size_t errlen) {
+int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n, qfx_issues_query_t *q,
+                           char *err, size_t errlen) {
   static const char *const known[] = {"page", "limit", "status", "flagged"};
   unsigned seen = 0;
   *q = (qfx_issues_query_t){.page = 1,
@@ -90,8 +91,10 @@ int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n,
       return -EINVAL;
     }
     if (bit == 0) {
-      qf_err(err, errlen, "%.64s: unknown parameter (use page, limit, "
-             "status, flagged)", k);
+      qf_err(err, errlen,
+             "%.64s: unknown parameter (use page, limit, "
+             "status, flagged)",
+             k);
       return -EINVAL;
     }
     if (seen & bit) {

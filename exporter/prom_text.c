@@ -62,8 +62,8 @@ static int pt_header(qfx_prom_t *p) {
         (rc = qfx_prom_escape(b, p->help, true)) == 0 &&
         (rc = qf_buf_puts(b, "\n# TYPE ")) == 0 &&
         (rc = pt_sample_name(p)) == 0)
-      rc = qf_buf_printf(b, " %s\n", strcmp(p->type, "info") == 0
-                                         ? "gauge" : p->type);
+      rc = qf_buf_printf(b, " %s\n",
+                         strcmp(p->type, "info") == 0 ? "gauge" : p->type);
     return rc;
   }
   rc = qf_buf_printf(b, "# TYPE %s %s\n", p->name, p->type);
@@ -90,8 +90,7 @@ void qfx_prom_family(qfx_prom_t *p, const char *name, const char *type,
 /* pt_labels writes {k="v",...}; nothing for NULL or an empty list. */
 static int pt_labels(qf_buf_t *b, const char *const *labels) {
   int rc = 0;
-  for (size_t i = 0; rc == 0 && labels != NULL && labels[i] != NULL;
-       i += 2) {
+  for (size_t i = 0; rc == 0 && labels != NULL && labels[i] != NULL; i += 2) {
     rc = qf_buf_printf(b, "%s%s=\"", i == 0 ? "{" : ",", labels[i]);
     if (rc == 0)
       rc = qfx_prom_escape(b, labels[i + 1] ? labels[i + 1] : "", false);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #define QFX_CT_PROM "text/plain; version=0.0.4; charset=utf-8"
-#define QFX_CT_OPENMETRICS                                                    \
+#define QFX_CT_OPENMETRICS                                                     \
   "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 /* An exposition being written: one family at a time; a family's HELP and

@@ -254,9 +254,9 @@ void qfx_render_sync(qf_jw_t *w, yajl_val project) {
  * earlier agent's name. */
 static void rj_github(const qfx_model_t *m, qf_jw_t *w) {
   static const char *const listed[] = {"open_issues", "open_pull_requests"};
-  static const char *const counts[] = {
-      "recent_commits", "recent_commits_days", "rate_limit_remaining",
-      "rate_limit_limit"};
+  static const char *const counts[] = {"recent_commits", "recent_commits_days",
+                                       "rate_limit_remaining",
+                                       "rate_limit_limit"};
   yajl_val gh = qf_json_get(m->project, "github");
   yajl_val listing = qfx_project_synced(m->project) ? gh : NULL;
   qf_jw_key(w, "github"); /* BEGIN github */
@@ -294,7 +294,7 @@ static void rj_flagged(const qfx_model_t *m, qf_jw_t *w) {
 static void rj_project(const qfx_model_t *m, qf_jw_t *w) {
   static const char *const counts[] = {
       "completion_percentage", "total_issues", "completed_issues",
-      "in_progress_issues", "ready_issues", "blocked_issues"};
+      "in_progress_issues",    "ready_issues", "blocked_issues"};
   bool synced = qfx_project_synced(m->project);
   yajl_val comp = synced ? qf_json_get(m->project, "completion") : NULL;
   yajl_val velocity = synced ? qf_json_get(m->project, "velocity") : NULL;
@@ -441,8 +441,8 @@ bool qfx_heartbeat_running(yajl_val heartbeat, double now) {
       qf_json_get_double(heartbeat, "interval", &interval) != 0 ||
       !(interval > 0.0))
     return false;
-  return now - (double)t <= QFX_HB_FRESH_INTERVALS * interval +
-                                QFX_HB_FRESH_SLACK;
+  return now - (double)t <=
+         QFX_HB_FRESH_INTERVALS * interval + QFX_HB_FRESH_SLACK;
 }
 
 void qfx_render_agent_status(const qfx_model_t *m, qf_jw_t *w) {

@@ -17,22 +17,22 @@ typedef struct qfx_model_s {
   const char *socket_path; /* collectd's unixsock */
   int api_port;
   long refresh_ms;
-  bool connected;          /* the last read of collectd succeeded */
-  const char *error;       /* why it failed, when !connected */
-  const char *state_error; /* why --state-dir is unusable, NULL: usable */
-  double last_ok;          /* epoch of the last good read, 0: never */
-  bool stale;              /* see qfx_stale */
+  bool connected;             /* the last read of collectd succeeded */
+  const char *error;          /* why it failed, when !connected */
+  const char *state_error;    /* why --state-dir is unusable, NULL: usable */
+  double last_ok;             /* epoch of the last good read, 0: never */
+  bool stale;                 /* see qfx_stale */
   const qfx_resources_t *res; /* the last good reading */
-  yajl_val agents;         /* agents.json, or NULL */
-  yajl_val project;        /* project.json (its issue list pruned), or NULL */
+  yajl_val agents;            /* agents.json, or NULL */
+  yajl_val project;         /* project.json (its issue list pruned), or NULL */
   long long flagged_issues; /* flagged issues in project.json, -1: unknown */
   /* issues_requiring_human_intervention as a JSON array text (critical
    * first), or NULL without project.json */
   const char *flagged_list;
   size_t flagged_list_len;
   const long long *flagged_by_trigger; /* QFX_TRIGGERS counts, or NULL */
-  yajl_val heartbeat;      /* heartbeat.json, or NULL */
-  yajl_val anomalies;      /* anomalies.json (qiflow_anomaly), or NULL */
+  yajl_val heartbeat;                  /* heartbeat.json, or NULL */
+  yajl_val anomalies; /* anomalies.json (qiflow_anomaly), or NULL */
 } qfx_model_t;
 
 /* Each renderer writes one complete document into w (check w->status via

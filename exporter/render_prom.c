@@ -26,20 +26,24 @@ static double rpm_json_time(yajl_val obj, const char *key) {
 
 /* rpm_gauge writes a one-sample gauge family. */
 static void rpm_gauge(qfx_prom_t *p, const char *name, const char *unit,
-                     const char *help, double v) {
+                      const char *help, double v) {
   qfx_prom_family(p, name, "gauge", unit, help);
   qfx_prom_sample(p, NULL, v);
 }
 
 static void rpm_info(const qfx_model_t *m, qfx_prom_t *p) {
-  const char *labels[] = {
-      "version", m->version,
-      "swarm_id", m->swarm_id ? m->swarm_id : "",
-      "hostname", m->hostname,
-      "repository", m->project ? qf_json_get_str(m->project, "repository")
-                               : NULL,
-      "collectd_version", qf_json_get_str(m->agents, "collectd_version"),
-      NULL};
+  const char *labels[] = {"version",
+                          m->version,
+                          "swarm_id",
+                          m->swarm_id ? m->swarm_id : "",
+                          "hostname",
+                          m->hostname,
+                          "repository",
+                          m->project ? qf_json_get_str(m->project, "repository")
+                                     : NULL,
+                          "collectd_version",
+                          qf_json_get_str(m->agents, "collectd_version"),
+                          NULL};
   qfx_prom_family(p, "qiflow_exporter", "info", NULL,
                   "The exporter's version, the swarm id, the collectd host, "
                   "the repository and collectd's version.");
@@ -48,14 +52,14 @@ static void rpm_info(const qfx_model_t *m, qfx_prom_t *p) {
 
 static void rpm_collectd(const qfx_model_t *m, qfx_prom_t *p) {
   rpm_gauge(p, "qiflow_collectd_up", NULL,
-           "1 when the last read of collectd's unixsock succeeded.",
-           m->connected ? 1 : 0);
+            "1 when the last read of collectd's unixsock succeeded.",
+            m->connected ? 1 : 0);
   rpm_gauge(p, "qiflow_collectd_data_age_seconds", "seconds",
-           "Seconds since the last successful read of collectd.",
-           m->last_ok > 0 ? fmax(0.0, m->now - m->last_ok) : NAN);
+            "Seconds since the last successful read of collectd.",
+            m->last_ok > 0 ? fmax(0.0, m->now - m->last_ok) : NAN);
   rpm_gauge(p, "qiflow_collectd_last_read_timestamp_seconds", "seconds",
-           "When collectd was last read successfully (Unix time).",
-           m->last_ok > 0 ? m->last_ok : NAN);
+            "When collectd was last read successfully (Unix time).",
+            m->last_ok > 0 ? m->last_ok : NAN);
 }
 
 static void rpm_resources(const qfx_model_t *m, qfx_prom_t *p) {
@@ -67,31 +71,31 @@ static void rpm_resources(const qfx_model_t *m, qfx_prom_t *p) {
       "Load average over 5 minutes (collectd load/load midterm).",
       "Load average over 15 minutes (collectd load/load longterm)."};
   rpm_gauge(p, "qiflow_cpu_usage_ratio", NULL,
-           "CPU busy, 0-1: 1 - cpu/percent-idle / 100.",
-           r->usage.cpu_percent / 100.0);
+            "CPU busy, 0-1: 1 - cpu/percent-idle / 100.",
+            r->usage.cpu_percent / 100.0);
   rpm_gauge(p, "qiflow_memory_usage_ratio", NULL,
-           "Memory used, 0-1 (collectd memory/percent-used).",
-           r->usage.memory_percent / 100.0);
+            "Memory used, 0-1 (collectd memory/percent-used).",
+            r->usage.memory_percent / 100.0);
   rpm_gauge(p, "qiflow_memory_used_bytes", "bytes",
-           "Memory used (collectd memory/memory-used).",
-           r->usage.memory_used_bytes);
+            "Memory used (collectd memory/memory-used).",
+            r->usage.memory_used_bytes);
   rpm_gauge(p, "qiflow_memory_total_bytes", "bytes",
-           "Memory in total: the sum of collectd's memory/memory-<state>.",
-           r->usage.memory_total_bytes);
+            "Memory in total: the sum of collectd's memory/memory-<state>.",
+            r->usage.memory_total_bytes);
   rpm_gauge(p, "qiflow_disk_usage_ratio", NULL,
-           "Root file system used, 0-1 (collectd df-root/"
-           "percent_bytes-used).",
-           r->usage.disk_percent / 100.0);
+            "Root file system used, 0-1 (collectd df-root/"
+            "percent_bytes-used).",
+            r->usage.disk_percent / 100.0);
   rpm_gauge(p, "qiflow_disk_used_bytes", "bytes",
-           "Root file system used (collectd df-root/df_complex-used).",
-           r->usage.disk_used_bytes);
+            "Root file system used (collectd df-root/df_complex-used).",
+            r->usage.disk_used_bytes);
   rpm_gauge(p, "qiflow_disk_total_bytes", "bytes",
-           "Root file system size: used + free + reserved.",
-           r->usage.disk_total_bytes);
+            "Root file system size: used + free + reserved.",
+            r->usage.disk_total_bytes);
   for (int i = 0; i < 3; i++)
     rpm_gauge(p, load_names[i], NULL, load_help[i], r->load[i]);
   rpm_gauge(p, "qiflow_host_uptime_seconds", "seconds",
-           "Host uptime (collectd uptime/uptime).", r->uptime_seconds);
+            "Host uptime (collectd uptime/uptime).", r->uptime_seconds);
 }
 
 static void rpm_agents(const qfx_model_t *m, qfx_prom_t *p) {
@@ -102,11 +106,11 @@ static void rpm_agents(const qfx_model_t *m, qfx_prom_t *p) {
     qfx_prom_sample(p, labels, qfx_agent_count(m, i));
   }
   rpm_gauge(p, "qiflow_agents_registered", NULL,
-           "Valid agent files in the registry (qiflow_agents/count-total).",
-           qfx_agent_count(m, QFX_AG_TOTAL));
+            "Valid agent files in the registry (qiflow_agents/count-total).",
+            qfx_agent_count(m, QFX_AG_TOTAL));
   rpm_gauge(p, "qiflow_agents_invalid_files", NULL,
-           "Agent files skipped as invalid (qiflow_agents/count-invalid).",
-           qfx_agent_count(m, QFX_AG_INVALID));
+            "Agent files skipped as invalid (qiflow_agents/count-invalid).",
+            qfx_agent_count(m, QFX_AG_INVALID));
   yajl_val list = qf_json_get(m->agents, "agents");
   qfx_prom_family(p, "qiflow_agent_time_on_task_seconds", "gauge", "seconds",
                   "Seconds since the agent started its current task.");
@@ -174,30 +178,30 @@ static void rpm_github(const qfx_model_t *m, qfx_prom_t *p) {
   if (m->project == NULL)
     return;
   rpm_gauge(p, "qiflow_github_open_issues", NULL,
-           "Open issues of the repository (pull requests excluded).",
-           rpm_json_num(listing, "open_issues"));
+            "Open issues of the repository (pull requests excluded).",
+            rpm_json_num(listing, "open_issues"));
   rpm_gauge(p, "qiflow_github_open_pull_requests", NULL,
-           "Open pull requests of the repository.",
-           rpm_json_num(listing, "open_pull_requests"));
+            "Open pull requests of the repository.",
+            rpm_json_num(listing, "open_pull_requests"));
   rpm_gauge(p, "qiflow_github_recent_commits", NULL,
-           "Commits on the default branch in the last RecentCommitsDays "
-           "days.",
-           rpm_json_num(gh, "recent_commits"));
+            "Commits on the default branch in the last RecentCommitsDays "
+            "days.",
+            rpm_json_num(gh, "recent_commits"));
   rpm_gauge(p, "qiflow_github_rate_limit_remaining", NULL,
-           "GitHub API requests left in the current rate-limit window.",
-           rpm_json_num(gh, "rate_limit_remaining"));
+            "GitHub API requests left in the current rate-limit window.",
+            rpm_json_num(gh, "rate_limit_remaining"));
   rpm_gauge(p, "qiflow_github_rate_limit", NULL,
-           "GitHub API requests allowed per rate-limit window.",
-           rpm_json_num(gh, "rate_limit_limit"));
+            "GitHub API requests allowed per rate-limit window.",
+            rpm_json_num(gh, "rate_limit_limit"));
   double sync = rpm_json_time(m->project, "last_sync");
   rpm_gauge(p, "qiflow_github_last_sync_timestamp_seconds", "seconds",
-           "When qiflow_github last synced successfully (Unix time).", sync);
+            "When qiflow_github last synced successfully (Unix time).", sync);
   rpm_gauge(p, "qiflow_github_sync_age_seconds", "seconds",
-           "Seconds since qiflow_github last synced successfully.",
-           fmax(0.0, m->now - sync));
+            "Seconds since qiflow_github last synced successfully.",
+            fmax(0.0, m->now - sync));
   rpm_gauge(p, "qiflow_github_sync_failing", NULL,
-           "1 when qiflow_github's last sync attempt failed.",
-           qf_json_get_str(m->project, "last_error") != NULL ? 1 : 0);
+            "1 when qiflow_github's last sync attempt failed.",
+            qf_json_get_str(m->project, "last_error") != NULL ? 1 : 0);
   rpm_sync_state(m, p);
   rpm_parts(m, p);
 }
@@ -214,8 +218,8 @@ static void rpm_project(const qfx_model_t *m, qfx_prom_t *p) {
   if (!qfx_project_synced(m->project))
     return;
   rpm_gauge(p, "qiflow_project_completion_ratio", NULL,
-           "Closed issues over all issues, 0-1.",
-           rpm_json_num(comp, "completion_percentage") / 100.0);
+            "Closed issues over all issues, 0-1.",
+            rpm_json_num(comp, "completion_percentage") / 100.0);
   qfx_prom_family(p, "qiflow_project_issues", "gauge", NULL,
                   "Issues by workflow status (pull requests excluded).");
   for (size_t i = 0; i < 4; i++) {
@@ -230,8 +234,8 @@ static void rpm_project(const qfx_model_t *m, qfx_prom_t *p) {
     qfx_prom_sample(p, labels, (double)m->flagged_by_trigger[t]);
   }
   rpm_gauge(p, "qiflow_project_velocity_issues_per_day", NULL,
-           "Issues closed per day over the last 7 days.",
-           rpm_json_num(qf_json_get(m->project, "velocity"), "per_day"));
+            "Issues closed per day over the last 7 days.",
+            rpm_json_num(qf_json_get(m->project, "velocity"), "per_day"));
   const char *date = qf_json_get_str(m->project, "estimated_completion_date");
   char stamp[32];
   time_t t;
@@ -242,20 +246,21 @@ static void rpm_project(const qfx_model_t *m, qfx_prom_t *p) {
       eta = (double)t;
   }
   rpm_gauge(p, "qiflow_project_estimated_completion_timestamp_seconds",
-           "seconds", "Estimated completion date (Unix time, midnight UTC).",
-           eta);
+            "seconds", "Estimated completion date (Unix time, midnight UTC).",
+            eta);
 }
 
 /* rpm_per_target writes a sample per heartbeat backend (or webhook) of its
  * key; scale converts the unit, time reads timestamps. */
 static void rpm_per_target(qfx_prom_t *p, yajl_val list, const char *label,
-                          const char *key, double scale, bool time) {
+                           const char *key, double scale, bool time) {
   for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
     yajl_val b = list->u.array.values[i];
     const char *labels[] = {label, qf_json_get_str(b, "name"), NULL};
     if (labels[1] != NULL)
-      qfx_prom_sample(p, labels, time ? rpm_json_time(b, key)
-                                      : rpm_json_num(b, key) * scale);
+      qfx_prom_sample(p, labels,
+                      time ? rpm_json_time(b, key)
+                           : rpm_json_num(b, key) * scale);
   }
 }
 
@@ -291,17 +296,17 @@ static void rpm_heartbeat(const qfx_model_t *m, qfx_prom_t *p) {
   /* The same reading as /agent/status data.running: heartbeat.json says
    * running and is fresh. */
   rpm_gauge(p, "qiflow_heartbeat_running", NULL,
-           "1 while qiflow_heartbeat's loop runs (heartbeat.json says so and "
-           "is fresh).",
-           qfx_heartbeat_running(m->heartbeat, m->now) ? 1.0 : 0.0);
+            "1 while qiflow_heartbeat's loop runs (heartbeat.json says so and "
+            "is fresh).",
+            qfx_heartbeat_running(m->heartbeat, m->now) ? 1.0 : 0.0);
   rpm_gauge(p, "qiflow_heartbeat_interval_seconds", "seconds",
-           "Seconds between heartbeats.",
-           rpm_json_num(m->heartbeat, "interval"));
+            "Seconds between heartbeats.",
+            rpm_json_num(m->heartbeat, "interval"));
   yajl_val backends = qf_json_get(m->heartbeat, "backends");
   for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
     qfx_prom_family(p, per[i].name, per[i].type, per[i].unit, per[i].help);
     rpm_per_target(p, backends, "backend", per[i].key, per[i].scale,
-                  per[i].time);
+                   per[i].time);
   }
   yajl_val hooks = qf_json_get(m->heartbeat, "webhooks");
   qfx_prom_family(p, "qiflow_webhook_sent", "counter", NULL,
@@ -322,13 +327,11 @@ static void rpm_anomalies(const qfx_model_t *m, qfx_prom_t *p) {
                   "(docs/anomaly.md).");
   for (size_t i = 0; YAJL_IS_OBJECT(det) && i < det->u.object.len; i++) {
     const char *labels[] = {"kind", det->u.object.keys[i], NULL};
-    qfx_prom_sample(p, labels,
-                    rpm_json_num(det->u.object.values[i], "active"));
+    qfx_prom_sample(p, labels, rpm_json_num(det->u.object.values[i], "active"));
   }
   yajl_val list = qf_json_get(m->anomalies, "anomalies");
   qfx_prom_family(p, "qiflow_anomaly_since_timestamp_seconds", "gauge",
-                  "seconds",
-                  "When each active anomaly started (Unix time).");
+                  "seconds", "When each active anomaly started (Unix time).");
   for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
     yajl_val a = list->u.array.values[i];
     const char *since = qf_json_get_str(a, "since");
@@ -337,8 +340,9 @@ static void rpm_anomalies(const qfx_model_t *m, qfx_prom_t *p) {
     time_t t;
     if (qf_json_get_int(a, "issue", &n) == 0)
       snprintf(issue, sizeof(issue), "%lld", n);
-    const char *labels[] = {"kind", qf_json_get_str(a, "kind"), "subject",
-                            qf_json_get_str(a, "subject"), "issue", issue,
+    const char *labels[] = {"kind",    qf_json_get_str(a, "kind"),
+                            "subject", qf_json_get_str(a, "subject"),
+                            "issue",   issue,
                             NULL};
     if (labels[1] != NULL && labels[3] != NULL && since != NULL &&
         qf_time_parse(since, &t) == 0)

@@ -37,7 +37,7 @@ static void *ht_mark(ht_marks_t *table, bool nul, int route) {
  * not one of table's. */
 static bool ht_marked(const ht_marks_t *table, const void *m, bool *nul,
                       int *route) {
-  uintptr_t first = (uintptr_t)&(*table)[0][0], p = (uintptr_t)m;
+  uintptr_t first = (uintptr_t) & (*table)[0][0], p = (uintptr_t)m;
   if (p < first || p >= first + sizeof(*table))
     return false;
   size_t i = (size_t)(p - first);
@@ -89,8 +89,7 @@ static int ht_hex(char c) {
  * (RFC 3986 2.3). */
 static bool ht_unreserved(int c) {
   return ('A' <= c && c <= 'Z') || ('a' <= c && c <= 'z') ||
-         ('0' <= c && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+         ('0' <= c && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 bool qfx_request_path_normalise(const char *target, char *out, size_t outlen) {
@@ -168,9 +167,11 @@ static enum MHD_Result ht_not_found(qfx_server_t *h, struct MHD_Connection *c,
   if (strlen(path) > 200)
     snprintf(msg, sizeof(msg), "not found");
   else if (qfx_request_target_route(path) != QFX_R_NONE)
-    snprintf(msg, sizeof(msg), "not found: %.200s as sent: an escaped \"/\" "
+    snprintf(msg, sizeof(msg),
+             "not found: %.200s as sent: an escaped \"/\" "
              "(%%2F) or \"?\" (%%3F) is not a path separator; send the path "
-             "unescaped", path);
+             "unescaped",
+             path);
   else
     snprintf(msg, sizeof(msg), "not found: %s", path);
   return ht_error(h, c, MHD_HTTP_NOT_FOUND, msg, "not found", NULL);
@@ -185,8 +186,7 @@ static enum MHD_Result ht_reject(qfx_server_t *h, struct MHD_Connection *c,
     snprintf(msg, sizeof(msg), "method %s not allowed; use GET", method);
   else
     snprintf(msg, sizeof(msg), "%s", generic);
-  return ht_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, generic,
-                  QFX_ALLOW);
+  return ht_error(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, msg, generic, QFX_ALLOW);
 }
 
 /* ht_body_of maps a route to the body the refresh thread rendered; -1
@@ -242,8 +242,7 @@ static bool ht_args(qfx_server_t *h, struct MHD_Connection *c, ht_args_t *a,
   if (!a->overflow && a->nul == NULL)
     return true;
   if (a->overflow)
-    snprintf(err, sizeof(err), "query: more than %d parameters",
-             QFX_QUERY_MAX);
+    snprintf(err, sizeof(err), "query: more than %d parameters", QFX_QUERY_MAX);
   else
     snprintf(err, sizeof(err), "%.64s: contains a NUL byte", a->nul);
   *r = ht_error(h, c, MHD_HTTP_BAD_REQUEST, err, "query: bad parameter name",
@@ -296,11 +295,11 @@ static int ht_metrics_body(qfx_server_t *h, struct MHD_Connection *c,
   if (!ht_args(h, c, &args, r))
     return -1;
   bool once = ht_format(&args, &format);
-  int fmt = once ? qfx_metrics_format(MHD_lookup_connection_value(
-                                          c, MHD_HEADER_KIND,
-                                          MHD_HTTP_HEADER_ACCEPT),
-                                      format)
-                 : -1;
+  int fmt =
+      once ? qfx_metrics_format(MHD_lookup_connection_value(
+                                    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+                                format)
+           : -1;
   if (fmt < 0) {
     *r = ht_error(h, c, MHD_HTTP_BAD_REQUEST, once ? bad : twice, bad, NULL);
     return -1;
@@ -321,8 +320,8 @@ static enum MHD_Result ht_serve(qfx_server_t *h, struct MHD_Connection *c,
     return r;
   qfx_set_t *s = qfx_cache_acquire(h->cache);
   const qfx_response_t *e = route == QFX_R_PROJECT_COMPLETION
-                             ? &s->project->completion
-                             : &s->bodies[b];
+                                ? &s->project->completion
+                                : &s->bodies[b];
   r = qfx_response_queue(e, c);
   qfx_set_release(s);
   return r;
@@ -349,9 +348,9 @@ static bool ht_denied(qfx_server_t *h, struct MHD_Connection *c, int route,
   if ((route == QFX_R_STATUS || route == QFX_R_PROJECT_COMPLETION) &&
       ht_open_read(h, c))
     return false;
-  int a = qfx_auth_check(h->auth, MHD_lookup_connection_value(
-                                      c, MHD_HEADER_KIND,
-                                      MHD_HTTP_HEADER_AUTHORIZATION));
+  int a = qfx_auth_check(
+      h->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                           MHD_HTTP_HEADER_AUTHORIZATION));
   if (a == QFX_AUTH_OK)
     return false;
   atomic_fetch_add_explicit(&h->guard.unauthorized, 1, memory_order_relaxed);
@@ -399,9 +398,9 @@ static enum MHD_Result ht_answered(qfx_server_t *h, struct MHD_Connection *c,
 }
 
 enum MHD_Result qfx_request_access(void *cls, struct MHD_Connection *c,
-                                const char *url, const char *method,
-                                const char *version, const char *upload_data,
-                                size_t *upload_size, void **req_cls) {
+                                   const char *url, const char *method,
+                                   const char *version, const char *upload_data,
+                                   size_t *upload_size, void **req_cls) {
   qfx_server_t *h = cls;
   (void)version;     /* MHD answers in the request's HTTP version */
   (void)upload_data; /* no endpoint takes a body */
@@ -423,4 +422,3 @@ enum MHD_Result qfx_request_access(void *cls, struct MHD_Connection *c,
   }
   return ht_answered(h, c, ht_dispatch(h, c, url, method, nul, route));
 }
-

@@ -10,9 +10,9 @@
 /* The request side (request.c) as server.c registers it with libmicrohttpd:
  * the access handler (cls: the qfx_server_t) and the URI log callback. */
 enum MHD_Result qfx_request_access(void *cls, struct MHD_Connection *c,
-                                const char *url, const char *method,
-                                const char *version, const char *upload_data,
-                                size_t *upload_size, void **req_cls);
+                                   const char *url, const char *method,
+                                   const char *version, const char *upload_data,
+                                   size_t *upload_size, void **req_cls);
 void *qfx_request_uri(void *cls, const char *uri, struct MHD_Connection *c);
 
 /* Pure helpers, unit-tested. */

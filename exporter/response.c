@@ -24,8 +24,7 @@ void qfx_etag(const void *data, size_t len, char out[24]) {
   snprintf(out, 24, "\"%016" PRIx64 "\"", h);
 }
 
-bool qfx_header_next(const char **s, const char **tok, size_t *toklen,
-                     int *q) {
+bool qfx_header_next(const char **s, const char **tok, size_t *toklen, int *q) {
   const char *p = *s;
   while (*p == ' ' || *p == '\t' || *p == ',')
     p++; /* empty list elements are allowed */
@@ -87,8 +86,8 @@ bool qfx_accepts_gzip(const char *header) {
 /* en_headers adds the headers every response carries; MHD_NO on failure. */
 static enum MHD_Result en_headers(struct MHD_Response *r, const char *ctype,
                                   const qfx_headers_t *h, bool cacheable) {
-  if (ctype != NULL &&
-      MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES)
+  if (ctype != NULL && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                               ctype) != MHD_YES)
     return MHD_NO;
   if (MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
                               cacheable ? h->cache_control : "no-store") !=
@@ -104,11 +103,9 @@ static enum MHD_Result en_headers(struct MHD_Response *r, const char *ctype,
 
 /* en_response makes one response for body, which it takes over; etag
  * NULL makes an uncacheable one (errors). */
-static struct MHD_Response *en_response(char *body, size_t len,
-                                        const char *ctype, const char *etag,
-                                        const char *encoding,
-                                        const qfx_headers_t *h,
-                                        const char *vary) {
+static struct MHD_Response *
+en_response(char *body, size_t len, const char *ctype, const char *etag,
+            const char *encoding, const qfx_headers_t *h, const char *vary) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (r == NULL) {
@@ -146,21 +143,20 @@ static int en_build_gzip(qfx_response_t *e, const char *ctype,
   e->gzip_len = gzlen;
   e->gzip = en_response(gz, gzlen, ctype, e->etag_gz, "gzip", h, vary);
   if (e->gzip != NULL)
-    e->not_modified_gz = en_response(NULL, 0, NULL, e->etag_gz, NULL, h,
-                                     vary);
+    e->not_modified_gz = en_response(NULL, 0, NULL, e->etag_gz, NULL, h, vary);
   return e->gzip != NULL && e->not_modified_gz != NULL ? 0 : -ENOMEM;
 }
 
 int qfx_response_build(qfx_response_t *e, unsigned status, const char *ctype,
-                    char *body, size_t len, const qfx_headers_t *h,
-                    const char *vary) {
+                       char *body, size_t len, const qfx_headers_t *h,
+                       const char *vary) {
   memset(e, 0, sizeof(*e));
   e->status = status;
   bool cacheable = status >= 200 && status < 300;
   if (cacheable)
     qfx_etag(body, len, e->etag);
-  e->full = en_response(body, len, ctype, cacheable ? e->etag : NULL, NULL, h,
-                        vary);
+  e->full =
+      en_response(body, len, ctype, cacheable ? e->etag : NULL, NULL, h, vary);
   if (e->full == NULL)
     return -ENOMEM;
   e->body = body;
@@ -185,14 +181,13 @@ void qfx_response_free(qfx_response_t *e) {
 }
 
 enum MHD_Result qfx_response_queue(const qfx_response_t *e,
-                                struct MHD_Connection *c) {
+                                   struct MHD_Connection *c) {
   bool gz = e->gzip != NULL &&
             qfx_accepts_gzip(MHD_lookup_connection_value(
                 c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
-  const char *inm = MHD_lookup_connection_value(
-      c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-  if (e->not_modified != NULL &&
-      qfx_etag_match(inm, gz ? e->etag_gz : e->etag))
+  const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_IF_NONE_MATCH);
+  if (e->not_modified != NULL && qfx_etag_match(inm, gz ? e->etag_gz : e->etag))
     return MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED,
                               gz ? e->not_modified_gz : e->not_modified);
   return MHD_queue_response(c, e->status, gz ? e->gzip : e->full);
@@ -200,8 +195,8 @@ enum MHD_Result qfx_response_queue(const qfx_response_t *e,
 
 struct MHD_Response *qfx_error_response(const char *body, size_t len,
                                         const qfx_headers_t *h) {
-  struct MHD_Response *r = MHD_create_response_from_buffer(
-      len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
   if (r != NULL && en_headers(r, QFX_CT_JSON, h, false) != MHD_YES) {
     MHD_destroy_response(r);
     r = NULL;

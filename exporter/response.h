@@ -13,9 +13,9 @@
 #define QFX_VARY_ACCEPT "Accept, Accept-Encoding" /* /metrics */
 
 typedef struct qfx_response_s {
-  struct MHD_Response *full;         /* the body as rendered */
-  struct MHD_Response *gzip;         /* the body gzip-encoded, or NULL */
-  struct MHD_Response *not_modified; /* 304 for a matching If-None-Match */
+  struct MHD_Response *full;            /* the body as rendered */
+  struct MHD_Response *gzip;            /* the body gzip-encoded, or NULL */
+  struct MHD_Response *not_modified;    /* 304 for a matching If-None-Match */
   struct MHD_Response *not_modified_gz; /* the same for the gzip body */
   const char *body; /* the plain body, owned by full (lives as long) */
   size_t len;
@@ -40,8 +40,8 @@ typedef struct qfx_headers_s {
  * Vary header's value ("Accept-Encoding", or "Accept, Accept-Encoding"
  * where the Accept header picks the body). 0 or -ENOMEM. */
 int qfx_response_build(qfx_response_t *e, unsigned status, const char *ctype,
-                    char *body, size_t len, const qfx_headers_t *h,
-                    const char *vary);
+                       char *body, size_t len, const qfx_headers_t *h,
+                       const char *vary);
 /* qfx_response_free drops e's references; queued responses live on in MHD. */
 void qfx_response_free(qfx_response_t *e);
 
@@ -49,7 +49,7 @@ void qfx_response_free(qfx_response_t *e);
  * Accept-Encoding allows it and one exists, else the plain body; 304
  * instead when If-None-Match names the chosen body's ETag. */
 enum MHD_Result qfx_response_queue(const qfx_response_t *e,
-                                struct MHD_Connection *c);
+                                   struct MHD_Connection *c);
 
 /* qfx_error_response makes an uncacheable JSON response (an error) with
  * the common headers from body, which is copied; NULL when out of
@@ -73,8 +73,7 @@ bool qfx_etag_match(const char *header, const char *etag);
  * value (Accept, Accept-Encoding, If-None-Match): its token without
  * parameters or surrounding spaces, and its q parameter in thousandths
  * (1000 when absent, 0 when malformed). Advances *s; false at the end. */
-bool qfx_header_next(const char **s, const char **tok, size_t *toklen,
-                     int *q);
+bool qfx_header_next(const char **s, const char **tok, size_t *toklen, int *q);
 /* qfx_accepts_gzip tells whether an Accept-Encoding value allows gzip. */
 bool qfx_accepts_gzip(const char *header);
 

@@ -26,8 +26,8 @@
 /* sv_repeats logs how often a folded message came again. */
 static void sv_repeats(const qfx_mhdlog_slot_t *e, double now) {
   if (e->repeats > 0)
-    QFX_WARNING("libmicrohttpd: (%lu more time(s) in %.0f s: %s)",
-                e->repeats, now - e->since, e->text);
+    QFX_WARNING("libmicrohttpd: (%lu more time(s) in %.0f s: %s)", e->repeats,
+                now - e->since, e->text);
 }
 
 void qfx_mhdlog_line(qfx_mhdlog_t *l, const char *line, double now) {
@@ -62,9 +62,8 @@ void qfx_mhdlog_flush(qfx_mhdlog_t *l) {
 }
 
 /* sv_log routes libmicrohttpd's messages into our log. */
-__attribute__((format(printf, 2, 0))) static void sv_log(void *cls,
-                                                         const char *fmt,
-                                                         va_list ap) {
+__attribute__((format(printf, 2, 0))) static void
+sv_log(void *cls, const char *fmt, va_list ap) {
   char line[512];
   vsnprintf(line, sizeof(line), fmt, ap);
   line[strcspn(line, "\n")] = '\0';
@@ -72,9 +71,8 @@ __attribute__((format(printf, 2, 0))) static void sv_log(void *cls,
 }
 
 /* sv_capture keeps libmicrohttpd's first message for a caller's error. */
-__attribute__((format(printf, 2, 0))) static void sv_capture(void *cls,
-                                                             const char *fmt,
-                                                             va_list ap) {
+__attribute__((format(printf, 2, 0))) static void
+sv_capture(void *cls, const char *fmt, va_list ap) {
   char *why = cls;
   if (why[0] != '\0')
     return;
@@ -95,21 +93,23 @@ static enum MHD_Result sv_refuse(void *cls, struct MHD_Connection *c,
 
 int qfx_server_tls_check(const qfx_tls_t *tls, char *err, size_t errlen) {
   if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-    qf_err(err, errlen, "--tls-cert: this libmicrohttpd was built without "
+    qf_err(err, errlen,
+           "--tls-cert: this libmicrohttpd was built without "
            "TLS support");
     return -ENOTSUP;
   }
   char why[256] = "";
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_TLS | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
-      /* port = */ 0, NULL, NULL, sv_refuse, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, sv_capture, why,
-      MHD_OPTION_HTTPS_MEM_CERT, tls->cert, MHD_OPTION_HTTPS_MEM_KEY,
-      tls->key, MHD_OPTION_HTTPS_PRIORITIES, QFX_TLS_PRIORITIES,
-      MHD_OPTION_END);
+      /* port = */ 0, NULL, NULL, sv_refuse, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+      sv_capture, why, MHD_OPTION_HTTPS_MEM_CERT, tls->cert,
+      MHD_OPTION_HTTPS_MEM_KEY, tls->key, MHD_OPTION_HTTPS_PRIORITIES,
+      QFX_TLS_PRIORITIES, MHD_OPTION_END);
   if (d == NULL) {
-    qf_err(err, errlen, "--tls-cert/--tls-key: the certificate or key is "
-           "not usable: %s", why[0] ? why : "libmicrohttpd refused them");
+    qf_err(err, errlen,
+           "--tls-cert/--tls-key: the certificate or key is "
+           "not usable: %s",
+           why[0] ? why : "libmicrohttpd refused them");
     return -EINVAL;
   }
   MHD_stop_daemon(d);
@@ -128,9 +128,9 @@ static void sv_notify(void *cls, struct MHD_Connection *c,
   }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-  *socket_context = ci != NULL ? qfx_deadline_open(&h->guard, ci->connect_fd,
-                                                qf_mono_s())
-                               : NULL;
+  *socket_context =
+      ci != NULL ? qfx_deadline_open(&h->guard, ci->connect_fd, qf_mono_s())
+                 : NULL;
 }
 
 /* sv_completed restarts the deadline once an answer was sent: the next
@@ -167,8 +167,8 @@ static const char *sv_listen_hint(const qfx_opts_t *o, int e) {
 /* sv_listen binds and listens on o's address: a clear error for a busy
  * port or a missing address before libmicrohttpd starts. */
 static int sv_listen(const qfx_opts_t *o, char *err, size_t errlen) {
-  int fd = socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                  0);
+  int fd =
+      socket(o->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     int e = errno;
     qf_err(err, errlen, "socket: %s", strerror(e));
@@ -193,8 +193,7 @@ static struct MHD_Response *sv_preflight(const qfx_headers_t *hd) {
       MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
   if (r == NULL)
     return NULL;
-  if (MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, QFX_ALLOW) !=
-          MHD_YES ||
+  if (MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, QFX_ALLOW) != MHD_YES ||
       MHD_add_response_header(r, "Access-Control-Allow-Origin",
                               hd->cors_origin) != MHD_YES ||
       MHD_add_response_header(r, "Access-Control-Allow-Methods", QFX_ALLOW) !=
@@ -211,8 +210,8 @@ static struct MHD_Response *sv_preflight(const qfx_headers_t *hd) {
 }
 
 /* sv_denied builds one 401 answer with its WWW-Authenticate challenge. */
-static struct MHD_Response *sv_denied(const qfx_headers_t *hd,
-                                      const char *msg, const char *challenge) {
+static struct MHD_Response *sv_denied(const qfx_headers_t *hd, const char *msg,
+                                      const char *challenge) {
   qf_jw_t w;
   char *body = NULL;
   size_t len = 0;
@@ -238,9 +237,9 @@ static int sv_answers(qfx_server_t *h, char *err, size_t errlen) {
                            "unauthorized: send \"Authorization: Bearer "
                            "<token>\"",
                            "Bearer realm=\"qiflow\"");
-  h->denied[1] = sv_denied(&h->headers,
-                           "unauthorized: the bearer token is not valid",
-                           "Bearer realm=\"qiflow\", error=\"invalid_token\"");
+  h->denied[1] =
+      sv_denied(&h->headers, "unauthorized: the bearer token is not valid",
+                "Bearer realm=\"qiflow\", error=\"invalid_token\"");
   if (h->preflight == NULL || h->denied[0] == NULL || h->denied[1] == NULL) {
     qf_err(err, errlen, "building the shared responses: out of memory");
     return -ENOMEM;
@@ -279,7 +278,8 @@ static unsigned sv_connection_budget(const qfx_opts_t *o) {
                      : SV_FD_SPARE;
   QFX_WARNING("--max-connections %u needs %llu open files, the limit is "
               "%llu (ulimit -n, LimitNOFILE=): serving at most %u "
-              "connections", o->max_connections, (unsigned long long)need,
+              "connections",
+              o->max_connections, (unsigned long long)need,
               (unsigned long long)rl.rlim_cur, fit);
   return fit;
 }
@@ -310,8 +310,8 @@ static unsigned sv_pool(const qfx_opts_t *o, unsigned max_connections) {
   if (threads <= max_connections)
     return threads;
   QFX_NOTICE("%u HTTP worker threads for --max-connections %u: a worker "
-             "per connection is enough, running %u", threads,
-             max_connections, max_connections);
+             "per connection is enough, running %u",
+             threads, max_connections, max_connections);
   return max_connections;
 }
 
@@ -333,23 +333,21 @@ static struct MHD_Daemon *sv_daemon(qfx_server_t *h, const qfx_opts_t *o,
                    (tls->cert != NULL ? MHD_USE_TLS : 0);
   return MHD_start_daemon(
       flags, /* port = */ 0, NULL, NULL, qfx_request_access, h,
-      MHD_OPTION_EXTERNAL_LOGGER, sv_log, &h->log,
-      MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_EXTERNAL_LOGGER, sv_log, &h->log, MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_CONNECTION_LIMIT, max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
       MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
       /* Refuse an HTTP/1.1 request without Host instead of guessing. */
-      MHD_OPTION_STRICT_FOR_CLIENT, 1,
-      MHD_OPTION_URI_LOG_CALLBACK, qfx_request_uri, NULL,
-      MHD_OPTION_NOTIFY_CONNECTION, sv_notify, h,
-      MHD_OPTION_NOTIFY_COMPLETED, sv_completed, h,
-      MHD_OPTION_ARRAY, more, MHD_OPTION_END);
+      MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_URI_LOG_CALLBACK,
+      qfx_request_uri, NULL, MHD_OPTION_NOTIFY_CONNECTION, sv_notify, h,
+      MHD_OPTION_NOTIFY_COMPLETED, sv_completed, h, MHD_OPTION_ARRAY, more,
+      MHD_OPTION_END);
 }
 
 int qfx_server_start(qfx_server_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
-                   const qfx_auth_t *auth, const qfx_tls_t *tls, char *err,
-                   size_t errlen) {
+                     const qfx_auth_t *auth, const qfx_tls_t *tls, char *err,
+                     size_t errlen) {
   memset(h, 0, sizeof(*h));
   h->cache = cache;
   h->headers = cache->headers;
@@ -369,7 +367,7 @@ int qfx_server_start(qfx_server_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
   /* Thread pools split the limit per worker and round it: a few spare
    * slots keep every accepted connection tracked. */
   rc = qfx_deadline_init(&h->guard, (size_t)max_connections + 64,
-                      (double)o->request_timeout);
+                         (double)o->request_timeout);
   if (rc == 0)
     rc = qfx_deadline_start(&h->guard, err, errlen);
   if (rc != 0)
@@ -380,8 +378,10 @@ int qfx_server_start(qfx_server_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
   h->daemon = sv_daemon(h, o, tls, fd, max_connections);
   if (h->daemon == NULL) {
     close(fd);
-    qf_err(err, errlen, "libmicrohttpd did not start on %s (see its message "
-           "above)", o->listen);
+    qf_err(err, errlen,
+           "libmicrohttpd did not start on %s (see its message "
+           "above)",
+           o->listen);
     return -EIO;
   }
   return 0;
@@ -389,7 +389,7 @@ int qfx_server_start(qfx_server_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
 
 void qfx_server_stop(qfx_server_t *h) {
   if (h->daemon != NULL)
-    MHD_stop_daemon(h->daemon); /* joins its threads, closes the socket */
+    MHD_stop_daemon(h->daemon);    /* joins its threads, closes the socket */
   qfx_deadline_destroy(&h->guard); /* every connection was closed above */
   struct MHD_Response *shared[] = {h->preflight, h->denied[0], h->denied[1]};
   for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)

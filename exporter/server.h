@@ -23,7 +23,7 @@
 #define QFX_MHDLOG_SLOTS 8
 typedef struct qfx_mhdlog_slot_s {
   char text[256];
-  double since; /* monotonic: when text was last logged; 0: empty */
+  double since;          /* monotonic: when text was last logged; 0: empty */
   unsigned long repeats; /* counted since then */
 } qfx_mhdlog_slot_t;
 
@@ -43,7 +43,7 @@ typedef struct qfx_server_s {
   size_t n_open_read;             /* without it (--open-read) */
   struct MHD_Response *preflight; /* the OPTIONS answer, built once */
   struct MHD_Response *denied[2]; /* 401: no credentials; a wrong token */
-  qfx_deadline_t guard;              /* the request deadline */
+  qfx_deadline_t guard;           /* the request deadline */
   qfx_mhdlog_t log;
 } qfx_server_t;
 
@@ -52,8 +52,8 @@ typedef struct qfx_server_s {
  * a negative errno with the reason in err. auth and tls must outlive the
  * server. */
 int qfx_server_start(qfx_server_t *h, const qfx_opts_t *o, qfx_cache_t *cache,
-                   const qfx_auth_t *auth, const qfx_tls_t *tls, char *err,
-                   size_t errlen);
+                     const qfx_auth_t *auth, const qfx_tls_t *tls, char *err,
+                     size_t errlen);
 /* qfx_server_stop stops the server: no request is running afterwards. */
 void qfx_server_stop(qfx_server_t *h);
 

@@ -35,19 +35,22 @@ bool qfx_swarm_conflict(const char *flag, const qfx_hb_swarm_t *hb,
       strcmp(flag, hb->id) == 0)
     return false;
   if (hb->configured)
-    qf_err(err, errlen, "--swarm-id \"%s\" disagrees with qiflow_heartbeat's "
+    qf_err(err, errlen,
+           "--swarm-id \"%s\" disagrees with qiflow_heartbeat's "
            "SwarmID \"%s\" (%s/" SW_HEARTBEAT_FILE "): configure the id in "
            "one place: drop --swarm-id (the exporter then serves SwarmID), "
            "or set SwarmID \"%s\" in collectd.conf's <Plugin "
            "qiflow_heartbeat> and restart collectd",
            flag, hb->id, state_dir, flag);
   else
-    qf_err(err, errlen, "--swarm-id \"%s\" disagrees with \"%s\", the id "
-           "qiflow_heartbeat sends (it has no SwarmID and uses %s/"
-           QF_SWARM_ID_FILE "): configure the id in one place: set "
+    qf_err(err, errlen,
+           "--swarm-id \"%s\" disagrees with \"%s\", the id "
+           "qiflow_heartbeat sends (it has no SwarmID and uses "
+           "%s/" QF_SWARM_ID_FILE "): configure the id in one place: set "
            "SwarmID \"%s\" in collectd.conf's <Plugin qiflow_heartbeat>, "
            "restart collectd and drop --swarm-id, or drop --swarm-id to "
-           "serve \"%s\"", flag, hb->id, state_dir, flag, hb->id);
+           "serve \"%s\"",
+           flag, hb->id, state_dir, flag, hb->id);
   return true;
 }
 

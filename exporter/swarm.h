@@ -1,4 +1,5 @@
-/* swarm.h: which swarm id the exporter serves (docs/ARCHITECTURE.md "One swarm id"):
+/* swarm.h: which swarm id the exporter serves (docs/ARCHITECTURE.md "One swarm
+ * id"):
  * --swarm-id when given, else the id qiflow_heartbeat publishes in
  * heartbeat.json, else StateDir/swarm_id. Pure but for
  * qfx_swarm_check_start, which reads heartbeat.json once. */

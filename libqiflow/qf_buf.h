@@ -11,7 +11,8 @@ typedef struct qf_buf_s {
   size_t max; /* 0: unbounded; else appends past max fail with -EFBIG */
 } qf_buf_t;
 
-#define QF_BUF_INIT {NULL, 0, 0, 0}
+#define QF_BUF_INIT                                                            \
+  { NULL, 0, 0, 0 }
 
 /* qf_buf_append adds n bytes; 0, -ENOMEM or -EFBIG (over b->max). */
 int qf_buf_append(qf_buf_t *b, const void *p, size_t n);

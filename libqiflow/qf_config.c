@@ -26,8 +26,8 @@ int qf_cfg_int(const char *key, double v, long long lo, long long hi,
   return 0;
 }
 
-int qf_cfg_number(const char *key, double v, double lo, bool lo_open,
-                  double hi, char *err, size_t errlen) {
+int qf_cfg_number(const char *key, double v, double lo, bool lo_open, double hi,
+                  char *err, size_t errlen) {
   bool ok = isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
   if (ok)
     return 0;
@@ -42,15 +42,15 @@ int qf_cfg_number(const char *key, double v, double lo, bool lo_open,
     snprintf(err, errlen, "%s must be a number > %s and <= %s, got %s", key,
              los, his, text);
   else
-    snprintf(err, errlen, "%s must be a number from %s to %s, got %s", key,
-             los, his, text);
+    snprintf(err, errlen, "%s must be a number from %s to %s, got %s", key, los,
+             his, text);
   return -ERANGE;
 }
 
 void qf_cfg_unknown(const char *where, const char *key,
                     const char *const *known, char *err, size_t errlen) {
-  int n = snprintf(err, errlen, "unknown option \"%s\" in %s; valid options:",
-                   key, where);
+  int n = snprintf(err, errlen,
+                   "unknown option \"%s\" in %s; valid options:", key, where);
   for (size_t i = 0; known[i] != NULL && n >= 0 && (size_t)n < errlen; i++) {
     int m = snprintf(err + n, errlen - (size_t)n, "%s %s", i == 0 ? "" : ",",
                      known[i]);

@@ -19,8 +19,8 @@ int qf_cfg_int(const char *key, double v, long long lo, long long hi,
 /* qf_cfg_number checks that v is a finite number in [lo, hi]; with
  * lo_open, v must be above lo ("Interval must be a number > 0, got 0").
  * hi may be INFINITY (no upper bound). 0 or -ERANGE with err set. */
-int qf_cfg_number(const char *key, double v, double lo, bool lo_open,
-                  double hi, char *err, size_t errlen);
+int qf_cfg_number(const char *key, double v, double lo, bool lo_open, double hi,
+                  char *err, size_t errlen);
 
 /* qf_cfg_unknown writes the one message for an unknown key: where it was
  * found (e.g. "<Plugin qiflow_agents>"), the key, and the NULL-terminated

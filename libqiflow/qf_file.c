@@ -117,14 +117,16 @@ static int qfile_read_fd(int fd, size_t max, char **out, size_t *len) {
 
 /* qfile_check_mode refuses st for the mode bits flags forbid; 0 or -EPERM. */
 static int qfile_check_mode(const char *path, const struct stat *st, int flags,
-                         char *err, size_t errlen) {
+                            char *err, size_t errlen) {
   mode_t forbidden = (flags & QF_READ_PRIVATE)      ? 077
                      : (flags & QF_READ_NOT_PUBLIC) ? 007
                                                     : 0;
   if ((st->st_mode & forbidden) == 0)
     return 0;
-  qf_err(err, errlen, "%s: mode %04o gives %s access to a secret; run: "
-         "chmod %s %s", path, (unsigned)(st->st_mode & 07777),
+  qf_err(err, errlen,
+         "%s: mode %04o gives %s access to a secret; run: "
+         "chmod %s %s",
+         path, (unsigned)(st->st_mode & 07777),
          forbidden == 077 ? "group or other users" : "every user",
          forbidden == 077 ? "go-rwx" : "o-rwx", path);
   return -EPERM;

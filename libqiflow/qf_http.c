@@ -54,8 +54,8 @@ static size_t qfh_on_body(char *p, size_t size, size_t n, void *ud) {
 /* qfh_header_value matches "Name:" case-insensitively and returns the
  * trimmed value copied into out, or NULL. */
 static const char *qfh_header_value(const char *line, size_t len,
-                                        const char *name, char *out,
-                                        size_t outlen) {
+                                    const char *name, char *out,
+                                    size_t outlen) {
   size_t nlen = strlen(name);
   if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
     return NULL;
@@ -98,8 +98,7 @@ static size_t qfh_on_header(char *p, size_t size, size_t n, void *ud) {
     qf_strcpy(resp->rl_policy, sizeof(resp->rl_policy), v);
   } else if (qfh_header_value(p, len, "x-ratelimit-limit", v, sizeof(v))) {
     resp->rl_limit = strtoll(v, NULL, 10);
-  } else if (qfh_header_value(p, len, "x-ratelimit-remaining", v,
-                                  sizeof(v))) {
+  } else if (qfh_header_value(p, len, "x-ratelimit-remaining", v, sizeof(v))) {
     resp->rl_remaining = strtoll(v, NULL, 10);
   } else if (qfh_header_value(p, len, "x-ratelimit-reset", v, sizeof(v))) {
     resp->rl_reset = strtoll(v, NULL, 10);
@@ -111,7 +110,7 @@ static size_t qfh_on_header(char *p, size_t size, size_t n, void *ud) {
 
 /* qfh_on_progress asks the request's abort_cb whether to stop. */
 static int qfh_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-                               curl_off_t ultotal, curl_off_t ulnow) {
+                           curl_off_t ultotal, curl_off_t ulnow) {
   const qf_http_request_t *req = ud;
   (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
   return req->abort_cb(req->abort_ud) != 0 ? 1 : 0;
@@ -119,8 +118,8 @@ static int qfh_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
 
 /* qfh_setup applies one request's options to the reused handle. */
 static int qfh_setup(qf_http_client_t *c, const qf_http_request_t *req,
-                         qf_http_response_t *resp, struct curl_slist **hdrs,
-                         char *errbuf) {
+                     qf_http_response_t *resp, struct curl_slist **hdrs,
+                     char *errbuf) {
   CURL *h = c->curl;
   curl_easy_reset(h);
   for (const char *const *p = req->headers; p != NULL && *p != NULL; p++) {
@@ -129,8 +128,8 @@ static int qfh_setup(qf_http_client_t *c, const qf_http_request_t *req,
       return -ENOMEM;
     *hdrs = n;
   }
-  long timeout = req->timeout_ms > 0 ? req->timeout_ms
-                                     : QF_HTTP_DEFAULT_TIMEOUT_MS;
+  long timeout =
+      req->timeout_ms > 0 ? req->timeout_ms : QF_HTTP_DEFAULT_TIMEOUT_MS;
   curl_easy_setopt(h, CURLOPT_URL, req->url);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -148,8 +147,7 @@ static int qfh_setup(qf_http_client_t *c, const qf_http_request_t *req,
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
   if (req->body != NULL) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)req->body_len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
   }
   if (req->abort_cb != NULL) {
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, qfh_on_progress);
@@ -167,14 +165,13 @@ static int qfh_setup(qf_http_client_t *c, const qf_http_request_t *req,
 
 /* qfh_fail maps a CURLcode to a negative errno and records the text. */
 static int qfh_fail(qf_http_response_t *resp, const qf_http_request_t *req,
-                        CURLcode rc, const char *errbuf) {
+                    CURLcode rc, const char *errbuf) {
   char where[512];
   qf_http_redact(req->url, where, sizeof(where));
   if (rc == CURLE_WRITE_ERROR && resp->body.max != 0 &&
       resp->body.len + CURL_MAX_WRITE_SIZE > resp->body.max) {
     qf_err(resp->error, sizeof(resp->error),
-           "%s: response body over the %zu byte limit", where,
-           resp->body.max);
+           "%s: response body over the %zu byte limit", where, resp->body.max);
     return -EFBIG;
   }
   qf_err(resp->error, sizeof(resp->error), "%s: %s", where,
@@ -186,8 +183,8 @@ static int qfh_fail(qf_http_response_t *resp, const qf_http_request_t *req,
 
 int qf_http_perform(qf_http_client_t *c, const qf_http_request_t *req,
                     qf_http_response_t *resp) {
-  qfh_reset_response(resp, req->max_body ? req->max_body
-                                             : QF_HTTP_DEFAULT_MAX_BODY);
+  qfh_reset_response(resp,
+                     req->max_body ? req->max_body : QF_HTTP_DEFAULT_MAX_BODY);
   char errbuf[CURL_ERROR_SIZE] = "";
   struct curl_slist *hdrs = NULL;
   int status = qfh_setup(c, req, resp, &hdrs, errbuf);
@@ -249,28 +246,33 @@ static bool qfh_any(const char *err, const char *const *needles) {
  * names one. Returns whether it did. */
 static bool qfh_tls_client(const char *err, const qf_http_tls_keys_t *k,
                            char *out, size_t outlen) {
-  static const char *const missing[] = {"alert certificate required",
-                                        "peer did not return a certificate",
-                                        NULL};
-  static const char *const unusable[] = {"client certificate",
-                                         "unable to use client certificate",
-                                         NULL};
+  static const char *const missing[] = {
+      "alert certificate required", "peer did not return a certificate", NULL};
+  static const char *const unusable[] = {
+      "client certificate", "unable to use client certificate", NULL};
   static const char *const key[] = {"private key", "Private key", NULL};
   static const char *const refused[] = {"alert unknown ca",
                                         "alert bad certificate", NULL};
   if (k->client_cert == NULL || k->client_key == NULL)
     return false;
   if (qfh_any(err, missing))
-    snprintf(out, outlen, " (the server requires a client certificate: set "
-             "%s and %s)", k->client_cert, k->client_key);
+    snprintf(out, outlen,
+             " (the server requires a client certificate: set "
+             "%s and %s)",
+             k->client_cert, k->client_key);
   else if (qfh_any(err, key))
-    snprintf(out, outlen, " (%s cannot be used: check it is the PEM key "
-             "of %s's certificate, readable)", k->client_key, k->client_cert);
+    snprintf(out, outlen,
+             " (%s cannot be used: check it is the PEM key "
+             "of %s's certificate, readable)",
+             k->client_key, k->client_cert);
   else if (qfh_any(err, unusable))
-    snprintf(out, outlen, " (%s cannot be read as a PEM certificate: check "
-             "its path and contents)", k->client_cert);
+    snprintf(out, outlen,
+             " (%s cannot be read as a PEM certificate: check "
+             "its path and contents)",
+             k->client_cert);
   else if (qfh_any(err, refused))
-    snprintf(out, outlen, " (the server refused the client certificate: "
+    snprintf(out, outlen,
+             " (the server refused the client certificate: "
              "set %s to one signed by a CA the server trusts)",
              k->client_cert);
   else
@@ -278,33 +280,39 @@ static bool qfh_tls_client(const char *err, const qf_http_tls_keys_t *k,
   return true;
 }
 
-void qf_http_tls_hint(const char *err, const qf_http_tls_keys_t *k,
-                      char *out, size_t outlen) {
+void qf_http_tls_hint(const char *err, const qf_http_tls_keys_t *k, char *out,
+                      size_t outlen) {
   static const char *const expired[] = {"certificate has expired", NULL};
-  static const char *const name[] = {
-      "no alternative certificate subject name", "does not match target host",
-      "doesn't match target host", NULL};
+  static const char *const name[] = {"no alternative certificate subject name",
+                                     "does not match target host",
+                                     "doesn't match target host", NULL};
   static const char *const untrusted[] = {
       "unable to get local issuer", "self-signed certificate",
-      "self signed certificate", "unable to verify the first certificate",
-      "certificate verify failed", NULL};
-  static const char *const cafile[] = {"CA cert", "CAfile",
-                                       "certificate file", NULL};
+      "self signed certificate",    "unable to verify the first certificate",
+      "certificate verify failed",  NULL};
+  static const char *const cafile[] = {"CA cert", "CAfile", "certificate file",
+                                       NULL};
   out[0] = '\0';
   if (qfh_any(err, expired))
-    snprintf(out, outlen, " (the server's certificate has expired: it must "
+    snprintf(out, outlen,
+             " (the server's certificate has expired: it must "
              "be renewed on the server; no option of ours accepts it)");
   else if (qfh_any(err, name))
-    snprintf(out, outlen, " (the certificate does not name %s's host: put "
+    snprintf(out, outlen,
+             " (the certificate does not name %s's host: put "
              "the host name the certificate names in %s, or reissue the "
-             "certificate for this host)", k->url, k->url);
+             "certificate for this host)",
+             k->url, k->url);
   else if (qfh_tls_client(err, k, out, outlen))
     return;
   else if (qfh_any(err, untrusted))
-    snprintf(out, outlen, " (the server's certificate is not signed by a CA "
+    snprintf(out, outlen,
+             " (the server's certificate is not signed by a CA "
              "this host trusts: set %s to the file of the CA that signed it)",
              k->ca_cert);
   else if (qfh_any(err, cafile))
-    snprintf(out, outlen, " (%s cannot be read as a PEM CA file: check its "
-             "path and contents)", k->ca_cert);
+    snprintf(out, outlen,
+             " (%s cannot be read as a PEM CA file: check its "
+             "path and contents)",
+             k->ca_cert);
 }

@@ -13,8 +13,8 @@ typedef struct qf_http_request_s {
   const char *const *headers; /* "Name: value", NULL-terminated, optional */
   const void *body;           /* sent when non-NULL */
   size_t body_len;
-  long timeout_ms;  /* whole request; 10 s when 0 */
-  size_t max_body;  /* larger responses fail with -EFBIG; 8 MiB when 0 */
+  long timeout_ms; /* whole request; 10 s when 0 */
+  size_t max_body; /* larger responses fail with -EFBIG; 8 MiB when 0 */
   const char *ca_cert, *client_cert, *client_key; /* optional TLS files */
   /* Optional: polled during the transfer; a non-zero answer aborts it and
    * qf_http_perform returns -ECANCELED (a daemon stopping mid-request). */
@@ -28,13 +28,13 @@ typedef struct qf_http_response_s {
   qf_buf_t link;  /* the Link header, "" when absent */
   char etag[256]; /* the ETag header, "" when absent */
   char content_type[128];
-  long retry_after;        /* seconds, -1 when absent */
-  long long rl_limit;      /* x-ratelimit-limit, -1 when absent */
-  long long rl_remaining;  /* x-ratelimit-remaining */
-  long long rl_reset;      /* x-ratelimit-reset (epoch seconds) */
-  long long rl_used;       /* x-ratelimit-used */
-  char rl_policy[128];     /* RateLimit-Policy ("100;w=900"), "" if absent */
-  double seconds;          /* total transfer time */
+  long retry_after;       /* seconds, -1 when absent */
+  long long rl_limit;     /* x-ratelimit-limit, -1 when absent */
+  long long rl_remaining; /* x-ratelimit-remaining */
+  long long rl_reset;     /* x-ratelimit-reset (epoch seconds) */
+  long long rl_used;      /* x-ratelimit-used */
+  char rl_policy[128];    /* RateLimit-Policy ("100;w=900"), "" if absent */
+  double seconds;         /* total transfer time */
   char error[CURL_ERROR_SIZE + 64]; /* transport error text, "" if none */
 } qf_http_response_t;
 

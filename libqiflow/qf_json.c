@@ -137,8 +137,7 @@ void qf_jw_str(qf_jw_t *w, const char *s) {
   if (s == NULL)
     qjs_jw_check(w, yajl_gen_null(w->g));
   else
-    qjs_jw_check(w, yajl_gen_string(w->g, (const unsigned char *)s,
-                                   strlen(s)));
+    qjs_jw_check(w, yajl_gen_string(w->g, (const unsigned char *)s, strlen(s)));
 }
 
 void qf_jw_key(qf_jw_t *w, const char *key) { qf_jw_str(w, key); }
@@ -435,7 +434,7 @@ static const yajl_callbacks qf_split_callbacks = {
 /* qjs_split_stream runs the streaming parser over the whole text; 0, or a
  * negative errno with the parser's message in err. */
 static int qjs_split_stream(qf_split_t *sp, size_t len, char *err,
-                           size_t errlen) {
+                            size_t errlen) {
   sp->h = yajl_alloc(&qf_split_callbacks, NULL, sp);
   if (sp->h == NULL)
     return -ENOMEM;
@@ -464,7 +463,7 @@ static int qjs_split_stream(qf_split_t *sp, size_t len, char *err,
 
 /* qjs_split_rest parses the document with the streamed array as []. */
 static int qjs_split_rest(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
-                         size_t errlen) {
+                          size_t errlen) {
   qf_buf_reset(&sp->buf);
   int rc = 0;
   if (sp->state == 2)

@@ -40,14 +40,14 @@ void qf_res_derive(const qf_res_input_t *in, qf_res_t *out) {
   out->cpu_percent = qfr_clamp(busy);
   out->memory_used_bytes = in->mem_used;
   out->memory_total_bytes = in->mem_total;
-  out->memory_percent = qfr_clamp(qfr_prefer(
-      in->mem_percent_used, qfr_ratio(in->mem_used, in->mem_total)));
+  out->memory_percent = qfr_clamp(
+      qfr_prefer(in->mem_percent_used, qfr_ratio(in->mem_used, in->mem_total)));
   double disk_total = NAN;
   if (!isnan(in->df_used) && !isnan(in->df_free))
     disk_total = in->df_used + in->df_free +
                  (isnan(in->df_reserved) ? 0.0 : in->df_reserved);
   out->disk_used_bytes = in->df_used;
   out->disk_total_bytes = disk_total;
-  out->disk_percent = qfr_clamp(qfr_prefer(
-      in->df_percent_used, qfr_ratio(in->df_used, disk_total)));
+  out->disk_percent = qfr_clamp(
+      qfr_prefer(in->df_percent_used, qfr_ratio(in->df_used, disk_total)));
 }

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int qf_snapshot_write(const char *state_dir, const char *name,
-                      const char *json, size_t len, char *err, size_t errlen) {
+int qf_snapshot_write(const char *state_dir, const char *name, const char *json,
+                      size_t len, char *err, size_t errlen) {
   char path[4096];
   if (qf_path_join(path, sizeof(path), state_dir, name) != 0) {
     qf_err(err, errlen, "%s/%s: path too long", state_dir, name);

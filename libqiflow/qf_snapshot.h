@@ -12,8 +12,8 @@
 #define QF_SNAPSHOT_MAX_BYTES (64u << 20) /* refuse larger snapshot files */
 
 /* qf_snapshot_write atomically writes a document to state_dir/name. */
-int qf_snapshot_write(const char *state_dir, const char *name,
-                      const char *json, size_t len, char *err, size_t errlen);
+int qf_snapshot_write(const char *state_dir, const char *name, const char *json,
+                      size_t len, char *err, size_t errlen);
 
 /* A reader that re-parses a snapshot only when the file changed. */
 typedef struct qf_snapshot_s {
@@ -28,8 +28,7 @@ typedef struct qf_snapshot_s {
 } qf_snapshot_t;
 
 /* qf_snapshot_init prepares a reader of state_dir/name; 0 or -ENOMEM. */
-int qf_snapshot_init(qf_snapshot_t *s, const char *state_dir,
-                     const char *name);
+int qf_snapshot_init(qf_snapshot_t *s, const char *state_dir, const char *name);
 void qf_snapshot_destroy(qf_snapshot_t *s);
 
 /* qf_snapshot_refresh reloads when the file changed. Returns 1 when the

@@ -46,9 +46,9 @@ typedef struct qf_attention_s {
  * say. */
 typedef struct qf_attention_counts_s {
   double agents_failed, agents_dead, agents_stale;
-  double flagged;   /* issues flagged for a human */
-  double backlog;   /* heartbeats waiting in a spool */
-  double set_aside; /* heartbeats a backend refused for good */
+  double flagged;        /* issues flagged for a human */
+  double backlog;        /* heartbeats waiting in a spool */
+  double set_aside;      /* heartbeats a backend refused for good */
   bool budget_exhausted; /* the request budget cannot carry them all */
 } qf_attention_counts_t;
 

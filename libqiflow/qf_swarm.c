@@ -57,8 +57,8 @@ static int qsw_id_copy(const char *s, char *out, size_t outlen) {
 }
 
 /* qsw_id_load reads an existing id file into out. */
-static int qsw_id_load(const char *path, char *out, size_t outlen,
-                            char *err, size_t errlen) {
+static int qsw_id_load(const char *path, char *out, size_t outlen, char *err,
+                       size_t errlen) {
   char *text = NULL;
   int status = qf_file_read(path, 4096, 0, &text, NULL, err, errlen);
   if (status != 0)

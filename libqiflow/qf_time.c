@@ -21,9 +21,9 @@ int qf_time_format(time_t t, char *buf, size_t buflen) {
   struct tm tm;
   if (qtm_time_tm(t, &tm) != 0)
     return -EINVAL;
-  int n = snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02dZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec);
+  int n =
+      snprintf(buf, buflen, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return n > 0 && (size_t)n < buflen ? 0 : -EINVAL;
 }
 

@@ -160,7 +160,8 @@ typedef struct agents_snapshot_info_s {
 
 /* agents_snapshot writes the agents.json document for a finished result
  * into a new buffer the caller frees. 0 or a negative errno. */
-int agents_snapshot(const agents_result_t *r, const agents_snapshot_info_t *info,
-                  char **out, size_t *len);
+int agents_snapshot(const agents_result_t *r,
+                    const agents_snapshot_info_t *info, char **out,
+                    size_t *len);
 
 #endif

@@ -102,7 +102,8 @@ static bool as_same_time(struct timespec a, struct timespec b) {
  * stat is st. */
 static bool as_fresh(const agents_cache_entry_t *e, const struct stat *st) {
   return e->settled && e->key.dev == st->st_dev && e->key.ino == st->st_ino &&
-         e->key.size == st->st_size && as_same_time(e->key.mtime, st->st_mtim) &&
+         e->key.size == st->st_size &&
+         as_same_time(e->key.mtime, st->st_mtim) &&
          as_same_time(e->ctime, st->st_ctim);
 }
 
@@ -214,9 +215,9 @@ static bool as_settled(const struct stat *st, time_t start) {
 /* as_load reads and parses the regular file name (stat st) of dfd into
  * the next cache slot and r. A file that vanished meanwhile is no file.
  * 0 or -ENOMEM. */
-static int as_load(agents_scan_t *s, int dfd, const char *dir,
-                   const char *name, const struct stat *st,
-                   time_t start, agents_result_t *r, size_t *n_next) {
+static int as_load(agents_scan_t *s, int dfd, const char *dir, const char *name,
+                   const struct stat *st, time_t start, agents_result_t *r,
+                   size_t *n_next) {
   char err[AGENTS_ERROR_MAX];
   agents_filekey_t key;
   as_key(st, &key);
@@ -244,9 +245,9 @@ static int as_load(agents_scan_t *s, int dfd, const char *dir,
 
 /* as_file handles one listed agent file: its stat decides between the
  * cached parse old (NULL: none) and a new read. 0 or -ENOMEM. */
-static int as_file(agents_scan_t *s, int dfd, const char *dir,
-                   const char *name, agents_cache_entry_t *old,
-                   time_t start, agents_result_t *r, size_t *n_next) {
+static int as_file(agents_scan_t *s, int dfd, const char *dir, const char *name,
+                   agents_cache_entry_t *old, time_t start, agents_result_t *r,
+                   size_t *n_next) {
   char err[AGENTS_ERROR_MAX], path[4096];
   agents_filekey_t key = {0};
   struct stat st;
@@ -299,8 +300,8 @@ static int as_files(agents_scan_t *s, int dfd, const char *dir,
   for (size_t i = 0; i < s->files && status == 0; i++) {
     const char *name = s->list[i];
     if (i < max_files)
-      status = as_file(s, dfd, dir, name, as_match(s, &j, name), start, r,
-                       &n_next);
+      status =
+          as_file(s, dfd, dir, name, as_match(s, &j, name), start, r, &n_next);
     else /* the caller reports these in one warning */
       status = agents_result_add_invalid(
           r, name, "not read: over MaxAgentFiles", NULL, /* quiet = */ true);
@@ -317,8 +318,8 @@ static int as_files(agents_scan_t *s, int dfd, const char *dir,
   return status;
 }
 
-int agents_scan(agents_scan_t *s, const char *dir, size_t max_files,
-                time_t now, agents_result_t *r) {
+int agents_scan(agents_scan_t *s, const char *dir, size_t max_files, time_t now,
+                agents_result_t *r) {
   s->parsed = s->reused = s->unread = 0;
   s->load_error = 0;
   DIR *d = opendir(dir);

@@ -37,10 +37,10 @@ typedef struct agents_scan_s {
   size_t list_cap;
   char *text; /* one file's content, AGENTS_FILE_MAX + 1 bytes */
   /* what the last scan did */
-  size_t files;  /* agent files listed */
-  size_t parsed; /* files read and parsed */
-  size_t reused; /* files whose cached parse was reused */
-  size_t unread; /* files left unread over max_files */
+  size_t files;   /* agent files listed */
+  size_t parsed;  /* files read and parsed */
+  size_t reused;  /* files whose cached parse was reused */
+  size_t unread;  /* files left unread over max_files */
   int load_error; /* -ENOMEM when a file could not be loaded, else 0 */
 } agents_scan_t;
 
@@ -55,8 +55,8 @@ typedef struct agents_scan_s {
  * a symlink, never waiting. Returns 0, or the negative errno of a
  * directory that cannot be listed (r then untouched); load_error tells of
  * running out of memory partway (what was read is in r). */
-int agents_scan(agents_scan_t *s, const char *dir, size_t max_files,
-                time_t now, agents_result_t *r);
+int agents_scan(agents_scan_t *s, const char *dir, size_t max_files, time_t now,
+                agents_result_t *r);
 
 void agents_scan_free(agents_scan_t *s);
 

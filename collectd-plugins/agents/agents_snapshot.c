@@ -83,8 +83,9 @@ static void arn_document(qf_jw_t *w, const agents_result_t *r,
   qf_jw_obj_close(w); /* END snapshot */
 }
 
-int agents_snapshot(const agents_result_t *r, const agents_snapshot_info_t *info,
-                  char **out, size_t *len) {
+int agents_snapshot(const agents_result_t *r,
+                    const agents_snapshot_info_t *info, char **out,
+                    size_t *len) {
   qf_jw_t w;
   int status = qf_jw_init(&w);
   if (status != 0)

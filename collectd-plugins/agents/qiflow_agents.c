@@ -127,19 +127,18 @@ static int qa_config(oconfig_item_t *ci) {
     else if (strcasecmp("StateDir", child->key) == 0)
       status = cf_util_get_string(child, &qa_cfg.state_dir);
     else if (strcasecmp("StaleAfter", child->key) == 0)
-      status = qf_plugin_get_int(QA_PLUGIN, child, 1, INT_MAX,
-                                 &qa_cfg.stale_after);
+      status =
+          qf_plugin_get_int(QA_PLUGIN, child, 1, INT_MAX, &qa_cfg.stale_after);
     else if (strcasecmp("MaxAgentFiles", child->key) == 0)
       status = qf_plugin_get_int(QA_PLUGIN, child, 1, QA_MAX_FILES_CEILING,
                                  &qa_cfg.max_files);
     else if (strcasecmp("ProcessCheck", child->key) == 0)
       status = cf_util_get_boolean(child, &qa_cfg.process_check);
     else {
-      static const char *const known[] = {
-          "AgentDir", "StateDir", "StaleAfter", "MaxAgentFiles",
-          "ProcessCheck", NULL};
-      qf_plugin_unknown(QA_PLUGIN, "<Plugin " QA_PLUGIN ">", child->key,
-                        known);
+      static const char *const known[] = {"AgentDir",     "StateDir",
+                                          "StaleAfter",   "MaxAgentFiles",
+                                          "ProcessCheck", NULL};
+      qf_plugin_unknown(QA_PLUGIN, "<Plugin " QA_PLUGIN ">", child->key, known);
       status = -1;
     }
   }
@@ -182,8 +181,8 @@ static int qa_init(void) {
   qa_seed();
   INFO(QA_PLUGIN " plugin: AgentDir %s, StateDir %s, StaleAfter %d s, "
                  "MaxAgentFiles %d, ProcessCheck %s",
-       qa_cfg.agent_dir, qa_cfg.state_dir, qa_cfg.stale_after,
-       qa_cfg.max_files, qa_cfg.process_check ? "true" : "false");
+       qa_cfg.agent_dir, qa_cfg.state_dir, qa_cfg.stale_after, qa_cfg.max_files,
+       qa_cfg.process_check ? "true" : "false");
   return 0;
 }
 
@@ -231,8 +230,7 @@ static int qa_scan(agents_result_t *r, time_t now, size_t *unread) {
   qa_limit(s->files);
   *unread = s->unread;
   if (s->load_error != 0)
-    ERROR(QA_PLUGIN " plugin: reading AgentDir: %s",
-          STRERROR(-s->load_error));
+    ERROR(QA_PLUGIN " plugin: reading AgentDir: %s", STRERROR(-s->load_error));
   DEBUG(QA_PLUGIN " plugin: %zu agent files, %zu parsed, %zu unchanged",
         s->files, s->parsed, s->reused);
   return 0; /* what was read is still worth reporting */
@@ -355,9 +353,9 @@ static void qa_notify(const agents_event_t *ev, void *ud) {
  * a failure is logged with back-off, its end once. */
 static void qa_write_snapshot(const agents_result_t *r, time_t now) {
   agents_snapshot_info_t info = {.now = now,
-                               .agent_dir = qa_cfg.agent_dir,
-                               .collectd_version = PACKAGE_VERSION,
-                               .stale_after = qa_cfg.stale_after};
+                                 .agent_dir = qa_cfg.agent_dir,
+                                 .collectd_version = PACKAGE_VERSION,
+                                 .stale_after = qa_cfg.stale_after};
   char *json = NULL, err[512] = "";
   size_t len = 0;
   int status = agents_snapshot(r, &info, &json, &len);

@@ -56,7 +56,7 @@ typedef struct anom_config_s {
   double stuck_min_spread;
   double stuck_floor;     /* seconds */
   double stuck_unlearned; /* seconds */
-  int stuck_min_tasks; /* finished tasks before the median counts */
+  int stuck_min_tasks;    /* finished tasks before the median counts */
   /* Looping: flag an agent that restarted the same issue n times when the
    * swarm's learned restart rate p makes that unlikely: p^n < loop_alpha
    * (p estimated as (restarts + 1) / (starts + 2)), and n >= loop_min. */
@@ -111,7 +111,8 @@ typedef struct anom_config_s {
   int ro_min_samples;
 } anom_config_t;
 
-/* anom_config_defaults fills c with the documented defaults (docs/anomaly.md). */
+/* anom_config_defaults fills c with the documented defaults (docs/anomaly.md).
+ */
 void anom_config_defaults(anom_config_t *c);
 /* anom_config_check returns 0, or -EINVAL with the setting to fix in err. */
 int anom_config_check(const anom_config_t *c, char *err, size_t errlen);
@@ -145,10 +146,10 @@ typedef struct anom_agent_s {
 
 typedef struct anom_res_s {
   char name[ANOM_NAME_MAX];
-  int n;                          /* samples held, oldest first */
-  double t[ANOM_RES_SAMPLES];     /* bucket mean time, seconds */
-  double u[ANOM_RES_SAMPLES];     /* bucket mean used fraction 0..1 */
-  double acc_t, acc_u;            /* the bucket being filled */
+  int n;                      /* samples held, oldest first */
+  double t[ANOM_RES_SAMPLES]; /* bucket mean time, seconds */
+  double u[ANOM_RES_SAMPLES]; /* bucket mean used fraction 0..1 */
+  double acc_t, acc_u;        /* the bucket being filled */
   int acc_n;
   long acc_bucket;
   /* hourly means of the last 8 days: the usual daily pattern, which the

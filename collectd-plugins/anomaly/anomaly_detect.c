@@ -11,17 +11,17 @@
 
 #define AD_DAY 86400L
 #define AD_HOUR 3600L
-#define AD_MAD_SIGMA 1.4826 /* MAD to standard deviation, normal data */
+#define AD_MAD_SIGMA 1.4826    /* MAD to standard deviation, normal data */
 #define AD_QUIET_STEP_MAX 3600 /* one observation gap counts at most this */
 #define AD_AGENT_FORGET (7 * AD_DAY) /* drop agents unseen this long */
-#define AD_STARTS_MAX 4096 /* halve the restart counts beyond this */
+#define AD_STARTS_MAX 4096           /* halve the restart counts beyond this */
 #define AD_CI_RELEASE 0.05 /* a CI spike ends when p rises above this */
 #define AD_RO_RELEASE 1.5  /* running out ends past 1.5 x the horizon */
 #define AD_VEL_WINDOWS 3   /* velocity tests the last 1..3 days */
 
 static const char *const ad_names[ANOM_KIND_COUNT] = {
-    "stuck_agent",    "looping_agent", "stalled_swarm",
-    "velocity_drop",  "ci_failure_spike", "running_out"};
+    "stuck_agent",   "looping_agent",    "stalled_swarm",
+    "velocity_drop", "ci_failure_spike", "running_out"};
 
 const char *anom_kind_name(anom_kind_t k) {
   return (unsigned)k < ANOM_KIND_COUNT ? ad_names[k] : NULL;
@@ -104,14 +104,15 @@ int anom_config_check(const anom_config_t *c, char *err, size_t errlen) {
   if (!(c->ci_alpha > 0 && c->ci_alpha < 1) || !(c->ci_window >= AD_HOUR) ||
       !(c->ci_baseline >= AD_HOUR) ||
       (c->ci_window + c->ci_baseline) / AD_HOUR > ANOM_CI_HOURS_MAX - 1 ||
-      !(c->ci_min_rate >= 0 && c->ci_min_rate < 1) ||
-      c->ci_min_failures < 1 || c->ci_min_baseline_runs < 1)
+      !(c->ci_min_rate >= 0 && c->ci_min_rate < 1) || c->ci_min_failures < 1 ||
+      c->ci_min_baseline_runs < 1)
     return ad_fail(err, errlen,
                    "CIAlpha must lie in (0, 1), CIWindow and CIBaseline at "
                    "least 3600 s and together under 14 days");
   if (!(c->ro_window >= 60) || !(c->ro_horizon > 0) ||
-      !(c->ro_full > 0 && c->ro_full <= 1) || !(c->ro_min_z >= 0) || !(c->ro_persist >= 0) ||
-      c->ro_min_samples < 3 || c->ro_min_samples > ANOM_RES_SAMPLES / 2)
+      !(c->ro_full > 0 && c->ro_full <= 1) || !(c->ro_min_z >= 0) ||
+      !(c->ro_persist >= 0) || c->ro_min_samples < 3 ||
+      c->ro_min_samples > ANOM_RES_SAMPLES / 2)
     return ad_fail(err, errlen,
                    "RunOutWindow >= 60 s, RunOutHorizon > 0, 0 < RunOutFull "
                    "<= 1, 3 <= RunOutMinSamples <= 32");
@@ -254,9 +255,8 @@ void anom_observe_progress(anom_state_t *s, time_t t) {
     ad_ring_push(s->gaps, ANOM_GAPS_MAX, &s->gap_n, &s->gap_next, quiet);
   s->progress_seen = true;
   s->last_progress = t;
-  s->quiet_agent_s = t < s->quiet_clock
-                         ? s->active_agents * (double)(s->quiet_clock - t)
-                         : 0;
+  s->quiet_agent_s =
+      t < s->quiet_clock ? s->active_agents * (double)(s->quiet_clock - t) : 0;
 }
 
 /* ad_day_of returns the day index of t in the configured day. */
@@ -268,14 +268,17 @@ static long ad_day_of(const anom_state_t *s, time_t t) {
 /* ad_slot returns the index of unit u in a contiguous window of counts
  * (first, n, capacity cap) after extending it with zeros up to u and
  * dropping the oldest beyond cap; -1 when u is older than the window. */
-static int ad_slot(long *first, int *n, int cap, long u, double *a,
-                   unsigned *b, unsigned *c) {
+static int ad_slot(long *first, int *n, int cap, long u, double *a, unsigned *b,
+                   unsigned *c) {
   if (*n == 0) {
     *first = u;
     *n = 1;
-    if (a) a[0] = 0;
-    if (b) b[0] = 0;
-    if (c) c[0] = 0;
+    if (a)
+      a[0] = 0;
+    if (b)
+      b[0] = 0;
+    if (c)
+      c[0] = 0;
     return 0;
   }
   if (u < *first)
@@ -287,16 +290,22 @@ static int ad_slot(long *first, int *n, int cap, long u, double *a,
   }
   while (last < u) {
     if (*n == cap) {
-      if (a) memmove(a, a + 1, (size_t)(cap - 1) * sizeof(*a));
-      if (b) memmove(b, b + 1, (size_t)(cap - 1) * sizeof(*b));
-      if (c) memmove(c, c + 1, (size_t)(cap - 1) * sizeof(*c));
+      if (a)
+        memmove(a, a + 1, (size_t)(cap - 1) * sizeof(*a));
+      if (b)
+        memmove(b, b + 1, (size_t)(cap - 1) * sizeof(*b));
+      if (c)
+        memmove(c, c + 1, (size_t)(cap - 1) * sizeof(*c));
       (*first)++;
       (*n)--;
     }
     last++;
-    if (a) a[*n] = 0;
-    if (b) b[*n] = 0;
-    if (c) c[*n] = 0;
+    if (a)
+      a[*n] = 0;
+    if (b)
+      b[*n] = 0;
+    if (c)
+      c[*n] = 0;
     (*n)++;
   }
   return (int)(u - *first);
@@ -455,8 +464,7 @@ static const char *ad_issue_text(char *buf, size_t len, long issue) {
 }
 
 /* ad_detect_agents flags stuck and looping agents seen last. */
-static void ad_detect_agents(const anom_state_t *s, time_t now,
-                             ad_list_t *l) {
+static void ad_detect_agents(const anom_state_t *s, time_t now, ad_list_t *l) {
   const anom_config_t *c = &s->cfg;
   double median, thr = ad_stuck_threshold(s, &median);
   double p = ((double)s->restarts + 1.0) / ((double)s->starts + 2.0);
@@ -499,11 +507,11 @@ static void ad_detect_agents(const anom_state_t *s, time_t now,
 }
 
 /* ad_detect_stall flags a swarm whose agents work without progress. */
-static void ad_detect_stall(const anom_state_t *s, time_t now,
-                            ad_list_t *l) {
+static void ad_detect_stall(const anom_state_t *s, time_t now, ad_list_t *l) {
   const anom_config_t *c = &s->cfg;
   if (!c->enabled[ANOM_STALLED_SWARM] || s->active_agents == 0 ||
-      s->last_progress == 0 || (double)(now - s->last_progress) < c->stall_floor)
+      s->last_progress == 0 ||
+      (double)(now - s->last_progress) < c->stall_floor)
     return;
   double q = NAN, thr = c->stall_floor_agent;
   if (s->gap_n >= c->stall_min_gaps) {
@@ -571,8 +579,8 @@ static double ad_vel_test(const anom_state_t *s, long d, int w, double *obs,
     mean[k] = cnt[k] >= 2 ? sum[k] / cnt[k] : all;
   double ss = 0;
   for (long x = b_start; x <= b_end; x++) {
-    double r = s->closed[x - s->day_first] -
-               mean[c->vel_weekly && ad_weekend(x)];
+    double r =
+        s->closed[x - s->day_first] - mean[c->vel_weekly && ad_weekend(x)];
     ss += r * r;
   }
   double phi = all > 0 ? ss / (cnt[0] + cnt[1] - 2) / all : 1;
@@ -593,8 +601,8 @@ static void ad_vel_update(anom_state_t *s, time_t now) {
   long today = ad_day_of(s, now);
   ad_slot(&s->day_first, &s->day_n, ANOM_DAYS_MAX, today, s->closed, NULL,
           NULL);
-  long d = s->vel_tested_day < s->day_first ? s->day_first
-                                            : s->vel_tested_day + 1;
+  long d =
+      s->vel_tested_day < s->day_first ? s->day_first : s->vel_tested_day + 1;
   for (; d < today; d++) {
     double best = 2;
     s->vel_alarm = false;
@@ -620,8 +628,8 @@ static void ad_detect_velocity(anom_state_t *s, time_t now, ad_list_t *l) {
     return;
   time_t since = (time_t)((s->vel_tested_day - s->vel_window + 1) * AD_DAY -
                           s->cfg.vel_day_offset);
-  anom_t *x = ad_add(l, ANOM_VELOCITY_DROP, "swarm", 0, since, s->vel_obs,
-                     s->vel_exp);
+  anom_t *x =
+      ad_add(l, ANOM_VELOCITY_DROP, "swarm", 0, since, s->vel_obs, s->vel_exp);
   if (x != NULL)
     snprintf(x->reason, sizeof(x->reason),
              "%.0f issues closed in the last %d day%s where this swarm's "
@@ -662,8 +670,7 @@ static void ad_detect_ci(anom_state_t *s, time_t now, ad_list_t *l) {
   long best_w = wh;
   s->ci_alarm = false;
   const long windows[2] = {wh, wh > 1 ? wh / 2 : 0};
-  for (int i = 0; i < 2 && windows[i] > 0 && c->enabled[ANOM_CI_SPIKE];
-       i++) {
+  for (int i = 0; i < 2 && windows[i] > 0 && c->enabled[ANOM_CI_SPIKE]; i++) {
     long w = windows[i];
     double x[4];
     ad_ci_sums(s, hour, w, bh, x);
@@ -699,9 +706,8 @@ static void ad_detect_ci(anom_state_t *s, time_t now, ad_list_t *l) {
  * (a leak rises through the window; a one-off step or a morning ramp
  * leaves one half flat), Mann-Kendall z and the level the line gives at
  * now; false when too few samples span the window. */
-static bool ad_res_fit(const anom_state_t *s, const anom_res_t *r,
-                       time_t now, double *slope, double *half, double *z,
-                       double *level) {
+static bool ad_res_fit(const anom_state_t *s, const anom_res_t *r, time_t now,
+                       double *slope, double *half, double *z, double *level) {
   double t[ANOM_RES_SAMPLES + 1], u[ANOM_RES_SAMPLES + 1], hz;
   int n = 0;
   for (int i = 0; i < r->n; i++)
@@ -762,8 +768,8 @@ static void ad_detect_resources(anom_state_t *s, time_t now, ad_list_t *l) {
                (was && eta <= AD_RO_RELEASE * c->ro_horizon && z > 0);
     if (!r->alarm)
       continue;
-    anom_t *x = ad_add(l, ANOM_RUNNING_OUT, r->name, 0, now, eta,
-                       c->ro_horizon);
+    anom_t *x =
+        ad_add(l, ANOM_RUNNING_OUT, r->name, 0, now, eta, c->ro_horizon);
     char d1[32], d2[32], d3[32];
     if (x != NULL)
       snprintf(x->reason, sizeof(x->reason),

@@ -108,9 +108,9 @@ static void af_progress(anom_state_t *s, yajl_val rest) {
   time_t at = af_time(rest, "last_sync");
   if (at == 0)
     at = af_time(rest, "updated_at");
-  bool moved = (commits >= 0 && s->feed_commits >= 0 &&
-                commits > s->feed_commits) ||
-               (prs >= 0 && s->feed_prs >= 0 && prs != s->feed_prs);
+  bool moved =
+      (commits >= 0 && s->feed_commits >= 0 && commits > s->feed_commits) ||
+      (prs >= 0 && s->feed_prs >= 0 && prs != s->feed_prs);
   if (moved && at > 0)
     anom_observe_progress(s, at);
   if (commits >= 0)
@@ -159,16 +159,15 @@ static int af_ci(anom_state_t *s, yajl_val rest) {
 /* af_activity counts a pull request update newer than the last one seen
  * as progress at its own time. */
 static void af_activity(anom_state_t *s, yajl_val rest) {
-  time_t t = af_time(qf_json_get(rest, "activity"),
-                     "last_pull_request_update");
+  time_t t = af_time(qf_json_get(rest, "activity"), "last_pull_request_update");
   if (t <= s->feed_pr_update)
     return;
   anom_observe_progress(s, t);
   s->feed_pr_update = t;
 }
 
-int anom_feed_project(anom_state_t *s, const char *text, size_t len,
-                      char *err, size_t errlen) {
+int anom_feed_project(anom_state_t *s, const char *text, size_t len, char *err,
+                      size_t errlen) {
   af_closed_t c = {.after = s->feed_closed_until};
   yajl_val rest = NULL;
   int rc = qf_json_parse_split(text, len, "issues", af_issue, &c, &rest, err,

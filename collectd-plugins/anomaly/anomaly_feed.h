@@ -33,8 +33,8 @@ int anom_feed_agents(anom_state_t *s, time_t now, yajl_val doc, char *err,
  * time order (the cursor moves to the newest at). Returns the number of
  * closed issues counted, or -EINVAL with the reason in err (nothing is
  * fed), -ENOMEM. */
-int anom_feed_project(anom_state_t *s, const char *text, size_t len,
-                      char *err, size_t errlen);
+int anom_feed_project(anom_state_t *s, const char *text, size_t len, char *err,
+                      size_t errlen);
 
 /* Memory and disk use from collectd's values. */
 #define ANOM_FEED_PARTS 8 /* type instances kept per resource */
@@ -72,7 +72,6 @@ int anom_feed_fraction(const anom_feed_res_t *r, double *used);
 /* anom_feed_message words a transition for a collectd notification:
  * "<kind> <subject> (issue #n): <reason>" when it starts, prefixed with
  * "ended: " and naming since when it ended. */
-void anom_feed_message(const anom_t *a, bool started, char *out,
-                       size_t outlen);
+void anom_feed_message(const anom_t *a, bool started, char *out, size_t outlen);
 
 #endif

@@ -141,8 +141,8 @@ int anom_history_render(const anom_state_t *s, time_t now, char **out,
   qf_jw_ktime(&w, "updated_at", now);
   qf_jw_key(&w, "tasks");
   qf_jw_obj_open(&w);
-  ah_ring(&w, "durations_seconds", s->durations, ANOM_DURATIONS_MAX,
-          s->dur_n, s->dur_next);
+  ah_ring(&w, "durations_seconds", s->durations, ANOM_DURATIONS_MAX, s->dur_n,
+          s->dur_next);
   qf_jw_kint(&w, "starts", s->starts);
   qf_jw_kint(&w, "restarts", s->restarts);
   qf_jw_obj_close(&w);
@@ -240,8 +240,7 @@ static yajl_val ah_obj(ah_rd_t *r, yajl_val obj, const char *key) {
 }
 
 /* ah_arr returns obj[key] when it is an array of at most max elements. */
-static yajl_val ah_arr(ah_rd_t *r, yajl_val obj, const char *key,
-                       size_t max) {
+static yajl_val ah_arr(ah_rd_t *r, yajl_val obj, const char *key, size_t max) {
   yajl_val v = qf_json_get(obj, key);
   if (!YAJL_IS_ARRAY(v)) {
     ah_bad(r, key, "missing or not an array");
@@ -327,8 +326,8 @@ static void ah_read_ring(ah_rd_t *r, yajl_val obj, const char *key,
 }
 
 /* ah_read_string copies obj[key] (a non-empty string that fits). */
-static void ah_read_string(ah_rd_t *r, yajl_val obj, const char *key,
-                           char *dst, size_t len) {
+static void ah_read_string(ah_rd_t *r, yajl_val obj, const char *key, char *dst,
+                           size_t len) {
   const char *v = qf_json_get_str(obj, key);
   if (v == NULL || v[0] == '\0' || strlen(v) >= len)
     ah_bad(r, key, "missing, empty or too long");

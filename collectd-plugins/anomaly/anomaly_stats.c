@@ -98,8 +98,8 @@ double anom_binom_sf(unsigned k, unsigned n, double p) {
     return 1.0;
   double sum = 0, lp = log(p), lq = log1p(-p), ln = lgamma(n + 1.0);
   for (unsigned i = k; i <= n; i++)
-    sum += exp(ln - lgamma(i + 1.0) - lgamma(n - i + 1.0) + i * lp +
-               (n - i) * lq);
+    sum +=
+        exp(ln - lgamma(i + 1.0) - lgamma(n - i + 1.0) + i * lp + (n - i) * lq);
   return sum > 1.0 ? 1.0 : sum;
 }
 

@@ -26,7 +26,6 @@ double anom_wilson_upper(double k, double n, double z);
 /* anom_theil_sen returns the median of the pairwise slopes of (x, y)[0, n)
  * and in *mk_z the Mann-Kendall z of the rise (positive: rising); NaN and
  * 0 when n < 2. Uses no more than n <= 64 points. */
-double anom_theil_sen(const double *x, const double *y, size_t n,
-                      double *mk_z);
+double anom_theil_sen(const double *x, const double *y, size_t n, double *mk_z);
 
 #endif

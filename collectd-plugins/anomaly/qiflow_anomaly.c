@@ -40,7 +40,8 @@ typedef struct qn_option_s {
   qn_type_t type;
 } qn_option_t;
 
-#define QN_OPT(k, f, t) {k, offsetof(anom_config_t, f), t}
+#define QN_OPT(k, f, t)                                                        \
+  { k, offsetof(anom_config_t, f), t }
 static const qn_option_t qn_options[] = {
     QN_OPT("StuckSpreads", stuck_k, QN_NUM),
     QN_OPT("StuckMinSpread", stuck_min_spread, QN_NUM),
@@ -202,8 +203,8 @@ static void qn_load_history(void) {
   char path[4096], err[512], *text = NULL;
   if (qf_path_join(path, sizeof(path), qn.state_dir, QN_HISTORY) != 0)
     return;
-  int status = qf_file_read(path, QN_HISTORY_MAX, QF_READ_NOFOLLOW, &text,
-                            NULL, err, sizeof(err));
+  int status = qf_file_read(path, QN_HISTORY_MAX, QF_READ_NOFOLLOW, &text, NULL,
+                            err, sizeof(err));
   if (status == -ENOENT)
     return;
   if (status == 0)
@@ -387,11 +388,10 @@ static int qn_write_file(const char *name,
  * logged with back-off, its end once. */
 static void qn_write_files(time_t now) {
   char err[512] = "";
-  int rc = qn_write_file(QN_SNAPSHOT, anom_snapshot_render, now, err,
-                         sizeof(err));
+  int rc =
+      qn_write_file(QN_SNAPSHOT, anom_snapshot_render, now, err, sizeof(err));
   if (rc == 0)
-    rc = qn_write_file(QN_HISTORY, anom_history_render, now, err,
-                       sizeof(err));
+    rc = qn_write_file(QN_HISTORY, anom_history_render, now, err, sizeof(err));
   if (rc != 0)
     c_complain(LOG_ERR, &qn.write_complaint,
                QN_PLUGIN " plugin: writing into %s failed: %s", qn.state_dir,

@@ -87,8 +87,7 @@ static bool ghf_may_send(gh_sync_t *s, int flags) {
     m->backoff_until = m->rl_reset;
     s->stopped = true;
     s->dirty = true;
-    gh_sync_error(s, -EAGAIN, "GitHub quota exhausted; waiting until %s",
-                  when);
+    gh_sync_error(s, -EAGAIN, "GitHub quota exhausted; waiting until %s", when);
     return false;
   }
   if ((flags & GH_FETCH_OPTIONAL) && m->rl_remaining >= 0 &&
@@ -163,8 +162,7 @@ static void ghf_message(const qf_http_response_t *resp, char *out,
  * documented signs: any 429, x-ratelimit-remaining 0, retry-after, or a
  * message about a rate limit); other 403s are permission errors. */
 static bool ghf_rate_limit(const qf_http_response_t *resp) {
-  if (resp->status == 429 || resp->retry_after >= 0 ||
-      resp->rl_remaining == 0)
+  if (resp->status == 429 || resp->retry_after >= 0 || resp->rl_remaining == 0)
     return true;
   char msg[512];
   ghf_message(resp, msg, sizeof(msg));
@@ -213,9 +211,8 @@ static void ghf_headers(gh_sync_t *s, const char *url, int flags,
     snprintf(auth, authlen, "Authorization: Bearer %s", s->cfg->token);
     hdrs[n++] = auth;
   }
-  const char *etag = (flags & GH_FETCH_CONDITIONAL)
-                         ? gh_etag_get(&s->m, url)
-                         : NULL;
+  const char *etag =
+      (flags & GH_FETCH_CONDITIONAL) ? gh_etag_get(&s->m, url) : NULL;
   if (etag != NULL) {
     /* Weak ETags go back byte for byte, W/ included. */
     snprintf(inm, inmlen, "If-None-Match: %s", etag);
@@ -267,12 +264,11 @@ static void ghf_part_ok(gh_sync_t *s, int p) {
 /* ghf_redirect decides on a 3xx answer: 1 to follow location, or a
  * recorded error (leaving APIURL's origin, too many hops, no target). */
 static int ghf_redirect(gh_sync_t *s, const char *shown, int hop,
-                        const qf_http_response_t *resp,
-                        const char *location) {
+                        const qf_http_response_t *resp, const char *location) {
   s->cycle_fatal = true; /* unless followed: back off */
   if (location[0] == '\0')
-    return gh_sync_error(s, -EPROTO, "%s: HTTP %ld without a Location",
-                         shown, resp->status);
+    return gh_sync_error(s, -EPROTO, "%s: HTTP %ld without a Location", shown,
+                         resp->status);
   char where[GH_URL_MAX];
   gh_url_display(location, where, sizeof(where));
   if (!gh_follow_ok(s, location))
@@ -345,8 +341,8 @@ int gh_fetch(gh_sync_t *s, const char *url, int flags, size_t max_body,
   };
   for (int hop = 0;; hop++) {
     location[0] = '\0';
-    int status = s->transport(s->transport_ctx, &req, resp, location,
-                              sizeof(location));
+    int status =
+        s->transport(s->transport_ctx, &req, resp, location, sizeof(location));
     s->requests++;
     s->requests_total++;
     gh_url_display(target, shown, sizeof(shown));

@@ -47,8 +47,8 @@ gh_status_t gh_issue_status(const gh_item_t *it, const gh_rules_t *rules) {
     /* Blocked wins over in progress: it is the one needing attention. */
     if (gh_label_matches(it->labels.v[i], rules->blocked))
       return GH_STATUS_BLOCKED;
-    in_progress = in_progress ||
-                  gh_label_matches(it->labels.v[i], rules->in_progress);
+    in_progress =
+        in_progress || gh_label_matches(it->labels.v[i], rules->in_progress);
   }
   return in_progress ? GH_STATUS_IN_PROGRESS : GH_STATUS_READY;
 }
@@ -100,8 +100,8 @@ gh_ci_t gh_pr_ci(const gh_mirror_t *m, const gh_item_t *pr) {
    * newest success; pending and neutral runs neither count nor break it. */
   for (size_t i = 0; i < m->nruns; i++) {
     const gh_run_t *r = &m->runs[i];
-    if (!ghfg_run_of(r, pr) || (r->verdict != GH_VERDICT_FAILURE &&
-                               r->verdict != GH_VERDICT_SUCCESS))
+    if (!ghfg_run_of(r, pr) ||
+        (r->verdict != GH_VERDICT_FAILURE && r->verdict != GH_VERDICT_SUCCESS))
       continue;
     ci.finished++;
     ghfg_wf_t *w = ghfg_wf_slot(wf, &nwf, r->workflow_id);
@@ -129,8 +129,8 @@ const char *gh_trend(double slope) {
  * (not closed as not planned or as a duplicate). */
 static bool ghfg_counts_for_velocity(const gh_item_t *it) {
   const char *r = it->state_reason;
-  return r == NULL || (strcmp(r, "not_planned") != 0 &&
-                       strcmp(r, "duplicate") != 0);
+  return r == NULL ||
+         (strcmp(r, "not_planned") != 0 && strcmp(r, "duplicate") != 0);
 }
 
 void gh_velocity(const gh_mirror_t *m, long long now, gh_figures_t *f) {
@@ -193,7 +193,7 @@ static gh_issue_fig_t *ghfg_find_issue(gh_figures_t *f, long long number) {
 /* ghfg_tie_pr records an open pull request with every open issue it names,
  * with the triggers it raises there. */
 static void ghfg_tie_pr(const gh_mirror_t *m, const gh_rules_t *rules,
-                       const gh_item_t *pr, gh_figures_t *f) {
+                        const gh_item_t *pr, gh_figures_t *f) {
   long long cand[GH_LINKS_MAX + 1];
   size_t nc = 0;
   long long b = gh_branch_issue(pr->branch);
@@ -235,7 +235,7 @@ static bool ghfg_human(const gh_item_t *it) {
 /* ghfg_pr_reason describes the pull request behind a CI or conflict
  * trigger of fig. */
 static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
-                          gh_issue_fig_t *fig) {
+                           gh_issue_fig_t *fig) {
   for (size_t i = 0; i < fig->nprs; i++) {
     const gh_item_t *pr = gh_mirror_find(m, fig->prs[i]);
     if (pr == NULL)
@@ -250,8 +250,8 @@ static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
     if (fig->trigger == GH_TRIG_CI_FAILURES && rules->failures > 0 &&
         ci.streak >= rules->failures) {
       snprintf(fig->reason, sizeof(fig->reason),
-               "%d consecutive failed CI runs on pull request #%lld",
-               ci.streak, pr->number);
+               "%d consecutive failed CI runs on pull request #%lld", ci.streak,
+               pr->number);
       return;
     }
     if (fig->trigger == GH_TRIG_CI_FAILURE_RATE && ci.finished > 0 &&
@@ -268,7 +268,7 @@ static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
 
 /* ghfg_flag picks the reported trigger of an open issue and its reason. */
 static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
-                     gh_issue_fig_t *fig) {
+                      gh_issue_fig_t *fig) {
   /* While its label events are still to be read, the blocked time is only
    * an estimate (the last update): wait for them rather than flag wrongly. */
   if (fig->status == GH_STATUS_BLOCKED && !fig->item->events_stale &&
@@ -296,7 +296,7 @@ static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
 
 /* ghfg_bucket fills one issue's figure and the status counts. */
 static void ghfg_bucket(const gh_rules_t *rules, const gh_item_t *it,
-                       long long now, gh_issue_fig_t *fig, gh_figures_t *f) {
+                        long long now, gh_issue_fig_t *fig, gh_figures_t *f) {
   fig->item = it;
   fig->status = gh_issue_status(it, rules);
   fig->blocked_hours = -1;

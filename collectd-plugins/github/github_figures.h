@@ -1,5 +1,6 @@
 /* github_figures.h: the project figures and flags computed from the
- * mirror, by the rules in docs/ARCHITECTURE.md ("Project figures"). Pure logic. */
+ * mirror, by the rules in docs/ARCHITECTURE.md ("Project figures"). Pure logic.
+ */
 #ifndef GITHUB_FIGURES_H
 #define GITHUB_FIGURES_H
 
@@ -64,7 +65,7 @@ typedef struct gh_figures_s {
   int daily[GH_VELOCITY_DAYS]; /* oldest first; the last ends now */
   double per_day, slope;
   const char *trend;
-  long long eta; /* estimated completion time, 0 when absent */
+  long long eta;          /* estimated completion time, 0 when absent */
   gh_issue_fig_t *issues; /* every issue, by number descending */
   size_t nissues;
 } gh_figures_t;

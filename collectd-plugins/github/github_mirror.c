@@ -142,8 +142,7 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
     m->items = items;
     m->cap = cap;
   }
-  memmove(m->items + i + 1, m->items + i,
-          (m->n - i) * sizeof(gh_item_t *));
+  memmove(m->items + i + 1, m->items + i, (m->n - i) * sizeof(gh_item_t *));
   m->items[i] = it;
   m->n++;
   return 0;

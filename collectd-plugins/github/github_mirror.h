@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define GH_LINKS_MAX 8       /* issues one pull request can name */
-#define GH_RUN_PRS_MAX 4     /* pull requests one workflow run can name */
-#define GH_RUNS_KEEP 500     /* workflow runs remembered, newest first */
-#define GH_ETAGS_MAX 4096    /* conditional URLs remembered (LRU) */
+#define GH_LINKS_MAX 8    /* issues one pull request can name */
+#define GH_RUN_PRS_MAX 4  /* pull requests one workflow run can name */
+#define GH_RUNS_KEEP 500  /* workflow runs remembered, newest first */
+#define GH_ETAGS_MAX 4096 /* conditional URLs remembered (LRU) */
 #define GH_TRIGGER_LEN 32
 
 /* A growable array of owned strings. */
@@ -34,9 +34,9 @@ typedef struct gh_item_s {
   bool seen; /* met during the unfinished full listing */
 
   /* Issues: when the current blocking label was added. */
-  long long blocked_since; /* 0: not blocked */
-  bool blocked_exact;      /* from label events, not estimated */
-  bool events_stale;       /* label events should be read again */
+  long long blocked_since;       /* 0: not blocked */
+  bool blocked_exact;            /* from label events, not estimated */
+  bool events_stale;             /* label events should be read again */
   char notified[GH_TRIGGER_LEN]; /* trigger last notified, "" if none */
 
   /* Pull requests. links[] come from the title and body (the branch is
@@ -51,7 +51,7 @@ typedef struct gh_item_s {
 
 /* CI verdicts of workflow runs. */
 enum {
-  GH_VERDICT_OTHER = 0,   /* cancelled, skipped, neutral, ... */
+  GH_VERDICT_OTHER = 0, /* cancelled, skipped, neutral, ... */
   GH_VERDICT_SUCCESS = 1,
   GH_VERDICT_FAILURE = 2, /* failure, timed_out, startup_failure */
   GH_VERDICT_PENDING = 3, /* not completed yet */
@@ -91,8 +91,8 @@ typedef struct gh_mirror_s {
   long long commits_count;    /* -1: unknown */
   char commits_since[16];     /* the day commits_count counts from */
   long long rl_limit, rl_remaining, rl_reset; /* -1: unknown */
-  long long backoff_until;    /* no request before this time */
-  int failures;               /* consecutive failed cycles */
+  long long backoff_until;                    /* no request before this time */
+  int failures;                               /* consecutive failed cycles */
 } gh_mirror_t;
 
 /* gh_strv_push appends a copy of s; 0 or -ENOMEM. */

@@ -169,8 +169,8 @@ static int ghp_why(char *why, size_t whylen, const char *fmt, ...) {
 }
 
 /* ghp_fail wraps a reason with the URL it came from. */
-static int ghp_fail(const char *url, const char *why, char *err,
-                    size_t errlen, int status) {
+static int ghp_fail(const char *url, const char *why, char *err, size_t errlen,
+                    int status) {
   char shown[512];
   gh_url_display(url, shown, sizeof(shown));
   qf_err(err, errlen, "%s: %s", shown, why);
@@ -221,8 +221,8 @@ static int ghp_time(yajl_val obj, const char *key, bool required,
 }
 
 /* ghp_int reads obj[key] as an integer >= min. */
-static int ghp_int(yajl_val obj, const char *key, bool required,
-                   long long min, long long *out, char *why, size_t whylen) {
+static int ghp_int(yajl_val obj, const char *key, bool required, long long min,
+                   long long *out, char *why, size_t whylen) {
   int status = qf_json_get_int(obj, key, out);
   if (status == -ENOENT && !required) {
     *out = 0;
@@ -246,8 +246,8 @@ static int ghp_names(yajl_val obj, const char *key, const char *field,
     return ghp_why(why, whylen, "\"%s\" is not an array", key);
   for (size_t i = 0; i < arr->u.array.len; i++) {
     yajl_val e = arr->u.array.values[i];
-    const char *name = YAJL_IS_STRING(e) ? e->u.string
-                                          : qf_json_get_str(e, field);
+    const char *name =
+        YAJL_IS_STRING(e) ? e->u.string : qf_json_get_str(e, field);
     if (name == NULL)
       return ghp_why(why, whylen, "\"%s\"[%zu] has no string \"%s\"", key, i,
                      field);
@@ -272,8 +272,7 @@ static int ghp_state(yajl_val obj, bool *open, char *why, size_t whylen) {
 
 /* ghp_pr_links reads the title and body of a pull request for the issues
  * it names. */
-static int ghp_pr_links(yajl_val obj, gh_item_t *it, char *why,
-                        size_t whylen) {
+static int ghp_pr_links(yajl_val obj, gh_item_t *it, char *why, size_t whylen) {
   yajl_val body = qf_json_get(obj, "body");
   if (body != NULL && !YAJL_IS_NULL(body) && !YAJL_IS_STRING(body))
     return ghp_why(why, whylen, "\"body\" is not a string");
@@ -304,13 +303,12 @@ static int ghp_item(yajl_val obj, gh_item_t **out, char *why, size_t whylen) {
   if (status == 0)
     status = ghp_str(obj, "html_url", true, &it->html_url, why, whylen);
   if (status == 0)
-    status = ghp_str(obj, "state_reason", false, &it->state_reason, why,
-                     whylen);
+    status =
+        ghp_str(obj, "state_reason", false, &it->state_reason, why, whylen);
   if (status == 0)
     status = ghp_names(obj, "labels", "name", &it->labels, why, whylen);
   if (status == 0)
-    status = ghp_names(obj, "assignees", "login", &it->assignees, why,
-                       whylen);
+    status = ghp_names(obj, "assignees", "login", &it->assignees, why, whylen);
   if (status == 0)
     status = ghp_time(obj, "created_at", true, &it->created_at, why, whylen);
   if (status == 0)
@@ -346,13 +344,13 @@ int gh_parse_issues(const char *url, const char *body, gh_page_t *page,
   if (!YAJL_IS_ARRAY(doc)) {
     status = ghp_why(why, sizeof(why), "not a JSON array of issues");
   } else if (doc->u.array.len > 0 &&
-             (page->items = calloc(doc->u.array.len,
-                                   sizeof(gh_item_t *))) == NULL) {
+             (page->items = calloc(doc->u.array.len, sizeof(gh_item_t *))) ==
+                 NULL) {
     status = -ENOMEM;
   }
   for (size_t i = 0; status == 0 && i < doc->u.array.len; i++) {
-    status = ghp_item(doc->u.array.values[i], &page->items[i], iwhy,
-                      sizeof(iwhy));
+    status =
+        ghp_item(doc->u.array.values[i], &page->items[i], iwhy, sizeof(iwhy));
     if (status == 0)
       page->n++;
     else if (status == -EBADMSG)
@@ -361,8 +359,8 @@ int gh_parse_issues(const char *url, const char *body, gh_page_t *page,
   yajl_tree_free(doc);
   if (status != 0) {
     gh_page_free(page);
-    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err,
-                    errlen, status);
+    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err, errlen,
+                    status);
   }
   return 0;
 }
@@ -378,8 +376,7 @@ void gh_events_free(gh_events_t *ev) {
 }
 
 /* ghp_event reads one issue event; label events are appended to ev. */
-static int ghp_event(yajl_val obj, gh_events_t *ev, char *why,
-                     size_t whylen) {
+static int ghp_event(yajl_val obj, gh_events_t *ev, char *why, size_t whylen) {
   if (!YAJL_IS_OBJECT(obj))
     return ghp_why(why, whylen, "not an object");
   const char *kind = qf_json_get_str(obj, "event");
@@ -423,8 +420,8 @@ int gh_parse_label_events(const char *url, const char *body, gh_events_t *ev,
   }
   yajl_tree_free(doc);
   if (status != 0)
-    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err,
-                    errlen, status);
+    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err, errlen,
+                    status);
   return 0;
 }
 
@@ -469,13 +466,13 @@ static int ghp_pull(yajl_val doc, gh_pull_t *pull, char *why, size_t whylen) {
   if (status == 0)
     status = ghp_str(head, "sha", true, &pull->head_sha, why, whylen);
   if (status == 0)
-    status = ghp_str(doc, "mergeable_state", false, &pull->mergeable_state,
-                     why, whylen);
+    status = ghp_str(doc, "mergeable_state", false, &pull->mergeable_state, why,
+                     whylen);
   return status;
 }
 
-int gh_parse_pull(const char *url, const char *body, gh_pull_t *pull,
-                  char *err, size_t errlen) {
+int gh_parse_pull(const char *url, const char *body, gh_pull_t *pull, char *err,
+                  size_t errlen) {
   char why[GHP_WHY_LEN];
   memset(pull, 0, sizeof(*pull));
   yajl_val doc = ghp_parse(body, why, sizeof(why));
@@ -485,8 +482,8 @@ int gh_parse_pull(const char *url, const char *body, gh_pull_t *pull,
   yajl_tree_free(doc);
   if (status != 0) {
     gh_pull_free(pull);
-    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err,
-                    errlen, status);
+    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err, errlen,
+                    status);
   }
   return 0;
 }
@@ -515,8 +512,8 @@ static int ghp_run_prs(yajl_val obj, gh_run_t *r, char *why, size_t whylen) {
     return ghp_why(why, whylen, "\"pull_requests\" is not an array");
   for (size_t i = 0; i < arr->u.array.len; i++) {
     long long n;
-    int status = ghp_int(arr->u.array.values[i], "number", true, 1, &n, why,
-                         whylen);
+    int status =
+        ghp_int(arr->u.array.values[i], "number", true, 1, &n, why, whylen);
     if (status != 0)
       return status;
     if (r->nprs < GH_RUN_PRS_MAX)
@@ -533,8 +530,8 @@ static int ghp_run(yajl_val obj, gh_run_t *r, char *why, size_t whylen) {
     return ghp_why(why, whylen, "not an object");
   int status = ghp_int(obj, "id", true, 1, &r->id, why, whylen);
   if (status == 0)
-    status = ghp_int(obj, "workflow_id", false, 0, &r->workflow_id, why,
-                     whylen);
+    status =
+        ghp_int(obj, "workflow_id", false, 0, &r->workflow_id, why, whylen);
   if (status == 0)
     status = ghp_time(obj, "created_at", true, &r->created_at, why, whylen);
   if (status == 0)
@@ -588,8 +585,8 @@ static int ghp_runs(yajl_val doc, gh_run_t **runs, size_t *n, char *why,
   return 0;
 }
 
-int gh_parse_runs(const char *url, const char *body, gh_run_t **runs,
-                  size_t *n, char *err, size_t errlen) {
+int gh_parse_runs(const char *url, const char *body, gh_run_t **runs, size_t *n,
+                  char *err, size_t errlen) {
   char why[GHP_WHY_LEN];
   *runs = NULL;
   *n = 0;
@@ -599,8 +596,8 @@ int gh_parse_runs(const char *url, const char *body, gh_run_t **runs,
   int status = ghp_runs(doc, runs, n, why, sizeof(why));
   yajl_tree_free(doc);
   if (status != 0)
-    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err,
-                    errlen, status);
+    return ghp_fail(url, status == -ENOMEM ? "out of memory" : why, err, errlen,
+                    status);
   return 0;
 }
 
@@ -617,8 +614,7 @@ int gh_parse_commits(const char *url, const char *body, size_t *count,
     status = ghp_why(why, sizeof(why), "not a JSON array of commits");
   for (size_t i = 0; status == 0 && i < doc->u.array.len; i++)
     if (qf_json_get_str(doc->u.array.values[i], "sha") == NULL)
-      status = ghp_why(why, sizeof(why), "commit %zu has no string \"sha\"",
-                       i);
+      status = ghp_why(why, sizeof(why), "commit %zu has no string \"sha\"", i);
   if (status == 0)
     *count = doc->u.array.len;
   yajl_tree_free(doc);
@@ -669,11 +665,11 @@ static long long ghp_ref_after(const char *p, bool colon) {
 
 /* ghp_scan adds the issues named in text by closing keywords (and by
  * "Issue #N" when titles is set). */
-static size_t ghp_scan(const char *text, bool title, long long *out,
-                       size_t len, size_t max) {
-  static const char *const keywords[] = {
-      "closes", "closed", "close", "fixes", "fixed", "fix",
-      "resolves", "resolved", "resolve"};
+static size_t ghp_scan(const char *text, bool title, long long *out, size_t len,
+                       size_t max) {
+  static const char *const keywords[] = {"closes",   "closed",   "close",
+                                         "fixes",    "fixed",    "fix",
+                                         "resolves", "resolved", "resolve"};
   for (size_t i = 0; text != NULL && text[i] != '\0'; i++) {
     for (size_t k = 0; k < sizeof(keywords) / sizeof(keywords[0]); k++) {
       if (!ghp_word_at(text, i, keywords[k]))

@@ -12,8 +12,7 @@
 /* gh_link_find copies the URL of the Link header entry whose rel list holds
  * rel into out. 0, -ENOENT (no such entry or no header), -EINVAL (malformed
  * header) or -ENAMETOOLONG. */
-int gh_link_find(const char *header, const char *rel, char *out,
-                 size_t outlen);
+int gh_link_find(const char *header, const char *rel, char *out, size_t outlen);
 
 /* gh_url_param reads a non-negative integer query parameter of url;
  * -1 when absent or not a number. */
@@ -67,14 +66,14 @@ typedef struct gh_pull_s {
   char *mergeable_state; /* NULL when null or absent */
 } gh_pull_t;
 
-int gh_parse_pull(const char *url, const char *body, gh_pull_t *pull,
-                  char *err, size_t errlen);
+int gh_parse_pull(const char *url, const char *body, gh_pull_t *pull, char *err,
+                  size_t errlen);
 void gh_pull_free(gh_pull_t *pull);
 
 /* gh_parse_runs parses GET .../actions/runs into a new array of runs the
  * caller owns (free each with gh_run_free, then the array). */
-int gh_parse_runs(const char *url, const char *body, gh_run_t **runs,
-                  size_t *n, char *err, size_t errlen);
+int gh_parse_runs(const char *url, const char *body, gh_run_t **runs, size_t *n,
+                  char *err, size_t errlen);
 
 /* gh_parse_commits counts the commits of one page of GET .../commits. */
 int gh_parse_commits(const char *url, const char *body, size_t *count,

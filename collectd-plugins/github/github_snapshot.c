@@ -108,8 +108,8 @@ static void ghr_velocity(qf_jw_t *w, const gh_figures_t *f) {
   qf_jw_kdouble(w, "slope", ghr_round(f->slope, 3));
   qf_jw_obj_close(w); /* END velocity */
   char date[16];
-  if (f->eta > 0 && qf_time_format_date((time_t)f->eta, date,
-                                        sizeof(date)) == 0)
+  if (f->eta > 0 &&
+      qf_time_format_date((time_t)f->eta, date, sizeof(date)) == 0)
     qf_jw_kstr(w, "estimated_completion_date", date);
   else
     qf_jw_knull(w, "estimated_completion_date");
@@ -282,9 +282,9 @@ static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
   return status;
 }
 
-int gh_snapshot_project_fd(int fd, const char *repository, const gh_figures_t *f,
-                         const gh_health_t *h, long long now,
-                         size_t *tail_off, size_t *total) {
+int gh_snapshot_project_fd(int fd, const char *repository,
+                           const gh_figures_t *f, const gh_health_t *h,
+                           long long now, size_t *tail_off, size_t *total) {
   qf_jw_t w;
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
@@ -318,8 +318,8 @@ static int ghr_render(const char *repository, const gh_figures_t *f,
 }
 
 int gh_snapshot_head(const char *repository, const gh_figures_t *f,
-                   const gh_health_t *h, long long now, char **out,
-                   size_t *len) {
+                     const gh_health_t *h, long long now, char **out,
+                     size_t *len) {
   return ghr_render(repository, f, h, now, false, out, len);
 }
 
@@ -371,9 +371,8 @@ uint64_t gh_snapshot_issues_hash(const gh_figures_t *f) {
     if (fig->trigger != GH_TRIG_NONE) {
       ghr_fnv_str(&h, fig->reason);
       /* as rendered: tenths of an hour */
-      ghr_fnv_ll(&h, fig->blocked_hours >= 0
-                         ? llround(fig->blocked_hours * 10)
-                         : -1);
+      ghr_fnv_ll(&h, fig->blocked_hours >= 0 ? llround(fig->blocked_hours * 10)
+                                             : -1);
     }
     for (size_t j = 0; j < fig->nprs; j++)
       ghr_fnv_ll(&h, fig->prs[j]);
@@ -383,8 +382,8 @@ uint64_t gh_snapshot_issues_hash(const gh_figures_t *f) {
 }
 
 int gh_snapshot_project(const char *repository, const gh_figures_t *f,
-                      const gh_health_t *h, long long now, char **out,
-                      size_t *len) {
+                        const gh_health_t *h, long long now, char **out,
+                        size_t *len) {
   return ghr_render(repository, f, h, now, true, out, len);
 }
 
@@ -468,9 +467,9 @@ static int ghr_splice(int fd, const char *path, const char *repository,
 }
 
 int gh_project_write(const char *state_dir, const char *repository,
-                     const gh_figures_t *f, const gh_health_t *h,
-                     long long now, gh_written_t *last, bool *spliced,
-                     char *err, size_t errlen) {
+                     const gh_figures_t *f, const gh_health_t *h, long long now,
+                     gh_written_t *last, bool *spliced, char *err,
+                     size_t errlen) {
   char path[4096], tmp[4200];
   *spliced = false;
   if (qf_path_join(path, sizeof(path), state_dir, GH_PROJECT_FILE) != 0 ||
@@ -497,7 +496,7 @@ int gh_project_write(const char *state_dir, const char *repository,
     status = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -errno;
     if (status == 0)
       status = gh_snapshot_project_fd(fd, repository, f, h, now, &next.tail_off,
-                                    &next.size);
+                                      &next.size);
   }
   struct stat st = {0};
   if (status == 0) {

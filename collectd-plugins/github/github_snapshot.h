@@ -23,14 +23,14 @@ typedef struct gh_unavailable_s {
 
 /* The plugin's own health, as published beside the figures. */
 typedef struct gh_health_s {
-  long long last_sync;     /* last good issue sync, 0: never */
-  const char *last_error;  /* NULL when the last cycle was clean */
+  long long last_sync;    /* last good issue sync, 0: never */
+  const char *last_error; /* NULL when the last cycle was clean */
   long long last_error_at;
   long long rl_remaining, rl_limit, rl_reset; /* -1: unknown */
   int requests, not_modified;                 /* in the last cycle */
   unsigned long long requests_total, not_modified_total, errors_total;
   long long cycles;
-  bool sync_complete;      /* the first full listing has finished */
+  bool sync_complete;       /* the first full listing has finished */
   long long recent_commits; /* -1: unknown */
   int recent_commits_days;
   const char *sync_state; /* "never", "ok", "failing" */
@@ -49,8 +49,8 @@ typedef struct gh_health_s {
 /* gh_snapshot_project writes project.json into a new buffer the caller
  * frees. 0 or a negative errno. */
 int gh_snapshot_project(const char *repository, const gh_figures_t *f,
-                      const gh_health_t *h, long long now, char **out,
-                      size_t *len);
+                        const gh_health_t *h, long long now, char **out,
+                        size_t *len);
 
 /* gh_jw_flush writes what w holds so far to fd, adds its length to
  * *written and empties w (the document goes on). 0 or a negative errno. */
@@ -60,17 +60,17 @@ int gh_jw_flush(qf_jw_t *w, int fd, size_t *written);
  * more than a few issues in memory. *tail_off is the offset just after
  * the "issues" key (what follows is its colon, the array and the closing
  * brace), *total the bytes written. 0 or a negative errno. */
-int gh_snapshot_project_fd(int fd, const char *repository, const gh_figures_t *f,
-                         const gh_health_t *h, long long now,
-                         size_t *tail_off, size_t *total);
+int gh_snapshot_project_fd(int fd, const char *repository,
+                           const gh_figures_t *f, const gh_health_t *h,
+                           long long now, size_t *tail_off, size_t *total);
 
 /* gh_snapshot_head writes what precedes the "issues" array (everything but
  * the issues, ending with the "issues" key) into a new buffer: joined with
  * the tail of an earlier document whose issues are the same, it is the
  * whole of project.json. 0 or a negative errno. */
 int gh_snapshot_head(const char *repository, const gh_figures_t *f,
-                   const gh_health_t *h, long long now, char **out,
-                   size_t *len);
+                     const gh_health_t *h, long long now, char **out,
+                     size_t *len);
 
 /* gh_snapshot_issues_hash digests everything the "issues" array is rendered
  * from (items, statuses, flags, blocked hours as rendered, tied pull
@@ -95,8 +95,8 @@ typedef struct gh_written_s {
  * cost of an unchanged cycle is then the head, not the repository. 0 or a
  * negative errno with the reason in err (last is then invalid). */
 int gh_project_write(const char *state_dir, const char *repository,
-                     const gh_figures_t *f, const gh_health_t *h,
-                     long long now, gh_written_t *last, bool *spliced,
-                     char *err, size_t errlen);
+                     const gh_figures_t *f, const gh_health_t *h, long long now,
+                     gh_written_t *last, bool *spliced, char *err,
+                     size_t errlen);
 
 #endif

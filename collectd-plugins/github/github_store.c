@@ -256,8 +256,7 @@ static yajl_val ghs_array(ghs_rd_t *rd, yajl_val o, const char *where,
 static void ghs_read_strv(ghs_rd_t *rd, yajl_val o, const char *where,
                           const char *key, gh_strv_t *sv) {
   yajl_val a = ghs_array(rd, o, where, key);
-  for (size_t i = 0; a != NULL && rd->status == 0 && i < a->u.array.len;
-       i++) {
+  for (size_t i = 0; a != NULL && rd->status == 0 && i < a->u.array.len; i++) {
     yajl_val e = a->u.array.values[i];
     if (!YAJL_IS_STRING(e))
       ghs_bad(rd, where, key, "holds a non-string");
@@ -340,8 +339,8 @@ static void ghs_read_run(ghs_rd_t *rd, yajl_val o, size_t idx, gh_run_t *r) {
   r->verdict = (int)ghs_int(rd, o, where, "v");
   ghs_str(rd, o, where, "br", &r->branch);
   r->nprs = ghs_read_ints(rd, o, where, "pr", r->prs, GH_RUN_PRS_MAX);
-  if (rd->status == 0 && (r->verdict < GH_VERDICT_OTHER ||
-                          r->verdict > GH_VERDICT_PENDING))
+  if (rd->status == 0 &&
+      (r->verdict < GH_VERDICT_OTHER || r->verdict > GH_VERDICT_PENDING))
     ghs_bad(rd, where, "v", "is not a verdict");
 }
 
@@ -416,8 +415,7 @@ static void ghs_read_runs(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m) {
 /* ghs_read_etags fills the ETag table. */
 static void ghs_read_etags(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m) {
   yajl_val a = ghs_array(rd, d, "mirror", "etags");
-  for (size_t i = 0; a != NULL && rd->status == 0 && i < a->u.array.len;
-       i++) {
+  for (size_t i = 0; a != NULL && rd->status == 0 && i < a->u.array.len; i++) {
     yajl_val o = a->u.array.values[i];
     const char *url = qf_json_get_str(o, "url");
     const char *etag = qf_json_get_str(o, "etag");
@@ -442,10 +440,9 @@ static int ghs_read_doc(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m,
   const char *format = qf_json_get_str(d, "format");
   long long version = 0;
   if (format == NULL || strcmp(format, GHS_FORMAT) != 0 ||
-      qf_json_get_int(d, "version", &version) != 0 ||
-      version != GHS_VERSION) {
-    snprintf(rd->why, sizeof(rd->why), "not a version %d %s file",
-             GHS_VERSION, GHS_FORMAT);
+      qf_json_get_int(d, "version", &version) != 0 || version != GHS_VERSION) {
+    snprintf(rd->why, sizeof(rd->why), "not a version %d %s file", GHS_VERSION,
+             GHS_FORMAT);
     return -EINVAL;
   }
   const char *repo = qf_json_get_str(d, "repository");
@@ -463,16 +460,14 @@ static int ghs_read_doc(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m,
   return rd->status;
 }
 
-int gh_store_parse(gh_mirror_t *m, const char *repository,
-                   const char *api_url, const char *text, char *err,
-                   size_t errlen) {
+int gh_store_parse(gh_mirror_t *m, const char *repository, const char *api_url,
+                   const char *text, char *err, size_t errlen) {
   char perr[200];
   ghs_stream_t st = {.rd = {0, ""}, .m = m, .idx = 0};
   gh_mirror_free(m);
   yajl_val d = NULL;
-  int status = qf_json_parse_split(text, strlen(text), "items",
-                                   ghs_each_item, &st, &d, perr,
-                                   sizeof(perr));
+  int status = qf_json_parse_split(text, strlen(text), "items", ghs_each_item,
+                                   &st, &d, perr, sizeof(perr));
   if (status != 0) {
     gh_mirror_free(m);
     if (status == -ENOMEM)
@@ -495,8 +490,8 @@ int gh_store_load(gh_mirror_t *m, const char *repository, const char *api_url,
   char *text = NULL;
   char why[300];
   gh_mirror_free(m);
-  int status = qf_file_read(path, GH_STORE_MAX_BYTES, QF_READ_NOFOLLOW,
-                            &text, NULL, err, errlen);
+  int status = qf_file_read(path, GH_STORE_MAX_BYTES, QF_READ_NOFOLLOW, &text,
+                            NULL, err, errlen);
   if (status != 0)
     return status;
   status = gh_store_parse(m, repository, api_url, text, why, sizeof(why));

@@ -28,8 +28,7 @@ int gh_store_load(gh_mirror_t *m, const char *repository, const char *api_url,
  * tests: render into a new buffer; parse text into m. */
 int gh_store_render(const gh_mirror_t *m, const char *repository,
                     const char *api_url, char **out, size_t *len);
-int gh_store_parse(gh_mirror_t *m, const char *repository,
-                   const char *api_url, const char *text, char *err,
-                   size_t errlen);
+int gh_store_parse(gh_mirror_t *m, const char *repository, const char *api_url,
+                   const char *text, char *err, size_t errlen);
 
 #endif

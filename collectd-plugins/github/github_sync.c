@@ -96,8 +96,7 @@ static int ghy_perform(void *ctx, const qf_http_request_t *req,
   char *loc = NULL;
   location[0] = '\0';
   if (status == 0 && resp->status >= 300 && resp->status < 400 &&
-      curl_easy_getinfo(http->curl, CURLINFO_REDIRECT_URL, &loc) ==
-          CURLE_OK &&
+      curl_easy_getinfo(http->curl, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
       loc != NULL)
     qf_strcpy(location, loclen, loc);
   return status;
@@ -145,8 +144,7 @@ int gh_sync_init(gh_sync_t *s, const gh_config_t *cfg, gh_log_t log,
     gh_mirror_settle_all(&s->m, &cfg->blocked); /* the words may differ */
     gh_sync_logf(s, GH_LOG_INFO, "loaded %zu issues and pull requests from %s",
                  s->m.n, s->store_path);
-  }
-  else if (status != -ENOENT)
+  } else if (status != -ENOENT)
     gh_sync_logf(s, GH_LOG_WARNING, "ignoring the stored mirror: %s", why);
   return 0;
 }
@@ -217,8 +215,8 @@ static int ghy_next(gh_sync_t *s, const char *url,
     return gh_sync_error(s, -EBADMSG, "%s: malformed Link header", shown);
   if (!gh_follow_ok(s, next))
     return gh_sync_error(s, -EBADMSG,
-                         "%s: Link rel=\"next\" leaves %s; not followed",
-                         shown, s->origin);
+                         "%s: Link rel=\"next\" leaves %s; not followed", shown,
+                         s->origin);
   return 0;
 }
 
@@ -241,8 +239,8 @@ static void ghy_moved(gh_sync_t *s, const char *html_url) {
   const char *p = html_url ? strstr(html_url, "://") : NULL;
   if (p != NULL && (p = strchr(p + 3, '/')) != NULL) {
     size_t owner = strcspn(p + 1, "/");
-    size_t len = p[1 + owner] == '/' ? owner + 1 + strcspn(p + 2 + owner, "/")
-                                     : 0;
+    size_t len =
+        p[1 + owner] == '/' ? owner + 1 + strcspn(p + 2 + owner, "/") : 0;
     if (len > 0 && len < sizeof(name)) {
       memcpy(name, p + 1, len);
       name[len] = '\0';
@@ -264,8 +262,8 @@ static void ghy_moved(gh_sync_t *s, const char *html_url) {
 }
 
 /* ghy_paging writes url with per_page and page set to per and page. */
-static int ghy_paging(const char *url, long long per, long long page,
-                      char *out, size_t outlen) {
+static int ghy_paging(const char *url, long long per, long long page, char *out,
+                      size_t outlen) {
   qf_buf_t b = QF_BUF_INIT;
   const char *q = strchr(url, '?');
   size_t base = q ? (size_t)(q - url) : strlen(url);
@@ -326,20 +324,21 @@ static void ghy_regrow(char *url, size_t len) {
 static int ghy_fetch_fit(gh_sync_t *s, char *url, size_t urllen, int flags,
                          qf_http_response_t *resp) {
   for (;;) {
-    int status = gh_fetch(s, url, flags | GH_FETCH_FIT, GH_LIST_MAX_BODY,
-                          resp);
+    int status = gh_fetch(s, url, flags | GH_FETCH_FIT, GH_LIST_MAX_BODY, resp);
     if (status != -EFBIG)
       return status;
     char shown[GH_URL_MAX];
     gh_url_display(url, shown, sizeof(shown));
     qf_http_response_free(resp);
     if (ghy_shrink(url, urllen) != 0)
-      return gh_sync_error(s, -EFBIG, "%s: response body over the %u byte "
-                           "limit even at %d items per page", shown,
-                           GH_LIST_MAX_BODY, GH_PER_PAGE_MIN);
-    gh_sync_logf(s, GH_LOG_NOTICE, "%s: answer over the %u MiB limit; "
-                 "asking %lld items per page for this stretch", shown,
-                 GH_LIST_MAX_BODY >> 20, gh_url_param(url, "per_page"));
+      return gh_sync_error(s, -EFBIG,
+                           "%s: response body over the %u byte "
+                           "limit even at %d items per page",
+                           shown, GH_LIST_MAX_BODY, GH_PER_PAGE_MIN);
+    gh_sync_logf(s, GH_LOG_NOTICE,
+                 "%s: answer over the %u MiB limit; "
+                 "asking %lld items per page for this stretch",
+                 shown, GH_LIST_MAX_BODY >> 20, gh_url_param(url, "per_page"));
   }
 }
 
@@ -442,8 +441,10 @@ static void ghy_finish_listing(gh_sync_t *s, const char *last_url,
                "full listing done: %zu issues and pull requests%s", m->n,
                dropped ? " (some no longer listed were removed)" : "");
   if (dropped)
-    gh_sync_logf(s, GH_LOG_NOTICE, "removed %zu issues or pull requests "
-                 "that GitHub no longer lists", dropped);
+    gh_sync_logf(s, GH_LOG_NOTICE,
+                 "removed %zu issues or pull requests "
+                 "that GitHub no longer lists",
+                 dropped);
 }
 
 /* ghy_listing continues the full listing while the budget lasts, leaving
@@ -522,9 +523,8 @@ static int ghy_count_pages(gh_sync_t *s, const char *url,
     status = gh_fetch(s, last, GH_FETCH_OPTIONAL, GH_DETAIL_MAX_BODY, &resp);
     if (status == 0 && resp.status != 200)
       status = gh_fetch_unexpected(s, last, &resp);
-    if (status == 0 &&
-        (status = gh_parse_commits(last, resp.body.data, &n, err,
-                                   sizeof(err))) != 0)
+    if (status == 0 && (status = gh_parse_commits(last, resp.body.data, &n, err,
+                                                  sizeof(err))) != 0)
       gh_sync_error(s, status, "%s", err);
     char next[GH_URL_MAX] = "";
     if (status == 0 && !by_last)
@@ -544,12 +544,12 @@ static int ghy_count_pages(gh_sync_t *s, const char *url,
  * names its first day (UTC) in day. */
 static int ghy_commits_url(gh_sync_t *s, char *url, size_t urllen, char *day,
                            size_t daylen) {
-  long long from = s->now - (long long)(s->cfg->recent_commits_days - 1) *
-                                86400;
+  long long from =
+      s->now - (long long)(s->cfg->recent_commits_days - 1) * 86400;
   if (qf_time_format_date((time_t)from, day, daylen) != 0)
     return -EINVAL;
-  return ghy_url(s, url, urllen, "commits?since=%sT00:00:00Z&per_page=%d",
-                 day, GH_PER_PAGE);
+  return ghy_url(s, url, urllen, "commits?since=%sT00:00:00Z&per_page=%d", day,
+                 GH_PER_PAGE);
 }
 
 /* ghy_commits counts the default branch's commits of the recent days. The
@@ -607,9 +607,9 @@ static int ghy_runs(gh_sync_t *s) {
               GH_RUNS_PER_PAGE) != 0)
     return gh_sync_error(s, -EINVAL, "cannot build the runs URL");
   qf_http_response_t resp;
-  int status = gh_fetch(s, url,
-                        GH_FETCH_CONDITIONAL | GH_FETCH_PART(GH_PART_RUNS),
-                        GH_DETAIL_MAX_BODY, &resp);
+  int status =
+      gh_fetch(s, url, GH_FETCH_CONDITIONAL | GH_FETCH_PART(GH_PART_RUNS),
+               GH_DETAIL_MAX_BODY, &resp);
   if (status == -EACCES) { /* refused: CI flags unavailable (health) */
     qf_http_response_free(&resp);
     return 0;
@@ -645,14 +645,13 @@ static int ghy_runs(gh_sync_t *s) {
 static int ghy_recon(gh_sync_t *s) {
   gh_mirror_t *m = &s->m;
   char url[GH_URL_MAX];
-  if (m->recon_url == NULL ||
-      qf_strcpy(url, sizeof(url), m->recon_url) != 0)
+  if (m->recon_url == NULL || qf_strcpy(url, sizeof(url), m->recon_url) != 0)
     return 0;
   ghy_page_t pg;
   pg.max_updated = 0;
   int status = ghy_issue_page(s, url, GH_FETCH_CONDITIONAL, false, &pg);
-  for (int i = 0; status == 0 && pg.next[0] != '\0' &&
-                  i < GH_DETAIL_PAGES_MAX; i++) {
+  for (int i = 0; status == 0 && pg.next[0] != '\0' && i < GH_DETAIL_PAGES_MAX;
+       i++) {
     qf_strcpy(url, sizeof(url), pg.next);
     status = ghy_issue_page(s, url, 0, false, &pg);
   }
@@ -660,8 +659,8 @@ static int ghy_recon(gh_sync_t *s) {
     return status == -EAGAIN ? 0 : status;
   long long page = gh_url_param(url, "page");
   long long per = gh_url_param(url, "per_page");
-  long long listed = (page > 1 ? page - 1 : 0) * (per > 0 ? per : 30) +
-                     (long long)pg.count;
+  long long listed =
+      (page > 1 ? page - 1 : 0) * (per > 0 ? per : 30) + (long long)pg.count;
   gh_etag_drop(m, m->recon_url);
   gh_set_str(&m->recon_url, url);
   gh_etag_set(m, url, pg.etag);
@@ -735,8 +734,8 @@ static int ghy_pull(gh_sync_t *s, gh_item_t *pr) {
                          strcmp(pr->mergeable_state, "unknown") == 0;
       gh_etag_set(&s->m, url, resp.etag);
     }
-  } else if (status == 0 && (resp.status == 304 || resp.status == 404 ||
-                             resp.status == 410)) {
+  } else if (status == 0 &&
+             (resp.status == 304 || resp.status == 404 || resp.status == 410)) {
     pr->detail_stale = false;
   } else if (status == 0) {
     status = gh_fetch_unexpected(s, url, &resp);
@@ -748,18 +747,16 @@ static int ghy_pull(gh_sync_t *s, gh_item_t *pr) {
 }
 
 /* ghy_event_pages reads every page of an issue's events into ev. */
-static int ghy_event_pages(gh_sync_t *s, const gh_item_t *it,
-                           gh_events_t *ev) {
+static int ghy_event_pages(gh_sync_t *s, const gh_item_t *it, gh_events_t *ev) {
   char url[GH_URL_MAX], next[GH_URL_MAX], err[768];
-  if (ghy_url(s, url, sizeof(url), "issues/%lld/events?per_page=%d",
-              it->number, GH_PER_PAGE) != 0)
+  if (ghy_url(s, url, sizeof(url), "issues/%lld/events?per_page=%d", it->number,
+              GH_PER_PAGE) != 0)
     return -ENAMETOOLONG;
   int status = 0;
   for (int i = 0; status == 0 && url[0] != '\0' && i < GH_DETAIL_PAGES_MAX;
        i++) {
     qf_http_response_t resp;
-    status = gh_fetch(s, url,
-                      GH_FETCH_OPTIONAL | GH_FETCH_PART(GH_PART_EVENTS),
+    status = gh_fetch(s, url, GH_FETCH_OPTIONAL | GH_FETCH_PART(GH_PART_EVENTS),
                       GH_DETAIL_MAX_BODY, &resp);
     next[0] = '\0';
     if (status == 0 && (resp.status == 404 || resp.status == 410)) {
@@ -767,8 +764,7 @@ static int ghy_event_pages(gh_sync_t *s, const gh_item_t *it,
     } else if (status == 0 && resp.status != 200) {
       status = gh_fetch_unexpected(s, url, &resp);
     } else if (status == 0) {
-      status = gh_parse_label_events(url, resp.body.data, ev, err,
-                                     sizeof(err));
+      status = gh_parse_label_events(url, resp.body.data, ev, err, sizeof(err));
       if (status != 0)
         gh_sync_error(s, status, "%s", err);
       else
@@ -887,8 +883,8 @@ int gh_sync_cycle(gh_sync_t *s, long long now, double interval) {
   ghy_begin(s, now, interval);
   if (m->backoff_until > now)
     return ghy_waiting(s);
-  int status = (m->cursor == 0 || m->list_next != NULL) ? ghy_listing(s)
-                                                       : ghy_since(s);
+  int status =
+      (m->cursor == 0 || m->list_next != NULL) ? ghy_listing(s) : ghy_since(s);
   int st;
   if (!ghy_halted(s) && (st = ghy_commits(s)) != 0 && status == 0)
     status = st;
@@ -926,9 +922,9 @@ void gh_sync_health(const gh_sync_t *s, gh_health_t *h) {
   h->cycles = m->cycle;
   h->recent_commits = m->commits_count;
   h->recent_commits_days = s->cfg->recent_commits_days;
-  h->sync_state = !h->sync_complete  ? "never"
-                  : h->last_error    ? "failing"
-                                     : "ok";
+  h->sync_state = !h->sync_complete ? "never"
+                  : h->last_error   ? "failing"
+                                    : "ok";
   for (int p = 0; p < GH_PART_COUNT; p++) {
     const gh_part_state_t *ps = &s->parts[p];
     if (ps->reason[0] == '\0')

@@ -38,15 +38,15 @@
 #define GH_DETAIL_PAGES_MAX 10 /* pages of events/commits followed */
 #define GH_RESERVE_MIN 10      /* quota kept back from optional requests */
 #define GH_RESERVE_PERCENT 5
-#define GH_BACKOFF_MIN 60      /* 403/429 without advice: first wait */
+#define GH_BACKOFF_MIN 60 /* 403/429 without advice: first wait */
 #define GH_BACKOFF_MAX 3600
 #define GH_LIST_MAX_BODY (16u << 20)
 #define GH_DETAIL_MAX_BODY (4u << 20)
 #define GH_URL_MAX 2048
 #define GH_API_VERSION "2022-11-28"
-#define GH_REDIRECTS_MAX 3     /* same-origin redirects followed per request */
-#define GH_PERM_RECHECK 3600   /* seconds before a refused part is re-asked */
-#define GH_PER_PAGE_MIN 10     /* smallest page asked after an oversized one */
+#define GH_REDIRECTS_MAX 3   /* same-origin redirects followed per request */
+#define GH_PERM_RECHECK 3600 /* seconds before a refused part is re-asked */
+#define GH_PER_PAGE_MIN 10   /* smallest page asked after an oversized one */
 
 /* Severities for the log callback (the syslog values collectd uses). */
 enum { GH_LOG_ERR = 3, GH_LOG_WARNING = 4, GH_LOG_NOTICE = 5, GH_LOG_INFO = 6 };
@@ -114,11 +114,11 @@ typedef struct gh_sync_s {
   long long now;
   double interval, budget;
   int requests, not_modified;
-  bool cycle_error;   /* an error was recorded this cycle */
-  bool cycle_fatal;   /* GitHub could not be reached or refused */
-  bool stopped;       /* budget or quota exhausted: no more requests */
-  bool quota_short;   /* optional requests skipped for the reserve */
-  bool dirty;         /* the mirror differs from the stored file */
+  bool cycle_error; /* an error was recorded this cycle */
+  bool cycle_fatal; /* GitHub could not be reached or refused */
+  bool stopped;     /* budget or quota exhausted: no more requests */
+  bool quota_short; /* optional requests skipped for the reserve */
+  bool dirty;       /* the mirror differs from the stored file */
   bool commits_changed;
 
   unsigned long long requests_total, not_modified_total, errors_total;

@@ -125,7 +125,8 @@ static int ghc_config_api_url(oconfig_item_t *ci, gh_config_t *cfg) {
   if (!scheme || host[0] == '\0' || host[0] == '/' ||
       strpbrk(u, "?# \t\r\n") != NULL || len > 512) {
     ERROR(GHC_PLUGIN " plugin: APIURL \"%s\" is not an http(s) URL without "
-          "query.", u);
+                     "query.",
+          u);
     return -EINVAL;
   }
   return 0;
@@ -160,14 +161,20 @@ static int ghc_config_key(oconfig_item_t *c, ghc_t *g) {
     return ghc_config_range(c, 0.1, 300, &cfg->timeout);
   if (strcasecmp("CACert", c->key) == 0)
     return cf_util_get_string(c, &cfg->ca_cert);
-  static const char *const known[] = {
-      "Repository",           "APIURL",
-      "Token",                "TokenFile",
-      "StateDir",             "InProgressLabels",
-      "BlockedLabels",        "FlagBlockedAfterHours",
-      "FlagFailuresThreshold", "FlagTestFailureRate",
-      "RecentCommitsDays",    "Timeout",
-      "CACert",               NULL};
+  static const char *const known[] = {"Repository",
+                                      "APIURL",
+                                      "Token",
+                                      "TokenFile",
+                                      "StateDir",
+                                      "InProgressLabels",
+                                      "BlockedLabels",
+                                      "FlagBlockedAfterHours",
+                                      "FlagFailuresThreshold",
+                                      "FlagTestFailureRate",
+                                      "RecentCommitsDays",
+                                      "Timeout",
+                                      "CACert",
+                                      NULL};
   qf_plugin_unknown(GHC_PLUGIN, "<Plugin " GHC_PLUGIN ">", c->key, known);
   return -EINVAL;
 }
@@ -187,9 +194,9 @@ static bool ghc_token_ok(const char *t) {
 static int ghc_read_token_file(ghc_t *g) {
   char err[768];
   char *text = NULL;
-  int status = qf_secret_read("TokenFile", g->token_file,
-                              (size_t)4 * GHC_TOKEN_MAX, QF_READ_NOT_PUBLIC,
-                              &text, NULL, err, sizeof(err));
+  int status =
+      qf_secret_read("TokenFile", g->token_file, (size_t)4 * GHC_TOKEN_MAX,
+                     QF_READ_NOT_PUBLIC, &text, NULL, err, sizeof(err));
   if (status != 0) {
     ERROR(GHC_PLUGIN " plugin: %s", err);
     return status;
@@ -223,7 +230,8 @@ static int ghc_resolve_token(ghc_t *g) {
   }
   if (g->cfg.token == NULL || !ghc_token_ok(g->cfg.token)) {
     ERROR(GHC_PLUGIN " plugin: the token from %s is empty, too long or "
-          "holds spaces or control characters.", g->token_source);
+                     "holds spaces or control characters.",
+          g->token_source);
     return -EINVAL;
   }
   return 0;
@@ -251,7 +259,7 @@ static int ghc_read(user_data_t *ud);
 static int ghc_config(oconfig_item_t *ci) {
   if (ghc_instance != NULL) {
     ERROR(GHC_PLUGIN " plugin: only one <Plugin " GHC_PLUGIN "> block is "
-          "supported.");
+                     "supported.");
     return -1;
   }
   ghc_t *g = ghc_new();
@@ -274,8 +282,8 @@ static int ghc_config(oconfig_item_t *ci) {
   }
   ghc_instance = g;
   user_data_t ud = {.data = g, .free_func = NULL}; /* freed by shutdown */
-  return plugin_register_complex_read(/* group = */ NULL, GHC_PLUGIN,
-                                      ghc_read, /* interval = */ 0, &ud);
+  return plugin_register_complex_read(/* group = */ NULL, GHC_PLUGIN, ghc_read,
+                                      /* interval = */ 0, &ud);
 }
 
 /* ---------------------------------------------------------------- values */
@@ -298,8 +306,7 @@ static void ghc_gauge(const char *type, const char *ti, double v) {
 }
 
 /* ghc_derive dispatches a counter that only grows. */
-static void ghc_derive(const char *type, const char *ti,
-                       unsigned long long v) {
+static void ghc_derive(const char *type, const char *ti, unsigned long long v) {
   ghc_submit(type, ti, (value_t){.derive = (derive_t)v});
 }
 
@@ -349,15 +356,14 @@ static void ghc_notify_one(const gh_issue_fig_t *fig, const char *was) {
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, GHC_PLUGIN, sizeof(n.plugin));
   sstrncpy(n.type, "gauge", sizeof(n.type));
-  ssnprintf(n.type_instance, sizeof(n.type_instance), "issue-%lld",
-            it->number);
+  ssnprintf(n.type_instance, sizeof(n.type_instance), "issue-%lld", it->number);
   if (flagged) {
     bool critical = gh_trigger_critical(fig->trigger);
     n.severity = critical ? NOTIF_FAILURE : NOTIF_WARNING;
     ssnprintf(n.message, sizeof(n.message),
               "issue #%lld needs a human (%s, %s): %s", it->number,
-              critical ? "critical" : "review",
-              gh_trigger_name(fig->trigger), fig->reason);
+              critical ? "critical" : "review", gh_trigger_name(fig->trigger),
+              fig->reason);
     plugin_notification_meta_add_string(&n, "trigger",
                                         gh_trigger_name(fig->trigger));
     plugin_notification_meta_add_string(&n, "priority",
@@ -380,9 +386,8 @@ static void ghc_notify_one(const gh_issue_fig_t *fig, const char *was) {
 static void ghc_notify(ghc_t *g, const gh_figures_t *f) {
   for (size_t i = 0; i < f->nissues; i++) {
     const gh_issue_fig_t *fig = &f->issues[i];
-    const char *now = fig->trigger != GH_TRIG_NONE
-                          ? gh_trigger_name(fig->trigger)
-                          : "";
+    const char *now =
+        fig->trigger != GH_TRIG_NONE ? gh_trigger_name(fig->trigger) : "";
     gh_item_t *it = gh_mirror_find(&g->sync.m, fig->item->number);
     if (it == NULL || strcmp(it->notified, now) == 0)
       continue;
@@ -464,7 +469,8 @@ static int ghc_init(void) {
   g->sync_ready = true;
   malloc_trim(0); /* the mirror's parse tree is freed: give it back */
   if (g->cfg.token == NULL)
-    NOTICE(GHC_PLUGIN " plugin: no token (Token, TokenFile or GITHUB_TOKEN): "
+    NOTICE(GHC_PLUGIN
+           " plugin: no token (Token, TokenFile or GITHUB_TOKEN): "
            "asking GitHub anonymously, 60 requests per hour, and "
            "unchanged answers are not free; fine for small repositories.");
   else

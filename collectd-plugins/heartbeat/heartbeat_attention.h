@@ -1,7 +1,7 @@
 /* heartbeat_attention.h: the heartbeat body's "attention" object, why a
- * swarm needs an operator besides its status (docs/ARCHITECTURE.md "One truth for the
- * backend"): troubled agents, flagged issues, delivery backlog, set-aside
- * heartbeats, an exhausted request budget, figures not read yet. */
+ * swarm needs an operator besides its status (docs/ARCHITECTURE.md "One truth
+ * for the backend"): troubled agents, flagged issues, delivery backlog,
+ * set-aside heartbeats, an exhausted request budget, figures not read yet. */
 #ifndef HEARTBEAT_ATTENTION_H
 #define HEARTBEAT_ATTENTION_H
 

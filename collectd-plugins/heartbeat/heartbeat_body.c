@@ -125,8 +125,7 @@ static void hbb_backend_fields(qf_jw_t *w, const hb_body_in_t *in) {
   double active = hb_body_agent_count(in, HB_AG_ACTIVE);
   qf_jw_kint(w, "active_agents", isnan(active) ? 0 : llround(active));
   yajl_val doc = hbb_project_doc(in);
-  yajl_val completion =
-      hbb_synced(doc) ? qf_json_get(doc, "completion") : NULL;
+  yajl_val completion = hbb_synced(doc) ? qf_json_get(doc, "completion") : NULL;
   yajl_val pct = qf_json_get(completion, "completion_percentage");
   if (YAJL_IS_NUMBER(pct))
     qf_jw_kdouble(w, "project_completion", hbb_round(YAJL_GET_DOUBLE(pct)));
@@ -220,8 +219,7 @@ static void hbb_agents(qf_jw_t *w, const hb_body_in_t *in) {
  * tracked. open_prs repeats open_pull_requests under the earlier agent's
  * name; issue counts only once a listing finished. */
 static void hbb_github(qf_jw_t *w, yajl_val project) {
-  static const char *const keys[] = {"recent_commits",
-                                     "recent_commits_days"};
+  static const char *const keys[] = {"recent_commits", "recent_commits_days"};
   qf_jw_key(w, "github"); /* BEGIN github */
   qf_jw_obj_open(w);
   qf_jw_kbool(w, "enabled", project != NULL);
@@ -306,8 +304,7 @@ static void hbb_anomalies(qf_jw_t *w, yajl_val doc) {
   qf_jw_kint(w, "count", (long long)list->u.array.len);
   qf_jw_key(w, "active");
   qf_jw_arr_open(w);
-  for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_ANOMALIES;
-       i++) {
+  for (size_t i = 0; i < list->u.array.len && i < HB_BODY_MAX_ANOMALIES; i++) {
     yajl_val a = list->u.array.values[i];
     long long issue;
     qf_jw_obj_open(w);

@@ -1,5 +1,6 @@
-/* heartbeat_body.h: the heartbeat document (docs/ARCHITECTURE.md "The heartbeat body")
- * from collectd's figures and the agents.json / project.json snapshots. */
+/* heartbeat_body.h: the heartbeat document (docs/ARCHITECTURE.md "The heartbeat
+ * body") from collectd's figures and the agents.json / project.json snapshots.
+ */
 #ifndef HEARTBEAT_BODY_H
 #define HEARTBEAT_BODY_H
 
@@ -12,8 +13,8 @@
 #include <time.h>
 #include <yajl/yajl_tree.h>
 
-#define HB_BODY_MAX_AGENTS 20 /* agents listed in one heartbeat */
-#define HB_BODY_MAX_TEXT 120  /* bytes of a task or title, cut at UTF-8 */
+#define HB_BODY_MAX_AGENTS 20   /* agents listed in one heartbeat */
+#define HB_BODY_MAX_TEXT 120    /* bytes of a task or title, cut at UTF-8 */
 #define HB_BODY_MAX_ANOMALIES 3 /* active anomalies listed in one heartbeat */
 /* Flagged issues listed in one heartbeat: those hb_project_t keeps. */
 #define HB_BODY_MAX_FLAGGED HB_PROJECT_MAX_FLAGGED
@@ -31,11 +32,11 @@ typedef struct hb_body_in_s {
   /* what is kept of project.json; NULL (or no doc) before it exists */
   const hb_project_t *project;
   yajl_val anomalies; /* anomalies.json (qiflow_anomaly), or NULL */
-  bool offline; /* the last heartbeat of a stopping daemon */
+  bool offline;       /* the last heartbeat of a stopping daemon */
   /* Delivery health for "attention" (zeros: nothing to say). */
   unsigned long long backlog;   /* heartbeats still waiting in a spool */
   unsigned long long set_aside; /* heartbeats a backend refused for good */
-  bool budget_exhausted; /* RequestLimit cannot carry live heartbeats */
+  bool budget_exhausted;        /* RequestLimit cannot carry live heartbeats */
 } hb_body_in_t;
 
 /* hb_body_status is the one rule (qf_status_decide) the exporter's /status

@@ -56,9 +56,8 @@ hb_class_t hb_record_class(hb_class_t c, long status, const char *error_text,
     return HB_CLASS_UNDELIVERABLE;
   /* A record whose own id cannot be read ("") is taken as the current
    * swarm's: held, not set aside on a guess. */
-  if (c == HB_CLASS_UNREGISTERED && rec_swarm != NULL &&
-      rec_swarm[0] != '\0' && swarm_id != NULL &&
-      strcmp(rec_swarm, swarm_id) != 0)
+  if (c == HB_CLASS_UNREGISTERED && rec_swarm != NULL && rec_swarm[0] != '\0' &&
+      swarm_id != NULL && strcmp(rec_swarm, swarm_id) != 0)
     return HB_CLASS_UNDELIVERABLE;
   bool known = rec_status != NULL && (strcmp(rec_status, "online") == 0 ||
                                       strcmp(rec_status, "offline") == 0 ||

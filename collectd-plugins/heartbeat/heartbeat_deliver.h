@@ -27,9 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HB_MAX_PAUSE 900.0    /* the backend's window: 15 minutes */
-#define HB_LEARNED_MAX 100000 /* bound on a limit read from RateLimit-Policy   \
-                               */
+#define HB_MAX_PAUSE 900.0 /* the backend's window: 15 minutes */
+#define HB_LEARNED_MAX                                                         \
+  100000 /* bound on a limit read from RateLimit-Policy                        \
+          */
 
 /* What one answer means. */
 typedef enum hb_class_e {
@@ -79,14 +80,14 @@ void hb_redact_secret(char *s, size_t size, const char *secret);
 int hb_parse_policy(const char *value, int *limit, double *window);
 
 typedef struct hb_policy_s {
-  int retries;         /* attempts per record before the target is down */
-  double retry_delay;  /* seconds between those attempts */
-  double probe_delay;  /* seconds between probes of a down target */
-  double reject_delay; /* seconds before a refused record is tried again */
-  double max_pause;    /* cap on Retry-After */
-  int limit;           /* at most limit requests in any window seconds; */
-  double window;       /* limit 0: no rate limit */
-  bool keep_forever;   /* backends: never drop a record for failing */
+  int retries;          /* attempts per record before the target is down */
+  double retry_delay;   /* seconds between those attempts */
+  double probe_delay;   /* seconds between probes of a down target */
+  double reject_delay;  /* seconds before a refused record is tried again */
+  double max_pause;     /* cap on Retry-After */
+  int limit;            /* at most limit requests in any window seconds; */
+  double window;        /* limit 0: no rate limit */
+  bool keep_forever;    /* backends: never drop a record for failing */
   double live_interval; /* backends: seconds between live heartbeats */
 } hb_policy_t;
 
@@ -117,9 +118,9 @@ typedef struct hb_deliver_s {
 
 /* What to do with the record after an answer. */
 typedef enum hb_verdict_e {
-  HB_DONE, /* delivered: remove it */
-  HB_KEEP, /* keep it and try again at hb_deliver_ready_at */
-  HB_DROP, /* give it up (webhooks only) */
+  HB_DONE,     /* delivered: remove it */
+  HB_KEEP,     /* keep it and try again at hb_deliver_ready_at */
+  HB_DROP,     /* give it up (webhooks only) */
   HB_SET_ASIDE /* undeliverable: keep it apart, go on with the next */
 } hb_verdict_t;
 

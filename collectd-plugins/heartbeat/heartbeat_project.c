@@ -25,22 +25,22 @@
  * text; acc holds the text from acc_base on that is still needed. */
 typedef struct hbp_reader_s {
   yajl_handle h;
-  hb_project_t fresh;  /* what is being built; owns its trees */
-  qf_buf_t acc;        /* the unconsumed text from acc_base on */
-  size_t acc_base;     /* stream offset of acc.data[0] */
-  size_t chunk_base;   /* stream offset of the chunk being parsed */
-  qf_buf_t head;       /* the text before the issue list's '[' */
-  yajl_val early;      /* the head with "issues": [], parsed at its '[' */
-  long long total;     /* the head's flagged count, -1 when it gives none */
-  int depth;           /* containers open around the next token */
-  bool object;         /* the top-level value is an object */
-  bool top_key;        /* the current top-level member is "issues" */
-  bool seen;           /* a top-level "issues" member was met */
-  int state;           /* 0 before the issue list, 1 inside, 2 after */
-  size_t arr_close;    /* stream offset just past its ']' */
-  size_t elem;         /* stream offset of the current element's '{' */
-  bool done;           /* every issue the heartbeat lists is found */
-  int status;          /* 0 or the first negative errno of a callback */
+  hb_project_t fresh; /* what is being built; owns its trees */
+  qf_buf_t acc;       /* the unconsumed text from acc_base on */
+  size_t acc_base;    /* stream offset of acc.data[0] */
+  size_t chunk_base;  /* stream offset of the chunk being parsed */
+  qf_buf_t head;      /* the text before the issue list's '[' */
+  yajl_val early;     /* the head with "issues": [], parsed at its '[' */
+  long long total;    /* the head's flagged count, -1 when it gives none */
+  int depth;          /* containers open around the next token */
+  bool object;        /* the top-level value is an object */
+  bool top_key;       /* the current top-level member is "issues" */
+  bool seen;          /* a top-level "issues" member was met */
+  int state;          /* 0 before the issue list, 1 inside, 2 after */
+  size_t arr_close;   /* stream offset just past its ']' */
+  size_t elem;        /* stream offset of the current element's '{' */
+  bool done;          /* every issue the heartbeat lists is found */
+  int status;         /* 0 or the first negative errno of a callback */
 } hbp_reader_t;
 
 /* hbp_each counts one issues[] element and keeps it when it is one of the
@@ -68,8 +68,8 @@ static size_t hbp_at(const hbp_reader_t *r) {
 static bool hbp_enough(const hbp_reader_t *r) {
   if (r->total < 0)
     return false;
-  long long want = r->total < HB_PROJECT_MAX_FLAGGED ? r->total
-                                                     : HB_PROJECT_MAX_FLAGGED;
+  long long want =
+      r->total < HB_PROJECT_MAX_FLAGGED ? r->total : HB_PROJECT_MAX_FLAGGED;
   return (long long)r->fresh.n_kept >= want;
 }
 

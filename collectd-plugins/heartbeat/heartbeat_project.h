@@ -28,8 +28,8 @@ typedef struct hb_project_s {
  * as it was, the last good data. An issue counts as flagged when it is an
  * object whose "flagged" is true. When the head (the members before
  * "issues") gives completion.flagged_issues, the text is read only until
- * the issues listed are found and n_flagged is that count. 0, -EINVAL (invalid JSON or no object,
- * why in err) or -ENOMEM. */
+ * the issues listed are found and n_flagged is that count. 0, -EINVAL (invalid
+ * JSON or no object, why in err) or -ENOMEM. */
 int hb_project_load(hb_project_t *p, const char *text, size_t len, char *err,
                     size_t errlen);
 

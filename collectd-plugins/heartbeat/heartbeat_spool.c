@@ -216,8 +216,7 @@ static int hbs_load(hb_spool_t *s, size_t *discarded, char *err,
 
 /* hbs_paths builds the file names of the spool. */
 static int hbs_paths(hb_spool_t *s, const char *dir, const char *name) {
-  qf_buf_t a = QF_BUF_INIT, b = QF_BUF_INIT, c = QF_BUF_INIT,
-           d = QF_BUF_INIT;
+  qf_buf_t a = QF_BUF_INIT, b = QF_BUF_INIT, c = QF_BUF_INIT, d = QF_BUF_INIT;
   if (qf_buf_printf(&a, "%s/%s.spool", dir, name) != 0 ||
       qf_buf_printf(&b, "%s/%s.done", dir, name) != 0 ||
       qf_buf_printf(&c, "%s/rejected", dir) != 0 ||
@@ -558,8 +557,8 @@ int hb_spool_set_aside(hb_spool_t *s, long long t, long http_status,
   int status = hb_spool_peek(s, &id, &body, &len, err, errlen);
   if (status != 0)
     return status;
-  status = hbs_rejected_line(id, t, http_status, answer, body, len, &line,
-                             &llen);
+  status =
+      hbs_rejected_line(id, t, http_status, answer, body, len, &line, &llen);
   if (status != 0)
     qf_err(err, errlen, "cannot render heartbeat %lld for %s", id,
            s->rejected_path);

@@ -44,8 +44,8 @@ static void hbt_budget_restore(hb_backend_t *b, const hb_logger_t *log) {
   size_t len = 0;
   char err[HB_ERROR_MAX];
   size_t max = 64 + (size_t)HB_BUDGET_LINE_MAX * HB_LEARNED_MAX;
-  int status = qf_file_read(b->budget_path, max, QF_READ_NOFOLLOW, &text,
-                            &len, err, sizeof(err));
+  int status = qf_file_read(b->budget_path, max, QF_READ_NOFOLLOW, &text, &len,
+                            err, sizeof(err));
   if (status == -ENOENT)
     return;
   double mono, wall;
@@ -73,8 +73,8 @@ static void hbt_budget_restore(hb_backend_t *b, const hb_logger_t *log) {
 void hb_backend_request_started(hb_backend_t *b, double now,
                                 const hb_logger_t *log) {
   hb_deliver_started(&b->dl, now);
-  if (b->budget_path == NULL || (b->policy.limit <= 0 &&
-                                 b->dl.learned_limit <= 0))
+  if (b->budget_path == NULL ||
+      (b->policy.limit <= 0 && b->dl.learned_limit <= 0))
     return;
   struct timespec w;
   clock_gettime(CLOCK_REALTIME, &w);
@@ -84,8 +84,8 @@ void hb_backend_request_started(hb_backend_t *b, double now,
   char err[HB_ERROR_MAX];
   int status = hb_budget_render(&b->dl, now, wall, &text, &len);
   if (status == 0)
-    status = qf_file_write_atomic(b->budget_path, text, len, 0600, err,
-                                  sizeof(err));
+    status =
+        qf_file_write_atomic(b->budget_path, text, len, 0600, err, sizeof(err));
   else
     qf_strcpy(err, sizeof(err), "out of memory");
   free(text);
@@ -122,8 +122,8 @@ int hb_backend_start(hb_backend_t *b, const char *spool_dir,
             b->name, discarded, hb_plural(discarded, "byte", "bytes"));
   status = hb_deliver_init(&b->dl, &b->policy);
   qf_buf_t path = QF_BUF_INIT;
-  if (status == 0 && qf_buf_printf(&path, "%s/%s" HB_BUDGET_SUFFIX,
-                                   spool_dir, b->name) != 0)
+  if (status == 0 &&
+      qf_buf_printf(&path, "%s/%s" HB_BUDGET_SUFFIX, spool_dir, b->name) != 0)
     status = -ENOMEM;
   if (status != 0) {
     qf_buf_free(&path);
@@ -207,8 +207,7 @@ static void hbt_budget_check(hb_backend_t *b, double now,
                              const hb_logger_t *log) {
   bool for_good = !hb_budget_carries_live(&b->policy);
   if (hb_budget_short(&b->dl, now)) {
-    b->dl.spacing =
-        for_good ? b->policy.window / (double)b->policy.limit : 0.0;
+    b->dl.spacing = for_good ? b->policy.window / (double)b->policy.limit : 0.0;
     if (!b->budget_exhausted)
       hbt_budget_begin(b, now, for_good, log);
     size_t n = 0;
@@ -220,12 +219,12 @@ static void hbt_budget_check(hb_backend_t *b, double now,
   } else if (b->budget_exhausted) {
     b->dl.spacing = 0.0;
     b->budget_exhausted = false;
-    hb_logf(log, HB_LOG_NOTICE,
-            "backend %s: the request budget carries every heartbeat again "
-            "after %.0f s (%llu older %s superseded meanwhile)",
-            b->name, now - b->budget_since, b->budget_superseded,
-            hb_plural(b->budget_superseded, "heartbeat was",
-                      "heartbeats were"));
+    hb_logf(
+        log, HB_LOG_NOTICE,
+        "backend %s: the request budget carries every heartbeat again "
+        "after %.0f s (%llu older %s superseded meanwhile)",
+        b->name, now - b->budget_since, b->budget_superseded,
+        hb_plural(b->budget_superseded, "heartbeat was", "heartbeats were"));
   }
 }
 
@@ -342,12 +341,13 @@ void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
              b->name, swarm_id, text);
     break;
   case HB_CLASS_WRONG_PATH:
-    snprintf(out, outlen,
-             "backend %s answered 404 \"%s\" for %s: the URL's path is "
-             "wrong; the QiFlow backend serves heartbeats at POST "
-             HB_PATH_WORKING " (its documentation's " HB_PATH_DOCUMENTED
-             " answers 404); set URL to https://HOST" HB_PATH_WORKING,
-             b->name, text, b->url_public);
+    snprintf(
+        out, outlen,
+        "backend %s answered 404 \"%s\" for %s: the URL's path is "
+        "wrong; the QiFlow backend serves heartbeats at POST " HB_PATH_WORKING
+        " (its documentation's " HB_PATH_DOCUMENTED
+        " answers 404); set URL to https://HOST" HB_PATH_WORKING,
+        b->name, text, b->url_public);
     break;
   case HB_CLASS_BAD_REQUEST:
     snprintf(out, outlen, "backend %s rejected the heartbeat (400 \"%s\")",
@@ -512,13 +512,13 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
             "%.1f s",
             what, b->dl.attempts, b->policy.retries, wait);
   } else if (c == HB_CLASS_RETRY && !repeat) {
-    hb_logf(&env->log, HB_LOG_ERR,
-            "%s; %d %s failed: heartbeats stay in the spool (%zu now) "
-            "and the backend is tried again every %.0f s",
-            what, b->policy.retries,
-            hb_plural((unsigned long long)b->policy.retries, "attempt",
-                      "attempts"),
-            depth, b->policy.probe_delay);
+    hb_logf(
+        &env->log, HB_LOG_ERR,
+        "%s; %d %s failed: heartbeats stay in the spool (%zu now) "
+        "and the backend is tried again every %.0f s",
+        what, b->policy.retries,
+        hb_plural((unsigned long long)b->policy.retries, "attempt", "attempts"),
+        depth, b->policy.probe_delay);
   } else if (c != HB_CLASS_RETRY && !repeat) { /* once per cause */
     hb_logf(&env->log, HB_LOG_ERR,
             "%s; not retried now: the heartbeat stays in the spool (%zu "

@@ -42,7 +42,7 @@ void hb_logf(const hb_logger_t *l, int severity, const char *fmt, ...)
 /* What heartbeat.json and the dispatched values report per target. */
 typedef struct hb_stats_s {
   unsigned long long sent, failed, retried, dropped;
-  unsigned long long set_aside; /* undeliverable, kept in spool/rejected/ */
+  unsigned long long set_aside;  /* undeliverable, kept in spool/rejected/ */
   unsigned long long superseded; /* Replay "latest": older ones not sent */
   time_t last_success, last_attempt; /* 0: never */
   long last_status;                  /* -1: no answer yet */

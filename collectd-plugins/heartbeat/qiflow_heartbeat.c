@@ -56,7 +56,7 @@
 #define HP_DEFAULT_RETRIES 3
 #define HP_DEFAULT_RETRY_DELAY 5.0
 #define HP_DEFAULT_SPOOL_MAX (10 * 1024 * 1024)
-#define HP_SPOOL_MIN 1024        /* SpoolMaxBytes bounds */
+#define HP_SPOOL_MIN 1024 /* SpoolMaxBytes bounds */
 #define HP_SPOOL_MAX (1 << 30)
 /* 50 requests per 900 s: the backend allows 100 per client IP; live
  * heartbeats at the default Interval use 15 of them. */
@@ -202,11 +202,14 @@ static int hp_backend_option(hb_backend_t *b, oconfig_item_t *c,
     return hp_get_number(c, &b->policy.reject_delay, false);
   if (strcasecmp("Replay", c->key) == 0)
     return hp_backend_replay(b, c);
-  static const char *const known[] = {
-      "URL",     "APIKey",        "APIKeyFile",   "Timeout",
-      "Retries", "RetryDelay",    "Compress",     "CACert",
-      "ClientCert", "ClientKey",  "SpoolMaxBytes", "RequestLimit",
-      "RequestWindow", "RejectedRetryDelay", "Replay", NULL};
+  static const char *const known[] = {"URL",           "APIKey",
+                                      "APIKeyFile",    "Timeout",
+                                      "Retries",       "RetryDelay",
+                                      "Compress",      "CACert",
+                                      "ClientCert",    "ClientKey",
+                                      "SpoolMaxBytes", "RequestLimit",
+                                      "RequestWindow", "RejectedRetryDelay",
+                                      "Replay",        NULL};
   char where[HB_NAME_MAX + 16];
   snprintf(where, sizeof(where), "<Backend \"%s\">", b->name);
   qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
@@ -338,9 +341,8 @@ static int hp_webhook_option(hb_webhook_t *w, oconfig_item_t *c) {
     }
     return 0;
   }
-  static const char *const known[] = {"URL",        "Timeout", "Retries",
-                                      "RetryDelay", "Format",  "MinSeverity",
-                                      NULL};
+  static const char *const known[] = {
+      "URL", "Timeout", "Retries", "RetryDelay", "Format", "MinSeverity", NULL};
   char where[HB_NAME_MAX + 16];
   snprintf(where, sizeof(where), "<Webhook \"%s\">", w->name);
   qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
@@ -405,9 +407,8 @@ static int hp_config(oconfig_item_t *ci) {
       status = hp_config_webhook(c);
     else {
       static const char *const known[] = {
-          "SwarmID",          "Interval", "StateDir", "LogDir",
-          "LogRetentionDays", "OneShot",  "Backend",  "Webhook",
-          NULL};
+          "SwarmID", "Interval", "StateDir", "LogDir", "LogRetentionDays",
+          "OneShot", "Backend",  "Webhook",  NULL};
       qf_plugin_unknown(HP_PLUGIN, "<Plugin " HP_PLUGIN ">", c->key, known);
       status = -1;
     }
@@ -639,8 +640,7 @@ static void hp_log_line(time_t now, const char *body, size_t len) {
     WARNING(HP_PLUGIN " plugin: pruning the heartbeat log: %s", err);
   if (removed > 0)
     INFO(HP_PLUGIN " plugin: removed %d heartbeat log %s older than %d %s",
-         removed,
-         hb_plural((unsigned long long)removed, "file", "files"),
+         removed, hb_plural((unsigned long long)removed, "file", "files"),
          hp.retention_days,
          hb_plural((unsigned long long)hp.retention_days, "day", "days"));
 }
@@ -703,8 +703,8 @@ static void hp_write_state(bool running) {
   hb_state_in_t in = {.now = time(NULL),
                       .running = running,
                       .swarm_id = hp.swarm_id,
-                      .swarm_id_configured = hp.swarm_id_cfg != NULL &&
-                                             hp.swarm_id_cfg[0] != '\0',
+                      .swarm_id_configured =
+                          hp.swarm_id_cfg != NULL && hp.swarm_id_cfg[0] != '\0',
                       .interval = hp.interval,
                       .backends = hp.backends,
                       .n_backends = hp.n_backends,
@@ -924,8 +924,7 @@ static void *hp_thread(void *arg) {
 /* hp_init_defaults fills the string defaults and checks the settings that
  * depend on each other. */
 static int hp_init_defaults(void) {
-  if (hp.state_dir == NULL &&
-      (hp.state_dir = strdup(QF_STATE_DIR)) == NULL)
+  if (hp.state_dir == NULL && (hp.state_dir = strdup(QF_STATE_DIR)) == NULL)
     return -1;
   if (hp.log_dir == NULL && (hp.log_dir = strdup(HP_DEFAULT_LOG_DIR)) == NULL)
     return -1;

@@ -25,8 +25,8 @@
 #define DAY 86400L
 #define WEEK (7 * DAY)
 #define WEEKS 10
-#define LEARN_WEEKS 2      /* false alarms counted after this */
-#define T0 1767225600L     /* 2026-01-01T00:00:00Z, a Thursday */
+#define LEARN_WEEKS 2  /* false alarms counted after this */
+#define T0 1767225600L /* 2026-01-01T00:00:00Z, a Thursday */
 #define MAX_AG 12
 #define RESTART_EVERY (3 * DAY + 12 * HOUR)
 
@@ -48,8 +48,9 @@ static double rnorm(rng_t *r) {
   return sqrt(-2 * log(u > 1e-300 ? u : 1e-300)) * cos(2 * M_PI * v);
 }
 
-
-static double runif(rng_t *r, double a, double b) { return a + (b - a) * rnd(r); }
+static double runif(rng_t *r, double a, double b) {
+  return a + (b - a) * rnd(r);
+}
 
 /* --- the swarm --- */
 typedef struct swarm_s {
@@ -73,11 +74,11 @@ typedef struct run_s {
   swarm_t sw;
   agent_t ag[MAX_AG];
   long next_issue;
-  int inject;        /* anom kind or INJ_NONE */
-  long inj_at;       /* injection time */
-  int inj_agent;     /* agent the injection targets */
-  long onset;        /* ground-truth onset, 0 until known */
-  long detected;     /* first matching start transition */
+  int inject;    /* anom kind or INJ_NONE */
+  long inj_at;   /* injection time */
+  int inj_agent; /* agent the injection targets */
+  long onset;    /* ground-truth onset, 0 until known */
+  long detected; /* first matching start transition */
   int false_alarms[ANOM_KIND_COUNT];
   int learn_alarms;
   bool ci_failing;   /* last CI run failed */
@@ -149,8 +150,8 @@ static void agent_start(run_t *x, agent_t *a, long t, long issue) {
   a->issue = issue;
   a->start = t;
   a->end = t + (long)task_len(x);
-  if (x->inject == ANOM_STUCK_AGENT && x->onset == 0 && a == &x->ag[x->inj_agent] &&
-      t >= x->inj_at) {
+  if (x->inject == ANOM_STUCK_AGENT && x->onset == 0 &&
+      a == &x->ag[x->inj_agent] && t >= x->inj_at) {
     double q999 = x->sw.task_median * exp(3.09 * x->sw.task_sigma);
     x->onset = t + (long)(1.5 * q999);
     a->end = t + 4 * DAY;
@@ -229,8 +230,7 @@ static void step_resources(run_t *x, long t) {
   for (long at = t - STEP + 120; at <= t; at += 120) {
     double hour = (double)(at % DAY) / HOUR;
     double mem = x->sw.mem_base + active * x->sw.mem_agent +
-                 0.03 * sin(2 * M_PI * (hour - 9) / 24) +
-                 0.01 * rnorm(&x->rng);
+                 0.03 * sin(2 * M_PI * (hour - 9) / 24) + 0.01 * rnorm(&x->rng);
     x->disk += x->sw.disk_growth * 120;
     if (at % DAY == 3 * HOUR) /* log rotation */
       x->disk -= x->sw.disk_growth * DAY * 0.9;
@@ -276,9 +276,8 @@ static void on_transition(const anom_t *a, bool started, void *ctx) {
     if (x->now - T0 >= LEARN_WEEKS * WEEK)
       x->false_alarms[a->kind]++;
     if (getenv("ANOMALY_REPLAY_VERBOSE") != NULL)
-      fprintf(stderr, "false alarm day %ld: %s %s: %s\n",
-              (x->now - T0) / DAY, anom_kind_name(a->kind), a->subject,
-              a->reason);
+      fprintf(stderr, "false alarm day %ld: %s %s: %s\n", (x->now - T0) / DAY,
+              anom_kind_name(a->kind), a->subject, a->reason);
     else
       x->learn_alarms++;
     return;
@@ -419,9 +418,11 @@ int main(int argc, char **argv) {
         long d = x.detected - x.onset;
         ttd[hit++] = d < 0 ? 0 : d;
       } else if (getenv("ANOMALY_REPLAY_VERBOSE") != NULL) {
-        fprintf(stderr, "missed %s seed %d: onset day %.2f, detected %s%.0f "
-                "min after\n", anom_kind_name((anom_kind_t)k), s,
-                (double)(x.onset - T0) / DAY, x.detected ? "" : "never ",
+        fprintf(stderr,
+                "missed %s seed %d: onset day %.2f, detected %s%.0f "
+                "min after\n",
+                anom_kind_name((anom_kind_t)k), s, (double)(x.onset - T0) / DAY,
+                x.detected ? "" : "never ",
                 x.detected ? (double)(x.detected - x.onset) / 60 : 0.0);
       }
       n++;
@@ -432,9 +433,8 @@ int main(int argc, char **argv) {
     printf("| %s | %.1f %% (%d/%d)%s | %ld min | %s%.0f / %.0f min | %.3f |\n",
            anom_kind_name((anom_kind_t)k), recall, hit, n,
            missed_onset ? " (some injections never took)" : "",
-           interval_of(k) / 60, hit ? "" : "- ",
-           hit ? ttd[hit / 2] / 60.0 : 0, hit ? ttd[hit - 1] / 60.0 : 0,
-           fa[k] / swarm_weeks);
+           interval_of(k) / 60, hit ? "" : "- ", hit ? ttd[hit / 2] / 60.0 : 0,
+           hit ? ttd[hit - 1] / 60.0 : 0, fa[k] / swarm_weeks);
     if (recall < 95.0 || n == 0)
       ok = false;
   }

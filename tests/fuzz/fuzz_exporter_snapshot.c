@@ -1,8 +1,9 @@
 /* fuzz_exporter_snapshot: a StateDir document (agents.json, project.json,
  * heartbeat.json: written by the plugins, but read by the exporter as it
  * finds them) through everything the exporter builds from it: the
- * /project/completion and /project/issues index and a few pages, and the /status, /agent/status,
- * /metrics bodies (JSON and Prometheus) with the document in every slot. */
+ * /project/completion and /project/issues index and a few pages, and the
+ * /status, /agent/status, /metrics bodies (JSON and Prometheus) with the
+ * document in every slot. */
 #include "fuzz.h"
 #include "project.h"
 #include "prom_text.h"
@@ -36,12 +37,21 @@ static void fz_render(yajl_val doc) {
   qfx_resources_t res;
   qfx_resources_init(&res);
   long long by_trigger[QFX_TRIGGERS] = {0};
-  qfx_model_t m = {.now = 1795000000.0, .swarm_id = "swarm", .version = "0",
-                   .hostname = "host", .platform = "linux",
-                   .socket_path = "/run/collectd.sock", .api_port = 8080,
-                   .refresh_ms = 1000, .connected = true, .last_ok = 1.0,
-                   .res = &res, .agents = doc, .project = doc,
-                   .flagged_issues = 1, .flagged_by_trigger = by_trigger,
+  qfx_model_t m = {.now = 1795000000.0,
+                   .swarm_id = "swarm",
+                   .version = "0",
+                   .hostname = "host",
+                   .platform = "linux",
+                   .socket_path = "/run/collectd.sock",
+                   .api_port = 8080,
+                   .refresh_ms = 1000,
+                   .connected = true,
+                   .last_ok = 1.0,
+                   .res = &res,
+                   .agents = doc,
+                   .project = doc,
+                   .flagged_issues = 1,
+                   .flagged_by_trigger = by_trigger,
                    .heartbeat = doc};
   void (*const renders[])(const qfx_model_t *, qf_jw_t *) = {
       qfx_render_status, qfx_render_agent_status, qfx_render_metrics};

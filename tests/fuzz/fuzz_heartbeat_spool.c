@@ -26,8 +26,7 @@ static int fz_write(const char *name, const char *p, size_t len) {
 
 /* fz_cleanup removes the directory and what the spool left in it. */
 static void fz_cleanup(void) {
-  static const char *const names[] = {"b.spool", "b.done",
-                                      "b.spool.compact"};
+  static const char *const names[] = {"b.spool", "b.done", "b.spool.compact"};
   char path[512];
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     snprintf(path, sizeof(path), "%s/%s", fz_dir, names[i]);
@@ -57,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t done_len = nl ? (size_t)(nl - data) : 0;
   const uint8_t *spool = nl ? nl + 1 : data;
   if (fz_write("b.done", (const char *)data, done_len) != 0 ||
-      fz_write("b.spool", (const char *)spool, size - (size_t)(spool - data)) != 0)
+      fz_write("b.spool", (const char *)spool, size - (size_t)(spool - data)) !=
+          0)
     return 0;
   hb_spool_t s;
   size_t discarded = 0;

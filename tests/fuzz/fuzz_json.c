@@ -10,7 +10,8 @@
 /* fz_walk reads every member of an object the way snapshot readers do. */
 static void fz_walk(yajl_val doc) {
   static const char *const keys[] = {"schema_version", "updated_at", "name",
-                                     "counts", "agents", "issues", "running"};
+                                     "counts",         "agents",     "issues",
+                                     "running"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     long long n;
     double d;

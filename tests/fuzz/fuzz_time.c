@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   time_t t, again;
   char buf[64];
-  if (qf_time_parse(text, &t) == 0 && qf_time_format(t, buf, sizeof(buf)) == 0) {
+  if (qf_time_parse(text, &t) == 0 &&
+      qf_time_format(t, buf, sizeof(buf)) == 0) {
     if (qf_time_parse(buf, &again) != 0 || again != t)
       abort(); /* the round trip broke: a parser or formatter bug */
   }

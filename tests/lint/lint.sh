@@ -1,5 +1,5 @@
 #!/bin/sh
-# lint.sh cppcheck|clang-tidy SOURCE_DIR BUILD_DIR
+# lint.sh cppcheck|clang-tidy|clang-format SOURCE_DIR BUILD_DIR
 # Static analysis of our own C code only (libqiflow/, collectd-plugins/,
 # exporter/), from BUILD_DIR/compile_commands.json so each file is analysed
 # with its real include paths and defines. Exits non-zero on any finding.
@@ -25,8 +25,12 @@ case "$tool" in
     exec "$runner" -quiet -p "$build" -j 2 \
       "^$src/(libqiflow|collectd-plugins|exporter)/"
     ;;
+  clang-format)
+    # Every tracked C file, formatted by the top .clang-format.
+    git ls-files -z '*.c' '*.h' | xargs -0 "${QF_CLANG_FORMAT:-clang-format}" --dry-run --Werror
+    ;;
   *)
-    echo "usage: lint.sh cppcheck|clang-tidy SOURCE_DIR BUILD_DIR" >&2
+    echo "usage: lint.sh cppcheck|clang-tidy|clang-format SOURCE_DIR BUILD_DIR" >&2
     exit 2
     ;;
 esac

@@ -229,8 +229,7 @@ static void test_pid_died_between_reads(void **state) {
   pid_dead = true;
   scan(f, LATER + 60);
   assert_int_equal(f->scan.reused, 1);
-  assert_int_equal(agents_result_finish(&f->r, LATER + 60, 300, seam_alive),
-                   0);
+  assert_int_equal(agents_result_finish(&f->r, LATER + 60, 300, seam_alive), 0);
   a = find(&f->r, "alpha");
   assert_int_equal(a->status, AGENTS_DEAD);
   assert_int_equal(a->liveness, AGENTS_LIVENESS_DEAD);
@@ -322,8 +321,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_changed_in_place_same_size, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deleted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pid_died_between_reads, setup,
                                       teardown),

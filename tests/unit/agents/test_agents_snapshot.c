@@ -33,9 +33,9 @@ static void add(agents_result_t *r, const char *file, const char *text) {
 /* render_parse renders r and parses the text back; caller frees both. */
 static yajl_val render_parse(const agents_result_t *r, char **text) {
   agents_snapshot_info_t info = {.now = NOW,
-                               .agent_dir = "/var/lib/qiflow/agents",
-                               .collectd_version = "5.12.0",
-                               .stale_after = 300};
+                                 .agent_dir = "/var/lib/qiflow/agents",
+                                 .collectd_version = "5.12.0",
+                                 .stale_after = 300};
   size_t len = 0;
   assert_int_equal(agents_snapshot(r, &info, text, &len), 0);
   assert_int_equal(strlen(*text), len);

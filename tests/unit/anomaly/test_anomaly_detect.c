@@ -43,8 +43,8 @@ static void fresh(void) {
 
 /* one_agent observes agent "a" working on issue since start (0: idle). */
 static void one_agent(time_t now, long issue, time_t start) {
-  anom_agent_obs_t o = {.name = "a", .active = start != 0,
-                        .issue = issue, .task_start = start};
+  anom_agent_obs_t o = {
+      .name = "a", .active = start != 0, .issue = issue, .task_start = start};
   anom_observe_agents(&st, now, &o, 1);
 }
 
@@ -113,8 +113,8 @@ static void test_long_agent_name_keeps_one_slot(void **state) {
   for (int i = 0; i < 127; i++)
     strcat(name, "\xe2\x82\xac"); /* U+20AC, 3 bytes */
   fresh();
-  anom_agent_obs_t o = {.name = name, .active = true, .issue = 7,
-                        .task_start = T0};
+  anom_agent_obs_t o = {
+      .name = name, .active = true, .issue = 7, .task_start = T0};
   for (int i = 0; i < 5; i++) {
     anom_observe_agents(&st, T0 + i * H, &o, 1);
     assert_int_equal(st.agent_n, 1);
@@ -290,7 +290,8 @@ static void test_restart_mid_window_keeps_history(void **state) {
   assert_int_equal(s.started[ANOM_STUCK_AGENT], 1); /* not announced again */
   assert_int_equal(st.active[0].since, before.active[0].since);
   assert_int_equal(anom_snapshot_render(&st, t, &text, &len), 0);
-  assert_non_null(strstr(text, "\"stuck_agent\":{\"enabled\":true,\"active\":1}"));
+  assert_non_null(
+      strstr(text, "\"stuck_agent\":{\"enabled\":true,\"active\":1}"));
   free(text);
 }
 

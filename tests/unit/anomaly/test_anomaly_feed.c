@@ -39,14 +39,14 @@ static void test_agents_fed(void **state) {
   (void)state;
   fresh();
   char err[128];
-  yajl_val doc = qf_json_parse(
-      "{\"agents\":["
-      "{\"name\":\"a\",\"status\":\"active\",\"issue_number\":7,"
-      "\"task_started_at\":\"2026-11-27T10:00:00Z\"},"
-      "{\"name\":\"b\",\"status\":\"idle\",\"issue_number\":null,"
-      "\"task_started_at\":null},"
-      "{\"status\":\"active\"}]}",
-      err, sizeof(err));
+  yajl_val doc =
+      qf_json_parse("{\"agents\":["
+                    "{\"name\":\"a\",\"status\":\"active\",\"issue_number\":7,"
+                    "\"task_started_at\":\"2026-11-27T10:00:00Z\"},"
+                    "{\"name\":\"b\",\"status\":\"idle\",\"issue_number\":null,"
+                    "\"task_started_at\":null},"
+                    "{\"status\":\"active\"}]}",
+                    err, sizeof(err));
   assert_non_null(doc);
   time_t now = at("2026-11-27T10:30:00Z");
   assert_int_equal(anom_feed_agents(&st, now, doc, err, sizeof(err)), 2);
@@ -58,8 +58,7 @@ static void test_agents_fed(void **state) {
   yajl_tree_free(doc);
 
   doc = qf_json_parse("{\"issues\":[]}", err, sizeof(err));
-  assert_int_equal(anom_feed_agents(&st, now, doc, err, sizeof(err)),
-                   -EINVAL);
+  assert_int_equal(anom_feed_agents(&st, now, doc, err, sizeof(err)), -EINVAL);
   assert_non_null(strstr(err, "not an agents snapshot"));
   yajl_tree_free(doc);
 }
@@ -81,9 +80,9 @@ static void test_agents_over_the_cap_are_said(void **state) {
   char err[256] = "";
   yajl_val doc = qf_json_parse(text, err, sizeof(err));
   assert_non_null(doc);
-  assert_int_equal(anom_feed_agents(&st, at("2026-11-27T10:30:00Z"), doc,
-                                   err, sizeof(err)),
-                   ANOM_MAX_AGENTS);
+  assert_int_equal(
+      anom_feed_agents(&st, at("2026-11-27T10:30:00Z"), doc, err, sizeof(err)),
+      ANOM_MAX_AGENTS);
   assert_non_null(strstr(err, "lists 1027 agents"));
   assert_int_equal(st.agent_n, ANOM_MAX_AGENTS);
   yajl_tree_free(doc);
@@ -140,9 +139,8 @@ static void test_project_closed_counted_once(void **state) {
   /* a history saved and loaded keeps the cursor: nothing counted twice */
   char *hist = NULL, err[128];
   size_t hlen = 0;
-  assert_int_equal(anom_history_render(&st, at("2026-11-27T12:00:00Z"),
-                                       &hist, &hlen),
-                   0);
+  assert_int_equal(
+      anom_history_render(&st, at("2026-11-27T12:00:00Z"), &hist, &hlen), 0);
   fresh();
   assert_int_equal(anom_history_parse(&st, hist, err, sizeof(err)), 0);
   assert_int_equal(st.feed_closed_until, at("2026-11-27T11:00:00Z"));
@@ -235,9 +233,8 @@ static void test_project_ci_runs_counted_once(void **state) {
 
   char *hist = NULL, err[128];
   size_t hlen = 0;
-  assert_int_equal(anom_history_render(&st, at("2026-11-27T12:00:00Z"),
-                                       &hist, &hlen),
-                   0);
+  assert_int_equal(
+      anom_history_render(&st, at("2026-11-27T12:00:00Z"), &hist, &hlen), 0);
   fresh();
   assert_int_equal(anom_history_parse(&st, hist, err, sizeof(err)), 0);
   assert_int_equal(st.feed_ci_until, at("2026-11-27T11:30:00Z"));
@@ -253,7 +250,9 @@ static void test_project_ci_runs_counted_once(void **state) {
 static void test_project_activity_progress(void **state) {
   (void)state;
   fresh();
-  anom_agent_obs_t a = {.name = "a", .active = true, .issue = 7,
+  anom_agent_obs_t a = {.name = "a",
+                        .active = true,
+                        .issue = 7,
                         .task_start = at("2026-11-27T08:00:00Z")};
   anom_observe_agents(&st, at("2026-11-27T09:00:00Z"), &a, 1);
   anom_observe_progress(&st, at("2026-11-27T09:00:00Z"));
@@ -279,9 +278,8 @@ static void test_project_activity_progress(void **state) {
 
   char *hist = NULL, err[128];
   size_t hlen = 0;
-  assert_int_equal(anom_history_render(&st, at("2026-11-27T12:00:00Z"),
-                                       &hist, &hlen),
-                   0);
+  assert_int_equal(
+      anom_history_render(&st, at("2026-11-27T12:00:00Z"), &hist, &hlen), 0);
   fresh();
   assert_int_equal(anom_history_parse(&st, hist, err, sizeof(err)), 0);
   assert_int_equal(st.feed_pr_update, at("2026-11-27T11:00:00Z"));
@@ -312,18 +310,14 @@ static void test_values_to_fractions(void **state) {
   assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "used", 3), 1);
   assert_int_equal(anom_feed_fraction(&f.res[0], &u), -ENOENT);
   assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "free", 5), 1);
-  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "cached", 2),
-                   1);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "cached", 2), 1);
   assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "used", 4), 1);
   assert_int_equal(anom_feed_fraction(&f.res[0], &u), 0);
   assert_float_equal(u, 4.0 / 11.0, 1e-12);
-  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "free", NAN),
-                   0);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "memory", "free", NAN), 0);
   /* a percentage, when collectd sends one, wins */
-  assert_int_equal(anom_feed_value(&f, "memory", "", "percent", "free", 60),
-                   0);
-  assert_int_equal(anom_feed_value(&f, "memory", "", "percent", "used", 25),
-                   1);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "percent", "free", 60), 0);
+  assert_int_equal(anom_feed_value(&f, "memory", "", "percent", "used", 25), 1);
   assert_int_equal(anom_feed_fraction(&f.res[0], &u), 0);
   assert_float_equal(u, 0.25, 1e-12);
   /* df: one resource per mount, used over used + free + reserved */
@@ -343,15 +337,18 @@ static void test_values_to_fractions(void **state) {
     assert_int_equal(
         anom_feed_value(&f, "df", mount, "percent_bytes", "used", 50), 1);
   }
-  assert_int_equal(anom_feed_value(&f, "df", "one-more", "percent_bytes",
-                                   "used", 50),
-                   -ENOSPC);
+  assert_int_equal(
+      anom_feed_value(&f, "df", "one-more", "percent_bytes", "used", 50),
+      -ENOSPC);
 }
 
 static void test_message(void **state) {
   (void)state;
-  anom_t a = {.kind = ANOM_STUCK_AGENT, .issue = 7,
-              .since = 1795000000, .observed = 10, .baseline = 2};
+  anom_t a = {.kind = ANOM_STUCK_AGENT,
+              .issue = 7,
+              .since = 1795000000,
+              .observed = 10,
+              .baseline = 2};
   snprintf(a.subject, sizeof(a.subject), "alpha");
   snprintf(a.reason, sizeof(a.reason), "alpha has worked for 3h.");
   char msg[256];

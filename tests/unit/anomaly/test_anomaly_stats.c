@@ -61,8 +61,8 @@ static void test_binomial_tail(void **state) {
   assert_float_equal(anom_binom_sf(6, 5, 0.1), 0, 1e-12);
   assert_float_equal(anom_binom_sf(2, 5, 0), 0, 1e-12);
   /* P(X >= 2 | 10, 0.1) = 1 - 0.9^10 - 10 * 0.1 * 0.9^9 */
-  assert_float_equal(anom_binom_sf(2, 10, 0.1),
-                     1 - pow(0.9, 10) - pow(0.9, 9), 1e-12);
+  assert_float_equal(anom_binom_sf(2, 10, 0.1), 1 - pow(0.9, 10) - pow(0.9, 9),
+                     1e-12);
 }
 
 static void test_wilson_upper(void **state) {

@@ -60,11 +60,13 @@ static void test_token_chars(void **state) {
     const char *s;
     bool ok;
   } cases[] = {
-      {"abc", true},          {"A-Z.a_z~0+9/", true}, {"dG9rZW4=", true},
-      {"dG9rZQ==", true},     {"", false},            {"=", false},
-      {"a=b", false},         {"a b", false},         {"a\tb", false},
-      {"tok\n", false},       {"tök", false},         {"a,b", false},
-      {"\"quoted\"", false},  {"a;b", false},
+      {"abc", true},         {"A-Z.a_z~0+9/", true},
+      {"dG9rZW4=", true},    {"dG9rZQ==", true},
+      {"", false},           {"=", false},
+      {"a=b", false},        {"a b", false},
+      {"a\tb", false},       {"tok\n", false},
+      {"tök", false},        {"a,b", false},
+      {"\"quoted\"", false}, {"a;b", false},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     if (qfx_auth_token_chars(cases[i].s, strlen(cases[i].s)) != cases[i].ok)
@@ -78,10 +80,14 @@ static void test_constant_time_equal(void **state) {
     const char *given, *secret;
     bool equal;
   } cases[] = {
-      {"secret", "secret", true}, {"secreT", "secret", false},
-      {"secre", "secret", false}, {"secrets", "secret", false},
-      {"", "secret", false},      {"secretsecret", "secret", false},
-      {"s", "s", true},           {"x", "s", false},
+      {"secret", "secret", true},
+      {"secreT", "secret", false},
+      {"secre", "secret", false},
+      {"secrets", "secret", false},
+      {"", "secret", false},
+      {"secretsecret", "secret", false},
+      {"s", "s", true},
+      {"x", "s", false},
       /* A prefix repeated to the secret's length must not pass. */
       {"ab", "abab", false},
   };
@@ -214,25 +220,31 @@ static void test_networks(void **state) {
   (void)state; /* unused */
   qfx_net_t nets[4];
   char err[400];
-  assert_int_equal(qfx_net_parse("127.0.0.0/8", &nets[0], err, sizeof(err)),
+  assert_int_equal(qfx_net_parse("127.0.0.0/8", &nets[0], err, sizeof(err)), 0);
+  assert_int_equal(qfx_net_parse("192.0.2.128/25", &nets[1], err, sizeof(err)),
                    0);
-  assert_int_equal(qfx_net_parse("192.0.2.128/25", &nets[1], err,
-                                 sizeof(err)), 0);
-  assert_int_equal(qfx_net_parse("2001:db8:a::/47", &nets[2], err,
-                                 sizeof(err)), 0);
+  assert_int_equal(qfx_net_parse("2001:db8:a::/47", &nets[2], err, sizeof(err)),
+                   0);
   assert_int_equal(qfx_net_parse("fd00::7", &nets[3], err, sizeof(err)), 0);
   assert_int_equal(nets[3].prefix, 128);
   static const struct {
     const char *addr;
     bool in;
   } cases[] = {
-      {"127.0.0.1", true},     {"127.255.255.254", true},
-      {"128.0.0.1", false},    {"126.255.255.255", false},
-      {"192.0.2.128", true},   {"192.0.2.255", true},
-      {"192.0.2.127", false},  {"10.0.0.1", false},
-      {"2001:db8:a::1", true}, {"2001:db8:b:ffff::1", true},
-      {"2001:db8:c::", false}, {"fd00::7", true},
-      {"fd00::8", false},      {"::1", false},
+      {"127.0.0.1", true},
+      {"127.255.255.254", true},
+      {"128.0.0.1", false},
+      {"126.255.255.255", false},
+      {"192.0.2.128", true},
+      {"192.0.2.255", true},
+      {"192.0.2.127", false},
+      {"10.0.0.1", false},
+      {"2001:db8:a::1", true},
+      {"2001:db8:b:ffff::1", true},
+      {"2001:db8:c::", false},
+      {"fd00::7", true},
+      {"fd00::8", false},
+      {"::1", false},
       {"::ffff:127.0.0.1", true}, /* IPv4 on a dual-stack socket */
       {"::ffff:10.0.0.1", false},
       {"::127.0.0.1", false}, /* IPv4-compatible is not IPv4-mapped */
@@ -260,8 +272,8 @@ static void test_networks(void **state) {
   assert_true(qfx_net_any(nets, 1, (const struct sockaddr *)&far));
   struct sockaddr_in6 far6 = in6("2001:db8::1");
   assert_false(qfx_net_any(nets, 1, (const struct sockaddr *)&far6));
-  assert_int_equal(qfx_net_parse("::ffff:127.0.0.0/104", &nets[0], err,
-                                 sizeof(err)), 0);
+  assert_int_equal(
+      qfx_net_parse("::ffff:127.0.0.0/104", &nets[0], err, sizeof(err)), 0);
   struct sockaddr_in6 mapped = in6("::ffff:127.0.0.2");
   assert_true(qfx_net_any(nets, 1, (const struct sockaddr *)&mapped));
 }
@@ -321,8 +333,7 @@ static void test_tls_files(void **state) {
   assert_null(t.cert);
   char missing[600];
   snprintf(missing, sizeof(missing), "%s/none.pem", dir);
-  assert_int_equal(qfx_tls_load(&t, missing, key, err, sizeof(err)),
-                   -ENOENT);
+  assert_int_equal(qfx_tls_load(&t, missing, key, err, sizeof(err)), -ENOENT);
   assert_non_null(strstr(err, "--tls-cert"));
 }
 
@@ -357,8 +368,7 @@ int main(void) {
       cmocka_unit_test(test_authorization_header),
       cmocka_unit_test(test_networks),
       cmocka_unit_test(test_network_errors),
-      cmocka_unit_test_setup_teardown(test_tls_files, setup_dir,
-                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_tls_files, setup_dir, teardown_dir),
       cmocka_unit_test(test_secrets_protect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,12 +196,12 @@ static void test_load_uptime_agents(void **state) {
 }
 
 static void test_stale(void **state) {
-  (void)state; /* unused */
-  assert_true(qfx_stale(100.0, 0.0, 1000, true));    /* never read */
-  assert_true(qfx_stale(100.0, 99.9, 1000, false));  /* unreachable */
+  (void)state;                                      /* unused */
+  assert_true(qfx_stale(100.0, 0.0, 1000, true));   /* never read */
+  assert_true(qfx_stale(100.0, 99.9, 1000, false)); /* unreachable */
   assert_false(qfx_stale(100.0, 99.0, 1000, true));
-  assert_false(qfx_stale(100.0, 97.0, 1000, true));  /* 3 periods: fresh */
-  assert_true(qfx_stale(100.0, 96.9, 1000, true));   /* older: stale */
+  assert_false(qfx_stale(100.0, 97.0, 1000, true)); /* 3 periods: fresh */
+  assert_true(qfx_stale(100.0, 96.9, 1000, true));  /* older: stale */
   assert_false(qfx_stale(100.0, 99.5, 200, true));
   assert_true(qfx_stale(100.0, 99.3, 200, true));
 }

@@ -77,8 +77,7 @@ static void test_deadlines(void **state) {
 
 /* captured runs lines through a fresh qfx_mhdlog_t at the given times and
  * returns what it wrote to stderr (the caller frees it). */
-static char *captured(const char *const *lines, const double *times,
-                      size_t n) {
+static char *captured(const char *const *lines, const double *times, size_t n) {
   char path[] = "/tmp/qfx-mhdlog-XXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
@@ -132,8 +131,7 @@ static void test_mhd_messages_fold(void **state) {
   assert_int_equal(count(text, "\n"), 7);
   assert_int_equal(count(text, "libmicrohttpd: Closing.\n"), 2);
   assert_int_equal(count(text, "(999 more time(s) in 70 s: Closing.)"), 1);
-  assert_int_equal(count(text, "(999 more time(s) in 70 s: Server reached"),
-                   1);
+  assert_int_equal(count(text, "(999 more time(s) in 70 s: Server reached"), 1);
   assert_int_equal(count(text, "libmicrohttpd: Something else."), 1);
   free(text);
 }
@@ -145,16 +143,16 @@ static void test_reader_hung(void **state) {
     long period_ms;
     bool hung;
   } cases[] = {
-      {0.0, 100.0, 200, false},    /* no reading under way */
-      {99.5, 100.0, 200, false},   /* 0.5 s: under the 1 s floor */
-      {98.9, 100.0, 200, true},    /* 1.1 s */
-      {97.5, 100.0, 1000, false},  /* 2.5 s of 3 periods */
-      {96.9, 100.0, 1000, true},   /* 3.1 s */
-      {-1.0, 100.0, 1000, false},  /* nonsense: no reading */
+      {0.0, 100.0, 200, false},   /* no reading under way */
+      {99.5, 100.0, 200, false},  /* 0.5 s: under the 1 s floor */
+      {98.9, 100.0, 200, true},   /* 1.1 s */
+      {97.5, 100.0, 1000, false}, /* 2.5 s of 3 periods */
+      {96.9, 100.0, 1000, true},  /* 3.1 s */
+      {-1.0, 100.0, 1000, false}, /* nonsense: no reading */
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-    if (qfx_reader_hung(cases[i].attempt, cases[i].now,
-                        cases[i].period_ms) != cases[i].hung)
+    if (qfx_reader_hung(cases[i].attempt, cases[i].now, cases[i].period_ms) !=
+        cases[i].hung)
       fail_msg("case %zu", i);
 }
 

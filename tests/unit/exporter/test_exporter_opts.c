@@ -50,9 +50,9 @@ static void test_every_flag(void **state) {
   (void)state; /* unused */
   qfx_opts_t o;
   char err[512];
-  const char *args[] = {"--listen=127.0.0.1:9100", "--socket", "/run/cd.sock",
-                        "--state-dir=/tmp/st", "--refresh", "250",
-                        "--swarm-id=swarm-1", NULL};
+  const char *args[] = {"--listen=127.0.0.1:9100", "--socket",  "/run/cd.sock",
+                        "--state-dir=/tmp/st",     "--refresh", "250",
+                        "--swarm-id=swarm-1",      NULL};
   assert_int_equal(parse(&o, err, args), QFX_OPTS_RUN);
   assert_int_equal(o.port, 9100);
   assert_true(o.loopback);
@@ -60,8 +60,9 @@ static void test_every_flag(void **state) {
   assert_string_equal(o.state_dir, "/tmp/st");
   assert_int_equal(o.refresh_ms, 250);
   assert_string_equal(o.swarm_id, "swarm-1");
-  const char *more[] = {"--host", "web-1", "--threads=3", "--cors-origin",
-                        "https://app.example", NULL};
+  const char *more[] = {
+      "--host", "web-1", "--threads=3", "--cors-origin", "https://app.example",
+      NULL};
   assert_int_equal(parse(&o, err, more), QFX_OPTS_RUN);
   assert_string_equal(o.host, "web-1");
   assert_int_equal(o.threads, 3);
@@ -193,10 +194,8 @@ static const struct {
 static void test_secrets_not_echoed(void **state) {
   (void)state; /* unused */
   static const char *const cases[][2] = {
-      {"--auth-token=CANARY-7f3a", NULL},
-      {"--auth-token", "CANARY-7f3a"},
-      {"--token=CANARY-7f3a", NULL},
-      {"CANARY-7f3a", NULL},
+      {"--auth-token=CANARY-7f3a", NULL}, {"--auth-token", "CANARY-7f3a"},
+      {"--token=CANARY-7f3a", NULL},      {"CANARY-7f3a", NULL},
       {"--listen", "127.0.0.1:80"}, /* then the stray value below */
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -229,8 +228,12 @@ static void test_security_and_limits(void **state) {
   assert_int_equal(o.connection_timeout, 15);
   assert_int_equal(o.request_timeout, 10);
   assert_int_equal(o.connection_memory, 16384);
-  const char *all[] = {"--auth-token-file=/run/t", "--auth-health",
-                       "--tls-cert", "/c.pem", "--tls-key=/k.pem", NULL};
+  const char *all[] = {"--auth-token-file=/run/t",
+                       "--auth-health",
+                       "--tls-cert",
+                       "/c.pem",
+                       "--tls-key=/k.pem",
+                       NULL};
   assert_int_equal(parse(&o, err, all), QFX_OPTS_RUN);
   assert_string_equal(o.auth_token_file, "/run/t");
   assert_true(o.auth_health);
@@ -242,8 +245,8 @@ static void test_security_and_limits(void **state) {
   assert_int_equal(o.max_connections, 20);
   assert_int_equal(o.max_per_ip, 0);
   assert_int_equal(o.connection_timeout, 3);
-  const char *more[] = {"--request-timeout", "3600",
-                        "--connection-memory=4096", NULL};
+  const char *more[] = {"--request-timeout", "3600", "--connection-memory=4096",
+                        NULL};
   assert_int_equal(parse(&o, err, more), QFX_OPTS_RUN);
   assert_int_equal(o.request_timeout, 3600);
   assert_int_equal(o.connection_memory, 4096);
@@ -256,9 +259,13 @@ static void test_open_read(void **state) {
   const char *none[] = {NULL};
   assert_int_equal(parse(&o, err, none), QFX_OPTS_RUN);
   assert_int_equal(o.n_open_read, 0);
-  const char *two[] = {"--auth-token-file=/run/t", "--open-read",
-                       "127.0.0.0/8", "--open-read=2001:db8::/32",
-                       "--open-read", "192.0.2.7", NULL};
+  const char *two[] = {"--auth-token-file=/run/t",
+                       "--open-read",
+                       "127.0.0.0/8",
+                       "--open-read=2001:db8::/32",
+                       "--open-read",
+                       "192.0.2.7",
+                       NULL};
   assert_int_equal(parse(&o, err, two), QFX_OPTS_RUN);
   assert_int_equal(o.n_open_read, 3);
   assert_int_equal(o.open_read[0].family, AF_INET);
@@ -306,8 +313,7 @@ static void test_open_read(void **state) {
   assert_int_equal(qfx_opts_parse(&o, argc - 2, argv, err, sizeof(err)),
                    QFX_OPTS_RUN);
   assert_int_equal(o.n_open_read, QFX_OPEN_READ_MAX);
-  assert_int_equal(qfx_opts_parse(&o, argc, argv, err, sizeof(err)),
-                   -EINVAL);
+  assert_int_equal(qfx_opts_parse(&o, argc, argv, err, sizeof(err)), -EINVAL);
   assert_non_null(strstr(err, "more than 32 networks"));
 }
 
@@ -322,8 +328,7 @@ static void test_exposure_warning(void **state) {
       {{"--listen", "127.0.0.1:8080", "--auth-token-file", "t"}, NULL},
       {{"--listen", "0.0.0.0:8080"}, "without --auth-token-file"},
       {{"--listen", "[::]:8080"}, "without --auth-token-file"},
-      {{"--listen", "10.1.2.3:8080", "--auth-token-file", "t"},
-       "plain HTTP"},
+      {{"--listen", "10.1.2.3:8080", "--auth-token-file", "t"}, "plain HTTP"},
       {{"--listen", "10.1.2.3:8080", "--auth-token-file", "t", "--tls-cert",
         "c", NULL},
        NULL /* refused: no --tls-key */},
@@ -338,8 +343,15 @@ static void test_exposure_warning(void **state) {
         (w != NULL && strstr(w, cases[i].word) == NULL))
       fail_msg("case %zu: %s", i, w ? w : "(none)");
   }
-  const char *tls[] = {"--listen", "10.1.2.3:8080", "--auth-token-file", "t",
-                       "--tls-cert", "c", "--tls-key", "k", NULL};
+  const char *tls[] = {"--listen",
+                       "10.1.2.3:8080",
+                       "--auth-token-file",
+                       "t",
+                       "--tls-cert",
+                       "c",
+                       "--tls-key",
+                       "k",
+                       NULL};
   qfx_opts_t o;
   char err[512];
   assert_int_equal(parse(&o, err, tls), QFX_OPTS_RUN);

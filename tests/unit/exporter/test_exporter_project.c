@@ -63,8 +63,8 @@ static yajl_val parse_ok(const char *text) {
 static qfx_project_t *build_ok(const char *json) {
   qfx_project_t *p = NULL;
   char err[200] = "";
-  int rc = qfx_project_build(json, json ? strlen(json) : 0, &headers, &p,
-                             err, sizeof(err));
+  int rc = qfx_project_build(json, json ? strlen(json) : 0, &headers, &p, err,
+                             sizeof(err));
   if (rc != 0 || p == NULL)
     fail_msg("not indexed (%d): %s", rc, err);
   return p;
@@ -138,8 +138,8 @@ static void test_filters(void **state) {
     ids(doc, got, sizeof(got));
     if (strcmp(got, cases[i].ids) != 0)
       fail_msg("filter %s/%d: got [%s], want [%s]",
-               qfx_issue_status_names[cases[i].status], cases[i].flagged,
-               got, cases[i].ids);
+               qfx_issue_status_names[cases[i].status], cases[i].flagged, got,
+               cases[i].ids);
     assert_int_equal(data_int(doc, "total"),
                      (long long)p->index[cases[i].status][cases[i].flagged].n);
     yajl_tree_free(doc);
@@ -153,13 +153,14 @@ static void test_pages(void **state) {
     const char *ids;
     bool more;
   } cases[] = {
-      {1, 2, "6,5", true},  {2, 2, "4,3", true},  {3, 2, "2,1", false},
-      {4, 2, "", false},    {1, 6, "6,5,4,3,2,1", false},
-      {2, 5, "1", false},   {1000000, 100, "", false},
+      {1, 2, "6,5", true},          {2, 2, "4,3", true},
+      {3, 2, "2,1", false},         {4, 2, "", false},
+      {1, 6, "6,5,4,3,2,1", false}, {2, 5, "1", false},
+      {1000000, 100, "", false},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    yajl_val doc = page(p, cases[i].page, cases[i].limit, QFX_IS_ALL,
-                        QFX_IF_ANY);
+    yajl_val doc =
+        page(p, cases[i].page, cases[i].limit, QFX_IS_ALL, QFX_IF_ANY);
     char got[64];
     ids(doc, got, sizeof(got));
     assert_string_equal(got, cases[i].ids);
@@ -167,8 +168,7 @@ static void test_pages(void **state) {
     assert_int_equal(data_int(doc, "page"), cases[i].page);
     assert_int_equal(data_int(doc, "limit"), cases[i].limit);
     assert_int_equal(data_int(doc, "total"), 6);
-    assert_true(YAJL_IS_TRUE(qf_json_get(data, "has_more")) ==
-                cases[i].more);
+    assert_true(YAJL_IS_TRUE(qf_json_get(data, "has_more")) == cases[i].more);
     assert_string_equal(qf_json_get_str(data, "status"), "all");
     assert_true(YAJL_IS_NULL(qf_json_get(data, "flagged")));
     yajl_tree_free(doc);
@@ -183,9 +183,11 @@ static void test_issue_item(void **state) {
   assert_string_equal(qf_json_get_str(data, "status"), "blocked");
   yajl_val six = qf_json_get(data, "issues")->u.array.values[0];
   static const char *const keys[] = {
-      "id", "title", "state", "status", "flagged", "priority", "trigger",
-      "reason", "blocked_duration_hours", "labels", "assignees",
-      "github_url", "created_at", "updated_at", "closed_at"};
+      "id",         "title",      "state",
+      "status",     "flagged",    "priority",
+      "trigger",    "reason",     "blocked_duration_hours",
+      "labels",     "assignees",  "github_url",
+      "created_at", "updated_at", "closed_at"};
   assert_int_equal(six->u.object.len, 15); /* nothing else (pull_requests) */
   for (size_t i = 0; i < 15; i++)
     assert_string_equal(six->u.object.keys[i], keys[i]);
@@ -263,8 +265,7 @@ static void test_completion_body(void **state) {
   data = qf_json_get(d, "data");
   assert_true(YAJL_IS_NULL(qf_json_get(data, "flagged_issues")));
   assert_int_equal(
-      qf_json_get(data, "issues_requiring_human_intervention")->u.array.len,
-      0);
+      qf_json_get(data, "issues_requiring_human_intervention")->u.array.len, 0);
   assert_int_equal(qf_json_get(data, "velocity")->u.object.len, 0);
   yajl_tree_free(d);
 }
@@ -319,8 +320,8 @@ static void test_completion_sync_state(void **state) {
   const char *unknown[] = {NULL, project_json};
   for (size_t i = 0; i < 2; i++) {
     d = completion_body(unknown[i]);
-    assert_true(YAJL_IS_NULL(qf_json_get(qf_json_get(d, "data"),
-                                         "sync_state")));
+    assert_true(
+        YAJL_IS_NULL(qf_json_get(qf_json_get(d, "data"), "sync_state")));
     assert_int_equal(data_len(d, "unavailable"), 0);
     yajl_tree_free(d);
   }
@@ -345,7 +346,11 @@ static void test_empty_project_pages(void **state) {
 static void test_broken_text(void **state) {
   (void)state; /* table-driven */
   static const char *const bad[] = {
-      "", "[1, 2]", "42", "{\"issues\": [{\"id\": 1},", "{\"a\": 1} x",
+      "",
+      "[1, 2]",
+      "42",
+      "{\"issues\": [{\"id\": 1},",
+      "{\"a\": 1} x",
       "{\"issues\": [{\"id\": 1}, {\"title\": \"\xff\"}]}",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -363,7 +368,8 @@ static void test_broken_text(void **state) {
 static char *many_json(int n) {
   qf_buf_t b = QF_BUF_INIT;
   assert_int_equal(qf_buf_puts(&b, "{\"repository\": \"o/r\", "
-                                   "\"issues\": ["), 0);
+                                   "\"issues\": ["),
+                   0);
   for (int k = n; k >= 1; k--)
     assert_int_equal(
         qf_buf_printf(&b,
@@ -373,8 +379,7 @@ static char *many_json(int n) {
                       "\"labels\": [\"l%d\"]}",
                       k == n ? "" : ", ", k, k, k % 3 ? "open" : "closed",
                       k % 3 ? "ready" : "done", k % 7 ? "false" : "true",
-                      k % 7 ? "null"
-                            : (k % 10 ? "\"review\"" : "\"critical\""),
+                      k % 7 ? "null" : (k % 10 ? "\"review\"" : "\"critical\""),
                       k),
         0);
   assert_int_equal(qf_buf_puts(&b, "]}"), 0);
@@ -399,15 +404,17 @@ static void test_many_blocks(void **state) {
   static const struct {
     int status, flagged;
     long limit;
-  } cases[] = {{QFX_IS_ALL, QFX_IF_ANY, 100}, {QFX_IS_OPEN, QFX_IF_ANY, 37},
+  } cases[] = {{QFX_IS_ALL, QFX_IF_ANY, 100},
+               {QFX_IS_OPEN, QFX_IF_ANY, 37},
                {QFX_IS_CLOSED, QFX_IF_FALSE, 100},
-               {QFX_IS_ALL, QFX_IF_TRUE, 7}, {QFX_IS_DONE, QFX_IF_TRUE, 1}};
+               {QFX_IS_ALL, QFX_IF_TRUE, 7},
+               {QFX_IS_DONE, QFX_IF_TRUE, 1}};
   for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
     int want = n + 1; /* the next id the filter should give */
     long seen = 0;
     for (long pg = 1;; pg++) {
-      yajl_val doc = page(p, pg, cases[c].limit, cases[c].status,
-                          cases[c].flagged);
+      yajl_val doc =
+          page(p, pg, cases[c].limit, cases[c].status, cases[c].flagged);
       yajl_val list = qf_json_get(qf_json_get(doc, "data"), "issues");
       for (size_t i = 0; i < list->u.array.len; i++, seen++) {
         yajl_val it = list->u.array.values[i];
@@ -425,14 +432,13 @@ static void test_many_blocks(void **state) {
         assert_int_equal(id, want);
         assert_string_equal(qf_json_get_str(it, "title"), title);
       }
-      bool more = YAJL_IS_TRUE(qf_json_get(qf_json_get(doc, "data"),
-                                           "has_more"));
+      bool more =
+          YAJL_IS_TRUE(qf_json_get(qf_json_get(doc, "data"), "has_more"));
       yajl_tree_free(doc);
       if (!more)
         break;
     }
-    assert_int_equal(seen,
-                     (long)p->index[cases[c].status][cases[c].flagged].n);
+    assert_int_equal(seen, (long)p->index[cases[c].status][cases[c].flagged].n);
   }
   /* The completion lists every flagged issue, critical ones first. */
   yajl_val d = parse_ok(p->completion.body);
@@ -455,15 +461,16 @@ static void test_query_good(void **state) {
   assert_int_equal(qfx_issues_query_parse(NULL, 0, &q, err, sizeof(err)), 0);
   assert_true(q.page == 1 && q.limit == 20 && q.status == QFX_IS_ALL &&
               q.flagged == QFX_IF_ANY);
-  qfx_kv_t kv[] = {{"flagged", "false"}, {"status", "in_progress"},
-                   {"limit", "100"}, {"page", "1000000"}};
+  qfx_kv_t kv[] = {{"flagged", "false"},
+                   {"status", "in_progress"},
+                   {"limit", "100"},
+                   {"page", "1000000"}};
   assert_int_equal(qfx_issues_query_parse(kv, 4, &q, err, sizeof(err)), 0);
   assert_true(q.page == 1000000 && q.limit == 100 &&
               q.status == QFX_IS_IN_PROGRESS && q.flagged == QFX_IF_FALSE);
   for (int s = 0; s < QFX_IS_N; s++) {
     qfx_kv_t one = {"status", qfx_issue_status_names[s]};
-    assert_int_equal(qfx_issues_query_parse(&one, 1, &q, err, sizeof(err)),
-                     0);
+    assert_int_equal(qfx_issues_query_parse(&one, 1, &q, err, sizeof(err)), 0);
     assert_int_equal(q.status, s);
   }
   /* Empty parameters ("?&limit=5&&") are skipped, wherever they are. */
@@ -516,11 +523,10 @@ static void test_query_bad(void **state) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     qfx_issues_query_t q;
     char err[200] = "";
-    int rc = qfx_issues_query_parse(bad[i].kv, bad[i].n, &q, err,
-                                    sizeof(err));
+    int rc = qfx_issues_query_parse(bad[i].kv, bad[i].n, &q, err, sizeof(err));
     if (rc != -EINVAL || strstr(err, bad[i].names) != err)
-      fail_msg("case %zu: rc %d, error \"%s\" does not start with \"%s\"",
-               i, rc, err, bad[i].names);
+      fail_msg("case %zu: rc %d, error \"%s\" does not start with \"%s\"", i,
+               rc, err, bad[i].names);
   }
 }
 

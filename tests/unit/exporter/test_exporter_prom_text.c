@@ -47,20 +47,19 @@ static void test_text_004(void **state) {
   (void)state; /* unused */
   char *text = expose(false, families);
   assert_string_equal(
-      text,
-      "# HELP qiflow_agents Agents \\\\ by\\nstatus.\n"
-      "# TYPE qiflow_agents gauge\n"
-      "qiflow_agents{status=\"active\"} 2\n"
-      "qiflow_agents{agent=\"A \\\"b\\\"\\\\\\nc\",x=\"\"} 0.5\n"
-      "# HELP qiflow_sent_total Sent \"x\".\n"
-      "# TYPE qiflow_sent_total counter\n"
-      "qiflow_sent_total 10\n"
-      "# HELP qiflow_x_info Meta.\n"
-      "# TYPE qiflow_x_info gauge\n"
-      "qiflow_x_info{status=\"active\"} 1\n"
-      "# HELP qiflow_age_seconds Age.\n"
-      "# TYPE qiflow_age_seconds gauge\n"
-      "qiflow_age_seconds 1.25\n");
+      text, "# HELP qiflow_agents Agents \\\\ by\\nstatus.\n"
+            "# TYPE qiflow_agents gauge\n"
+            "qiflow_agents{status=\"active\"} 2\n"
+            "qiflow_agents{agent=\"A \\\"b\\\"\\\\\\nc\",x=\"\"} 0.5\n"
+            "# HELP qiflow_sent_total Sent \"x\".\n"
+            "# TYPE qiflow_sent_total counter\n"
+            "qiflow_sent_total 10\n"
+            "# HELP qiflow_x_info Meta.\n"
+            "# TYPE qiflow_x_info gauge\n"
+            "qiflow_x_info{status=\"active\"} 1\n"
+            "# HELP qiflow_age_seconds Age.\n"
+            "# TYPE qiflow_age_seconds gauge\n"
+            "qiflow_age_seconds 1.25\n");
   free(text);
 }
 
@@ -68,22 +67,21 @@ static void test_openmetrics(void **state) {
   (void)state; /* unused */
   char *text = expose(true, families);
   assert_string_equal(
-      text,
-      "# TYPE qiflow_agents gauge\n"
-      "# HELP qiflow_agents Agents \\\\ by\\nstatus.\n"
-      "qiflow_agents{status=\"active\"} 2\n"
-      "qiflow_agents{agent=\"A \\\"b\\\"\\\\\\nc\",x=\"\"} 0.5\n"
-      "# TYPE qiflow_sent counter\n"
-      "# HELP qiflow_sent Sent \\\"x\\\".\n"
-      "qiflow_sent_total 10\n"
-      "# TYPE qiflow_x info\n"
-      "# HELP qiflow_x Meta.\n"
-      "qiflow_x_info{status=\"active\"} 1\n"
-      "# TYPE qiflow_age_seconds gauge\n"
-      "# UNIT qiflow_age_seconds seconds\n"
-      "# HELP qiflow_age_seconds Age.\n"
-      "qiflow_age_seconds 1.25\n"
-      "# EOF\n");
+      text, "# TYPE qiflow_agents gauge\n"
+            "# HELP qiflow_agents Agents \\\\ by\\nstatus.\n"
+            "qiflow_agents{status=\"active\"} 2\n"
+            "qiflow_agents{agent=\"A \\\"b\\\"\\\\\\nc\",x=\"\"} 0.5\n"
+            "# TYPE qiflow_sent counter\n"
+            "# HELP qiflow_sent Sent \\\"x\\\".\n"
+            "qiflow_sent_total 10\n"
+            "# TYPE qiflow_x info\n"
+            "# HELP qiflow_x Meta.\n"
+            "qiflow_x_info{status=\"active\"} 1\n"
+            "# TYPE qiflow_age_seconds gauge\n"
+            "# UNIT qiflow_age_seconds seconds\n"
+            "# HELP qiflow_age_seconds Age.\n"
+            "qiflow_age_seconds 1.25\n"
+            "# EOF\n");
   free(text);
 }
 
@@ -105,9 +103,13 @@ static void test_numbers(void **state) {
     double v;
     const char *text;
   } cases[] = {
-      {0, "0"},           {-3, "-3"},          {1795817263, "1795817263"},
-      {0.1, "0.1"},       {1.0 / 3, "0.333333333333333"},
-      {1e20, "1e+20"},    {-2.5e-7, "-2.5e-07"},
+      {0, "0"},
+      {-3, "-3"},
+      {1795817263, "1795817263"},
+      {0.1, "0.1"},
+      {1.0 / 3, "0.333333333333333"},
+      {1e20, "1e+20"},
+      {-2.5e-7, "-2.5e-07"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     qf_buf_t b = QF_BUF_INIT;
@@ -175,15 +177,25 @@ static char *render_model(bool om, const char *project_json) {
   res.agents[QFX_AG_ACTIVE] = 1;
   res.agents[QFX_AG_TOTAL] = 1;
   char err[128];
-  yajl_val project = project_json ? qf_json_parse(project_json, err, 128)
-                                  : NULL;
+  yajl_val project =
+      project_json ? qf_json_parse(project_json, err, 128) : NULL;
   long long by_trigger[QFX_TRIGGERS] = {0, 1, 0, 0, 0};
-  qfx_model_t m = {.now = 1000, .swarm_id = NULL, .version = "0.1.0",
-                   .hostname = "h", .platform = "linux",
-                   .socket_path = "/s", .api_port = 1, .refresh_ms = 1000,
-                   .connected = false, .error = "x", .last_ok = 0,
-                   .stale = true, .res = &res, .agents = NULL,
-                   .project = project, .heartbeat = NULL,
+  qfx_model_t m = {.now = 1000,
+                   .swarm_id = NULL,
+                   .version = "0.1.0",
+                   .hostname = "h",
+                   .platform = "linux",
+                   .socket_path = "/s",
+                   .api_port = 1,
+                   .refresh_ms = 1000,
+                   .connected = false,
+                   .error = "x",
+                   .last_ok = 0,
+                   .stale = true,
+                   .res = &res,
+                   .agents = NULL,
+                   .project = project,
+                   .heartbeat = NULL,
                    .flagged_issues = project ? 1 : -1,
                    .flagged_by_trigger = project ? by_trigger : NULL};
   char *text = NULL;
@@ -249,11 +261,11 @@ static void test_render_sync(void **state) {
              "\"ci_runs\", \"reason\": \"HTTP 403\", \"since\": "
              "\"1970-01-01T00:10:00Z\", \"retry_at\": "
              "\"1970-01-01T01:10:00Z\"}]}}");
-  assert_non_null(strstr(
-      text, "# TYPE qiflow_github_sync_state gauge\n"
-            "qiflow_github_sync_state{state=\"never\"} 1\n"
-            "qiflow_github_sync_state{state=\"ok\"} 0\n"
-            "qiflow_github_sync_state{state=\"failing\"} 0\n"));
+  assert_non_null(strstr(text,
+                         "# TYPE qiflow_github_sync_state gauge\n"
+                         "qiflow_github_sync_state{state=\"never\"} 1\n"
+                         "qiflow_github_sync_state{state=\"ok\"} 0\n"
+                         "qiflow_github_sync_state{state=\"failing\"} 0\n"));
   assert_non_null(strstr(
       text, "# TYPE qiflow_github_part_available gauge\n"
             "qiflow_github_part_available{part=\"ci_runs\"} 0\n"
@@ -281,8 +293,8 @@ static void test_render_sync(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_text_004),   cmocka_unit_test(test_openmetrics),
-      cmocka_unit_test(test_empty),      cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_text_004),    cmocka_unit_test(test_openmetrics),
+      cmocka_unit_test(test_empty),       cmocka_unit_test(test_numbers),
       cmocka_unit_test(test_negotiation), cmocka_unit_test(test_render),
       cmocka_unit_test(test_render_sync),
   };

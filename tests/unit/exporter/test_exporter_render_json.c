@@ -1,5 +1,5 @@
-/* Unit tests for render_json.c: fixed collectd values and snapshot documents in,
- * exact JSON fields out (rendered, then parsed back). */
+/* Unit tests for render_json.c: fixed collectd values and snapshot documents
+ * in, exact JSON fields out (rendered, then parsed back). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,8 +209,7 @@ static void test_status(void **state) {
   assert_float_equal(num(d, "data/agents/by_status/idle"), 0, 0);
   assert_int_equal(len_of(d, "data/agents/by_status"), 6);
   assert_int_equal(len_of(d, "data/agents/invalid_files"), 1);
-  assert_string_equal(str(d, "data/agents/updated_at"),
-                      "2026-11-18T11:06:30Z");
+  assert_string_equal(str(d, "data/agents/updated_at"), "2026-11-18T11:06:30Z");
   assert_int_equal(len_of(d, "data/agents/agent_list"), 2);
   yajl_val first = path(d, "data/agents/agent_list")->u.array.values[0];
   assert_string_equal(str(first, "name"), "Agent-1");
@@ -248,9 +247,9 @@ static void test_status_missing_everything(void **state) {
   assert_true(is_null(d, "data/system/uptime_seconds"));
   assert_true(is_null(d, "data/system/collectd_version"));
   static const char *const res[] = {
-      "cpu_percent", "memory_percent", "memory_used_gb", "memory_total_gb",
-      "disk_percent", "disk_used_gb", "disk_total_gb", "load_1", "load_5",
-      "load_15"};
+      "cpu_percent",  "memory_percent", "memory_used_gb", "memory_total_gb",
+      "disk_percent", "disk_used_gb",   "disk_total_gb",  "load_1",
+      "load_5",       "load_15"};
   assert_int_equal(len_of(d, "data/resources"), 10);
   for (size_t i = 0; i < 10; i++) {
     char p[64];
@@ -274,8 +273,7 @@ static void test_health(void **state) {
   assert_string_equal(str(d, "version"), "0.1.0");
   assert_true(YAJL_IS_TRUE(path(d, "collectd/connected")));
   assert_string_equal(str(d, "collectd/socket"), "/run/collectd.sock");
-  assert_string_equal(str(d, "collectd/last_refresh"),
-                      "2026-11-18T11:06:39Z");
+  assert_string_equal(str(d, "collectd/last_refresh"), "2026-11-18T11:06:39Z");
   assert_float_equal(num(d, "collectd/age_seconds"), 0.25, 1e-9);
   yajl_tree_free(d);
 
@@ -415,8 +413,8 @@ static void test_metrics(void **state) {
                       "2026-12-15");
   assert_float_equal(num(d, "data/project/velocity_trend"), 1.29, 1e-9);
   /* The flagged list, as the model hands it over. */
-  assert_int_equal(len_of(d, "data/project/issues_requiring_human_intervention"),
-                   0);
+  assert_int_equal(
+      len_of(d, "data/project/issues_requiring_human_intervention"), 0);
   static const char list[] = "[{\"id\": 7, \"priority\": \"critical\"}]";
   m.flagged_list = list;
   m.flagged_list_len = strlen(list);

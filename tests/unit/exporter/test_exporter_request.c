@@ -18,8 +18,8 @@ static void test_methods(void **state) {
   assert_int_equal(qfx_request_method("GET"), QFX_M_GET);
   assert_int_equal(qfx_request_method("HEAD"), QFX_M_HEAD);
   assert_int_equal(qfx_request_method("OPTIONS"), QFX_M_OPTIONS);
-  static const char *const others[] = {"POST", "PUT", "DELETE", "PATCH",
-                                       "TRACE", "CONNECT", "get", "", "GETX"};
+  static const char *const others[] = {
+      "POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "get", "", "GETX"};
   for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
     assert_int_equal(qfx_request_method(others[i]), QFX_M_OTHER);
 }
@@ -62,7 +62,7 @@ static void test_path_normalise(void **state) {
       {"///project//completion", "/project/completion",
        QFX_R_PROJECT_COMPLETION},
       {"//agent///status?x=//y", "/agent/status", QFX_R_AGENT_STATUS},
-      {"/st%61tus", "/status", QFX_R_STATUS}, /* unreserved: decoded */
+      {"/st%61tus", "/status", QFX_R_STATUS},   /* unreserved: decoded */
       {"/%2Fstatus", "/%2Fstatus", QFX_R_NONE}, /* "/" escaped: kept */
       {"/%2f/status", "/%2f/status", QFX_R_NONE},
       {"/project%2Fcompletion", "/project%2Fcompletion", QFX_R_NONE},
@@ -112,12 +112,12 @@ static void test_raw_nul(void **state) {
     const char *target;
     bool nul;
   } cases[] = {
-      {"/health", false},          {"/health%00", true},
-      {"/health%00x", true},       {"/%00", true},
-      {"/health%0", false},        {"/health%", false},
-      {"/heal%74h", false},        {"/health%000", true},
+      {"/health", false},       {"/health%00", true},
+      {"/health%00x", true},    {"/%00", true},
+      {"/health%0", false},     {"/health%", false},
+      {"/heal%74h", false},     {"/health%000", true},
       {"/health?x=%00", false}, /* the query is checked per parameter */
-      {"/a%2500", false},          {"", false},
+      {"/a%2500", false},       {"", false},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     if (qfx_request_raw_nul(cases[i].target) != cases[i].nul)
@@ -139,15 +139,9 @@ static void test_etag(void **state) {
     const char *before, *after; /* around the tag; NULL: header is after */
     bool match;
   } cases[] = {
-      {"", "", true},
-      {"W/", "", true},
-      {"\"other\", ", "", true},
-      {"  ", "  ,\"x\"", true},
-      {NULL, "*", true},
-      {NULL, "\"other\"", false},
-      {NULL, "", false},
-      {"x", "", false},
-      {"", "x", false},
+      {"", "", true},           {"W/", "", true},  {"\"other\", ", "", true},
+      {"  ", "  ,\"x\"", true}, {NULL, "*", true}, {NULL, "\"other\"", false},
+      {NULL, "", false},        {"x", "", false},  {"", "x", false},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     if (cases[i].before == NULL)
@@ -200,11 +194,18 @@ static void test_header_elements(void **state) {
   static const struct {
     const char *tok;
     int q;
-  } want[] = {{"text/plain", 500}, {"*/*", 100}, {"gzip", 0},
-              {"br", 1000},        {"a", 1000},  {"b", 0},
+  } want[] = {{"text/plain", 500},
+              {"*/*", 100},
+              {"gzip", 0},
+              {"br", 1000},
+              {"a", 1000},
+              {"b", 0},
               /* fuzz_exporter_query: "q=nan" made (int)NaN, undefined */
-              {"c", 0},            {"d", 0},     {"e", 0},
-              {"f", 0},            {"g", 0}};
+              {"c", 0},
+              {"d", 0},
+              {"e", 0},
+              {"f", 0},
+              {"g", 0}};
   const char *tok;
   size_t n;
   int q;
@@ -212,8 +213,8 @@ static void test_header_elements(void **state) {
     assert_true(qfx_header_next(&s, &tok, &n, &q));
     if (n != strlen(want[i].tok) || strncmp(tok, want[i].tok, n) != 0 ||
         q != want[i].q)
-      fail_msg("element %zu: \"%.*s\" q %d, want \"%s\" q %d", i, (int)n,
-               tok, q, want[i].tok, want[i].q);
+      fail_msg("element %zu: \"%.*s\" q %d, want \"%s\" q %d", i, (int)n, tok,
+               q, want[i].tok, want[i].q);
   }
   assert_false(qfx_header_next(&s, &tok, &n, &q));
   s = "";

@@ -44,8 +44,8 @@ static void test_of_heartbeat(void **state) {
   assert_true(hb.configured);
   yajl_tree_free(v);
   static const char *const unusable[] = {
-      "{\"swarm_id\":\"has space\"}", "{\"swarm_id\":\"\"}",
-      "{\"swarm_id\":7}", "{\"running\":true}", "[\"x\"]"};
+      "{\"swarm_id\":\"has space\"}", "{\"swarm_id\":\"\"}", "{\"swarm_id\":7}",
+      "{\"running\":true}", "[\"x\"]"};
   for (size_t i = 0; i < sizeof(unusable) / sizeof(unusable[0]); i++) {
     v = parse(unusable[i]);
     if (qfx_swarm_of_heartbeat(v).id != NULL)
@@ -100,8 +100,7 @@ static void test_check_start(void **state) {
   fclose(f);
   assert_int_equal(qfx_swarm_check_start("", dir, err, sizeof(err)), 0);
   assert_int_equal(qfx_swarm_check_start("y", dir, err, sizeof(err)), 0);
-  assert_int_equal(qfx_swarm_check_start("x", dir, err, sizeof(err)),
-                   -EINVAL);
+  assert_int_equal(qfx_swarm_check_start("x", dir, err, sizeof(err)), -EINVAL);
   assert_non_null(strstr(err, "\"x\""));
   assert_non_null(strstr(err, "\"y\""));
   unlink(path);

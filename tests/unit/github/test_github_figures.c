@@ -98,8 +98,12 @@ static gh_item_t *pr(fx_t *fx, long long n, const char *title,
 /* run adds a workflow run of pull request prn (newest last added). */
 static void run(fx_t *fx, long long id, long long prn, long long wf,
                 int verdict) {
-  gh_run_t r = {.id = id, .workflow_id = wf, .created_at = NOW - 1000 + id,
-                .verdict = verdict, .prs = {prn}, .nprs = 1};
+  gh_run_t r = {.id = id,
+                .workflow_id = wf,
+                .created_at = NOW - 1000 + id,
+                .verdict = verdict,
+                .prs = {prn},
+                .nprs = 1};
   bool changed;
   assert_int_equal(gh_mirror_merge_runs(&fx->m, &r, 1, &changed), 0);
 }
@@ -167,8 +171,8 @@ static void test_completion_rounding(void **state) {
   fx_t *fx = *state;
   static const struct {
     int done, total, want;
-  } cases[] = {{2, 3, 67}, {1, 8, 13}, {0, 5, 0}, {5, 5, 100}, {1, 200, 1},
-               {1, 201, 0}};
+  } cases[] = {{2, 3, 67},  {1, 8, 13},  {0, 5, 0},
+               {5, 5, 100}, {1, 200, 1}, {1, 201, 0}};
   for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
     gh_mirror_free(&fx->m);
     for (int i = 1; i <= cases[c].total; i++)
@@ -375,7 +379,9 @@ static void test_pr_links(void **state) {
   assert_int_equal(fig(&f, 6)->nprs, 0); /* closed issues get none */
   gh_figures_free(&f);
   /* Runs belong to a pull request by number or by head branch. */
-  gh_run_t r = {.id = 1, .created_at = NOW, .verdict = GH_VERDICT_FAILURE,
+  gh_run_t r = {.id = 1,
+                .created_at = NOW,
+                .verdict = GH_VERDICT_FAILURE,
                 .branch = strdup("feature/issue-5-parser")};
   bool changed;
   assert_int_equal(gh_mirror_merge_runs(&fx->m, &r, 1, &changed), 0);
@@ -479,7 +485,8 @@ static void test_mirror_runs_and_etags(void **state) {
   }
   assert_int_equal(fx->m.nruns, GH_RUNS_KEEP);
   assert_int_equal(fx->m.runs[0].id, GH_RUNS_KEEP + 20); /* newest first */
-  gh_run_t same = {.id = GH_RUNS_KEEP + 20, .created_at = GH_RUNS_KEEP + 20,
+  gh_run_t same = {.id = GH_RUNS_KEEP + 20,
+                   .created_at = GH_RUNS_KEEP + 20,
                    .verdict = GH_VERDICT_PENDING};
   assert_int_equal(gh_mirror_merge_runs(&fx->m, &same, 1, &changed), 0);
   assert_false(changed);
@@ -510,10 +517,15 @@ static void test_render(void **state) {
   issue(fx, 2, false, NOW - HOUR, "completed", NULL);
   gh_figures_t f;
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &f), 0);
-  gh_health_t h = {.last_sync = NOW - 12, .rl_remaining = 4990,
-                   .rl_limit = 5000, .rl_reset = NOW + 100, .requests = 3,
-                   .not_modified = 3, .recent_commits = 31,
-                   .recent_commits_days = 7, .sync_complete = true};
+  gh_health_t h = {.last_sync = NOW - 12,
+                   .rl_remaining = 4990,
+                   .rl_limit = 5000,
+                   .rl_reset = NOW + 100,
+                   .requests = 3,
+                   .not_modified = 3,
+                   .recent_commits = 31,
+                   .recent_commits_days = 7,
+                   .sync_complete = true};
   char *json = NULL;
   size_t len = 0;
   assert_int_equal(gh_snapshot_project("a/b", &f, &h, NOW, &json, &len), 0);
@@ -536,8 +548,8 @@ static void test_render(void **state) {
   assert_string_equal(qf_json_get_str(second, "priority"), "review");
   assert_string_equal(qf_json_get_str(second, "trigger"), "blocked_too_long");
   double hours;
-  assert_int_equal(qf_json_get_double(second, "blocked_duration_hours",
-                                      &hours), 0);
+  assert_int_equal(qf_json_get_double(second, "blocked_duration_hours", &hours),
+                   0);
   assert_true(fabs(hours - 30) < 1e-9);
   assert_null(qf_json_get_str(first, "priority"));
   assert_null(qf_json_get_str(doc, "last_error"));
@@ -587,8 +599,8 @@ static void test_render_ci_runs_activity(void **state) {
   h.mirror = &fx->m;
   doc = render_head_doc(fx, &h);
   assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len, 0);
-  assert_true(YAJL_IS_NULL(qf_json_get(qf_json_get(doc, "activity"),
-                                       "last_pull_request_update")));
+  assert_true(YAJL_IS_NULL(
+      qf_json_get(qf_json_get(doc, "activity"), "last_pull_request_update")));
   yajl_tree_free(doc);
 
   run(fx, 1, 10, 1, GH_VERDICT_SUCCESS);
@@ -597,7 +609,9 @@ static void test_render_ci_runs_activity(void **state) {
   run(fx, 4, 10, 1, GH_VERDICT_SUCCESS);
   run(fx, 5, 10, 1, GH_VERDICT_PENDING);
   run(fx, 6, 10, 1, GH_VERDICT_FAILURE);
-  gh_run_t old = {.id = 7, .workflow_id = 1, .created_at = NOW - 7 * HOUR,
+  gh_run_t old = {.id = 7,
+                  .workflow_id = 1,
+                  .created_at = NOW - 7 * HOUR,
                   .verdict = GH_VERDICT_PENDING};
   bool changed;
   assert_int_equal(gh_mirror_merge_runs(&fx->m, &old, 1, &changed), 0);
@@ -614,8 +628,9 @@ static void test_render_ci_runs_activity(void **state) {
   ci_at(doc, 2, NOW - 1000 + 1, false);
   char want[32];
   qf_time_format((time_t)(NOW - 50), want, sizeof(want));
-  assert_string_equal(qf_json_get_str(qf_json_get(doc, "activity"),
-                                      "last_pull_request_update"), want);
+  assert_string_equal(
+      qf_json_get_str(qf_json_get(doc, "activity"), "last_pull_request_update"),
+      want);
   yajl_tree_free(doc);
 
   run(fx, 5, 10, 1, GH_VERDICT_SUCCESS); /* it ends: 5 and 6 follow */
@@ -628,8 +643,7 @@ static void test_render_ci_runs_activity(void **state) {
   for (long long id = 100; id < 100 + GH_CI_RUNS_RENDER + 50; id++)
     run(fx, id, 10, 1, GH_VERDICT_FAILURE);
   doc = render_head_doc(fx, &h);
-  assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len,
-                   GH_CI_RUNS_RENDER);
+  assert_int_equal(qf_json_get(doc, "ci_runs")->u.array.len, GH_CI_RUNS_RENDER);
   ci_at(doc, 0, NOW - 1000 + 100 + GH_CI_RUNS_RENDER + 49, true);
   yajl_tree_free(doc);
 }
@@ -651,8 +665,8 @@ static char *write_at(fx_t *fx, const char *dir, const gh_health_t *h,
   gh_figures_t f;
   char err[256], path[512];
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, now, &f), 0);
-  int status = gh_project_write(dir, "a/b", &f, h, now, last, spliced, err,
-                                sizeof(err));
+  int status =
+      gh_project_write(dir, "a/b", &f, h, now, last, spliced, err, sizeof(err));
   gh_figures_free(&f);
   assert_int_equal(status, 0);
   snprintf(path, sizeof(path), "%s/" GH_PROJECT_FILE, dir);
@@ -677,10 +691,15 @@ static void test_project_write_splice(void **state) {
   for (long long n = 3; n < 300; n++)
     issue(fx, n, n % 3 != 0, n % 3 ? 0 : NOW - n * 60, NULL,
           n % 5 ? NULL : L_WIP);
-  gh_health_t h = {.last_sync = NOW - 12, .rl_remaining = 4990,
-                   .rl_limit = 5000, .requests = 3, .not_modified = 3,
-                   .recent_commits = 31, .recent_commits_days = 7,
-                   .sync_complete = true, .cycles = 1};
+  gh_health_t h = {.last_sync = NOW - 12,
+                   .rl_remaining = 4990,
+                   .rl_limit = 5000,
+                   .requests = 3,
+                   .not_modified = 3,
+                   .recent_commits = 31,
+                   .recent_commits_days = 7,
+                   .sync_complete = true,
+                   .cycles = 1};
   gh_written_t last = {0};
   bool spliced = true;
   char *text = write_at(fx, dir, &h, NOW, &last, &spliced);
@@ -776,8 +795,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_velocity_and_eta, fx_setup,
                                       fx_teardown),
       cmocka_unit_test(test_trend_thresholds),
-      cmocka_unit_test_setup_teardown(test_decreasing_and_no_velocity,
-                                      fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_decreasing_and_no_velocity, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_flag_blocked_too_long, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_flag_human_label, fx_setup,
@@ -786,8 +805,7 @@ int main(void) {
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_flag_ci, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_pr_links, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_mirror_apply, fx_setup,
-                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mirror_apply, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_mirror_runs_and_etags, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_render, fx_setup, fx_teardown),
@@ -795,8 +813,7 @@ int main(void) {
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_project_write_splice, fx_setup,
                                       fx_teardown),
-      cmocka_unit_test_setup_teardown(test_issues_hash, fx_setup,
-                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_issues_hash, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,12 +20,12 @@
 /* ---------------------------------------------------------------- Link */
 
 /* A Link header as GitHub sends it (order: prev, next, last, first). */
-#define HDR \
-  "<https://api.github.com/repositories/4242/issues?state=all&per_page=" \
-  "100&page=1>; rel=\"prev\", <https://api.github.com/repositories/4242/" \
-  "issues?state=all&per_page=100&page=3>; rel=\"next\", " \
-  "<https://api.github.com/repositories/4242/issues?state=all&per_page=" \
-  "100&page=50>; rel=\"last\", <https://api.github.com/repositories/4242" \
+#define HDR                                                                    \
+  "<https://api.github.com/repositories/4242/issues?state=all&per_page="       \
+  "100&page=1>; rel=\"prev\", <https://api.github.com/repositories/4242/"      \
+  "issues?state=all&per_page=100&page=3>; rel=\"next\", "                      \
+  "<https://api.github.com/repositories/4242/issues?state=all&per_page="       \
+  "100&page=50>; rel=\"last\", <https://api.github.com/repositories/4242"      \
   "/issues?state=all&per_page=100&page=1>; rel=\"first\""
 
 static void test_link_header(void **state) {
@@ -112,8 +112,7 @@ static void test_issues_good(void **state) {
   (void)state; /* unused */
   gh_page_t page;
   char err[256] = "";
-  assert_int_equal(gh_parse_issues(URL, good_page, &page, err, sizeof(err)),
-                   0);
+  assert_int_equal(gh_parse_issues(URL, good_page, &page, err, sizeof(err)), 0);
   assert_int_equal(page.n, 2);
   gh_item_t *a = page.items[0], *b = page.items[1];
   assert_int_equal(a->number, 12);
@@ -181,8 +180,7 @@ static void test_issues_rejected(void **state) {
        "\"closed_at\" is not an ISO 8601 time"},
       {"[{\"number\": 1, %s, \"state_reason\": 3}]", "\"state_reason\""},
       {"[{\"number\": 1, %s, \"pull_request\": true}]", "\"pull_request\""},
-      {"[{\"number\": 1, %s, \"pull_request\": {}, \"body\": 5}]",
-       "\"body\""},
+      {"[{\"number\": 1, %s, \"pull_request\": {}, \"body\": 5}]", "\"body\""},
       {"[{\"number\": 1, \"title\": 5, \"state\": \"open\"}]", "\"title\""},
       {"[{\"number\": 1, \"title\": \"t\", \"state\": \"merged\"}]",
        "\"state\""},
@@ -218,8 +216,7 @@ static void test_label_events(void **state) {
       "\"2026-11-05T00:00:00Z\", \"label\": {\"name\": \"bug\"}}]";
   gh_events_t ev = {NULL, 0};
   char err[256];
-  assert_int_equal(gh_parse_label_events(URL, body, &ev, err, sizeof(err)),
-                   0);
+  assert_int_equal(gh_parse_label_events(URL, body, &ev, err, sizeof(err)), 0);
   assert_int_equal(ev.n, 5);
   assert_false(ev.v[1].added);
   gh_strv_t words = {NULL, 0}, labels = {NULL, 0};
@@ -242,13 +239,16 @@ static void test_label_events(void **state) {
   gh_events_free(&ev);
 
   static const char *const bad[] = {
-      "{\"event\": \"labeled\"}", "[{\"event\": 3}]", "[{\"id\": 1}]",
+      "{\"event\": \"labeled\"}",
+      "[{\"event\": 3}]",
+      "[{\"id\": 1}]",
       "[{\"event\": \"labeled\", \"created_at\": \"2026-11-01T00:00:00Z\"}]",
       "[{\"event\": \"labeled\", \"created_at\": 5, \"label\": {\"name\": "
       "\"x\"}}]",
       "[{\"event\": \"labeled\", \"created_at\": \"2026-11-01T00:00:00Z\", "
       "\"label\": {\"name\": 1}}]",
-      "[{\"event\": \"labeled\", \"created_at\": \"2026-11-01T0", "\xff\xfe"};
+      "[{\"event\": \"labeled\", \"created_at\": \"2026-11-01T0",
+      "\xff\xfe"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     err[0] = '\0';
     int status = gh_parse_label_events(URL, bad[i], &ev, err, sizeof(err));
@@ -283,7 +283,8 @@ static void test_pull_detail(void **state) {
   assert_false(pull.open);
   gh_pull_free(&pull);
   static const char *const bad[] = {
-      "[]", "{\"number\": 1, \"state\": \"open\"}",
+      "[]",
+      "{\"number\": 1, \"state\": \"open\"}",
       "{\"number\": 1, \"state\": \"open\", \"head\": \"x\"}",
       "{\"number\": 1, \"state\": \"open\", \"head\": {\"ref\": 1, \"sha\": "
       "\"s\"}}",
@@ -347,7 +348,9 @@ static void test_runs(void **state) {
   gh_run_free(&runs[0]);
   free(runs);
   static const char *const bad[] = {
-      "[]", "{\"workflow_runs\": {}}", "{\"workflow_runs\": [3]}",
+      "[]",
+      "{\"workflow_runs\": {}}",
+      "{\"workflow_runs\": [3]}",
       "{\"workflow_runs\": [{\"id\": \"1\", \"status\": \"completed\", "
       "\"created_at\": \"2026-11-01T00:00:00Z\"}]}",
       "{\"workflow_runs\": [{\"id\": 1, \"created_at\": "
@@ -371,8 +374,9 @@ static void test_commits(void **state) {
   (void)state; /* unused */
   size_t n = 99;
   char err[256];
-  assert_int_equal(gh_parse_commits(URL, "[{\"sha\": \"a\"}, {\"sha\": \"b\""
-                                         ", \"commit\": {}}]",
+  assert_int_equal(gh_parse_commits(URL,
+                                    "[{\"sha\": \"a\"}, {\"sha\": \"b\""
+                                    ", \"commit\": {}}]",
                                     &n, err, sizeof(err)),
                    0);
   assert_int_equal(n, 2);
@@ -412,22 +416,20 @@ static void test_text_links(void **state) {
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     long long out[GH_LINKS_MAX];
-    size_t n = gh_text_links(cases[i].title, cases[i].body, out,
-                             GH_LINKS_MAX);
+    size_t n = gh_text_links(cases[i].title, cases[i].body, out, GH_LINKS_MAX);
     if (n != cases[i].n)
       fail_msg("case %zu: %zu links, want %zu", i, n, cases[i].n);
     for (size_t j = 0; j < n; j++)
       assert_int_equal(out[j], cases[i].want[j]);
   }
   long long two[2];
-  assert_int_equal(gh_text_links("x", "fixes #1 fixes #2 fixes #3", two, 2),
-                   2);
+  assert_int_equal(gh_text_links("x", "fixes #1 fixes #2 fixes #3", two, 2), 2);
   static const struct {
     const char *branch;
     long long want;
-  } br[] = {{"feature/issue-12", 12},     {"feature/issue-12-login", 12},
-            {"Feature/Issue-7", 7},       {"feature/issue-", 0},
-            {"feature/issue-x", 0},       {"bugfix/issue-3", 0},
+  } br[] = {{"feature/issue-12", 12},        {"feature/issue-12-login", 12},
+            {"Feature/Issue-7", 7},          {"feature/issue-", 0},
+            {"feature/issue-x", 0},          {"bugfix/issue-3", 0},
             {"feature/issue-1234567890", 0}, {NULL, 0}};
   for (size_t i = 0; i < sizeof(br) / sizeof(br[0]); i++)
     assert_int_equal(gh_branch_issue(br[i].branch), br[i].want);
@@ -435,10 +437,14 @@ static void test_text_links(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_link_header), cmocka_unit_test(test_url_param),
-      cmocka_unit_test(test_issues_good), cmocka_unit_test(test_issues_rejected),
-      cmocka_unit_test(test_label_events), cmocka_unit_test(test_pull_detail),
-      cmocka_unit_test(test_runs),        cmocka_unit_test(test_commits),
+      cmocka_unit_test(test_link_header),
+      cmocka_unit_test(test_url_param),
+      cmocka_unit_test(test_issues_good),
+      cmocka_unit_test(test_issues_rejected),
+      cmocka_unit_test(test_label_events),
+      cmocka_unit_test(test_pull_detail),
+      cmocka_unit_test(test_runs),
+      cmocka_unit_test(test_commits),
       cmocka_unit_test(test_text_links),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,9 +26,9 @@
 /* rm_entry removes one entry for rm_tree (deepest first). */
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw) {
-  (void)st;  /* unused */
+  (void)st;   /* unused */
   (void)flag; /* unused */
-  (void)ftw; /* unused */
+  (void)ftw;  /* unused */
   return remove(path);
 }
 
@@ -83,14 +83,20 @@ static void fill(gh_mirror_t *m) {
     assert_int_equal(gh_mirror_insert(m, it), 0);
   }
   gh_run_t runs[2] = {
-      {.id = 7, .workflow_id = 1, .created_at = 50, .verdict = 2,
-       .branch = strdup("feature/issue-2"), .prs = {3}, .nprs = 1},
+      {.id = 7,
+       .workflow_id = 1,
+       .created_at = 50,
+       .verdict = 2,
+       .branch = strdup("feature/issue-2"),
+       .prs = {3},
+       .nprs = 1},
       {.id = 8, .workflow_id = 1, .created_at = 60, .verdict = 1}};
   bool changed;
   assert_int_equal(gh_mirror_merge_runs(m, runs, 2, &changed), 0);
   m->cycle = 41;
-  assert_int_equal(gh_etag_set(m, "https://api.github.com/repos/acme/"
-                                  "widgets/issues?since=x&per_page=100",
+  assert_int_equal(gh_etag_set(m,
+                               "https://api.github.com/repos/acme/"
+                               "widgets/issues?since=x&per_page=100",
                                "W/\"abc\""),
                    0);
   m->cycle = 42;
@@ -162,12 +168,11 @@ static void test_foreign_and_missing(void **state) {
   assert_int_equal(gh_store_load(&b, REPO, API, path, err, sizeof(err)),
                    -ENOENT);
   assert_int_equal(gh_store_save(&a, REPO, API, path, err, sizeof(err)), 0);
-  assert_int_equal(gh_store_load(&b, "acme/other", API, path, err,
-                                 sizeof(err)),
+  assert_int_equal(gh_store_load(&b, "acme/other", API, path, err, sizeof(err)),
                    -ESTALE);
   assert_int_equal(b.n, 0);
-  assert_int_equal(gh_store_load(&b, REPO, "https://ghe.example/api/v3",
-                                 path, err, sizeof(err)),
+  assert_int_equal(gh_store_load(&b, REPO, "https://ghe.example/api/v3", path,
+                                 err, sizeof(err)),
                    -ESTALE);
   assert_non_null(strstr(err, "another repository"));
   gh_mirror_free(&a);
@@ -186,8 +191,8 @@ static char *spoiled(const char *from, const char *to) {
   if (at == NULL)
     fail_msg("\"%s\" not in the rendered mirror", from);
   qf_buf_t out = QF_BUF_INIT;
-  assert_int_equal(qf_buf_printf(&out, "%.*s%s%s", (int)(at - text), text,
-                                 to, at + strlen(from)),
+  assert_int_equal(qf_buf_printf(&out, "%.*s%s%s", (int)(at - text), text, to,
+                                 at + strlen(from)),
                    0);
   free(text);
   (void)len;
@@ -248,8 +253,7 @@ static void test_rejects_broken(void **state) {
     gh_mirror_t m;
     char err[512];
     gh_mirror_init(&m);
-    assert_int_not_equal(gh_store_parse(&m, REPO, API, text, err,
-                                        sizeof(err)),
+    assert_int_not_equal(gh_store_parse(&m, REPO, API, text, err, sizeof(err)),
                          0);
     gh_mirror_free(&m);
     text[cut] = saved;
@@ -259,8 +263,7 @@ static void test_rejects_broken(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_round_trip, setup_dir,
-                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_foreign_and_missing, setup_dir,
                                       teardown_dir),
       cmocka_unit_test(test_rejects_broken),

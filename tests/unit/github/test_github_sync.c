@@ -25,8 +25,8 @@
 #define API "http://gh.test"
 #define REPOS API "/repos/acme/widgets/"
 #define FIRST REPOS "issues?state=all&sort=created&direction=asc&per_page=100"
-#define PAGE2                                                                 \
-  API "/repositories/1/issues?state=all&sort=created&direction=asc"          \
+#define PAGE2                                                                  \
+  API "/repositories/1/issues?state=all&sort=created&direction=asc"            \
       "&per_page=2&page=2"
 #define COMMITS REPOS "commits?since=2026-11-21T00:00:00Z&per_page=100"
 #define RUNS REPOS "actions/runs?per_page=50"
@@ -76,8 +76,8 @@ static const char PULL2[] =
     "\"feature/issue-1\", \"sha\": \"abc\"}, \"mergeable_state\": \"dirty\"}";
 
 /* route adds or replaces the answer for url. */
-static route_t *route(fx_t *fx, const char *url, long status,
-                      const char *body, const char *link, const char *etag) {
+static route_t *route(fx_t *fx, const char *url, long status, const char *body,
+                      const char *link, const char *etag) {
   route_t *r = NULL;
   for (size_t i = 0; i < fx->sc.nroutes && r == NULL; i++)
     if (strcmp(fx->sc.routes[i].url, url) == 0)
@@ -129,8 +129,10 @@ static int script_perform(void *ctx, const qf_http_request_t *req,
     return -ETIMEDOUT;
   }
   if (r->status == 1) { /* an answer over req->max_body */
-    snprintf(resp->error, sizeof(resp->error), "%s: response body over the "
-             "%zu byte limit", req->url, req->max_body);
+    snprintf(resp->error, sizeof(resp->error),
+             "%s: response body over the "
+             "%zu byte limit",
+             req->url, req->max_body);
     return -EFBIG;
   }
   if (r->location != NULL)
@@ -165,9 +167,9 @@ static void log_keep(void *ctx, int severity, const char *msg) {
 /* rm_entry removes one entry for rm_tree (deepest first). */
 static int rm_entry(const char *path, const struct stat *st, int flag,
                     struct FTW *ftw) {
-  (void)st;  /* unused */
+  (void)st;   /* unused */
   (void)flag; /* unused */
-  (void)ftw; /* unused */
+  (void)ftw;  /* unused */
   return remove(path);
 }
 
@@ -179,8 +181,7 @@ static int rm_tree(const char *dir) {
 /* fx_start (re)creates the engine over the state directory. */
 static void fx_start(fx_t *fx) {
   char err[256];
-  assert_int_equal(gh_sync_init(&fx->s, &fx->cfg, NULL, NULL, err,
-                                sizeof(err)),
+  assert_int_equal(gh_sync_init(&fx->s, &fx->cfg, NULL, NULL, err, sizeof(err)),
                    0);
   fx->s.transport = script_perform;
   fx->s.transport_ctx = &fx->sc;
@@ -227,9 +228,8 @@ static void script_repo(fx_t *fx) {
   snprintf(page1, sizeof(page1), "[%s, %s]", ITEM1, ITEM2);
   snprintf(page2, sizeof(page2), "[%s]", ITEM3);
   snprintf(since_body, sizeof(since_body), "[%s]", ITEM3);
-  route(fx, FIRST, 200, page1, "<" PAGE2 ">; rel=\"next\", <" PAGE2
-                                ">; rel=\"last\"",
-        "W/\"p1\"");
+  route(fx, FIRST, 200, page1,
+        "<" PAGE2 ">; rel=\"next\", <" PAGE2 ">; rel=\"last\"", "W/\"p1\"");
   route(fx, PAGE2, 200, page2, "<" FIRST ">; rel=\"prev\"", "W/\"p2\"");
   route(fx, COMMITS, 200, "[{\"sha\": \"a\"}, {\"sha\": \"b\"}]", NULL,
         "W/\"c1\"");
@@ -306,8 +306,8 @@ static void test_rate_limited(void **state) {
   assert_int_equal(gh_sync_cycle(&fx->s, NOW + 100, 300), -EAGAIN);
   assert_int_equal(fx->sc.n, before); /* nothing sent while waiting */
   /* Quota spent: 403 with remaining 0 waits for the reset. */
-  route_t *r = route(fx, url, 403, "{\"message\": \"API rate limit\"}", NULL,
-                     NULL);
+  route_t *r =
+      route(fx, url, 403, "{\"message\": \"API rate limit\"}", NULL, NULL);
   r->remaining = 0;
   r->reset = NOW + 2000;
   assert_int_equal(gh_sync_cycle(&fx->s, NOW + 200, 300), -EAGAIN);
@@ -356,8 +356,7 @@ static void test_garbage_and_foreign_links(void **state) {
   static char page1[1024];
   snprintf(page1, sizeof(page1), "[%s]", ITEM1);
   route(fx, FIRST, 200, page1,
-        "<http://evil.test/repositories/1/issues?page=2>; rel=\"next\"",
-        NULL);
+        "<http://evil.test/repositories/1/issues?page=2>; rel=\"next\"", NULL);
   route(fx, COMMITS, 200, "[]", NULL, NULL);
   route(fx, RUNS, 200, "{\"workflow_runs\": []}", NULL, NULL);
   assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), -EBADMSG);
@@ -375,8 +374,7 @@ static void test_garbage_and_foreign_links(void **state) {
                                        "[{\"number\": \"1\"}]"};
   for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
     route(fx, FIRST, 200, bodies[i], NULL, NULL);
-    assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300 * (long long)(i + 1),
-                                   300),
+    assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300 * (long long)(i + 1), 300),
                      -EBADMSG);
     gh_sync_health(&fx->s, &h);
     if (strstr(h.last_error, FIRST) == NULL)
@@ -476,8 +474,10 @@ static void test_permission_costs_one_part(void **state) {
   gh_sync_health(&fx->s, &h);
   assert_int_equal(h.nunavailable, 0);
   /* A 403 with a rate-limit message is a rate limit, not a permission. */
-  route(fx, RUNS, 403, "{\"message\": \"You have exceeded a secondary "
-        "rate limit.\"}", NULL, NULL);
+  route(fx, RUNS, 403,
+        "{\"message\": \"You have exceeded a secondary "
+        "rate limit.\"}",
+        NULL, NULL);
   assert_int_equal(gh_sync_cycle(&fx->s, NOW + GH_PERM_RECHECK + 300, 300),
                    -EAGAIN);
   gh_sync_health(&fx->s, &h);
@@ -547,12 +547,11 @@ static void test_config_helpers(void **state) {
   static const struct {
     const char *s;
     bool ok;
-  } cases[] = {{"acme/widgets", true},  {"a-b/c.d_e", true},
-               {"acme", false},         {"acme/", false},
-               {"/widgets", false},     {"a/b/c", false},
-               {"ac me/x", false},      {"acme/..", false},
-               {"acme/.", false},       {"a_b/c", false},
-               {"acme/wid?gets", false}, {NULL, false}};
+  } cases[] = {
+      {"acme/widgets", true}, {"a-b/c.d_e", true},      {"acme", false},
+      {"acme/", false},       {"/widgets", false},      {"a/b/c", false},
+      {"ac me/x", false},     {"acme/..", false},       {"acme/.", false},
+      {"a_b/c", false},       {"acme/wid?gets", false}, {NULL, false}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     if (gh_repository_valid(cases[i].s) != cases[i].ok)
       fail_msg("case %zu: %s", i, cases[i].s ? cases[i].s : "NULL");
@@ -571,17 +570,16 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_first_sync_then_304s, fx_setup,
                                       fx_teardown),
-      cmocka_unit_test_setup_teardown(test_rate_limited, fx_setup,
-                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_rate_limited, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_server_errors_back_off, fx_setup,
                                       fx_teardown),
-      cmocka_unit_test_setup_teardown(test_garbage_and_foreign_links,
-                                      fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_garbage_and_foreign_links, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_reconciliation, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_redirects, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_permission_costs_one_part,
-                                      fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_permission_costs_one_part, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_422_detail_and_back_off, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_oversized_page_shrinks, fx_setup,

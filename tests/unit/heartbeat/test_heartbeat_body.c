@@ -262,8 +262,7 @@ static void test_full_swarm(void **state) {
   /* One meaning per field: velocity_trend is a number, issues per day. */
   double trend;
   assert_int_equal(
-      qf_json_get_double(qf_json_get(doc, "project"), "velocity_trend",
-                         &trend),
+      qf_json_get_double(qf_json_get(doc, "project"), "velocity_trend", &trend),
       0);
   assert_float_equal(trend, 1.29, 1e-9);
   /* agents_status: name and status of each listed agent, in order. */
@@ -348,8 +347,8 @@ static void test_partial_health_is_zero_where_unread(void **state) {
               YAJL_IS_INTEGER(path(doc, "health_status", "cpu_percent")));
   assert_true(YAJL_GET_DOUBLE(path(doc, "health_status", "cpu_percent")) ==
               0.0);
-  assert_true(YAJL_GET_DOUBLE(path(doc, "health_status",
-                                   "memory_percent")) > 0.0);
+  assert_true(YAJL_GET_DOUBLE(path(doc, "health_status", "memory_percent")) >
+              0.0);
   assert_string_equal(qf_json_get_str(doc, "status"), "offline");
   yajl_val res = qf_json_get(doc, "resources");
   assert_null(qf_json_get(res, "cpu_percent"));
@@ -401,8 +400,7 @@ static void flagged_doc(qf_buf_t *b, int n) {
 
 /* body_for builds the body of a full swarm with the project.json text
  * loaded into *project; the caller frees the tree, *text and *project. */
-static yajl_val body_for(const char *json, hb_project_t *project,
-                         char **text) {
+static yajl_val body_for(const char *json, hb_project_t *project, char **text) {
   load_project(project, json);
   hb_figures_t f = full_figures();
   hb_body_in_t in = base_in(&f);
@@ -440,11 +438,11 @@ static void test_flagged_bounded_and_counted(void **state) {
  * allows (HB_BODY_MAX_TEXT and more), the reasons qiflow_github writes. */
 static void big_project_doc(qf_buf_t *b, int n) {
   static const char *const words[] = {
-      "crash",   "when",    "parsing", "config",   "race",     "in",
-      "worker",  "pool",    "flaky",   "timeout",  "handling", "docs",
-      "update",  "release", "notes",   "migrate",  "storage",  "backend",
-      "refactor", "login",  "memory",  "leak",     "under",    "load",
-      "support", "unicode", "paths",   "windows",  "regression", "after"};
+      "crash",    "when",    "parsing", "config",  "race",       "in",
+      "worker",   "pool",    "flaky",   "timeout", "handling",   "docs",
+      "update",   "release", "notes",   "migrate", "storage",    "backend",
+      "refactor", "login",   "memory",  "leak",    "under",      "load",
+      "support",  "unicode", "paths",   "windows", "regression", "after"};
   unsigned seed = 12345;
   qf_buf_puts(b, "{\"schema_version\":1,\"repository\":\"owner/repo\","
                  "\"last_sync\":\"2026-11-27T10:40:00Z\",\"github\":{"

@@ -58,8 +58,8 @@ static void test_limit_and_spacing(void **state) {
   hb_deliver_started(&d, 3);
   hb_deliver_started(&d, 4);
   assert_true(hb_deliver_ready_at(&d, 5) == 100.0); /* limit 5 used */
-  assert_true(hb_budget_short(&d, 99));     /* 5 in (-1, 99]: used up */
-  assert_false(hb_budget_short(&d, 100.5)); /* the first left */
+  assert_true(hb_budget_short(&d, 99));             /* 5 in (-1, 99]: used up */
+  assert_false(hb_budget_short(&d, 100.5));         /* the first left */
   d.spacing = 20;
   assert_true(hb_deliver_ready_at(&d, 150) == 150.0);
   hb_deliver_started(&d, 150);
@@ -79,7 +79,7 @@ static void test_short_budget(void **state) {
   hb_deliver_started(&d, 0);
   assert_false(hb_budget_short(&d, 1));
   hb_deliver_started(&d, 1);
-  assert_true(hb_budget_short(&d, 2));     /* used up */
+  assert_true(hb_budget_short(&d, 2));      /* used up */
   assert_false(hb_budget_short(&d, 100.5)); /* the first left the window */
   hb_deliver_free(&d);
 }
@@ -97,7 +97,7 @@ static void test_render_load_round_trip(void **state) {
   size_t len = 0;
   assert_int_equal(hb_budget_render(&d, 1050, 5000, &text, &len), 0);
   assert_string_equal(text, HB_BUDGET_MAGIC "\n4950.000\n4960.000\n"
-                            "4970.000\n");
+                                            "4970.000\n");
   assert_int_equal(len, strlen(text));
   /* Another run: its monotonic clock starts anywhere; 10 s later. */
   assert_int_equal(hb_deliver_init(&e, &p), 0);
@@ -121,8 +121,7 @@ static void test_load_edges(void **state) {
   hb_deliver_t d;
   assert_int_equal(hb_deliver_init(&d, &p), 0);
   size_t loaded = 9;
-  assert_int_equal(hb_budget_load(&d, "junk\n1.0\n", 10, 10, &loaded),
-                   -EINVAL);
+  assert_int_equal(hb_budget_load(&d, "junk\n1.0\n", 10, 10, &loaded), -EINVAL);
   assert_int_equal(loaded, 0);
   assert_int_equal(d.win.n, 0); /* untouched */
   assert_int_equal(hb_budget_load(&d, NULL, 10, 10, &loaded), -EINVAL);
@@ -139,8 +138,7 @@ static void test_load_edges(void **state) {
   assert_true(fabs(d.win.t[0] - 0.5) < 1e-9);
   hb_deliver_free(&d);
   assert_int_equal(hb_deliver_init(&d, &p), 0);
-  assert_int_equal(hb_budget_load(&d, HB_BUDGET_MAGIC "\n", 5, 5, &loaded),
-                   0);
+  assert_int_equal(hb_budget_load(&d, HB_BUDGET_MAGIC "\n", 5, 5, &loaded), 0);
   assert_int_equal(loaded, 0);
   hb_deliver_free(&d);
 }
@@ -196,8 +194,7 @@ static void test_budget_survives_restart(void **state) {
   assert_int_equal(hb_backend_start(b, dir, &log, err, sizeof(err)), 0);
   now = mono_now();
   assert_int_equal(hb_deliver_window_count(&b->dl, now, 100), 3);
-  assert_int_equal(count_lines(&lb, "3 requests of the last 100 s counted"),
-                   1);
+  assert_int_equal(count_lines(&lb, "3 requests of the last 100 s counted"), 1);
   hb_backend_request_started(b, now, &log);
   assert_true(hb_deliver_ready_at(&b->dl, now) > now + 90);
   hb_backend_stop(b);
@@ -228,19 +225,16 @@ static void test_short_budget_episode(void **state) {
   /* The window is used up: three live heartbeats wait, in order (Replay
    * "all" keeps them), and the episode is said once. */
   for (int i = 1; i <= 3; i++)
-    assert_int_equal(hb_backend_enqueue(b, i, body, strlen(body), t + 2 + i,
-                                        &log),
-                     0);
+    assert_int_equal(
+        hb_backend_enqueue(b, i, body, strlen(body), t + 2 + i, &log), 0);
   assert_true(b->budget_exhausted);
   assert_int_equal(hb_spool_depth(&b->spool), 3);
   assert_int_equal(b->st.superseded, 0);
   assert_int_equal(count_lines(&lb, "cannot carry every heartbeat"), 1);
-  assert_int_equal(count_lines(&lb, "requests of the last 100 s are used"),
-                   1);
+  assert_int_equal(count_lines(&lb, "requests of the last 100 s are used"), 1);
   assert_true(hb_backend_ready_at(b, t + 6) >= t + 100);
   /* The window moved on: the next live heartbeat ends the episode. */
-  assert_int_equal(hb_backend_enqueue(b, 4, body, strlen(body), t + 102,
-                                      &log),
+  assert_int_equal(hb_backend_enqueue(b, 4, body, strlen(body), t + 102, &log),
                    0);
   assert_false(b->budget_exhausted);
   assert_int_equal(count_lines(&lb, "carries every heartbeat again"), 1);
@@ -259,9 +253,8 @@ static void test_interval_too_short_keeps_newest_moving(void **state) {
   const char *body = "{\"swarm_id\":\"s\",\"status\":\"online\"}";
   double t = mono_now();
   for (int i = 1; i <= 4; i++) {
-    assert_int_equal(hb_backend_enqueue(b, i, body, strlen(body),
-                                        t + 10 * i, &log),
-                     0);
+    assert_int_equal(
+        hb_backend_enqueue(b, i, body, strlen(body), t + 10 * i, &log), 0);
     assert_int_equal(hb_spool_depth(&b->spool), 1); /* only the newest */
   }
   assert_true(b->budget_exhausted);
@@ -287,8 +280,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_short_budget_episode, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(
-          test_interval_too_short_keeps_newest_moving, setup_dir,
-          teardown_dir),
+          test_interval_too_short_keeps_newest_moving, setup_dir, teardown_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -269,10 +269,9 @@ static void test_record_class(void **state) {
        HB_CLASS_WRONG_PATH},
       {HB_CLASS_AUTH, 403, "Invalid API key", "old", "online", false,
        HB_CLASS_AUTH},
-      {HB_CLASS_AUTH, 401, "Missing authorization header", "s1", "online",
-       true, HB_CLASS_AUTH},
-      {HB_CLASS_RETRY, 500, fph, "s1", "weird", true,
-       HB_CLASS_UNDELIVERABLE},
+      {HB_CLASS_AUTH, 401, "Missing authorization header", "s1", "online", true,
+       HB_CLASS_AUTH},
+      {HB_CLASS_RETRY, 500, fph, "s1", "weird", true, HB_CLASS_UNDELIVERABLE},
       {HB_CLASS_RETRY, 500, fph, "s1", NULL, true, HB_CLASS_UNDELIVERABLE},
       {HB_CLASS_RETRY, 500, fph, "s1", "weird", false,
        HB_CLASS_RETRY}, /* not yet: retries first */
@@ -285,9 +284,9 @@ static void test_record_class(void **state) {
        HB_CLASS_RATE_LIMITED},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-    assert_int_equal(hb_record_class(cases[i].c, cases[i].status,
-                                     cases[i].text, cases[i].rec_swarm,
-                                     cases[i].rec_status, "s1", cases[i].last),
+    assert_int_equal(hb_record_class(cases[i].c, cases[i].status, cases[i].text,
+                                     cases[i].rec_swarm, cases[i].rec_status,
+                                     "s1", cases[i].last),
                      cases[i].want);
 }
 

@@ -263,9 +263,8 @@ static void test_set_aside(void **state) {
   assert_int_equal(hb_spool_depth(&s), 2);
   assert_int_equal(head_id(&s), 2);
   pop(&s);
-  assert_int_equal(hb_spool_set_aside(&s, 1700000060, 400, "bad", err,
-                                      sizeof(err)),
-                   0);
+  assert_int_equal(
+      hb_spool_set_aside(&s, 1700000060, 400, "bad", err, sizeof(err)), 0);
   assert_int_equal(hb_spool_depth(&s), 0);
   assert_int_equal(hb_spool_set_aside(&s, 0, 400, "x", err, sizeof(err)),
                    -ENOENT);
@@ -276,11 +275,10 @@ static void test_set_aside(void **state) {
   assert_int_equal(stat(path, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
   assert_int_equal(read_lines(path, &buf, lines, 4), 2);
-  assert_string_equal(lines[0],
-                      "{\"heartbeat_id\":1,\"set_aside_at\":"
-                      "\"2023-11-14T22:13:20Z\",\"http_status\":404,"
-                      "\"answer\":\"Swarm not found. \\\"x\\\"?\","
-                      "\"body\":{\"id\":1,\"pad\":\"    \"}}");
+  assert_string_equal(lines[0], "{\"heartbeat_id\":1,\"set_aside_at\":"
+                                "\"2023-11-14T22:13:20Z\",\"http_status\":404,"
+                                "\"answer\":\"Swarm not found. \\\"x\\\"?\","
+                                "\"body\":{\"id\":1,\"pad\":\"    \"}}");
   assert_non_null(strstr(lines[1], "\"heartbeat_id\":3,"));
   assert_non_null(strstr(lines[1], "\"http_status\":400,\"answer\":\"bad\""));
   free(buf);
@@ -297,9 +295,8 @@ static void test_set_aside_bounded(void **state) {
   size_t pad = 3000, n = HB_REJECTED_MAX / pad + 10;
   for (size_t i = 1; i <= n; i++) {
     append(&s, (long long)i, pad);
-    assert_int_equal(hb_spool_set_aside(&s, 1700000000, 400, "bad", err,
-                                        sizeof(err)),
-                     0);
+    assert_int_equal(
+        hb_spool_set_aside(&s, 1700000000, 400, "bad", err, sizeof(err)), 0);
   }
   char path[600], older[700];
   snprintf(path, sizeof(path), "%s/rejected/central.jsonl", dir);

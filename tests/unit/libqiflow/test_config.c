@@ -20,8 +20,7 @@ static void test_int(void **state) {
   long long v = -1;
   assert_int_equal(qf_cfg_int("Retries", 3, 1, 100, &v, err, sizeof(err)), 0);
   assert_int_equal(v, 3);
-  assert_int_equal(qf_cfg_int("Retries", 100, 1, 100, &v, err, sizeof(err)),
-                   0);
+  assert_int_equal(qf_cfg_int("Retries", 100, 1, 100, &v, err, sizeof(err)), 0);
   assert_int_equal(v, 100);
   struct {
     double in;
@@ -47,8 +46,7 @@ static void test_int(void **state) {
   }
   /* 0.5 is not rounded to a value the user never wrote. */
   assert_int_equal(
-      qf_cfg_int("StaleAfter", 0.5, 1, INT_MAX, &v, err, sizeof(err)),
-      -ERANGE);
+      qf_cfg_int("StaleAfter", 0.5, 1, INT_MAX, &v, err, sizeof(err)), -ERANGE);
   assert_string_equal(
       err, "StaleAfter must be a whole number from 1 to 2147483647, got 0.5");
   assert_int_equal(
@@ -61,24 +59,23 @@ static void test_int(void **state) {
 static void test_number(void **state) {
   (void)state;
   char err[256] = "";
-  assert_int_equal(qf_cfg_number("Interval", 0.5, 0, true, INFINITY, err,
-                                 sizeof(err)),
-                   0);
+  assert_int_equal(
+      qf_cfg_number("Interval", 0.5, 0, true, INFINITY, err, sizeof(err)), 0);
   assert_int_equal(
       qf_cfg_number("Interval", 0, 0, true, INFINITY, err, sizeof(err)),
       -ERANGE);
   assert_string_equal(err, "Interval must be a number > 0, got 0");
-  assert_int_equal(qf_cfg_number("RetryDelay", 0, 0, false, INFINITY, err,
-                                 sizeof(err)),
-                   0);
-  assert_int_equal(qf_cfg_number("RetryDelay", -0.25, 0, false, INFINITY, err,
-                                 sizeof(err)),
-                   -ERANGE);
+  assert_int_equal(
+      qf_cfg_number("RetryDelay", 0, 0, false, INFINITY, err, sizeof(err)), 0);
+  assert_int_equal(
+      qf_cfg_number("RetryDelay", -0.25, 0, false, INFINITY, err, sizeof(err)),
+      -ERANGE);
   assert_string_equal(err, "RetryDelay must be a number >= 0, got -0.25");
   assert_int_equal(
       qf_cfg_number("Timeout", 0.05, 0.1, false, 300, err, sizeof(err)),
       -ERANGE);
-  assert_string_equal(err, "Timeout must be a number from 0.1 to 300, got 0.05");
+  assert_string_equal(err,
+                      "Timeout must be a number from 0.1 to 300, got 0.05");
   assert_int_equal(
       qf_cfg_number("Timeout", 0.1, 0.1, false, 300, err, sizeof(err)), 0);
   assert_int_equal(qf_cfg_number("Rate", 1, 0, true, 1, err, sizeof(err)), 0);

@@ -63,27 +63,26 @@ static const split_case_t split_cases[] = {
     {"scalars, arrays and whitespace",
      " {\n \"issues\" : [ 1 ,\n\"s\\\"t\\u00e9\" , -12.5e3,true , null,[1, 2],"
      "{ } ] \n}\n",
-     0, "1|\"s\\\"t\xc3\xa9\"|-12.5e3|true|null|[1,2]|{}",
-     "{\"issues\":[]}", 0},
+     0, "1|\"s\\\"t\xc3\xa9\"|-12.5e3|true|null|[1,2]|{}", "{\"issues\":[]}",
+     0},
     {"no such member", "{\"a\":[1,2]}", 0, "", "{\"a\":[1,2]}", 0},
     {"member is no array", "{\"issues\":{\"id\":1},\"z\":2}", 0, "",
      "{\"issues\":{\"id\":1},\"z\":2}", 0},
     {"only the first member of the name", "{\"issues\":5,\"issues\":[1]}", 0,
      "", "{\"issues\":5,\"issues\":[1]}", 0},
-    {"a deeper member of the name", "{\"x\":{\"issues\":[1]},\"y\":[2]}", 0,
-     "", "{\"x\":{\"issues\":[1]},\"y\":[2]}", 0},
-    {"empty array", "{\"issues\":[],\"n\":1}", 0, "",
-     "{\"issues\":[],\"n\":1}", 0},
+    {"a deeper member of the name", "{\"x\":{\"issues\":[1]},\"y\":[2]}", 0, "",
+     "{\"x\":{\"issues\":[1]},\"y\":[2]}", 0},
+    {"empty array", "{\"issues\":[],\"n\":1}", 0, "", "{\"issues\":[],\"n\":1}",
+     0},
     {"cut short", "{\"issues\":[{\"id\":1},", -EINVAL, "{\"id\":1}", NULL, 0},
     {"bad element", "{\"issues\":[1,}]}", -EINVAL, "1", NULL, 0},
     {"an array, not an object", "[1,2]", -EINVAL, "", NULL, 0},
     {"a scalar", "42", -EINVAL, "", NULL, 0},
     {"trailing garbage", "{\"issues\":[1]} x", -EINVAL, "1", NULL, 0},
-    {"comments are refused", "{/* c */\"issues\":[1]}", -EINVAL, "", NULL,
-     0},
+    {"comments are refused", "{/* c */\"issues\":[1]}", -EINVAL, "", NULL, 0},
     {"invalid UTF-8", "{\"issues\":[\"\xff\"]}", -EINVAL, "", NULL, 0},
-    {"the callback's error stops the parse",
-     "{\"issues\":[1,2,3],\"z\":0}", -ENOSPC, "1", NULL, 2},
+    {"the callback's error stops the parse", "{\"issues\":[1,2,3],\"z\":0}",
+     -ENOSPC, "1", NULL, 2},
 };
 
 static void test_split_cases(void **state) {
@@ -117,7 +116,8 @@ static void test_split_cases(void **state) {
 static void test_split_many(void **state) {
   (void)state; /* no fixture */
   qf_buf_t doc = QF_BUF_INIT;
-  assert_int_equal(qf_buf_puts(&doc, "{\"repository\":\"o/r\",\"issues\":["), 0);
+  assert_int_equal(qf_buf_puts(&doc, "{\"repository\":\"o/r\",\"issues\":["),
+                   0);
   for (int i = 0; i < 5000; i++)
     assert_int_equal(qf_buf_printf(&doc,
                                    "%s{\"id\":%d,\"title\":\"issue %d\","
@@ -128,8 +128,8 @@ static void test_split_many(void **state) {
   seen_t s = {.out = QF_BUF_INIT, .n = 0, .fail_at = 0};
   yajl_val rest = NULL;
   char err[200] = "";
-  assert_int_equal(qf_json_parse_split(doc.data, doc.len, "issues", collect,
-                                       &s, &rest, err, sizeof(err)),
+  assert_int_equal(qf_json_parse_split(doc.data, doc.len, "issues", collect, &s,
+                                       &rest, err, sizeof(err)),
                    0);
   assert_int_equal(s.n, 5000);
   assert_non_null(strstr(s.out.data, "|{\"id\":4999,\"title\":\"issue 4999\""));
@@ -165,8 +165,8 @@ static void test_split_keeps(void **state) {
   keep_t k = {.n = 0, .seen = 0};
   yajl_val rest = NULL;
   char err[200] = "";
-  assert_int_equal(qf_json_parse_split(text, strlen(text), "issues",
-                                       keep_odd, &k, &rest, err, sizeof(err)),
+  assert_int_equal(qf_json_parse_split(text, strlen(text), "issues", keep_odd,
+                                       &k, &rest, err, sizeof(err)),
                    0);
   assert_int_equal(k.seen, 4);
   assert_int_equal(k.n, 2);
@@ -198,9 +198,8 @@ static void test_writer_raw(void **state) {
   qf_jw_arr_close(&w);
   qf_jw_obj_close(&w);
   assert_int_equal(qf_jw_finish(&w, &text, NULL), 0);
-  assert_string_equal(text,
-                      "{\"a\":1,\"list\":[{\"id\":1},{\"id\":2}],"
-                      "\"b\":[{},\"x\"]}");
+  assert_string_equal(text, "{\"a\":1,\"list\":[{\"id\":1},{\"id\":2}],"
+                            "\"b\":[{},\"x\"]}");
   free(text);
   /* Like any value, a raw one cannot stand where a key must. */
   qf_jw_reset(&w);

@@ -354,8 +354,8 @@ static void test_file_atomic_and_bounded(void **state) {
   assert_int_equal(qf_mkdir_p(path, 0755, err, sizeof(err)), 0);
   assert_int_equal(qf_mkdir_p(path, 0755, err, sizeof(err)), 0);
   snprintf(path, sizeof(path), "%s/sub/f.json", dir);
-  assert_int_equal(qf_file_write_atomic(path, "hello", 5, 0600, err,
-                                        sizeof(err)), 0);
+  assert_int_equal(
+      qf_file_write_atomic(path, "hello", 5, 0600, err, sizeof(err)), 0);
   struct stat st;
   assert_int_equal(stat(path, &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
@@ -373,7 +373,8 @@ static void test_file_atomic_and_bounded(void **state) {
   snprintf(link_path, sizeof(link_path), "%s/link.json", dir);
   assert_int_equal(symlink(path, link_path), 0);
   assert_int_equal(qf_file_read(link_path, 64, QF_READ_NOFOLLOW, &text, &len,
-                                err, sizeof(err)), -ELOOP);
+                                err, sizeof(err)),
+                   -ELOOP);
   assert_non_null(strstr(err, "symbolic link"));
 
   char fifo[512];
@@ -388,10 +389,14 @@ static void test_file_atomic_and_bounded(void **state) {
     mode_t mode;
     int flags, status;
   } modes[] = {
-      {0600, QF_READ_PRIVATE, 0},         {0400, QF_READ_PRIVATE, 0},
-      {0640, QF_READ_PRIVATE, -EPERM},    {0604, QF_READ_PRIVATE, -EPERM},
-      {0620, QF_READ_PRIVATE, -EPERM},    {0640, QF_READ_NOT_PUBLIC, 0},
-      {0644, QF_READ_NOT_PUBLIC, -EPERM}, {0602, QF_READ_NOT_PUBLIC, -EPERM},
+      {0600, QF_READ_PRIVATE, 0},
+      {0400, QF_READ_PRIVATE, 0},
+      {0640, QF_READ_PRIVATE, -EPERM},
+      {0604, QF_READ_PRIVATE, -EPERM},
+      {0620, QF_READ_PRIVATE, -EPERM},
+      {0640, QF_READ_NOT_PUBLIC, 0},
+      {0644, QF_READ_NOT_PUBLIC, -EPERM},
+      {0602, QF_READ_NOT_PUBLIC, -EPERM},
       {0644, 0, 0},
   };
   snprintf(path, sizeof(path), "%s/sub/f.json", dir);
@@ -400,7 +405,8 @@ static void test_file_atomic_and_bounded(void **state) {
     text = NULL;
     err[0] = '\0';
     assert_int_equal(qf_file_read(link_path, 64, modes[i].flags, &text, &len,
-                                  err, sizeof(err)), modes[i].status);
+                                  err, sizeof(err)),
+                     modes[i].status);
     if (modes[i].status == 0) {
       assert_string_equal(text, "hello");
       free(text);
@@ -425,17 +431,18 @@ static void test_snapshot_reader_reloads_on_change(void **state) {
   assert_int_equal(qf_snapshot_refresh(&s), 0); /* missing: no data yet */
   assert_null(s.doc);
 
-  const char *v1 = "{\"schema_version\":1,\"updated_at\":\"2026-11-27T10:00:00Z\"}";
-  assert_int_equal(qf_snapshot_write(dir, "x.json", v1, strlen(v1), err,
-                                     sizeof(err)), 0);
+  const char *v1 =
+      "{\"schema_version\":1,\"updated_at\":\"2026-11-27T10:00:00Z\"}";
+  assert_int_equal(
+      qf_snapshot_write(dir, "x.json", v1, strlen(v1), err, sizeof(err)), 0);
   assert_int_equal(qf_snapshot_refresh(&s), 1);
   assert_non_null(s.doc);
   assert_int_equal((long long)s.updated_at, 1795773600);
   assert_int_equal(qf_snapshot_refresh(&s), 0);
 
   /* A broken file keeps the previous document and says why. */
-  assert_int_equal(qf_snapshot_write(dir, "x.json", "{\"a\":", 5, err,
-                                     sizeof(err)), 0);
+  assert_int_equal(
+      qf_snapshot_write(dir, "x.json", "{\"a\":", 5, err, sizeof(err)), 0);
   assert_int_equal(qf_snapshot_refresh(&s), -EINVAL);
   assert_non_null(s.doc);
   assert_true(strlen(s.error) > 0);
@@ -448,8 +455,8 @@ static void test_snapshot_reader_reloads_on_change(void **state) {
   assert_null(s.doc);
 
   /* take: the caller owns the tree; unchanged stays unchanged. */
-  assert_int_equal(qf_snapshot_write(dir, "x.json", v1, strlen(v1), err,
-                                     sizeof(err)), 0);
+  assert_int_equal(
+      qf_snapshot_write(dir, "x.json", v1, strlen(v1), err, sizeof(err)), 0);
   assert_int_equal(qf_snapshot_refresh(&s), 1);
   yajl_val taken = qf_snapshot_take(&s);
   assert_non_null(taken);
@@ -465,18 +472,20 @@ static void test_snapshot_reader_reloads_on_change(void **state) {
 static void test_swarm_id_is_stable_and_shared(void **state) {
   const char *dir = *state;
   char id1[64], id2[64], err[256];
-  assert_int_equal(qf_swarm_id_resolve(NULL, dir, id1, sizeof(id1), err,
-                                       sizeof(err)), 0);
+  assert_int_equal(
+      qf_swarm_id_resolve(NULL, dir, id1, sizeof(id1), err, sizeof(err)), 0);
   assert_int_equal(strlen(id1), 36);
   assert_int_equal(id1[14], '4');
-  assert_int_equal(qf_swarm_id_resolve("", dir, id2, sizeof(id2), err,
-                                       sizeof(err)), 0);
+  assert_int_equal(
+      qf_swarm_id_resolve("", dir, id2, sizeof(id2), err, sizeof(err)), 0);
   assert_string_equal(id1, id2);
-  assert_int_equal(qf_swarm_id_resolve("my-swarm", dir, id2, sizeof(id2), err,
-                                       sizeof(err)), 0);
+  assert_int_equal(
+      qf_swarm_id_resolve("my-swarm", dir, id2, sizeof(id2), err, sizeof(err)),
+      0);
   assert_string_equal(id2, "my-swarm");
-  assert_int_equal(qf_swarm_id_resolve("has space", dir, id2, sizeof(id2),
-                                       err, sizeof(err)), -EINVAL);
+  assert_int_equal(
+      qf_swarm_id_resolve("has space", dir, id2, sizeof(id2), err, sizeof(err)),
+      -EINVAL);
 
   /* Racing creators agree on one id. */
   char sub[512];
@@ -493,8 +502,8 @@ static void test_swarm_id_is_stable_and_shared(void **state) {
     wait(&st);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   }
-  assert_int_equal(qf_swarm_id_resolve(NULL, sub, id1, sizeof(id1), err,
-                                       sizeof(err)), 0);
+  assert_int_equal(
+      qf_swarm_id_resolve(NULL, sub, id1, sizeof(id1), err, sizeof(err)), 0);
   char path[600];
   snprintf(path, sizeof(path), "%s/swarm_id", sub);
   char *text = NULL;
@@ -505,17 +514,18 @@ static void test_swarm_id_is_stable_and_shared(void **state) {
 
   /* A garbled id file is an error, not a silent new id. */
   snprintf(path, sizeof(path), "%s/swarm_id", dir);
-  assert_int_equal(qf_file_write_atomic(path, "\"bad\"", 5, 0644, err,
-                                        sizeof(err)), 0);
-  assert_int_equal(qf_swarm_id_resolve(NULL, dir, id1, sizeof(id1), err,
-                                       sizeof(err)), -EINVAL);
+  assert_int_equal(
+      qf_file_write_atomic(path, "\"bad\"", 5, 0644, err, sizeof(err)), 0);
+  assert_int_equal(
+      qf_swarm_id_resolve(NULL, dir, id1, sizeof(id1), err, sizeof(err)),
+      -EINVAL);
 }
 
 static void test_http_helpers(void **state) {
   (void)state; /* unused */
   char out[256];
-  qf_http_redact("https://user:secret@host.example:8443/api/v1?token=abc",
-                 out, sizeof(out));
+  qf_http_redact("https://user:secret@host.example:8443/api/v1?token=abc", out,
+                 sizeof(out));
   assert_string_equal(out, "https://host.example:8443/api/v1");
   qf_http_redact("http://host/p#frag", out, sizeof(out));
   assert_string_equal(out, "http://host/p");
@@ -575,10 +585,12 @@ static void test_http_tls_hint(void **state) {
   const qf_http_tls_keys_t gh = {.url = "APIURL", .ca_cert = "CACert"};
   char out[320];
   qf_http_tls_hint("SSL certificate problem: unable to get local issuer "
-                   "certificate", &gh, out, sizeof(out));
+                   "certificate",
+                   &gh, out, sizeof(out));
   assert_non_null(strstr(out, "set CACert to the file of the CA"));
   qf_http_tls_hint("SSL: no alternative certificate subject name matches "
-                   "target host name '127.0.0.2'", &hb, out, sizeof(out));
+                   "target host name '127.0.0.2'",
+                   &hb, out, sizeof(out));
   assert_non_null(strstr(out, "does not name URL's host"));
   const char *required = "OpenSSL SSL_read: error:0A00045C:SSL routines::"
                          "tlsv13 alert certificate required, errno 0";
@@ -591,8 +603,8 @@ static void test_http_tls_hint(void **state) {
   assert_non_null(strstr(out, "ClientKey cannot be used"));
   qf_http_tls_hint("Could not resolve host: nowhere", &hb, out, sizeof(out));
   assert_string_equal(out, "");
-  qf_http_tls_hint("SSL certificate problem: certificate has expired", &hb,
-                   out, 8); /* cut, still terminated */
+  qf_http_tls_hint("SSL certificate problem: certificate has expired", &hb, out,
+                   8); /* cut, still terminated */
   assert_int_equal(strlen(out), 7);
 }
 

@@ -54,9 +54,12 @@ static void test_names_are_the_backend_values(void **state) {
 static void test_attention_words_the_counts(void **state) {
   (void)state;
   qf_attention_t a = {.n = 0};
-  qf_attention_counts_t c = {.agents_failed = NAN, .agents_dead = 1,
-                             .agents_stale = 2.4, .flagged = 3,
-                             .backlog = 1, .set_aside = 5,
+  qf_attention_counts_t c = {.agents_failed = NAN,
+                             .agents_dead = 1,
+                             .agents_stale = 2.4,
+                             .flagged = 3,
+                             .backlog = 1,
+                             .set_aside = 5,
                              .budget_exhausted = true};
   qf_attention_counts(&a, &c);
   assert_int_equal(a.n, 6);
@@ -66,15 +69,16 @@ static void test_attention_words_the_counts(void **state) {
   assert_string_equal(a.text[3], "1 heartbeat waiting in the spool");
   assert_string_equal(a.text[4],
                       "5 heartbeats set aside (refused by a backend)");
-  assert_string_equal(a.text[5],
-                      "request budget cannot carry every heartbeat");
+  assert_string_equal(a.text[5], "request budget cannot carry every heartbeat");
 }
 
 static void test_attention_nothing_to_say(void **state) {
   (void)state;
   qf_attention_t a = {.n = 0};
-  qf_attention_counts_t c = {.agents_failed = 0.4, .agents_dead = NAN,
-                             .agents_stale = -1, .flagged = INFINITY};
+  qf_attention_counts_t c = {.agents_failed = 0.4,
+                             .agents_dead = NAN,
+                             .agents_stale = -1,
+                             .flagged = INFINITY};
   qf_attention_counts(&a, &c);
   assert_int_equal(a.n, 0);
   qf_jw_t w;
