@@ -52,6 +52,9 @@ install(FILES ${CMAKE_SOURCE_DIR}/contrib/systemd/qiflow.tmpfiles
 install(FILES ${QF_MAN_GZ} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# README.md's map links into docs/: the same layout under the doc directory.
+file(GLOB QF_DOCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/*.md)
+install(FILES ${QF_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 
 # collectd loads plugins from /usr/lib/collectd (not a multiarch libdir): a
 # package whose plugins land elsewhere would install fine and load nothing.

@@ -81,6 +81,8 @@ def expected_files():
              "usr/lib/sysusers.d/qiflow.conf",
              "usr/lib/tmpfiles.d/qiflow.conf",
              "usr/share/doc/qiflow/README.md"}
+    files |= {f"usr/share/doc/qiflow/docs/{p.name}"
+              for p in (src / "docs").glob("*.md")}
     files |= {f"usr/share/man/man1/{p.name}.gz" for p in MAN_PAGES}
     files |= {f"usr/lib/collectd/{p}.so" for p in PLUGINS}
     files |= {f"usr/share/qiflow/schema/{p.name}"
