@@ -159,8 +159,9 @@ build() {
 }
 
 # check's integration tests: the quick ones (a few seconds each), which
-# still start the real collectd and exporter. `test` runs them all.
-CHECK_TESTS='^integration_test_(schemas|harness|manpage|contrib|migrate|demo|sanitize)$'
+# still start the real collectd and exporter, the docs' links and the two
+# quick lint tests (format, function length). `test` runs them all.
+CHECK_TESTS='^(integration_test_(schemas|harness|manpage|contrib|migrate|demo|sanitize|docs)|lint_(format|function_length))$'
 
 # check ARGS...: build, then the unit tests and the quick integration tests.
 check() {
