@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """demo.py: every part of qiflow at work on this machine, for a first look.
 
-Starts Debian's collectd in the foreground with all three of our plugins
+Starts Debian's collectd in the foreground with all four of our plugins
 and the real qiflow-exporter, from a configuration generated under
 BUILD/qiflow-demo/:
 - qiflow_agents reads the example registry of contrib/agents/ (copied, with
@@ -149,7 +149,7 @@ class DemoAgents:
 # ---------------------------------------------------------------- config
 
 def plugin_conf(agent_dir, state_dir, log_dir, gh, backend, interval):
-    """Our three plugins' blocks for the generated collectd.conf."""
+    """Our four plugins' blocks for the generated collectd.conf."""
     return f"""
 LoadPlugin qiflow_agents
 <Plugin qiflow_agents>
@@ -180,6 +180,13 @@ LoadPlugin qiflow_heartbeat
     Timeout 5
     RequestLimit 0
   </Backend>
+</Plugin>
+
+# Anomaly detection (docs/anomaly.md) over the same snapshots: it learns this
+# swarm's normal and writes StateDir/anomalies.json.
+LoadPlugin qiflow_anomaly
+<Plugin qiflow_anomaly>
+  StateDir "{state_dir}"
 </Plugin>
 """
 

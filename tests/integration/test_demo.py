@@ -6,6 +6,7 @@ in /project/completion and /project/issues, heartbeats delivered to the
 stand-in backend in /agent/status, and /metrics in JSON and Prometheus
 text. Every body is validated against its schema."""
 
+import json
 import os
 import re
 import signal
@@ -182,6 +183,13 @@ def test_demo_shows_every_part_then_stops_on_ctrl_c(tmp_path):
                      "qiflow_project_completion_ratio",
                      "qiflow_heartbeat_sent_total"):
             assert re.search(rf"^{name}(\{{[^}}]*\}})? ", prom, re.M), name
+
+        # qiflow_anomaly runs too: its snapshot is there and valid.
+        anomalies = wait_until(
+            lambda: (lambda f: json.loads(f.read_text()) if f.exists()
+                     else None)(demo.workdir / "state" / "anomalies.json"),
+            WAIT, message="StateDir/anomalies.json from qiflow_anomaly")
+        validate(anomalies, "anomalies-snapshot")
 
         # The user's GITHUB_TOKEN (set above) did not reach collectd: the
         # fake GitHub is asked anonymously.
