@@ -1,8 +1,13 @@
-/* heartbeat_config.h: checks behind the plugin's configuration, free of
- * collectd symbols: names, URLs, the API key and its file, and advice on
- * settings that would trip the backend's rate limit. */
+/* heartbeat_config.h: the plugin's <Backend> and <Webhook> blocks, free of
+ * collectd symbols: the glue hands each block over as an hb_cfg_item_t
+ * (its keys and values as collectd read them) and this file applies every
+ * rule: keys, types, ranges, defaults, names, URLs, the API key and its
+ * file, and advice on settings that would trip the backend's rate
+ * limit. */
 #ifndef HEARTBEAT_CONFIG_H
 #define HEARTBEAT_CONFIG_H
+
+#include "heartbeat_target.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,5 +53,67 @@ int hb_key_file_read(const char *path, char **key, char *err, size_t errlen);
  * interval) would use more than limit requests per window; true if so. */
 bool hb_rate_advice(double interval, int limit, double window, char *out,
                     size_t outlen);
+
+/* Defaults of a <Backend> or <Webhook> block (docs/qiflow_heartbeat.md). */
+#define HB_DEFAULT_TIMEOUT 10.0
+#define HB_DEFAULT_RETRIES 3
+#define HB_DEFAULT_RETRY_DELAY 5.0
+#define HB_DEFAULT_SPOOL_MAX (10 * 1024 * 1024)
+#define HB_SPOOL_MIN 1024 /* SpoolMaxBytes bounds */
+#define HB_SPOOL_MAX (1 << 30)
+/* 50 requests per 900 s: the backend allows 100 per client IP; live
+ * heartbeats at the default Interval use 15 of them. */
+#define HB_DEFAULT_REQUEST_LIMIT 50
+#define HB_DEFAULT_REQUEST_WINDOW 900.0
+#define HB_DEFAULT_REJECTED_DELAY 300.0
+
+/* The types of a configuration value, as collectd's oconfig has them. */
+typedef enum hb_cfg_type_e {
+  HB_CFG_STRING,
+  HB_CFG_NUMBER,
+  HB_CFG_BOOLEAN
+} hb_cfg_type_t;
+
+typedef struct hb_cfg_value_s {
+  hb_cfg_type_t type;
+  const char *string; /* HB_CFG_STRING */
+  double number;      /* HB_CFG_NUMBER */
+  bool boolean;       /* HB_CFG_BOOLEAN */
+} hb_cfg_value_t;
+
+/* One configuration item: a key, its values and, for a block, the items
+ * inside it. The glue fills it from an oconfig_item_t; it owns nothing
+ * here. */
+typedef struct hb_cfg_item_s {
+  const char *key;
+  hb_cfg_value_t *values;
+  size_t n_values;
+  struct hb_cfg_item_s *children;
+  size_t n_children;
+} hb_cfg_item_t;
+
+/* The targets configured so far; a new block's name must differ from all
+ * of theirs. The arrays and the targets in them are owned here. */
+typedef struct hb_targets_s {
+  hb_backend_t **backends;
+  size_t n_backends;
+  hb_webhook_t **webhooks;
+  size_t n_webhooks;
+} hb_targets_t;
+
+/* hb_config_backend parses one <Backend "name"> block: its keys, their
+ * types, ranges and defaults, the URL, and where the API key comes from
+ * (APIKey, APIKeyFile, else the QIFLOW_API_KEY environment variable). On
+ * success the backend is appended to t; every mistake is logged as an
+ * error naming the key and the fix. 0 or -1. */
+int hb_config_backend(hb_targets_t *t, const hb_cfg_item_t *ci,
+                      const hb_logger_t *log);
+
+/* hb_config_webhook parses one <Webhook "name"> block the same way. */
+int hb_config_webhook(hb_targets_t *t, const hb_cfg_item_t *ci,
+                      const hb_logger_t *log);
+
+/* hb_targets_free frees every target in t and the arrays. */
+void hb_targets_free(hb_targets_t *t);
 
 #endif

@@ -52,17 +52,6 @@
 #endif
 #define HP_DEFAULT_INTERVAL 60.0
 #define HP_DEFAULT_RETENTION 14
-#define HP_DEFAULT_TIMEOUT 10.0
-#define HP_DEFAULT_RETRIES 3
-#define HP_DEFAULT_RETRY_DELAY 5.0
-#define HP_DEFAULT_SPOOL_MAX (10 * 1024 * 1024)
-#define HP_SPOOL_MIN 1024 /* SpoolMaxBytes bounds */
-#define HP_SPOOL_MAX (1 << 30)
-/* 50 requests per 900 s: the backend allows 100 per client IP; live
- * heartbeats at the default Interval use 15 of them. */
-#define HP_DEFAULT_REQUEST_LIMIT 50
-#define HP_DEFAULT_REQUEST_WINDOW 900.0
-#define HP_DEFAULT_REJECTED_DELAY 300.0
 #define HP_SPOOL_SUBDIR "heartbeat_spool"
 #define HP_USER_AGENT                                                          \
   "qiflow-heartbeat/" QF_VERSION " collectd/" PACKAGE_VERSION
@@ -77,10 +66,7 @@ typedef struct hp_ctx_s {
   double interval;
   int retention_days;
   bool one_shot;
-  hb_backend_t **backends;
-  size_t n_backends;
-  hb_webhook_t **webhooks;
-  size_t n_webhooks;
+  hb_targets_t tg; /* the <Backend> and <Webhook> blocks */
   /* set at init */
   char swarm_id[QF_SWARM_ID_MAX + 1];
   char platform[64];
@@ -129,257 +115,52 @@ static int hp_get_count(oconfig_item_t *ci, int *out, int min, int max) {
   return qf_plugin_get_int(HP_PLUGIN, ci, min, max, out);
 }
 
-/* hp_block_name reads a block's single string argument as a valid name. */
-static int hp_block_name(oconfig_item_t *ci, char **name) {
-  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_STRING ||
-      !hb_name_valid(ci->values[0].value.string)) {
-    ERROR(HP_PLUGIN " plugin: <%s> needs one name of 1 to %d characters "
-                    "[A-Za-z0-9_.-], e.g. <%s \"central\">",
-          ci->key, HB_NAME_MAX, ci->key);
+/* hp_cfg_view lends the oconfig item ci to heartbeat_config.c as an
+ * hb_cfg_item_t: the strings stay collectd's, the arrays are new and freed
+ * by hp_cfg_view_free (also after a failure). */
+static int hp_cfg_view(const oconfig_item_t *ci, hb_cfg_item_t *out) {
+  *out = (hb_cfg_item_t){.key = ci->key};
+  out->values = calloc((size_t)ci->values_num + 1, sizeof(*out->values));
+  out->children = calloc((size_t)ci->children_num + 1, sizeof(*out->children));
+  if (out->values == NULL || out->children == NULL)
     return -1;
+  for (int i = 0; i < ci->values_num; i++) {
+    const oconfig_value_t *v = ci->values + i;
+    hb_cfg_value_t *o = out->values + out->n_values++;
+    if (v->type == OCONFIG_TYPE_STRING)
+      *o = (hb_cfg_value_t){.type = HB_CFG_STRING, .string = v->value.string};
+    else if (v->type == OCONFIG_TYPE_NUMBER)
+      *o = (hb_cfg_value_t){.type = HB_CFG_NUMBER, .number = v->value.number};
+    else
+      *o = (hb_cfg_value_t){.type = HB_CFG_BOOLEAN,
+                            .boolean = v->value.boolean != 0};
   }
-  for (size_t i = 0; i < hp.n_backends; i++)
-    if (strcmp(hp.backends[i]->name, ci->values[0].value.string) == 0)
-      goto dup;
-  for (size_t i = 0; i < hp.n_webhooks; i++)
-    if (strcmp(hp.webhooks[i]->name, ci->values[0].value.string) == 0)
-      goto dup;
-  *name = strdup(ci->values[0].value.string);
-  return *name == NULL ? -1 : 0;
-dup:
-  ERROR(HP_PLUGIN " plugin: <%s \"%s\">: the name is already used by another "
-                  "Backend or Webhook",
-        ci->key, ci->values[0].value.string);
-  return -1;
-}
-
-/* hp_backend_replay reads Replay "all" (every spooled heartbeat, oldest
- * first) or "latest" (only the newest; older ones are superseded). */
-static int hp_backend_replay(hb_backend_t *b, oconfig_item_t *c) {
-  char buf[16];
-  if (cf_util_get_string_buffer(c, buf, sizeof(buf)) != 0 ||
-      (strcasecmp(buf, "all") != 0 && strcasecmp(buf, "latest") != 0)) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: Replay must be \"all\" "
-                    "(deliver every spooled heartbeat, oldest first) or "
-                    "\"latest\" (deliver only the newest)",
-          b->name);
-    return -1;
-  }
-  b->replay_latest = strcasecmp(buf, "latest") == 0;
-  return 0;
-}
-
-/* hp_backend_option applies one key of a <Backend> block. */
-static int hp_backend_option(hb_backend_t *b, oconfig_item_t *c,
-                             char **key_file, int *spool_max) {
-  if (strcasecmp("URL", c->key) == 0)
-    return cf_util_get_string(c, &b->url);
-  if (strcasecmp("APIKey", c->key) == 0)
-    return cf_util_get_string(c, &b->api_key);
-  if (strcasecmp("APIKeyFile", c->key) == 0)
-    return cf_util_get_string(c, key_file);
-  if (strcasecmp("Timeout", c->key) == 0)
-    return hp_get_number(c, &b->timeout, false);
-  if (strcasecmp("Retries", c->key) == 0)
-    return hp_get_count(c, &b->policy.retries, 1, 100);
-  if (strcasecmp("RetryDelay", c->key) == 0)
-    return hp_get_number(c, &b->policy.retry_delay, true);
-  if (strcasecmp("Compress", c->key) == 0)
-    return cf_util_get_boolean(c, &b->compress);
-  if (strcasecmp("CACert", c->key) == 0)
-    return cf_util_get_string(c, &b->ca_cert);
-  if (strcasecmp("ClientCert", c->key) == 0)
-    return cf_util_get_string(c, &b->client_cert);
-  if (strcasecmp("ClientKey", c->key) == 0)
-    return cf_util_get_string(c, &b->client_key);
-  if (strcasecmp("SpoolMaxBytes", c->key) == 0)
-    return hp_get_count(c, spool_max, HP_SPOOL_MIN, HP_SPOOL_MAX);
-  if (strcasecmp("RequestLimit", c->key) == 0)
-    return hp_get_count(c, &b->policy.limit, 0, HB_LEARNED_MAX);
-  if (strcasecmp("RequestWindow", c->key) == 0)
-    return hp_get_number(c, &b->policy.window, false);
-  if (strcasecmp("RejectedRetryDelay", c->key) == 0)
-    return hp_get_number(c, &b->policy.reject_delay, false);
-  if (strcasecmp("Replay", c->key) == 0)
-    return hp_backend_replay(b, c);
-  static const char *const known[] = {"URL",           "APIKey",
-                                      "APIKeyFile",    "Timeout",
-                                      "Retries",       "RetryDelay",
-                                      "Compress",      "CACert",
-                                      "ClientCert",    "ClientKey",
-                                      "SpoolMaxBytes", "RequestLimit",
-                                      "RequestWindow", "RejectedRetryDelay",
-                                      "Replay",        NULL};
-  char where[HB_NAME_MAX + 16];
-  snprintf(where, sizeof(where), "<Backend \"%s\">", b->name);
-  qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
-  return -1;
-}
-
-/* hp_backend_key settles where the API key comes from: APIKey, else
- * APIKeyFile, else the environment; none is allowed (with a warning) for
- * receivers without authentication. */
-static int hp_backend_key(hb_backend_t *b, const char *key_file) {
-  char err[512];
-  if (b->api_key != NULL && key_file != NULL) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: APIKey and APIKeyFile are "
-                    "exclusive",
-          b->name);
-    return -1;
-  }
-  if (key_file != NULL &&
-      hb_key_file_read(key_file, &b->api_key, err, sizeof(err)) != 0) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: %s", b->name, err);
-    return -1;
-  }
-  const char *env = getenv(HB_KEY_ENV);
-  if (b->api_key == NULL && env != NULL && env[0] != '\0' &&
-      (b->api_key = strdup(env)) == NULL)
-    return -1;
-  if (b->api_key == NULL) {
-    WARNING(HP_PLUGIN
-            " plugin: <Backend \"%s\">: no APIKey, APIKeyFile or " HB_KEY_ENV
-            ": heartbeats go without Authorization, which the "
-            "QiFlow backend answers with 401",
-            b->name);
-    return 0;
-  }
-  if (hb_key_check(b->api_key, err, sizeof(err)) != 0) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: %s", b->name, err);
-    return -1;
-  }
-  return 0;
-}
-
-/* hp_backend_check validates a parsed <Backend> block. */
-static int hp_backend_check(hb_backend_t *b, const char *key_file,
-                            int spool_max) {
-  char err[512];
-  if (b->url == NULL) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: URL is required", b->name);
-    return -1;
-  }
-  if (hb_url_check(b->url, err, sizeof(err)) != 0) {
-    ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: URL: %s", b->name, err);
-    return -1;
-  }
-  b->spool_max = (size_t)spool_max; /* in range: hp_get_count */
-  qf_http_redact(b->url, b->url_public, sizeof(b->url_public));
-  if (hb_url_path_hint(b->url, err, sizeof(err)))
-    WARNING(HP_PLUGIN " plugin: <Backend \"%s\">: %s", b->name, err);
-  return hp_backend_key(b, key_file);
-}
-
-/* hp_append grows an array of pointers by one. */
-static int hp_append(void ***arr, size_t *n, void *p) {
-  void **a = realloc(*arr, (*n + 1) * sizeof(*a));
-  if (a == NULL)
-    return -1;
-  a[(*n)++] = p;
-  *arr = a;
-  return 0;
-}
-
-/* hp_config_backend parses one <Backend "name"> block. */
-static int hp_config_backend(oconfig_item_t *ci) {
-  hb_backend_t *b = calloc(1, sizeof(*b));
-  if (b == NULL || hp_block_name(ci, &b->name) != 0) {
-    hb_backend_free(b);
-    return -1;
-  }
-  b->timeout = HP_DEFAULT_TIMEOUT;
-  b->policy = (hb_policy_t){.retries = HP_DEFAULT_RETRIES,
-                            .retry_delay = HP_DEFAULT_RETRY_DELAY,
-                            .reject_delay = HP_DEFAULT_REJECTED_DELAY,
-                            .max_pause = HB_MAX_PAUSE,
-                            .limit = HP_DEFAULT_REQUEST_LIMIT,
-                            .window = HP_DEFAULT_REQUEST_WINDOW,
-                            .keep_forever = true};
-  char *key_file = NULL;
-  int spool_max = HP_DEFAULT_SPOOL_MAX;
-  int status = 0;
-  for (int i = 0; i < ci->children_num && status == 0; i++)
-    status = hp_backend_option(b, ci->children + i, &key_file, &spool_max);
-  if (status == 0)
-    status = hp_backend_check(b, key_file, spool_max);
-  sfree(key_file);
-  if (status == 0)
-    status = hp_append((void ***)&hp.backends, &hp.n_backends, b);
-  if (status != 0)
-    hb_backend_free(b);
-  return status;
-}
-
-/* hp_webhook_option applies one key of a <Webhook> block. */
-static int hp_webhook_option(hb_webhook_t *w, oconfig_item_t *c) {
-  char buf[64];
-  if (strcasecmp("URL", c->key) == 0)
-    return cf_util_get_string(c, &w->url);
-  if (strcasecmp("Timeout", c->key) == 0)
-    return hp_get_number(c, &w->timeout, false);
-  if (strcasecmp("Retries", c->key) == 0)
-    return hp_get_count(c, &w->policy.retries, 1, 100);
-  if (strcasecmp("RetryDelay", c->key) == 0)
-    return hp_get_number(c, &w->policy.retry_delay, true);
-  if (strcasecmp("Format", c->key) == 0) {
-    if (cf_util_get_string_buffer(c, buf, sizeof(buf)) != 0 ||
-        hb_format_parse(buf, &w->format) != 0) {
-      ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: Format must be json, "
-                      "discord or slack",
-            w->name);
+  for (int i = 0; i < ci->children_num; i++)
+    if (hp_cfg_view(ci->children + i, out->children + out->n_children++) != 0)
       return -1;
-    }
-    return 0;
-  }
-  if (strcasecmp("MinSeverity", c->key) == 0) {
-    if (cf_util_get_string_buffer(c, buf, sizeof(buf)) != 0 ||
-        hb_severity_parse(buf, &w->min_severity) != 0) {
-      ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: MinSeverity must be "
-                      "failure or warning",
-            w->name);
-      return -1;
-    }
-    return 0;
-  }
-  static const char *const known[] = {
-      "URL", "Timeout", "Retries", "RetryDelay", "Format", "MinSeverity", NULL};
-  char where[HB_NAME_MAX + 16];
-  snprintf(where, sizeof(where), "<Webhook \"%s\">", w->name);
-  qf_plugin_unknown(HP_PLUGIN, where, c->key, known);
-  return -1;
+  return 0;
 }
 
-/* hp_config_webhook parses one <Webhook "name"> block. */
-static int hp_config_webhook(oconfig_item_t *ci) {
-  hb_webhook_t *w = calloc(1, sizeof(*w));
-  if (w == NULL || hp_block_name(ci, &w->name) != 0) {
-    hb_webhook_free(w);
-    return -1;
-  }
-  w->format = HB_FORMAT_JSON;
-  w->min_severity = HB_SEV_FAILURE;
-  w->timeout = HP_DEFAULT_TIMEOUT;
-  w->policy = (hb_policy_t){.retries = HP_DEFAULT_RETRIES,
-                            .retry_delay = HP_DEFAULT_RETRY_DELAY,
-                            .max_pause = HB_MAX_PAUSE};
-  hb_stats_init(&w->st);
-  int status = 0;
-  for (int i = 0; i < ci->children_num && status == 0; i++)
-    status = hp_webhook_option(w, ci->children + i);
-  char err[256];
-  if (status == 0 && w->url == NULL) {
-    ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: URL is required", w->name);
-    status = -1;
-  } else if (status == 0 && hb_url_check(w->url, err, sizeof(err)) != 0) {
-    ERROR(HP_PLUGIN " plugin: <Webhook \"%s\">: URL: %s", w->name, err);
-    status = -1;
-  }
-  if (status == 0) {
-    hb_url_origin(w->url, w->url_public, sizeof(w->url_public));
-    status = hp_append((void ***)&hp.webhooks, &hp.n_webhooks, w);
-  }
+/* hp_cfg_view_free frees what hp_cfg_view made. */
+static void hp_cfg_view_free(hb_cfg_item_t *item) {
+  for (size_t i = 0; item->children != NULL && i < item->n_children; i++)
+    hp_cfg_view_free(item->children + i);
+  free(item->values);
+  free(item->children);
+}
+
+/* hp_config_target hands a <Backend> or <Webhook> block to parse. */
+static int hp_config_target(oconfig_item_t *ci,
+                            int (*parse)(hb_targets_t *t,
+                                         const hb_cfg_item_t *ci,
+                                         const hb_logger_t *log)) {
+  hb_cfg_item_t item;
+  int status = hp_cfg_view(ci, &item);
   if (status != 0)
-    hb_webhook_free(w);
+    ERROR(HP_PLUGIN " plugin: <%s>: out of memory", ci->key);
+  else
+    status = parse(&hp.tg, &item, &hp_logger);
+  hp_cfg_view_free(&item);
   return status;
 }
 
@@ -402,9 +183,9 @@ static int hp_config(oconfig_item_t *ci) {
     else if (strcasecmp("OneShot", c->key) == 0)
       status = cf_util_get_boolean(c, &hp.one_shot);
     else if (strcasecmp("Backend", c->key) == 0)
-      status = hp_config_backend(c);
+      status = hp_config_target(c, hb_config_backend);
     else if (strcasecmp("Webhook", c->key) == 0)
-      status = hp_config_webhook(c);
+      status = hp_config_target(c, hb_config_webhook);
     else {
       static const char *const known[] = {
           "SwarmID", "Interval", "StateDir", "LogDir", "LogRetentionDays",
@@ -479,8 +260,8 @@ static int hp_notify(const notification_t *n, user_data_t *ud) {
   size_t dropped = 0;
   bool queued = false;
   pthread_mutex_lock(&hp.lock);
-  for (size_t i = 0; i < hp.n_webhooks && !hp.one_shot; i++) {
-    hb_webhook_t *w = hp.webhooks[i];
+  for (size_t i = 0; i < hp.tg.n_webhooks && !hp.one_shot; i++) {
+    hb_webhook_t *w = hp.tg.webhooks[i];
     if (!hb_severity_passes(note.severity, w->min_severity))
       continue;
     dropped += hb_webhook_push(w, &note) ? 1 : 0;
@@ -578,9 +359,10 @@ static int hp_build(bool offline, time_t now, long long *id, char **body,
   hb_figures_t fig;
   hp_figures(&fig);
   long long floor_id = 0;
-  for (size_t i = 0; i < hp.n_backends; i++)
-    if (hp.backends[i]->started && hp.backends[i]->spool.max_id > floor_id)
-      floor_id = hp.backends[i]->spool.max_id;
+  for (size_t i = 0; i < hp.tg.n_backends; i++)
+    if (hp.tg.backends[i]->started &&
+        hp.tg.backends[i]->spool.max_id > floor_id)
+      floor_id = hp.tg.backends[i]->spool.max_id;
   char err[512];
   int status = hb_seq_next(hp.state_dir, floor_id, now, id, err, sizeof(err));
   if (status != 0) {
@@ -603,8 +385,8 @@ static int hp_build(bool offline, time_t now, long long *id, char **body,
                                        sizeof(hp.anomalies_warned)),
       .offline = offline,
   };
-  for (size_t i = 0; i < hp.n_backends; i++) {
-    const hb_backend_t *b = hp.backends[i];
+  for (size_t i = 0; i < hp.tg.n_backends; i++) {
+    const hb_backend_t *b = hp.tg.backends[i];
     if (!b->started)
       continue;
     size_t depth = hb_spool_depth(&b->spool);
@@ -662,8 +444,8 @@ static void hp_dispatch1(const char *inst, const char *type, const char *ti,
 /* hp_dispatch_values dispatches our own counters per backend and webhook
  * (identifiers in schema/README.md). */
 static void hp_dispatch_values(void) {
-  for (size_t i = 0; i < hp.n_backends; i++) {
-    const hb_backend_t *b = hp.backends[i];
+  for (size_t i = 0; i < hp.tg.n_backends; i++) {
+    const hb_backend_t *b = hp.tg.backends[i];
     hp_dispatch1(b->name, "derive", "sent",
                  (value_t){.derive = (derive_t)b->st.sent});
     hp_dispatch1(b->name, "derive", "failed",
@@ -683,8 +465,8 @@ static void hp_dispatch_values(void) {
     hp_dispatch1(b->name, "derive", "superseded",
                  (value_t){.derive = (derive_t)b->st.superseded});
   }
-  for (size_t i = 0; i < hp.n_webhooks; i++) {
-    const hb_webhook_t *w = hp.webhooks[i];
+  for (size_t i = 0; i < hp.tg.n_webhooks; i++) {
+    const hb_webhook_t *w = hp.tg.webhooks[i];
     pthread_mutex_lock(&hp.lock);
     gauge_t depth = (gauge_t)w->qcount;
     derive_t dropped = (derive_t)w->st.dropped;
@@ -706,10 +488,10 @@ static void hp_write_state(bool running) {
                       .swarm_id_configured =
                           hp.swarm_id_cfg != NULL && hp.swarm_id_cfg[0] != '\0',
                       .interval = hp.interval,
-                      .backends = hp.backends,
-                      .n_backends = hp.n_backends,
-                      .webhooks = hp.webhooks,
-                      .n_webhooks = hp.n_webhooks};
+                      .backends = hp.tg.backends,
+                      .n_backends = hp.tg.n_backends,
+                      .webhooks = hp.tg.webhooks,
+                      .n_webhooks = hp.tg.n_webhooks};
   char *doc = NULL;
   size_t len = 0;
   char err[512];
@@ -737,9 +519,9 @@ static void hp_produce(bool offline) {
   if (hp_build(offline, now, &id, &body, &len) != 0)
     return;
   hp_log_line(now, body, len);
-  for (size_t i = 0; i < hp.n_backends; i++)
-    if (hp.backends[i]->started)
-      hb_backend_enqueue(hp.backends[i], id, body, len, qf_mono_s(),
+  for (size_t i = 0; i < hp.tg.n_backends; i++)
+    if (hp.tg.backends[i]->started)
+      hb_backend_enqueue(hp.tg.backends[i], id, body, len, qf_mono_s(),
                          &hp_logger);
   free(body);
 }
@@ -767,28 +549,28 @@ static bool hp_webhook_round(hb_webhook_t *w, const hb_env_t *env, double now) {
 static bool hp_deliver_round(void) {
   hb_env_t env = hp_env(true);
   bool any = false;
-  for (size_t i = 0; i < hp.n_backends && !atomic_load(&hp_stopping); i++) {
-    hb_backend_t *b = hp.backends[i];
+  for (size_t i = 0; i < hp.tg.n_backends && !atomic_load(&hp_stopping); i++) {
+    hb_backend_t *b = hp.tg.backends[i];
     double now = qf_mono_s();
     if (hb_backend_ready_at(b, now) <= now) {
       hb_backend_send_one(b, &env, now);
       any = true;
     }
   }
-  for (size_t i = 0; i < hp.n_webhooks && !atomic_load(&hp_stopping); i++)
-    any |= hp_webhook_round(hp.webhooks[i], &env, qf_mono_s());
+  for (size_t i = 0; i < hp.tg.n_webhooks && !atomic_load(&hp_stopping); i++)
+    any |= hp_webhook_round(hp.tg.webhooks[i], &env, qf_mono_s());
   return any;
 }
 
 /* hp_next_due is the earliest time a target can send again. */
 static double hp_next_due(double now) {
   double t = INFINITY;
-  for (size_t i = 0; i < hp.n_backends; i++)
-    t = fmin(t, hb_backend_ready_at(hp.backends[i], now));
+  for (size_t i = 0; i < hp.tg.n_backends; i++)
+    t = fmin(t, hb_backend_ready_at(hp.tg.backends[i], now));
   pthread_mutex_lock(&hp.lock);
-  for (size_t i = 0; i < hp.n_webhooks; i++)
-    if (hp.webhooks[i]->qcount > 0)
-      t = fmin(t, hb_deliver_ready_at(&hp.webhooks[i]->dl, now));
+  for (size_t i = 0; i < hp.tg.n_webhooks; i++)
+    if (hp.tg.webhooks[i]->qcount > 0)
+      t = fmin(t, hb_deliver_ready_at(&hp.tg.webhooks[i]->dl, now));
   pthread_mutex_unlock(&hp.lock);
   return t;
 }
@@ -896,8 +678,8 @@ static void hp_one_shot(void) {
   if (hp_build(false, now, &id, &body, &len) == 0) {
     hp_log_line(now, body, len);
     hp.one_shot_status = hp.log_failing ? -1 : 0;
-    for (size_t i = 0; i < hp.n_backends; i++)
-      if (hp_one_shot_send(hp.backends[i], id, body, len) != 0)
+    for (size_t i = 0; i < hp.tg.n_backends; i++)
+      if (hp_one_shot_send(hp.tg.backends[i], id, body, len) != 0)
         hp.one_shot_status = -1;
     free(body);
   }
@@ -928,12 +710,12 @@ static int hp_init_defaults(void) {
     return -1;
   if (hp.log_dir == NULL && (hp.log_dir = strdup(HP_DEFAULT_LOG_DIR)) == NULL)
     return -1;
-  if (hp.one_shot && hp.n_backends == 0) {
+  if (hp.one_shot && hp.tg.n_backends == 0) {
     ERROR(HP_PLUGIN " plugin: OneShot needs at least one <Backend>");
     return -1;
   }
-  for (size_t i = 0; i < hp.n_backends; i++) {
-    hb_backend_t *b = hp.backends[i];
+  for (size_t i = 0; i < hp.tg.n_backends; i++) {
+    hb_backend_t *b = hp.tg.backends[i];
     char advice[512];
     b->policy.probe_delay = hp.interval;
     b->policy.live_interval = hp.interval;
@@ -990,17 +772,18 @@ static int hp_init_backends(void) {
   if (qf_buf_printf(&dir, "%s/%s", hp.state_dir, HP_SPOOL_SUBDIR) != 0)
     return -1;
   int status = 0;
-  for (size_t i = 0; i < hp.n_backends && status == 0; i++) {
+  for (size_t i = 0; i < hp.tg.n_backends && status == 0; i++) {
     char err[512];
-    status = hb_backend_start(hp.backends[i], dir.data, &hp_logger, err,
+    status = hb_backend_start(hp.tg.backends[i], dir.data, &hp_logger, err,
                               sizeof(err));
     if (status != 0)
       ERROR(HP_PLUGIN " plugin: <Backend \"%s\">: spool: %s",
-            hp.backends[i]->name, err);
+            hp.tg.backends[i]->name, err);
   }
   qf_buf_free(&dir);
-  for (size_t i = 0; i < hp.n_webhooks && status == 0; i++)
-    status = hb_deliver_init(&hp.webhooks[i]->dl, &hp.webhooks[i]->policy);
+  for (size_t i = 0; i < hp.tg.n_webhooks && status == 0; i++)
+    status =
+        hb_deliver_init(&hp.tg.webhooks[i]->dl, &hp.tg.webhooks[i]->policy);
   return status;
 }
 
@@ -1026,9 +809,9 @@ static int hp_init(void) {
   if (status == 0)
     INFO(HP_PLUGIN " plugin: swarm %s, a heartbeat every %g s to %zu %s, "
                    "%zu %s%s",
-         hp.swarm_id, hp.interval, hp.n_backends,
-         hb_plural(hp.n_backends, "backend", "backends"), hp.n_webhooks,
-         hb_plural(hp.n_webhooks, "webhook", "webhooks"),
+         hp.swarm_id, hp.interval, hp.tg.n_backends,
+         hb_plural(hp.tg.n_backends, "backend", "backends"), hp.tg.n_webhooks,
+         hb_plural(hp.tg.n_webhooks, "webhook", "webhooks"),
          hp.one_shot ? ", one shot" : "");
   return status == 0 ? 0 : -1;
 }
@@ -1041,8 +824,8 @@ static int hp_init(void) {
 static void hp_stopping_heartbeat(void) {
   hp_produce(true);
   hb_env_t env = hp_env(false);
-  for (size_t i = 0; i < hp.n_backends; i++) {
-    hb_backend_t *b = hp.backends[i];
+  for (size_t i = 0; i < hp.tg.n_backends; i++) {
+    hb_backend_t *b = hp.tg.backends[i];
     double now = qf_mono_s();
     /* Only where nothing older waits and the pacing allows a request now:
      * a stop must neither reorder nor trip the rate limit. */
@@ -1075,13 +858,7 @@ static void hp_stopping_heartbeat(void) {
 
 /* hp_free releases everything the configuration and init made. */
 static void hp_free(void) {
-  for (size_t i = 0; i < hp.n_backends; i++)
-    hb_backend_free(hp.backends[i]);
-  for (size_t i = 0; i < hp.n_webhooks; i++)
-    hb_webhook_free(hp.webhooks[i]);
-  sfree(hp.backends);
-  sfree(hp.webhooks);
-  hp.n_backends = hp.n_webhooks = 0;
+  hb_targets_free(&hp.tg);
   pthread_mutex_lock(&hp.lock);
   hb_metrics_free(&hp.metrics);
   pthread_mutex_unlock(&hp.lock);

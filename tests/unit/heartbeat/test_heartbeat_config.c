@@ -1,5 +1,6 @@
 /* Unit tests for heartbeat_config.c and heartbeat_seq.c: names, URLs and
  * their path hint, the API key and its file's permissions, rate advice,
+ * the <Backend> and <Webhook> blocks (keys, defaults, every mistake named),
  * and ids that only grow. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +170,218 @@ static void test_seq_two_processes(void **state) {
   assert_int_equal(id, 1000 + 401); /* 400 before, each exactly once */
 }
 
+/* --- <Backend> and <Webhook> blocks, as the glue hands them over --- */
+
+typedef struct logbook_s {
+  char lines[8][1024];
+  int n, errors;
+} logbook_t;
+
+static void book(void *ud, int severity, const char *msg) {
+  logbook_t *l = ud;
+  if (severity == HB_LOG_ERR)
+    l->errors++;
+  if (l->n < 8)
+    snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%s", msg);
+}
+
+static bool booked(const logbook_t *l, const char *needle) {
+  for (int i = 0; i < l->n; i++)
+    if (strstr(l->lines[i], needle) != NULL)
+      return true;
+  return false;
+}
+
+/* A block of up to 16 one-value keys. */
+typedef struct block_s {
+  hb_cfg_value_t name;
+  hb_cfg_value_t values[16];
+  hb_cfg_item_t items[16];
+  hb_cfg_item_t item;
+} block_t;
+
+static hb_cfg_value_t str(const char *s) {
+  return (hb_cfg_value_t){.type = HB_CFG_STRING, .string = s};
+}
+static hb_cfg_value_t num(double n) {
+  return (hb_cfg_value_t){.type = HB_CFG_NUMBER, .number = n};
+}
+static hb_cfg_value_t boolean(bool b) {
+  return (hb_cfg_value_t){.type = HB_CFG_BOOLEAN, .boolean = b};
+}
+
+static void block_init(block_t *b, const char *kind, const char *name) {
+  memset(b, 0, sizeof(*b));
+  b->name = str(name);
+  b->item = (hb_cfg_item_t){
+      .key = kind, .values = &b->name, .n_values = 1, .children = b->items};
+}
+
+static void block_add(block_t *b, const char *key, hb_cfg_value_t v) {
+  size_t i = b->item.n_children++;
+  b->values[i] = v;
+  b->items[i] =
+      (hb_cfg_item_t){.key = key, .values = &b->values[i], .n_values = 1};
+}
+
+static void test_config_backend(void **state) {
+  (void)state;
+  unsetenv(HB_KEY_ENV);
+  hb_targets_t t = {0};
+  logbook_t lb = {.n = 0};
+  hb_logger_t log = {.fn = book, .ud = &lb};
+  block_t b;
+  block_init(&b, "Backend", "central");
+  block_add(&b, "url", str("https://user:pw@example.org/api/v1/heartbeat"));
+  block_add(&b, "APIKey", str("k-123"));
+  block_add(&b, "Timeout", num(2.5));
+  block_add(&b, "Retries", num(7));
+  block_add(&b, "Compress", str("yes")); /* collectd's old string form */
+  block_add(&b, "Replay", str("Latest"));
+  block_add(&b, "SpoolMaxBytes", num(2048));
+  block_add(&b, "CACert", str("/etc/ca.pem"));
+  assert_int_equal(hb_config_backend(&t, &b.item, &log), 0);
+  assert_int_equal(t.n_backends, 1);
+  const hb_backend_t *be = t.backends[0];
+  assert_string_equal(be->name, "central");
+  assert_string_equal(be->api_key, "k-123");
+  assert_string_equal(be->ca_cert, "/etc/ca.pem");
+  assert_null(strstr(be->url_public, "pw"));
+  assert_true(be->timeout == 2.5 && be->compress && be->replay_latest);
+  assert_int_equal(be->policy.retries, 7);
+  assert_int_equal(be->spool_max, 2048);
+  /* The defaults of what was not said. */
+  assert_int_equal(be->policy.limit, HB_DEFAULT_REQUEST_LIMIT);
+  assert_true(be->policy.window == HB_DEFAULT_REQUEST_WINDOW);
+  assert_true(be->policy.retry_delay == HB_DEFAULT_RETRY_DELAY);
+  assert_true(be->policy.reject_delay == HB_DEFAULT_REJECTED_DELAY);
+  assert_true(be->policy.keep_forever);
+  assert_true(booked(&lb, "answers with 404")); /* the path hint */
+  assert_int_equal(lb.errors, 0);
+  /* No key anywhere: allowed, with a warning; the environment's is used. */
+  block_init(&b, "Backend", "open");
+  block_add(&b, "URL", str("http://127.0.0.1:9/x"));
+  assert_int_equal(hb_config_backend(&t, &b.item, &log), 0);
+  assert_null(t.backends[1]->api_key);
+  assert_true(booked(&lb, "without Authorization"));
+  setenv(HB_KEY_ENV, "from-env", 1);
+  block_init(&b, "Backend", "env");
+  block_add(&b, "URL", str("http://127.0.0.1:9/x"));
+  assert_int_equal(hb_config_backend(&t, &b.item, &log), 0);
+  assert_string_equal(t.backends[2]->api_key, "from-env");
+  unsetenv(HB_KEY_ENV);
+  assert_int_equal(t.n_backends, 3);
+  hb_targets_free(&t);
+  assert_null(t.backends);
+}
+
+/* expect_refused parses b as kind and wants it refused, logged with
+ * needle, and nothing added. */
+static void expect_refused(hb_targets_t *t, const block_t *b,
+                           const char *needle) {
+  logbook_t lb = {.n = 0};
+  hb_logger_t log = {.fn = book, .ud = &lb};
+  size_t nb = t->n_backends, nw = t->n_webhooks;
+  int status = strcmp(b->item.key, "Webhook") == 0
+                   ? hb_config_webhook(t, &b->item, &log)
+                   : hb_config_backend(t, &b->item, &log);
+  assert_int_equal(status, -1);
+  assert_true(lb.errors >= 1);
+  if (!booked(&lb, needle))
+    fail_msg("no \"%s\" in \"%s\"", needle, lb.n > 0 ? lb.lines[0] : "");
+  assert_int_equal(t->n_backends, nb);
+  assert_int_equal(t->n_webhooks, nw);
+}
+
+static void test_config_mistakes(void **state) {
+  (void)state;
+  hb_targets_t t = {0};
+  block_t b;
+  block_init(&b, "Backend", "a");
+  block_add(&b, "URL", str("http://h/x"));
+  block_add(&b, "Retrys", num(3));
+  expect_refused(&t, &b, "unknown option \"Retrys\" in <Backend \"a\">");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "Retries", num(3.5));
+  expect_refused(&t, &b,
+                 "Retries must be a whole number from 1 to 100, got 3.5");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "SpoolMaxBytes", num(100));
+  expect_refused(&t, &b, "SpoolMaxBytes must be a whole number from 1024");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "RetryDelay", num(-0.5));
+  expect_refused(&t, &b, "RetryDelay must be a number >= 0, got -0.5");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "Timeout", str("10"));
+  expect_refused(&t, &b, "Timeout needs exactly one number");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "URL", num(1));
+  expect_refused(&t, &b, "URL needs exactly one string");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "Compress", str("maybe"));
+  expect_refused(&t, &b, "Compress needs true or false");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "Replay", str("some"));
+  expect_refused(&t, &b, "Replay must be \"all\"");
+  block_init(&b, "Backend", "a");
+  expect_refused(&t, &b, "<Backend \"a\">: URL is required");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "URL", str("ftp://h/x"));
+  expect_refused(&t, &b, "URL must start with http://");
+  block_init(&b, "Backend", "a");
+  block_add(&b, "URL", str("http://h/x"));
+  block_add(&b, "APIKey", str("k"));
+  block_add(&b, "APIKeyFile", str("/nonexistent"));
+  expect_refused(&t, &b, "APIKey and APIKeyFile are exclusive");
+  block_init(&b, "Backend", "a b");
+  expect_refused(&t, &b, "<Backend> needs one name of 1 to 63 characters");
+  block_init(&b, "Webhook", "w");
+  block_add(&b, "URL", str("http://h/x"));
+  block_add(&b, "Formt", str("slack"));
+  expect_refused(&t, &b, "unknown option \"Formt\" in <Webhook \"w\">");
+  block_init(&b, "Webhook", "w");
+  block_add(&b, "URL", str("http://h/x"));
+  block_add(&b, "Format", str("xml"));
+  expect_refused(&t, &b, "Format must be json, discord or slack");
+  block_init(&b, "Webhook", "w");
+  block_add(&b, "MinSeverity", str("okay"));
+  expect_refused(&t, &b, "MinSeverity must be failure or warning");
+  block_init(&b, "Webhook", "w");
+  expect_refused(&t, &b, "<Webhook \"w\">: URL is required");
+  assert_int_equal(t.n_backends + t.n_webhooks, 0);
+}
+
+static void test_config_webhook(void **state) {
+  (void)state;
+  hb_targets_t t = {0};
+  logbook_t lb = {.n = 0};
+  hb_logger_t log = {.fn = book, .ud = &lb};
+  block_t b;
+  block_init(&b, "Webhook", "chat");
+  block_add(&b, "URL", str("https://hooks.example/services/SECRET"));
+  block_add(&b, "Format", str("Slack"));
+  block_add(&b, "MinSeverity", str("warning"));
+  block_add(&b, "Retries", num(2));
+  assert_int_equal(hb_config_webhook(&t, &b.item, &log), 0);
+  const hb_webhook_t *w = t.webhooks[0];
+  assert_int_equal(w->format, HB_FORMAT_SLACK);
+  assert_int_equal(w->min_severity, HB_SEV_WARNING);
+  assert_int_equal(w->policy.retries, 2);
+  assert_true(w->timeout == HB_DEFAULT_TIMEOUT);
+  assert_false(w->policy.keep_forever);
+  assert_string_equal(w->url_public, "https://hooks.example/...");
+  /* Names are shared by backends and webhooks. */
+  block_init(&b, "Backend", "chat");
+  block_add(&b, "URL", str("http://h/x"));
+  block_add(&b, "Compress", boolean(true));
+  expect_refused(&t, &b, "the name is already used by another Backend");
+  block_init(&b, "Webhook", "chat");
+  block_add(&b, "URL", str("http://h/x"));
+  expect_refused(&t, &b, "the name is already used");
+  assert_int_equal(lb.errors, 0);
+  hb_targets_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
@@ -176,6 +389,9 @@ int main(void) {
       cmocka_unit_test(test_key_check),
       cmocka_unit_test_setup_teardown(test_key_file, setup_dir, teardown_dir),
       cmocka_unit_test(test_rate_advice),
+      cmocka_unit_test(test_config_backend),
+      cmocka_unit_test(test_config_mistakes),
+      cmocka_unit_test(test_config_webhook),
       cmocka_unit_test_setup_teardown(test_seq_grows_and_persists, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_seq_two_processes, setup_dir,
