@@ -8,6 +8,7 @@
 #define HEARTBEAT_CONFIG_H
 
 #include "heartbeat_target.h"
+#include "heartbeat_webhook.h"
 
 #include <stdbool.h>
 #include <stddef.h>

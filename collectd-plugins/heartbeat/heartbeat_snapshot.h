@@ -3,6 +3,7 @@
 #define HEARTBEAT_SNAPSHOT_H
 
 #include "heartbeat_target.h"
+#include "heartbeat_webhook.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,13 +1,14 @@
-/* heartbeat_target.h: the delivery targets of the heartbeat plugin — each
- * <Backend> with its durable spool, each <Webhook> with its bounded queue —
- * and one delivery step each. Free of collectd symbols: the glue passes a
- * logger, and the sender thread is the only caller of the send functions. */
+/* heartbeat_target.h: what every delivery target shares (the logger, the
+ * counters, what a request needs) and the backends: each <Backend> with
+ * its durable spool and request budget, and its delivery step. (A
+ * <Webhook> and its queue: heartbeat_webhook.h.) Free of collectd symbols:
+ * the glue passes a logger, and the sender thread is the only caller of
+ * the send functions. */
 #ifndef HEARTBEAT_TARGET_H
 #define HEARTBEAT_TARGET_H
 
 #include "heartbeat_deliver.h"
 #include "heartbeat_spool.h"
-#include "heartbeat_webhook.h"
 #include "qf_http.h"
 
 #include <stdbool.h>
@@ -15,7 +16,6 @@
 #include <time.h>
 
 #define HB_ERROR_MAX 512
-#define HB_WEBHOOK_QUEUE 64 /* notifications waiting per webhook */
 #define HB_URL_MAX 1024
 
 /* Severities as syslog numbers, which collectd's LOG_* share. */
@@ -90,24 +90,6 @@ typedef struct hb_backend_s {
   unsigned long long budget_superseded; /* in the current episode */
 } hb_backend_t;
 
-typedef struct hb_webhook_s {
-  char *name, *url;
-  char url_public[HB_URL_MAX];
-  hb_format_t format;
-  int min_severity;
-  double timeout;
-  hb_policy_t policy;
-  hb_deliver_t dl;
-  hb_stats_t st;
-  /* The queue is shared with collectd's notification threads: the glue
-   * holds its lock around hb_webhook_push/peek/pop. seq tells the sender
-   * whether the note it sent is still the oldest (a full queue drops it). */
-  hb_note_t queue[HB_WEBHOOK_QUEUE];
-  unsigned long long seqs[HB_WEBHOOK_QUEUE];
-  size_t qhead, qcount;
-  unsigned long long next_seq;
-} hb_webhook_t;
-
 /* --- backends --- */
 
 /* hb_backend_start opens the backend's spool in spool_dir and prepares its
@@ -162,24 +144,5 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
 void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
                          hb_class_t c, long status, const char *text, char *out,
                          size_t outlen);
-
-/* --- webhooks --- */
-
-/* hb_webhook_push queues a copy of n; when full the oldest is dropped
- * (counted). Returns true when one was dropped. Caller holds the lock. */
-bool hb_webhook_push(hb_webhook_t *w, const hb_note_t *n);
-/* hb_webhook_peek copies the oldest note and its seq; false when empty.
- * Caller holds the lock. */
-bool hb_webhook_peek(const hb_webhook_t *w, hb_note_t *n,
-                     unsigned long long *seq);
-/* hb_webhook_pop removes the oldest note if it is still seq. Caller holds
- * the lock. */
-void hb_webhook_pop(hb_webhook_t *w, unsigned long long seq);
-
-/* hb_webhook_send sends one note (outside the lock) and returns the
- * verdict for it. */
-hb_verdict_t hb_webhook_send(hb_webhook_t *w, const hb_env_t *env,
-                             const hb_note_t *n, double now);
-void hb_webhook_free(hb_webhook_t *w);
 
 #endif

@@ -1,12 +1,16 @@
-/* heartbeat_webhook.c: collectd notifications as webhook messages. */
+/* heartbeat_webhook.c: a <Webhook> target: its queue, its messages and
+ * its delivery step (see the header). */
 #include "heartbeat_webhook.h"
 
+#include "qf_buf.h"
+#include "qf_http.h"
 #include "qf_json.h"
 #include "qf_time.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -207,4 +211,111 @@ int hb_webhook_render(hb_format_t f, const hb_note_t *n, const char *swarm_id,
   status = qf_jw_finish(&w, out, len);
   qf_jw_free(&w);
   return status;
+}
+
+/* ------------------------------------- the queue and the delivery step */
+
+bool hb_webhook_push(hb_webhook_t *w, const hb_note_t *n) {
+  bool dropped = false;
+  if (w->qcount == HB_WEBHOOK_QUEUE) {
+    w->qhead = (w->qhead + 1) % HB_WEBHOOK_QUEUE;
+    w->qcount--;
+    w->st.dropped++;
+    dropped = true;
+  }
+  size_t i = (w->qhead + w->qcount++) % HB_WEBHOOK_QUEUE;
+  w->queue[i] = *n;
+  hb_note_repair(&w->queue[i]);
+  w->seqs[i] = ++w->next_seq;
+  return dropped;
+}
+
+bool hb_webhook_peek(const hb_webhook_t *w, hb_note_t *n,
+                     unsigned long long *seq) {
+  if (w->qcount == 0)
+    return false;
+  *n = w->queue[w->qhead];
+  *seq = w->seqs[w->qhead];
+  return true;
+}
+
+void hb_webhook_pop(hb_webhook_t *w, unsigned long long seq) {
+  if (w->qcount == 0 || w->seqs[w->qhead] != seq)
+    return; /* already pushed out by a full queue */
+  w->qhead = (w->qhead + 1) % HB_WEBHOOK_QUEUE;
+  w->qcount--;
+}
+
+/* hbw_post renders and POSTs one note. */
+static int hbw_post(hb_webhook_t *w, const hb_env_t *env, const hb_note_t *n,
+                    qf_http_response_t *resp) {
+  char *body = NULL;
+  size_t len = 0;
+  int status = hb_webhook_render(w->format, n, env->swarm_id, &body, &len);
+  if (status != 0) {
+    qf_strcpy(resp->error, sizeof(resp->error), "cannot render the message");
+    return status;
+  }
+  static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+  qf_http_request_t req = {.method = "POST",
+                           .url = w->url,
+                           .headers = hdrs,
+                           .body = body,
+                           .body_len = len,
+                           .timeout_ms = (long)(w->timeout * 1000.0),
+                           .max_body = (size_t)64 * 1024,
+                           .abort_cb = env->abort_cb,
+                           .abort_ud = env->abort_ud};
+  status = qf_http_perform(env->http, &req, resp);
+  free(body);
+  return status;
+}
+
+hb_verdict_t hb_webhook_send(hb_webhook_t *w, const hb_env_t *env,
+                             const hb_note_t *n, double now) {
+  hb_deliver_started(&w->dl, now);
+  w->st.last_attempt = time(NULL);
+  qf_http_response_t resp = {0};
+  int rc = hbw_post(w, env, n, &resp);
+  char text[HB_ERROR_MAX - 32]; /* room for the status in last_error */
+  if (rc != 0)
+    qf_strcpy(text, sizeof(text), resp.error);
+  else
+    hb_error_text(resp.body.data, resp.body.len, text, sizeof(text));
+  hb_class_t c = rc == -ECANCELED ? HB_CLASS_CANCELED
+                 : rc != 0        ? HB_CLASS_RETRY
+                                  : hb_classify(resp.status, text);
+  if (rc == 0) {
+    w->st.last_status = resp.status;
+    w->st.last_latency_ms = resp.seconds * 1000.0;
+  }
+  hb_verdict_t v = hb_deliver_answer(&w->dl, now + resp.seconds, c,
+                                     resp.retry_after, resp.rl_policy);
+  if (v == HB_DONE) {
+    w->st.sent++;
+    w->st.last_success = time(NULL);
+    w->st.last_error[0] = '\0';
+  } else if (c != HB_CLASS_CANCELED) {
+    w->st.failed++;
+    if (rc != 0)
+      qf_strcpy(w->st.last_error, sizeof(w->st.last_error), text);
+    else
+      snprintf(w->st.last_error, sizeof(w->st.last_error), "%ld \"%s\"",
+               resp.status, text);
+    hb_logf(&env->log, v == HB_DROP ? HB_LOG_ERR : HB_LOG_WARNING,
+            "webhook %s: %s notification not delivered (%s)%s", w->name,
+            hb_severity_name(n->severity), w->st.last_error,
+            v == HB_DROP ? "; given up" : "; retrying");
+  }
+  qf_http_response_free(&resp);
+  return v;
+}
+
+void hb_webhook_free(hb_webhook_t *w) {
+  if (w == NULL)
+    return;
+  hb_deliver_free(&w->dl);
+  free(w->name);
+  free(w->url);
+  free(w);
 }

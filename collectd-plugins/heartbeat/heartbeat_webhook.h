@@ -1,7 +1,12 @@
-/* heartbeat_webhook.h: collectd notifications as webhook messages in the
- * generic JSON, Discord or Slack shape. */
+/* heartbeat_webhook.h: a <Webhook> target: its bounded queue of
+ * collectd notifications (shared with collectd's notification threads),
+ * their messages in the generic JSON, Discord or Slack shape, and its
+ * delivery step. Free of collectd symbols. */
 #ifndef HEARTBEAT_WEBHOOK_H
 #define HEARTBEAT_WEBHOOK_H
+
+#include "heartbeat_deliver.h"
+#include "heartbeat_target.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,6 +18,7 @@
 
 #define HB_NOTE_FIELD 128
 #define HB_NOTE_MESSAGE 256
+#define HB_WEBHOOK_QUEUE 64 /* notifications waiting per webhook */
 
 /* A copy of one notification, independent of collectd's struct. */
 typedef struct hb_note_s {
@@ -51,5 +57,43 @@ void hb_note_repair(hb_note_t *n);
  * frees. 0 or a negative errno. */
 int hb_webhook_render(hb_format_t f, const hb_note_t *n, const char *swarm_id,
                       char **out, size_t *len);
+
+/* --- the target --- */
+
+typedef struct hb_webhook_s {
+  char *name, *url;
+  char url_public[HB_URL_MAX];
+  hb_format_t format;
+  int min_severity;
+  double timeout;
+  hb_policy_t policy;
+  hb_deliver_t dl;
+  hb_stats_t st;
+  /* The queue is shared with collectd's notification threads: the glue
+   * holds its lock around hb_webhook_push/peek/pop. seq tells the sender
+   * whether the note it sent is still the oldest (a full queue drops it). */
+  hb_note_t queue[HB_WEBHOOK_QUEUE];
+  unsigned long long seqs[HB_WEBHOOK_QUEUE];
+  size_t qhead, qcount;
+  unsigned long long next_seq;
+} hb_webhook_t;
+
+/* hb_webhook_push queues a copy of n; when full the oldest is dropped
+ * (counted). Returns true when one was dropped. Caller holds the lock. */
+bool hb_webhook_push(hb_webhook_t *w, const hb_note_t *n);
+/* hb_webhook_peek copies the oldest note and its seq; false when empty.
+ * Caller holds the lock. */
+bool hb_webhook_peek(const hb_webhook_t *w, hb_note_t *n,
+                     unsigned long long *seq);
+/* hb_webhook_pop removes the oldest note if it is still seq. Caller holds
+ * the lock. */
+void hb_webhook_pop(hb_webhook_t *w, unsigned long long seq);
+
+/* hb_webhook_send sends one note (outside the lock) and returns the
+ * verdict for it. */
+hb_verdict_t hb_webhook_send(hb_webhook_t *w, const hb_env_t *env,
+                             const hb_note_t *n, double now);
+/* hb_webhook_free frees w and its configuration (NULL: nothing). */
+void hb_webhook_free(hb_webhook_t *w);
 
 #endif

@@ -29,6 +29,7 @@
 #include "heartbeat_seq.h"
 #include "heartbeat_snapshot.h"
 #include "heartbeat_target.h"
+#include "heartbeat_webhook.h"
 #include "plugin_config.h"
 #include "qf_buf.h"
 #include "qf_cond.h"

@@ -1,5 +1,6 @@
 /* Unit tests for heartbeat_webhook.c: notifications in the json, Discord
- * and Slack shapes, severity filtering, and text repair. */
+ * and Slack shapes, severity filtering, text repair, and the bounded
+ * queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +8,6 @@
 
 #include <cmocka.h>
 
-#include "heartbeat_target.h"
 #include "heartbeat_webhook.h"
 #include "qf_json.h"
 
