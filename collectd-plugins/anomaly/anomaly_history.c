@@ -1,8 +1,8 @@
 /* anomaly_history.c: the detectors' history as JSON (for StateDir, so
- * what was learned survives a restart) and the active list as the
- * anomalies.json snapshot. Schemas: schema/anomaly-history.schema.json and
- * schema/anomalies-snapshot.schema.json. */
+ * what was learned survives a restart), written and read back. Schema:
+ * schema/anomaly-history.schema.json. */
 #include "anomaly.h"
+#include "anomaly_snapshot.h"
 
 #include "qf_json.h"
 #include "qf_time.h"
@@ -11,22 +11,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-/* ah_anomaly writes one anomaly object. */
-static void ah_anomaly(qf_jw_t *w, const anom_t *a) {
-  qf_jw_obj_open(w);
-  qf_jw_kstr(w, "kind", anom_kind_name(a->kind));
-  qf_jw_kstr(w, "subject", a->subject);
-  if (a->issue > 0)
-    qf_jw_kint(w, "issue", a->issue);
-  else
-    qf_jw_knull(w, "issue");
-  qf_jw_ktime(w, "since", a->since);
-  qf_jw_kdouble(w, "observed", a->observed);
-  qf_jw_kdouble(w, "baseline", a->baseline);
-  qf_jw_kstr(w, "reason", a->reason);
-  qf_jw_obj_close(w);
-}
 
 /* ah_ring writes a ring's values oldest first. */
 static void ah_ring(qf_jw_t *w, const char *key, const double *ring, int cap,
@@ -171,41 +155,7 @@ int anom_history_render(const anom_state_t *s, time_t now, char **out,
   qf_jw_key(&w, "active");
   qf_jw_arr_open(&w);
   for (int i = 0; i < s->active_n; i++)
-    ah_anomaly(&w, &s->active[i]);
-  qf_jw_arr_close(&w);
-  qf_jw_obj_close(&w);
-  rc = qf_jw_finish(&w, out, len);
-  qf_jw_free(&w);
-  return rc;
-}
-
-int anom_snapshot_render(const anom_state_t *s, time_t now, char **out,
-                         size_t *len) {
-  qf_jw_t w;
-  int counts[ANOM_KIND_COUNT] = {0};
-  int rc = qf_jw_init(&w);
-  if (rc != 0)
-    return rc;
-  for (int i = 0; i < s->active_n; i++)
-    counts[s->active[i].kind]++;
-  qf_jw_obj_open(&w);
-  qf_jw_kint(&w, "schema_version", 1);
-  qf_jw_ktime(&w, "updated_at", now);
-  qf_jw_ktime(&w, "evaluated_at", s->evaluated_at);
-  qf_jw_key(&w, "detectors");
-  qf_jw_obj_open(&w);
-  for (int k = 0; k < ANOM_KIND_COUNT; k++) {
-    qf_jw_key(&w, anom_kind_name((anom_kind_t)k));
-    qf_jw_obj_open(&w);
-    qf_jw_kbool(&w, "enabled", s->cfg.enabled[k]);
-    qf_jw_kint(&w, "active", counts[k]);
-    qf_jw_obj_close(&w);
-  }
-  qf_jw_obj_close(&w);
-  qf_jw_key(&w, "anomalies");
-  qf_jw_arr_open(&w);
-  for (int i = 0; i < s->active_n; i++)
-    ah_anomaly(&w, &s->active[i]);
+    anom_jw_anomaly(&w, &s->active[i]);
   qf_jw_arr_close(&w);
   qf_jw_obj_close(&w);
   rc = qf_jw_finish(&w, out, len);
