@@ -288,8 +288,11 @@ static int hbt_headers(const hb_backend_t *b, qf_buf_t *auth,
   return 0;
 }
 
-int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
-                    size_t len, qf_http_response_t *resp) {
+/* hbt_post sends one body with the backend's settings, giving up after
+ * timeout seconds, and fills resp. */
+static int hbt_post(const hb_backend_t *b, const hb_env_t *env,
+                    const char *body, size_t len, double timeout,
+                    qf_http_response_t *resp) {
   char *gz = NULL;
   size_t gzlen = 0;
   if (b->compress && qf_gzip(body, len, &gz, &gzlen) != 0) {
@@ -306,7 +309,7 @@ int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
         .headers = hdrs,
         .body = gz != NULL ? gz : body,
         .body_len = gz != NULL ? gzlen : len,
-        .timeout_ms = (long)(b->timeout * 1000.0),
+        .timeout_ms = (long)(timeout * 1000.0),
         .max_body = (size_t)64 * 1024,
         .ca_cert = b->ca_cert,
         .client_cert = b->client_cert,
@@ -353,6 +356,12 @@ void hb_backend_describe(const hb_backend_t *b, const char *swarm_id,
     snprintf(out, outlen, "backend %s rejected the heartbeat (400 \"%s\")",
              b->name, text);
     break;
+  case HB_CLASS_CANCELED:
+    snprintf(out, outlen,
+             "backend %s: the request was stopped (collectd is "
+             "stopping)",
+             b->name);
+    break;
   case HB_CLASS_RETRY:
     if (status == 0)
       snprintf(out, outlen, "backend %s unreachable: %s", b->name, text);
@@ -396,9 +405,6 @@ static void hbt_delivered(hb_backend_t *b, const hb_env_t *env, double now) {
   char err[HB_ERROR_MAX];
   if (hb_spool_pop(&b->spool, err, sizeof(err)) != 0)
     hb_logf(&env->log, HB_LOG_ERR, "backend %s: %s", b->name, err);
-  b->st.sent++;
-  b->st.last_success = time(NULL);
-  b->st.last_error[0] = '\0';
   if (b->down_since > 0) {
     size_t left = hb_spool_depth(&b->spool);
     hb_logf(&env->log, HB_LOG_NOTICE,
@@ -460,7 +466,6 @@ static void hbt_set_aside(hb_backend_t *b, const hb_env_t *env, long long id,
            "%s",
            b->name, id, rec->swarm_id, status, text, hbt_aside_reason(orig));
   qf_strcpy(b->st.last_error, sizeof(b->st.last_error), what);
-  b->st.failed++;
   b->last_class = orig;
   if (hb_spool_set_aside(&b->spool, (long long)time(NULL), status, text, err,
                          sizeof(err)) != 0) {
@@ -491,7 +496,6 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
                       status, text, what, sizeof(what));
   bool repeat = c == b->last_class && strcmp(b->st.last_error, what) == 0;
   qf_strcpy(b->st.last_error, sizeof(b->st.last_error), what);
-  b->st.failed++;
   b->last_class = c;
   if (b->down_since == 0)
     b->down_since = now;
@@ -527,6 +531,65 @@ static void hbt_failed(hb_backend_t *b, const hb_env_t *env, double now,
   }
 }
 
+/* hbt_count books an answer in the counters. */
+static void hbt_count(hb_backend_t *b, const hb_answer_t *a) {
+  if (a->rc == 0) {
+    b->st.last_status = a->status;
+    b->st.last_latency_ms = a->seconds * 1000.0;
+  }
+  if (a->c == HB_CLASS_OK) {
+    b->st.sent++;
+    b->st.last_success = time(NULL);
+    b->st.last_error[0] = '\0';
+  } else if (a->c != HB_CLASS_CANCELED) {
+    b->st.failed++;
+  }
+}
+
+void hb_backend_exchange(hb_backend_t *b, const hb_env_t *env, const char *body,
+                         size_t len, double timeout, double now,
+                         hb_answer_t *a) {
+  if (b->dl.mode != HB_MODE_OK)
+    b->st.retried++;
+  if (b->started)
+    hb_backend_request_started(b, now, &env->log);
+  b->st.last_attempt = time(NULL);
+  qf_http_response_t resp = {0};
+  a->rc = hbt_post(b, env, body, len, timeout, &resp);
+  hbt_answer_text(b, a->rc, &resp, a->text, sizeof(a->text));
+  a->status = a->rc == 0 ? resp.status : 0;
+  a->c = a->rc == -ECANCELED ? HB_CLASS_CANCELED
+         : a->rc != 0        ? HB_CLASS_RETRY
+                             : hb_classify(resp.status, a->text);
+  a->seconds = resp.seconds;
+  a->retry_after = resp.retry_after;
+  qf_strcpy(a->rl_policy, sizeof(a->rl_policy), resp.rl_policy);
+  qf_http_response_free(&resp);
+  hbt_count(b, a);
+}
+
+hb_class_t hb_backend_settle(hb_backend_t *b, const hb_env_t *env, double now,
+                             long long id, const char *body,
+                             const hb_answer_t *a) {
+  hbt_rec_t rec;
+  hbt_rec_read(body, &rec);
+  double after = now + a->seconds;
+  hb_class_t c = a->c;
+  if (a->rc == 0)
+    c = hb_record_class(c, a->status, a->text, rec.swarm_id,
+                        rec.has_status ? rec.status : NULL, env->swarm_id,
+                        b->dl.attempts + 1 >= b->policy.retries);
+  hb_verdict_t v =
+      hb_deliver_answer(&b->dl, after, c, a->retry_after, a->rl_policy);
+  if (v == HB_DONE)
+    hbt_delivered(b, env, after);
+  else if (v == HB_SET_ASIDE)
+    hbt_set_aside(b, env, id, &rec, a->c, a->status, a->text);
+  else if (c != HB_CLASS_CANCELED)
+    hbt_failed(b, env, after, &rec, c, a->status, a->text);
+  return c;
+}
+
 hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
                                double now) {
   long long id;
@@ -539,37 +602,9 @@ hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
     hb_deliver_answer(&b->dl, now, HB_CLASS_RETRY, -1, NULL);
     return HB_CLASS_RETRY;
   }
-  if (b->dl.mode != HB_MODE_OK)
-    b->st.retried++;
-  hb_backend_request_started(b, now, &env->log);
-  b->st.last_attempt = time(NULL);
-  qf_http_response_t resp = {0};
-  int rc = hb_backend_post(b, env, body, len, &resp);
-  hbt_rec_t rec;
-  hbt_rec_read(body, &rec);
+  hb_answer_t a;
+  hb_backend_exchange(b, env, body, len, b->timeout, now, &a);
+  hb_class_t c = hb_backend_settle(b, env, now, id, body, &a);
   free(body);
-  double after = now + resp.seconds;
-  char text[HB_ERROR_MAX];
-  hbt_answer_text(b, rc, &resp, text, sizeof(text));
-  hb_class_t c = rc == -ECANCELED ? HB_CLASS_CANCELED
-                 : rc != 0        ? HB_CLASS_RETRY
-                                  : hb_classify(resp.status, text);
-  hb_class_t orig = c;
-  if (rc == 0) {
-    b->st.last_status = resp.status;
-    b->st.last_latency_ms = resp.seconds * 1000.0;
-    c = hb_record_class(c, resp.status, text, rec.swarm_id,
-                        rec.has_status ? rec.status : NULL, env->swarm_id,
-                        b->dl.attempts + 1 >= b->policy.retries);
-  }
-  hb_verdict_t v =
-      hb_deliver_answer(&b->dl, after, c, resp.retry_after, resp.rl_policy);
-  if (v == HB_DONE)
-    hbt_delivered(b, env, after);
-  else if (v == HB_SET_ASIDE)
-    hbt_set_aside(b, env, id, &rec, orig, resp.status, text);
-  else if (c != HB_CLASS_CANCELED)
-    hbt_failed(b, env, after, &rec, c, rc == 0 ? resp.status : 0, text);
-  qf_http_response_free(&resp);
   return c;
 }

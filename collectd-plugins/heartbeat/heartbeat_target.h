@@ -133,10 +133,38 @@ hb_class_t hb_backend_send_one(hb_backend_t *b, const hb_env_t *env,
 void hb_transport_text(const qf_http_response_t *resp, char *out,
                        size_t outlen);
 
-/* hb_backend_post sends one body with the backend's settings and fills
- * resp; used by the delivery step and the one-shot check. */
-int hb_backend_post(hb_backend_t *b, const hb_env_t *env, const char *body,
-                    size_t len, qf_http_response_t *resp);
+/* One request to a backend and its answer, classified. */
+typedef struct hb_answer_s {
+  int rc;              /* 0: the backend answered; else the transport's errno */
+  long status;         /* the HTTP status; 0 without an answer */
+  hb_class_t c;        /* hb_classify's; CANCELED when we stopped it */
+  double seconds;      /* how long the request took */
+  long retry_after;    /* seconds, -1: none */
+  char rl_policy[128]; /* RateLimit-Policy, "": none */
+  char text[HB_ERROR_MAX]; /* the transport error or the backend's error
+                              text, the API key redacted */
+} hb_answer_t;
+
+/* hb_backend_exchange posts body to b once, started at now (monotonic),
+ * giving up after timeout seconds, classifies the answer
+ * (heartbeat_deliver.c's rules) into a, and counts it: against the request
+ * budget (saved for a restart) once the backend is started, as retried
+ * when it repeats a failed request, as sent (clearing last_error) or as
+ * failed; last_attempt, last_status and the latency follow it. What the
+ * answer means for the record is the caller's to apply. The one path of
+ * every request to a backend: the delivery step, the one-shot check and
+ * the stopping heartbeat. */
+void hb_backend_exchange(hb_backend_t *b, const hb_env_t *env, const char *body,
+                         size_t len, double timeout, double now,
+                         hb_answer_t *a);
+
+/* hb_backend_settle applies the answer a to the oldest spooled heartbeat
+ * (id, body) as the delivery step does: removes it when delivered, sets it
+ * aside when it is undeliverable (hb_record_class), else keeps it and
+ * logs each change of cause once; returns the class it settled on. */
+hb_class_t hb_backend_settle(hb_backend_t *b, const hb_env_t *env, double now,
+                             long long id, const char *body,
+                             const hb_answer_t *a);
 
 /* hb_backend_describe writes what an answer means for the operator, with
  * the backend's own error text (the API key redacted); swarm_id is the

@@ -637,29 +637,21 @@ static void hp_one_shot_wait(void) {
 static int hp_one_shot_send(hb_backend_t *b, long long id, const char *body,
                             size_t len) {
   hb_env_t env = hp_env(true);
-  char text[HB_ERROR_MAX], what[HB_ERROR_MAX + 400];
+  char what[HB_ERROR_MAX + 400];
   for (int attempt = 1; attempt <= b->policy.retries; attempt++) {
-    qf_http_response_t resp = {0};
-    int rc = hb_backend_post(b, &env, body, len, &resp);
-    if (rc != 0)
-      hb_transport_text(&resp, text, sizeof(text));
-    else
-      hb_error_text(resp.body.data, resp.body.len, text, sizeof(text));
-    hb_redact_secret(text, sizeof(text), b->api_key);
-    hb_class_t c = rc != 0 ? HB_CLASS_RETRY : hb_classify(resp.status, text);
-    long status = rc == 0 ? resp.status : 0;
-    double ms = resp.seconds * 1000.0;
-    qf_http_response_free(&resp);
-    if (c == HB_CLASS_OK) {
+    hb_answer_t a;
+    hb_backend_exchange(b, &env, body, len, b->timeout, qf_mono_s(), &a);
+    if (a.c == HB_CLASS_OK) {
       INFO(HP_PLUGIN " plugin: one-shot: heartbeat %lld delivered to backend "
                      "%s (%s): HTTP %ld in %.0f ms",
-           id, b->name, b->url_public, status, ms);
+           id, b->name, b->url_public, a.status, a.seconds * 1000.0);
       return 0;
     }
-    hb_backend_describe(b, hp.swarm_id, c, status, text, what, sizeof(what));
+    hb_backend_describe(b, hp.swarm_id, a.c, a.status, a.text, what,
+                        sizeof(what));
     ERROR(HP_PLUGIN " plugin: one-shot: attempt %d of %d: %s", attempt,
           b->policy.retries, what);
-    if (c != HB_CLASS_RETRY || atomic_load(&hp_stopping))
+    if (a.c != HB_CLASS_RETRY || atomic_load(&hp_stopping))
       break;
     if (attempt < b->policy.retries)
       hp_wait_until(qf_mono_s() + b->policy.retry_delay);
@@ -839,20 +831,13 @@ static void hp_stopping_heartbeat(void) {
     char err[HB_ERROR_MAX];
     if (hb_spool_peek(&b->spool, &id, &body, &len, err, sizeof(err)) != 0)
       continue;
-    double timeout = b->timeout;
-    b->timeout = fmin(timeout, HP_OFFLINE_TIMEOUT);
-    hb_backend_request_started(b, now, &hp_logger); /* counts: saved */
-    qf_http_response_t resp = {0};
-    int rc = hb_backend_post(b, &env, body, len, &resp);
-    b->timeout = timeout;
-    if (rc == 0 && hb_classify(resp.status, NULL) == HB_CLASS_OK &&
-        hb_spool_pop(&b->spool, err, sizeof(err)) == 0)
-      b->st.sent++;
-    else
+    hb_answer_t a;
+    hb_backend_exchange(b, &env, body, len,
+                        fmin(b->timeout, HP_OFFLINE_TIMEOUT), now, &a);
+    if (a.c != HB_CLASS_OK || hb_spool_pop(&b->spool, err, sizeof(err)) != 0)
       INFO(HP_PLUGIN " plugin: backend %s: the stopping heartbeat %lld stays "
                      "spooled for the next start",
            b->name, id);
-    qf_http_response_free(&resp);
     free(body);
   }
 }
