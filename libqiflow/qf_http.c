@@ -181,12 +181,28 @@ static int qfh_fail(qf_http_response_t *resp, const qf_http_request_t *req,
   return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 }
 
+/* qfh_drop_connections replaces c's handle, closing every connection it
+ * keeps. After a failed transfer libcurl may keep its connection as reusable
+ * (libcurl 7.88 leaves one whose SSL_write failed with EPIPE "intact", and
+ * its liveness check passes), and the next request written to that half-dead
+ * TLS session fails with "bad write retry" instead of the server's alert.
+ * curl_easy_reset keeps the connection cache, so a new handle it is; NULL
+ * when out of memory (qf_http_perform tries again). */
+static void qfh_drop_connections(qf_http_client_t *c) {
+  curl_easy_cleanup(c->curl);
+  c->curl = curl_easy_init();
+}
+
 int qf_http_perform(qf_http_client_t *c, const qf_http_request_t *req,
                     qf_http_response_t *resp) {
   qfh_reset_response(resp,
                      req->max_body ? req->max_body : QF_HTTP_DEFAULT_MAX_BODY);
   char errbuf[CURL_ERROR_SIZE] = "";
   struct curl_slist *hdrs = NULL;
+  if (c->curl == NULL && (c->curl = curl_easy_init()) == NULL) {
+    qf_strcpy(resp->error, sizeof(resp->error), "out of memory");
+    return -ENOMEM;
+  }
   int status = qfh_setup(c, req, resp, &hdrs, errbuf);
   if (status != 0) {
     curl_slist_free_all(hdrs);
@@ -199,6 +215,7 @@ int qf_http_perform(qf_http_client_t *c, const qf_http_request_t *req,
   curl_easy_getinfo(c->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
   if (rc != CURLE_OK) {
     resp->status = 0;
+    qfh_drop_connections(c);
     return qfh_fail(resp, req, rc, errbuf);
   }
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -39,7 +39,9 @@ typedef struct qf_http_response_s {
 } qf_http_response_t;
 
 typedef struct qf_http_client_s {
-  CURL *curl; /* one handle, reused for connection keep-alive */
+  /* One handle, reused for connection keep-alive after a success; replaced
+   * after any failed transfer, so no connection of it is written to again. */
+  CURL *curl;
   char user_agent[128];
 } qf_http_client_t;
 
@@ -53,8 +55,9 @@ void qf_http_client_destroy(qf_http_client_t *c);
 /* qf_http_perform runs one request. Returns 0 when a response arrived (any
  * status; see resp->status), or a negative errno for transport failures,
  * timeouts and oversized bodies with the reason in resp->error. resp is
- * reset first; free it with qf_http_response_free. Not thread-safe per
- * client: use one client per thread. */
+ * reset first; free it with qf_http_response_free. A failure closes every
+ * connection the client keeps: the next request connects afresh. Not
+ * thread-safe per client: use one client per thread. */
 int qf_http_perform(qf_http_client_t *c, const qf_http_request_t *req,
                     qf_http_response_t *resp);
 void qf_http_response_free(qf_http_response_t *resp);
