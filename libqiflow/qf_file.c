@@ -87,31 +87,70 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
   return 0;
 }
 
-/* qfile_read_fd reads at most max bytes from fd into a new buffer. */
+/* qfile_wipe_free zeroes the cap bytes at p (what was read may be a secret)
+ * and frees them; NULL is fine. */
+static void qfile_wipe_free(char *p, size_t cap) {
+  if (p == NULL)
+    return;
+  explicit_bzero(p, cap);
+  free(p);
+}
+
+/* qfile_grow gives *p (cap bytes, len used) room for need bytes: a new block,
+ * the old one wiped and freed (realloc could leave a copy unwiped). */
+static int qfile_grow(char **p, size_t *cap, size_t len, size_t need) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 256;
+  while (c < need)
+    c *= 2;
+  char *n = malloc(c);
+  if (n == NULL)
+    return -ENOMEM;
+  if (len > 0)
+    memcpy(n, *p, len);
+  qfile_wipe_free(*p, *cap);
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+/* qfile_read_fd reads at most max bytes from fd into a new NUL-terminated
+ * buffer. Every copy it drops, and a partial read on error, is wiped first:
+ * the file may hold a secret (qf_secret_read). */
 static int qfile_read_fd(int fd, size_t max, char **out, size_t *len) {
-  qf_buf_t b = QF_BUF_INIT;
-  b.max = max;
-  char chunk[8192];
+  char chunk[8192], *data = NULL;
+  size_t used = 0, cap = 0;
+  int status = 0;
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0) {
-      int e = errno;
-      qf_buf_free(&b);
-      return -e;
-    }
-    if (n == 0)
+    if (n <= 0) {
+      status = n < 0 ? -errno : 0;
       break;
-    int status = qf_buf_append(&b, chunk, (size_t)n);
-    if (status != 0) {
-      qf_buf_free(&b);
-      return status;
     }
+    if ((size_t)n > max - used) {
+      status = -EFBIG;
+      break;
+    }
+    status = qfile_grow(&data, &cap, used, used + (size_t)n + 1);
+    if (status != 0)
+      break;
+    memcpy(data + used, chunk, (size_t)n);
+    used += (size_t)n;
   }
-  if (b.data == NULL && qf_buf_append(&b, "", 0) != 0)
-    return -ENOMEM;
-  *out = qf_buf_steal(&b, len);
+  explicit_bzero(chunk, sizeof(chunk));
+  if (status == 0)
+    status = qfile_grow(&data, &cap, used, used + 1);
+  if (status != 0) {
+    qfile_wipe_free(data, cap);
+    return status;
+  }
+  data[used] = '\0';
+  *out = data;
+  if (len != NULL)
+    *len = used;
   return 0;
 }
 
@@ -206,6 +245,33 @@ int qf_secret_read(const char *what, const char *path, size_t max, int flags,
   return 0;
 }
 
+/* qfile_mkdir_one creates dir with want, or leaves an existing one as it is.
+ * The mode is set (the umask may have narrowed it) through an
+ * O_DIRECTORY|O_NOFOLLOW descriptor: a symbolic link or file swapped in after
+ * mkdir is refused, never followed to chmod something else. */
+static int qfile_mkdir_one(const char *dir, mode_t want, char *err,
+                           size_t errlen) {
+  if (mkdir(dir, want) != 0) {
+    int e = errno;
+    if (e == EEXIST)
+      return 0;
+    qf_err(err, errlen, "mkdir %s: %s", dir, strerror(e));
+    return -e;
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int status = fd < 0 ? -errno : fchmod(fd, want) == 0 ? 0 : -errno;
+  if (fd >= 0)
+    close(fd);
+  if (status == -ELOOP || status == -ENOTDIR)
+    qf_err(err, errlen,
+           "%s: replaced by a symbolic link or a file right after mkdir; "
+           "remove it and check who else writes there",
+           dir);
+  else if (status != 0)
+    qf_err(err, errlen, "chmod %s: %s", dir, strerror(-status));
+  return status;
+}
+
 int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen) {
   char copy[4096];
   size_t n = strlen(path);
@@ -214,29 +280,23 @@ int qf_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen) {
     return -ENAMETOOLONG;
   }
   memcpy(copy, path, n + 1);
+  while (n > 1 && copy[n - 1] == '/') /* "a/b/": b is the leaf */
+    copy[--n] = '\0';
   for (char *p = copy + 1;; p++) {
     if (*p != '/' && *p != '\0')
       continue;
     char saved = *p;
     *p = '\0';
-    mode_t want = saved == '\0' ? mode : QF_PARENT_DIR_MODE;
-    if (mkdir(copy, want) == 0) {
-      if (chmod(copy, want) != 0) { /* the umask may have narrowed it */
-        int e = errno;
-        qf_err(err, errlen, "chmod %s: %s", copy, strerror(e));
-        return -e;
-      }
-    } else if (errno != EEXIST) {
-      int e = errno;
-      qf_err(err, errlen, "mkdir %s: %s", copy, strerror(e));
-      return -e;
-    }
+    int status = qfile_mkdir_one(
+        copy, saved == '\0' ? mode : QF_PARENT_DIR_MODE, err, errlen);
+    if (status != 0)
+      return status;
     *p = saved;
     if (saved == '\0')
       break;
   }
   struct stat st;
-  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (stat(copy, &st) != 0 || !S_ISDIR(st.st_mode)) {
     qf_err(err, errlen, "%s: not a directory", path);
     return -ENOTDIR;
   }

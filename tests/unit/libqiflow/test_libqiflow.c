@@ -344,6 +344,12 @@ static void test_mkdir_modes(void **state) {
   assert_int_equal(chmod(pre, 0750), 0);
   assert_int_equal(qf_state_dir_make(pre, err, sizeof(err)), 0);
   assert_int_equal(mode_of(pre), 0750);
+
+  /* A trailing slash names the same leaf: it gets mode, not the parents'. */
+  snprintf(spool, sizeof(spool), "%s/slash/leaf/", dir);
+  assert_int_equal(qf_mkdir_p(spool, 0700, err, sizeof(err)), 0);
+  snprintf(spool, sizeof(spool), "%s/slash/leaf", dir);
+  assert_int_equal(mode_of(spool), 0700);
   umask(old);
 }
 
