@@ -152,15 +152,7 @@ int anom_history_render(const anom_state_t *s, time_t now, char **out,
   qf_jw_ktime(&w, "ci_until", s->feed_ci_until);
   qf_jw_ktime(&w, "pull_request_update", s->feed_pr_update);
   qf_jw_obj_close(&w);
-  qf_jw_key(&w, "active");
-  qf_jw_arr_open(&w);
-  for (int i = 0; i < s->active_n; i++)
-    anom_jw_anomaly(&w, &s->active[i]);
-  qf_jw_arr_close(&w);
-  qf_jw_obj_close(&w);
-  rc = qf_jw_finish(&w, out, len);
-  qf_jw_free(&w);
-  return rc;
+  return anom_jw_finish_active(&w, "active", s, out, len);
 }
 
 /* --- reading --- */

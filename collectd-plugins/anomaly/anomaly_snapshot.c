@@ -20,6 +20,19 @@ void anom_jw_anomaly(qf_jw_t *w, const anom_t *a) {
   qf_jw_obj_close(w);
 }
 
+int anom_jw_finish_active(qf_jw_t *w, const char *key, const anom_state_t *s,
+                          char **out, size_t *len) {
+  qf_jw_key(w, key);
+  qf_jw_arr_open(w);
+  for (int i = 0; i < s->active_n; i++)
+    anom_jw_anomaly(w, &s->active[i]);
+  qf_jw_arr_close(w);
+  qf_jw_obj_close(w);
+  int rc = qf_jw_finish(w, out, len);
+  qf_jw_free(w);
+  return rc;
+}
+
 int anom_snapshot_render(const anom_state_t *s, time_t now, char **out,
                          size_t *len) {
   qf_jw_t w;
@@ -43,13 +56,5 @@ int anom_snapshot_render(const anom_state_t *s, time_t now, char **out,
     qf_jw_obj_close(&w);
   }
   qf_jw_obj_close(&w);
-  qf_jw_key(&w, "anomalies");
-  qf_jw_arr_open(&w);
-  for (int i = 0; i < s->active_n; i++)
-    anom_jw_anomaly(&w, &s->active[i]);
-  qf_jw_arr_close(&w);
-  qf_jw_obj_close(&w);
-  rc = qf_jw_finish(&w, out, len);
-  qf_jw_free(&w);
-  return rc;
+  return anom_jw_finish_active(&w, "anomalies", s, out, len);
 }
