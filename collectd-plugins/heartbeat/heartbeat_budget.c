@@ -31,7 +31,10 @@ int hb_budget_render(const hb_deliver_t *d, double mono_now, double wall_now,
                      char **out, size_t *len) {
   qf_buf_t b = QF_BUF_INIT;
   int status = qf_buf_puts(&b, HB_BUDGET_MAGIC "\n");
-  double window = fmax(d->p.window, d->learned_window);
+  if (status == 0 && d->learned_limit > 0)
+    status = qf_buf_printf(&b, HB_BUDGET_LEARNED " %d %.3f\n", d->learned_limit,
+                           d->learned_window);
+  double window = hb_deliver_span(d);
   for (size_t k = d->win.n; k >= 1 && status == 0; k--) {
     double t = d->win.t[(d->win.first + d->win.n - k) % d->win.cap];
     if (t > mono_now - window)
@@ -45,6 +48,25 @@ int hb_budget_render(const hb_deliver_t *d, double mono_now, double wall_now,
   return *out == NULL ? -ENOMEM : 0;
 }
 
+/* hbb_learned reads the optional "learned <limit> <window>" line at *p
+ * into d and moves *p past it. 0, or -EINVAL when the line is broken. */
+static int hbb_learned(hb_deliver_t *d, const char **p) {
+  size_t klen = strlen(HB_BUDGET_LEARNED " ");
+  if (strncmp(*p, HB_BUDGET_LEARNED " ", klen) != 0)
+    return 0;
+  char *stop;
+  long limit = strtol(*p + klen, &stop, 10);
+  if (stop == *p + klen || *stop != ' ')
+    return -EINVAL;
+  const char *w = stop + 1;
+  double window = strtod(w, &stop);
+  if (stop == w || *stop != '\n' || limit > HB_LEARNED_MAX ||
+      hb_deliver_learn(d, (int)limit, window) != 0)
+    return -EINVAL;
+  *p = stop + 1;
+  return 0;
+}
+
 int hb_budget_load(hb_deliver_t *d, const char *text, double mono_now,
                    double wall_now, size_t *loaded) {
   *loaded = 0;
@@ -52,15 +74,19 @@ int hb_budget_load(hb_deliver_t *d, const char *text, double mono_now,
   if (text == NULL || strncmp(text, HB_BUDGET_MAGIC, mlen) != 0 ||
       text[mlen] != '\n')
     return -EINVAL;
+  const char *p = text + mlen + 1;
+  if (hbb_learned(d, &p) != 0)
+    return -EINVAL;
+  double span = hb_deliver_span(d);
   double prev = -INFINITY;
-  for (const char *p = text + mlen + 1; *p != '\0';) {
+  while (*p != '\0') {
     char *stop;
     double wall = strtod(p, &stop);
     if (stop == p || *stop != '\n' || !isfinite(wall))
       return *loaded > 0 ? 0 : -EINVAL; /* a torn last line ends it */
     p = stop + 1;
     double age = fmax(wall_now - wall, 0.0);
-    if (age >= d->p.window)
+    if (age >= span)
       continue;
     double t = fmax(mono_now - age, prev); /* keep them in order */
     hb_deliver_started(d, t);

@@ -4,7 +4,9 @@
  * - The start times of the window's requests are kept in
  *   StateDir/heartbeat_spool/<backend>.budget (rewritten atomically after
  *   every request, at most one line per request the window can hold) and
- *   read back at start, so restarts never reset the count.
+ *   read back at start, so restarts never reset the count. A
+ *   RateLimit-Policy the backend announced (a second limit, learned from a
+ *   429) is kept in the same file and read back with them.
  * - Live heartbeats need ceil(RequestWindow / Interval) requests per
  *   window. The budget is short when it cannot carry them: the Interval
  *   is too short for RequestLimit (for good), or the window's limit is
@@ -24,6 +26,9 @@
 #include <stddef.h>
 
 #define HB_BUDGET_MAGIC "QFBUDGET1"
+/* The optional second line: the RateLimit-Policy the backend announced
+ * ("learned 100 900.000"). */
+#define HB_BUDGET_LEARNED "learned"
 #define HB_BUDGET_SUFFIX ".budget"
 /* Bytes per stored request time, for the read bound. */
 #define HB_BUDGET_LINE_MAX 32
@@ -44,14 +49,18 @@ bool hb_budget_short(const hb_deliver_t *d, double now);
 /* hb_budget_render writes the request times of d still inside the window
  * as wall-clock seconds (mono_now and wall_now are the same instant on
  * both clocks) into a new buffer the caller frees: the magic line, then
- * one time per line, oldest first. 0 or -ENOMEM. */
+ * the learned RateLimit-Policy if any ("learned <limit> <window>"), then
+ * one time per line, oldest first, as far back as hb_deliver_span.
+ * 0 or -ENOMEM. */
 int hb_budget_render(const hb_deliver_t *d, double mono_now, double wall_now,
                      char **out, size_t *len);
 
-/* hb_budget_load records the times of a rendered file in d as requests
- * (converted to the monotonic clock), skipping those outside the window
- * and taking a time in the future (the clock went back) as now; *loaded
- * gets their number. -EINVAL (d untouched) when text is not such a file. */
+/* hb_budget_load takes back the learned RateLimit-Policy of a rendered
+ * file into d and records its times as requests (converted to the
+ * monotonic clock), skipping those older than hb_deliver_span (the learned
+ * window counts) and taking a time in the future (the clock went back) as
+ * now; *loaded gets their number. -EINVAL (d untouched) when text is not
+ * such a file. */
 int hb_budget_load(hb_deliver_t *d, const char *text, double mono_now,
                    double wall_now, size_t *loaded);
 

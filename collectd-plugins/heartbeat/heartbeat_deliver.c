@@ -228,17 +228,31 @@ size_t hb_deliver_window_count(const hb_deliver_t *d, double now,
   return n;
 }
 
+int hb_deliver_learn(hb_deliver_t *d, int limit, double window) {
+  if (limit < 1 || limit > HB_LEARNED_MAX || !isfinite(window) || window <= 0.0)
+    return -EINVAL;
+  if (hbd_window_grow(&d->win, (size_t)limit) != 0)
+    return -ENOMEM;
+  d->learned_limit = limit;
+  d->learned_window = window;
+  return 0;
+}
+
+double hb_deliver_span(const hb_deliver_t *d) {
+  double span = d->p.window;
+  if (d->learned_limit > 0)
+    span = fmax(span, d->learned_window + HBD_LEARNED_SLACK);
+  return span;
+}
+
 /* hbd_pause waits out a 429: Retry-After (capped), else the learned window
  * or a minute; a policy named in the answer becomes a limit. */
 static void hbd_pause(hb_deliver_t *d, double now, long retry_after,
                       const char *policy) {
   int limit;
   double window;
-  if (hb_parse_policy(policy, &limit, &window) == 0 &&
-      hbd_window_grow(&d->win, (size_t)limit) == 0) {
-    d->learned_limit = limit;
-    d->learned_window = window;
-  }
+  if (hb_parse_policy(policy, &limit, &window) == 0)
+    hb_deliver_learn(d, limit, window);
   double pause = retry_after >= 0       ? (double)retry_after
                  : d->learned_limit > 0 ? d->learned_window
                                         : HBD_DEFAULT_PAUSE;

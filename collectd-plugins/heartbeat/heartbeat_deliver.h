@@ -142,6 +142,17 @@ void hb_deliver_started(hb_deliver_t *d, double now);
 hb_verdict_t hb_deliver_answer(hb_deliver_t *d, double now, hb_class_t c,
                                long retry_after, const char *policy);
 
+/* hb_deliver_learn takes a RateLimit-Policy the backend announced (limit
+ * requests per window seconds) as a second limit. 0, or -EINVAL when the
+ * limit is not in 1..HB_LEARNED_MAX or the window not a number > 0
+ * (d unchanged), -ENOMEM. */
+int hb_deliver_learn(hb_deliver_t *d, int limit, double window);
+
+/* hb_deliver_span is how far back the limits look: the configured window,
+ * or the learned one (with its slack) when longer. Request times older
+ * than this no longer matter. */
+double hb_deliver_span(const hb_deliver_t *d);
+
 /* hb_deliver_window_count is how many recorded requests started after
  * now - window (for tests and the snapshot). */
 size_t hb_deliver_window_count(const hb_deliver_t *d, double now,

@@ -67,6 +67,11 @@ static void hbt_budget_restore(hb_backend_t *b, const hb_logger_t *log) {
             "RequestLimit %d (from before the restart)",
             b->name, loaded, hb_plural(loaded, "request", "requests"),
             b->policy.window, b->policy.limit);
+  if (status == 0 && b->dl.learned_limit > 0)
+    hb_logf(log, HB_LOG_INFO,
+            "backend %s: pacing to the RateLimit-Policy it announced before "
+            "the restart (%d requests per %g s)",
+            b->name, b->dl.learned_limit, b->dl.learned_window);
   free(text);
 }
 
@@ -469,14 +474,23 @@ static void hbt_set_aside(hb_backend_t *b, const hb_env_t *env, long long id,
   b->last_class = orig;
   if (hb_spool_set_aside(&b->spool, (long long)time(NULL), status, text, err,
                          sizeof(err)) != 0) {
-    /* Not recorded apart: it stays first and is tried again later. */
-    hb_logf(&env->log, HB_LOG_ERR,
-            "%s; it cannot be set aside (%s), so it stays in the spool and "
-            "is tried again in %.0f s",
-            what, err, b->policy.reject_delay);
+    /* Not recorded apart: it stays first and is tried again later. Said
+     * once per episode (a full disk fails every cycle alike). */
+    if (!b->aside_failing)
+      hb_logf(&env->log, HB_LOG_ERR,
+              "%s; it cannot be set aside (%s), so it stays in the spool "
+              "and is tried again every %.0f s (said once until it can be "
+              "set aside)",
+              what, err, b->policy.reject_delay);
+    b->aside_failing = true;
     b->dl.not_before += b->policy.reject_delay;
     return;
   }
+  if (b->aside_failing)
+    hb_logf(&env->log, HB_LOG_NOTICE,
+            "backend %s: refused heartbeats can be set aside again (in %s)",
+            b->name, b->spool.rejected_path);
+  b->aside_failing = false;
   b->st.set_aside++;
   size_t depth = hb_spool_depth(&b->spool);
   hb_logf(&env->log, HB_LOG_ERR,

@@ -80,6 +80,8 @@ typedef struct hb_backend_s {
   hb_stats_t st;
   hb_class_t last_class; /* of the last failed answer, to log changes once */
   double down_since;     /* monotonic time of the first failure, 0: up */
+  bool aside_failing;    /* setting a refused record aside failed (logged once);
+                            quiet until it works again */
   /* The request budget (heartbeat_budget.h): its times persist in
    * budget_path; an episode of a short budget is logged once as it begins
    * and once as it ends. */

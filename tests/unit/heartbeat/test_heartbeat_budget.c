@@ -1,7 +1,8 @@
 /* Unit tests for heartbeat_budget.c and the budget steps of
- * heartbeat_target.c: the request budget survives a restart, a backlog
- * leaves live heartbeats their share, and a short budget is said once per
- * episode while the newest heartbeat keeps moving. */
+ * heartbeat_target.c: the request budget survives a restart (with the
+ * RateLimit-Policy the backend announced), a backlog leaves live
+ * heartbeats their share, and a short budget is said once per episode
+ * while the newest heartbeat keeps moving. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,79 @@ static void test_interval_too_short_keeps_newest_moving(void **state) {
   hb_backend_free(b);
 }
 
+/* A RateLimit-Policy learned from a 429 is saved with the times, and the
+ * times it still covers (older than the configured window) come back. */
+static void test_learned_policy_round_trip(void **state) {
+  (void)state;
+  hb_policy_t p = policy(5, 100, 60);
+  hb_deliver_t d, e;
+  assert_int_equal(hb_deliver_init(&d, &p), 0);
+  hb_deliver_started(&d, 700); /* age 350: inside the learned 400 s */
+  hb_deliver_started(&d, 1000);
+  hb_deliver_answer(&d, 1000, HB_CLASS_RATE_LIMITED, -1, "3;w=400");
+  assert_int_equal(d.learned_limit, 3);
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(hb_budget_render(&d, 1050, 5000, &text, &len), 0);
+  assert_string_equal(text, HB_BUDGET_MAGIC "\n" HB_BUDGET_LEARNED
+                                            " 3 400.000\n4650.000\n"
+                                            "4950.000\n");
+  assert_int_equal(hb_deliver_init(&e, &p), 0);
+  size_t loaded = 0;
+  assert_int_equal(hb_budget_load(&e, text, 200, 5010, &loaded), 0);
+  assert_int_equal(loaded, 2); /* the configured 100 s alone kept 1 */
+  assert_int_equal(e.learned_limit, 3);
+  assert_true(e.learned_window == 400.0);
+  assert_true(hb_deliver_span(&e) > 400.0);
+  /* Two of the learned 3 are used: one more, then wait for the oldest. */
+  assert_true(hb_deliver_ready_at(&e, 200) == 200.0);
+  hb_deliver_started(&e, 200);
+  assert_true(hb_deliver_ready_at(&e, 201) > 200 + 40);
+  free(text);
+  hb_deliver_free(&e);
+  /* A broken learned line: not a budget file, nothing taken. */
+  assert_int_equal(hb_deliver_init(&e, &p), 0);
+  assert_int_equal(hb_budget_load(&e,
+                                  HB_BUDGET_MAGIC "\n" HB_BUDGET_LEARNED
+                                                  " x 400\n4950.000\n",
+                                  200, 5010, &loaded),
+                   -EINVAL);
+  assert_int_equal(hb_budget_load(&e,
+                                  HB_BUDGET_MAGIC "\n" HB_BUDGET_LEARNED
+                                                  " 0 400\n4950.000\n",
+                                  200, 5010, &loaded),
+                   -EINVAL);
+  assert_int_equal(e.learned_limit, 0);
+  assert_int_equal(hb_deliver_window_count(&e, 200, 1000), 0);
+  hb_deliver_free(&e);
+  hb_deliver_free(&d);
+}
+
+/* A restart keeps the backend's announced policy (the file is the
+ * backend's own .budget). */
+static void test_learned_policy_survives_restart(void **state) {
+  const char *dir = *state;
+  logbook_t lb = {.n = 0};
+  hb_logger_t log = {.fn = book, .ud = &lb};
+  char err[256];
+  hb_backend_t *b = new_backend(policy(50, 100, 60));
+  assert_int_equal(hb_backend_start(b, dir, &log, err, sizeof(err)), 0);
+  double now = mono_now();
+  hb_deliver_answer(&b->dl, now, HB_CLASS_RATE_LIMITED, 30, "2;w=600");
+  hb_backend_request_started(b, now, &log);
+  hb_backend_stop(b);
+  assert_int_equal(hb_backend_start(b, dir, &log, err, sizeof(err)), 0);
+  assert_int_equal(b->dl.learned_limit, 2);
+  assert_true(b->dl.learned_window == 600.0);
+  assert_int_equal(count_lines(&lb, "RateLimit-Policy it announced before "
+                                    "the restart (2 requests per 600 s)"),
+                   1);
+  now = mono_now();
+  hb_backend_request_started(b, now, &log); /* the learned 2 are used */
+  assert_true(hb_deliver_ready_at(&b->dl, now) > now + 500);
+  hb_backend_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_live_need),
@@ -275,6 +349,9 @@ int main(void) {
       cmocka_unit_test(test_short_budget),
       cmocka_unit_test(test_render_load_round_trip),
       cmocka_unit_test(test_load_edges),
+      cmocka_unit_test(test_learned_policy_round_trip),
+      cmocka_unit_test_setup_teardown(test_learned_policy_survives_restart,
+                                      setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_budget_survives_restart, setup_dir,
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_short_budget_episode, setup_dir,

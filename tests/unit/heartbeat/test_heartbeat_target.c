@@ -1,7 +1,8 @@
 /* Unit tests for heartbeat_target.c: the one request path of a backend
  * (hb_backend_exchange: an explicit timeout, the answer classified, the
  * counters and the budget), and hb_backend_settle applying an answer to
- * the spooled heartbeat. A scripted HTTP server on 127.0.0.1 answers. */
+ * the spooled heartbeat, a failing set-aside said once per episode. A scripted
+ * HTTP server on 127.0.0.1 answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,6 +273,45 @@ static void test_settle(void **state) {
   qf_http_client_destroy(&f.http);
 }
 
+/* A refused heartbeat that cannot be set aside (here: its file's path is
+ * a directory) is said once per episode, and the recovery once. */
+static void test_set_aside_failure_said_once(void **state) {
+  fixture_t f;
+  fixture_init(&f);
+  hb_backend_t *b = new_backend(*state, 9, &f.lb);
+  double now = mono_now();
+  for (long long id = 1; id <= 2; id++)
+    assert_int_equal(
+        hb_backend_enqueue(b, id, body, strlen(body), now, &f.env.log), 0);
+  assert_int_equal(mkdir(b->spool.rejected_dir, 0700), 0);
+  assert_int_equal(mkdir(b->spool.rejected_path, 0700), 0);
+  hb_answer_t bad = {.rc = 0,
+                     .status = 400,
+                     .c = HB_CLASS_BAD_REQUEST,
+                     .retry_after = -1,
+                     .text = "Invalid body"};
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(hb_backend_settle(b, &f.env, now + i, 1, body, &bad),
+                     HB_CLASS_UNDELIVERABLE);
+  assert_int_equal(count_lines(&f.lb, "cannot be set aside"), 1);
+  assert_int_equal(hb_spool_depth(&b->spool), 2);
+  assert_int_equal(b->st.set_aside, 0);
+  assert_true(b->dl.not_before >= now + 3 + 300 - 1e-6); /* postponed */
+  assert_int_equal(rmdir(b->spool.rejected_path), 0);    /* space again */
+  hb_backend_settle(b, &f.env, now + 5, 1, body, &bad);
+  assert_int_equal(count_lines(&f.lb, "can be set aside again"), 1);
+  assert_int_equal(count_lines(&f.lb, "set aside in"), 1);
+  assert_int_equal(hb_spool_depth(&b->spool), 1);
+  assert_int_equal(b->st.set_aside, 1);
+  /* A new episode is said again. */
+  assert_int_equal(unlink(b->spool.rejected_path), 0);
+  assert_int_equal(mkdir(b->spool.rejected_path, 0700), 0);
+  hb_backend_settle(b, &f.env, now + 6, 2, body, &bad);
+  assert_int_equal(count_lines(&f.lb, "cannot be set aside"), 2);
+  hb_backend_free(b);
+  qf_http_client_destroy(&f.http);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_exchange_explicit_timeout, setup_dir,
@@ -279,6 +319,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_exchange_classifies_and_counts,
                                       setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_settle, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_set_aside_failure_said_once,
+                                      setup_dir, teardown_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
