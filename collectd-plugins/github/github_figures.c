@@ -133,15 +133,13 @@ static bool ghfg_counts_for_velocity(const gh_item_t *it) {
          (strcmp(r, "not_planned") != 0 && strcmp(r, "duplicate") != 0);
 }
 
-void gh_velocity(const gh_mirror_t *m, long long now, gh_figures_t *f) {
+/* ghfg_velocity fills daily counts, per_day, slope and trend from the
+ * closing times f->closed of completed issues. */
+static void ghfg_velocity(long long now, gh_figures_t *f) {
   memset(f->daily, 0, sizeof(f->daily));
   int sum = 0;
-  for (size_t i = 0; i < m->n; i++) {
-    const gh_item_t *it = m->items[i];
-    if (it->is_pr || it->open || it->closed_at <= 0 ||
-        !ghfg_counts_for_velocity(it))
-      continue;
-    long long age = now - it->closed_at;
+  for (size_t i = 0; i < f->nclosed; i++) {
+    long long age = now - f->closed[i];
     if (age < 0)
       age = 0; /* closed "in the future": clock skew, count it as now */
     if (age >= GH_VELOCITY_DAYS * GHF_DAY)
@@ -158,6 +156,14 @@ void gh_velocity(const gh_mirror_t *m, long long now, gh_figures_t *f) {
   f->per_day = (double)sum / GH_VELOCITY_DAYS;
   f->slope = num / den;
   f->trend = gh_trend(f->slope);
+}
+
+/* ghfg_velocity_counts tells whether issue it, at time now, may count for
+ * velocity now or later (time only moves forward). */
+static bool ghfg_velocity_counts(const gh_item_t *it, long long now) {
+  return !it->is_pr && !it->open && it->closed_at > 0 &&
+         now - it->closed_at < GH_VELOCITY_DAYS * GHF_DAY &&
+         ghfg_counts_for_velocity(it);
 }
 
 /* ghfg_eta estimates when the open issues are done at the current pace. */
@@ -206,21 +212,21 @@ static void ghfg_tie_pr(const gh_mirror_t *m, const gh_rules_t *rules,
   gh_ci_t ci = {0, 0, 0};
   for (size_t i = 0; i < nc; i++) {
     gh_issue_fig_t *fig = ghfg_find_issue(f, cand[i]);
-    if (fig == NULL || !fig->item->open || fig->nprs == GH_LINKS_MAX)
+    if (fig == NULL || fig->open == NULL || fig->nprs == GH_LINKS_MAX)
       continue;
-    fig->prs[fig->nprs++] = pr->number;
+    fig->open->prs[fig->nprs++] = pr->number;
     if (!have_ci) {
       ci = gh_pr_ci(m, pr);
       have_ci = true;
     }
     if (rules->failures > 0 && ci.streak >= rules->failures)
-      fig->triggers |= 1u << GH_TRIG_CI_FAILURES;
+      fig->pr_triggers |= 1u << GH_TRIG_CI_FAILURES;
     if (ci.finished > 0 &&
         (double)ci.failed / ci.finished > rules->failure_rate)
-      fig->triggers |= 1u << GH_TRIG_CI_FAILURE_RATE;
+      fig->pr_triggers |= 1u << GH_TRIG_CI_FAILURE_RATE;
     if (pr->mergeable_state != NULL &&
         strcmp(pr->mergeable_state, "dirty") == 0)
-      fig->triggers |= 1u << GH_TRIG_MERGE_CONFLICT;
+      fig->pr_triggers |= 1u << GH_TRIG_MERGE_CONFLICT;
   }
 }
 
@@ -233,9 +239,9 @@ static bool ghfg_human(const gh_item_t *it) {
 }
 
 /* ghfg_pr_reason describes the pull request behind a CI or conflict
- * trigger of fig. */
+ * trigger of fig into reason. */
 static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
-                           gh_issue_fig_t *fig) {
+                           const gh_issue_fig_t *fig, char *reason) {
   for (size_t i = 0; i < fig->nprs; i++) {
     const gh_item_t *pr = gh_mirror_find(m, fig->prs[i]);
     if (pr == NULL)
@@ -243,20 +249,20 @@ static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
     gh_ci_t ci = gh_pr_ci(m, pr);
     if (fig->trigger == GH_TRIG_MERGE_CONFLICT && pr->mergeable_state &&
         strcmp(pr->mergeable_state, "dirty") == 0) {
-      snprintf(fig->reason, sizeof(fig->reason),
-               "merge conflict on pull request #%lld", pr->number);
+      snprintf(reason, GH_REASON_LEN, "merge conflict on pull request #%lld",
+               pr->number);
       return;
     }
     if (fig->trigger == GH_TRIG_CI_FAILURES && rules->failures > 0 &&
         ci.streak >= rules->failures) {
-      snprintf(fig->reason, sizeof(fig->reason),
+      snprintf(reason, GH_REASON_LEN,
                "%d consecutive failed CI runs on pull request #%lld", ci.streak,
                pr->number);
       return;
     }
     if (fig->trigger == GH_TRIG_CI_FAILURE_RATE && ci.finished > 0 &&
         (double)ci.failed / ci.finished > rules->failure_rate) {
-      snprintf(fig->reason, sizeof(fig->reason),
+      snprintf(reason, GH_REASON_LEN,
                "CI failure rate %.0f%% (%d of %d runs) on pull request #%lld "
                "is over %.0f%%",
                100.0 * ci.failed / ci.finished, ci.failed, ci.finished,
@@ -269,6 +275,9 @@ static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
 /* ghfg_flag picks the reported trigger of an open issue and its reason. */
 static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
                       gh_issue_fig_t *fig) {
+  char *reason = fig->open->reason;
+  reason[0] = '\0';
+  fig->triggers = fig->pr_triggers;
   /* While its label events are still to be read, the blocked time is only
    * an estimate (the last update): wait for them rather than flag wrongly. */
   if (fig->status == GH_STATUS_BLOCKED && !fig->item->events_stale &&
@@ -284,22 +293,35 @@ static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
     }
   }
   if (fig->trigger == GH_TRIG_BLOCKED_TOO_LONG)
-    snprintf(fig->reason, sizeof(fig->reason),
-             "blocked for %.1f hours (over %g)", fig->blocked_hours,
-             rules->blocked_hours);
+    snprintf(reason, GH_REASON_LEN, "blocked for %.1f hours (over %g)",
+             fig->blocked_hours, rules->blocked_hours);
   else if (fig->trigger == GH_TRIG_HUMAN_LABEL)
-    snprintf(fig->reason, sizeof(fig->reason),
-             "labelled for human intervention");
+    snprintf(reason, GH_REASON_LEN, "labelled for human intervention");
   else if (fig->trigger != GH_TRIG_NONE)
-    ghfg_pr_reason(m, rules, fig);
+    ghfg_pr_reason(m, rules, fig, reason);
+  fig->reason = fig->trigger != GH_TRIG_NONE ? reason : "";
 }
 
-/* ghfg_bucket fills one issue's figure and the status counts. */
+/* ghfg_blocked_hours is how long an issue has been blocked at now, or -1. */
+static double ghfg_blocked_hours(const gh_issue_fig_t *fig, long long now) {
+  long long since = fig->item->blocked_since;
+  if (fig->status != GH_STATUS_BLOCKED || since <= 0)
+    return -1;
+  return now > since ? (double)(now - since) / 3600.0 : 0;
+}
+
+/* ghfg_bucket fills one issue's figure and the status counts; open
+ * issues take the next slot of f->opens. */
 static void ghfg_bucket(const gh_rules_t *rules, const gh_item_t *it,
-                        long long now, gh_issue_fig_t *fig, gh_figures_t *f) {
+                        gh_issue_fig_t *fig, gh_figures_t *f, size_t *nopen) {
   fig->item = it;
   fig->status = gh_issue_status(it, rules);
+  fig->reason = "";
   fig->blocked_hours = -1;
+  if (it->open) {
+    fig->open = &f->opens[(*nopen)++];
+    fig->prs = fig->open->prs;
+  }
   f->total++;
   switch (fig->status) {
   case GH_STATUS_DONE:
@@ -307,10 +329,6 @@ static void ghfg_bucket(const gh_rules_t *rules, const gh_item_t *it,
     break;
   case GH_STATUS_BLOCKED:
     f->blocked++;
-    if (it->blocked_since > 0)
-      fig->blocked_hours = now > it->blocked_since
-                               ? (double)(now - it->blocked_since) / 3600.0
-                               : 0;
     break;
   case GH_STATUS_IN_PROGRESS:
     f->in_progress++;
@@ -320,47 +338,178 @@ static void ghfg_bucket(const gh_rules_t *rules, const gh_item_t *it,
   }
 }
 
-int gh_figures_compute(const gh_mirror_t *m, const gh_rules_t *rules,
-                       long long now, gh_figures_t *f) {
-  memset(f, 0, sizeof(*f));
-  size_t issues = 0;
-  for (size_t i = 0; i < m->n; i++)
-    issues += !m->items[i]->is_pr;
-  f->issues = calloc(issues + 1, sizeof(*f->issues));
-  if (f->issues == NULL)
-    return -ENOMEM;
-  size_t n = 0;
-  for (size_t i = m->n; i-- > 0;) {
-    const gh_item_t *it = m->items[i];
-    if (it->is_pr)
-      f->open_prs += it->open;
-    else if (n < issues)
-      ghfg_bucket(rules, it, now, &f->issues[n++], f);
-  }
-  f->nissues = n;
-  f->open_issues = f->total - f->done;
-  for (size_t i = 0; i < m->n; i++)
-    if (m->items[i]->is_pr && m->items[i]->open)
-      ghfg_tie_pr(m, rules, m->items[i], f);
-  for (size_t i = 0; i < n; i++) {
+/* ghfg_refresh recomputes what moves with time: blocked hours, flags and
+ * their reasons, the velocity window and the estimate. */
+static void ghfg_refresh(const gh_mirror_t *m, const gh_rules_t *rules,
+                         long long now, gh_figures_t *f) {
+  f->flagged = f->flagged_critical = 0;
+  for (size_t i = 0; i < f->nissues; i++) {
     gh_issue_fig_t *fig = &f->issues[i];
-    if (fig->status == GH_STATUS_DONE)
-      continue;
+    if (fig->open == NULL)
+      continue; /* closed: done, never flagged */
+    fig->blocked_hours = ghfg_blocked_hours(fig, now);
     ghfg_flag(m, rules, fig);
     if (fig->trigger != GH_TRIG_NONE) {
       f->flagged++;
       f->flagged_critical += gh_trigger_critical(fig->trigger);
     }
   }
+  ghfg_velocity(now, f);
+  f->eta = ghfg_eta(f, now);
+}
+
+/* ghfg_fnv mixes len bytes of p into the FNV-1a hash *h. */
+static void ghfg_fnv(uint64_t *h, const void *p, size_t len) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < len; i++) {
+    *h ^= b[i];
+    *h *= 1099511628211ULL;
+  }
+}
+
+/* ghfg_fnv_str mixes a string (NULL distinct from "") and its end. */
+static void ghfg_fnv_str(uint64_t *h, const char *s) {
+  static const unsigned char none = 0xff, end = 0;
+  if (s == NULL)
+    ghfg_fnv(h, &none, 1);
+  else
+    ghfg_fnv(h, s, strlen(s) + 1);
+  ghfg_fnv(h, &end, 1);
+}
+
+/* ghfg_fnv_ll mixes an integer. */
+static void ghfg_fnv_ll(uint64_t *h, long long v) {
+  ghfg_fnv(h, &v, sizeof(v));
+}
+
+/* ghfg_fnv_strv mixes a string array and its end. */
+static void ghfg_fnv_strv(uint64_t *h, const gh_strv_t *sv) {
+  for (size_t j = 0; j < sv->n; j++)
+    ghfg_fnv_str(h, sv->v[j]);
+  ghfg_fnv_ll(h, -1);
+}
+
+/* ghfg_static_hash digests what the issues array shows that only a change
+ * of the mirror moves: items, statuses, tied pull requests. */
+static uint64_t ghfg_static_hash(const gh_figures_t *f) {
+  uint64_t h = 14695981039346656037ULL;
+  ghfg_fnv_ll(&h, (long long)f->nissues);
+  for (size_t i = 0; i < f->nissues; i++) {
+    const gh_issue_fig_t *fig = &f->issues[i];
+    const gh_item_t *it = fig->item;
+    if (it == NULL)
+      break; /* not reached: the first nissues entries are filled */
+    ghfg_fnv_ll(&h, it->number);
+    ghfg_fnv_str(&h, it->title);
+    ghfg_fnv_ll(&h, it->open);
+    ghfg_fnv_str(&h, it->state_reason);
+    ghfg_fnv_ll(&h, fig->status);
+    ghfg_fnv_strv(&h, &it->labels);
+    ghfg_fnv_strv(&h, &it->assignees);
+    ghfg_fnv_str(&h, it->html_url);
+    ghfg_fnv_ll(&h, it->created_at);
+    ghfg_fnv_ll(&h, it->updated_at);
+    ghfg_fnv_ll(&h, it->closed_at);
+    for (size_t j = 0; j < fig->nprs; j++)
+      ghfg_fnv_ll(&h, fig->prs[j]);
+    ghfg_fnv_ll(&h, -1);
+  }
+  return h;
+}
+
+uint64_t gh_figures_shown_hash(const gh_issue_fig_t *fig) {
+  uint64_t h = 14695981039346656037ULL;
+  ghfg_fnv_ll(&h, fig->trigger);
+  ghfg_fnv_ll(&h, (long long)fig->triggers);
+  if (fig->trigger != GH_TRIG_NONE) {
+    ghfg_fnv_str(&h, fig->reason);
+    /* as rendered: tenths of an hour */
+    ghfg_fnv_ll(&h, fig->blocked_hours >= 0 ? llround(fig->blocked_hours * 10)
+                                            : -1);
+  }
+  return h;
+}
+
+uint64_t gh_figures_issues_hash(const gh_figures_t *f) {
+  uint64_t h = f->static_hash;
+  for (size_t i = 0; i < f->nissues; i++) {
+    const gh_issue_fig_t *fig = &f->issues[i];
+    if (fig->open == NULL)
+      continue; /* closed issues have no flag */
+    ghfg_fnv_ll(&h, fig->item->number);
+    ghfg_fnv_ll(&h, (long long)gh_figures_shown_hash(fig));
+  }
+  return h;
+}
+
+/* ghfg_alloc counts the mirror's issues and sizes f's arrays for them. */
+static int ghfg_alloc(const gh_mirror_t *m, long long now, gh_figures_t *f) {
+  size_t issues = 0, open = 0, closed = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    const gh_item_t *it = m->items[i];
+    issues += !it->is_pr;
+    open += !it->is_pr && it->open;
+    closed += ghfg_velocity_counts(it, now);
+  }
+  f->issues = calloc(issues + 1, sizeof(*f->issues));
+  f->opens = calloc(open + 1, sizeof(*f->opens));
+  f->closed = calloc(closed + 1, sizeof(*f->closed));
+  return f->issues && f->opens && f->closed ? 0 : -ENOMEM;
+}
+
+/* ghfg_full computes every figure of a zeroed f from the mirror. */
+static int ghfg_full(const gh_mirror_t *m, const gh_rules_t *rules,
+                     long long now, gh_figures_t *f) {
+  if (ghfg_alloc(m, now, f) != 0) {
+    gh_figures_free(f);
+    return -ENOMEM;
+  }
+  size_t nopen = 0;
+  for (size_t i = m->n; i-- > 0;) {
+    const gh_item_t *it = m->items[i];
+    if (it->is_pr) {
+      f->open_prs += it->open;
+      if (it->updated_at > f->last_pr_update)
+        f->last_pr_update = it->updated_at;
+    } else {
+      ghfg_bucket(rules, it, &f->issues[f->nissues++], f, &nopen);
+      if (ghfg_velocity_counts(it, now))
+        f->closed[f->nclosed++] = it->closed_at;
+    }
+  }
+  f->open_issues = f->total - f->done;
+  for (size_t i = 0; i < m->n; i++)
+    if (m->items[i]->is_pr && m->items[i]->open)
+      ghfg_tie_pr(m, rules, m->items[i], f);
   f->completion_percentage =
       f->total ? (int)lround(100.0 * (double)f->done / (double)f->total) : 0;
-  gh_velocity(m, now, f);
-  f->eta = ghfg_eta(f, now);
+  f->static_hash = ghfg_static_hash(f);
+  f->gen = m->gen;
+  f->computed_at = now;
+  ghfg_refresh(m, rules, now, f);
   return 0;
+}
+
+int gh_figures_compute(const gh_mirror_t *m, const gh_rules_t *rules,
+                       long long now, gh_figures_t *f) {
+  memset(f, 0, sizeof(*f));
+  return ghfg_full(m, rules, now, f);
+}
+
+int gh_figures_update(const gh_mirror_t *m, const gh_rules_t *rules,
+                      long long now, gh_figures_t *f, bool *full) {
+  *full = f->computed_at == 0 || f->gen != m->gen || now < f->computed_at;
+  if (!*full) {
+    ghfg_refresh(m, rules, now, f);
+    return 0;
+  }
+  gh_figures_free(f);
+  return ghfg_full(m, rules, now, f);
 }
 
 void gh_figures_free(gh_figures_t *f) {
   free(f->issues);
-  f->issues = NULL;
-  f->nissues = 0;
+  free(f->opens);
+  free(f->closed);
+  memset(f, 0, sizeof(*f));
 }

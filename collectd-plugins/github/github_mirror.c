@@ -104,8 +104,12 @@ void gh_mirror_free(gh_mirror_t *m) {
   free(m->etags);
   free(m->list_next);
   free(m->recon_url);
+  unsigned long long gen = m->gen;
   gh_mirror_init(m);
+  m->gen = gen + 1; /* figures of the old content are stale */
 }
+
+void gh_mirror_touch(gh_mirror_t *m) { m->gen++; }
 
 /* ghm_lower_bound returns the index of the first item numbered >= number. */
 static size_t ghm_lower_bound(const gh_mirror_t *m, long long number) {
@@ -127,6 +131,7 @@ gh_item_t *gh_mirror_find(const gh_mirror_t *m, long long number) {
 
 int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
   size_t i = ghm_lower_bound(m, it->number);
+  gh_mirror_touch(m);
   if (i < m->n && m->items[i]->number == it->number) {
     gh_item_free(m->items[i]);
     m->items[i] = it;
@@ -261,6 +266,7 @@ int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
 }
 
 void gh_mirror_settle_all(gh_mirror_t *m, const gh_strv_t *blocked) {
+  gh_mirror_touch(m);
   for (size_t i = 0; i < m->n; i++)
     ghm_settle_blocked(m->items[i], blocked);
 }
@@ -281,6 +287,8 @@ size_t gh_mirror_drop_unseen(gh_mirror_t *m) {
     }
   }
   m->n = kept;
+  if (dropped > 0)
+    gh_mirror_touch(m);
   return dropped;
 }
 
@@ -333,6 +341,8 @@ int gh_mirror_merge_runs(gh_mirror_t *m, gh_run_t *runs, size_t n,
     runs[i].branch = NULL;
     *changed = true;
   }
+  if (*changed)
+    gh_mirror_touch(m);
   qsort(m->runs, m->nruns, sizeof(*m->runs), ghm_run_cmp);
   while (m->nruns > GH_RUNS_KEEP)
     gh_run_free(&m->runs[--m->nruns]);

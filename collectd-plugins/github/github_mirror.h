@@ -81,6 +81,7 @@ typedef struct gh_mirror_s {
   gh_etag_t *etags;
   size_t netags, capetags;
 
+  unsigned long long gen;     /* bumped by every change figures may see */
   long long cycle;            /* sync cycles run */
   long long cursor;           /* `since` of incremental syncs; 0: none yet */
   char *list_next;            /* next page of an unfinished full listing */
@@ -107,6 +108,10 @@ void gh_item_free(gh_item_t *it);
 
 void gh_mirror_init(gh_mirror_t *m);
 void gh_mirror_free(gh_mirror_t *m);
+
+/* gh_mirror_touch records that items or runs changed in place (figures
+ * computed before are stale). */
+void gh_mirror_touch(gh_mirror_t *m);
 
 /* gh_mirror_find returns the item with that number, or NULL. */
 gh_item_t *gh_mirror_find(const gh_mirror_t *m, long long number);

@@ -209,14 +209,10 @@ static void ghr_ci_runs(qf_jw_t *w, const gh_mirror_t *m, long long now) {
 /* ghr_activity writes "activity": the newest updated_at among the pull
  * requests (null when none). The commits listing is counted, not dated,
  * so no commit time is written. */
-static void ghr_activity(qf_jw_t *w, const gh_mirror_t *m) {
-  long long pr = 0;
-  for (size_t i = 0; i < m->n; i++)
-    if (m->items[i]->is_pr && m->items[i]->updated_at > pr)
-      pr = m->items[i]->updated_at;
+static void ghr_activity(qf_jw_t *w, const gh_figures_t *f) {
   qf_jw_key(w, "activity");
   qf_jw_obj_open(w);
-  qf_jw_ktime(w, "last_pull_request_update", pr);
+  qf_jw_ktime(w, "last_pull_request_update", f->last_pr_update);
   qf_jw_obj_close(w);
 }
 
@@ -241,7 +237,7 @@ static void ghr_head(qf_jw_t *w, const char *repository, const gh_figures_t *f,
   ghr_velocity(w, f);
   if (h->mirror != NULL) {
     ghr_ci_runs(w, h->mirror, now);
-    ghr_activity(w, h->mirror);
+    ghr_activity(w, f);
   }
   qf_jw_key(w, "issues");
 }
@@ -266,14 +262,32 @@ int gh_jw_flush(qf_jw_t *w, int fd, size_t *written) {
   return 0;
 }
 
+/* ghr_pending is how many bytes w holds, not yet flushed. */
+static size_t ghr_pending(qf_jw_t *w) {
+  const unsigned char *buf = NULL;
+  size_t len = 0;
+  if (yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok)
+    return 0;
+  return len;
+}
+
 /* ghr_issues writes the issues array and ends the document; with fd >= 0
- * it writes to fd every 64 issues (0, or the first write's error). */
+ * it writes to fd every 64 issues (0, or the first write's error) and
+ * records where each open issue's element is in the file. */
 static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
                       size_t *written) {
   int status = 0;
   qf_jw_arr_open(w);
   for (size_t i = 0; status == 0 && i < f->nissues; i++) {
-    ghr_issue(w, &f->issues[i]);
+    const gh_issue_fig_t *fig = &f->issues[i];
+    /* yajl writes the separating comma with the element */
+    size_t at = fd >= 0 ? *written + ghr_pending(w) + (i > 0) : 0;
+    ghr_issue(w, fig);
+    if (fd >= 0 && fig->open != NULL) {
+      fig->open->at = at;
+      fig->open->len = *written + ghr_pending(w) - at;
+      fig->open->shown = gh_figures_shown_hash(fig);
+    }
     if (fd >= 0 && i % 64 == 63)
       status = gh_jw_flush(w, fd, written);
   }
@@ -321,64 +335,6 @@ int gh_snapshot_head(const char *repository, const gh_figures_t *f,
                      const gh_health_t *h, long long now, char **out,
                      size_t *len) {
   return ghr_render(repository, f, h, now, false, out, len);
-}
-
-/* ghr_fnv mixes len bytes of p into the FNV-1a hash *h. */
-static void ghr_fnv(uint64_t *h, const void *p, size_t len) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < len; i++) {
-    *h ^= b[i];
-    *h *= 1099511628211ULL;
-  }
-}
-
-/* ghr_fnv_str mixes a string (NULL distinct from "") and its end. */
-static void ghr_fnv_str(uint64_t *h, const char *s) {
-  static const unsigned char none = 0xff, end = 0;
-  if (s == NULL)
-    ghr_fnv(h, &none, 1);
-  else
-    ghr_fnv(h, s, strlen(s) + 1);
-  ghr_fnv(h, &end, 1);
-}
-
-/* ghr_fnv_ll mixes an integer. */
-static void ghr_fnv_ll(uint64_t *h, long long v) { ghr_fnv(h, &v, sizeof(v)); }
-
-uint64_t gh_snapshot_issues_hash(const gh_figures_t *f) {
-  uint64_t h = 14695981039346656037ULL;
-  ghr_fnv_ll(&h, (long long)f->nissues);
-  for (size_t i = 0; i < f->nissues; i++) {
-    const gh_issue_fig_t *fig = &f->issues[i];
-    const gh_item_t *it = fig->item;
-    ghr_fnv_ll(&h, it->number);
-    ghr_fnv_str(&h, it->title);
-    ghr_fnv_ll(&h, it->open);
-    ghr_fnv_str(&h, it->state_reason);
-    ghr_fnv_ll(&h, fig->status);
-    for (size_t j = 0; j < it->labels.n; j++)
-      ghr_fnv_str(&h, it->labels.v[j]);
-    ghr_fnv_ll(&h, -1);
-    for (size_t j = 0; j < it->assignees.n; j++)
-      ghr_fnv_str(&h, it->assignees.v[j]);
-    ghr_fnv_ll(&h, -1);
-    ghr_fnv_str(&h, it->html_url);
-    ghr_fnv_ll(&h, it->created_at);
-    ghr_fnv_ll(&h, it->updated_at);
-    ghr_fnv_ll(&h, it->closed_at);
-    ghr_fnv_ll(&h, fig->trigger);
-    ghr_fnv_ll(&h, (long long)fig->triggers);
-    if (fig->trigger != GH_TRIG_NONE) {
-      ghr_fnv_str(&h, fig->reason);
-      /* as rendered: tenths of an hour */
-      ghr_fnv_ll(&h, fig->blocked_hours >= 0 ? llround(fig->blocked_hours * 10)
-                                             : -1);
-    }
-    for (size_t j = 0; j < fig->nprs; j++)
-      ghr_fnv_ll(&h, fig->prs[j]);
-    ghr_fnv_ll(&h, -1);
-  }
-  return h;
 }
 
 int gh_snapshot_project(const char *repository, const gh_figures_t *f,
@@ -431,39 +387,107 @@ static bool ghr_same_file(const gh_written_t *last, const struct stat *st) {
          st->st_mtim.tv_nsec == last->mtime.tv_nsec;
 }
 
-/* ghr_splice writes the new head and the old document's issues to fd;
- * -ESTALE when the old document is not the one last written. */
+/* ghr_write_all writes len bytes of buf to fd. 0 or a negative errno. */
+static int ghr_write_all(int fd, const char *buf, size_t len) {
+  for (size_t off = 0; off < len;) {
+    ssize_t n = write(fd, buf + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    off += (size_t)n;
+  }
+  return 0;
+}
+
+/* ghr_write_issue renders one issue's element alone and writes it to fd;
+ * *len is its length. 0 or a negative errno. */
+static int ghr_write_issue(int fd, const gh_issue_fig_t *fig, size_t *len) {
+  qf_jw_t w;
+  char *text = NULL;
+  if (qf_jw_init(&w) != 0)
+    return -ENOMEM;
+  ghr_issue(&w, fig);
+  int status = qf_jw_finish(&w, &text, len);
+  qf_jw_free(&w);
+  if (status == 0)
+    status = ghr_write_all(fd, text, *len);
+  free(text);
+  return status;
+}
+
+/* The old file's bytes up to pos are written; shift is how much longer
+ * the new document is so far. */
+typedef struct ghr_patch_s {
+  int src, fd;
+  size_t pos;
+  long long shift;
+} ghr_patch_t;
+
+/* ghr_patch_issue renders an open issue again when what it shows changed,
+ * copying the old file up to it; else only notes where it moved to. */
+static int ghr_patch_issue(ghr_patch_t *p, const gh_issue_fig_t *fig,
+                           size_t size) {
+  gh_issue_open_t *o = fig->open;
+  uint64_t shown = gh_figures_shown_hash(fig);
+  if (o->at < p->pos || o->len > size - o->at)
+    return -ESTALE; /* not where the old file has it: render it all */
+  if (shown == o->shown) {
+    o->at = (size_t)((long long)o->at + p->shift);
+    return 0;
+  }
+  size_t len = 0;
+  int status = ghr_copy_tail(p->src, (off_t)p->pos, o->at - p->pos, p->fd);
+  if (status == 0)
+    status = ghr_write_issue(p->fd, fig, &len);
+  if (status != 0)
+    return status;
+  p->pos = o->at + o->len;
+  o->at = (size_t)((long long)o->at + p->shift);
+  p->shift += (long long)len - (long long)o->len;
+  o->len = len;
+  o->shown = shown;
+  return 0;
+}
+
+/* ghr_splice writes the new head, the open issues whose flags moved and
+ * the rest of the old document to fd; -ESTALE when the old document is not
+ * the one last written. */
 static int ghr_splice(int fd, const char *path, const char *repository,
                       const gh_figures_t *f, const gh_health_t *h,
                       long long now, gh_written_t *last) {
-  int src = open(path, O_RDONLY | O_CLOEXEC);
-  if (src < 0)
+  ghr_patch_t p = {.src = open(path, O_RDONLY | O_CLOEXEC), .fd = fd};
+  if (p.src < 0)
     return -ESTALE;
   struct stat st;
   char *head = NULL;
   size_t len = 0;
-  int status = fstat(src, &st) == 0 && ghr_same_file(last, &st) ? 0 : -ESTALE;
+  int status = fstat(p.src, &st) == 0 && ghr_same_file(last, &st) ? 0 : -ESTALE;
   if (status == 0)
     status = gh_snapshot_head(repository, f, h, now, &head, &len);
-  for (size_t off = 0; status == 0 && off < len;) {
-    ssize_t n = write(fd, head + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      status = n < 0 ? -errno : -EIO;
-    else
-      off += (size_t)n;
-  }
   if (status == 0)
-    status = ghr_copy_tail(src, (off_t)last->tail_off,
-                           last->size - last->tail_off, fd);
+    status = ghr_write_all(fd, head, len);
+  p.pos = last->tail_off;
+  p.shift = (long long)len - (long long)last->tail_off;
+  for (size_t i = 0; status == 0 && i < f->nissues; i++)
+    if (f->issues[i].open != NULL)
+      status = ghr_patch_issue(&p, &f->issues[i], last->size);
+  if (status == 0)
+    status = ghr_copy_tail(p.src, (off_t)p.pos, last->size - p.pos, fd);
   if (status == 0) {
-    last->size = len + (last->size - last->tail_off);
+    last->size = (size_t)((long long)last->size + p.shift);
     last->tail_off = len;
   }
   free(head);
-  close(src);
+  close(p.src);
   return status;
+}
+
+/* ghr_spliceable tells whether the file last written came from these
+ * figures and shows what they show apart from time-moved flags. */
+static bool ghr_spliceable(const gh_figures_t *f, const gh_written_t *last) {
+  return last->valid && last->static_hash == f->static_hash &&
+         last->gen == f->gen && last->computed_at == f->computed_at;
 }
 
 int gh_project_write(const char *state_dir, const char *repository,
@@ -483,11 +507,10 @@ int gh_project_write(const char *state_dir, const char *repository,
     qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
     return -e;
   }
-  uint64_t hash = gh_snapshot_issues_hash(f);
   const char *step = "write";
   int status = -ESTALE;
   gh_written_t next = *last;
-  if (last->valid && last->hash == hash)
+  if (ghr_spliceable(f, last))
     status = ghr_splice(fd, path, repository, f, h, now, &next);
   if (status == 0) {
     *spliced = true;
@@ -519,7 +542,9 @@ int gh_project_write(const char *state_dir, const char *repository,
     return status;
   }
   next.valid = true;
-  next.hash = hash;
+  next.static_hash = f->static_hash;
+  next.gen = f->gen;
+  next.computed_at = f->computed_at;
   next.dev = st.st_dev;
   next.ino = st.st_ino;
   next.size = (size_t)st.st_size;

@@ -36,8 +36,8 @@ typedef struct gh_health_s {
   const char *sync_state; /* "never", "ok", "failing" */
   gh_unavailable_t unavailable[3];
   size_t nunavailable;
-  /* The mirror "ci_runs" and "activity" are written from; NULL leaves
-   * them out (the caller's, read while rendering). */
+  /* The mirror "ci_runs" is written from; NULL leaves it and "activity"
+   * out (the caller's, read while rendering). */
   const gh_mirror_t *mirror;
 } gh_health_t;
 
@@ -72,16 +72,14 @@ int gh_snapshot_head(const char *repository, const gh_figures_t *f,
                      const gh_health_t *h, long long now, char **out,
                      size_t *len);
 
-/* gh_snapshot_issues_hash digests everything the "issues" array is rendered
- * from (items, statuses, flags, blocked hours as rendered, tied pull
- * requests): equal hashes, same array. */
-uint64_t gh_snapshot_issues_hash(const gh_figures_t *f);
-
-/* What gh_project_write last wrote: the file, and where its "issues"
- * array begins. */
+/* What gh_project_write last wrote: the file, where its "issues" array
+ * begins, and which figures recorded where each open issue is in it
+ * (gh_issue_open_t.at/len). */
 typedef struct gh_written_s {
   bool valid;
-  uint64_t hash; /* gh_snapshot_issues_hash of the document */
+  uint64_t static_hash;   /* gh_figures_t.static_hash of the document */
+  unsigned long long gen; /* gh_figures_t.gen and computed_at of the */
+  long long computed_at;  /* figures holding the offsets */
   size_t tail_off, size;
   dev_t dev;
   ino_t ino;
@@ -89,11 +87,14 @@ typedef struct gh_written_s {
 } gh_written_t;
 
 /* gh_project_write atomically replaces StateDir/project.json. When the
- * issues hash the same as in the document last written (*last), and that
- * file is still the one written, only the head is rendered and the issues
- * are copied from it (*spliced); else the whole document is streamed. The
- * cost of an unchanged cycle is then the head, not the repository. 0 or a
- * negative errno with the reason in err (last is then invalid). */
+ * figures are those that wrote the file last (*last) and what only a
+ * change of the mirror moves is the same, the head is rendered, the open
+ * issues whose flag, reason or blocked hours changed are rendered again and
+ * everything else is copied from the old file (*spliced); else the whole
+ * document is streamed. The cost of an unchanged cycle is then the head
+ * and a few issues, not the repository. f records where each open issue
+ * went. 0 or a negative errno with the reason in err (last is then
+ * invalid). */
 int gh_project_write(const char *state_dir, const char *repository,
                      const gh_figures_t *f, const gh_health_t *h, long long now,
                      gh_written_t *last, bool *spliced, char *err,

@@ -896,6 +896,8 @@ int gh_sync_cycle(gh_sync_t *s, long long now, double interval) {
   if (!ghy_halted(s) && (st = ghy_details(s)) != 0 && status == 0)
     status = st;
   ghy_end(s);
+  if (s->dirty) /* details (branch, mergeability, blocked time) changed */
+    gh_mirror_touch(m);
   gh_sync_save(s);
   if (!s->cycle_error)
     return 0;

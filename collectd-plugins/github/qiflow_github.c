@@ -37,6 +37,7 @@ typedef struct ghc_s {
   gh_sync_t sync;
   bool sync_ready;
   gh_written_t written; /* project.json as last written */
+  gh_figures_t figures; /* kept: an unchanged mirror only moves with time */
   pthread_mutex_t lock;
 } ghc_t;
 
@@ -54,6 +55,7 @@ static void ghc_log(void *ctx, int severity, const char *msg) {
 static void ghc_free(ghc_t *g) {
   if (g == NULL)
     return;
+  gh_figures_free(&g->figures);
   if (g->sync_ready)
     gh_sync_destroy(&g->sync);
   gh_config_free(&g->cfg);
@@ -388,6 +390,8 @@ static void ghc_notify(ghc_t *g, const gh_figures_t *f) {
     const gh_issue_fig_t *fig = &f->issues[i];
     const char *now =
         fig->trigger != GH_TRIG_NONE ? gh_trigger_name(fig->trigger) : "";
+    if (strcmp(fig->item->notified, now) == 0)
+      continue; /* most issues: nothing to tell, no lookup */
     gh_item_t *it = gh_mirror_find(&g->sync.m, fig->item->number);
     if (it == NULL || strcmp(it->notified, now) == 0)
       continue;
@@ -421,26 +425,28 @@ static int ghc_read(user_data_t *ud) {
   double interval = CDTIME_T_TO_DOUBLE(plugin_get_interval());
   gh_sync_cycle(&g->sync, now, interval);
   gh_rules_t rules = gh_config_rules(&g->cfg);
-  gh_figures_t f;
+  gh_figures_t *f = &g->figures;
   gh_health_t h;
-  int status = gh_figures_compute(&g->sync.m, &rules, now, &f);
+  bool full = true;
+  int status = gh_figures_update(&g->sync.m, &rules, now, f, &full);
   if (status == 0) {
     gh_sync_health(&g->sync, &h);
     h.mirror = &g->sync.m;
-    ghc_dispatch_figures(&f, h.recent_commits);
+    ghc_dispatch_figures(f, h.recent_commits);
     ghc_dispatch_health(&h, now);
-    ghc_notify(g, &f);
-    ghc_write_project(g, &f, &h, now);
+    ghc_notify(g, f);
+    ghc_write_project(g, f, &h, now);
     gh_sync_save(&g->sync);
-    gh_figures_free(&f);
   } else {
     ERROR(GHC_PLUGIN " plugin: cannot compute the figures: %s",
           STRERROR(-status));
   }
   pthread_mutex_unlock(&g->lock);
-  /* A cycle over a large mirror frees megabytes (the figures, project.json
-   * and the mirror rendered); give back what the arena can spare. */
-  malloc_trim(0);
+  /* A cycle that changed the mirror freed megabytes (the figures, the
+   * pages read, the mirror stored); give back what the arena can spare.
+   * An unchanged cycle frees little, and trimming a large heap costs. */
+  if (full)
+    malloc_trim(0);
   return 0;
 }
 

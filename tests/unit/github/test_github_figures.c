@@ -659,15 +659,19 @@ static char *render_full(fx_t *fx, const gh_health_t *h, long long now) {
   return json;
 }
 
-/* write_at runs gh_project_write at now; returns the file's text. */
+/* The figures write_at keeps between calls, as the plugin does. */
+static gh_figures_t kept_figures;
+
+/* write_at brings the kept figures up to date and runs gh_project_write
+ * at now; returns the file's text. */
 static char *write_at(fx_t *fx, const char *dir, const gh_health_t *h,
                       long long now, gh_written_t *last, bool *spliced) {
-  gh_figures_t f;
   char err[256], path[512];
-  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, now, &f), 0);
-  int status =
-      gh_project_write(dir, "a/b", &f, h, now, last, spliced, err, sizeof(err));
-  gh_figures_free(&f);
+  bool full = false;
+  assert_int_equal(
+      gh_figures_update(&fx->m, &fx->rules, now, &kept_figures, &full), 0);
+  int status = gh_project_write(dir, "a/b", &kept_figures, h, now, last,
+                                spliced, err, sizeof(err));
   assert_int_equal(status, 0);
   snprintf(path, sizeof(path), "%s/" GH_PROJECT_FILE, dir);
   FILE *fp = fopen(path, "rb");
@@ -723,21 +727,37 @@ static void test_project_write_splice(void **state) {
   free(text);
   free(full);
 
-  /* Six minutes on, the blocked duration shows 30.1: rendered again. */
+  /* Six minutes on, the blocked duration shows 30.1: that issue alone is
+   * rendered again (its text grows by the reason's tenth too), the rest is
+   * copied. */
   h.cycles = 3;
   text = write_at(fx, dir, &h, NOW + 360, &last, &spliced);
   full = render_full(fx, &h, NOW + 360);
-  assert_false(spliced);
+  assert_true(spliced);
   assert_string_equal(text, full);
   assert_non_null(strstr(text, "\"blocked_duration_hours\":30.1"));
   free(text);
   free(full);
+  /* Then a flag appears on a later issue (a human label, past a day of
+   * blocking): its length changes, everything after it moves. */
+  issue(fx, 290, true, 0, NULL, L_BLOCKED)->blocked_since = NOW - 23 * HOUR;
+  text = write_at(fx, dir, &h, NOW + 365, &last, &spliced);
+  assert_false(spliced); /* a new issue: the mirror changed */
+  free(text);
+  text = write_at(fx, dir, &h, NOW + 3600 + 400, &last, &spliced);
+  full = render_full(fx, &h, NOW + 3600 + 400);
+  assert_true(spliced);
+  assert_string_equal(text, full);
+  assert_non_null(strstr(text, "blocked for 24.1 hours"));
+  free(text);
+  free(full);
 
-  /* A changed title is a changed hash. */
+  /* A changed title is a changed mirror (the sync touches it). */
   gh_item_t *it = gh_mirror_find(&fx->m, 7);
   free(it->title);
   it->title = strdup("Renamed");
-  text = write_at(fx, dir, &h, NOW + 370, &last, &spliced);
+  gh_mirror_touch(&fx->m);
+  text = write_at(fx, dir, &h, NOW + 3600 + 410, &last, &spliced);
   assert_false(spliced);
   assert_non_null(strstr(text, "\"Renamed\""));
   free(text);
@@ -748,19 +768,20 @@ static void test_project_write_splice(void **state) {
   FILE *fp = fopen(path, "wb");
   fputs("{\"not\":\"ours\"}", fp);
   fclose(fp);
-  text = write_at(fx, dir, &h, NOW + 380, &last, &spliced);
-  full = render_full(fx, &h, NOW + 380);
+  text = write_at(fx, dir, &h, NOW + 3600 + 420, &last, &spliced);
+  full = render_full(fx, &h, NOW + 3600 + 420);
   assert_false(spliced);
   assert_string_equal(text, full);
   free(text);
   free(full);
   /* ... and the next unchanged cycle splices from our file again. */
-  text = write_at(fx, dir, &h, NOW + 390, &last, &spliced);
-  full = render_full(fx, &h, NOW + 390);
+  text = write_at(fx, dir, &h, NOW + 3600 + 430, &last, &spliced);
+  full = render_full(fx, &h, NOW + 3600 + 430);
   assert_true(spliced);
   assert_string_equal(text, full);
   free(text);
   free(full);
+  gh_figures_free(&kept_figures);
   assert_int_equal(unlink(path), 0);
   assert_int_equal(rmdir(dir), 0);
 }
@@ -773,17 +794,80 @@ static void test_issues_hash(void **state) {
   gh_figures_t a, b;
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &a), 0);
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW + 100, &b), 0);
-  uint64_t ha = gh_snapshot_issues_hash(&a);
-  assert_true(ha == gh_snapshot_issues_hash(&b));
+  uint64_t ha = gh_figures_issues_hash(&a);
+  assert_true(ha == gh_figures_issues_hash(&b));
   gh_figures_free(&b);
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW + 400, &b), 0);
-  assert_true(gh_snapshot_issues_hash(&a) != gh_snapshot_issues_hash(&b));
+  assert_true(gh_figures_issues_hash(&a) != gh_figures_issues_hash(&b));
   gh_figures_free(&b);
   gh_strv_push(&gh_mirror_find(&fx->m, 2)->labels, "docs");
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &b), 0);
-  assert_true(ha != gh_snapshot_issues_hash(&b));
+  assert_true(ha != gh_figures_issues_hash(&b));
   gh_figures_free(&a);
   gh_figures_free(&b);
+}
+
+/* same_figures checks that two computations agree on everything shown. */
+static void same_figures(const gh_figures_t *a, const gh_figures_t *b) {
+  assert_int_equal(a->nissues, b->nissues);
+  assert_int_equal(a->flagged, b->flagged);
+  assert_int_equal(a->flagged_critical, b->flagged_critical);
+  assert_memory_equal(a->daily, b->daily, sizeof(a->daily));
+  assert_true(a->per_day == b->per_day && a->slope == b->slope);
+  assert_int_equal(a->eta, b->eta);
+  assert_int_equal(a->last_pr_update, b->last_pr_update);
+  for (size_t i = 0; i < a->nissues; i++) {
+    assert_int_equal(a->issues[i].trigger, b->issues[i].trigger);
+    assert_int_equal(a->issues[i].triggers, b->issues[i].triggers);
+    assert_string_equal(a->issues[i].reason, b->issues[i].reason);
+    assert_true(a->issues[i].blocked_hours == b->issues[i].blocked_hours);
+  }
+  assert_true(gh_figures_issues_hash(a) == gh_figures_issues_hash(b));
+}
+
+/* gh_figures_update recomputes only what time moves while the mirror is
+ * unchanged, with the same result as a full computation; a change of the
+ * mirror (or a clock gone back) recomputes everything. */
+static void test_update_incremental(void **state) {
+  fx_t *fx = *state;
+  issue(fx, 1, true, 0, NULL, L_BLOCKED)->blocked_since = NOW - 23 * HOUR;
+  issue(fx, 2, false, NOW - 7 * DAY + 100, "completed", NULL);
+  issue(fx, 3, false, NOW - HOUR, NULL, NULL);
+  issue(fx, 4, true, 0, NULL, L_HUMAN);
+  pr(fx, 5, "Fixes #4", "topic", "dirty");
+  gh_figures_t kept = {0}, fresh;
+  bool full = false;
+  assert_int_equal(gh_figures_update(&fx->m, &fx->rules, NOW, &kept, &full), 0);
+  assert_true(full);
+  assert_int_equal(kept.daily[0], 1); /* issue 2, about to leave the window */
+  assert_int_equal(fig(&kept, 1)->trigger, GH_TRIG_NONE);
+  uint64_t before = gh_figures_issues_hash(&kept);
+  /* Two hours on: issue 1 is blocked too long, issue 2 left the window. */
+  long long later = NOW + 2 * HOUR;
+  assert_int_equal(gh_figures_update(&fx->m, &fx->rules, later, &kept, &full),
+                   0);
+  assert_false(full);
+  assert_int_equal(fig(&kept, 1)->trigger, GH_TRIG_BLOCKED_TOO_LONG);
+  assert_string_equal(fig(&kept, 1)->reason,
+                      "blocked for 25.0 hours (over 24)");
+  assert_int_equal(kept.daily[0], 0);
+  assert_true(gh_figures_issues_hash(&kept) != before);
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, later, &fresh), 0);
+  same_figures(&kept, &fresh);
+  gh_figures_free(&fresh);
+  /* A change of the mirror is seen. */
+  issue(fx, 6, true, 0, NULL, NULL);
+  assert_int_equal(gh_figures_update(&fx->m, &fx->rules, later, &kept, &full),
+                   0);
+  assert_true(full);
+  assert_int_equal(kept.nissues, 5);
+  /* A clock gone back recomputes too. */
+  assert_int_equal(gh_figures_update(&fx->m, &fx->rules, NOW, &kept, &full), 0);
+  assert_true(full);
+  assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &fresh), 0);
+  same_figures(&kept, &fresh);
+  gh_figures_free(&fresh);
+  gh_figures_free(&kept);
 }
 
 int main(void) {
@@ -814,6 +898,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_project_write_splice, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_issues_hash, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_update_incremental, fx_setup,
+                                      fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
