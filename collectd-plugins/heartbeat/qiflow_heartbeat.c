@@ -76,7 +76,7 @@ typedef struct hp_ctx_s {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   hb_metrics_t metrics;
-  bool stop, wake;
+  bool wake; /* the sender looks now (a queued notification, the stop) */
   /* the sender thread's own */
   pthread_t thread;
   bool thread_started;
