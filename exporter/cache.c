@@ -185,16 +185,18 @@ static int ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
 }
 
 /* ca_project re-indexes project.json when it changed, streaming its text
- * (the whole tree of a large repository would cost megabytes); a broken
- * file keeps the last good project, a vanished one empties it. */
-static void ca_project(qfx_cache_t *c) {
+ * (the whole tree of a large repository would cost megabytes), or only its
+ * head when the issue list is unchanged; a broken file keeps the last good
+ * project, a vanished one empties it. True when the project changed. */
+static bool ca_project(qfx_cache_t *c) {
   qf_snapshot_t *s = &c->project_snap;
   char *text = NULL, err[200] = "";
   size_t len = 0;
   qfx_project_t *p = NULL;
   int rc = qf_snapshot_refresh_text(s, &text, &len);
   if (rc == 1) {
-    rc = qfx_project_build(text, len, &c->headers, &p, err, sizeof(err));
+    rc = qfx_project_update(c->project, text, len, &c->headers, &p, err,
+                            sizeof(err));
     if (rc == -EINVAL || rc == -EOVERFLOW)
       qf_snapshot_fail(s, err); /* until the file changes */
   }
@@ -205,12 +207,10 @@ static void ca_project(qfx_cache_t *c) {
   else
     ca_snapshot_log(s, rc, c->snap_logged[1], sizeof(c->snap_logged[1]));
   if (p == NULL)
-    return;
+    return false;
   qfx_project_release(c->project);
   c->project = p;
-  /* Indexing leaves the file's text and the parser's buffers freed in
-   * the heap; hand them back to the system rather than keep them. */
-  malloc_trim(0);
+  return true;
 }
 
 /* ca_stuck_entry appends one issues_requiring_human_intervention entry
@@ -396,8 +396,8 @@ void qfx_cache_refresh(qfx_cache_t *c) {
   ca_read_collectd(c, mono);
   ca_state_dir(c);
   ca_snapshot(&c->agents, c->snap_logged[0], sizeof(c->snap_logged[0]));
-  if (c->thread_started)
-    ca_project(c); /* not at init: see qfx_cache_init */
+  /* not at init: see qfx_cache_init */
+  bool indexed = c->thread_started && ca_project(c);
   ca_snapshot(&c->heartbeat, c->snap_logged[2], sizeof(c->snap_logged[2]));
   ca_snapshot(&c->anomalies, c->snap_logged[3], sizeof(c->snap_logged[3]));
   ca_shown(c);
@@ -432,12 +432,16 @@ void qfx_cache_refresh(qfx_cache_t *c) {
       .anomalies = c->anomalies.doc,
   };
   qfx_set_t *s = ca_render(c, &m);
-  if (s == NULL) {
+  if (s == NULL)
     QFX_ERROR("out of memory rendering responses; serving the previous "
               "ones");
-    return;
-  }
-  ca_publish(c, s);
+  else
+    ca_publish(c, s);
+  /* Indexing leaves the file's text, the parser's buffers and (once the
+   * set holding it is released above) the previous project freed in the
+   * heap; hand them back to the system rather than keep them. */
+  if (indexed)
+    malloc_trim(0);
 }
 
 int qfx_cache_init(qfx_cache_t *c, const qfx_opts_t *o, char *err,

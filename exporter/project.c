@@ -1,7 +1,9 @@
 /* project.c: project.json turned into the project responses once per
  * change, an issue at a time (the issue list is never one tree): issue
- * fragments in compressed blocks, one index per (status, flagged) filter,
- * the completion body, and a cache of the pages asked for. */
+ * fragments in compressed blocks, a class byte per issue with per-block
+ * counts for each (status, flagged) filter, the completion body, and a
+ * cache of the pages asked for; or, when only the head of project.json
+ * changed, the head with the previous version's issues shared. */
 #include "project.h"
 #include "log.h"
 #include "qf_json.h"
@@ -15,16 +17,15 @@
 
 /* zlib's level for the fragment blocks: the keys repeat in every issue,
  * so even small blocks shrink about tenfold (2.0 MB of fragments of 5,000
- * generated issues: 199 KB at level 1, 158 KB at 6 for ~4 ms more). */
+ * generated issues: 199 KB at level 1, 158 KB at 6 for ~4 ms more; 31 MB
+ * of 74,711: 3.7 MB in blocks of 64, 3.4 MB in blocks of 128). */
 #define PJ_ZLEVEL Z_DEFAULT_COMPRESSION
 
-/* What the filters and counts need of one issue. */
-typedef struct pj_class_s {
-  int8_t state;   /* 1 open, 2 closed, 0 other */
-  int8_t status;  /* QFX_IS_READY .. QFX_IS_DONE, or -1 */
-  int8_t trigger; /* index into qfx_trigger_names, or -1 */
-  bool flagged;
-} pj_class_t;
+/* What the filters read of one issue, in one byte (p->classes). */
+#define PJ_OPEN 1u
+#define PJ_CLOSED 2u
+#define PJ_FLAGGED 4u
+#define PJ_STATUS_SHIFT 3 /* status - QFX_IS_READY + 1, or 0 for none */
 
 /* pj_knum writes obj[key] when it is a number, else null. */
 static void pj_knum(qf_jw_t *w, yajl_val obj, const char *key) {
@@ -74,82 +75,84 @@ static void pj_issue(qf_jw_t *w, yajl_val it) {
   qf_jw_obj_close(w); /* END issue */
 }
 
-/* pj_classify reads what the filters need of one issue. */
-static pj_class_t pj_classify(yajl_val it) {
-  const char *state = qf_json_get_str(it, "state");
-  const char *status = qf_json_get_str(it, "status");
+/* pj_trigger is the index of a flagged issue's trigger in
+ * qfx_trigger_names, or -1. */
+static int pj_trigger(yajl_val it) {
   const char *trigger = qf_json_get_str(it, "trigger");
-  pj_class_t c = {
-      .state = 0, .status = -1, .trigger = -1, .flagged = pj_flagged(it)};
-  for (int t = 0; c.flagged && trigger != NULL && t < QFX_TRIGGERS; t++)
+  for (int t = 0; trigger != NULL && t < QFX_TRIGGERS; t++)
     if (strcmp(trigger, qfx_trigger_names[t]) == 0)
-      c.trigger = (int8_t)t;
-  if (state != NULL && strcmp(state, "open") == 0)
-    c.state = 1;
-  else if (state != NULL && strcmp(state, "closed") == 0)
-    c.state = 2;
-  for (int s = QFX_IS_READY; status != NULL && s <= QFX_IS_DONE; s++)
-    if (strcmp(status, qfx_issue_status_names[s]) == 0)
-      c.status = (int8_t)s;
-  return c;
+      return t;
+  return -1;
 }
 
-/* pj_matches tells whether an issue passes a (status, flagged) filter. */
-static bool pj_matches(const pj_class_t *c, int status, int flagged) {
-  if ((flagged == QFX_IF_TRUE && !c->flagged) ||
-      (flagged == QFX_IF_FALSE && c->flagged))
+/* pj_classify reads what the filters need of one issue. */
+static uint8_t pj_classify(yajl_val it) {
+  const char *state = qf_json_get_str(it, "state");
+  const char *status = qf_json_get_str(it, "status");
+  unsigned c = pj_flagged(it) ? PJ_FLAGGED : 0;
+  if (state != NULL && strcmp(state, "open") == 0)
+    c |= PJ_OPEN;
+  else if (state != NULL && strcmp(state, "closed") == 0)
+    c |= PJ_CLOSED;
+  for (int s = QFX_IS_READY; status != NULL && s <= QFX_IS_DONE; s++)
+    if (strcmp(status, qfx_issue_status_names[s]) == 0)
+      c |= (unsigned)(s - QFX_IS_READY + 1) << PJ_STATUS_SHIFT;
+  return (uint8_t)c;
+}
+
+/* pj_matches tells whether an issue of class c passes a (status, flagged)
+ * filter. */
+static bool pj_matches(uint8_t c, int status, int flagged) {
+  bool f = (c & PJ_FLAGGED) != 0;
+  if ((flagged == QFX_IF_TRUE && !f) || (flagged == QFX_IF_FALSE && f))
     return false;
   switch (status) {
   case QFX_IS_ALL:
     return true;
   case QFX_IS_OPEN:
-    return c->state == 1;
+    return (c & PJ_OPEN) != 0;
   case QFX_IS_CLOSED:
-    return c->state == 2;
+    return (c & PJ_CLOSED) != 0;
   default:
-    return c->status == status;
+    return (c >> PJ_STATUS_SHIFT) == status - QFX_IS_READY + 1;
   }
 }
 
-/* While project.json streams in: the block being filled, the human
- * lists and what each issue needs for the indexes. */
+/* While project.json streams in: the block being filled, the
+ * compressed blocks so far, the human lists. */
 typedef struct pj_builder_s {
   qfx_project_t *p;
   qf_jw_t w;         /* one issue at a time */
   qf_buf_t raw;      /* the fragments of the block being filled */
+  qf_buf_t z;        /* the compressed blocks, back to back */
   qf_buf_t human[2]; /* flagged entries: critical ones, then the rest */
-  pj_class_t *classes;
-  size_t cap;        /* room in classes and p->offsets */
-  size_t cap_blocks; /* room in p->blocks */
+  size_t cap;        /* room in p->classes */
+  size_t cap_blocks; /* room in p->zoff */
 } pj_builder_t;
 
 /* pj_grow makes room for one more issue (and its block). */
 static int pj_grow(pj_builder_t *b) {
   qfx_project_t *p = b->p;
-  if (p->nissues + 2 > b->cap) {
+  if (p->nissues + 1 > b->cap) {
     size_t cap = b->cap ? 2 * b->cap : 256;
-    pj_class_t *c = realloc(b->classes, cap * sizeof(*c));
-    if (c != NULL)
-      b->classes = c;
-    uint32_t *o = realloc(p->offsets, cap * sizeof(*o));
-    if (o != NULL)
-      p->offsets = o;
-    if (c == NULL || o == NULL)
+    uint8_t *c = realloc(p->classes, cap);
+    if (c == NULL)
       return -ENOMEM;
+    p->classes = c;
     b->cap = cap;
   }
-  if (p->nblocks + 1 > b->cap_blocks) {
+  if (p->nblocks + 2 > b->cap_blocks) {
     size_t cap = b->cap_blocks ? 2 * b->cap_blocks : 8;
-    qfx_block_t *bl = realloc(p->blocks, cap * sizeof(*bl));
-    if (bl == NULL)
+    uint32_t *o = realloc(p->zoff, cap * sizeof(*o));
+    if (o == NULL)
       return -ENOMEM;
-    p->blocks = bl;
+    p->zoff = o;
     b->cap_blocks = cap;
   }
   return 0;
 }
 
-/* pj_flush compresses the block being filled into p->blocks. */
+/* pj_flush compresses the block being filled onto b->z. */
 static int pj_flush(pj_builder_t *b) {
   qfx_project_t *p = b->p;
   if (b->raw.len == 0)
@@ -158,20 +161,21 @@ static int pj_flush(pj_builder_t *b) {
   unsigned char *z = malloc(zlen);
   if (z == NULL)
     return -ENOMEM;
-  if (compress2(z, &zlen, (const Bytef *)b->raw.data, (uLong)b->raw.len,
-                PJ_ZLEVEL) != Z_OK) {
-    free(z);
-    return -ENOMEM; /* compress2 fails only for memory here */
-  }
-  unsigned char *fit = realloc(z, zlen); /* give back the bound's slack */
-  if (fit != NULL)
-    z = fit;
-  qfx_block_t *bl = &p->blocks[p->nblocks++];
-  bl->z = z;
-  bl->zlen = (uint32_t)zlen;
-  bl->rawlen = (uint32_t)b->raw.len;
-  if (bl->rawlen > p->max_raw)
-    p->max_raw = bl->rawlen;
+  int rc = compress2(z, &zlen, (const Bytef *)b->raw.data, (uLong)b->raw.len,
+                     PJ_ZLEVEL) == Z_OK
+               ? 0
+               : -ENOMEM; /* compress2 fails only for memory here */
+  if (rc == 0 && b->z.len + zlen > UINT32_MAX)
+    rc = -EOVERFLOW; /* block positions are 32-bit */
+  if (rc == 0)
+    rc = qf_buf_append(&b->z, z, zlen);
+  free(z);
+  if (rc != 0)
+    return rc;
+  p->zoff[++p->nblocks] = (uint32_t)b->z.len;
+  if (b->raw.len > p->max_raw)
+    p->max_raw = (uint32_t)b->raw.len;
+  p->raw_bytes += b->raw.len;
   qf_buf_reset(&b->raw);
   return 0;
 }
@@ -208,8 +212,8 @@ static int pj_human_entry(pj_builder_t *b, yajl_val it) {
 }
 
 /* pj_each takes one element of project.json's issue list: an object is
- * rendered into the block being filled and classified; anything else is
- * not an issue and is left out of every list. */
+ * rendered into the block being filled, a line, and classified; anything
+ * else is not an issue and is left out of every list. */
 static int pj_each(yajl_val it, void *ctx) {
   pj_builder_t *b = ctx;
   qfx_project_t *p = b->p;
@@ -220,46 +224,52 @@ static int pj_each(yajl_val it, void *ctx) {
     return rc;
   qf_jw_reset(&b->w);
   pj_issue(&b->w, it);
-  size_t before = b->raw.len;
   rc = pj_append(b, &b->raw, false);
-  size_t at = (size_t)p->offsets[p->nissues] + (b->raw.len - before);
-  if (rc == 0 && (at > UINT32_MAX || p->nissues + 1 >= UINT32_MAX))
-    rc = -EOVERFLOW; /* positions are 32-bit */
-  if (rc == 0 && pj_flagged(it))
+  if (rc == 0)
+    rc = qf_buf_puts(&b->raw, "\n");
+  if (rc == 0 && (b->raw.len > UINT32_MAX || p->nissues + 1 >= UINT32_MAX))
+    rc = -EOVERFLOW; /* counts and block lengths are 32-bit */
+  if (rc == 0 && pj_flagged(it)) {
+    int t = pj_trigger(it);
+    if (t >= 0)
+      p->flagged_by_trigger[t]++;
     rc = pj_human_entry(b, it);
+  }
   if (rc != 0)
     return rc;
-  b->classes[p->nissues++] = pj_classify(it);
-  p->offsets[p->nissues] = (uint32_t)at;
+  p->classes[p->nissues++] = pj_classify(it);
   return p->nissues % QFX_BLOCK_ISSUES == 0 ? pj_flush(b) : 0;
 }
 
-/* pj_index builds the list of issues passing one filter. */
-static int pj_index(qfx_index_t *ix, const pj_class_t *classes, size_t n,
-                    int status, int flagged) {
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++)
-    count += pj_matches(&classes[i], status, flagged);
-  ix->items = malloc((count ? count : 1) * sizeof(*ix->items));
-  if (ix->items == NULL)
+/* pj_count builds the per-block counts of the issues passing one
+ * filter. */
+static int pj_count(qfx_project_t *p, int status, int flagged) {
+  uint32_t *count = malloc((p->nblocks + 1) * sizeof(*count));
+  if (count == NULL)
     return -ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    if (pj_matches(&classes[i], status, flagged))
-      ix->items[ix->n++] = (uint32_t)i;
+  uint32_t n = 0;
+  for (size_t i = 0; i < p->nissues; i++) {
+    if (i % QFX_BLOCK_ISSUES == 0)
+      count[i / QFX_BLOCK_ISSUES] = n;
+    n += pj_matches(p->classes[i], status, flagged);
+  }
+  count[p->nblocks] = n;
+  p->count[status][flagged] = count;
   return 0;
 }
 
-/* pj_indexes builds every (status, flagged) list and counts the flagged. */
-static int pj_indexes(qfx_project_t *p, const pj_class_t *classes) {
+/* pj_indexes counts every (status, flagged) filter, block by block. */
+static int pj_indexes(qfx_project_t *p) {
   for (int s = 0; s < QFX_IS_N; s++)
     for (int f = 0; f < QFX_IF_N; f++)
-      if (pj_index(&p->index[s][f], classes, p->nissues, s, f) != 0)
+      if (pj_count(p, s, f) != 0)
         return -ENOMEM;
-  p->nflagged = p->index[QFX_IS_ALL][QFX_IF_TRUE].n;
-  for (size_t i = 0; i < p->nissues; i++)
-    if (classes[i].trigger >= 0)
-      p->flagged_by_trigger[classes[i].trigger]++;
+  p->nflagged = qfx_project_count(p, QFX_IS_ALL, QFX_IF_TRUE);
   return 0;
+}
+
+size_t qfx_project_count(const qfx_project_t *p, int status, int flagged) {
+  return p->count[status][flagged][p->nblocks];
 }
 
 /* pj_human_list joins the flagged entries pj_human_entry collected,
@@ -369,6 +379,16 @@ qfx_project_t *qfx_project_ref(qfx_project_t *p) {
   return p;
 }
 
+/* pj_free_issues frees the issue data p owns. */
+static void pj_free_issues(qfx_project_t *p) {
+  for (int s = 0; s < QFX_IS_N; s++)
+    for (int f = 0; f < QFX_IF_N; f++)
+      free(p->count[s][f]);
+  free(p->z);
+  free(p->zoff);
+  free(p->classes);
+}
+
 void qfx_project_release(qfx_project_t *p) {
   if (p == NULL ||
       atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
@@ -383,16 +403,19 @@ void qfx_project_release(qfx_project_t *p) {
     free(p);
     return;
   }
-  for (int s = 0; s < QFX_IS_N; s++)
-    for (int f = 0; f < QFX_IF_N; f++)
-      free(p->index[s][f].items);
-  for (size_t i = 0; i < p->nblocks; i++)
-    free(p->blocks[i].z);
-  free(p->blocks);
-  free(p->offsets);
+  if (p->issues_of != NULL)
+    qfx_project_release(p->issues_of);
+  else
+    pj_free_issues(p);
   if (p->doc != NULL)
     yajl_tree_free(p->doc);
   free(p);
+}
+
+/* pj_none takes an element of an issue list known to be empty. */
+static int pj_none(yajl_val it, void *ctx) {
+  (void)it, (void)ctx; /* never called for "[]" */
+  return 0;
 }
 
 /* pj_stream indexes the issues of project.json's text into b->p, keeping
@@ -412,50 +435,99 @@ static int pj_stream(pj_builder_t *b, const char *text, size_t len, char *err,
   return rc;
 }
 
-/* pj_build_parts fills p from project.json's text (NULL: none yet). */
-static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
-                          char *err, size_t errlen) {
-  pj_builder_t b = {
-      .p = p, .raw = QF_BUF_INIT, .human = {QF_BUF_INIT, QF_BUF_INIT}};
-  int rc = qf_jw_init(&b.w);
-  if (rc == 0)
-    rc = pj_grow(&b);
-  if (rc == 0) {
-    p->offsets[0] = 0;
-    if (text != NULL)
-      rc = pj_stream(&b, text, len, err, errlen);
+/* pj_hash is FNV-1a (64 bits) of text[0, len), 8 bytes a step. */
+static uint64_t pj_hash(const char *text, size_t len) {
+  uint64_t h = 1469598103934665603ULL;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, text + i, 8);
+    h = (h ^ w) * 1099511628211ULL;
   }
-  if (rc == 0)
-    rc = pj_indexes(p, b.classes);
+  for (; i < len; i++)
+    h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* pj_hash_issues records the hash of the issue list's text, when it can
+ * be found, for the next version to compare (qfx_project_update). */
+static void pj_hash_issues(qfx_project_t *p, const char *text, size_t len) {
+  size_t start, end;
+  p->hashed = text != NULL && qfx_issues_span(text, len, &start, &end) == 0;
+  if (p->hashed) {
+    p->issues_hash = pj_hash(text + start, end - start);
+    p->issues_len = end - start;
+  }
+}
+
+/* pj_finish renders p's human list and completion once its issues are
+ * indexed (b holds the human entries collected). */
+static int pj_finish(qfx_project_t *p, pj_builder_t *b) {
   char *body = NULL;
   size_t blen = 0;
-  if (rc == 0)
-    rc = pj_human_list(p, b.human);
+  int rc = pj_human_list(p, b->human);
   if (rc == 0)
     rc = pj_completion(p, &body, &blen);
   if (rc == 0)
     rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
                             &p->headers, QFX_VARY);
-  qf_jw_free(&b.w);
-  qf_buf_free(&b.raw);
-  qf_buf_free(&b.human[0]);
-  qf_buf_free(&b.human[1]);
-  free(b.classes);
   return rc;
 }
 
-int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
-                      qfx_project_t **out, char *err, size_t errlen) {
-  *out = NULL;
+/* pj_fit gives back the slack of the blocks' buffer, which then becomes
+ * p->z. */
+static void pj_fit(qfx_project_t *p, qf_buf_t *z) {
+  size_t len = 0;
+  char *data = qf_buf_steal(z, &len);
+  char *fit = data != NULL ? realloc(data, len > 0 ? len : 1) : NULL;
+  p->z = (unsigned char *)(fit != NULL ? fit : data);
+}
+
+/* pj_build_parts fills p from project.json's text (NULL: none yet). */
+static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
+                          char *err, size_t errlen) {
+  pj_builder_t b = {.p = p,
+                    .raw = QF_BUF_INIT,
+                    .z = QF_BUF_INIT,
+                    .human = {QF_BUF_INIT, QF_BUF_INIT}};
+  int rc = qf_jw_init(&b.w);
+  if (rc == 0)
+    rc = pj_grow(&b);
+  if (rc == 0) {
+    p->zoff[0] = 0;
+    if (text != NULL)
+      rc = pj_stream(&b, text, len, err, errlen);
+  }
+  pj_fit(p, &b.z);
+  if (rc == 0)
+    rc = pj_indexes(p);
+  if (rc == 0)
+    rc = pj_finish(p, &b);
+  if (rc == 0)
+    pj_hash_issues(p, text, len);
+  qf_jw_free(&b.w);
+  qf_buf_free(&b.raw);
+  qf_buf_free(&b.z);
+  qf_buf_free(&b.human[0]);
+  qf_buf_free(&b.human[1]);
+  return rc;
+}
+
+/* pj_new makes an empty project (one reference); NULL without memory. */
+static qfx_project_t *pj_new(const qfx_headers_t *h) {
   qfx_project_t *p = calloc(1, sizeof(*p));
   if (p == NULL || pthread_mutex_init(&p->lock, NULL) != 0) {
     free(p);
-    qf_err(err, errlen, "%s", strerror(ENOMEM));
-    return -ENOMEM;
+    return NULL;
   }
   atomic_init(&p->refs, 1);
   p->headers = *h;
-  int rc = pj_build_parts(p, text, len, err, errlen);
+  return p;
+}
+
+/* pj_done hands p out, or frees it and says why it failed. */
+static int pj_done(qfx_project_t *p, int rc, qfx_project_t **out, char *err,
+                   size_t errlen) {
   if (rc != 0) {
     if (rc == -ENOMEM)
       qf_err(err, errlen, "%s", strerror(ENOMEM));
@@ -464,6 +536,102 @@ int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
   }
   *out = p;
   return 0;
+}
+
+int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
+                      qfx_project_t **out, char *err, size_t errlen) {
+  *out = NULL;
+  qfx_project_t *p = pj_new(h);
+  if (p == NULL) {
+    qf_err(err, errlen, "%s", strerror(ENOMEM));
+    return -ENOMEM;
+  }
+  return pj_done(p, pj_build_parts(p, text, len, err, errlen), out, err,
+                 errlen);
+}
+
+/* pj_share makes p use the issue data of owner (a reference is taken). */
+static int pj_share(qfx_project_t *p, qfx_project_t *owner) {
+  p->human = malloc(owner->human_len + 1);
+  if (p->human == NULL)
+    return -ENOMEM;
+  memcpy(p->human, owner->human, owner->human_len + 1);
+  p->human_len = owner->human_len;
+  p->issues_of = qfx_project_ref(owner);
+  p->nissues = owner->nissues;
+  p->nflagged = owner->nflagged;
+  memcpy(p->flagged_by_trigger, owner->flagged_by_trigger,
+         sizeof(p->flagged_by_trigger));
+  p->z = owner->z;
+  p->zoff = owner->zoff;
+  p->nblocks = owner->nblocks;
+  p->max_raw = owner->max_raw;
+  p->raw_bytes = owner->raw_bytes;
+  p->classes = owner->classes;
+  memcpy(p->count, owner->count, sizeof(p->count));
+  p->hashed = true;
+  p->issues_hash = owner->issues_hash;
+  p->issues_len = owner->issues_len;
+  return 0;
+}
+
+/* pj_reuse fills p from text whose issue list, text[start, end), is the
+ * one owner indexed: the rest of the document is parsed with an empty
+ * list in its place and the issues are shared with owner. */
+static int pj_reuse(qfx_project_t *p, qfx_project_t *owner, const char *text,
+                    size_t len, size_t start, size_t end, char *err,
+                    size_t errlen) {
+  size_t rlen = start + 2 + (len - end);
+  char *rest = malloc(rlen + 1);
+  if (rest == NULL)
+    return -ENOMEM;
+  memcpy(rest, text, start);
+  memcpy(rest + start, "[]", 2);
+  memcpy(rest + start + 2, text + end, len - end);
+  rest[rlen] = '\0';
+  yajl_val doc = NULL;
+  int rc = qf_json_parse_split(rest, rlen, "issues", pj_none, NULL, &doc, err,
+                               errlen);
+  free(rest);
+  p->doc = doc;
+  pj_prune(doc);
+  if (rc == 0)
+    rc = pj_share(p, owner);
+  char *body = NULL;
+  size_t blen = 0;
+  if (rc == 0)
+    rc = pj_completion(p, &body, &blen);
+  if (rc == 0)
+    rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
+                            &p->headers, QFX_VARY);
+  return rc;
+}
+
+/* pj_owner is the project owning prev's issue data. */
+static qfx_project_t *pj_owner(qfx_project_t *prev) {
+  while (prev->base != NULL)
+    prev = prev->base;
+  return prev->issues_of != NULL ? prev->issues_of : prev;
+}
+
+int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
+                       const qfx_headers_t *h, qfx_project_t **out, char *err,
+                       size_t errlen) {
+  size_t start, end;
+  qfx_project_t *owner = prev != NULL ? pj_owner(prev) : NULL;
+  if (owner == NULL || !owner->hashed || text == NULL ||
+      qfx_issues_span(text, len, &start, &end) != 0 ||
+      end - start != owner->issues_len ||
+      pj_hash(text + start, end - start) != owner->issues_hash)
+    return qfx_project_build(text, len, h, out, err, errlen);
+  *out = NULL;
+  qfx_project_t *p = pj_new(h);
+  if (p == NULL) {
+    qf_err(err, errlen, "%s", strerror(ENOMEM));
+    return -ENOMEM;
+  }
+  int rc = pj_reuse(p, owner, text, len, start, end, err, errlen);
+  return pj_done(p, rc, out, err, errlen);
 }
 
 /* pj_overlay_human joins base's human list and extra into p->human. */
@@ -493,7 +661,7 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   qfx_project_t *p = malloc(sizeof(*p));
   if (p == NULL)
     return -ENOMEM;
-  /* Shares doc, blocks, offsets, indexes (never freed here). Copied under
+  /* Shares doc and the issue data (never freed here). Copied under
    * base's lock: a worker may be adding to base's page cache meanwhile;
    * the copy's cache starts empty and its lock is its own (below). */
   pthread_mutex_lock(&base->lock);
@@ -502,6 +670,7 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   p->npages = 0;
   p->cached_bytes = 0;
   p->human = NULL;
+  p->issues_of = NULL;
   memset(&p->completion, 0, sizeof(p->completion));
   if (pthread_mutex_init(&p->lock, NULL) != 0) {
     free(p);
@@ -525,41 +694,72 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   return 0;
 }
 
-/* pj_block_text makes block k's fragments available in *scratch (holding
- * block *have, -1: none yet); 0 or -ENOMEM (-EIO: cannot be, the block was
- * compressed here). */
-static int pj_block_text(const qfx_project_t *p, size_t k, char **scratch,
-                         long *have) {
-  if (*have == (long)k)
-    return 0;
-  if (*scratch == NULL && (*scratch = malloc(p->max_raw)) == NULL)
-    return -ENOMEM;
-  const qfx_block_t *bl = &p->blocks[k];
-  uLongf n = bl->rawlen;
-  if (uncompress((Bytef *)*scratch, &n, bl->z, bl->zlen) != Z_OK ||
-      n != bl->rawlen)
+/* pj_block_lines inflates block k into scratch (p->max_raw bytes) and
+ * finds its lines: line[j] starts issue k * QFX_BLOCK_ISSUES + j, *n of
+ * them. 0, or -EIO (cannot be: the block was compressed here). */
+static int pj_block_lines(const qfx_project_t *p, size_t k, char *scratch,
+                          const char *line[QFX_BLOCK_ISSUES + 1], size_t *n) {
+  uLongf got = p->max_raw;
+  if (uncompress((Bytef *)scratch, &got, p->z + p->zoff[k],
+                 p->zoff[k + 1] - p->zoff[k]) != Z_OK)
     return -EIO;
-  *have = (long)k;
+  const char *at = scratch, *stop = scratch + got;
+  *n = 0;
+  while (at < stop && *n < QFX_BLOCK_ISSUES) {
+    const char *nl = memchr(at, '\n', (size_t)(stop - at));
+    if (nl == NULL)
+      return -EIO;
+    line[(*n)++] = at;
+    at = nl + 1;
+  }
+  line[*n] = at; /* where a next line would start */
   return 0;
 }
 
-/* pj_page_items appends the issues ix->items[start, end) to b, each
- * decompressed with its block (consecutive items share blocks). */
-static int pj_page_items(const qfx_project_t *p, const qfx_index_t *ix,
-                         size_t start, size_t end, qf_buf_t *b) {
-  char *scratch = NULL;
-  long have = -1;
+/* pj_first is the first block holding the k-th (from 0) issue of a
+ * filter whose per-block counts are count (k < count[nblocks]). */
+static size_t pj_first(const uint32_t *count, size_t nblocks, size_t k) {
+  size_t lo = 0, hi = nblocks; /* count[lo] <= k < count[hi] */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (count[mid] <= k)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* pj_page_items appends the issues [start, end) of filter (status,
+ * flagged) to out, comma-separated, inflating only the blocks that hold
+ * some. */
+static int pj_page_items(const qfx_project_t *p, int status, int flagged,
+                         size_t start, size_t end, qf_buf_t *out) {
+  const uint32_t *count = p->count[status][flagged];
+  if (start >= end)
+    return 0;
+  char *scratch = malloc(p->max_raw);
+  if (scratch == NULL)
+    return -ENOMEM;
+  const char *line[QFX_BLOCK_ISSUES + 1];
+  size_t nl, k = start;
   int rc = 0;
-  for (size_t k = start; rc == 0 && k < end; k++) {
-    uint32_t i = ix->items[k];
-    size_t blk = i / QFX_BLOCK_ISSUES;
-    rc = pj_block_text(p, blk, &scratch, &have);
-    if (rc == 0 && k > start)
-      rc = qf_buf_puts(b, ",");
-    uint32_t base = p->offsets[blk * QFX_BLOCK_ISSUES];
-    if (rc == 0)
-      rc = qf_buf_append(b, scratch + (p->offsets[i] - base),
-                         p->offsets[i + 1] - p->offsets[i]);
+  for (size_t blk = pj_first(count, p->nblocks, start);
+       rc == 0 && k < end && blk < p->nblocks; blk++) {
+    if (count[blk + 1] == count[blk])
+      continue; /* no issue of this filter in the block */
+    rc = pj_block_lines(p, blk, scratch, line, &nl);
+    size_t seen = count[blk];
+    for (size_t j = 0; rc == 0 && j < nl && k < end; j++) {
+      if (!pj_matches(p->classes[blk * QFX_BLOCK_ISSUES + j], status,
+                      flagged) ||
+          seen++ < k)
+        continue;
+      if (k++ > start)
+        rc = qf_buf_puts(out, ",");
+      if (rc == 0)
+        rc = qf_buf_append(out, line[j], (size_t)(line[j + 1] - line[j]) - 1);
+    }
   }
   free(scratch);
   return rc;
@@ -567,23 +767,23 @@ static int pj_page_items(const qfx_project_t *p, const qfx_index_t *ix,
 
 int qfx_project_page(const qfx_project_t *p, const qfx_issues_query_t *q,
                      char **body, size_t *len) {
-  const qfx_index_t *ix = &p->index[q->status][q->flagged];
+  size_t n = qfx_project_count(p, q->status, q->flagged);
   size_t start = (size_t)(q->page - 1) * (size_t)q->limit;
   size_t end = start + (size_t)q->limit;
-  if (start > ix->n)
-    start = ix->n;
-  if (end > ix->n)
-    end = ix->n;
+  if (start > n)
+    start = n;
+  if (end > n)
+    end = n;
   qf_buf_t b = QF_BUF_INIT;
   int rc = qf_buf_puts(&b, "{\"success\":true,\"data\":{\"issues\":[");
   if (rc == 0)
-    rc = pj_page_items(p, ix, start, end, &b);
+    rc = pj_page_items(p, q->status, q->flagged, start, end, &b);
   static const char *const flags[QFX_IF_N] = {"null", "true", "false"};
   if (rc == 0)
     rc = qf_buf_printf(&b,
                        "],\"page\":%ld,\"limit\":%ld,\"total\":%zu,"
                        "\"has_more\":%s,\"status\":\"%s\",\"flagged\":%s}}",
-                       q->page, q->limit, ix->n, end < ix->n ? "true" : "false",
+                       q->page, q->limit, n, end < n ? "true" : "false",
                        qfx_issue_status_names[q->status], flags[q->flagged]);
   if (rc != 0) {
     qf_buf_free(&b);

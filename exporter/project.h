@@ -1,8 +1,10 @@
 /* project.h: the project endpoints, built once per change of project.json:
  * /project/completion rendered whole, and /project/issues as pre-rendered
- * issue fragments (kept compressed, a block of issues at a time) with one
- * index per filter combination, so a request slices a prebuilt list
- * (pages are cached as they are asked for). */
+ * issue fragments (kept compressed, a block of issues at a time) with a
+ * class byte per issue and per-block counts for each filter combination,
+ * so a request inflates only the blocks its page lies in (pages are cached
+ * as they are asked for). A version of project.json whose issue list is
+ * unchanged shares the previous one's fragments. */
 #ifndef QFX_PROJECT_H
 #define QFX_PROJECT_H
 
@@ -13,6 +15,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <yajl/yajl_tree.h>
@@ -23,7 +26,7 @@
 #define QFX_QUERY_MAX 16   /* query parameters looked at per request */
 #define QFX_PAGE_CACHE 128 /* pages kept per project.json version... */
 #define QFX_PAGE_CACHE_BYTES (1u << 20) /* ...in at most this many bytes */
-#define QFX_BLOCK_ISSUES 64 /* issues per compressed block of fragments */
+#define QFX_BLOCK_ISSUES 128 /* issues per compressed block of fragments */
 
 /* Status filters of /project/issues, in the order of their names. */
 enum {
@@ -65,18 +68,6 @@ bool qfx_query_empty(const qfx_kv_t *kv);
 int qfx_issues_query_parse(const qfx_kv_t *kv, size_t n, qfx_issues_query_t *q,
                            char *err, size_t errlen);
 
-typedef struct qfx_index_s {
-  uint32_t *items; /* positions into the fragments, in project.json order */
-  size_t n;
-} qfx_index_t;
-
-/* One block of issue fragments: QFX_BLOCK_ISSUES issues (the last block
- * fewer), their JSON objects back to back, zlib-compressed. */
-typedef struct qfx_block_s {
-  unsigned char *z;
-  uint32_t zlen, rawlen;
-} qfx_block_t;
-
 typedef struct qfx_page_s {
   qfx_issues_query_t q;
   qfx_response_t e;
@@ -87,22 +78,35 @@ typedef struct qfx_project_s {
   yajl_val doc; /* project.json without its issue list; NULL: none yet */
   size_t nissues, nflagged;
   long long flagged_by_trigger[QFX_TRIGGERS]; /* see qfx_trigger_names */
-  /* Issue i's object is bytes [offsets[i], offsets[i + 1]) of all the
-   * blocks' texts laid end to end; it lives in block i / QFX_BLOCK_ISSUES,
-   * whose text starts at offsets[block * QFX_BLOCK_ISSUES]. */
-  qfx_block_t *blocks;
+  /* The issue list, an issue's JSON object a line: blocks of
+   * QFX_BLOCK_ISSUES lines (the last block fewer), each zlib-compressed,
+   * back to back in z; block k is z[zoff[k], zoff[k + 1]). Fragments
+   * never hold a raw newline (the JSON writer escapes it). */
+  unsigned char *z;
+  uint32_t *zoff; /* nblocks + 1 */
   size_t nblocks;
-  uint32_t *offsets; /* nissues + 1 */
-  uint32_t max_raw;  /* the longest block text */
-  qfx_index_t index[QFX_IS_N][QFX_IF_N];
+  uint32_t max_raw; /* the longest block text */
+  size_t raw_bytes; /* the fragments' bytes, all blocks */
+  uint8_t *classes; /* nissues: what the filters read of each issue */
+  /* count[s][f][k]: the issues passing filter (s, f) in blocks [0, k);
+   * nblocks + 1 entries, the last the filter's total. */
+  uint32_t *count[QFX_IS_N][QFX_IF_N];
+  /* The issue list's text, hashed, so a project.json that changes only
+   * outside it keeps the issues indexed (qfx_project_update). */
+  bool hashed;
+  uint64_t issues_hash;
+  size_t issues_len;
   qfx_response_t completion; /* the /project/completion response */
   /* issues_requiring_human_intervention, a JSON array (critical first) */
   char *human;
   size_t human_len;
   qfx_headers_t headers;
   /* An overlay (qfx_project_overlay) holds a reference to the project it
-   * extends and shares its doc, blocks, offsets and indexes; NULL else. */
+   * extends and shares its doc and issue data; NULL else. */
   struct qfx_project_s *base;
+  /* A project updated with its issue list unchanged holds a reference to
+   * the one owning the issue data (z .. count) and shares it; NULL else. */
+  struct qfx_project_s *issues_of;
   pthread_mutex_t lock; /* guards npages and cached_bytes; pages[i <
                          * npages] never change */
   size_t npages, cached_bytes;
@@ -117,6 +121,21 @@ typedef struct qfx_project_s {
  * -ENOMEM. */
 int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
                       qfx_project_t **out, char *err, size_t errlen);
+/* qfx_project_update is qfx_project_build for a new version of
+ * project.json when prev (may be NULL) is the project built from the last
+ * one: when the text of the issue list is the same, the issues are not
+ * indexed again but shared with prev (only the rest is parsed). */
+int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
+                       const qfx_headers_t *h, qfx_project_t **out, char *err,
+                       size_t errlen);
+/* qfx_project_count is how many issues pass filter (status, flagged). */
+size_t qfx_project_count(const qfx_project_t *p, int status, int flagged);
+/* qfx_issues_span finds the value of the top-level "issues" key in the
+ * JSON object text[0, len): 0 with [*start, *end), or -1 when there is
+ * none, more than one, a key written with escapes, or the text is not an
+ * object as far as the scan can tell. */
+int qfx_issues_span(const char *text, size_t len, size_t *start, size_t *end);
+
 /* qfx_project_overlay makes *out: base (a reference is taken) with the
  * JSON array elements extra[0, len) (objects of the
  * issues_requiring_human_intervention shape, "" for none) appended to its

@@ -140,8 +140,9 @@ static void test_filters(void **state) {
       fail_msg("filter %s/%d: got [%s], want [%s]",
                qfx_issue_status_names[cases[i].status], cases[i].flagged, got,
                cases[i].ids);
-    assert_int_equal(data_int(doc, "total"),
-                     (long long)p->index[cases[i].status][cases[i].flagged].n);
+    assert_int_equal(
+        data_int(doc, "total"),
+        (long long)qfx_project_count(p, cases[i].status, cases[i].flagged));
     yajl_tree_free(doc);
   }
 }
@@ -397,10 +398,11 @@ static void test_many_blocks(void **state) {
   free(json);
   assert_int_equal(p->nissues, n);
   assert_int_equal(p->nblocks, (n + QFX_BLOCK_ISSUES - 1) / QFX_BLOCK_ISSUES);
-  size_t zbytes = 0;
+  assert_int_equal(p->zoff[0], 0);
   for (size_t b = 0; b < p->nblocks; b++)
-    zbytes += p->blocks[b].zlen;
-  assert_true(zbytes * 3 < p->offsets[n]); /* the blocks do compress */
+    assert_true(p->zoff[b] < p->zoff[b + 1]);
+  /* the blocks do compress */
+  assert_true((size_t)p->zoff[p->nblocks] * 3 < p->raw_bytes);
   static const struct {
     int status, flagged;
     long limit;
@@ -438,7 +440,8 @@ static void test_many_blocks(void **state) {
       if (!more)
         break;
     }
-    assert_int_equal(seen, (long)p->index[cases[c].status][cases[c].flagged].n);
+    assert_int_equal(
+        seen, (long)qfx_project_count(p, cases[c].status, cases[c].flagged));
   }
   /* The completion lists every flagged issue, critical ones first. */
   yajl_val d = parse_ok(p->completion.body);
@@ -452,6 +455,117 @@ static void test_many_blocks(void **state) {
   assert_int_equal(last, 7);
   yajl_tree_free(d);
   qfx_project_release(p);
+}
+
+/* raw_page renders q on p as text (the caller frees it). */
+static char *raw_page(const qfx_project_t *p, long pg, long limit, int status,
+                      int flagged) {
+  qfx_issues_query_t q = {pg, limit, status, flagged};
+  char *body = NULL;
+  size_t len = 0;
+  assert_int_equal(qfx_project_page(p, &q, &body, &len), 0);
+  return body;
+}
+
+/* replace1 returns text with the first "from" replaced by "to". */
+static char *replace1(const char *text, const char *from, const char *to) {
+  const char *at = strstr(text, from);
+  assert_non_null(at);
+  qf_buf_t b = QF_BUF_INIT;
+  assert_int_equal(qf_buf_append(&b, text, (size_t)(at - text)), 0);
+  assert_int_equal(qf_buf_puts(&b, to), 0);
+  assert_int_equal(qf_buf_puts(&b, at + strlen(from)), 0);
+  return qf_buf_steal(&b, NULL);
+}
+
+/* update_ok makes the next version of prev from json, or fails. */
+static qfx_project_t *update_ok(qfx_project_t *prev, const char *json) {
+  qfx_project_t *p = NULL;
+  char err[200] = "";
+  int rc = qfx_project_update(prev, json, strlen(json), &headers, &p, err,
+                              sizeof(err));
+  if (rc != 0 || p == NULL)
+    fail_msg("not updated (%d): %s", rc, err);
+  return p;
+}
+
+/* A version of project.json changed only outside its issue list shares
+ * the issues (no second index) and answers byte for byte what a fresh
+ * build does, with the new head; a changed list is indexed again. */
+static void test_update_shares_issues(void **state) {
+  (void)state; /* no fixture */
+  qfx_project_t *a = build_ok(project_json);
+  assert_true(a->hashed);
+  char *head = replace1(project_json,
+                        "\"estimated_completion_date\": "
+                        "\"2026-12-15\"",
+                        "\"estimated_completion_date\": \"2027-01-31\"");
+  qfx_project_t *b = update_ok(a, head), *fresh = build_ok(head);
+  assert_ptr_equal(b->issues_of, a);
+  assert_ptr_equal(b->z, a->z);
+  assert_string_equal(b->completion.body, fresh->completion.body);
+  assert_non_null(strstr(b->completion.body, "2027-01-31"));
+  for (int s = 0; s < QFX_IS_N; s++)
+    for (int f = 0; f < QFX_IF_N; f++) {
+      char *x = raw_page(b, 1, 3, s, f), *y = raw_page(fresh, 1, 3, s, f);
+      assert_string_equal(x, y);
+      free(x);
+      free(y);
+    }
+  /* The next head-only change shares with the owner, not a chain. */
+  qfx_project_release(a);
+  qfx_project_t *c = update_ok(b, project_json);
+  assert_ptr_equal(c->issues_of, b->issues_of);
+  qfx_project_release(b);
+  char *x = raw_page(c, 1, 20, QFX_IS_ALL, QFX_IF_ANY);
+  assert_non_null(strstr(x, "\"title\":\"Six\""));
+  free(x);
+  char *issues = replace1(project_json, "\"Six\"", "\"Sixth\"");
+  qfx_project_t *d = update_ok(c, issues);
+  assert_null(d->issues_of);
+  x = raw_page(d, 1, 1, QFX_IS_ALL, QFX_IF_ANY);
+  assert_non_null(strstr(x, "\"title\":\"Sixth\""));
+  free(x);
+  qfx_project_release(c);
+  qfx_project_release(d);
+  qfx_project_release(fresh);
+  free(head);
+  free(issues);
+}
+
+/* qfx_issues_span finds the top-level list only: nested "issues" keys,
+ * strings holding braces and escaped quotes are skipped; a repeated, an
+ * escaped or a missing key, or a text that is no object, is not found. */
+static void test_issues_span(void **state) {
+  (void)state; /* table-driven */
+  static const struct {
+    const char *text, *want; /* want NULL: not found */
+  } cases[] = {
+      {"{\"issues\":[1,2]}", "[1,2]"},
+      {" { \"a\" : {\"issues\": [9]}, \"s\": \"}\\\"{[\" ,\n"
+       "\"issues\" : [ {\"x\": \"]\"} ] , \"b\": true } ",
+       "[ {\"x\": \"]\"} ]"},
+      {"{\"n\": -1.5e3, \"issues\": null}", "null"},
+      {"{\"issues\": [], \"issues\": []}", NULL},
+      {"{\"issu\\u0065s\": []}", NULL},
+      {"{\"other\": []}", NULL},
+      {"[\"issues\"]", NULL},
+      {"{\"issues\": [1, 2}", NULL},
+      {"{\"issues\" [1]}", NULL},
+      {"", NULL},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    size_t start = 0, end = 0;
+    const char *t = cases[i].text;
+    int rc = qfx_issues_span(t, strlen(t), &start, &end);
+    if (cases[i].want == NULL) {
+      assert_int_equal(rc, -1);
+      continue;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(end - start, strlen(cases[i].want));
+    assert_memory_equal(t + start, cases[i].want, end - start);
+  }
 }
 
 static void test_query_good(void **state) {
@@ -542,6 +656,8 @@ int main(void) {
       cmocka_unit_test(test_empty_project_pages),
       cmocka_unit_test(test_broken_text),
       cmocka_unit_test(test_many_blocks),
+      cmocka_unit_test(test_update_shares_issues),
+      cmocka_unit_test(test_issues_span),
       cmocka_unit_test(test_query_good),
       cmocka_unit_test(test_query_bad),
   };
