@@ -116,13 +116,16 @@ static int qfile_grow(char **p, size_t *cap, size_t len, size_t need) {
 }
 
 /* qfile_read_fd reads at most max bytes from fd into a new NUL-terminated
- * buffer. Every copy it drops, and a partial read on error, is wiped first:
- * the file may hold a secret (qf_secret_read). */
-static int qfile_read_fd(int fd, size_t max, char **out, size_t *len) {
+ * buffer, sized at first for size bytes (the file's, so a large file is
+ * not copied into ever larger blocks: twice its size at the peak). Every
+ * copy it drops, and a partial read on error, is wiped first: the file may
+ * hold a secret (qf_secret_read). */
+static int qfile_read_fd(int fd, size_t max, size_t size, char **out,
+                         size_t *len) {
   char chunk[8192], *data = NULL;
   size_t used = 0, cap = 0;
-  int status = 0;
-  for (;;) {
+  int status = size > 0 ? qfile_grow(&data, &cap, 0, size + 1) : 0;
+  for (; status == 0;) {
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR)
       continue;
@@ -200,7 +203,7 @@ int qf_file_read(const char *path, size_t max, int flags, char **out,
     qf_err(err, errlen, "%s: %lld bytes, over the %zu byte limit", path,
            (long long)st.st_size, max);
   } else {
-    status = qfile_read_fd(fd, max, out, len);
+    status = qfile_read_fd(fd, max, (size_t)st.st_size, out, len);
     if (status != 0)
       qf_err(err, errlen, "read %s: %s", path,
              status == -EFBIG ? "over the size limit" : strerror(-status));
