@@ -16,21 +16,39 @@ int gh_set_str(char **dst, const char *s) {
   return 0;
 }
 
+/* ghm_strv_bytes is how many bytes the strings of sv take, NULs included. */
+static size_t ghm_strv_bytes(const gh_strv_t *sv) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < sv->n; i++)
+    bytes += strlen(sv->v[i]) + 1;
+  return bytes;
+}
+
 int gh_strv_push(gh_strv_t *sv, const char *s) {
-  char **v = realloc(sv->v, (sv->n + 1) * sizeof(*v));
+  /* One block: the n + 1 pointers, then the strings they point to. An
+   * item's few labels cost one allocation instead of one per label. */
+  size_t old = ghm_strv_bytes(sv), len = strlen(s) + 1;
+  size_t head = (sv->n + 1) * sizeof(char *);
+  char **v = malloc(head + old + len);
   if (v == NULL)
     return -ENOMEM;
+  char *p = (char *)v + head;
+  for (size_t i = 0; i < sv->n; i++) {
+    size_t l = strlen(sv->v[i]) + 1;
+    memcpy(p, sv->v[i], l);
+    v[i] = p;
+    p += l;
+  }
+  memcpy(p, s, len);
+  v[sv->n] = p;
+  free(sv->v);
   sv->v = v;
-  if ((v[sv->n] = strdup(s)) == NULL)
-    return -ENOMEM;
   sv->n++;
   return 0;
 }
 
 void gh_strv_free(gh_strv_t *sv) {
-  for (size_t i = 0; i < sv->n; i++)
-    free(sv->v[i]);
-  free(sv->v);
+  free(sv->v); /* the strings live in the same block */
   sv->v = NULL;
   sv->n = 0;
 }

@@ -13,7 +13,8 @@
 #define GH_ETAGS_MAX 4096 /* conditional URLs remembered (LRU) */
 #define GH_TRIGGER_LEN 24 /* the longest name, blocked_too_long, is 16 */
 
-/* A growable array of owned strings. */
+/* A growable array of owned strings, kept in one block (v[] first, the
+ * strings after it): read v[i], change it only through gh_strv_*. */
 typedef struct gh_strv_s {
   char **v;
   size_t n;
