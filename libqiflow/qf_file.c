@@ -174,40 +174,53 @@ static int qfile_check_mode(const char *path, const struct stat *st, int flags,
   return -EPERM;
 }
 
-int qf_file_read(const char *path, size_t max, int flags, char **out,
-                 size_t *len, char *err, size_t errlen) {
+int qf_file_open_checked(int dfd, const char *name, const char *shown,
+                         size_t max, int flags, struct stat *st, char *err,
+                         size_t errlen) {
   int oflags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   if (flags & QF_READ_NOFOLLOW)
     oflags |= O_NOFOLLOW;
-  int fd = open(path, oflags);
+  int fd = openat(dfd, name, oflags);
   if (fd < 0) {
     int e = errno;
     if (e == ELOOP)
-      qf_err(err, errlen, "%s: is a symbolic link", path);
+      qf_err(err, errlen, "%s: is a symbolic link", shown);
     else
-      qf_err(err, errlen, "open %s: %s", path, strerror(e));
+      qf_err(err, errlen, "open %s: %s", shown, strerror(e));
     return -e;
   }
-  struct stat st;
   int status = 0;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd, st) != 0) {
     status = -errno;
-    qf_err(err, errlen, "stat %s: %s", path, strerror(-status));
-  } else if (!S_ISREG(st.st_mode)) {
+    qf_err(err, errlen, "stat %s: %s", shown, strerror(-status));
+  } else if (!S_ISREG(st->st_mode)) {
     status = -EINVAL;
-    qf_err(err, errlen, "%s: not a regular file", path);
-  } else if ((status = qfile_check_mode(path, &st, flags, err, errlen)) != 0) {
+    qf_err(err, errlen, "%s: not a regular file", shown);
+  } else if ((status = qfile_check_mode(shown, st, flags, err, errlen)) != 0) {
     /* refused: err says why */
-  } else if ((size_t)st.st_size > max) {
+  } else if ((size_t)st->st_size > max) {
     status = -EFBIG;
-    qf_err(err, errlen, "%s: %lld bytes, over the %zu byte limit", path,
-           (long long)st.st_size, max);
-  } else {
-    status = qfile_read_fd(fd, max, (size_t)st.st_size, out, len);
-    if (status != 0)
-      qf_err(err, errlen, "read %s: %s", path,
-             status == -EFBIG ? "over the size limit" : strerror(-status));
+    qf_err(err, errlen, "%s: %lld bytes, over the %zu byte limit", shown,
+           (long long)st->st_size, max);
   }
+  if (status != 0) {
+    close(fd);
+    return status;
+  }
+  return fd;
+}
+
+int qf_file_read(const char *path, size_t max, int flags, char **out,
+                 size_t *len, char *err, size_t errlen) {
+  struct stat st;
+  int fd =
+      qf_file_open_checked(AT_FDCWD, path, path, max, flags, &st, err, errlen);
+  if (fd < 0)
+    return fd;
+  int status = qfile_read_fd(fd, max, (size_t)st.st_size, out, len);
+  if (status != 0)
+    qf_err(err, errlen, "read %s: %s", path,
+           status == -EFBIG ? "over the size limit" : strerror(-status));
   close(fd);
   return status;
 }

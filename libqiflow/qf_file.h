@@ -3,6 +3,7 @@
 #define QF_FILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* qf_file_write_atomic replaces path with data: a temporary file in the same
@@ -19,6 +20,16 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
  * ssl-cert). The mode is checked on the opened file, not on the path. */
 #define QF_READ_PRIVATE 0x2
 #define QF_READ_NOT_PUBLIC 0x4
+
+/* qf_file_open_checked opens name (relative to the directory dfd, or
+ * AT_FDCWD) for reading and checks what qf_file_read checks: a regular file
+ * of at most max bytes, with QF_READ_NOFOLLOW no symbolic link, with
+ * QF_READ_PRIVATE / QF_READ_NOT_PUBLIC no access for others. Fills *st.
+ * Returns the open descriptor (the caller closes it), or a negative errno
+ * with the reason, naming shown, in err. */
+int qf_file_open_checked(int dfd, const char *name, const char *shown,
+                         size_t max, int flags, struct stat *st, char *err,
+                         size_t errlen);
 
 /* qf_file_read reads a regular file of at most max bytes into a new
  * NUL-terminated buffer that the caller frees. Refuses non-regular files

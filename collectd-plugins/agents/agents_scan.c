@@ -3,6 +3,7 @@
 #include "agents_scan.h"
 
 #include "qf_buf.h"
+#include "qf_file.h"
 #include "qf_json.h"
 
 #include <dirent.h>
@@ -143,29 +144,13 @@ static int as_open_read(agents_scan_t *s, int dfd, const char *dir,
                         size_t errlen) {
   char path[4096];
   as_path(path, sizeof(path), dir, name);
-  int fd = openat(dfd, name,
-                  O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW);
-  if (fd < 0) {
-    int e = errno;
-    if (e == ELOOP)
-      qf_err(err, errlen, "%s: is a symbolic link", path);
-    else
-      qf_err(err, errlen, "open %s: %s", path, strerror(e));
-    return -e;
-  }
   struct stat st;
-  int status = 0;
-  if (fstat(fd, &st) != 0) {
-    status = -errno;
-    qf_err(err, errlen, "stat %s: %s", path, strerror(-status));
-  } else if (!S_ISREG(st.st_mode)) {
-    status = -EINVAL;
-    qf_err(err, errlen, "%s: not a regular file", path);
-  } else if ((size_t)st.st_size > AGENTS_FILE_MAX) {
-    status = -EFBIG;
-    qf_err(err, errlen, "%s: %lld bytes, over the %zu byte limit", path,
-           (long long)st.st_size, AGENTS_FILE_MAX);
-  } else if ((status = as_read(s, fd, len)) != 0 && status != -ENOMEM) {
+  int fd = qf_file_open_checked(dfd, name, path, AGENTS_FILE_MAX,
+                                QF_READ_NOFOLLOW, &st, err, errlen);
+  if (fd < 0)
+    return fd;
+  int status = as_read(s, fd, len);
+  if (status != 0 && status != -ENOMEM) {
     qf_err(err, errlen, "read %s: %s", path,
            status == -EFBIG ? "over the size limit" : strerror(-status));
   }
