@@ -116,16 +116,34 @@ static void hbw_json(qf_jw_t *w, const hb_note_t *n, const char *swarm_id,
   qf_jw_obj_close(w);
 }
 
-/* hbw_discord_field adds {name, value, inline} unless value is empty:
- * Discord refuses empty field values. */
-static void hbw_discord_field(qf_jw_t *w, const char *name, const char *value) {
-  if (value[0] == '\0')
-    return;
-  qf_jw_obj_open(w);
-  qf_jw_kstr(w, "name", name);
-  qf_jw_kstr(w, "value", value);
-  qf_jw_kbool(w, "inline", true);
-  qf_jw_obj_close(w);
+/* How a chat service shapes a field: {<name>: title, "value": value,
+ * <flag>: true}; Discord refuses empty field values, so they are left out. */
+typedef struct hbw_shape_s {
+  const char *name, *flag;
+  bool skip_empty;
+} hbw_shape_t;
+
+static const hbw_shape_t hbw_discord_shape = {"name", "inline", true};
+static const hbw_shape_t hbw_slack_shape = {"title", "short", false};
+
+/* hbw_fields writes "fields": the swarm, the host and the source, in the
+ * service's shape s. */
+static void hbw_fields(qf_jw_t *w, const hbw_shape_t *s, const char *swarm_id,
+                       const char *host, const char *source) {
+  const char *title[] = {"Swarm", "Host", "Source"};
+  const char *value[] = {swarm_id, host, source};
+  qf_jw_key(w, "fields");
+  qf_jw_arr_open(w);
+  for (int i = 0; i < 3; i++) {
+    if (s->skip_empty && value[i][0] == '\0')
+      continue;
+    qf_jw_obj_open(w);
+    qf_jw_kstr(w, s->name, title[i]);
+    qf_jw_kstr(w, "value", value[i]);
+    qf_jw_kbool(w, s->flag, true);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
 }
 
 static void hbw_discord(qf_jw_t *w, const hb_note_t *n, const char *swarm_id,
@@ -146,23 +164,9 @@ static void hbw_discord(qf_jw_t *w, const hb_note_t *n, const char *swarm_id,
   qf_jw_kstr(w, "description", n->message[0] ? n->message : "(no message)");
   qf_jw_kint(w, "color", color);
   qf_jw_kstr(w, "timestamp", when);
-  qf_jw_key(w, "fields");
-  qf_jw_arr_open(w);
-  hbw_discord_field(w, "Swarm", swarm_id);
-  hbw_discord_field(w, "Host", n->host);
-  hbw_discord_field(w, "Source", source);
-  qf_jw_arr_close(w);
+  hbw_fields(w, &hbw_discord_shape, swarm_id, n->host, source);
   qf_jw_obj_close(w);
   qf_jw_arr_close(w); /* END embeds */
-  qf_jw_obj_close(w);
-}
-
-/* hbw_slack_field adds {title, value, short}. */
-static void hbw_slack_field(qf_jw_t *w, const char *title, const char *value) {
-  qf_jw_obj_open(w);
-  qf_jw_kstr(w, "title", title);
-  qf_jw_kstr(w, "value", value);
-  qf_jw_kbool(w, "short", true);
   qf_jw_obj_close(w);
 }
 
@@ -182,12 +186,7 @@ static void hbw_slack(qf_jw_t *w, const hb_note_t *n, const char *swarm_id) {
   qf_jw_kstr(w, "title", hb_severity_name(n->severity));
   qf_jw_kstr(w, "text", n->message);
   qf_jw_kint(w, "ts", (long long)floor(n->time));
-  qf_jw_key(w, "fields");
-  qf_jw_arr_open(w);
-  hbw_slack_field(w, "Swarm", swarm_id);
-  hbw_slack_field(w, "Host", n->host);
-  hbw_slack_field(w, "Source", source);
-  qf_jw_arr_close(w);
+  hbw_fields(w, &hbw_slack_shape, swarm_id, n->host, source);
   qf_jw_obj_close(w);
   qf_jw_arr_close(w); /* END attachments */
   qf_jw_obj_close(w);

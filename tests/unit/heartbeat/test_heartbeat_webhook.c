@@ -67,6 +67,10 @@ static void test_discord_format(void **state) {
   for (size_t i = 0; i < fields->u.array.len; i++) /* none may be empty */
     assert_true(strlen(qf_json_get_str(fields->u.array.values[i], "value")) >
                 0);
+  yajl_val swarm = fields->u.array.values[0];
+  assert_string_equal(qf_json_get_str(swarm, "name"), "Swarm");
+  assert_string_equal(qf_json_get_str(swarm, "value"), "swarm-1");
+  assert_true(YAJL_IS_TRUE(qf_json_get(swarm, "inline")));
   yajl_tree_free(d);
 }
 
@@ -82,6 +86,15 @@ static void test_slack_format(void **state) {
   long long ts;
   assert_int_equal(qf_json_get_int(a, "ts", &ts), 0);
   assert_int_equal(ts, 1795773600);
+  yajl_val fields = qf_json_get(a, "fields");
+  assert_true(YAJL_IS_ARRAY(fields) && fields->u.array.len == 3);
+  static const char *const titles[] = {"Swarm", "Host", "Source"};
+  for (size_t i = 0; i < 3; i++) {
+    yajl_val f = fields->u.array.values[i];
+    assert_string_equal(qf_json_get_str(f, "title"), titles[i]);
+    assert_non_null(qf_json_get_str(f, "value"));
+    assert_true(YAJL_IS_TRUE(qf_json_get(f, "short")));
+  }
   yajl_tree_free(d);
 }
 
