@@ -460,18 +460,23 @@ static void pj_hash_issues(qfx_project_t *p, const char *text, size_t len) {
   }
 }
 
-/* pj_finish renders p's human list and completion once its issues are
- * indexed (b holds the human entries collected). */
-static int pj_finish(qfx_project_t *p, pj_builder_t *b) {
+/* pj_completion_build renders /project/completion's body and makes p's
+ * response of it. 0 or a negative errno. */
+static int pj_completion_build(qfx_project_t *p) {
   char *body = NULL;
   size_t blen = 0;
-  int rc = pj_human_list(p, b->human);
-  if (rc == 0)
-    rc = pj_completion(p, &body, &blen);
+  int rc = pj_completion(p, &body, &blen);
   if (rc == 0)
     rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
                             &p->headers, QFX_VARY);
   return rc;
+}
+
+/* pj_finish renders p's human list and completion once its issues are
+ * indexed (b holds the human entries collected). */
+static int pj_finish(qfx_project_t *p, pj_builder_t *b) {
+  int rc = pj_human_list(p, b->human);
+  return rc == 0 ? pj_completion_build(p) : rc;
 }
 
 /* pj_fit gives back the slack of the blocks' buffer, which then becomes
@@ -597,14 +602,7 @@ static int pj_reuse(qfx_project_t *p, qfx_project_t *owner, const char *text,
   pj_prune(doc);
   if (rc == 0)
     rc = pj_share(p, owner);
-  char *body = NULL;
-  size_t blen = 0;
-  if (rc == 0)
-    rc = pj_completion(p, &body, &blen);
-  if (rc == 0)
-    rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
-                            &p->headers, QFX_VARY);
-  return rc;
+  return rc == 0 ? pj_completion_build(p) : rc;
 }
 
 /* pj_owner is the project owning prev's issue data. */
