@@ -54,10 +54,11 @@ gh_status_t gh_issue_status(const gh_item_t *it, const gh_rules_t *rules) {
 }
 
 bool gh_pr_links_issue(const gh_item_t *pr, long long number) {
-  if (gh_branch_issue(pr->branch) == number)
+  const gh_pr_t *d = gh_item_pr(pr);
+  if (gh_branch_issue(d->branch) == number)
     return true;
-  for (size_t i = 0; i < pr->nlinks; i++)
-    if (pr->links[i] == number)
+  for (size_t i = 0; i < d->nlinks; i++)
+    if (d->links[i] == number)
       return true;
   return false;
 }
@@ -67,8 +68,8 @@ static bool ghfg_run_of(const gh_run_t *r, const gh_item_t *pr) {
   for (size_t i = 0; i < r->nprs; i++)
     if (r->prs[i] == pr->number)
       return true;
-  return r->branch != NULL && pr->branch != NULL &&
-         strcmp(r->branch, pr->branch) == 0;
+  const char *branch = gh_item_pr(pr)->branch;
+  return r->branch != NULL && branch != NULL && strcmp(r->branch, branch) == 0;
 }
 
 #define GHF_WORKFLOWS_MAX 32
@@ -202,12 +203,13 @@ static void ghfg_tie_pr(const gh_mirror_t *m, const gh_rules_t *rules,
                         const gh_item_t *pr, gh_figures_t *f) {
   long long cand[GH_LINKS_MAX + 1];
   size_t nc = 0;
-  long long b = gh_branch_issue(pr->branch);
+  const gh_pr_t *d = gh_item_pr(pr);
+  long long b = gh_branch_issue(d->branch);
   if (b > 0)
     cand[nc++] = b;
-  for (size_t i = 0; i < pr->nlinks; i++)
-    if (pr->links[i] != b)
-      cand[nc++] = pr->links[i];
+  for (size_t i = 0; i < d->nlinks; i++)
+    if (d->links[i] != b)
+      cand[nc++] = d->links[i];
   bool have_ci = false;
   gh_ci_t ci = {0, 0, 0};
   for (size_t i = 0; i < nc; i++) {
@@ -224,8 +226,7 @@ static void ghfg_tie_pr(const gh_mirror_t *m, const gh_rules_t *rules,
     if (ci.finished > 0 &&
         (double)ci.failed / ci.finished > rules->failure_rate)
       fig->pr_triggers |= 1u << GH_TRIG_CI_FAILURE_RATE;
-    if (pr->mergeable_state != NULL &&
-        strcmp(pr->mergeable_state, "dirty") == 0)
+    if (d->mergeable_state != NULL && strcmp(d->mergeable_state, "dirty") == 0)
       fig->pr_triggers |= 1u << GH_TRIG_MERGE_CONFLICT;
   }
 }
@@ -247,8 +248,9 @@ static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
     if (pr == NULL)
       continue;
     gh_ci_t ci = gh_pr_ci(m, pr);
-    if (fig->trigger == GH_TRIG_MERGE_CONFLICT && pr->mergeable_state &&
-        strcmp(pr->mergeable_state, "dirty") == 0) {
+    const char *ms = gh_item_pr(pr)->mergeable_state;
+    if (fig->trigger == GH_TRIG_MERGE_CONFLICT && ms &&
+        strcmp(ms, "dirty") == 0) {
       snprintf(reason, GH_REASON_LEN, "merge conflict on pull request #%lld",
                pr->number);
       return;
@@ -406,7 +408,8 @@ static uint64_t ghfg_static_hash(const gh_figures_t *f) {
     ghfg_fnv_ll(&h, fig->status);
     ghfg_fnv_strv(&h, &it->labels);
     ghfg_fnv_strv(&h, &it->assignees);
-    ghfg_fnv_str(&h, it->html_url);
+    char url[GH_URL_BUF];
+    ghfg_fnv_str(&h, gh_item_url(f->mirror, it, url, sizeof(url)));
     ghfg_fnv_ll(&h, it->created_at);
     ghfg_fnv_ll(&h, it->updated_at);
     ghfg_fnv_ll(&h, it->closed_at);
@@ -493,6 +496,7 @@ static int ghfg_full(const gh_mirror_t *m, const gh_rules_t *rules,
 int gh_figures_compute(const gh_mirror_t *m, const gh_rules_t *rules,
                        long long now, gh_figures_t *f) {
   memset(f, 0, sizeof(*f));
+  f->mirror = m;
   return ghfg_full(m, rules, now, f);
 }
 
@@ -500,10 +504,12 @@ int gh_figures_update(const gh_mirror_t *m, const gh_rules_t *rules,
                       long long now, gh_figures_t *f, bool *full) {
   *full = f->computed_at == 0 || f->gen != m->gen || now < f->computed_at;
   if (!*full) {
+    f->mirror = m;
     ghfg_refresh(m, rules, now, f);
     return 0;
   }
   gh_figures_free(f);
+  f->mirror = m;
   return ghfg_full(m, rules, now, f);
 }
 

@@ -84,8 +84,9 @@ typedef struct gh_figures_s {
   int daily[GH_VELOCITY_DAYS]; /* oldest first; the last ends now */
   double per_day, slope;
   const char *trend;
-  long long eta;          /* estimated completion time, 0 when absent */
-  gh_issue_fig_t *issues; /* every issue, by number descending */
+  long long eta;             /* estimated completion time, 0 when absent */
+  gh_issue_fig_t *issues;    /* every issue, by number descending */
+  const gh_mirror_t *mirror; /* computed from: the items (and their URLs) */
   size_t nissues;
   long long last_pr_update; /* newest updated_at of a pull request, 0: none */
 

@@ -3,6 +3,7 @@
 #include "github_mirror.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -76,6 +77,26 @@ static bool ghm_strv_equal(const gh_strv_t *a, const gh_strv_t *b) {
   return true;
 }
 
+/* The state_reason values GitHub sends, shared by every item that has one;
+ * any other value stays the item's own string. Never written through. */
+static char ghm_reasons[][12] = {"completed", "not_planned", "reopened",
+                                 "duplicate"};
+#define GHM_NREASONS (sizeof(ghm_reasons) / sizeof(ghm_reasons[0]))
+
+/* ghm_intern_reason points it's state_reason to the shared copy. */
+static void ghm_intern_reason(gh_item_t *it) {
+  if (it->state_reason == NULL || it->reason_shared)
+    return;
+  for (size_t i = 0; i < GHM_NREASONS; i++) {
+    if (strcmp(it->state_reason, ghm_reasons[i]) == 0) {
+      free(it->state_reason);
+      it->state_reason = ghm_reasons[i];
+      it->reason_shared = true;
+      return;
+    }
+  }
+}
+
 gh_item_t *gh_item_new(long long number) {
   gh_item_t *it = calloc(1, sizeof(*it));
   if (it != NULL)
@@ -83,18 +104,87 @@ gh_item_t *gh_item_new(long long number) {
   return it;
 }
 
+static const gh_pr_t ghm_no_pr;
+
+const gh_pr_t *gh_item_pr(const gh_item_t *it) {
+  return it->pr != NULL ? it->pr : &ghm_no_pr;
+}
+
+gh_pr_t *gh_item_pr_mut(gh_item_t *it) {
+  if (it->pr == NULL)
+    it->pr = calloc(1, sizeof(*it->pr));
+  return it->pr;
+}
+
+void gh_pr_clear(gh_pr_t *d) {
+  free(d->branch);
+  free(d->head_sha);
+  free(d->mergeable_state);
+  memset(d, 0, sizeof(*d));
+}
+
+int gh_item_set_pr(gh_item_t *it, gh_pr_t *d) {
+  if (d->branch == NULL && d->head_sha == NULL && d->mergeable_state == NULL &&
+      d->nlinks == 0)
+    return 0;
+  gh_pr_t *p = gh_item_pr_mut(it);
+  if (p == NULL) {
+    gh_pr_clear(d);
+    return -ENOMEM;
+  }
+  gh_pr_clear(p);
+  *p = *d;
+  memset(d, 0, sizeof(*d));
+  return 0;
+}
+
 void gh_item_free(gh_item_t *it) {
   if (it == NULL)
     return;
-  free(it->state_reason);
+  if (!it->reason_shared)
+    free(it->state_reason);
   free(it->title);
   free(it->html_url);
   gh_strv_free(&it->labels);
   gh_strv_free(&it->assignees);
-  free(it->branch);
-  free(it->head_sha);
-  free(it->mergeable_state);
+  if (it->pr != NULL)
+    gh_pr_clear(it->pr);
+  free(it->pr);
   free(it);
+}
+
+/* ghm_url_tail writes the derived tail of it's URL ("/pull/12") into buf. */
+static void ghm_url_tail(const gh_item_t *it, char *buf, size_t len) {
+  snprintf(buf, len, "/%s/%lld", it->is_pr ? "pull" : "issues", it->number);
+}
+
+const char *gh_item_url(const gh_mirror_t *m, const gh_item_t *it, char *buf,
+                        size_t len) {
+  if (it->html_url != NULL || m->url_base == NULL)
+    return it->html_url;
+  char tail[48];
+  ghm_url_tail(it, tail, sizeof(tail));
+  int n = snprintf(buf, len, "%s%s", m->url_base, tail);
+  return n >= 0 && (size_t)n < len ? buf : NULL;
+}
+
+/* ghm_compact_url drops it's html_url when the mirror's base derives it,
+ * learning the base from the first URL of the usual form. */
+static void ghm_compact_url(gh_mirror_t *m, gh_item_t *it) {
+  char tail[48];
+  if (it->html_url == NULL)
+    return;
+  ghm_url_tail(it, tail, sizeof(tail));
+  size_t ul = strlen(it->html_url), tl = strlen(tail);
+  if (ul <= tl || strcmp(it->html_url + ul - tl, tail) != 0)
+    return;
+  if (m->url_base == NULL) /* on ENOMEM the URL is just kept in full */
+    m->url_base = strndup(it->html_url, ul - tl);
+  if (m->url_base == NULL || strlen(m->url_base) != ul - tl ||
+      strncmp(m->url_base, it->html_url, ul - tl) != 0)
+    return;
+  free(it->html_url);
+  it->html_url = NULL;
 }
 
 void gh_run_free(gh_run_t *r) {
@@ -112,6 +202,7 @@ void gh_mirror_free(gh_mirror_t *m) {
   for (size_t i = 0; i < m->n; i++)
     gh_item_free(m->items[i]);
   free(m->items);
+  free(m->url_base);
   for (size_t i = 0; i < m->nruns; i++)
     gh_run_free(&m->runs[i]);
   free(m->runs);
@@ -150,6 +241,8 @@ gh_item_t *gh_mirror_find(const gh_mirror_t *m, long long number) {
 int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
   size_t i = ghm_lower_bound(m, it->number);
   gh_mirror_touch(m);
+  ghm_compact_url(m, it);
+  ghm_intern_reason(it);
   if (i < m->n && m->items[i]->number == it->number) {
     gh_item_free(m->items[i]);
     m->items[i] = it;
@@ -208,7 +301,11 @@ static size_t ghm_count_blocking(const gh_strv_t *labels,
 static bool ghm_same_listing(const gh_item_t *a, const gh_item_t *b) {
   if (a->is_pr != b->is_pr || a->open != b->open ||
       a->updated_at != b->updated_at || a->created_at != b->created_at ||
-      a->closed_at != b->closed_at || a->nlinks != b->nlinks)
+      a->closed_at != b->closed_at)
+    return false;
+  const gh_pr_t *pa = gh_item_pr(a), *pb = gh_item_pr(b);
+  if (pa->nlinks != pb->nlinks ||
+      memcmp(pa->links, pb->links, pa->nlinks * sizeof(pa->links[0])) != 0)
     return false;
   const char *sa[] = {a->state_reason, a->title, a->html_url};
   const char *sb[] = {b->state_reason, b->title, b->html_url};
@@ -217,10 +314,26 @@ static bool ghm_same_listing(const gh_item_t *a, const gh_item_t *b) {
         (sa[i] != NULL && strcmp(sa[i], sb[i]) != 0))
       return false;
   }
-  if (memcmp(a->links, b->links, a->nlinks * sizeof(a->links[0])) != 0)
-    return false;
   return ghm_strv_equal(&a->labels, &b->labels) &&
          ghm_strv_equal(&a->assignees, &b->assignees);
+}
+
+/* ghm_carry_pr moves the fields GET pulls/{n} filled from old into in; on
+ * ENOMEM they are asked again. */
+static void ghm_carry_pr(gh_item_t *in, gh_item_t *old) {
+  gh_pr_t *o = old->pr;
+  if (o == NULL ||
+      (o->branch == NULL && o->head_sha == NULL && o->mergeable_state == NULL))
+    return;
+  gh_pr_t *p = gh_item_pr_mut(in);
+  if (p == NULL) {
+    in->detail_stale = true;
+    return;
+  }
+  p->branch = o->branch;
+  p->head_sha = o->head_sha;
+  p->mergeable_state = o->mergeable_state;
+  o->branch = o->head_sha = o->mergeable_state = NULL;
 }
 
 /* ghm_carry_details moves the detail-only fields of old into in, and
@@ -231,11 +344,8 @@ static void ghm_carry_details(gh_item_t *in, gh_item_t *old,
   in->blocked_exact = old->blocked_exact;
   in->events_stale = old->events_stale;
   memcpy(in->notified, old->notified, sizeof(in->notified));
-  in->branch = old->branch;
-  in->head_sha = old->head_sha;
-  in->mergeable_state = old->mergeable_state;
   in->detail_stale = old->detail_stale;
-  old->branch = old->head_sha = old->mergeable_state = NULL;
+  ghm_carry_pr(in, old);
   in->seen = in->seen || old->seen;
   if (in->is_pr && in->updated_at != old->updated_at)
     in->detail_stale = true;
@@ -267,6 +377,7 @@ static void ghm_settle_blocked(gh_item_t *it, const gh_strv_t *blocked) {
 int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
                     bool *changed) {
   *changed = false;
+  ghm_compact_url(m, in); /* as stored, so that listings compare equal */
   gh_item_t *old = gh_mirror_find(m, in->number);
   if (old != NULL &&
       (old->updated_at > in->updated_at || ghm_same_listing(old, in))) {

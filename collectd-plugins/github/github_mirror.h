@@ -11,6 +11,7 @@
 #define GH_RUN_PRS_MAX 4  /* pull requests one workflow run can name */
 #define GH_RUNS_KEEP 500  /* workflow runs remembered, newest first */
 #define GH_ETAGS_MAX 4096 /* conditional URLs remembered (LRU) */
+#define GH_URL_BUF 1024   /* room for a derived html_url (gh_item_url) */
 #define GH_TRIGGER_LEN 24 /* the longest name, blocked_too_long, is 16 */
 
 /* A growable array of owned strings, kept in one block (v[] first, the
@@ -20,35 +21,40 @@ typedef struct gh_strv_s {
   size_t n;
 } gh_strv_t;
 
+/* What only pull requests carry: allocated for those that have any of it
+ * (the branch and mergeability from GET pulls/{n}, links[] from the title
+ * and body; the branch is matched when figures are computed). */
+typedef struct gh_pr_s {
+  char *branch;
+  char *head_sha;
+  char *mergeable_state;
+  long long links[GH_LINKS_MAX];
+  unsigned char nlinks;
+} gh_pr_t;
+
 /* One issue or pull request. Strings are owned by the item; NULL means
  * absent. Times are UTC epoch seconds, 0 when absent. Fields are ordered
- * by size so that 100,000 items waste no padding (216 bytes each). */
+ * by size so that 100,000 items waste no padding (136 bytes each). */
 typedef struct gh_item_s {
   long long number;
   long long created_at, updated_at, closed_at;
   /* Issues: when the current blocking label was added. */
   long long blocked_since; /* 0: not blocked */
-  char *state_reason;
+  char *state_reason;      /* shared copy when reason_shared: never written */
   char *title;
-  char *html_url;
+  char *html_url; /* NULL when the derived form: read it with gh_item_url */
   gh_strv_t labels;
   gh_strv_t assignees;
-
-  /* Pull requests. links[] come from the title and body (the branch is
-   * matched when figures are computed). */
-  char *branch;
-  char *head_sha;
-  char *mergeable_state;
-  long long links[GH_LINKS_MAX];
+  gh_pr_t *pr; /* NULL: none (every issue); read it with gh_item_pr */
 
   char notified[GH_TRIGGER_LEN]; /* trigger last notified, "" if none */
-  unsigned char nlinks;
   bool is_pr;
   bool open;
   bool seen;          /* met during the unfinished full listing */
   bool blocked_exact; /* from label events, not estimated */
   bool events_stale;  /* label events should be read again */
   bool detail_stale;  /* GET pulls/{n} should be asked again */
+  bool reason_shared; /* state_reason is a shared copy, not the item's */
 } gh_item_t;
 
 /* CI verdicts of workflow runs. */
@@ -77,6 +83,10 @@ typedef struct gh_etag_s {
 
 typedef struct gh_mirror_s {
   gh_item_t **items; /* sorted by number, ascending */
+  /* "https://github.com/owner/repo", learned from the first item whose
+   * html_url has the form <base>/issues/<n> or <base>/pull/<n>; items with
+   * exactly that URL keep none of their own (it never changes once set). */
+  char *url_base;
   size_t n, cap;
   gh_run_t *runs; /* newest first */
   size_t nruns;
@@ -107,6 +117,22 @@ int gh_strv_copy(gh_strv_t *dst, const gh_strv_t *src);
 /* gh_item_new returns a zeroed item with the given number, or NULL. */
 gh_item_t *gh_item_new(long long number);
 void gh_item_free(gh_item_t *it);
+
+/* gh_item_pr returns it's pull-request fields, all empty when it has none. */
+const gh_pr_t *gh_item_pr(const gh_item_t *it);
+/* gh_item_pr_mut returns them for changing, allocating them; NULL on
+ * ENOMEM. */
+gh_pr_t *gh_item_pr_mut(gh_item_t *it);
+/* gh_item_set_pr moves the fields of d into it (d's strings become the
+ * item's, also on failure); nothing is allocated when d is empty. */
+int gh_item_set_pr(gh_item_t *it, gh_pr_t *d);
+/* gh_pr_clear frees d's strings and empties it. */
+void gh_pr_clear(gh_pr_t *d);
+
+/* gh_item_url returns it's html_url: its own, or the one derived from the
+ * mirror's base written into buf; NULL when absent (or not fitting). */
+const char *gh_item_url(const gh_mirror_t *m, const gh_item_t *it, char *buf,
+                        size_t len);
 
 void gh_mirror_init(gh_mirror_t *m);
 void gh_mirror_free(gh_mirror_t *m);

@@ -277,8 +277,10 @@ static int ghp_pr_links(yajl_val obj, gh_item_t *it, char *why, size_t whylen) {
   if (body != NULL && !YAJL_IS_NULL(body) && !YAJL_IS_STRING(body))
     return ghp_why(why, whylen, "\"body\" is not a string");
   const char *text = YAJL_IS_STRING(body) ? body->u.string : NULL;
-  it->nlinks = gh_text_links(it->title, text, it->links, GH_LINKS_MAX);
-  return 0;
+  gh_pr_t d = {0};
+  d.nlinks =
+      (unsigned char)gh_text_links(it->title, text, d.links, GH_LINKS_MAX);
+  return gh_item_set_pr(it, &d);
 }
 
 /* ghp_item converts one element of an issue list. */

@@ -144,8 +144,10 @@ static void ghr_flag(qf_jw_t *w, const gh_issue_fig_t *fig) {
 }
 
 /* ghr_issue writes one element of "issues". */
-static void ghr_issue(qf_jw_t *w, const gh_issue_fig_t *fig) {
+static void ghr_issue(qf_jw_t *w, const gh_figures_t *f,
+                      const gh_issue_fig_t *fig) {
   const gh_item_t *it = fig->item;
+  char url[GH_URL_BUF];
   qf_jw_obj_open(w); /* BEGIN issue */
   qf_jw_kint(w, "id", it->number);
   qf_jw_kstr(w, "title", it->title);
@@ -154,7 +156,7 @@ static void ghr_issue(qf_jw_t *w, const gh_issue_fig_t *fig) {
   qf_jw_kstr(w, "status", gh_status_name(fig->status));
   ghr_strv(w, "labels", &it->labels);
   ghr_strv(w, "assignees", &it->assignees);
-  qf_jw_kstr(w, "github_url", it->html_url);
+  qf_jw_kstr(w, "github_url", gh_item_url(f->mirror, it, url, sizeof(url)));
   qf_jw_ktime(w, "created_at", it->created_at);
   qf_jw_ktime(w, "updated_at", it->updated_at);
   qf_jw_ktime(w, "closed_at", it->closed_at);
@@ -282,7 +284,7 @@ static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
     const gh_issue_fig_t *fig = &f->issues[i];
     /* yajl writes the separating comma with the element */
     size_t at = fd >= 0 ? *written + ghr_pending(w) + (i > 0) : 0;
-    ghr_issue(w, fig);
+    ghr_issue(w, f, fig);
     if (fd >= 0 && fig->open != NULL) {
       fig->open->at = at;
       fig->open->len = *written + ghr_pending(w) - at;
@@ -402,12 +404,13 @@ static int ghr_write_all(int fd, const char *buf, size_t len) {
 
 /* ghr_write_issue renders one issue's element alone and writes it to fd;
  * *len is its length. 0 or a negative errno. */
-static int ghr_write_issue(int fd, const gh_issue_fig_t *fig, size_t *len) {
+static int ghr_write_issue(int fd, const gh_figures_t *f,
+                           const gh_issue_fig_t *fig, size_t *len) {
   qf_jw_t w;
   char *text = NULL;
   if (qf_jw_init(&w) != 0)
     return -ENOMEM;
-  ghr_issue(&w, fig);
+  ghr_issue(&w, f, fig);
   int status = qf_jw_finish(&w, &text, len);
   qf_jw_free(&w);
   if (status == 0)
@@ -419,6 +422,7 @@ static int ghr_write_issue(int fd, const gh_issue_fig_t *fig, size_t *len) {
 /* The old file's bytes up to pos are written; shift is how much longer
  * the new document is so far. */
 typedef struct ghr_patch_s {
+  const gh_figures_t *f;
   int src, fd;
   size_t pos;
   long long shift;
@@ -439,7 +443,7 @@ static int ghr_patch_issue(ghr_patch_t *p, const gh_issue_fig_t *fig,
   size_t len = 0;
   int status = ghr_copy_tail(p->src, (off_t)p->pos, o->at - p->pos, p->fd);
   if (status == 0)
-    status = ghr_write_issue(p->fd, fig, &len);
+    status = ghr_write_issue(p->fd, p->f, fig, &len);
   if (status != 0)
     return status;
   p->pos = o->at + o->len;
@@ -456,7 +460,7 @@ static int ghr_patch_issue(ghr_patch_t *p, const gh_issue_fig_t *fig,
 static int ghr_splice(int fd, const char *path, const char *repository,
                       const gh_figures_t *f, const gh_health_t *h,
                       long long now, gh_written_t *last) {
-  ghr_patch_t p = {.src = open(path, O_RDONLY | O_CLOEXEC), .fd = fd};
+  ghr_patch_t p = {.f = f, .src = open(path, O_RDONLY | O_CLOEXEC), .fd = fd};
   if (p.src < 0)
     return -ESTALE;
   struct stat st;

@@ -37,14 +37,16 @@ static void ghs_ints(qf_jw_t *w, const char *key, const long long *v,
 }
 
 /* ghs_item writes one item with short keys (the file stays compact). */
-static void ghs_item(qf_jw_t *w, const gh_item_t *it) {
+static void ghs_item(qf_jw_t *w, const gh_mirror_t *m, const gh_item_t *it) {
+  char url[GH_URL_BUF];
+  const gh_pr_t *d = gh_item_pr(it);
   qf_jw_obj_open(w);
   qf_jw_kint(w, "n", it->number);
   qf_jw_kbool(w, "pr", it->is_pr);
   qf_jw_kbool(w, "open", it->open);
   qf_jw_kstr(w, "sr", it->state_reason);
   qf_jw_kstr(w, "t", it->title);
-  qf_jw_kstr(w, "u", it->html_url);
+  qf_jw_kstr(w, "u", gh_item_url(m, it, url, sizeof(url)));
   ghs_strv(w, "l", &it->labels);
   ghs_strv(w, "a", &it->assignees);
   qf_jw_kint(w, "c", it->created_at);
@@ -55,11 +57,11 @@ static void ghs_item(qf_jw_t *w, const gh_item_t *it) {
   qf_jw_kbool(w, "bx", it->blocked_exact);
   qf_jw_kbool(w, "es", it->events_stale);
   qf_jw_kstr(w, "nt", it->notified);
-  qf_jw_kstr(w, "br", it->branch);
-  qf_jw_kstr(w, "sha", it->head_sha);
-  qf_jw_kstr(w, "ms", it->mergeable_state);
+  qf_jw_kstr(w, "br", d->branch);
+  qf_jw_kstr(w, "sha", d->head_sha);
+  qf_jw_kstr(w, "ms", d->mergeable_state);
   qf_jw_kbool(w, "ds", it->detail_stale);
-  ghs_ints(w, "lk", it->links, it->nlinks);
+  ghs_ints(w, "lk", d->links, d->nlinks);
   qf_jw_obj_close(w);
 }
 
@@ -107,7 +109,7 @@ static int ghs_render(qf_jw_t *w, const gh_mirror_t *m, const char *repository,
   qf_jw_key(w, "items");
   qf_jw_arr_open(w);
   for (size_t i = 0; status == 0 && i < m->n; i++) {
-    ghs_item(w, m->items[i]);
+    ghs_item(w, m, m->items[i]);
     if (fd >= 0 && i % 64 == 63)
       status = gh_jw_flush(w, fd, written);
   }
@@ -287,6 +289,19 @@ static size_t ghs_read_ints(ghs_rd_t *rd, yajl_val o, const char *where,
 }
 
 /* ghs_read_item converts one stored item. */
+/* ghs_read_pr reads the pull-request fields of an item. */
+static void ghs_read_pr(ghs_rd_t *rd, yajl_val o, const char *where,
+                        gh_item_t *it) {
+  gh_pr_t d = {0};
+  ghs_str(rd, o, where, "br", &d.branch);
+  ghs_str(rd, o, where, "sha", &d.head_sha);
+  ghs_str(rd, o, where, "ms", &d.mergeable_state);
+  d.nlinks =
+      (unsigned char)ghs_read_ints(rd, o, where, "lk", d.links, GH_LINKS_MAX);
+  if (gh_item_set_pr(it, &d) != 0 && rd->status == 0)
+    rd->status = -ENOMEM;
+}
+
 static gh_item_t *ghs_read_item(ghs_rd_t *rd, yajl_val o, size_t idx) {
   char where[32];
   snprintf(where, sizeof(where), "items[%zu]", idx);
@@ -314,11 +329,8 @@ static gh_item_t *ghs_read_item(ghs_rd_t *rd, yajl_val o, size_t idx) {
   it->blocked_exact = ghs_bool(rd, o, where, "bx");
   it->events_stale = ghs_bool(rd, o, where, "es");
   ghs_buf(rd, o, where, "nt", it->notified, sizeof(it->notified));
-  ghs_str(rd, o, where, "br", &it->branch);
-  ghs_str(rd, o, where, "sha", &it->head_sha);
-  ghs_str(rd, o, where, "ms", &it->mergeable_state);
   it->detail_stale = ghs_bool(rd, o, where, "ds");
-  it->nlinks = ghs_read_ints(rd, o, where, "lk", it->links, GH_LINKS_MAX);
+  ghs_read_pr(rd, o, where, it);
   if (rd->status == 0 && (it->number <= 0 || it->title == NULL))
     ghs_bad(rd, where, "n", "or \"t\" is invalid");
   if (rd->status != 0) {

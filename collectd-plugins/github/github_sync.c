@@ -687,9 +687,10 @@ static void ghy_mark_conflict_checks(gh_sync_t *s) {
       continue;
     long long cand[GH_LINKS_MAX + 1];
     size_t nc = 0;
-    cand[nc++] = gh_branch_issue(pr->branch);
-    for (size_t j = 0; j < pr->nlinks; j++)
-      cand[nc++] = pr->links[j];
+    const gh_pr_t *d = gh_item_pr(pr);
+    cand[nc++] = gh_branch_issue(d->branch);
+    for (size_t j = 0; j < d->nlinks; j++)
+      cand[nc++] = d->links[j];
     for (size_t j = 0; j < nc; j++) {
       const gh_item_t *is = gh_mirror_find(m, cand[j]);
       if (is != NULL && !is->is_pr && is->open)
@@ -722,18 +723,21 @@ static int ghy_pull(gh_sync_t *s, gh_item_t *pr) {
   if (status == 0 && resp.status == 200) {
     gh_pull_t pull;
     status = gh_parse_pull(url, resp.body.data, &pull, err, sizeof(err));
+    gh_pr_t *d = status == 0 ? gh_item_pr_mut(pr) : NULL;
+    if (status == 0 && d == NULL)
+      status = -ENOMEM;
     if (status != 0) {
-      gh_sync_error(s, status, "%s", err);
+      gh_sync_error(s, status, "%s", status == -ENOMEM ? "out of memory" : err);
     } else {
-      ghy_take(&pr->branch, &pull.branch);
-      ghy_take(&pr->head_sha, &pull.head_sha);
-      ghy_take(&pr->mergeable_state, &pull.mergeable_state);
-      gh_pull_free(&pull);
+      ghy_take(&d->branch, &pull.branch);
+      ghy_take(&d->head_sha, &pull.head_sha);
+      ghy_take(&d->mergeable_state, &pull.mergeable_state);
       /* GitHub computes mergeability in the background: ask again. */
-      pr->detail_stale = pr->mergeable_state == NULL ||
-                         strcmp(pr->mergeable_state, "unknown") == 0;
+      pr->detail_stale = d->mergeable_state == NULL ||
+                         strcmp(d->mergeable_state, "unknown") == 0;
       gh_etag_set(&s->m, url, resp.etag);
     }
+    gh_pull_free(&pull);
   } else if (status == 0 &&
              (resp.status == 304 || resp.status == 404 || resp.status == 410)) {
     pr->detail_stale = false;

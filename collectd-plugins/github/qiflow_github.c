@@ -351,7 +351,8 @@ static void ghc_dispatch_health(const gh_health_t *h, long long now) {
 /* ---------------------------------------------------------------- notify */
 
 /* ghc_notify_one dispatches one flag transition of an issue. */
-static void ghc_notify_one(const gh_issue_fig_t *fig, const char *was) {
+static void ghc_notify_one(const gh_mirror_t *m, const gh_issue_fig_t *fig,
+                           const char *was) {
   notification_t n = {.time = cdtime()};
   const gh_item_t *it = fig->item;
   bool flagged = fig->trigger != GH_TRIG_NONE;
@@ -377,8 +378,10 @@ static void ghc_notify_one(const gh_issue_fig_t *fig, const char *was) {
               "issue #%lld is no longer flagged (was %s)", it->number, was);
   }
   plugin_notification_meta_add_signed_int(&n, "issue", it->number);
-  if (it->html_url != NULL)
-    plugin_notification_meta_add_string(&n, "github_url", it->html_url);
+  char url[GH_URL_BUF];
+  const char *u = gh_item_url(m, it, url, sizeof(url));
+  if (u != NULL)
+    plugin_notification_meta_add_string(&n, "github_url", u);
   plugin_dispatch_notification(&n);
   plugin_notification_meta_free(n.meta);
 }
@@ -395,7 +398,7 @@ static void ghc_notify(ghc_t *g, const gh_figures_t *f) {
     gh_item_t *it = gh_mirror_find(&g->sync.m, fig->item->number);
     if (it == NULL || strcmp(it->notified, now) == 0)
       continue;
-    ghc_notify_one(fig, it->notified);
+    ghc_notify_one(&g->sync.m, fig, it->notified);
     sstrncpy(it->notified, now, sizeof(it->notified));
     g->sync.dirty = true;
   }

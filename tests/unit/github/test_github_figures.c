@@ -88,9 +88,11 @@ static gh_item_t *pr(fx_t *fx, long long n, const char *title,
   it->title = strdup(title);
   it->html_url = strdup("https://github.com/a/b/pull/x");
   it->created_at = it->updated_at = NOW - DAY;
-  it->branch = branch ? strdup(branch) : NULL;
-  it->mergeable_state = mergeable ? strdup(mergeable) : NULL;
-  it->nlinks = gh_text_links(title, NULL, it->links, GH_LINKS_MAX);
+  gh_pr_t d = {.branch = branch ? strdup(branch) : NULL,
+               .mergeable_state = mergeable ? strdup(mergeable) : NULL};
+  d.nlinks = (unsigned char)gh_text_links(title, NULL, d.links, GH_LINKS_MAX);
+  assert_int_equal(gh_item_set_pr(it, &d), 0);
+  assert_true(it->pr != NULL || (!branch && !mergeable && d.nlinks == 0));
   assert_int_equal(gh_mirror_insert(&fx->m, it), 0);
   return it;
 }
@@ -371,7 +373,8 @@ static void test_pr_links(void **state) {
   gh_item_t *p = pr(fx, 7, "Refactor", "feature/issue-5-parser", NULL);
   assert_true(gh_pr_links_issue(p, 5));
   assert_false(gh_pr_links_issue(p, 6));
-  p->links[p->nlinks++] = 6; /* "closes #6" in its body */
+  gh_pr_t *d = gh_item_pr_mut(p);
+  d->links[d->nlinks++] = 6; /* "closes #6" in its body */
   assert_true(gh_pr_links_issue(p, 6));
   gh_figures_t f;
   assert_int_equal(gh_figures_compute(&fx->m, &fx->rules, NOW, &f), 0);
@@ -446,7 +449,7 @@ static void test_mirror_apply(void **state) {
   gh_item_t *m2 = gh_mirror_find(&fx->m, 2);
   assert_true(m2->detail_stale);
   m2->detail_stale = false;
-  m2->mergeable_state = strdup("dirty");
+  gh_item_pr_mut(m2)->mergeable_state = strdup("dirty");
   p = gh_item_new(2);
   p->title = strdup("p");
   p->is_pr = p->open = true;
@@ -454,7 +457,7 @@ static void test_mirror_apply(void **state) {
   assert_int_equal(gh_mirror_apply(&fx->m, p, &fx->blocked, &changed), 0);
   m2 = gh_mirror_find(&fx->m, 2);
   assert_true(m2->detail_stale);
-  assert_string_equal(m2->mergeable_state, "dirty");
+  assert_string_equal(gh_item_pr(m2)->mergeable_state, "dirty");
   /* Read back under other words: "human" alone no longer blocks. */
   gh_strv_t only_blocked = {NULL, 0};
   gh_strv_push(&only_blocked, "blocked");

@@ -128,15 +128,15 @@ static void test_issues_good(void **state) {
   assert_int_equal(a->created_at, 1793527200);
   assert_int_equal(a->updated_at, 1793613600);
   assert_int_equal(a->closed_at, 0);
-  assert_int_equal(a->nlinks, 0); /* issues' bodies do not link */
+  assert_null(a->pr); /* issues' bodies do not link */
   assert_true(b->is_pr);
   assert_false(b->open);
   assert_string_equal(b->state_reason, "completed");
   assert_int_equal(b->closed_at, 1793700000);
-  assert_int_equal(b->nlinks, 3);
-  assert_int_equal(b->links[0], 12);
-  assert_int_equal(b->links[1], 7);
-  assert_int_equal(b->links[2], 8);
+  assert_int_equal(gh_item_pr(b)->nlinks, 3);
+  assert_int_equal(gh_item_pr(b)->links[0], 12);
+  assert_int_equal(gh_item_pr(b)->links[1], 7);
+  assert_int_equal(gh_item_pr(b)->links[2], 8);
   gh_page_free(&page);
   assert_int_equal(gh_parse_issues(URL, "[]", &page, err, sizeof(err)), 0);
   assert_int_equal(page.n, 0);

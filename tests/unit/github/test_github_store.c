@@ -56,10 +56,17 @@ static void fill(gh_mirror_t *m) {
   for (long long n = 1; n <= 3; n++) {
     gh_item_t *it = gh_item_new(n);
     it->title = strdup(n == 2 ? "Ünïcode \"quoted\" \\ title\n" : "plain");
-    it->html_url = strdup("https://github.com/acme/widgets/issues/1");
+    /* 1 and 3 have the usual form (derived from the mirror's base, not
+     * kept per item); 2's URL does not, and is kept as it is. */
+    it->html_url = strdup(n == 3 ? "https://github.com/acme/widgets/pull/3"
+                                 : "https://github.com/acme/widgets/issues/1");
     it->is_pr = n == 3;
     it->open = n != 1;
-    it->state_reason = n == 1 ? strdup("completed") : NULL;
+    /* "completed" is shared by the mirror; a value it does not know is
+     * kept as the item's own string, and both read back the same. */
+    it->state_reason = n == 1   ? strdup("completed")
+                       : n == 3 ? strdup("some_future_reason")
+                                : NULL;
     gh_strv_push(&it->labels, "blocked");
     gh_strv_push(&it->labels, "needs human");
     gh_strv_push(&it->assignees, "octocat");
@@ -72,13 +79,14 @@ static void fill(gh_mirror_t *m) {
     it->events_stale = n == 1;
     strcpy(it->notified, n == 2 ? "blocked_too_long" : "");
     if (it->is_pr) {
-      it->branch = strdup("feature/issue-2");
-      it->head_sha = strdup("abc123");
-      it->mergeable_state = strdup("dirty");
+      gh_pr_t *d = gh_item_pr_mut(it);
+      d->branch = strdup("feature/issue-2");
+      d->head_sha = strdup("abc123");
+      d->mergeable_state = strdup("dirty");
       it->detail_stale = true;
-      it->links[0] = 2;
-      it->links[1] = 1;
-      it->nlinks = 2;
+      d->links[0] = 2;
+      d->links[1] = 1;
+      d->nlinks = 2;
     }
     assert_int_equal(gh_mirror_insert(m, it), 0);
   }
@@ -135,13 +143,30 @@ static void test_round_trip(void **state) {
   assert_int_equal(gh_store_render(&b, REPO, API, &tb, &lb), 0);
   assert_int_equal(la, lb);
   assert_memory_equal(ta, tb, la);
+  assert_non_null(strstr(ta, "\"https://github.com/acme/widgets/pull/3\""));
   free(ta);
   free(tb);
+  char url[GH_URL_BUF];
+  const char *want[] = {"https://github.com/acme/widgets/issues/1",
+                        "https://github.com/acme/widgets/issues/1",
+                        "https://github.com/acme/widgets/pull/3"};
+  for (long long n = 1; n <= 3; n++) {
+    const gh_item_t *x = gh_mirror_find(&b, n);
+    assert_true((x->html_url == NULL) == (n != 2));
+    assert_string_equal(gh_item_url(&b, x, url, sizeof(url)), want[n - 1]);
+  }
+  assert_string_equal(b.url_base, "https://github.com/acme/widgets");
+  assert_true(gh_mirror_find(&b, 1)->reason_shared);
+  assert_string_equal(gh_mirror_find(&b, 1)->state_reason, "completed");
+  assert_false(gh_mirror_find(&b, 3)->reason_shared);
+  assert_string_equal(gh_mirror_find(&b, 3)->state_reason,
+                      "some_future_reason");
   gh_item_t *it = gh_mirror_find(&b, 3);
   assert_non_null(it);
   assert_true(it->is_pr);
-  assert_string_equal(it->mergeable_state, "dirty");
-  assert_int_equal(it->nlinks, 2);
+  assert_string_equal(gh_item_pr(it)->mergeable_state, "dirty");
+  assert_int_equal(gh_item_pr(it)->nlinks, 2);
+  assert_null(gh_mirror_find(&b, 1)->pr); /* issues have none */
   assert_string_equal(gh_mirror_find(&b, 2)->title,
                       "Ünïcode \"quoted\" \\ title\n");
   assert_string_equal(gh_mirror_find(&b, 2)->notified, "blocked_too_long");

@@ -254,10 +254,10 @@ static void test_first_sync_then_304s(void **state) {
   assert_string_equal(fx->s.m.recon_url, PAGE2);
   assert_int_equal(fx->s.m.commits_count, 2);
   gh_item_t *pr = gh_mirror_find(&fx->s.m, 2);
-  assert_string_equal(pr->mergeable_state, "dirty");
-  assert_string_equal(pr->branch, "feature/issue-1");
+  assert_string_equal(gh_item_pr(pr)->mergeable_state, "dirty");
+  assert_string_equal(gh_item_pr(pr)->branch, "feature/issue-1");
   assert_false(pr->detail_stale);
-  assert_int_equal(pr->nlinks, 1);
+  assert_int_equal(gh_item_pr(pr)->nlinks, 1);
 
   size_t before = fx->sc.n;
   assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300, 300), 0);
