@@ -29,6 +29,13 @@ const char *gh_trigger_name(gh_trigger_t t) {
   }
 }
 
+gh_trigger_t gh_trigger_by_name(const char *name) {
+  for (int t = GH_TRIG_NONE + 1; name != NULL && t < GH_TRIG_COUNT; t++)
+    if (strcmp(name, gh_trigger_name((gh_trigger_t)t)) == 0)
+      return (gh_trigger_t)t;
+  return GH_TRIG_NONE;
+}
+
 bool gh_trigger_critical(gh_trigger_t t) {
   return t == GH_TRIG_CI_FAILURES || t == GH_TRIG_MERGE_CONFLICT;
 }

@@ -140,6 +140,9 @@ const char *gh_trend(double slope);
 
 /* Names of triggers/statuses as written in project.json. */
 const char *gh_trigger_name(gh_trigger_t t);
+/* gh_trigger_by_name is the trigger so named; GH_TRIG_NONE for "", NULL or
+ * a name this version does not know. */
+gh_trigger_t gh_trigger_by_name(const char *name);
 bool gh_trigger_critical(gh_trigger_t t);
 const char *gh_status_name(gh_status_t s);
 

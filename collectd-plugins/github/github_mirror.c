@@ -187,6 +187,68 @@ static void ghm_compact_url(gh_mirror_t *m, gh_item_t *it) {
   it->html_url = NULL;
 }
 
+/* ghm_name_find returns the index of name in m->names, or where it would
+ * go; *found tells which. */
+static size_t ghm_name_find(const gh_mirror_t *m, const char *name,
+                            bool *found) {
+  size_t lo = 0, hi = m->nnames;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(m->names[mid], name);
+    if (c == 0) {
+      *found = true;
+      return mid;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = false;
+  return lo;
+}
+
+/* ghm_name returns the mirror's copy of name, adding it; NULL on ENOMEM. */
+static char *ghm_name(gh_mirror_t *m, const char *name) {
+  bool found;
+  size_t i = ghm_name_find(m, name, &found);
+  if (found)
+    return m->names[i];
+  if (m->nnames == m->capnames) {
+    size_t cap = m->capnames ? m->capnames * 2 : 64;
+    char **names = realloc(m->names, cap * sizeof(*names));
+    if (names == NULL)
+      return NULL;
+    m->names = names;
+    m->capnames = cap;
+  }
+  char *copy = strdup(name);
+  if (copy == NULL)
+    return NULL;
+  memmove(m->names + i + 1, m->names + i, (m->nnames - i) * sizeof(char *));
+  m->names[i] = copy;
+  m->nnames++;
+  return copy;
+}
+
+/* ghm_share_strv makes sv's block hold only pointers to the mirror's
+ * names; on ENOMEM it stays as it is (its own copies). */
+static void ghm_share_strv(gh_mirror_t *m, gh_strv_t *sv) {
+  if (sv->n == 0)
+    return;
+  char **v = malloc(sv->n * sizeof(char *));
+  for (size_t i = 0; v != NULL && i < sv->n; i++) {
+    if ((v[i] = ghm_name(m, sv->v[i])) == NULL) {
+      free(v);
+      return;
+    }
+  }
+  if (v == NULL)
+    return;
+  free(sv->v);
+  sv->v = v;
+}
+
 void gh_run_free(gh_run_t *r) {
   free(r->branch);
   r->branch = NULL;
@@ -203,6 +265,9 @@ void gh_mirror_free(gh_mirror_t *m) {
     gh_item_free(m->items[i]);
   free(m->items);
   free(m->url_base);
+  for (size_t i = 0; i < m->nnames; i++)
+    free(m->names[i]);
+  free(m->names);
   for (size_t i = 0; i < m->nruns; i++)
     gh_run_free(&m->runs[i]);
   free(m->runs);
@@ -243,6 +308,8 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
   gh_mirror_touch(m);
   ghm_compact_url(m, it);
   ghm_intern_reason(it);
+  ghm_share_strv(m, &it->labels);
+  ghm_share_strv(m, &it->assignees);
   if (i < m->n && m->items[i]->number == it->number) {
     gh_item_free(m->items[i]);
     m->items[i] = it;
@@ -343,7 +410,7 @@ static void ghm_carry_details(gh_item_t *in, gh_item_t *old,
   in->blocked_since = old->blocked_since;
   in->blocked_exact = old->blocked_exact;
   in->events_stale = old->events_stale;
-  memcpy(in->notified, old->notified, sizeof(in->notified));
+  in->notified = old->notified;
   in->detail_stale = old->detail_stale;
   ghm_carry_pr(in, old);
   in->seen = in->seen || old->seen;

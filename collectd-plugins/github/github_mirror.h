@@ -14,8 +14,9 @@
 #define GH_URL_BUF 1024   /* room for a derived html_url (gh_item_url) */
 #define GH_TRIGGER_LEN 24 /* the longest name, blocked_too_long, is 16 */
 
-/* A growable array of owned strings, kept in one block (v[] first, the
- * strings after it): read v[i], change it only through gh_strv_*. */
+/* A growable array of strings, kept in one block (v[] first, the strings
+ * after it; in a mirror's items v[] points to the mirror's names instead):
+ * read v[i], change it only through gh_strv_*. */
 typedef struct gh_strv_s {
   char **v;
   size_t n;
@@ -47,7 +48,7 @@ typedef struct gh_item_s {
   gh_strv_t assignees;
   gh_pr_t *pr; /* NULL: none (every issue); read it with gh_item_pr */
 
-  char notified[GH_TRIGGER_LEN]; /* trigger last notified, "" if none */
+  unsigned char notified; /* gh_trigger_t last notified, 0: none */
   bool is_pr;
   bool open;
   bool seen;          /* met during the unfinished full listing */
@@ -87,6 +88,11 @@ typedef struct gh_mirror_s {
    * html_url has the form <base>/issues/<n> or <base>/pull/<n>; items with
    * exactly that URL keep none of their own (it never changes once set). */
   char *url_base;
+  /* Label names and logins, one copy each, sorted (strcmp): the labels and
+   * assignees of stored items point here (their blocks hold only the
+   * pointers). Names are kept until the mirror is freed. */
+  char **names;
+  size_t nnames, capnames;
   size_t n, cap;
   gh_run_t *runs; /* newest first */
   size_t nruns;

@@ -1,5 +1,6 @@
 /* github_store.c: the mirror's persistence (see github_store.h). */
 #include "github_store.h"
+#include "github_figures.h"
 #include "github_snapshot.h"
 
 #include "qf_buf.h"
@@ -56,7 +57,8 @@ static void ghs_item(qf_jw_t *w, const gh_mirror_t *m, const gh_item_t *it) {
   qf_jw_kint(w, "bs", it->blocked_since);
   qf_jw_kbool(w, "bx", it->blocked_exact);
   qf_jw_kbool(w, "es", it->events_stale);
-  qf_jw_kstr(w, "nt", it->notified);
+  const char *nt = gh_trigger_name((gh_trigger_t)it->notified);
+  qf_jw_kstr(w, "nt", nt != NULL ? nt : "");
   qf_jw_kstr(w, "br", d->branch);
   qf_jw_kstr(w, "sha", d->head_sha);
   qf_jw_kstr(w, "ms", d->mergeable_state);
@@ -328,7 +330,9 @@ static gh_item_t *ghs_read_item(ghs_rd_t *rd, yajl_val o, size_t idx) {
   it->blocked_since = ghs_int(rd, o, where, "bs");
   it->blocked_exact = ghs_bool(rd, o, where, "bx");
   it->events_stale = ghs_bool(rd, o, where, "es");
-  ghs_buf(rd, o, where, "nt", it->notified, sizeof(it->notified));
+  char nt[GH_TRIGGER_LEN] = "";
+  ghs_buf(rd, o, where, "nt", nt, sizeof(nt));
+  it->notified = (unsigned char)gh_trigger_by_name(nt);
   it->detail_stale = ghs_bool(rd, o, where, "ds");
   ghs_read_pr(rd, o, where, it);
   if (rd->status == 0 && (it->number <= 0 || it->title == NULL))

@@ -391,15 +391,14 @@ static void ghc_notify_one(const gh_mirror_t *m, const gh_issue_fig_t *fig,
 static void ghc_notify(ghc_t *g, const gh_figures_t *f) {
   for (size_t i = 0; i < f->nissues; i++) {
     const gh_issue_fig_t *fig = &f->issues[i];
-    const char *now =
-        fig->trigger != GH_TRIG_NONE ? gh_trigger_name(fig->trigger) : "";
-    if (strcmp(fig->item->notified, now) == 0)
+    if (fig->item->notified == fig->trigger)
       continue; /* most issues: nothing to tell, no lookup */
     gh_item_t *it = gh_mirror_find(&g->sync.m, fig->item->number);
-    if (it == NULL || strcmp(it->notified, now) == 0)
+    if (it == NULL || it->notified == fig->trigger)
       continue;
-    ghc_notify_one(&g->sync.m, fig, it->notified);
-    sstrncpy(it->notified, now, sizeof(it->notified));
+    const char *was = gh_trigger_name((gh_trigger_t)it->notified);
+    ghc_notify_one(&g->sync.m, fig, was != NULL ? was : "");
+    it->notified = (unsigned char)fig->trigger;
     g->sync.dirty = true;
   }
 }

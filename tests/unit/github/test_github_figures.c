@@ -408,7 +408,11 @@ static void test_mirror_apply(void **state) {
   m1->blocked_since = 50; /* learnt from events */
   m1->blocked_exact = true;
   m1->events_stale = false;
-  strcpy(m1->notified, "blocked_too_long");
+  m1->notified = GH_TRIG_BLOCKED_TOO_LONG; /* stored by its name */
+  assert_int_equal(gh_trigger_by_name("blocked_too_long"),
+                   GH_TRIG_BLOCKED_TOO_LONG);
+  assert_int_equal(gh_trigger_by_name(""), GH_TRIG_NONE);
+  assert_int_equal(gh_trigger_by_name("from_a_later_version"), GH_TRIG_NONE);
   /* An older copy is ignored. */
   gh_item_t *old = gh_item_new(1);
   old->title = strdup("older");
@@ -427,7 +431,7 @@ static void test_mirror_apply(void **state) {
   assert_true(changed);
   m1 = gh_mirror_find(&fx->m, 1);
   assert_int_equal(m1->blocked_since, 50);
-  assert_string_equal(m1->notified, "blocked_too_long");
+  assert_int_equal(m1->notified, GH_TRIG_BLOCKED_TOO_LONG);
   assert_false(m1->events_stale);
   /* Another blocking label: learn again. */
   gh_item_t *c = gh_item_new(1);

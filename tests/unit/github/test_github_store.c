@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "github_figures.h"
 #include "github_store.h"
 
 #include "qf_buf.h"
@@ -77,7 +78,7 @@ static void fill(gh_mirror_t *m) {
     it->blocked_since = n == 2 ? 1500 : 0;
     it->blocked_exact = n == 2;
     it->events_stale = n == 1;
-    strcpy(it->notified, n == 2 ? "blocked_too_long" : "");
+    it->notified = n == 2 ? GH_TRIG_BLOCKED_TOO_LONG : GH_TRIG_NONE;
     if (it->is_pr) {
       gh_pr_t *d = gh_item_pr_mut(it);
       d->branch = strdup("feature/issue-2");
@@ -169,7 +170,7 @@ static void test_round_trip(void **state) {
   assert_null(gh_mirror_find(&b, 1)->pr); /* issues have none */
   assert_string_equal(gh_mirror_find(&b, 2)->title,
                       "Ünïcode \"quoted\" \\ title\n");
-  assert_string_equal(gh_mirror_find(&b, 2)->notified, "blocked_too_long");
+  assert_int_equal(gh_mirror_find(&b, 2)->notified, GH_TRIG_BLOCKED_TOO_LONG);
   assert_int_equal(b.nruns, 2);
   assert_int_equal(b.runs[0].id, 8);
   assert_string_equal(b.runs[1].branch, "feature/issue-2");
