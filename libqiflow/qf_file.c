@@ -212,7 +212,7 @@ int qf_file_open_checked(int dfd, const char *name, const char *shown,
 
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen) {
-  struct stat st;
+  struct stat st = {0};
   int fd =
       qf_file_open_checked(AT_FDCWD, path, path, max, flags, &st, err, errlen);
   if (fd < 0)

@@ -144,7 +144,7 @@ static int as_open_read(agents_scan_t *s, int dfd, const char *dir,
                         size_t errlen) {
   char path[4096];
   as_path(path, sizeof(path), dir, name);
-  struct stat st;
+  struct stat st = {0};
   int fd = qf_file_open_checked(dfd, name, path, AGENTS_FILE_MAX,
                                 QF_READ_NOFOLLOW, &st, err, errlen);
   if (fd < 0)
