@@ -17,15 +17,14 @@
 _Static_assert(sizeof(off_t) == 8 && sizeof(ino_t) == 8,
                "configure with -D_FILE_OFFSET_BITS=64");
 
-/* qfile_write_all writes every byte, retrying on EINTR and short writes. */
-static int qfile_write_all(int fd, const char *p, size_t len) {
+int qf_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
   while (len > 0) {
     ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
     p += n;
     len -= (size_t)n;
   }
@@ -61,7 +60,7 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
     return -e;
   }
   const char *step = "write";
-  int status = qfile_write_all(fd, data, len);
+  int status = qf_write_all(fd, data, len);
   if (status == 0) {
     step = "fchmod";
     status = fchmod(fd, mode) == 0 ? 0 : -errno;

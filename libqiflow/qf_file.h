@@ -21,6 +21,11 @@ int qf_file_write_atomic(const char *path, const void *data, size_t len,
 #define QF_READ_PRIVATE 0x2
 #define QF_READ_NOT_PUBLIC 0x4
 
+/* qf_write_all writes the len bytes of buf to fd, retrying on EINTR and
+ * short writes. 0, or a negative errno (-EIO when write makes no
+ * progress). */
+int qf_write_all(int fd, const void *buf, size_t len);
+
 /* qf_file_open_checked opens name (relative to the directory dfd, or
  * AT_FDCWD) for reading and checks what qf_file_read checks: a regular file
  * of at most max bytes, with QF_READ_NOFOLLOW no symbolic link, with

@@ -251,14 +251,9 @@ int gh_jw_flush(qf_jw_t *w, int fd, size_t *written) {
     return w->status;
   if (yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok)
     return -EIO;
-  for (size_t off = 0; off < len;) {
-    ssize_t n = write(fd, buf + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? -errno : -EIO;
-    off += (size_t)n;
-  }
+  int rc = qf_write_all(fd, buf, len);
+  if (rc != 0)
+    return rc;
   *written += len;
   yajl_gen_clear(w->g);
   return 0;
@@ -389,19 +384,6 @@ static bool ghr_same_file(const gh_written_t *last, const struct stat *st) {
          st->st_mtim.tv_nsec == last->mtime.tv_nsec;
 }
 
-/* ghr_write_all writes len bytes of buf to fd. 0 or a negative errno. */
-static int ghr_write_all(int fd, const char *buf, size_t len) {
-  for (size_t off = 0; off < len;) {
-    ssize_t n = write(fd, buf + off, len - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? -errno : -EIO;
-    off += (size_t)n;
-  }
-  return 0;
-}
-
 /* ghr_write_issue renders one issue's element alone and writes it to fd;
  * *len is its length. 0 or a negative errno. */
 static int ghr_write_issue(int fd, const gh_figures_t *f,
@@ -414,7 +396,7 @@ static int ghr_write_issue(int fd, const gh_figures_t *f,
   int status = qf_jw_finish(&w, &text, len);
   qf_jw_free(&w);
   if (status == 0)
-    status = ghr_write_all(fd, text, *len);
+    status = qf_write_all(fd, text, *len);
   free(text);
   return status;
 }
@@ -470,7 +452,7 @@ static int ghr_splice(int fd, const char *path, const char *repository,
   if (status == 0)
     status = gh_snapshot_head(repository, f, h, now, &head, &len);
   if (status == 0)
-    status = ghr_write_all(fd, head, len);
+    status = qf_write_all(fd, head, len);
   p.pos = last->tail_off;
   p.shift = (long long)len - (long long)last->tail_off;
   for (size_t i = 0; status == 0 && i < f->nissues; i++)

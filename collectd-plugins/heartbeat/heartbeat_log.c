@@ -61,20 +61,6 @@ long hb_log_day(time_t now) {
   return hb_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
-/* hbl_write_all writes every byte, retrying short writes and EINTR. */
-static int hbl_write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 int hb_log_append(const char *dir, time_t now, const char *line, size_t len,
                   char *err, size_t errlen) {
   char name[HB_LOG_NAME_LEN], path[4096];
@@ -97,7 +83,7 @@ int hb_log_append(const char *dir, time_t now, const char *line, size_t len,
   if (status == 0)
     status = qf_buf_append(&b, "\n", 1);
   if (status == 0)
-    status = hbl_write_all(fd, b.data, b.len);
+    status = qf_write_all(fd, b.data, b.len);
   if (status != 0)
     qf_err(err, errlen, "write %s: %s", path, strerror(-status));
   qf_buf_free(&b);
