@@ -99,3 +99,18 @@ void qf_err(char *err, size_t errlen, const char *fmt, ...) {
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
+
+int qf_array_room(void **arr, size_t *cap, size_t n, size_t size,
+                  size_t first) {
+  if (n < *cap)
+    return 0;
+  size_t want = *cap ? *cap * 2 : first;
+  if (want < n + 1 || want > SIZE_MAX / size)
+    return -ENOMEM;
+  void *p = realloc(*arr, want * size);
+  if (p == NULL)
+    return -ENOMEM;
+  *arr = p;
+  *cap = want;
+  return 0;
+}

@@ -28,6 +28,12 @@ char *qf_buf_steal(qf_buf_t *b, size_t *len);
 /* qf_buf_free releases the memory; b may be reused afterwards. */
 void qf_buf_free(qf_buf_t *b);
 
+/* qf_array_room makes room for element n of the array *arr holds (cap
+ * elements of size bytes): when n == *cap it grows to twice as many, or to
+ * first when empty, updating *arr and *cap. 0, or -ENOMEM (the array then
+ * unchanged). Callers pass a void * holding their array and store it back. */
+int qf_array_room(void **arr, size_t *cap, size_t n, size_t size, size_t first);
+
 /* qf_strcpy copies src into dst (n bytes), always terminating; returns 0,
  * or -ENOSPC when src did not fit and was cut. */
 int qf_strcpy(char *dst, size_t n, const char *src);

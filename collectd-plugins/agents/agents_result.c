@@ -115,15 +115,7 @@ void agents_derive(agents_agent_t *a, time_t now, long long stale_after,
 
 /* ar_grow makes room for one more element of size sz in *arr. */
 static int ar_grow(void **arr, size_t *cap, size_t n, size_t sz) {
-  if (n < *cap)
-    return 0;
-  size_t ncap = *cap ? *cap * 2 : 16;
-  void *p = realloc(*arr, ncap * sz);
-  if (p == NULL)
-    return -ENOMEM;
-  *arr = p;
-  *cap = ncap;
-  return 0;
+  return qf_array_room(arr, cap, n, sz, 16);
 }
 
 /* ar_dup_utf8 copies s with invalid UTF-8 repaired; NULL on OOM. */

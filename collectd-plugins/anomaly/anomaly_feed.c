@@ -2,6 +2,7 @@
  * (anomaly_feed.h). */
 #include "anomaly_feed.h"
 
+#include "qf_buf.h"
 #include "qf_json.h"
 #include "qf_time.h"
 
@@ -74,14 +75,10 @@ static int af_issue(yajl_val issue, void *ctx) {
   time_t t = af_time(issue, "closed_at");
   if (t <= c->after)
     return 0;
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    time_t *p = realloc(c->t, cap * sizeof(*p));
-    if (p == NULL)
-      return -ENOMEM;
-    c->t = p;
-    c->cap = cap;
-  }
+  void *arr = c->t;
+  if (qf_array_room(&arr, &c->cap, c->n, sizeof(*c->t), 64) != 0)
+    return -ENOMEM;
+  c->t = arr;
   c->t[c->n++] = t;
   return 0;
 }

@@ -2,6 +2,8 @@
  * requests, its workflow runs and the ETags of conditional URLs. */
 #include "github_mirror.h"
 
+#include "qf_buf.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,16 +317,12 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
     m->items[i] = it;
     return 0;
   }
-  if (m->n == m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    gh_item_t **items = realloc(m->items, cap * sizeof(gh_item_t *));
-    if (items == NULL) {
-      gh_item_free(it);
-      return -ENOMEM;
-    }
-    m->items = items;
-    m->cap = cap;
+  void *arr = m->items;
+  if (qf_array_room(&arr, &m->cap, m->n, sizeof(*m->items), 64) != 0) {
+    gh_item_free(it);
+    return -ENOMEM;
   }
+  m->items = arr;
   memmove(m->items + i + 1, m->items + i, (m->n - i) * sizeof(gh_item_t *));
   m->items[i] = it;
   m->n++;
@@ -596,14 +594,10 @@ int gh_etag_set(gh_mirror_t *m, const char *url, const char *etag) {
   }
   if (m->netags >= GH_ETAGS_MAX)
     ghm_etag_evict(m);
-  if (m->netags == m->capetags) {
-    size_t cap = m->capetags ? m->capetags * 2 : 16;
-    gh_etag_t *e = realloc(m->etags, cap * sizeof(*e));
-    if (e == NULL)
-      return -ENOMEM;
-    m->etags = e;
-    m->capetags = cap;
-  }
+  void *arr = m->etags;
+  if (qf_array_room(&arr, &m->capetags, m->netags, sizeof(*m->etags), 16))
+    return -ENOMEM;
+  m->etags = arr;
   gh_etag_t *e = &m->etags[m->netags];
   e->url = strdup(url);
   e->etag = strdup(etag);

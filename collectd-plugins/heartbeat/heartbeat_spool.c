@@ -117,14 +117,10 @@ static int hbs_push(hb_spool_t *s, const hb_spool_rec_t *r) {
     memmove(s->recs, s->recs + s->head, s->count * sizeof(*s->recs));
     s->head = 0;
   }
-  if (s->head + s->count == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    hb_spool_rec_t *n = realloc(s->recs, cap * sizeof(*n));
-    if (n == NULL)
-      return -ENOMEM;
-    s->recs = n;
-    s->cap = cap;
-  }
+  void *arr = s->recs;
+  if (qf_array_room(&arr, &s->cap, s->head + s->count, sizeof(*s->recs), 64))
+    return -ENOMEM;
+  s->recs = arr;
   s->recs[s->head + s->count++] = *r;
   s->bytes += r->size;
   if (r->id > s->max_id)

@@ -45,6 +45,25 @@ static int teardown_dir(void **state) {
 }
 
 /* qf_gzip writes one gzip member that zlib reads back whole. */
+static void test_array_room(void **state) {
+  (void)state;
+  void *arr = NULL;
+  size_t cap = 0;
+  assert_int_equal(qf_array_room(&arr, &cap, 0, sizeof(int), 4), 0);
+  assert_int_equal(cap, 4);
+  void *first = arr;
+  assert_int_equal(qf_array_room(&arr, &cap, 3, sizeof(int), 4), 0);
+  assert_ptr_equal(arr, first); /* room left: nothing moves */
+  assert_int_equal(cap, 4);
+  assert_int_equal(qf_array_room(&arr, &cap, 4, sizeof(int), 4), 0);
+  assert_int_equal(cap, 8);
+  ((int *)arr)[7] = 7; /* the new room is usable */
+  size_t huge = SIZE_MAX / 2 + 1;
+  assert_int_equal(qf_array_room(&arr, &huge, huge, 2, 4), -ENOMEM);
+  assert_int_equal(huge, SIZE_MAX / 2 + 1); /* unchanged on failure */
+  free(arr);
+}
+
 static void test_gzip_roundtrip(void **state) {
   (void)state;
   const char *text = "{\"swarm_id\":\"s\",\"pad\":\"aaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -617,6 +636,7 @@ static void test_http_tls_hint(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_grows_and_bounds),
+      cmocka_unit_test(test_array_room),
       cmocka_unit_test(test_gzip_roundtrip),
       cmocka_unit_test(test_cond_monotonic_deadline),
       cmocka_unit_test(test_platform_lower_case),
