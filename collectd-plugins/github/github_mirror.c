@@ -318,7 +318,7 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it) {
     return 0;
   }
   void *arr = m->items;
-  if (qf_array_room(&arr, &m->cap, m->n, sizeof(*m->items), 64) != 0) {
+  if (qf_array_room(&arr, &m->cap, m->n, sizeof(gh_item_t *), 64) != 0) {
     gh_item_free(it);
     return -ENOMEM;
   }
