@@ -354,7 +354,7 @@ static int qjs_split_scalar(qf_split_t *sp) {
   return 1;
 }
 
-static int qf_split_null(void *ctx) { return qjs_split_scalar(ctx); }
+static int qjs_split_null(void *ctx) { return qjs_split_scalar(ctx); }
 
 static int qjs_split_bool(void *ctx, int b) {
   (void)b; /* the element is re-parsed from its text */
@@ -405,9 +405,11 @@ static int qjs_split_close(qf_split_t *sp) {
   return 1;
 }
 
-static int qf_split_start_map(void *ctx) { return qjs_split_open(ctx, false); }
-static int qf_split_start_array(void *ctx) { return qjs_split_open(ctx, true); }
-static int qf_split_end(void *ctx) { return qjs_split_close(ctx); }
+static int qjs_split_start_map(void *ctx) { return qjs_split_open(ctx, false); }
+static int qjs_split_start_array(void *ctx) {
+  return qjs_split_open(ctx, true);
+}
+static int qjs_split_end(void *ctx) { return qjs_split_close(ctx); }
 
 static int qjs_split_key(void *ctx, const unsigned char *k, size_t n) {
   qf_split_t *sp = ctx;
@@ -420,15 +422,15 @@ static int qjs_split_key(void *ctx, const unsigned char *k, size_t n) {
 }
 
 static const yajl_callbacks qf_split_callbacks = {
-    .yajl_null = qf_split_null,
+    .yajl_null = qjs_split_null,
     .yajl_boolean = qjs_split_bool,
     .yajl_number = qjs_split_number, /* numbers are not converted */
     .yajl_string = qjs_split_string,
-    .yajl_start_map = qf_split_start_map,
+    .yajl_start_map = qjs_split_start_map,
     .yajl_map_key = qjs_split_key,
-    .yajl_end_map = qf_split_end,
-    .yajl_start_array = qf_split_start_array,
-    .yajl_end_array = qf_split_end,
+    .yajl_end_map = qjs_split_end,
+    .yajl_start_array = qjs_split_start_array,
+    .yajl_end_array = qjs_split_end,
 };
 
 /* qjs_split_stream runs the streaming parser over the whole text; 0, or a

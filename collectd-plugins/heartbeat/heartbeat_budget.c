@@ -48,9 +48,9 @@ int hb_budget_render(const hb_deliver_t *d, double mono_now, double wall_now,
   return *out == NULL ? -ENOMEM : 0;
 }
 
-/* hbb_learned reads the optional "learned <limit> <window>" line at *p
+/* hbg_learned reads the optional "learned <limit> <window>" line at *p
  * into d and moves *p past it. 0, or -EINVAL when the line is broken. */
-static int hbb_learned(hb_deliver_t *d, const char **p) {
+static int hbg_learned(hb_deliver_t *d, const char **p) {
   size_t klen = strlen(HB_BUDGET_LEARNED " ");
   if (strncmp(*p, HB_BUDGET_LEARNED " ", klen) != 0)
     return 0;
@@ -75,7 +75,7 @@ int hb_budget_load(hb_deliver_t *d, const char *text, double mono_now,
       text[mlen] != '\n')
     return -EINVAL;
   const char *p = text + mlen + 1;
-  if (hbb_learned(d, &p) != 0)
+  if (hbg_learned(d, &p) != 0)
     return -EINVAL;
   double span = hb_deliver_span(d);
   double prev = -INFINITY;
