@@ -159,9 +159,9 @@ build() {
 }
 
 # check's integration tests: the quick ones (a few seconds each), which
-# still start the real collectd and exporter, the docs' links and the two
-# quick lint tests (format, function length). `test` runs them all.
-CHECK_TESTS='^(integration_test_(schemas|harness|manpage|contrib|migrate|demo|sanitize|docs)|lint_(format|function_length))$'
+# still start the real collectd and exporter, the docs' links and the three
+# quick lint tests (format, function length, static prefixes). `test` runs them all.
+CHECK_TESTS='^(integration_test_(schemas|harness|manpage|contrib|migrate|demo|sanitize|docs)|lint_(format|function_length|static_prefix))$'
 
 # check ARGS...: build, then the unit tests and the quick integration tests.
 check() {
