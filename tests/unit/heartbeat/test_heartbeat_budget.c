@@ -12,6 +12,7 @@
 
 #include "heartbeat_budget.h"
 #include "heartbeat_target.h"
+#include "logbook.h"
 #include "scratch_dir.h"
 
 #include <errno.h>
@@ -142,32 +143,6 @@ static void test_load_edges(void **state) {
   assert_int_equal(hb_budget_load(&d, HB_BUDGET_MAGIC "\n", 5, 5, &loaded), 0);
   assert_int_equal(loaded, 0);
   hb_deliver_free(&d);
-}
-
-/* What the backend steps logged, for the once-per-episode checks. */
-typedef struct logbook_s {
-  char lines[16][1024];
-  int n;
-} logbook_t;
-
-static void book(void *ud, int severity, const char *msg) {
-  (void)severity;
-  logbook_t *l = ud;
-  if (l->n < 16)
-    snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%s", msg);
-}
-
-static int count_lines(const logbook_t *l, const char *needle) {
-  int n = 0;
-  for (int i = 0; i < l->n; i++)
-    n += strstr(l->lines[i], needle) != NULL;
-  return n;
-}
-
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static hb_backend_t *new_backend(hb_policy_t p) {

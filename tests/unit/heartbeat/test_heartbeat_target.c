@@ -12,6 +12,7 @@
 
 #include "heartbeat_target.h"
 #include "qf_http.h"
+#include "logbook.h"
 #include "scratch_dir.h"
 
 #include <arpa/inet.h>
@@ -109,31 +110,6 @@ static void server_stop(server_t *s) {
 }
 
 /* --- backends --- */
-
-typedef struct logbook_s {
-  char lines[16][1024];
-  int n;
-} logbook_t;
-
-static void book(void *ud, int severity, const char *msg) {
-  (void)severity;
-  logbook_t *l = ud;
-  if (l->n < 16)
-    snprintf(l->lines[l->n++], sizeof(l->lines[0]), "%s", msg);
-}
-
-static int count_lines(const logbook_t *l, const char *needle) {
-  int n = 0;
-  for (int i = 0; i < l->n; i++)
-    n += strstr(l->lines[i], needle) != NULL;
-  return n;
-}
-
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* new_backend is a started backend posting to port, spooled in dir. */
 static hb_backend_t *new_backend(const char *dir, int port, logbook_t *lb) {
