@@ -45,45 +45,61 @@ static int qfile_fsync_parent(const char *path) {
   return status;
 }
 
-int qf_file_write_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, char *err, size_t errlen) {
-  char tmp[4096];
-  int n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-  if (n < 0 || (size_t)n >= sizeof(tmp)) {
+int qf_atomic_open(qf_atomic_t *a, const char *path, char *err, size_t errlen) {
+  a->fd = -1;
+  if (qf_strcpy(a->path, sizeof(a->path), path) != 0 ||
+      snprintf(a->tmp, sizeof(a->tmp), "%s.tmp.XXXXXX", path) >=
+          (int)sizeof(a->tmp)) {
     qf_err(err, errlen, "%s: path too long", path);
     return -ENAMETOOLONG;
   }
-  int fd = mkostemp(tmp, O_CLOEXEC);
-  if (fd < 0) {
+  a->fd = mkostemp(a->tmp, O_CLOEXEC);
+  if (a->fd < 0) {
     int e = errno;
-    qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
+    qf_err(err, errlen, "mkstemp %s: %s", a->tmp, strerror(e));
     return -e;
   }
+  return 0;
+}
+
+int qf_atomic_commit(qf_atomic_t *a, int status, mode_t mode, struct stat *st,
+                     char *err, size_t errlen) {
   const char *step = "write";
-  int status = qf_write_all(fd, data, len);
   if (status == 0) {
     step = "fchmod";
-    status = fchmod(fd, mode) == 0 ? 0 : -errno;
+    status = fchmod(a->fd, mode) == 0 ? 0 : -errno;
   }
   if (status == 0) {
     step = "fsync";
-    status = fsync(fd) == 0 ? 0 : -errno;
+    status =
+        fsync(a->fd) == 0 && (st == NULL || fstat(a->fd, st) == 0) ? 0 : -errno;
   }
-  if (close(fd) != 0 && status == 0) {
+  if (close(a->fd) != 0 && status == 0) {
     step = "close";
     status = -errno;
   }
+  a->fd = -1;
   if (status == 0) {
     step = "rename";
-    status = rename(tmp, path) == 0 ? 0 : -errno;
+    status = rename(a->tmp, a->path) == 0 ? 0 : -errno;
   }
   if (status != 0) {
-    qf_err(err, errlen, "%s %s: %s", step, tmp, strerror(-status));
-    unlink(tmp);
+    qf_err(err, errlen, "%s %s: %s", step, a->tmp, strerror(-status));
+    unlink(a->tmp);
     return status;
   }
-  qfile_fsync_parent(path); /* best effort: the data itself is already safe */
+  qfile_fsync_parent(a->path); /* best effort: the data itself is safe */
   return 0;
+}
+
+int qf_file_write_atomic(const char *path, const void *data, size_t len,
+                         mode_t mode, char *err, size_t errlen) {
+  qf_atomic_t a;
+  int status = qf_atomic_open(&a, path, err, errlen);
+  if (status != 0)
+    return status;
+  status = qf_write_all(a.fd, data, len);
+  return qf_atomic_commit(&a, status, mode, NULL, err, errlen);
 }
 
 /* qfile_wipe_free zeroes the cap bytes at p (what was read may be a secret)

@@ -12,6 +12,26 @@
 int qf_file_write_atomic(const char *path, const void *data, size_t len,
                          mode_t mode, char *err, size_t errlen);
 
+/* A file being written in place of path, for writers that stream: open a
+ * temporary in path's directory, write to fd, then commit. */
+typedef struct qf_atomic_s {
+  char path[4096];
+  char tmp[4096 + 16];
+  int fd; /* the temporary, open between open and commit */
+} qf_atomic_t;
+
+/* qf_atomic_open creates the temporary (mode 0600) beside path. 0, or a
+ * negative errno with the reason in err (nothing to commit then). */
+int qf_atomic_open(qf_atomic_t *a, const char *path, char *err, size_t errlen);
+/* qf_atomic_commit ends what qf_atomic_open began. With status 0 (the
+ * writer's outcome) it sets mode, fsyncs (and fstats into st when not
+ * NULL), closes and renames the temporary over path, then fsyncs the
+ * directory; otherwise, or when a step fails, it closes and removes the
+ * temporary, path left as it was, and says which step failed in err. The
+ * outcome: 0 or a negative errno. */
+int qf_atomic_commit(qf_atomic_t *a, int status, mode_t mode, struct stat *st,
+                     char *err, size_t errlen);
+
 /* Flags for qf_file_read. */
 #define QF_READ_NOFOLLOW 0x1 /* refuse symbolic links */
 /* Secrets: refuse (-EPERM, with the chmod that fixes it in err) a file

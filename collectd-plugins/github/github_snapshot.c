@@ -480,21 +480,18 @@ int gh_project_write(const char *state_dir, const char *repository,
                      const gh_figures_t *f, const gh_health_t *h, long long now,
                      gh_written_t *last, bool *spliced, char *err,
                      size_t errlen) {
-  char path[4096], tmp[4200];
+  char path[4096];
+  qf_atomic_t a;
   *spliced = false;
-  if (qf_path_join(path, sizeof(path), state_dir, GH_PROJECT_FILE) != 0 ||
-      snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+  if (qf_path_join(path, sizeof(path), state_dir, GH_PROJECT_FILE) != 0) {
     qf_err(err, errlen, "%s/%s: path too long", state_dir, GH_PROJECT_FILE);
     return -ENAMETOOLONG;
   }
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
-    return -e;
-  }
-  const char *step = "write";
-  int status = -ESTALE;
+  int status = qf_atomic_open(&a, path, err, errlen);
+  if (status != 0)
+    return status;
+  int fd = a.fd;
+  status = -ESTALE;
   gh_written_t next = *last;
   if (ghr_spliceable(f, last))
     status = ghr_splice(fd, path, repository, f, h, now, &next);
@@ -508,22 +505,8 @@ int gh_project_write(const char *state_dir, const char *repository,
                                       &next.size);
   }
   struct stat st = {0};
-  if (status == 0) {
-    step = "fchmod";
-    status = fchmod(fd, 0644) == 0 ? 0 : -errno;
-  }
-  if (status == 0) {
-    step = "fsync";
-    status = fsync(fd) == 0 && fstat(fd, &st) == 0 ? 0 : -errno;
-  }
-  close(fd);
-  if (status == 0) {
-    step = "rename";
-    status = rename(tmp, path) == 0 ? 0 : -errno;
-  }
+  status = qf_atomic_commit(&a, status, 0644, &st, err, errlen);
   if (status != 0) {
-    unlink(tmp);
-    qf_err(err, errlen, "%s %s: %s", step, path, strerror(-status));
     last->valid = false;
     return status;
   }

@@ -152,39 +152,22 @@ int gh_store_render(const gh_mirror_t *m, const char *repository,
 int gh_store_save(const gh_mirror_t *m, const char *repository,
                   const char *api_url, const char *path, char *err,
                   size_t errlen) {
-  char tmp[4200];
-  if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
-    qf_err(err, errlen, "%s: path too long", path);
-    return -ENAMETOOLONG;
-  }
-  int fd = mkstemp(tmp); /* mode 0600, as the mirror file keeps */
-  if (fd < 0) {
-    int e = errno;
-    qf_err(err, errlen, "mkstemp %s: %s", tmp, strerror(e));
-    return -e;
-  }
-  qf_jw_t w;
-  size_t written = 0;
-  const char *step = "write";
-  int status = qf_jw_init(&w) == 0 ? 0 : -ENOMEM;
+  qf_atomic_t a;
+  char why[1024] = "";
+  int status = qf_atomic_open(&a, path, why, sizeof(why));
   if (status == 0) {
-    status = ghs_render(&w, m, repository, api_url, fd, &written);
-    qf_jw_free(&w);
+    qf_jw_t w;
+    size_t written = 0;
+    status = qf_jw_init(&w) == 0 ? 0 : -ENOMEM;
+    if (status == 0) {
+      status = ghs_render(&w, m, repository, api_url, a.fd, &written);
+      qf_jw_free(&w);
+    }
+    /* mode 0600, as the mirror file keeps */
+    status = qf_atomic_commit(&a, status, 0600, NULL, why, sizeof(why));
   }
-  if (status == 0) {
-    step = "fsync";
-    status = fsync(fd) == 0 ? 0 : -errno;
-  }
-  close(fd);
-  if (status == 0) {
-    step = "rename";
-    status = rename(tmp, path) == 0 ? 0 : -errno;
-  }
-  if (status != 0) {
-    unlink(tmp);
-    qf_err(err, errlen, "%s: cannot store the mirror (%s): %s", path, step,
-           strerror(-status));
-  }
+  if (status != 0)
+    qf_err(err, errlen, "%s: cannot store the mirror (%s)", path, why);
   return status;
 }
 
