@@ -225,18 +225,30 @@ int qf_file_open_checked(int dfd, const char *name, const char *shown,
   return fd;
 }
 
+int qf_file_read_keep(const char *path, size_t max, int flags, char **out,
+                      size_t *len, int *fd, struct stat *st, char *err,
+                      size_t errlen) {
+  *fd = qf_file_open_checked(AT_FDCWD, path, path, max, flags, st, err, errlen);
+  if (*fd < 0)
+    return *fd;
+  int status = qfile_read_fd(*fd, max, (size_t)st->st_size, out, len);
+  if (status != 0) {
+    qf_err(err, errlen, "read %s: %s", path,
+           status == -EFBIG ? "over the size limit" : strerror(-status));
+    close(*fd);
+    *fd = -1;
+  }
+  return status;
+}
+
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen) {
   struct stat st = {0};
-  int fd =
-      qf_file_open_checked(AT_FDCWD, path, path, max, flags, &st, err, errlen);
-  if (fd < 0)
-    return fd;
-  int status = qfile_read_fd(fd, max, (size_t)st.st_size, out, len);
-  if (status != 0)
-    qf_err(err, errlen, "read %s: %s", path,
-           status == -EFBIG ? "over the size limit" : strerror(-status));
-  close(fd);
+  int fd = -1;
+  int status =
+      qf_file_read_keep(path, max, flags, out, len, &fd, &st, err, errlen);
+  if (fd >= 0)
+    close(fd);
   return status;
 }
 

@@ -64,6 +64,13 @@ int qf_file_open_checked(int dfd, const char *name, const char *shown,
 int qf_file_read(const char *path, size_t max, int flags, char **out,
                  size_t *len, char *err, size_t errlen);
 
+/* qf_file_read_keep is qf_file_read that leaves the file open: *fd (the
+ * caller closes it) and *st describe the file read, so that it can be read
+ * again later even once renamed over or removed. */
+int qf_file_read_keep(const char *path, size_t max, int flags, char **out,
+                      size_t *len, int *fd, struct stat *st, char *err,
+                      size_t errlen);
+
 /* qf_secret_read reads a one-line secret (a token, an API key) the way every
  * part does: qf_file_read with flags QF_READ_PRIVATE (the exporter's token)
  * or QF_READ_NOT_PUBLIC (the plugins' keys, which a collectd group may

@@ -302,6 +302,7 @@ typedef struct qf_split_s {
   const char *key;
   size_t keylen;
   qf_json_each_fn each;
+  qf_json_each_at_fn each_at; /* used instead of each when set */
   void *ctx;
   int depth;        /* containers open around the next token */
   bool object;      /* the top-level value is an object */
@@ -334,7 +335,8 @@ static int qjs_split_emit(qf_split_t *sp, size_t start, size_t end) {
     sp->status = -EINVAL; /* the streaming parser accepted it: cannot be */
     return 0;
   }
-  rc = sp->each(v, sp->ctx);
+  rc = sp->each_at != NULL ? sp->each_at(v, start, end - start, sp->ctx)
+                           : sp->each(v, sp->ctx);
   if (rc != QF_JSON_KEPT)
     yajl_tree_free(v);
   sp->prev = end;
@@ -483,19 +485,29 @@ static int qjs_split_rest(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
   return *rest != NULL ? 0 : -EINVAL;
 }
 
+/* qjs_split_run streams text through sp (each or each_at set). */
+static int qjs_split_run(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
+                         size_t errlen) {
+  sp->keylen = strlen(sp->key);
+  sp->buf = (qf_buf_t)QF_BUF_INIT;
+  *rest = NULL;
+  int rc = qjs_split_stream(sp, len, err, errlen);
+  if (rc == 0)
+    rc = qjs_split_rest(sp, len, rest, err, errlen);
+  qf_buf_free(&sp->buf);
+  return rc;
+}
+
 int qf_json_parse_split(const char *text, size_t len, const char *key,
                         qf_json_each_fn each, void *ctx, yajl_val *rest,
                         char *err, size_t errlen) {
-  qf_split_t sp = {.text = text,
-                   .key = key,
-                   .keylen = strlen(key),
-                   .each = each,
-                   .ctx = ctx,
-                   .buf = QF_BUF_INIT};
-  *rest = NULL;
-  int rc = qjs_split_stream(&sp, len, err, errlen);
-  if (rc == 0)
-    rc = qjs_split_rest(&sp, len, rest, err, errlen);
-  qf_buf_free(&sp.buf);
-  return rc;
+  qf_split_t sp = {.text = text, .key = key, .each = each, .ctx = ctx};
+  return qjs_split_run(&sp, len, rest, err, errlen);
+}
+
+int qf_json_parse_split_at(const char *text, size_t len, const char *key,
+                           qf_json_each_at_fn each, void *ctx, yajl_val *rest,
+                           char *err, size_t errlen) {
+  qf_split_t sp = {.text = text, .key = key, .each_at = each, .ctx = ctx};
+  return qjs_split_run(&sp, len, rest, err, errlen);
 }

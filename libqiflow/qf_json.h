@@ -45,6 +45,17 @@ int qf_json_parse_split(const char *text, size_t len, const char *key,
                         qf_json_each_fn each, void *ctx, yajl_val *rest,
                         char *err, size_t errlen);
 
+/* qf_json_each_at_fn is qf_json_each_fn told where the element lies: the
+ * bytes text[at, at + len) of the text parsed. */
+typedef int (*qf_json_each_at_fn)(yajl_val elem, size_t at, size_t len,
+                                  void *ctx);
+
+/* qf_json_parse_split_at is qf_json_parse_split with each element's place
+ * in text. */
+int qf_json_parse_split_at(const char *text, size_t len, const char *key,
+                           qf_json_each_at_fn each, void *ctx, yajl_val *rest,
+                           char *err, size_t errlen);
+
 /* --- writing --- */
 
 /* A JSON writer: every call is a no-op once one failed, and the first

@@ -133,10 +133,7 @@ const char *gh_trend(double slope) {
   return "stable";
 }
 
-/* ghfg_counts_for_velocity tells whether a closed issue was completed work
- * (not closed as not planned or as a duplicate). */
-static bool ghfg_counts_for_velocity(const gh_item_t *it) {
-  const char *r = it->state_reason;
+bool gh_closed_counts_for_velocity(const char *r) {
   return r == NULL ||
          (strcmp(r, "not_planned") != 0 && strcmp(r, "duplicate") != 0);
 }
@@ -171,7 +168,7 @@ static void ghfg_velocity(long long now, gh_figures_t *f) {
 static bool ghfg_velocity_counts(const gh_item_t *it, long long now) {
   return !it->is_pr && !it->open && it->closed_at > 0 &&
          now - it->closed_at < GH_VELOCITY_DAYS * GHF_DAY &&
-         ghfg_counts_for_velocity(it);
+         gh_closed_counts_for_velocity(it->state_reason);
 }
 
 /* ghfg_eta estimates when the open issues are done at the current pace. */
@@ -452,6 +449,32 @@ uint64_t gh_figures_issues_hash(const gh_figures_t *f) {
   return h;
 }
 
+/* ghfg_cold_velocity tells whether a cold item's closing counts for the
+ * velocity window at now (as ghfg_velocity_counts for a whole one). */
+static bool ghfg_cold_velocity(const gh_cold_t *c, long long now) {
+  return !(c->flags & GH_COLD_PR) && (c->flags & GH_COLD_VELOCITY) &&
+         c->closed_at > 0 &&
+         now - (long long)c->closed_at < GH_VELOCITY_DAYS * GHF_DAY;
+}
+
+/* ghfg_count_cold counts the cold items: closed issues (done) and pull
+ * requests (their last update). */
+static void ghfg_count_cold(const gh_mirror_t *m, long long now,
+                            gh_figures_t *f) {
+  for (size_t i = 0; i < m->ncold; i++) {
+    const gh_cold_t *c = &m->cold[i];
+    if (c->flags & GH_COLD_PR) {
+      if ((long long)c->updated_at > f->last_pr_update)
+        f->last_pr_update = c->updated_at;
+      continue;
+    }
+    f->total++;
+    f->done++;
+    if (ghfg_cold_velocity(c, now))
+      f->closed[f->nclosed++] = c->closed_at;
+  }
+}
+
 /* ghfg_alloc counts the mirror's issues and sizes f's arrays for them. */
 static int ghfg_alloc(const gh_mirror_t *m, long long now, gh_figures_t *f) {
   size_t issues = 0, open = 0, closed = 0;
@@ -461,6 +484,8 @@ static int ghfg_alloc(const gh_mirror_t *m, long long now, gh_figures_t *f) {
     open += !it->is_pr && it->open;
     closed += ghfg_velocity_counts(it, now);
   }
+  for (size_t i = 0; i < m->ncold; i++)
+    closed += ghfg_cold_velocity(&m->cold[i], now);
   f->issues = calloc(issues + 1, sizeof(*f->issues));
   f->opens = calloc(open + 1, sizeof(*f->opens));
   f->closed = calloc(closed + 1, sizeof(*f->closed));
@@ -487,6 +512,7 @@ static int ghfg_full(const gh_mirror_t *m, const gh_rules_t *rules,
         f->closed[f->nclosed++] = it->closed_at;
     }
   }
+  ghfg_count_cold(m, now, f);
   f->open_issues = f->total - f->done;
   for (size_t i = 0; i < m->n; i++)
     if (m->items[i]->is_pr && m->items[i]->open)

@@ -135,6 +135,10 @@ bool gh_pr_links_issue(const gh_item_t *pr, long long number);
  * (matched by the run's pull request numbers or its head branch). */
 gh_ci_t gh_pr_ci(const gh_mirror_t *m, const gh_item_t *pr);
 
+/* gh_closed_counts_for_velocity tells whether an issue closed with that
+ * state reason counts as done work (not "not_planned" or "duplicate"). */
+bool gh_closed_counts_for_velocity(const char *state_reason);
+
 /* gh_trend names the trend of a least-squares slope. */
 const char *gh_trend(double slope);
 

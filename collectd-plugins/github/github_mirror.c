@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 int gh_set_str(char **dst, const char *s) {
   char *copy = NULL;
@@ -258,6 +259,7 @@ void gh_run_free(gh_run_t *r) {
 
 void gh_mirror_init(gh_mirror_t *m) {
   memset(m, 0, sizeof(*m));
+  m->cold_fd = -1;
   m->commits_count = -1;
   m->rl_limit = m->rl_remaining = m->rl_reset = -1;
 }
@@ -266,6 +268,7 @@ void gh_mirror_free(gh_mirror_t *m) {
   for (size_t i = 0; i < m->n; i++)
     gh_item_free(m->items[i]);
   free(m->items);
+  gh_mirror_drop_cold(m);
   free(m->url_base);
   for (size_t i = 0; i < m->nnames; i++)
     free(m->names[i]);
@@ -286,6 +289,74 @@ void gh_mirror_free(gh_mirror_t *m) {
 }
 
 void gh_mirror_touch(gh_mirror_t *m) { m->gen++; }
+
+size_t gh_mirror_count(const gh_mirror_t *m) { return m->n + m->ncold; }
+
+void gh_mirror_drop_cold(gh_mirror_t *m) {
+  if (m->cold_fd >= 0)
+    close(m->cold_fd);
+  m->cold_fd = -1;
+  if (m->ncold > 0)
+    gh_mirror_touch(m);
+  free(m->cold);
+  m->cold = NULL;
+  m->ncold = m->capcold = 0;
+}
+
+void gh_mirror_set_cold(gh_mirror_t *m, gh_cold_t *cold, size_t n, int fd,
+                        const struct stat *st) {
+  if (m->cold_fd >= 0 && m->cold_fd != fd)
+    close(m->cold_fd);
+  free(m->cold);
+  m->cold = cold;
+  m->ncold = m->capcold = n;
+  m->cold_fd = fd;
+  m->cold_st = *st;
+  if (m->cap > 2 * m->n + 64) { /* most items went cold: give room back */
+    gh_item_t **items = realloc(m->items, (m->n + 64) * sizeof(gh_item_t *));
+    if (items != NULL) {
+      m->items = items;
+      m->cap = m->n + 64;
+    }
+  }
+}
+
+bool gh_item_freezable(const gh_item_t *it) {
+  return !it->open && it->notified == 0 && it->number > 0 &&
+         it->number <= UINT32_MAX && it->created_at >= 0 &&
+         it->created_at <= UINT32_MAX && it->updated_at >= 0 &&
+         it->updated_at <= UINT32_MAX && it->closed_at >= 0 &&
+         it->closed_at <= UINT32_MAX;
+}
+
+/* ghm_cold_lower_bound returns the index of the first cold item numbered
+ * >= number. */
+static size_t ghm_cold_lower_bound(const gh_mirror_t *m, long long number) {
+  size_t lo = 0, hi = m->ncold;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((long long)m->cold[mid].number < number)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+gh_cold_t *gh_mirror_find_cold(const gh_mirror_t *m, long long number) {
+  size_t i = ghm_cold_lower_bound(m, number);
+  return i < m->ncold && (long long)m->cold[i].number == number ? &m->cold[i]
+                                                                : NULL;
+}
+
+/* ghm_cold_remove forgets the cold item c (its record stays in the file
+ * until the next save leaves it out). */
+static void ghm_cold_remove(gh_mirror_t *m, gh_cold_t *c) {
+  size_t i = (size_t)(c - m->cold);
+  memmove(c, c + 1, (m->ncold - i - 1) * sizeof(*c));
+  m->ncold--;
+  gh_mirror_touch(m);
+}
 
 /* ghm_lower_bound returns the index of the first item numbered >= number. */
 static size_t ghm_lower_bound(const gh_mirror_t *m, long long number) {
@@ -444,6 +515,16 @@ int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
   *changed = false;
   ghm_compact_url(m, in); /* as stored, so that listings compare equal */
   gh_item_t *old = gh_mirror_find(m, in->number);
+  gh_cold_t *cold = old == NULL ? gh_mirror_find_cold(m, in->number) : NULL;
+  if (cold != NULL && (long long)cold->updated_at >= in->updated_at) {
+    cold->flags |= in->seen ? GH_COLD_SEEN : 0;
+    gh_item_free(in);
+    return 0;
+  }
+  if (cold != NULL) { /* newer: it replaces the cold one, as if new */
+    in->seen = in->seen || (cold->flags & GH_COLD_SEEN);
+    ghm_cold_remove(m, cold);
+  }
   if (old != NULL &&
       (old->updated_at > in->updated_at || ghm_same_listing(old, in))) {
     old->seen = old->seen || in->seen;
@@ -468,6 +549,19 @@ void gh_mirror_settle_all(gh_mirror_t *m, const gh_strv_t *blocked) {
 void gh_mirror_clear_seen(gh_mirror_t *m) {
   for (size_t i = 0; i < m->n; i++)
     m->items[i]->seen = false;
+  for (size_t i = 0; i < m->ncold; i++)
+    m->cold[i].flags &= (unsigned char)~GH_COLD_SEEN;
+}
+
+/* ghm_drop_unseen_cold removes the cold items not seen; how many. */
+static size_t ghm_drop_unseen_cold(gh_mirror_t *m) {
+  size_t kept = 0;
+  for (size_t i = 0; i < m->ncold; i++)
+    if (m->cold[i].flags & GH_COLD_SEEN)
+      m->cold[kept++] = m->cold[i];
+  size_t dropped = m->ncold - kept;
+  m->ncold = kept;
+  return dropped;
 }
 
 size_t gh_mirror_drop_unseen(gh_mirror_t *m) {
@@ -481,6 +575,7 @@ size_t gh_mirror_drop_unseen(gh_mirror_t *m) {
     }
   }
   m->n = kept;
+  dropped += ghm_drop_unseen_cold(m);
   if (dropped > 0)
     gh_mirror_touch(m);
   return dropped;

@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 
 #define GH_LINKS_MAX 8    /* issues one pull request can name */
 #define GH_RUN_PRS_MAX 4  /* pull requests one workflow run can name */
@@ -58,6 +60,26 @@ typedef struct gh_item_s {
   bool reason_shared; /* state_reason is a shared copy, not the item's */
 } gh_item_t;
 
+/* A closed item kept out of memory ("cold"): what the figures count, and
+ * where its record lies in the mirror file last written or read
+ * (gh_mirror_t.cold_fd), which holds the rest (title, labels, URL, ...).
+ * Most of a mature repository is closed: this is 28 bytes where a whole
+ * item costs about 280. Numbers and times fit 32 bits (until 2106); an
+ * item whose do not stays whole. github_store.c freezes and thaws. */
+typedef struct gh_cold_s {
+  uint32_t number;
+  uint32_t created_at, updated_at, closed_at;
+  uint32_t at, len;    /* the record: bytes at..at+len of cold_fd */
+  unsigned char flags; /* GH_COLD_* */
+} gh_cold_t;
+
+enum {
+  GH_COLD_PR = 1,       /* a pull request */
+  GH_COLD_SEEN = 2,     /* met during the unfinished full listing */
+  GH_COLD_REC_SEEN = 4, /* what the record says of seen */
+  GH_COLD_VELOCITY = 8, /* its state reason counts for velocity */
+};
+
 /* CI verdicts of workflow runs. */
 enum {
   GH_VERDICT_OTHER = 0, /* cancelled, skipped, neutral, ... */
@@ -84,6 +106,14 @@ typedef struct gh_etag_s {
 
 typedef struct gh_mirror_s {
   gh_item_t **items; /* sorted by number, ascending */
+  /* Closed items kept in the mirror file, sorted by number; a number is in
+   * items or here, never both. cold_fd is that file (-1: none), cold_st
+   * what it was when written or read (a change means someone else wrote
+   * it, and the cold records cannot be trusted: see gh_store_check). */
+  gh_cold_t *cold;
+  size_t ncold, capcold;
+  int cold_fd;
+  struct stat cold_st;
   /* "https://github.com/owner/repo", learned from the first item whose
    * html_url has the form <base>/issues/<n> or <base>/pull/<n>; items with
    * exactly that URL keep none of their own (it never changes once set). */
@@ -143,11 +173,33 @@ const char *gh_item_url(const gh_mirror_t *m, const gh_item_t *it, char *buf,
 void gh_mirror_init(gh_mirror_t *m);
 void gh_mirror_free(gh_mirror_t *m);
 
+/* gh_mirror_count is how many issues and pull requests the mirror holds,
+ * whole or cold. */
+size_t gh_mirror_count(const gh_mirror_t *m);
+
+/* gh_mirror_find_cold returns the cold item with that number, or NULL. */
+gh_cold_t *gh_mirror_find_cold(const gh_mirror_t *m, long long number);
+
+/* gh_mirror_drop_cold forgets every cold item and closes cold_fd (their
+ * records are lost: the caller lists the repository again). */
+void gh_mirror_drop_cold(gh_mirror_t *m);
+
+/* gh_mirror_set_cold replaces the cold items with cold[0, n) (taking the
+ * array) kept in fd, a file as st describes it; the old cold file is
+ * closed. */
+void gh_mirror_set_cold(gh_mirror_t *m, gh_cold_t *cold, size_t n, int fd,
+                        const struct stat *st);
+
+/* gh_item_freezable tells whether it may be kept cold: closed, no
+ * notification to remember, numbers and times within 32 bits. */
+bool gh_item_freezable(const gh_item_t *it);
+
 /* gh_mirror_touch records that items or runs changed in place (figures
  * computed before are stale). */
 void gh_mirror_touch(gh_mirror_t *m);
 
-/* gh_mirror_find returns the item with that number, or NULL. */
+/* gh_mirror_find returns the whole item with that number, or NULL (also
+ * for a cold one: open items are never cold). */
 gh_item_t *gh_mirror_find(const gh_mirror_t *m, long long number);
 
 /* gh_mirror_insert adds it (the mirror takes ownership, also on failure);
@@ -159,7 +211,9 @@ int gh_mirror_insert(gh_mirror_t *m, gh_item_t *it);
  * detail requests fill (branch, mergeable state, blocked time) survive; a
  * changed pull request is marked detail_stale, and an issue whose set of
  * blocking labels changed gets a provisional blocked_since and
- * events_stale. *changed tells whether anything was stored. */
+ * events_stale. A newer listing of a cold item replaces it whole; one as
+ * new as the cold item (same updated_at) is the same listing, ignored.
+ * *changed tells whether anything was stored. */
 int gh_mirror_apply(gh_mirror_t *m, gh_item_t *in, const gh_strv_t *blocked,
                     bool *changed);
 

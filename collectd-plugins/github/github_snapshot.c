@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* copy_file_range */
 #endif
 #include "github_snapshot.h"
+#include "github_store.h"
 
 #include "qf_buf.h"
 #include "qf_file.h"
@@ -268,26 +269,57 @@ static size_t ghr_pending(qf_jw_t *w) {
   return len;
 }
 
-/* ghr_issues writes the issues array and ends the document; with fd >= 0
- * it writes to fd every 64 issues (0, or the first write's error) and
- * records where each open issue's element is in the file. */
+/* ghr_cold_issue writes a cold (closed) issue's element, read back from
+ * the mirror file. */
+static int ghr_cold_issue(qf_jw_t *w, const gh_figures_t *f, gh_thaw_t *t,
+                          const gh_cold_t *c) {
+  gh_item_t *it = NULL;
+  char why[200];
+  int status = gh_thaw(t, c, &it, why, sizeof(why));
+  if (status != 0)
+    return status;
+  gh_issue_fig_t fig = {
+      .item = it, .reason = "", .blocked_hours = -1, .status = GH_STATUS_DONE};
+  ghr_issue(w, f, &fig);
+  gh_item_free(it);
+  return 0;
+}
+
+/* ghr_issues writes the issues array, by number descending: the figures'
+ * issues and the mirror's cold ones merged. With fd >= 0 it writes to fd
+ * every 64 issues (0, or the first error) and records where each open
+ * issue's element is in the file. */
 static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
                       size_t *written) {
+  const gh_mirror_t *m = f->mirror;
+  gh_thaw_t t;
+  gh_thaw_init(&t, m);
   int status = 0;
+  size_t i = 0, j = m->ncold, k = 0;
   qf_jw_arr_open(w);
-  for (size_t i = 0; status == 0 && i < f->nissues; i++) {
-    const gh_issue_fig_t *fig = &f->issues[i];
+  while (status == 0 && (i < f->nissues || j > 0)) {
+    const gh_issue_fig_t *fig = i < f->nissues ? &f->issues[i] : NULL;
+    bool cold = fig == NULL ||
+                (j > 0 && (long long)m->cold[j - 1].number > fig->item->number);
+    if (cold && (m->cold[--j].flags & GH_COLD_PR))
+      continue; /* a pull request */
     /* yajl writes the separating comma with the element */
-    size_t at = fd >= 0 ? *written + ghr_pending(w) + (i > 0) : 0;
-    ghr_issue(w, f, fig);
-    if (fd >= 0 && fig->open != NULL) {
+    size_t at = fd >= 0 ? *written + ghr_pending(w) + (k > 0) : 0;
+    if (cold) {
+      status = ghr_cold_issue(w, f, &t, &m->cold[j]);
+    } else {
+      i++;
+      ghr_issue(w, f, fig);
+    }
+    if (!cold && fd >= 0 && fig->open != NULL) {
       fig->open->at = at;
       fig->open->len = *written + ghr_pending(w) - at;
       fig->open->shown = gh_figures_shown_hash(fig);
     }
-    if (fd >= 0 && i % 64 == 63)
+    if (++k % 64 == 0 && status == 0 && fd >= 0)
       status = gh_jw_flush(w, fd, written);
   }
+  gh_thaw_free(&t);
   qf_jw_arr_close(w);
   qf_jw_obj_close(w); /* END project */
   return status;

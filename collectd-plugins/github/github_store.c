@@ -8,6 +8,8 @@
 #include "qf_json.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,25 @@ static void ghs_run(qf_jw_t *w, const gh_run_t *r) {
   qf_jw_obj_close(w);
 }
 
+/* ghs_runs_etags writes the workflow runs and the ETag table. */
+static void ghs_runs_etags(qf_jw_t *w, const gh_mirror_t *m) {
+  qf_jw_key(w, "runs");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < m->nruns; i++)
+    ghs_run(w, &m->runs[i]);
+  qf_jw_arr_close(w);
+  qf_jw_key(w, "etags");
+  qf_jw_arr_open(w);
+  for (size_t i = 0; i < m->netags; i++) {
+    qf_jw_obj_open(w);
+    qf_jw_kstr(w, "url", m->etags[i].url);
+    qf_jw_kstr(w, "etag", m->etags[i].etag);
+    qf_jw_kint(w, "used", m->etags[i].used);
+    qf_jw_obj_close(w);
+  }
+  qf_jw_arr_close(w);
+}
+
 /* ghs_position writes the sync position and rate-limit state. */
 static void ghs_position(qf_jw_t *w, const gh_mirror_t *m) {
   qf_jw_kint(w, "cycle", m->cycle);
@@ -97,77 +118,304 @@ static void ghs_position(qf_jw_t *w, const gh_mirror_t *m) {
   qf_jw_kint(w, "failures", m->failures);
 }
 
-/* ghs_render writes the mirror into w; with fd >= 0 it flushes w to fd
- * every 64 items, so only a few items are held at once. */
-static int ghs_render(qf_jw_t *w, const gh_mirror_t *m, const char *repository,
-                      const char *api_url, int fd, size_t *written) {
-  int status = 0;
-  qf_jw_obj_open(w);
-  qf_jw_kstr(w, "format", GHS_FORMAT);
-  qf_jw_kint(w, "version", GHS_VERSION);
-  qf_jw_kstr(w, "repository", repository);
-  qf_jw_kstr(w, "api_url", api_url);
-  ghs_position(w, m);
-  qf_jw_key(w, "items");
-  qf_jw_arr_open(w);
-  for (size_t i = 0; status == 0 && i < m->n; i++) {
-    ghs_item(w, m, m->items[i]);
-    if (fd >= 0 && i % 64 == 63)
-      status = gh_jw_flush(w, fd, written);
+/* ---------------------------------------------------------------- cold */
+
+/* Bytes written, or read from the cold file, at once. */
+#define GHS_CHUNK 65536
+
+void gh_thaw_init(gh_thaw_t *t, const gh_mirror_t *m) {
+  memset(t, 0, sizeof(*t));
+  t->fd = m->cold_fd;
+}
+
+void gh_thaw_free(gh_thaw_t *t) {
+  free(t->win);
+  qf_buf_free(&t->rec);
+  memset(t, 0, sizeof(*t));
+  t->fd = -1;
+}
+
+/* ghs_window reads the window of the cold file that holds bytes
+ * at..at+len: starting there when reading forward, ending there when
+ * reading backward (project.json lists issues by number descending). */
+static int ghs_window(gh_thaw_t *t, size_t at, size_t len) {
+  size_t want = len > GHS_CHUNK ? len : GHS_CHUNK;
+  size_t start = at;
+  if (t->win != NULL && at < t->off)
+    start = at + len > want ? at + len - want : 0;
+  if (want > t->cap) {
+    char *w = realloc(t->win, want);
+    if (w == NULL)
+      return -ENOMEM;
+    t->win = w;
+    t->cap = want;
   }
-  qf_jw_arr_close(w);
-  qf_jw_key(w, "runs");
-  qf_jw_arr_open(w);
-  for (size_t i = 0; i < m->nruns; i++)
-    ghs_run(w, &m->runs[i]);
-  qf_jw_arr_close(w);
-  qf_jw_key(w, "etags");
-  qf_jw_arr_open(w);
-  for (size_t i = 0; i < m->netags; i++) {
-    qf_jw_obj_open(w);
-    qf_jw_kstr(w, "url", m->etags[i].url);
-    qf_jw_kstr(w, "etag", m->etags[i].etag);
-    qf_jw_kint(w, "used", m->etags[i].used);
-    qf_jw_obj_close(w);
+  t->off = start;
+  t->have = 0;
+  while (t->have < want) {
+    ssize_t n = pread(t->fd, t->win + t->have, want - t->have,
+                      (off_t)(start + t->have));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      break;
+    t->have += (size_t)n;
   }
-  qf_jw_arr_close(w);
-  qf_jw_obj_close(w);
-  if (status == 0 && fd >= 0)
-    status = gh_jw_flush(w, fd, written);
-  return status != 0 ? status : w->status;
+  return at + len <= start + t->have ? 0 : -EIO; /* -EIO: the file shrank */
+}
+
+int gh_thaw_bytes(gh_thaw_t *t, const gh_cold_t *c, const char **p) {
+  if (t->fd < 0)
+    return -EBADF;
+  size_t at = c->at, len = c->len;
+  if (t->win == NULL || at < t->off || at + len > t->off + t->have) {
+    int status = ghs_window(t, at, len);
+    if (status != 0)
+      return status;
+  }
+  *p = t->win + (at - t->off);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- write */
+
+/* Where a save writes: fd, every GHS_CHUNK bytes, or with fd < 0 only the
+ * buffer (gh_store_render). The first error sticks. */
+typedef struct ghs_out_s {
+  int fd;
+  qf_buf_t buf;
+  size_t written; /* bytes flushed before buf */
+  int status;
+} ghs_out_t;
+
+/* ghs_put appends len bytes. */
+static void ghs_put(ghs_out_t *o, const void *p, size_t len) {
+  if (o->status == 0)
+    o->status = qf_buf_append(&o->buf, p, len);
+  if (o->status == 0 && o->fd >= 0 && o->buf.len >= GHS_CHUNK) {
+    o->status = qf_write_all(o->fd, o->buf.data, o->buf.len);
+    o->written += o->buf.len;
+    qf_buf_reset(&o->buf);
+  }
+}
+
+/* ghs_flush writes what the buffer holds to the file. */
+static void ghs_flush(ghs_out_t *o) {
+  if (o->status == 0 && o->fd >= 0 && o->buf.len > 0) {
+    o->status = qf_write_all(o->fd, o->buf.data, o->buf.len);
+    o->written += o->buf.len;
+    qf_buf_reset(&o->buf);
+  }
+}
+
+/* ghs_put_jw moves what w generated so far to o, and lets w start a new
+ * value (yajl_gen_reset): each item is a document of its own. */
+static void ghs_put_jw(ghs_out_t *o, qf_jw_t *w) {
+  const unsigned char *b = NULL;
+  size_t len = 0;
+  if (w->status != 0 && o->status == 0)
+    o->status = w->status;
+  if (yajl_gen_get_buf(w->g, &b, &len) == yajl_gen_status_ok)
+    ghs_put(o, b, len);
+  yajl_gen_clear(w->g);
+  yajl_gen_reset(w->g, NULL);
+}
+
+/* ghs_put_cold writes a cold item's record: its bytes as the cold file
+ * holds them, or rendered again when its seen mark changed since. */
+static void ghs_put_cold(ghs_out_t *o, qf_jw_t *w, gh_thaw_t *t,
+                         const gh_mirror_t *m, const gh_cold_t *c) {
+  bool seen = c->flags & GH_COLD_SEEN;
+  if (seen == !!(c->flags & GH_COLD_REC_SEEN)) {
+    const char *p = NULL;
+    int status = gh_thaw_bytes(t, c, &p);
+    if (status == 0)
+      ghs_put(o, p, c->len);
+    else if (o->status == 0)
+      o->status = status;
+    return;
+  }
+  gh_item_t *it = NULL;
+  char why[200];
+  int status = gh_thaw(t, c, &it, why, sizeof(why));
+  if (status == 0) {
+    it->seen = seen;
+    ghs_item(w, m, it);
+    ghs_put_jw(o, w);
+    gh_item_free(it);
+  } else if (o->status == 0) {
+    o->status = status;
+  }
+}
+
+/* ghs_items writes the items, whole and cold, by number; spans (when not
+ * NULL) receives where each record went, in that order. */
+static void ghs_items(ghs_out_t *o, const gh_mirror_t *m, gh_span_t *spans) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0) {
+    o->status = -ENOMEM;
+    return;
+  }
+  gh_thaw_t t;
+  gh_thaw_init(&t, m);
+  for (size_t i = 0, j = 0, k = 0; o->status == 0 && (i < m->n || j < m->ncold);
+       k++) {
+    bool whole =
+        j == m->ncold ||
+        (i < m->n && m->items[i]->number < (long long)m->cold[j].number);
+    if (k > 0)
+      ghs_put(o, ",", 1);
+    size_t at = o->written + o->buf.len;
+    if (whole) {
+      ghs_item(&w, m, m->items[i++]);
+      ghs_put_jw(o, &w);
+    } else {
+      ghs_put_cold(o, &w, &t, m, &m->cold[j++]);
+    }
+    size_t end = o->written + o->buf.len;
+    if (end > UINT32_MAX && o->status == 0)
+      o->status = -EFBIG;
+    if (spans != NULL)
+      spans[k] = (gh_span_t){(uint32_t)at, (uint32_t)(end - at)};
+  }
+  gh_thaw_free(&t);
+  qf_jw_free(&w);
+}
+
+/* ghs_render writes the mirror to o: the header, the position, the runs
+ * and the ETags, then the items last, streamed (only a few held at once).
+ */
+static void ghs_render(ghs_out_t *o, const gh_mirror_t *m,
+                       const char *repository, const char *api_url,
+                       gh_span_t *spans) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0) {
+    o->status = -ENOMEM;
+    return;
+  }
+  qf_jw_obj_open(&w);
+  qf_jw_kstr(&w, "format", GHS_FORMAT);
+  qf_jw_kint(&w, "version", GHS_VERSION);
+  qf_jw_kstr(&w, "repository", repository);
+  qf_jw_kstr(&w, "api_url", api_url);
+  ghs_position(&w, m);
+  ghs_runs_etags(&w, m);
+  qf_jw_key(&w, "items");
+  qf_jw_arr_open(&w);
+  ghs_put_jw(o, &w);
+  qf_jw_free(&w);
+  ghs_items(o, m, spans);
+  ghs_put(o, "]}", 2);
+  ghs_flush(o);
 }
 
 int gh_store_render(const gh_mirror_t *m, const char *repository,
                     const char *api_url, char **out, size_t *len) {
-  qf_jw_t w;
-  if (qf_jw_init(&w) != 0)
-    return -ENOMEM;
-  int status = ghs_render(&w, m, repository, api_url, -1, NULL);
-  if (status == 0)
-    status = qf_jw_finish(&w, out, len);
-  qf_jw_free(&w);
-  return status;
+  ghs_out_t o = {.fd = -1, .buf = QF_BUF_INIT};
+  ghs_render(&o, m, repository, api_url, NULL);
+  if (o.status == 0) {
+    *out = qf_buf_steal(&o.buf, len);
+    if (*out == NULL)
+      o.status = -ENOMEM;
+  }
+  qf_buf_free(&o.buf);
+  return o.status;
 }
 
-int gh_store_save(const gh_mirror_t *m, const char *repository,
-                  const char *api_url, const char *path, char *err,
-                  size_t errlen) {
+/* ghs_cold_of is the cold form of it, whose record is at span. */
+static gh_cold_t ghs_cold_of(const gh_item_t *it, gh_span_t span) {
+  gh_cold_t c = {
+      .number = (uint32_t)it->number,
+      .created_at = (uint32_t)it->created_at,
+      .updated_at = (uint32_t)it->updated_at,
+      .closed_at = (uint32_t)it->closed_at,
+      .at = span.at,
+      .len = span.len,
+  };
+  c.flags =
+      (it->is_pr ? GH_COLD_PR : 0) |
+      (it->seen ? GH_COLD_SEEN | GH_COLD_REC_SEEN : 0) |
+      (gh_closed_counts_for_velocity(it->state_reason) ? GH_COLD_VELOCITY : 0);
+  return c;
+}
+
+/* ghs_settle makes the file just written (fd, st) the cold file: the cold
+ * items' records are where spans says, and the whole items that may be
+ * cold become so. 0, or -ENOMEM (m unchanged, fd still the caller's). */
+static int ghs_settle(gh_mirror_t *m, const gh_span_t *spans, int fd,
+                      const struct stat *st) {
+  size_t freeze = 0, h = 0, c = 0;
+  for (size_t i = 0; i < m->n; i++)
+    freeze += gh_item_freezable(m->items[i]);
+  gh_cold_t *cold = malloc((m->ncold + freeze + 1) * sizeof(*cold));
+  if (cold == NULL)
+    return -ENOMEM;
+  for (size_t i = 0, j = 0, k = 0; i < m->n || j < m->ncold; k++) {
+    if (j == m->ncold ||
+        (i < m->n && m->items[i]->number < (long long)m->cold[j].number)) {
+      gh_item_t *it = m->items[i++];
+      if (!gh_item_freezable(it)) {
+        m->items[h++] = it;
+        continue;
+      }
+      cold[c++] = ghs_cold_of(it, spans[k]);
+      gh_item_free(it);
+      continue;
+    }
+    gh_cold_t x = m->cold[j++];
+    x.at = spans[k].at;
+    x.len = spans[k].len;
+    x.flags = (unsigned char)((x.flags & ~GH_COLD_REC_SEEN) |
+                              (x.flags & GH_COLD_SEEN ? GH_COLD_REC_SEEN : 0));
+    cold[c++] = x;
+  }
+  m->n = h;
+  gh_mirror_set_cold(m, cold, c, fd, st);
+  if (freeze > 0)
+    gh_mirror_touch(m); /* figures point to items no longer whole */
+  return 0;
+}
+
+/* ghs_reopen opens the file just committed at path, checking it is that
+ * one (st); -1 when it cannot (the cold records stay in the old file). */
+static int ghs_reopen(const char *path, const struct stat *st) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat now;
+  if (fd >= 0 && (fstat(fd, &now) != 0 || now.st_dev != st->st_dev ||
+                  now.st_ino != st->st_ino)) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+int gh_store_save(gh_mirror_t *m, const char *repository, const char *api_url,
+                  const char *path, char *err, size_t errlen) {
   qf_atomic_t a;
   char why[1024] = "";
-  int status = qf_atomic_open(&a, path, why, sizeof(why));
+  gh_span_t *spans = calloc(gh_mirror_count(m) + 1, sizeof(*spans));
+  int status =
+      spans != NULL ? qf_atomic_open(&a, path, why, sizeof(why)) : -ENOMEM;
+  struct stat st = {0};
   if (status == 0) {
-    qf_jw_t w;
-    size_t written = 0;
-    status = qf_jw_init(&w) == 0 ? 0 : -ENOMEM;
-    if (status == 0) {
-      status = ghs_render(&w, m, repository, api_url, a.fd, &written);
-      qf_jw_free(&w);
-    }
+    ghs_out_t o = {.fd = a.fd, .buf = QF_BUF_INIT};
+    ghs_render(&o, m, repository, api_url, spans);
+    qf_buf_free(&o.buf);
     /* mode 0600, as the mirror file keeps */
-    status = qf_atomic_commit(&a, status, 0600, NULL, why, sizeof(why));
+    status = qf_atomic_commit(&a, o.status, 0600, &st, why, sizeof(why));
+  } else if (spans == NULL) {
+    qf_strcpy(why, sizeof(why), strerror(ENOMEM));
   }
-  if (status != 0)
+  if (status != 0) {
     qf_err(err, errlen, "%s: cannot store the mirror (%s)", path, why);
+  } else {
+    int fd = ghs_reopen(path, &st);
+    if (fd >= 0 && ghs_settle(m, spans, fd, &st) != 0)
+      close(fd); /* kept whole this time; the cold records stay valid */
+  }
+  free(spans);
   return status;
 }
 
@@ -364,17 +612,33 @@ static void ghs_read_position(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m) {
 }
 
 /* The mirror file while it streams in: its items are read one at a time
- * (a tree of a 5,000-issue mirror would cost about 10 MB at start). */
+ * (a tree of a 5,000-issue mirror would cost about 10 MB at start); with
+ * freeze, the closed ones stay in the file, cold. */
 typedef struct ghs_stream_s {
   ghs_rd_t rd;
   gh_mirror_t *m;
-  size_t idx; /* items met so far */
+  size_t idx;     /* items met so far */
+  long long last; /* the number of the last one */
+  bool freeze;
 } ghs_stream_t;
 
-/* ghs_each_item adds one element of "items" to the mirror; they must be
- * sorted and unique. After the first error the rest are skipped, and the
- * document's header is still checked first (see ghs_read_doc). */
-static int ghs_each_item(yajl_val o, void *ctx) {
+/* ghs_add_cold appends it, whose record is at..at+len, as a cold item. */
+static int ghs_add_cold(gh_mirror_t *m, const gh_item_t *it, size_t at,
+                        size_t len) {
+  void *arr = m->cold;
+  if (qf_array_room(&arr, &m->capcold, m->ncold, sizeof(gh_cold_t), 1024) != 0)
+    return -ENOMEM;
+  m->cold = arr;
+  m->cold[m->ncold++] =
+      ghs_cold_of(it, (gh_span_t){(uint32_t)at, (uint32_t)len});
+  return 0;
+}
+
+/* ghs_each_item adds one element of "items" (text[at, at + len)) to the
+ * mirror; they must be sorted and unique. After the first error the rest
+ * are skipped, and the document's header is still checked first (see
+ * ghs_read_doc). */
+static int ghs_each_item(yajl_val o, size_t at, size_t len, void *ctx) {
   ghs_stream_t *st = ctx;
   size_t idx = st->idx++;
   if (st->rd.status != 0)
@@ -383,12 +647,49 @@ static int ghs_each_item(yajl_val o, void *ctx) {
   if (it == NULL)
     return 0;
   gh_mirror_t *m = st->m;
-  if (m->n > 0 && m->items[m->n - 1]->number >= it->number) {
+  if (idx > 0 && st->last >= it->number) {
     gh_item_free(it);
     ghs_bad(&st->rd, "items", "n", "is not ascending");
-  } else if (gh_mirror_insert(m, it) != 0) {
-    st->rd.status = -ENOMEM;
+    return 0;
   }
+  st->last = it->number;
+  int status;
+  if (st->freeze && gh_item_freezable(it) && at + len <= UINT32_MAX) {
+    status = ghs_add_cold(m, it, at, len);
+    gh_item_free(it);
+  } else {
+    status = gh_mirror_insert(m, it);
+  }
+  if (status != 0)
+    st->rd.status = -ENOMEM;
+  return 0;
+}
+
+int gh_thaw(gh_thaw_t *t, const gh_cold_t *c, gh_item_t **out, char *err,
+            size_t errlen) {
+  const char *p = NULL;
+  *out = NULL;
+  int status = gh_thaw_bytes(t, c, &p);
+  if (status == 0) {
+    qf_buf_reset(&t->rec);
+    status = qf_buf_append(&t->rec, p, c->len);
+  }
+  if (status != 0) {
+    qf_err(err, errlen, "item %u: cannot read its record (%s)", c->number,
+           strerror(-status));
+    return status;
+  }
+  ghs_rd_t rd = {0, ""};
+  yajl_val v = qf_json_parse(t->rec.data, NULL, 0);
+  gh_item_t *it = v != NULL ? ghs_read_item(&rd, v, 0) : NULL;
+  yajl_tree_free(v);
+  if (it == NULL || it->number != (long long)c->number) {
+    qf_err(err, errlen, "item %u: its record is not what was written",
+           c->number);
+    gh_item_free(it);
+    return rd.status == -ENOMEM ? -ENOMEM : -EIO;
+  }
+  *out = it;
   return 0;
 }
 
@@ -459,14 +760,17 @@ static int ghs_read_doc(ghs_rd_t *rd, yajl_val d, gh_mirror_t *m,
   return rd->status;
 }
 
-int gh_store_parse(gh_mirror_t *m, const char *repository, const char *api_url,
-                   const char *text, char *err, size_t errlen) {
+/* ghs_parse reads text into m (see gh_store_parse); with freeze, closed
+ * items stay cold, their records being text's. */
+static int ghs_parse(gh_mirror_t *m, const char *repository,
+                     const char *api_url, const char *text, size_t len,
+                     bool freeze, char *err, size_t errlen) {
   char perr[200];
-  ghs_stream_t st = {.rd = {0, ""}, .m = m, .idx = 0};
+  ghs_stream_t st = {.rd = {0, ""}, .m = m, .freeze = freeze};
   gh_mirror_free(m);
   yajl_val d = NULL;
-  int status = qf_json_parse_split(text, strlen(text), "items", ghs_each_item,
-                                   &st, &d, perr, sizeof(perr));
+  int status = qf_json_parse_split_at(text, len, "items", ghs_each_item, &st,
+                                      &d, perr, sizeof(perr));
   if (status != 0) {
     gh_mirror_free(m);
     if (status == -ENOMEM)
@@ -484,18 +788,50 @@ int gh_store_parse(gh_mirror_t *m, const char *repository, const char *api_url,
   return status;
 }
 
+int gh_store_parse(gh_mirror_t *m, const char *repository, const char *api_url,
+                   const char *text, char *err, size_t errlen) {
+  return ghs_parse(m, repository, api_url, text, strlen(text), false, err,
+                   errlen);
+}
+
 int gh_store_load(gh_mirror_t *m, const char *repository, const char *api_url,
                   const char *path, char *err, size_t errlen) {
   char *text = NULL;
   char why[300];
+  size_t len = 0;
+  int fd = -1;
+  struct stat st;
   gh_mirror_free(m);
-  int status = qf_file_read(path, GH_STORE_MAX_BYTES, QF_READ_NOFOLLOW, &text,
-                            NULL, err, errlen);
+  int status = qf_file_read_keep(path, GH_STORE_MAX_BYTES, QF_READ_NOFOLLOW,
+                                 &text, &len, &fd, &st, err, errlen);
   if (status != 0)
     return status;
-  status = gh_store_parse(m, repository, api_url, text, why, sizeof(why));
+  status = ghs_parse(m, repository, api_url, text, len, true, why, sizeof(why));
   free(text);
-  if (status != 0)
+  if (status != 0) {
+    close(fd);
     qf_err(err, errlen, "%s: %s", path, why);
-  return status;
+    return status;
+  }
+  if (m->ncold == 0) {
+    close(fd); /* nothing to read from it later */
+    return 0;
+  }
+  m->cold_fd = fd;
+  m->cold_st = st;
+  return 0;
+}
+
+int gh_store_check(const gh_mirror_t *m) {
+  struct stat now;
+  if (m->cold_fd < 0)
+    return 0;
+  if (fstat(m->cold_fd, &now) != 0)
+    return -errno;
+  const struct stat *was = &m->cold_st;
+  return now.st_size == was->st_size &&
+                 now.st_mtim.tv_sec == was->st_mtim.tv_sec &&
+                 now.st_mtim.tv_nsec == was->st_mtim.tv_nsec
+             ? 0
+             : -ESTALE;
 }

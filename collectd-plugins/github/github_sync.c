@@ -143,7 +143,7 @@ int gh_sync_init(gh_sync_t *s, const gh_config_t *cfg, gh_log_t log,
   if (status == 0) {
     gh_mirror_settle_all(&s->m, &cfg->blocked); /* the words may differ */
     gh_sync_logf(s, GH_LOG_INFO, "loaded %zu issues and pull requests from %s",
-                 s->m.n, s->store_path);
+                 gh_mirror_count(&s->m), s->store_path);
   } else if (status != -ENOENT)
     gh_sync_logf(s, GH_LOG_WARNING, "ignoring the stored mirror: %s", why);
   return 0;
@@ -438,7 +438,8 @@ static void ghy_finish_listing(gh_sync_t *s, const char *last_url,
   m->last_sync = s->now;
   s->dirty = true;
   gh_sync_logf(s, GH_LOG_INFO,
-               "full listing done: %zu issues and pull requests%s", m->n,
+               "full listing done: %zu issues and pull requests%s",
+               gh_mirror_count(m),
                dropped ? " (some no longer listed were removed)" : "");
   if (dropped)
     gh_sync_logf(s, GH_LOG_NOTICE,
@@ -665,11 +666,11 @@ static int ghy_recon(gh_sync_t *s) {
   gh_set_str(&m->recon_url, url);
   gh_etag_set(m, url, pg.etag);
   s->dirty = true;
-  if (listed != (long long)m->n) {
+  if (listed != (long long)gh_mirror_count(m)) {
     gh_sync_logf(s, GH_LOG_NOTICE,
                  "GitHub lists %lld issues and pull requests, the mirror "
                  "holds %zu: listing them all again",
-                 listed, m->n);
+                 listed, gh_mirror_count(m));
     return ghy_start_listing(s);
   }
   return 0;
@@ -882,9 +883,24 @@ static int ghy_waiting(gh_sync_t *s) {
   return -EAGAIN;
 }
 
+/* ghy_check_cold lists the repository again when the mirror file was
+ * changed in place by another program: the closed items kept there cannot
+ * be trusted any more. */
+static void ghy_check_cold(gh_sync_t *s) {
+  if (gh_store_check(&s->m) == 0)
+    return;
+  gh_sync_logf(s, GH_LOG_ERR,
+               "%s was changed by another program while in use: listing "
+               "the repository again (leave the file to qiflow_github)",
+               s->store_path);
+  gh_mirror_drop_cold(&s->m);
+  ghy_start_listing(s);
+}
+
 int gh_sync_cycle(gh_sync_t *s, long long now, double interval) {
   gh_mirror_t *m = &s->m;
   ghy_begin(s, now, interval);
+  ghy_check_cold(s);
   if (m->backoff_until > now)
     return ghy_waiting(s);
   int status =

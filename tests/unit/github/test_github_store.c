@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "github_figures.h"
+#include "github_snapshot.h"
 #include "github_store.h"
 
 #include "qf_buf.h"
@@ -49,6 +50,25 @@ static int teardown_dir(void **state) {
   int rc = rm_tree(*state);
   free(*state);
   return rc == 0 ? 0 : -1;
+}
+
+/* strdup_or_null copies s, NULL staying NULL. */
+static char *strdup_or_null(const char *s) {
+  return s != NULL ? strdup(s) : NULL;
+}
+
+/* thaw reads cold item n of m back whole (the caller frees it). */
+static gh_item_t *thaw(gh_mirror_t *m, long long n) {
+  gh_cold_t *c = gh_mirror_find_cold(m, n);
+  assert_non_null(c);
+  gh_thaw_t t;
+  gh_item_t *it = NULL;
+  char err[256];
+  gh_thaw_init(&t, m);
+  if (gh_thaw(&t, c, &it, err, sizeof(err)) != 0)
+    fail_msg("thaw %lld: %s", n, err);
+  gh_thaw_free(&t);
+  return it;
 }
 
 /* fill builds a mirror using every field. */
@@ -147,27 +167,31 @@ static void test_round_trip(void **state) {
   assert_non_null(strstr(ta, "\"https://github.com/acme/widgets/pull/3\""));
   free(ta);
   free(tb);
+  /* The closed issue is cold: its record stays in the file. */
+  assert_null(gh_mirror_find(&b, 1));
+  assert_int_equal(b.n, 2);
+  assert_int_equal(b.ncold, 1);
+  gh_item_t *one = thaw(&b, 1);
   char url[GH_URL_BUF];
-  const char *want[] = {"https://github.com/acme/widgets/issues/1",
-                        "https://github.com/acme/widgets/issues/1",
-                        "https://github.com/acme/widgets/pull/3"};
-  for (long long n = 1; n <= 3; n++) {
-    const gh_item_t *x = gh_mirror_find(&b, n);
-    assert_true((x->html_url == NULL) == (n != 2));
-    assert_string_equal(gh_item_url(&b, x, url, sizeof(url)), want[n - 1]);
-  }
+  assert_string_equal(gh_item_url(&b, one, url, sizeof(url)),
+                      "https://github.com/acme/widgets/issues/1");
+  assert_string_equal(one->state_reason, "completed");
+  assert_null(one->pr); /* issues have none */
+  assert_true(one->events_stale);
+  gh_item_free(one);
+  const gh_item_t *two = gh_mirror_find(&b, 2);
+  assert_non_null(two->html_url); /* not the usual form: kept */
+  assert_string_equal(gh_item_url(&b, two, url, sizeof(url)),
+                      "https://github.com/acme/widgets/issues/1");
+  assert_null(gh_mirror_find(&b, 3)->html_url); /* derived */
+  assert_string_equal(gh_item_url(&b, gh_mirror_find(&b, 3), url, sizeof(url)),
+                      "https://github.com/acme/widgets/pull/3");
   assert_string_equal(b.url_base, "https://github.com/acme/widgets");
-  assert_true(gh_mirror_find(&b, 1)->reason_shared);
-  assert_string_equal(gh_mirror_find(&b, 1)->state_reason, "completed");
-  assert_false(gh_mirror_find(&b, 3)->reason_shared);
-  assert_string_equal(gh_mirror_find(&b, 3)->state_reason,
-                      "some_future_reason");
   gh_item_t *it = gh_mirror_find(&b, 3);
   assert_non_null(it);
   assert_true(it->is_pr);
   assert_string_equal(gh_item_pr(it)->mergeable_state, "dirty");
   assert_int_equal(gh_item_pr(it)->nlinks, 2);
-  assert_null(gh_mirror_find(&b, 1)->pr); /* issues have none */
   assert_string_equal(gh_mirror_find(&b, 2)->title,
                       "Ünïcode \"quoted\" \\ title\n");
   assert_int_equal(gh_mirror_find(&b, 2)->notified, GH_TRIG_BLOCKED_TOO_LONG);
@@ -287,12 +311,209 @@ static void test_rejects_broken(void **state) {
   free(text);
 }
 
+/* many builds a mirror of n items, every fourth a pull request, one in
+ * eight open, with labels, assignees, state reasons and closing times
+ * around now (some inside the velocity window). */
+static void many(gh_mirror_t *m, long long n, long long now) {
+  static const char *const reasons[] = {"completed", "not_planned", "duplicate",
+                                        NULL};
+  gh_mirror_init(m);
+  for (long long i = 1; i <= n; i++) {
+    gh_item_t *it = gh_item_new(i);
+    char title[64];
+    snprintf(title, sizeof(title), "Item %lld: fix the \"thing\"", i);
+    it->title = strdup(title);
+    char url[128];
+    snprintf(url, sizeof(url), "https://github.com/acme/widgets/%s/%lld",
+             i % 4 == 0 ? "pull" : "issues", i);
+    it->html_url = strdup(url);
+    it->is_pr = i % 4 == 0;
+    it->open = i % 8 == 1;
+    it->state_reason = it->open ? NULL : strdup_or_null(reasons[i % 4]);
+    if (i % 3 == 0)
+      gh_strv_push(&it->labels, "kind/bug");
+    if (i % 5 == 0)
+      gh_strv_push(&it->labels, i % 8 == 1 ? "blocked" : "area/api");
+    if (i % 7 == 0)
+      gh_strv_push(&it->assignees, "agent-1");
+    it->created_at = now - 90 * 86400 + i * 600;
+    it->closed_at = it->open ? 0 : now - (i % 20) * 43200;
+    it->updated_at = it->open ? it->created_at + 60 : it->closed_at;
+    it->blocked_since = it->open && i % 5 == 0 ? now - 30 * 3600 : 0;
+    assert_int_equal(gh_mirror_insert(m, it), 0);
+  }
+}
+
+/* project renders project.json of m at now. */
+static char *project(gh_mirror_t *m, long long now, size_t *len) {
+  gh_strv_t in_progress = {NULL, 0}, blocked = {NULL, 0};
+  gh_strv_push(&in_progress, "in progress");
+  gh_strv_push(&blocked, "blocked");
+  gh_rules_t rules = {.in_progress = &in_progress,
+                      .blocked = &blocked,
+                      .blocked_hours = 24,
+                      .failures = 3,
+                      .failure_rate = 0.1};
+  gh_figures_t f;
+  gh_health_t h = {.rl_remaining = -1,
+                   .rl_limit = -1,
+                   .rl_reset = -1,
+                   .recent_commits = -1,
+                   .sync_state = "ok",
+                   .mirror = m};
+  char *text = NULL;
+  assert_int_equal(gh_figures_compute(m, &rules, now, &f), 0);
+  assert_int_equal(gh_snapshot_project(REPO, &f, &h, now, &text, len), 0);
+  gh_figures_free(&f);
+  gh_strv_free(&in_progress);
+  gh_strv_free(&blocked);
+  return text;
+}
+
+/* same_text fails unless a and b hold the same bytes; frees b. */
+static void same_text(const char *a, size_t la, char *b, size_t lb) {
+  assert_int_equal(la, lb);
+  assert_memory_equal(a, b, la);
+  free(b);
+}
+
+/* Saving leaves the closed items cold; what the mirror file and
+ * project.json show is the same, byte for byte, cold or whole, and after
+ * reading the file back. */
+static void test_cold_same_bytes(void **state) {
+  const long long now = 1795773600LL, n = 400;
+  gh_mirror_t a, b;
+  char path[512], err[512];
+  size_t lp, ls, l;
+  char *store = NULL;
+  many(&a, n, now);
+  snprintf(path, sizeof(path), "%s/%s", (char *)*state, GH_STORE_FILE);
+  char *proj = project(&a, now, &lp);
+  assert_int_equal(gh_store_render(&a, REPO, API, &store, &ls), 0);
+  assert_int_equal(a.ncold, 0);
+  assert_int_equal(gh_store_save(&a, REPO, API, path, err, sizeof(err)), 0);
+  assert_int_equal(a.n, n / 8); /* the open ones stay whole */
+  assert_int_equal(a.ncold, n - n / 8);
+  assert_true(a.cold_fd >= 0);
+  char *again = project(&a, now, &l);
+  same_text(proj, lp, again, l);
+  assert_int_equal(gh_store_render(&a, REPO, API, &again, &l), 0);
+  same_text(store, ls, again, l);
+  gh_mirror_init(&b);
+  assert_int_equal(gh_store_load(&b, REPO, API, path, err, sizeof(err)), 0);
+  assert_int_equal(b.ncold, n - n / 8);
+  again = project(&b, now, &l);
+  same_text(proj, lp, again, l);
+  /* saved again from cold records, read again: still the same */
+  assert_int_equal(gh_store_save(&b, REPO, API, path, err, sizeof(err)), 0);
+  assert_int_equal(gh_store_render(&b, REPO, API, &again, &l), 0);
+  same_text(store, ls, again, l);
+  free(proj);
+  free(store);
+  gh_mirror_free(&a);
+  gh_mirror_free(&b);
+}
+
+/* listing returns a fresh listing of item number from the whole mirror
+ * w, with updated_at moved by dt. */
+static gh_item_t *listing(gh_mirror_t *w, long long number, long long dt) {
+  const gh_item_t *src = gh_mirror_find(w, number);
+  gh_item_t *it = gh_item_new(number);
+  assert_non_null(src);
+  it->title = strdup(src->title);
+  it->is_pr = src->is_pr;
+  it->created_at = src->created_at;
+  it->updated_at = src->updated_at + dt;
+  it->closed_at = src->closed_at;
+  it->seen = true;
+  return it;
+}
+
+/* A listing as new as a cold item changes nothing but its seen mark; a
+ * newer one makes it whole again; a re-list drops cold items not met. */
+static void test_cold_apply_and_relist(void **state) {
+  const long long now = 1795773600LL;
+  gh_mirror_t a, w;
+  gh_strv_t blocked = {NULL, 0};
+  char path[512], err[512];
+  bool changed = true;
+  many(&a, 40, now);
+  many(&w, 40, now);
+  snprintf(path, sizeof(path), "%s/%s", (char *)*state, GH_STORE_FILE);
+  assert_int_equal(gh_store_save(&a, REPO, API, path, err, sizeof(err)), 0);
+  gh_mirror_clear_seen(&a);
+  assert_int_equal(gh_mirror_apply(&a, listing(&w, 2, 0), &blocked, &changed),
+                   0);
+  assert_false(changed);
+  assert_non_null(gh_mirror_find_cold(&a, 2));
+  assert_true(gh_mirror_find_cold(&a, 2)->flags & GH_COLD_SEEN);
+  unsigned long long gen = a.gen;
+  assert_int_equal(gh_mirror_apply(&a, listing(&w, 3, 60), &blocked, &changed),
+                   0);
+  assert_true(changed);
+  assert_true(a.gen != gen);
+  assert_null(gh_mirror_find_cold(&a, 3));
+  assert_string_equal(gh_mirror_find(&a, 3)->title,
+                      "Item 3: fix the \"thing\"");
+  assert_int_equal(gh_mirror_count(&a), 40);
+  /* the seen marks changed: the records are written again, and read back */
+  assert_int_equal(gh_store_save(&a, REPO, API, path, err, sizeof(err)), 0);
+  assert_null(gh_mirror_find(&a, 3)); /* closed again: cold again */
+  gh_item_t *two = thaw(&a, 2);
+  assert_true(two->seen);
+  gh_item_free(two);
+  gh_item_t *four = thaw(&a, 4);
+  assert_false(four->seen);
+  assert_true(four->is_pr);
+  gh_item_free(four);
+  /* only 2 and 3 were met (and the whole, open ones are unseen too) */
+  assert_int_equal(gh_mirror_drop_unseen(&a), 38);
+  assert_int_equal(gh_mirror_count(&a), 2);
+  gh_mirror_free(&a);
+  gh_mirror_free(&w);
+}
+
+/* The cold file changed in place by someone else is noticed; replaced
+ * by rename it is not (the open file is still the one written). */
+static void test_cold_file_changed(void **state) {
+  const long long now = 1795773600LL;
+  gh_mirror_t a;
+  char path[512], moved[600], err[512];
+  size_t l1, l2;
+  many(&a, 30, now);
+  snprintf(path, sizeof(path), "%s/%s", (char *)*state, GH_STORE_FILE);
+  snprintf(moved, sizeof(moved), "%s.old", path);
+  assert_int_equal(gh_store_save(&a, REPO, API, path, err, sizeof(err)), 0);
+  assert_int_equal(gh_store_check(&a), 0);
+  char *before = project(&a, now, &l1);
+  assert_int_equal(rename(path, moved), 0);
+  assert_int_equal(gh_store_check(&a), 0);
+  char *after = project(&a, now, &l2);
+  same_text(before, l1, after, l2);
+  FILE *fp = fopen(moved, "a");
+  assert_non_null(fp);
+  fputs(" ", fp);
+  fclose(fp);
+  assert_int_equal(gh_store_check(&a), -ESTALE);
+  gh_mirror_drop_cold(&a);
+  assert_int_equal(a.ncold, 0);
+  assert_int_equal(a.cold_fd, -1);
+  free(before);
+  gh_mirror_free(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_foreign_and_missing, setup_dir,
                                       teardown_dir),
       cmocka_unit_test(test_rejects_broken),
+      cmocka_unit_test_setup_teardown(test_cold_same_bytes, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_cold_apply_and_relist, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(test_cold_file_changed, setup_dir,
+                                      teardown_dir),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,7 +249,7 @@ static void test_first_sync_then_304s(void **state) {
   /* 2 listing pages, commits, runs, the pull request's detail. */
   assert_int_equal(fx->s.requests, 5);
   assert_string_equal(fx->sc.urls[1], PAGE2);
-  assert_int_equal(fx->s.m.n, 3);
+  assert_int_equal(gh_mirror_count(&fx->s.m), 3);
   assert_int_equal(fx->s.m.cursor, 1795305600 - GH_OVERLAP);
   assert_string_equal(fx->s.m.recon_url, PAGE2);
   assert_int_equal(fx->s.m.commits_count, 2);
@@ -276,7 +276,7 @@ static void test_first_sync_then_304s(void **state) {
    * 304, and nothing downloaded again. */
   gh_sync_destroy(&fx->s);
   fx_start(fx);
-  assert_int_equal(fx->s.m.n, 3);
+  assert_int_equal(gh_mirror_count(&fx->s.m), 3);
   assert_int_equal(gh_sync_cycle(&fx->s, NOW + 900, 300), 0);
   assert_int_equal(fx->s.requests, 3);
   assert_int_equal(fx->s.not_modified, 3);
@@ -337,7 +337,7 @@ static void test_server_errors_back_off(void **state) {
   gh_sync_health(&fx->s, &h);
   assert_non_null(strstr(h.last_error, "HTTP 502"));
   assert_int_equal(h.last_sync, NOW); /* the figures keep their age */
-  assert_int_equal(fx->s.m.n, 3);
+  assert_int_equal(gh_mirror_count(&fx->s.m), 3);
   /* First failure: retried next cycle; second: one interval of rest. */
   assert_int_equal(fx->s.m.backoff_until, NOW + 300);
   route(fx, url, 0, NULL, NULL, NULL); /* time-out */
@@ -379,7 +379,7 @@ static void test_garbage_and_foreign_links(void **state) {
     gh_sync_health(&fx->s, &h);
     if (strstr(h.last_error, FIRST) == NULL)
       fail_msg("case %zu: %s", i, h.last_error);
-    assert_int_equal(fx->s.m.n, 0);
+    assert_int_equal(gh_mirror_count(&fx->s.m), 0);
   }
 }
 
@@ -404,7 +404,7 @@ static void test_reconciliation(void **state) {
   assert_non_null(fx->s.m.list_next);
   assert_int_equal(gh_sync_cycle(&fx->s, NOW + 900, 300), 0);
   assert_null(fx->s.m.list_next);
-  assert_int_equal(fx->s.m.n, 2);
+  assert_int_equal(gh_mirror_count(&fx->s.m), 2);
   assert_null(gh_mirror_find(&fx->s.m, 3));
 }
 
@@ -425,7 +425,7 @@ static void test_redirects(void **state) {
   route(fx, COMMITS, 200, "[]", NULL, NULL);
   route(fx, RUNS, 200, "{\"workflow_runs\": []}", NULL, NULL);
   assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), 0);
-  assert_int_equal(fx->s.m.n, 1);
+  assert_int_equal(gh_mirror_count(&fx->s.m), 1);
   assert_string_equal(fx->sc.urls[1], moved);
   assert_non_null(strstr(last_notice, "GitHub moved acme/widgets to "
                                       "new-owner/widgets"));
@@ -526,7 +526,7 @@ static void test_oversized_page_shrinks(void **state) {
   assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), 0);
   assert_string_equal(fx->sc.urls[1], quarter);
   assert_string_equal(fx->sc.urls[2], regrown); /* back to full pages */
-  assert_int_equal(fx->s.m.n, 2);
+  assert_int_equal(gh_mirror_count(&fx->s.m), 2);
   /* Over the limit even at the smallest page: an error naming it. */
   gh_sync_destroy(&fx->s);
   rm_tree(fx->dir);
