@@ -247,12 +247,14 @@ static int sv_answers(qfx_server_t *h, char *err, size_t errlen) {
   return 0;
 }
 
-/* sv_threads is the worker count. Several per CPU: each worker serves its
- * own connections in turn, so with one per CPU a worker that the scheduler
- * preempts stalls half of them for a whole time slice. Under 50 saturating
- * connections on 2 CPUs (tests/bench) p99 fell from 6-10 ms with 2 workers
- * to 1-4 ms with 8, for 10-20% fewer requests a second and no more memory
- * (one malloc arena pool, see main.c). */
+/* sv_threads is the worker count, two per CPU by default. Each worker
+ * serves its own connections in turn, so with one per CPU a worker that the
+ * scheduler preempts stalls half of them for a time slice (p99 6-10 ms under
+ * 50 saturating connections on 2 CPUs); but every further worker costs
+ * context switches: at 100,000 issues (tests/bench/exporter_scale.py) 8
+ * workers took 14-16 us of CPU a request where 4 took 11-14, and served
+ * /project/issues at 0.87-1.08x nginx where 4 served 1.00-1.20x, for a p99
+ * 1-3 ms lower only on a quiet machine. */
 static unsigned sv_threads(const qfx_opts_t *o) {
   return qfx_opts_threads(o, sysconf(_SC_NPROCESSORS_ONLN));
 }

@@ -4,7 +4,8 @@ on a state directory that a scale run left (run.py --scale --keep), in
 about a minute instead of the run's eight.
 
   /usr/bin/python3 tests/bench/exporter_scale.py STATE_DIR \\
-      [--build-dir DIR] [--binary NAME=PATH ...] [--rounds N]
+      [--build-dir DIR] [--binary NAME=PATH ...] [--threads LIST]
+      [--rounds N] [--json FILE]
 
 STATE_DIR holds project.json (and the other snapshots) as qiflow_github
 wrote them. A collectd with only its unixsock plugin stands in for the
@@ -12,16 +13,22 @@ scale run's (the exporter reads its values; our plugins' values change no
 figure measured here). For each binary (default: DIR/bin/qiflow-exporter),
 in turn and in the same run, it starts the exporter on STATE_DIR, waits
 until /project/completion counts project.json's issues, and measures as
-scale.py does: RSS right after indexing, /project/issues?status=open&
-limit=100 req/s against nginx serving the same bytes (wrk, alternating),
-then settled VmRSS, peak (VmHWM) and RssAnon 3 s after the load; and
-checks that every binary answers the same bytes for a set of pages.
-Every server binds 127.0.0.1; every wait is bounded.
+scale.py does: RSS right after indexing; /project/issues?status=open&
+limit=100, /status and /health against nginx serving the same bytes
+(wrk -t2 -c50 --latency, ROUNDS alternating rounds of 3 s each: req/s,
+p50, p99 and each server's CPU per request as medians, and the ratio of
+each round's pair: median, min and max); then settled VmRSS, peak (VmHWM)
+and RssAnon 3 s after the load; and checks that every binary answers the
+same bytes for a set of pages. --threads 2,4,default measures each binary
+once per worker count ("default": no --threads given). Every server binds
+127.0.0.1; every wait is bounded.
 """
 
 import argparse
 import hashlib
 import json
+import re
+import statistics
 import sys
 import tempfile
 import time
@@ -41,6 +48,11 @@ PAGES = ("/project/issues?status=open&limit=100",
          "/project/issues?status=ready&page=100000",
          "/project/completion")
 
+# What wrk measures against nginx serving the same bytes: the page of the
+# issue-18 target, and the two small bodies of the p99 <= 5 ms target.
+ENDPOINTS = (("issues", PAGES[0]), ("status", "/status"),
+             ("health", "/health"))
+
 
 def smaps(pid):
     """Anonymous and file-backed resident KiB (smaps_rollup)."""
@@ -52,10 +64,50 @@ def smaps(pid):
     return out
 
 
-def one(qf, name, binary, collectd, state, work, rounds, issues):
-    """Start one exporter binary and measure it; returns a dict."""
+def cpu_of(pids):
+    """utime + stime of pids, seconds."""
+    return sum(run.cpu_seconds(pid) for pid in pids)
+
+
+def timed_wrk(url, pids, seconds):
+    """One wrk run (-t2 -c50) and the CPU pids spent meanwhile, in
+    microseconds per request."""
+    before = cpu_of(pids)
+    w = run.wrk(url, seconds)
+    w["cpu_us"] = 1e6 * (cpu_of(pids) - before) / max(1, w["requests"])
+    return w
+
+
+def versus(ex, ex_url, nginx, static, rounds):
+    """wrk against the exporter's url and nginx's static copy, alternating
+    (the order flips each round, 3 s each): the medians of both, the
+    spread of the per-round ratios, and each server's CPU per request."""
+    sides = ((ex_url, [ex.proc.pid]),
+             (static, [nginx.proc.pid] + run.children(nginx.proc.pid)))
+    for url, _ in sides:
+        run.wrk(url, 1)  # warm-up
+    runs = ([], [])
+    for r in range(rounds):
+        for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+            runs[i].append(timed_wrk(sides[i][0], sides[i][1], 3))
+    out = {"ratios": sorted(x["rps"] / y["rps"] for x, y in zip(*runs))}
+    out["ratio"] = statistics.median(out["ratios"])
+    for prefix, side in (("", runs[0]), ("nginx_", runs[1])):
+        for key in ("rps", "p50", "p99", "cpu_us"):
+            out[prefix + key] = statistics.median(x[key] for x in side)
+        out[prefix + "p99_max"] = max(x["p99"] for x in side)
+    return out
+
+
+def one(qf, variant, collectd, state, work, rounds, issues):
+    """Start one exporter binary (with --threads, unless the default) and
+    measure it; returns a dict."""
+    name, binary, threads = variant
+    extra = [] if threads == "default" else ["--threads", threads]
+    tag = re.sub(r"[^\w.-]+", "-", name)  # spaces would break nginx.conf
     ex = qf.Exporter(collectd.socket, state, refresh_ms=1000,
-                     binary=binary, log_path=work / f"exporter-{name}.log")
+                     binary=binary, extra_args=extra,
+                     log_path=work / f"exporter-{tag}.log")
     nginx = None
     try:
         ex.start()
@@ -73,13 +125,10 @@ def one(qf, name, binary, collectd, state, work, rounds, issues):
             r = run.http_get(ex.url + page)
             bodies[page] = hashlib.sha256(r.body).hexdigest()
         res["bodies"] = bodies
-        nginx = run.Nginx(work / f"nginx-{name}").start()
-        query = PAGES[0]
-        static = nginx.put("issues.json", run.http_get(ex.url + query).body)
-        mode = {"rounds": rounds, "duration": 3, "warmup": 1}
-        case, base = run.alternate(ex.url + query, static, mode)
-        c, b = run.summary(case), run.summary(base)
-        res["rps"], res["nginx_rps"] = c["rps"], b["rps"]
+        nginx = run.Nginx(work / f"nginx-{tag}").start()
+        for key, path in ENDPOINTS:
+            static = nginx.put(f"{key}.json", run.http_get(ex.url + path).body)
+            res[key] = versus(ex, ex.url + path, nginx, static, rounds)
         time.sleep(3)
         res["settled"] = run.memory(ex.proc.pid)
         res["smaps"] = smaps(ex.proc.pid)
@@ -90,6 +139,25 @@ def one(qf, name, binary, collectd, state, work, rounds, issues):
         ex.stop()
 
 
+def report(r, same):
+    """One variant's lines."""
+    s, i = r["settled"], r["indexed"]
+    print(f"{r['name']}: indexed in {r['index_s']} s, VmRSS "
+          f"{i['VmRSS'] / 1024:.1f} MiB after indexing; settled VmRSS "
+          f"{s['VmRSS'] / 1024:.1f} MiB (RssAnon {s['RssAnon'] / 1024:.1f}"
+          f"), peak {s['VmHWM'] / 1024:.1f} MiB; bodies "
+          f"{'same' if same else 'DIFFER'}")
+    for key, label in ENDPOINTS:
+        x = r[key]
+        print(f"  {label}: {x['rps']:,.0f} vs nginx {x['nginx_rps']:,.0f} "
+              f"req/s, ratio {x['ratio']:.2f}x (rounds "
+              f"{min(x['ratios']):.2f}-{max(x['ratios']):.2f}); p50 "
+              f"{x['p50']:.2f} vs {x['nginx_p50']:.2f} ms, p99 "
+              f"{x['p99']:.2f} vs {x['nginx_p99']:.2f} ms (worst round "
+              f"{x['p99_max']:.2f} vs {x['nginx_p99_max']:.2f}); CPU "
+              f"{x['cpu_us']:.1f} vs {x['nginx_cpu_us']:.1f} us/request")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("state_dir", type=Path)
@@ -97,13 +165,22 @@ def main():
                    default=run.SOURCE_DIR / "build-bench")
     p.add_argument("--binary", action="append", default=[],
                    help="NAME=PATH of an exporter to measure (repeatable)")
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", default="default",
+                   help="comma-separated --threads values to measure each "
+                        "binary with; 'default' gives no --threads")
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     run.import_harness(args.build_dir.resolve())
     qf = run.qfstack
     binaries = [b.split("=", 1) for b in args.binary] or \
         [("build", str(args.build_dir / "bin" / "qiflow-exporter"))]
+    threads = args.threads.split(",")
+    for t in threads:
+        if t != "default" and not t.isdigit():
+            p.error(f"--threads: {t!r} is neither a number nor 'default'")
+    variants = [(f"{n} --threads {t}" if len(threads) > 1 else n, b, t)
+                for n, b in binaries for t in threads]
     doc = json.loads((args.state_dir / "project.json").read_text())
     issues = doc["completion"]["total_issues"]
     work = Path(tempfile.mkdtemp(prefix="qiflow-exscale-"))
@@ -111,21 +188,14 @@ def main():
     collectd.start(timeout=60)
     results = []
     try:
-        for name, binary in binaries:
-            results.append(one(qf, name, binary, collectd, args.state_dir,
-                               work, args.rounds, issues))
+        for v in variants:
+            results.append(one(qf, v, collectd, args.state_dir, work,
+                               args.rounds, issues))
     finally:
         collectd.stop()
     ref = results[0]["bodies"]
     for r in results:
-        s, i = r["settled"], r["indexed"]
-        print(f"{r['name']}: indexed in {r['index_s']} s, VmRSS "
-              f"{i['VmRSS'] / 1024:.1f} MiB after indexing; settled VmRSS "
-              f"{s['VmRSS'] / 1024:.1f} MiB (RssAnon {s['RssAnon'] / 1024:.1f}"
-              f"), peak {s['VmHWM'] / 1024:.1f} MiB; open/100 "
-              f"{r['rps']:,.0f} vs nginx {r['nginx_rps']:,.0f} req/s "
-              f"({r['rps'] / r['nginx_rps']:.2f}x); bodies "
-              f"{'same' if r['bodies'] == ref else 'DIFFER'}")
+        report(r, r["bodies"] == ref)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0 if all(r["bodies"] == ref for r in results) else 1
