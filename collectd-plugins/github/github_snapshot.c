@@ -245,131 +245,197 @@ static void ghr_head(qf_jw_t *w, const char *repository, const gh_figures_t *f,
   qf_jw_key(w, "issues");
 }
 
-int gh_jw_flush(qf_jw_t *w, int fd, size_t *written) {
-  const unsigned char *buf = NULL;
+void gh_out_put(gh_out_t *o, const void *p, size_t len) {
+  if (o->status == 0)
+    o->status = qf_buf_append(&o->buf, p, len);
+  if (o->status == 0 && o->fd >= 0 && o->buf.len >= GH_OUT_CHUNK)
+    gh_out_flush(o);
+}
+
+void gh_out_flush(gh_out_t *o) {
+  if (o->status == 0 && o->fd >= 0 && o->buf.len > 0) {
+    o->status = qf_write_all(o->fd, o->buf.data, o->buf.len);
+    o->written += o->buf.len;
+    qf_buf_reset(&o->buf);
+  }
+}
+
+size_t gh_out_pos(const gh_out_t *o) { return o->written + o->buf.len; }
+
+void gh_out_put_jw(gh_out_t *o, qf_jw_t *w, bool reset) {
+  const unsigned char *b = NULL;
   size_t len = 0;
-  if (w->status != 0)
-    return w->status;
-  if (yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok)
-    return -EIO;
-  int rc = qf_write_all(fd, buf, len);
-  if (rc != 0)
-    return rc;
-  *written += len;
+  if (w->status != 0 && o->status == 0)
+    o->status = w->status;
+  if (yajl_gen_get_buf(w->g, &b, &len) == yajl_gen_status_ok)
+    gh_out_put(o, b, len);
   yajl_gen_clear(w->g);
-  return 0;
+  if (reset)
+    yajl_gen_reset(w->g, NULL);
 }
 
-/* ghr_pending is how many bytes w holds, not yet flushed. */
-static size_t ghr_pending(qf_jw_t *w) {
-  const unsigned char *buf = NULL;
-  size_t len = 0;
-  if (yajl_gen_get_buf(w->g, &buf, &len) != yajl_gen_status_ok)
-    return 0;
-  return len;
+/* The document written before, when it is the one gh_written_t describes:
+ * its closed issues' elements are copied rather than rendered again. */
+typedef struct ghr_old_s {
+  gh_thaw_t win; /* a window of the old file */
+  const gh_shown_t *shown;
+  size_t n, i; /* shown[i] is the next to look at (numbers descending) */
+} ghr_old_t;
+
+/* The closed issues' elements of the document being written. */
+typedef struct ghr_shown_s {
+  gh_shown_t *v;
+  size_t n, cap;
+} ghr_shown_t;
+
+/* ghr_old_find returns where the old document has issue number, or NULL;
+ * numbers are asked in descending order. */
+static const gh_shown_t *ghr_old_find(ghr_old_t *old, long long number) {
+  while (old->i < old->n && (long long)old->shown[old->i].number > number)
+    old->i++;
+  return old->i < old->n && (long long)old->shown[old->i].number == number
+             ? &old->shown[old->i]
+             : NULL;
 }
 
-/* ghr_cold_issue writes a cold (closed) issue's element, read back from
- * the mirror file. */
-static int ghr_cold_issue(qf_jw_t *w, const gh_figures_t *f, gh_thaw_t *t,
-                          const gh_cold_t *c) {
+/* ghr_cold_issue writes a cold (closed) issue's element: copied from the
+ * old document when it has it, else read back from the mirror file. */
+static void ghr_cold_issue(gh_out_t *o, qf_jw_t *w, const gh_figures_t *f,
+                           gh_thaw_t *t, ghr_old_t *old, const gh_cold_t *c) {
+  const gh_shown_t *s = old != NULL ? ghr_old_find(old, c->number) : NULL;
+  const char *p = NULL;
+  if (s != NULL && gh_window_get(&old->win, s->at, s->len, &p) == 0) {
+    gh_out_put(o, p, s->len);
+    return;
+  }
   gh_item_t *it = NULL;
   char why[200];
   int status = gh_thaw(t, c, &it, why, sizeof(why));
-  if (status != 0)
-    return status;
+  if (status != 0) {
+    o->status = o->status != 0 ? o->status : status;
+    return;
+  }
   gh_issue_fig_t fig = {
       .item = it, .reason = "", .blocked_hours = -1, .status = GH_STATUS_DONE};
   ghr_issue(w, f, &fig);
+  gh_out_put_jw(o, w, true);
   gh_item_free(it);
-  return 0;
 }
 
-/* ghr_issues writes the issues array, by number descending: the figures'
- * issues and the mirror's cold ones merged. With fd >= 0 it writes to fd
- * every 64 issues (0, or the first error) and records where each open
- * issue's element is in the file. */
-static int ghr_issues(qf_jw_t *w, const gh_figures_t *f, int fd,
-                      size_t *written) {
+/* ghr_note records where an element went: an open issue's in its
+ * figures, a closed issue's in next (when collected). */
+static void ghr_note(gh_out_t *o, const gh_issue_fig_t *fig, long long number,
+                     size_t at, ghr_shown_t *next) {
+  size_t len = gh_out_pos(o) - at;
+  if (fig != NULL && fig->open != NULL) {
+    fig->open->at = at;
+    fig->open->len = len;
+    fig->open->shown = gh_figures_shown_hash(fig);
+    return;
+  }
+  if (next == NULL || o->status != 0 || at + len > UINT32_MAX)
+    return;
+  void *arr = next->v;
+  if (qf_array_room(&arr, &next->cap, next->n, sizeof(gh_shown_t), 1024) != 0) {
+    o->status = -ENOMEM;
+    return;
+  }
+  next->v = arr;
+  next->v[next->n++] =
+      (gh_shown_t){(uint32_t)number, (uint32_t)at, (uint32_t)len};
+}
+
+/* ghr_issues writes the elements of the issues array, by number
+ * descending: the figures' issues and the mirror's cold ones merged, each
+ * element a document of its own (the commas are written here). */
+static void ghr_issues(gh_out_t *o, const gh_figures_t *f, ghr_old_t *old,
+                       ghr_shown_t *next) {
   const gh_mirror_t *m = f->mirror;
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0) {
+    o->status = -ENOMEM;
+    return;
+  }
   gh_thaw_t t;
   gh_thaw_init(&t, m);
-  int status = 0;
   size_t i = 0, j = m->ncold, k = 0;
-  qf_jw_arr_open(w);
-  while (status == 0 && (i < f->nissues || j > 0)) {
+  while (o->status == 0 && (i < f->nissues || j > 0)) {
     const gh_issue_fig_t *fig = i < f->nissues ? &f->issues[i] : NULL;
     bool cold = fig == NULL ||
                 (j > 0 && (long long)m->cold[j - 1].number > fig->item->number);
     if (cold && (m->cold[--j].flags & GH_COLD_PR))
       continue; /* a pull request */
-    /* yajl writes the separating comma with the element */
-    size_t at = fd >= 0 ? *written + ghr_pending(w) + (k > 0) : 0;
+    if (k++ > 0)
+      gh_out_put(o, ",", 1);
+    size_t at = gh_out_pos(o);
     if (cold) {
-      status = ghr_cold_issue(w, f, &t, &m->cold[j]);
+      ghr_cold_issue(o, &w, f, &t, old, &m->cold[j]);
+      ghr_note(o, NULL, m->cold[j].number, at, next);
     } else {
       i++;
-      ghr_issue(w, f, fig);
+      ghr_issue(&w, f, fig);
+      gh_out_put_jw(o, &w, true);
+      ghr_note(o, fig, fig->item->number, at, next);
     }
-    if (!cold && fd >= 0 && fig->open != NULL) {
-      fig->open->at = at;
-      fig->open->len = *written + ghr_pending(w) - at;
-      fig->open->shown = gh_figures_shown_hash(fig);
-    }
-    if (++k % 64 == 0 && status == 0 && fd >= 0)
-      status = gh_jw_flush(w, fd, written);
   }
   gh_thaw_free(&t);
-  qf_jw_arr_close(w);
-  qf_jw_obj_close(w); /* END project */
-  return status;
+  qf_jw_free(&w);
+}
+
+/* ghr_document writes the whole of project.json to o; *tail_off receives
+ * the offset just after the "issues" key. */
+static void ghr_document(gh_out_t *o, const char *repository,
+                         const gh_figures_t *f, const gh_health_t *h,
+                         long long now, ghr_old_t *old, ghr_shown_t *next,
+                         size_t *tail_off) {
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0) {
+    o->status = -ENOMEM;
+    return;
+  }
+  ghr_head(&w, repository, f, h, now);
+  gh_out_put_jw(o, &w, false);
+  *tail_off = gh_out_pos(o);
+  qf_jw_arr_open(&w); /* yajl writes the key's colon with it */
+  gh_out_put_jw(o, &w, false);
+  qf_jw_free(&w);
+  ghr_issues(o, f, old, next);
+  gh_out_put(o, "]}", 2); /* END project */
+  gh_out_flush(o);
 }
 
 int gh_snapshot_project_fd(int fd, const char *repository,
                            const gh_figures_t *f, const gh_health_t *h,
                            long long now, size_t *tail_off, size_t *total) {
-  qf_jw_t w;
-  if (qf_jw_init(&w) != 0)
-    return -ENOMEM;
-  size_t written = 0;
-  ghr_head(&w, repository, f, h, now);
-  int status = gh_jw_flush(&w, fd, &written);
-  *tail_off = written;
-  if (status == 0)
-    status = ghr_issues(&w, f, fd, &written);
-  if (status == 0)
-    status = gh_jw_flush(&w, fd, &written);
-  *total = written;
-  qf_jw_free(&w);
-  return status;
-}
-
-/* ghr_render renders the head, and with issues the whole document, into a
- * new NUL-terminated buffer (*out, *len). 0 or a negative errno. */
-static int ghr_render(const char *repository, const gh_figures_t *f,
-                      const gh_health_t *h, long long now, bool issues,
-                      char **out, size_t *len) {
-  qf_jw_t w;
-  if (qf_jw_init(&w) != 0)
-    return -ENOMEM;
-  ghr_head(&w, repository, f, h, now);
-  if (issues)
-    ghr_issues(&w, f, -1, NULL);
-  int status = qf_jw_finish(&w, out, len);
-  qf_jw_free(&w);
-  return status;
+  gh_out_t o = {.fd = fd, .buf = QF_BUF_INIT};
+  ghr_document(&o, repository, f, h, now, NULL, NULL, tail_off);
+  *total = o.written;
+  qf_buf_free(&o.buf);
+  return o.status;
 }
 
 int gh_snapshot_head(const char *repository, const gh_figures_t *f,
                      const gh_health_t *h, long long now, char **out,
                      size_t *len) {
-  return ghr_render(repository, f, h, now, false, out, len);
+  qf_jw_t w;
+  if (qf_jw_init(&w) != 0)
+    return -ENOMEM;
+  ghr_head(&w, repository, f, h, now);
+  int status = qf_jw_finish(&w, out, len);
+  qf_jw_free(&w);
+  return status;
 }
 
 int gh_snapshot_project(const char *repository, const gh_figures_t *f,
                         const gh_health_t *h, long long now, char **out,
                         size_t *len) {
-  return ghr_render(repository, f, h, now, true, out, len);
+  gh_out_t o = {.fd = -1, .buf = QF_BUF_INIT};
+  size_t tail_off = 0;
+  ghr_document(&o, repository, f, h, now, NULL, NULL, &tail_off);
+  if (o.status == 0 && (*out = qf_buf_steal(&o.buf, len)) == NULL)
+    o.status = -ENOMEM;
+  qf_buf_free(&o.buf);
+  return o.status;
 }
 
 /* ---------------------------------------------------------------- write */
@@ -433,14 +499,33 @@ static int ghr_write_issue(int fd, const gh_figures_t *f,
   return status;
 }
 
+/* Where the splice moved things: from old offset at on, the new document
+ * is shift bytes longer (one per issue rendered again). */
+typedef struct ghr_move_s {
+  size_t at;
+  long long shift;
+} ghr_move_t;
+
 /* The old file's bytes up to pos are written; shift is how much longer
- * the new document is so far. */
+ * the new document is so far; moves[0, nmoves) where that changed. */
 typedef struct ghr_patch_s {
   const gh_figures_t *f;
   int src, fd;
   size_t pos;
   long long shift;
+  ghr_move_t *moves;
+  size_t nmoves, capmoves;
 } ghr_patch_t;
+
+/* ghr_moved notes that from old offset at on, the shift is p->shift. */
+static int ghr_moved(ghr_patch_t *p, size_t at) {
+  void *arr = p->moves;
+  if (qf_array_room(&arr, &p->capmoves, p->nmoves, sizeof(ghr_move_t), 64) != 0)
+    return -ENOMEM;
+  p->moves = arr;
+  p->moves[p->nmoves++] = (ghr_move_t){at, p->shift};
+  return 0;
+}
 
 /* ghr_patch_issue renders an open issue again when what it shows changed,
  * copying the old file up to it; else only notes where it moved to. */
@@ -465,12 +550,28 @@ static int ghr_patch_issue(ghr_patch_t *p, const gh_issue_fig_t *fig,
   p->shift += (long long)len - (long long)o->len;
   o->len = len;
   o->shown = shown;
-  return 0;
+  return ghr_moved(p, p->pos);
+}
+
+/* ghr_shift_shown moves the closed issues' places by the splice's moves
+ * (both in file order). */
+static void ghr_shift_shown(gh_written_t *w, const ghr_patch_t *p,
+                            long long head_shift) {
+  size_t k = 0;
+  long long shift = head_shift;
+  for (size_t i = 0; i < w->nshown; i++) {
+    gh_shown_t *s = &w->shown[i];
+    while (k < p->nmoves && p->moves[k].at <= s->at)
+      shift = p->moves[k++].shift;
+    s->at = (uint32_t)((long long)s->at + shift);
+  }
 }
 
 /* ghr_splice writes the new head, the open issues whose flags moved and
  * the rest of the old document to fd; -ESTALE when the old document is not
- * the one last written. */
+ * the one last written. On success last describes the new document, its
+ * closed issues' places moved (they are last's, changed in place only
+ * then). */
 static int ghr_splice(int fd, const char *path, const char *repository,
                       const gh_figures_t *f, const gh_health_t *h,
                       long long now, gh_written_t *last) {
@@ -487,15 +588,18 @@ static int ghr_splice(int fd, const char *path, const char *repository,
     status = qf_write_all(fd, head, len);
   p.pos = last->tail_off;
   p.shift = (long long)len - (long long)last->tail_off;
+  long long head_shift = p.shift;
   for (size_t i = 0; status == 0 && i < f->nissues; i++)
     if (f->issues[i].open != NULL)
       status = ghr_patch_issue(&p, &f->issues[i], last->size);
   if (status == 0)
     status = ghr_copy_tail(p.src, (off_t)p.pos, last->size - p.pos, fd);
   if (status == 0) {
+    ghr_shift_shown(last, &p, head_shift);
     last->size = (size_t)((long long)last->size + p.shift);
     last->tail_off = len;
   }
+  free(p.moves);
   free(head);
   close(p.src);
   return status;
@@ -506,6 +610,42 @@ static int ghr_splice(int fd, const char *path, const char *repository,
 static bool ghr_spliceable(const gh_figures_t *f, const gh_written_t *last) {
   return last->valid && last->static_hash == f->static_hash &&
          last->gen == f->gen && last->computed_at == f->computed_at;
+}
+
+/* ghr_full streams the whole document to fd, copying the closed issues'
+ * elements from the old file when it is the one last describes; next
+ * receives where the new file has them. */
+static int ghr_full(int fd, const char *path, const char *repository,
+                    const gh_figures_t *f, const gh_health_t *h, long long now,
+                    const gh_written_t *last, gh_written_t *next) {
+  ghr_old_t old = {.shown = last->shown, .n = last->nshown};
+  ghr_shown_t shown = {NULL, 0, 0};
+  gh_thaw_init(&old.win, f->mirror);
+  old.win.fd = last->valid ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+  struct stat st;
+  bool have_old = old.win.fd >= 0 && fstat(old.win.fd, &st) == 0 &&
+                  ghr_same_file(last, &st);
+  int status =
+      ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -errno;
+  gh_out_t o = {.fd = fd, .buf = QF_BUF_INIT, .status = status};
+  ghr_document(&o, repository, f, h, now, have_old ? &old : NULL, &shown,
+               &next->tail_off);
+  qf_buf_free(&o.buf);
+  if (old.win.fd >= 0)
+    close(old.win.fd);
+  gh_thaw_free(&old.win);
+  if (o.status != 0) {
+    free(shown.v);
+    return o.status;
+  }
+  next->shown = shown.v;
+  next->nshown = shown.n;
+  return 0;
+}
+
+void gh_written_free(gh_written_t *w) {
+  free(w->shown);
+  memset(w, 0, sizeof(*w));
 }
 
 int gh_project_write(const char *state_dir, const char *repository,
@@ -522,24 +662,25 @@ int gh_project_write(const char *state_dir, const char *repository,
   int status = qf_atomic_open(&a, path, err, errlen);
   if (status != 0)
     return status;
-  int fd = a.fd;
-  status = -ESTALE;
   gh_written_t next = *last;
-  if (ghr_spliceable(f, last))
-    status = ghr_splice(fd, path, repository, f, h, now, &next);
-  if (status == 0) {
-    *spliced = true;
+  next.shown = NULL; /* a new list, or last's moved in place by a splice */
+  status = ghr_spliceable(f, last)
+               ? ghr_splice(a.fd, path, repository, f, h, now, last)
+               : -ESTALE;
+  *spliced = status == 0;
+  if (*spliced) {
+    next.shown = last->shown; /* moved in place, size from the commit */
+    next.tail_off = last->tail_off;
   } else {
-    /* A failed splice leaves a partial file: start it again. */
-    status = ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 ? 0 : -errno;
-    if (status == 0)
-      status = gh_snapshot_project_fd(fd, repository, f, h, now, &next.tail_off,
-                                      &next.size);
+    /* A failed splice leaves a partial file: ghr_full starts it again. */
+    status = ghr_full(a.fd, path, repository, f, h, now, last, &next);
   }
   struct stat st = {0};
   status = qf_atomic_commit(&a, status, 0644, &st, err, errlen);
+  if (next.shown != last->shown)
+    free(status == 0 ? last->shown : next.shown);
   if (status != 0) {
-    last->valid = false;
+    last->valid = false; /* its list of places is kept, and not used */
     return status;
   }
   next.valid = true;

@@ -4,6 +4,7 @@
 #define GITHUB_SNAPSHOT_H
 
 #include "github_figures.h"
+#include "qf_buf.h"
 #include "qf_json.h"
 
 #include <stdbool.h>
@@ -52,9 +53,25 @@ int gh_snapshot_project(const char *repository, const gh_figures_t *f,
                         const gh_health_t *h, long long now, char **out,
                         size_t *len);
 
-/* gh_jw_flush writes what w holds so far to fd, adds its length to
- * *written and empties w (the document goes on). 0 or a negative errno. */
-int gh_jw_flush(qf_jw_t *w, int fd, size_t *written);
+/* Where a document streams to: fd, GH_OUT_CHUNK bytes at a time, or
+ * with fd < 0 only buf. The first error sticks in status. */
+typedef struct gh_out_s {
+  int fd;
+  qf_buf_t buf;
+  size_t written; /* bytes written to fd before buf */
+  int status;
+} gh_out_t;
+
+#define GH_OUT_CHUNK 65536
+
+void gh_out_put(gh_out_t *o, const void *p, size_t len);
+/* gh_out_flush writes what buf holds to fd. */
+void gh_out_flush(gh_out_t *o);
+/* gh_out_pos is the offset of the next byte put. */
+size_t gh_out_pos(const gh_out_t *o);
+/* gh_out_put_jw moves what w generated so far to o; with reset, w starts
+ * a new document (yajl_gen_reset), else the same one goes on. */
+void gh_out_put_jw(gh_out_t *o, qf_jw_t *w, bool reset);
 
 /* gh_snapshot_project_fd streams the same document to fd, never holding
  * more than a few issues in memory. *tail_off is the offset just after
@@ -72,10 +89,19 @@ int gh_snapshot_head(const char *repository, const gh_figures_t *f,
                      const gh_health_t *h, long long now, char **out,
                      size_t *len);
 
+/* Where a closed issue's element is in project.json. */
+typedef struct gh_shown_s {
+  uint32_t number, at, len;
+} gh_shown_t;
+
 /* What gh_project_write last wrote: the file, where its "issues" array
- * begins, and which figures recorded where each open issue is in it
- * (gh_issue_open_t.at/len). */
+ * begins, which figures recorded where each open issue is in it
+ * (gh_issue_open_t.at/len), and where each closed issue is (shown, by
+ * number descending: a full write copies them from there instead of
+ * reading cold items back). Zeroed at first; gh_written_free. */
 typedef struct gh_written_s {
+  gh_shown_t *shown;
+  size_t nshown;
   bool valid;
   uint64_t static_hash;   /* gh_figures_t.static_hash of the document */
   unsigned long long gen; /* gh_figures_t.gen and computed_at of the */
@@ -99,5 +125,6 @@ int gh_project_write(const char *state_dir, const char *repository,
                      const gh_figures_t *f, const gh_health_t *h, long long now,
                      gh_written_t *last, bool *spliced, char *err,
                      size_t errlen);
+void gh_written_free(gh_written_t *w);
 
 #endif

@@ -27,7 +27,10 @@ typedef struct gh_span_s {
 
 /* gh_store_save writes m for repository/api_url atomically to path; the
  * file written becomes m's cold file, and the whole items that may be cold
- * (gh_item_freezable) become so (m's generation then moves). */
+ * (gh_item_freezable) become so (m's generation then moves); when most
+ * did, the rest are gathered in memory (read back from one buffer). 0; 1
+ * when stored but that gathering failed (err says so; the cursor is reset,
+ * the next cycle lists again); or a negative errno (not stored, err). */
 int gh_store_save(gh_mirror_t *m, const char *repository, const char *api_url,
                   const char *path, char *err, size_t errlen);
 
@@ -48,6 +51,10 @@ typedef struct gh_thaw_s {
 
 void gh_thaw_init(gh_thaw_t *t, const gh_mirror_t *m);
 void gh_thaw_free(gh_thaw_t *t);
+/* gh_window_get points *p at the len bytes at offset at of t's file
+ * (valid until the next call). 0, -EIO (the file is shorter), -ENOMEM or
+ * another negative errno. */
+int gh_window_get(gh_thaw_t *t, size_t at, size_t len, const char **p);
 /* gh_thaw_bytes points *p at c's record (valid until the next call). 0,
  * -EIO (the file is shorter), -ENOMEM or another negative errno. */
 int gh_thaw_bytes(gh_thaw_t *t, const gh_cold_t *c, const char **p);

@@ -160,7 +160,9 @@ int gh_sync_save(gh_sync_t *s) {
   char err[512];
   int status = gh_store_save(&s->m, s->cfg->repository, s->cfg->api_url,
                              s->store_path, err, sizeof(err));
-  if (status != 0) {
+  if (status > 0) { /* stored; what was kept whole is to be listed again */
+    gh_sync_logf(s, GH_LOG_ERR, "%s", err);
+  } else if (status != 0) {
     gh_sync_logf(s, GH_LOG_ERR, "cannot store the mirror: %s", err);
     return status;
   }

@@ -56,6 +56,7 @@ static void ghc_free(ghc_t *g) {
   if (g == NULL)
     return;
   gh_figures_free(&g->figures);
+  gh_written_free(&g->written);
   if (g->sync_ready)
     gh_sync_destroy(&g->sync);
   gh_config_free(&g->cfg);

@@ -789,6 +789,7 @@ static void test_project_write_splice(void **state) {
   free(text);
   free(full);
   gh_figures_free(&kept_figures);
+  gh_written_free(&last);
   assert_int_equal(unlink(path), 0);
   assert_int_equal(rmdir(dir), 0);
 }

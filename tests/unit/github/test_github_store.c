@@ -15,6 +15,7 @@
 #include "qf_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,29 +345,46 @@ static void many(gh_mirror_t *m, long long n, long long now) {
   }
 }
 
+/* The rules of these tests: "in progress" and "blocked" labels. */
+static gh_strv_t in_progress_words, blocked_words;
+static const gh_rules_t rules = {.in_progress = &in_progress_words,
+                                 .blocked = &blocked_words,
+                                 .blocked_hours = 24,
+                                 .failures = 3,
+                                 .failure_rate = 0.1};
+
+static int words_setup(void **state) {
+  (void)state; /* unused */
+  gh_strv_push(&in_progress_words, "in progress");
+  gh_strv_push(&blocked_words, "blocked");
+  return 0;
+}
+
+static int words_teardown(void **state) {
+  (void)state; /* unused */
+  gh_strv_free(&in_progress_words);
+  gh_strv_free(&blocked_words);
+  return 0;
+}
+
+/* health is what project.json's head says of the sync in these tests. */
+static gh_health_t health(const gh_mirror_t *m) {
+  return (gh_health_t){.rl_remaining = -1,
+                       .rl_limit = -1,
+                       .rl_reset = -1,
+                       .recent_commits = -1,
+                       .sync_state = "ok",
+                       .mirror = m};
+}
+
 /* project renders project.json of m at now. */
 static char *project(gh_mirror_t *m, long long now, size_t *len) {
-  gh_strv_t in_progress = {NULL, 0}, blocked = {NULL, 0};
-  gh_strv_push(&in_progress, "in progress");
-  gh_strv_push(&blocked, "blocked");
-  gh_rules_t rules = {.in_progress = &in_progress,
-                      .blocked = &blocked,
-                      .blocked_hours = 24,
-                      .failures = 3,
-                      .failure_rate = 0.1};
   gh_figures_t f;
-  gh_health_t h = {.rl_remaining = -1,
-                   .rl_limit = -1,
-                   .rl_reset = -1,
-                   .recent_commits = -1,
-                   .sync_state = "ok",
-                   .mirror = m};
+  gh_health_t h = health(m);
   char *text = NULL;
   assert_int_equal(gh_figures_compute(m, &rules, now, &f), 0);
   assert_int_equal(gh_snapshot_project(REPO, &f, &h, now, &text, len), 0);
   gh_figures_free(&f);
-  gh_strv_free(&in_progress);
-  gh_strv_free(&blocked);
   return text;
 }
 
@@ -377,11 +395,79 @@ static void same_text(const char *a, size_t la, char *b, size_t lb) {
   free(b);
 }
 
+/* write_project brings f up to date and writes project.json into dir as
+ * the plugin does; returns the file's text. */
+static char *write_project(gh_mirror_t *m, const char *dir, long long now,
+                           gh_figures_t *f, gh_written_t *last, bool *spliced,
+                           size_t *len) {
+  char err[256], path[512];
+  bool full = false;
+  gh_health_t h = health(m);
+  assert_int_equal(gh_figures_update(m, &rules, now, f, &full), 0);
+  if (gh_project_write(dir, REPO, f, &h, now, last, spliced, err,
+                       sizeof(err)) != 0)
+    fail_msg("gh_project_write: %s", err);
+  snprintf(path, sizeof(path), "%s/" GH_PROJECT_FILE, dir);
+  char *text = NULL;
+  assert_int_equal(
+      qf_file_read(path, 64u << 20, 0, &text, len, err, sizeof(err)), 0);
+  return text;
+}
+
+/* A full write of project.json copies the closed issues' elements from
+ * the file written before, and a splice keeps their places true: with the
+ * cold records made unreadable, the next full write still gives the bytes
+ * a render from the records gave. */
+static void test_cold_project_copied(void **state) {
+  const long long now = 1795773600LL;
+  const char *dir = *state;
+  gh_mirror_t a;
+  gh_figures_t f = {0};
+  gh_written_t last = {0};
+  char path[512], err[512];
+  size_t l1, l2;
+  bool spliced = true;
+  many(&a, 400, now);
+  snprintf(path, sizeof(path), "%s/%s", dir, GH_STORE_FILE);
+  assert_int_equal(gh_store_save(&a, REPO, API, path, err, sizeof(err)), 0);
+  char *want = project(&a, now, &l1);
+  char *got = write_project(&a, dir, now, &f, &last, &spliced, &l2);
+  assert_false(spliced);
+  same_text(want, l1, got, l2);
+  assert_int_equal(last.nshown, 250); /* 300 issues, 50 of them open */
+  free(want);
+  /* unchanged but for time: spliced, the blocked issues' hours now a
+   * digit longer (30 -> 100), so every later element moves */
+  const long long later = now + 70 * 3600;
+  want = project(&a, later, &l1);
+  got = write_project(&a, dir, later, &f, &last, &spliced, &l2);
+  assert_true(spliced);
+  assert_non_null(strstr(got, "\"blocked_duration_hours\":100"));
+  same_text(want, l1, got, l2);
+  free(want);
+  gh_item_t *it = gh_mirror_find(&a, 9); /* open: a longer title */
+  free(it->title);
+  it->title = strdup("A much longer title than the one it had before");
+  gh_mirror_touch(&a);
+  want = project(&a, later + 60, &l1);
+  int null = open("/dev/null", O_RDONLY);
+  assert_true(null >= 0);
+  assert_int_equal(dup2(null, a.cold_fd), a.cold_fd); /* records gone */
+  close(null);
+  got = write_project(&a, dir, later + 60, &f, &last, &spliced, &l2);
+  assert_false(spliced);
+  same_text(want, l1, got, l2);
+  free(want);
+  gh_figures_free(&f);
+  gh_written_free(&last);
+  gh_mirror_free(&a);
+}
+
 /* Saving leaves the closed items cold; what the mirror file and
  * project.json show is the same, byte for byte, cold or whole, and after
- * reading the file back. */
+ * reading the file back; the whole items gathered after most froze. */
 static void test_cold_same_bytes(void **state) {
-  const long long now = 1795773600LL, n = 400;
+  const long long now = 1795773600LL, n = 2000; /* enough to gather */
   gh_mirror_t a, b;
   char path[512], err[512];
   size_t lp, ls, l;
@@ -514,6 +600,8 @@ int main(void) {
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_cold_file_changed, setup_dir,
                                       teardown_dir),
+      cmocka_unit_test_setup_teardown(test_cold_project_copied, setup_dir,
+                                      teardown_dir),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, words_setup, words_teardown);
 }
