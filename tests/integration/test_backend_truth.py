@@ -217,10 +217,18 @@ def test_each_state_one_row_whichever_door(tmp_path, fake):
         print(f"collectd stopped -> poller stored offline: "
               f"{stored - stopped:.2f} s")
         assert stored - stopped <= POLL + 0.5, stored - stopped
-        after = [r for t, r in fake.writes(SWARM) if t >= stopped]
+        # A poll answered before the exporter's next refresh noticed the
+        # stop (200 ms) may still store the last reading, once; from the
+        # first offline the poller stored on, everything says gone.
+        early = [r for t, r in fake.writes(SWARM)
+                 if stopped <= t < stored and compared(r) != gone]
+        assert len(early) <= 1 and all(
+            r["door"] == "poller" and r["status"] == "online"
+            for r in early), early
+        after = [r for t, r in fake.writes(SWARM) if t >= stored]
         assert [compared(r) for r in after] == [gone] * len(after), after
         time.sleep(3 * POLL)
-        tail = [r for t, r in fake.writes(SWARM) if t >= stopped]
+        tail = [r for t, r in fake.writes(SWARM) if t >= stored]
         assert [compared(r) for r in tail] == [gone] * len(tail), tail
         assert [r["door"] for r in tail].count("poller") >= 3, tail
         # Restarted: the current state is stored within one interval of
