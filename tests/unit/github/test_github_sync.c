@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "github_store.h"
 #include "github_sync.h"
 
 #include "qf_time.h"
@@ -566,10 +567,36 @@ static void test_config_helpers(void **state) {
   gh_config_free(&c);
 }
 
+/* The mirror file changed in place by another program while the engine
+ * runs: its closed items (kept there, cold) cannot be trusted, so the next
+ * cycle says so and lists the repository again. */
+static void test_mirror_file_changed_relists(void **state) {
+  fx_t *fx = *state;
+  script_repo(fx);
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW, 300), 0);
+  assert_int_equal(fx->s.m.ncold, 1); /* #3, closed */
+  char path[256];
+  snprintf(path, sizeof(path), "%s/%s", fx->dir, GH_STORE_FILE);
+  FILE *fp = fopen(path, "a");
+  assert_non_null(fp);
+  fputs("\n", fp);
+  fclose(fp);
+  fx->s.log = log_keep;
+  last_notice[0] = '\0';
+  size_t before = fx->sc.n;
+  assert_int_equal(gh_sync_cycle(&fx->s, NOW + 300, 300), 0);
+  assert_non_null(strstr(last_notice, "changed by another program"));
+  assert_string_equal(fx->sc.urls[before], FIRST); /* listed again */
+  assert_int_equal(gh_mirror_count(&fx->s.m), 3);
+  assert_null(fx->s.m.list_next); /* and done */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_first_sync_then_304s, fx_setup,
                                       fx_teardown),
+      cmocka_unit_test_setup_teardown(test_mirror_file_changed_relists,
+                                      fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_rate_limited, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_server_errors_back_off, fx_setup,
                                       fx_teardown),
