@@ -252,7 +252,7 @@ static int sv_answers(qfx_server_t *h, char *err, size_t errlen) {
  * scheduler preempts stalls half of them for a time slice (p99 6-10 ms under
  * 50 saturating connections on 2 CPUs); but every further worker costs
  * context switches: at 100,000 issues (tests/bench/exporter_scale.py) 8
- * workers took 14-16 us of CPU a request where 4 took 11-14, and served
+ * workers took 13-16 us of CPU a request where 4 took 11-15, and served
  * /project/issues at 0.87-1.08x nginx where 4 served 1.00-1.20x, for a p99
  * 1-3 ms lower only on a quiet machine. */
 static unsigned sv_threads(const qfx_opts_t *o) {
