@@ -119,6 +119,7 @@ class Scale:
             self.heartbeat(backend, res)
             m = r.memory(collectd.pid)
             res["collectd_settled_kib"] = m["VmRSS"]
+            res["collectd_anon_kib"] = m["RssAnon"]
             res["collectd_peak_kib"] = m["VmHWM"]
         except BaseException:
             self.stop(stack)
@@ -324,8 +325,9 @@ def rows(results, agents=None):
          col(lambda x: f"{_mib(x['first_sync_peak_kib'])} / "
                        f"{_mib(x['collectd_peak_kib'])} MiB"),
          "<= 48 MiB"),
-        ("collectd settled RSS",
-         col(lambda x: f"{_mib(x['collectd_settled_kib'])} MiB"),
+        ("collectd settled RSS (RssAnon)",
+         col(lambda x: f"{_mib(x['collectd_settled_kib'])} MiB "
+                       f"({_mib(x['collectd_anon_kib'])})"),
          "<= 24 MiB"),
         ("exporter peak / settled RSS (RssAnon)",
          col(lambda x: f"{_mib(x['exporter_peak_kib'])} / "
