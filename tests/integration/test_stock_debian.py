@@ -236,10 +236,15 @@ def check_stack(site, tmp_path):
         collectd.start()
         exporter.start()
 
+        # The flat cpu/memory/disk say 0 until read; the resources block
+        # says null, so it is what tells that collectd reported them (df
+        # can come a read after cpu under a slow build).
         def status():
             doc = exporter.get("/status").json()
-            return doc if all(isinstance(doc.get(k), (int, float))
-                              for k in ("cpu", "memory", "disk")) else None
+            res = (doc.get("data") or {}).get("resources") or {}
+            return doc if all(isinstance(res.get(k), (int, float)) for k in
+                              ("cpu_percent", "memory_percent",
+                               "disk_percent")) else None
         doc = qfstack.wait_until(status, 30, 0.3,
                                  "/status with cpu, memory and disk")
         qfstack.validate(doc, "status")
