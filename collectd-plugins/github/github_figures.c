@@ -278,11 +278,24 @@ static void ghfg_pr_reason(const gh_mirror_t *m, const gh_rules_t *rules,
   }
 }
 
-/* ghfg_flag picks the reported trigger of an open issue and its reason. */
-static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
-                      gh_issue_fig_t *fig) {
-  char *reason = fig->open->reason;
-  reason[0] = '\0';
+/* ghfg_keep_reason points fig's reason at a copy of reason kept in its
+ * open record (allocated the first time the issue is flagged). */
+static int ghfg_keep_reason(gh_issue_fig_t *fig, const char *reason) {
+  gh_issue_open_t *o = fig->open;
+  if (o->reason == NULL && (o->reason = malloc(GH_REASON_LEN)) == NULL) {
+    fig->reason = "";
+    return -ENOMEM;
+  }
+  snprintf(o->reason, GH_REASON_LEN, "%s", reason);
+  fig->reason = o->reason;
+  return 0;
+}
+
+/* ghfg_flag picks the reported trigger of an open issue and its reason.
+ * 0 or -ENOMEM. */
+static int ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
+                     gh_issue_fig_t *fig) {
+  char reason[GH_REASON_LEN] = "";
   fig->triggers = fig->pr_triggers;
   /* While its label events are still to be read, the blocked time is only
    * an estimate (the last update): wait for them rather than flag wrongly. */
@@ -305,7 +318,8 @@ static void ghfg_flag(const gh_mirror_t *m, const gh_rules_t *rules,
     snprintf(reason, GH_REASON_LEN, "labelled for human intervention");
   else if (fig->trigger != GH_TRIG_NONE)
     ghfg_pr_reason(m, rules, fig, reason);
-  fig->reason = fig->trigger != GH_TRIG_NONE ? reason : "";
+  fig->reason = "";
+  return fig->trigger != GH_TRIG_NONE ? ghfg_keep_reason(fig, reason) : 0;
 }
 
 /* ghfg_blocked_hours is how long an issue has been blocked at now, or -1. */
@@ -345,16 +359,18 @@ static void ghfg_bucket(const gh_rules_t *rules, const gh_item_t *it,
 }
 
 /* ghfg_refresh recomputes what moves with time: blocked hours, flags and
- * their reasons, the velocity window and the estimate. */
-static void ghfg_refresh(const gh_mirror_t *m, const gh_rules_t *rules,
-                         long long now, gh_figures_t *f) {
+ * their reasons, the velocity window and the estimate. 0 or -ENOMEM. */
+static int ghfg_refresh(const gh_mirror_t *m, const gh_rules_t *rules,
+                        long long now, gh_figures_t *f) {
+  int status = 0;
   f->flagged = f->flagged_critical = 0;
   for (size_t i = 0; i < f->nissues; i++) {
     gh_issue_fig_t *fig = &f->issues[i];
     if (fig->open == NULL)
       continue; /* closed: done, never flagged */
     fig->blocked_hours = ghfg_blocked_hours(fig, now);
-    ghfg_flag(m, rules, fig);
+    if (ghfg_flag(m, rules, fig) != 0)
+      status = -ENOMEM;
     if (fig->trigger != GH_TRIG_NONE) {
       f->flagged++;
       f->flagged_critical += gh_trigger_critical(fig->trigger);
@@ -362,6 +378,7 @@ static void ghfg_refresh(const gh_mirror_t *m, const gh_rules_t *rules,
   }
   ghfg_velocity(now, f);
   f->eta = ghfg_eta(f, now);
+  return status;
 }
 
 /* ghfg_fnv mixes len bytes of p into the FNV-1a hash *h. */
@@ -522,7 +539,10 @@ static int ghfg_full(const gh_mirror_t *m, const gh_rules_t *rules,
   f->static_hash = ghfg_static_hash(f);
   f->gen = m->gen;
   f->computed_at = now;
-  ghfg_refresh(m, rules, now, f);
+  if (ghfg_refresh(m, rules, now, f) != 0) {
+    gh_figures_free(f);
+    return -ENOMEM;
+  }
   return 0;
 }
 
@@ -538,8 +558,10 @@ int gh_figures_update(const gh_mirror_t *m, const gh_rules_t *rules,
   *full = f->computed_at == 0 || f->gen != m->gen || now < f->computed_at;
   if (!*full) {
     f->mirror = m;
-    ghfg_refresh(m, rules, now, f);
-    return 0;
+    if (ghfg_refresh(m, rules, now, f) == 0)
+      return 0;
+    gh_figures_free(f);
+    return -ENOMEM;
   }
   gh_figures_free(f);
   f->mirror = m;
@@ -547,6 +569,9 @@ int gh_figures_update(const gh_mirror_t *m, const gh_rules_t *rules,
 }
 
 void gh_figures_free(gh_figures_t *f) {
+  for (size_t i = 0; f->issues != NULL && i < f->nissues; i++)
+    if (f->issues[i].open != NULL)
+      free(f->issues[i].open->reason);
   free(f->issues);
   free(f->opens);
   free(f->closed);

@@ -57,7 +57,8 @@ typedef struct gh_ci_s {
  * repository), so the figures of 100,000 issues stay small. */
 typedef struct gh_issue_open_s {
   long long prs[GH_LINKS_MAX];
-  char reason[GH_REASON_LEN];
+  char *reason; /* GH_REASON_LEN bytes once the issue was flagged, or NULL:
+                   most open issues never are */
   /* Where project.json last written holds this issue (bytes at..at+len,
    * see gh_project_write) and gh_figures_shown_hash as written there. */
   size_t at, len;
