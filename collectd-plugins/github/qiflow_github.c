@@ -497,7 +497,25 @@ static int ghc_shutdown(void) {
   return 0;
 }
 
+/* ghc_one_arena keeps collectd's heap in one glibc arena, unless the
+ * operator chose otherwise (MALLOC_ARENA_MAX, or glibc.malloc.arena_max
+ * in GLIBC_TUNABLES). Left to glibc, every read thread that runs a cycle
+ * gets an arena of its own, and the mirror's long-lived items end up
+ * spread over several, each keeping its partly used pages: at 100,000
+ * issues collectd kept 18.5 MB private against 12.4 MB with one arena.
+ * collectd's threads allocate little, so sharing one costs nothing
+ * measurable. Called from module_register, at LoadPlugin, before collectd
+ * starts a thread (glibc fixes the limit when the first extra arena is
+ * made). */
+static void ghc_one_arena(void) {
+  const char *tunables = getenv("GLIBC_TUNABLES");
+  if (getenv("MALLOC_ARENA_MAX") == NULL &&
+      (tunables == NULL || strstr(tunables, "arena_max") == NULL))
+    mallopt(M_ARENA_MAX, 1);
+}
+
 void module_register(void) {
+  ghc_one_arena();
   plugin_register_complex_config(GHC_PLUGIN, ghc_config);
   plugin_register_init(GHC_PLUGIN, ghc_init);
   plugin_register_shutdown(GHC_PLUGIN, ghc_shutdown);
