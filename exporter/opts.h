@@ -17,7 +17,7 @@
 #define QFX_REFRESH_MAX_MS 600000
 #define QFX_THREADS_MAX 64
 /* The default --threads: this many per CPU, and no more than the maximum. */
-#define QFX_THREADS_PER_CPU 2
+#define QFX_THREADS_PER_CPU 3
 #define QFX_THREADS_DEFAULT_MAX 16
 #define QFX_HOST_MAX 63 /* collectd's LCC_NAME_LEN minus the NUL */
 /* Connection limits and their bounds (see --help). */

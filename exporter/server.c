@@ -247,14 +247,15 @@ static int sv_answers(qfx_server_t *h, char *err, size_t errlen) {
   return 0;
 }
 
-/* sv_threads is the worker count, two per CPU by default. Each worker
+/* sv_threads is the worker count, three per CPU by default. Each worker
  * serves its own connections in turn, so with one per CPU a worker that the
  * scheduler preempts stalls half of them for a time slice (p99 6-10 ms under
  * 50 saturating connections on 2 CPUs); but every further worker costs
  * context switches: at 100,000 issues (tests/bench/exporter_scale.py) 8
  * workers took 13-16 us of CPU a request where 4 took 11-15, and served
- * /project/issues at 0.87-1.08x nginx where 4 served 1.00-1.20x, for a p99
- * 1-3 ms lower only on a quiet machine. */
+ * /project/issues at 0.87-1.08x nginx where 4 served 1.00-1.20x; but with 4
+ * /health's p99 was 4.0-6.8 ms on a quiet machine, and 6 keep it under 5 ms
+ * (1.6-4.0) at 0.99-1.04x nginx: the default between the two. */
 static unsigned sv_threads(const qfx_opts_t *o) {
   return qfx_opts_threads(o, sysconf(_SC_NPROCESSORS_ONLN));
 }
