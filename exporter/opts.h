@@ -17,7 +17,7 @@
 #define QFX_REFRESH_MAX_MS 600000
 #define QFX_THREADS_MAX 64
 /* The default --threads: this many per CPU, and no more than the maximum. */
-#define QFX_THREADS_PER_CPU 3
+#define QFX_THREADS_PER_CPU 1
 #define QFX_THREADS_DEFAULT_MAX 16
 #define QFX_HOST_MAX 63 /* collectd's LCC_NAME_LEN minus the NUL */
 /* Connection limits and their bounds (see --help). */
@@ -73,7 +73,8 @@ int qfx_opts_parse_listen(qfx_opts_t *o, const char *s, char *err,
                           size_t errlen);
 
 /* qfx_opts_threads is the HTTP worker count: --threads, else
- * QFX_THREADS_PER_CPU per CPU (ncpu, from sysconf; < 1 counts as 1), at most
+ * QFX_THREADS_PER_CPU per CPU (ncpu, the CPUs the process may run on; < 1
+ * counts as 1), at most
  * QFX_THREADS_DEFAULT_MAX. */
 unsigned qfx_opts_threads(const qfx_opts_t *o, long ncpu);
 

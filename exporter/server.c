@@ -10,6 +10,7 @@
 #include "render_json.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -247,17 +248,27 @@ static int sv_answers(qfx_server_t *h, char *err, size_t errlen) {
   return 0;
 }
 
-/* sv_threads is the worker count, three per CPU by default. Each worker
- * serves its own connections in turn, so with one per CPU a worker that the
- * scheduler preempts stalls half of them for a time slice (p99 6-10 ms under
- * 50 saturating connections on 2 CPUs); but every further worker costs
- * context switches: at 100,000 issues (tests/bench/exporter_scale.py) 8
- * workers took 13-16 us of CPU a request where 4 took 11-15, and served
- * /project/issues at 0.87-1.08x nginx where 4 served 1.00-1.20x; but with 4
- * /health's p99 was 4.0-6.8 ms on a quiet machine, and 6 keep it under 5 ms
- * (1.6-4.0) at 0.99-1.04x nginx: the default between the two. */
+/* sv_cpus counts the CPUs this process may run on (taskset, systemd's
+ * CPUAffinity=, a container's cpuset): on a host of 8 CPUs that runs the
+ * exporter on 1, a worker per CPU means one. sysconf's online count when the
+ * affinity mask cannot be read (more CPUs than a cpu_set_t holds). */
+static long sv_cpus(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    return CPU_COUNT(&set);
+  return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* sv_threads is the worker count, one per CPU by default, as nginx runs its
+ * workers: a worker serves every ready connection of its own in one pass,
+ * and a second worker on the same CPU only adds wake-ups and context
+ * switches. At 100,000 issues (tests/bench/exporter_scale.py, the servers on
+ * one CPU and wrk on the other) one worker took 9.6 us of CPU a request
+ * where three took 10.9 and two 13.1, and /health's p99 under 50 saturating
+ * connections was 0.4 ms where three gave 6.6. Earlier measurements that
+ * favoured more workers than CPUs had wrk sharing the servers' CPUs. */
 static unsigned sv_threads(const qfx_opts_t *o) {
-  return qfx_opts_threads(o, sysconf(_SC_NPROCESSORS_ONLN));
+  return qfx_opts_threads(o, sv_cpus());
 }
 
 /* sv_connection_budget makes room for --max-connections descriptors: the
@@ -330,7 +341,8 @@ static struct MHD_Daemon *sv_daemon(qfx_server_t *h, const qfx_opts_t *o,
                                     const qfx_tls_t *tls, int fd,
                                     unsigned max_connections) {
   struct MHD_OptionItem more[5];
-  sv_options(tls, sv_pool(o, max_connections), more);
+  h->workers = sv_pool(o, max_connections);
+  sv_options(tls, h->workers, more);
   unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
                    MHD_USE_ITC | MHD_USE_ERROR_LOG |
                    (tls->cert != NULL ? MHD_USE_TLS : 0);

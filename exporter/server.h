@@ -35,6 +35,7 @@ typedef struct qfx_mhdlog_s {
 
 typedef struct qfx_server_s {
   struct MHD_Daemon *daemon;
+  unsigned workers; /* libmicrohttpd's threads serving connections */
   qfx_cache_t *cache;
   qfx_headers_t headers;          /* for answers built per request */
   const qfx_auth_t *auth;         /* the bearer token, or none */

@@ -132,9 +132,11 @@ def status_vs_nginx(count, interval, rounds, duration):
         stack = qfstack.Stack(Path(tmp) / "stack", interval=interval)
         write_registry(qfstack, stack.agent_dir, count)
         nginx = run.Nginx(Path(tmp) / "nginx")
-        stack.start()
+        with run.server_cpus():
+            stack.start()
         try:
-            nginx.start()
+            with run.server_cpus():
+                nginx.start()
             url = stack.exporter.url + "/status"
             qfstack.wait_until(
                 lambda: run.http_get(url).json()["agents"]["total"]

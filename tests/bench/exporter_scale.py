@@ -15,11 +15,12 @@ in turn and in the same run, it starts the exporter on STATE_DIR, waits
 until /project/completion counts project.json's issues, and measures as
 scale.py does: RSS right after indexing; /project/issues?status=open&
 limit=100, /status and /health against nginx serving the same bytes
-(wrk -t2 -c50 --latency, ROUNDS alternating rounds of 3 s each: req/s,
+(wrk -c50 --latency, ROUNDS alternating rounds of 3 s each: req/s,
 p50, p99 and each server's CPU per request as medians, and the ratio of
 each round's pair: median, min and max); then settled VmRSS, peak (VmHWM)
 and RssAnon 3 s after the load; and checks that every binary answers the
-same bytes for a set of pages. --threads 2,4,default measures each binary
+same bytes for a set of pages. The servers run on one half of the CPUs
+and wrk on the other (run.server_cpus). --threads 2,4,default measures each binary
 once per worker count ("default": no --threads given). Every server binds
 127.0.0.1; every wait is bounded.
 """
@@ -70,7 +71,7 @@ def cpu_of(pids):
 
 
 def timed_wrk(url, pids, seconds):
-    """One wrk run (-t2 -c50) and the CPU pids spent meanwhile, in
+    """One wrk run (-c50) and the CPU pids spent meanwhile, in
     microseconds per request."""
     before = cpu_of(pids)
     w = run.wrk(url, seconds)
@@ -110,7 +111,8 @@ def one(qf, variant, collectd, state, work, rounds, issues):
                      log_path=work / f"exporter-{tag}.log")
     nginx = None
     try:
-        ex.start()
+        with run.server_cpus():
+            ex.start()
         t0 = time.monotonic()
 
         def indexed():
@@ -125,7 +127,8 @@ def one(qf, variant, collectd, state, work, rounds, issues):
             r = run.http_get(ex.url + page)
             bodies[page] = hashlib.sha256(r.body).hexdigest()
         res["bodies"] = bodies
-        nginx = run.Nginx(work / f"nginx-{tag}").start()
+        with run.server_cpus():
+            nginx = run.Nginx(work / f"nginx-{tag}").start()
         for key, path in ENDPOINTS:
             static = nginx.put(f"{key}.json", run.http_get(ex.url + path).body)
             res[key] = versus(ex, ex.url + path, nginx, static, rounds)
@@ -194,6 +197,7 @@ def main():
     finally:
         collectd.stop()
     ref = results[0]["bodies"]
+    print(run.cpu_note())
     for r in results:
         report(r, r["bodies"] == ref)
     if args.json:

@@ -4,7 +4,8 @@
 Builds Release, generates a realistic state (50 agents, a 5,000-issue fake
 GitHub repository synced by the real qiflow_github, collectd with cpu,
 memory, df, load and uptime), starts the real stack (collectd + our plugins
-+ qiflow-exporter) beside its baselines (nginx serving the same bytes,
++ qiflow-exporter, on one half of the CPUs; wrk runs on the other) beside
+its baselines (nginx serving the same bytes,
 collectd's own write_prometheus, collectd without our plugins, collectd with
 only libcurl: curl_floor.c), runs every
 case and its baseline alternately, and prints one table. Every server binds
@@ -25,6 +26,7 @@ What each number means: tests/bench/BENCHMARKS.md.
 
 import argparse
 import atexit
+import contextlib
 import gzip
 import http.client
 import json
@@ -214,6 +216,45 @@ def machine():
             "memory_gib": round(mem_gib, 1), "kernel": platform.release()}
 
 
+# ---------------------------------------------------------------- CPUs
+
+def _cpu_split():
+    """The CPUs this process may use, split in two halves: the servers
+    under test (the exporter, its baselines, collectd) on the first, wrk on
+    the second, so that the load generator takes no CPU from the servers
+    it compares. On one CPU, no split (None, None)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return cpus[:len(cpus) // 2], cpus[len(cpus) // 2:]
+
+
+SERVER_CPUS, LOAD_CPUS = _cpu_split()
+
+
+def cpu_note():
+    """Where the servers and wrk ran, for a report's header."""
+    if SERVER_CPUS is None:
+        return "servers and wrk on the one CPU"
+    return (f"servers on CPU {','.join(map(str, SERVER_CPUS))}, "
+            f"wrk on CPU {','.join(map(str, LOAD_CPUS))}")
+
+
+@contextlib.contextmanager
+def server_cpus():
+    """Processes started inside run on SERVER_CPUS only (a child inherits
+    the affinity of the thread that starts it)."""
+    if SERVER_CPUS is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, SERVER_CPUS)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 # ---------------------------------------------------------------- processes
 
 def spawn(argv, log_path, **kwargs):
@@ -315,10 +356,15 @@ def _ms(text):
 
 
 def wrk(url, seconds, conns=50):
-    """wrk -t2 -c50 (or one thread, one connection) --latency against url:
-    req/s, p50, p99 (ms), count."""
-    argv = ["wrk", f"-t{min(2, conns)}", f"-c{conns}", f"-d{seconds}s",
-            "--timeout", "2s", "--latency", url]
+    """wrk -c50 (or one connection) --latency against url, one wrk thread
+    per CPU of LOAD_CPUS (two where there is no split): req/s, p50, p99
+    (ms), count. Two wrk threads on one CPU preempt each other: that alone
+    put p99 at 4-6 ms for both servers (about 1 ms with one)."""
+    threads = len(LOAD_CPUS) if LOAD_CPUS is not None else 2
+    argv = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}",
+            f"-d{seconds}s", "--timeout", "2s", "--latency", url]
+    if LOAD_CPUS is not None:
+        argv = ["taskset", "-c", ",".join(map(str, LOAD_CPUS))] + argv
     out = subprocess.run(argv, capture_output=True, text=True,
                          timeout=seconds + 30, check=False)
     text = out.stdout
@@ -366,8 +412,9 @@ def summary(runs):
 # ---------------------------------------------------------------- nginx
 
 class Nginx:
-    """nginx (master + one worker per CPU) serving files from root on a
-    loopback port, Debian defaults otherwise, no access log."""
+    """nginx (master + one worker per CPU it may run on: what 'auto' gives
+    where nginx counts the affinity, which 1.22 does not) serving files from
+    root on a loopback port, Debian defaults otherwise, no access log."""
 
     def __init__(self, workdir):
         self.dir = Path(workdir)
@@ -387,7 +434,7 @@ class Nginx:
         user = "user root root;" if os.geteuid() == 0 else ""
         (d / "nginx.conf").write_text(f"""{user}
 daemon off;
-worker_processes auto;
+worker_processes {len(os.sched_getaffinity(0))};
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 1024; }}
@@ -991,10 +1038,12 @@ def run_all(args, mode, work, results):
     backend = FakeBackend(api_keys=(API_KEY,), swarms=(SWARM,),
                           limit=10 ** 6,
                           lifetime=mode["limit"] + 120).start()
-    nginx = Nginx(work / "nginx").start()
     stack = MainStack(work / "main", gh, synced, backend)
+    with server_cpus():
+        nginx = Nginx(work / "nginx").start()
     try:
-        stack.start()
+        with server_cpus():
+            stack.start()
         stack.mark_cpu()
         http_cases(stack, nginx, mode, results)
         floor = memory_rows(stack, nginx, results)
@@ -1093,7 +1142,7 @@ def main():
           f"{info['rounds']} round(s) of {info['duration']} s per case, "
           f"{info['nproc']} CPUs {info['cpu']}, {info['memory_gib']} GiB, "
           f"load {load_before:.1f} -> {info['load_after']:.1f}, "
-          f"{elapsed:.0f} s)")
+          f"{cpu_note()}, {elapsed:.0f} s)")
     if results:
         print(table(results, markdown=args.markdown))
     if args.json and not args.scale:

@@ -12,6 +12,8 @@ here the exporter must exit 0 within STOP_LIMIT seconds of the signal.
 
 import http.client
 import itertools
+import os
+import re
 import shutil
 import signal
 import socket
@@ -117,3 +119,47 @@ def test_sigint_stops_a_pool_with_a_small_limit(tmp_path):
     assert rc == 0 and seconds <= STOP_LIMIT, (rc, seconds)
     # A worker per connection is all the limit can use: said, not hidden.
     assert "running 2" in exporter.log(), exporter.log()
+
+
+def _workers(exporter):
+    """The worker count of the start line ("(HTTP, N worker[s]")."""
+    text = exporter.log()
+    m = re.search(r"\(HTTPS?, (\d+) workers?[,)]", text)
+    assert m, text
+    return int(m.group(1))
+
+
+def _threads(pid):
+    status = open(f"/proc/{pid}/status", encoding="ascii").read()
+    return int(re.search(r"^Threads:\s+(\d+)", status, re.M).group(1))
+
+
+def test_default_workers_follow_the_cpu_affinity(tmp_path):
+    """Without --threads: one worker per CPU the exporter may run on
+    (taskset, systemd's CPUAffinity=, a cpuset), not per CPU of the host;
+    the start line says how many."""
+    cpus = sorted(os.sched_getaffinity(0))
+    counts = {}
+    for name, allowed in (("all", cpus), ("one", cpus[:1])):
+        exporter = qfstack.Exporter(tmp_path / "none.sock",
+                                    tmp_path / "state",
+                                    log_path=tmp_path / f"{name}.log")
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, allowed)  # inherited by the exporter
+        try:
+            exporter.start()
+        finally:
+            os.sched_setaffinity(0, before)
+        try:
+            qfstack.wait_until(lambda e=exporter: "worker" in e.log(), 5,
+                               0.05, "the start line")
+            counts[name] = (_workers(exporter), _threads(exporter.proc.pid))
+        finally:
+            exporter.stop()
+    print(f"CPUs {cpus}: workers and threads {counts}")
+    assert counts["one"][0] == 1, counts
+    assert counts["all"][0] == min(len(cpus), 16), counts
+    # A worker is a thread (one worker is libmicrohttpd's polling thread);
+    # the process's other threads are the same in both runs.
+    assert counts["all"][1] - counts["one"][1] == \
+        counts["all"][0] - 1, counts

@@ -70,14 +70,14 @@ static void test_every_flag(void **state) {
   assert_int_equal(qfx_opts_threads(&o, 2), 3);
 }
 
-/* Without --threads: three workers per CPU, at most sixteen. */
+/* Without --threads: one worker per CPU, at most sixteen. */
 static void test_default_threads(void **state) {
   (void)state; /* table-driven */
   static const struct {
     long ncpu;
     unsigned want;
-  } cases[] = {{-1, 3}, {0, 3},  {1, 3},  {2, 6},
-               {3, 9},  {5, 15}, {6, 16}, {64, 16}};
+  } cases[] = {{-1, 1}, {0, 1},   {1, 1},   {2, 2},  {3, 3},
+               {8, 8},  {16, 16}, {17, 16}, {64, 16}};
   qfx_opts_t o;
   qfx_opts_defaults(&o);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
