@@ -567,9 +567,9 @@ void qfx_opts_usage(FILE *f) {
       "                       host with qiflow_agents values, else the first "
       "host\n"
       "                       with cpu values\n"
-      "  --threads N          HTTP worker threads, 1-%d (default: %d per CPU, "
-      "at\n"
-      "                       most %d)\n"
+      "  --threads N          HTTP worker threads, 1-%d (default: %d per CPU "
+      "the\n"
+      "                       exporter may run on, at most %d)\n"
       "  --cors-origin ORIGIN Access-Control-Allow-Origin value (default *)\n"
       "  --help, -h           print this help and exit\n"
       "  --version            print the version and exit\n\n",
