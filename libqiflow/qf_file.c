@@ -31,6 +31,23 @@ int qf_write_all(int fd, const void *buf, size_t len) {
   return 0;
 }
 
+ssize_t qf_read_full(int fd, void *buf, size_t len, off_t off) {
+  char *p = buf;
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = off >= 0 ? pread(fd, p + got, len - got, off + (off_t)got)
+                         : read(fd, p + got, len - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      break;
+    got += (size_t)n;
+  }
+  return (ssize_t)got;
+}
+
 /* qfile_fsync_parent makes the rename of path durable. */
 static int qfile_fsync_parent(const char *path) {
   char copy[4096];

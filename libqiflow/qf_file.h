@@ -46,6 +46,12 @@ int qf_atomic_commit(qf_atomic_t *a, int status, mode_t mode, struct stat *st,
  * progress). */
 int qf_write_all(int fd, const void *buf, size_t len);
 
+/* qf_read_full reads into buf until len bytes are read or the file ends,
+ * retrying on EINTR and short reads: at off with pread when off >= 0, else
+ * from the file position with read. The count read (less than len only at
+ * the end of the file), or a negative errno. */
+ssize_t qf_read_full(int fd, void *buf, size_t len, off_t off);
+
 /* qf_file_open_checked opens name (relative to the directory dfd, or
  * AT_FDCWD) for reading and checks what qf_file_read checks: a regular file
  * of at most max bytes, with QF_READ_NOFOLLOW no symbolic link, with

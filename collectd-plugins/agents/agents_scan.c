@@ -119,17 +119,10 @@ static void as_path(char *out, size_t outlen, const char *dir,
 static int as_read(agents_scan_t *s, int fd, size_t *len) {
   if (s->text == NULL && (s->text = malloc(AGENTS_FILE_MAX + 2)) == NULL)
     return -ENOMEM;
-  size_t n = 0;
-  while (n <= AGENTS_FILE_MAX) {
-    ssize_t got = read(fd, s->text + n, AGENTS_FILE_MAX + 1 - n);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got < 0)
-      return -errno;
-    if (got == 0)
-      break;
-    n += (size_t)got;
-  }
+  ssize_t got = qf_read_full(fd, s->text, AGENTS_FILE_MAX + 1, -1);
+  if (got < 0)
+    return (int)got;
+  size_t n = (size_t)got;
   if (n > AGENTS_FILE_MAX)
     return -EFBIG;
   s->text[n] = '\0';

@@ -277,7 +277,7 @@ void gh_out_put_jw(gh_out_t *o, qf_jw_t *w, bool reset) {
 /* The document written before, when it is the one gh_written_t describes:
  * its closed issues' elements are copied rather than rendered again. */
 typedef struct ghr_old_s {
-  gh_thaw_t win; /* a window of the old file */
+  gh_window_t win; /* a window of the old file */
   const gh_shown_t *shown;
   size_t n, i; /* shown[i] is the next to look at (numbers descending) */
 } ghr_old_t;
@@ -455,19 +455,13 @@ static int ghr_copy_tail(int src, off_t off, size_t len, int dst) {
   }
   char buf[65536];
   while (len > 0) {
-    ssize_t n = pread(src, buf, len < sizeof(buf) ? len : sizeof(buf), off);
-    if (n < 0 && errno == EINTR)
-      continue;
+    ssize_t n =
+        qf_read_full(src, buf, len < sizeof(buf) ? len : sizeof(buf), off);
     if (n <= 0)
-      return n < 0 ? -errno : -EIO;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = write(dst, buf + done, (size_t)(n - done));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return w < 0 ? -errno : -EIO;
-      done += w;
-    }
+      return n < 0 ? (int)n : -EIO; /* 0: the file shrank */
+    int status = qf_write_all(dst, buf, (size_t)n);
+    if (status != 0)
+      return status;
     off += n;
     len -= (size_t)n;
   }
@@ -620,8 +614,7 @@ static int ghr_full(int fd, const char *path, const char *repository,
                     const gh_written_t *last, gh_written_t *next) {
   ghr_old_t old = {.shown = last->shown, .n = last->nshown};
   ghr_shown_t shown = {NULL, 0, 0};
-  gh_thaw_init(&old.win, f->mirror);
-  old.win.fd = last->valid ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+  gh_window_init(&old.win, last->valid ? open(path, O_RDONLY | O_CLOEXEC) : -1);
   struct stat st;
   bool have_old = old.win.fd >= 0 && fstat(old.win.fd, &st) == 0 &&
                   ghr_same_file(last, &st);
@@ -633,7 +626,7 @@ static int ghr_full(int fd, const char *path, const char *repository,
   qf_buf_free(&o.buf);
   if (old.win.fd >= 0)
     close(old.win.fd);
-  gh_thaw_free(&old.win);
+  gh_window_free(&old.win);
   if (o.status != 0) {
     free(shown.v);
     return o.status;

@@ -124,63 +124,64 @@ static void ghs_position(qf_jw_t *w, const gh_mirror_t *m) {
 /* Bytes written, or read from the cold file, at once. */
 #define GHS_CHUNK 65536
 
-void gh_thaw_init(gh_thaw_t *t, const gh_mirror_t *m) {
-  memset(t, 0, sizeof(*t));
-  t->fd = m->cold_fd;
+void gh_window_init(gh_window_t *w, int fd) {
+  memset(w, 0, sizeof(*w));
+  w->fd = fd;
 }
 
-void gh_thaw_free(gh_thaw_t *t) {
-  free(t->win);
-  qf_buf_free(&t->rec);
-  memset(t, 0, sizeof(*t));
-  t->fd = -1;
+void gh_window_free(gh_window_t *w) {
+  free(w->buf);
+  gh_window_init(w, -1);
 }
 
-/* ghs_window reads the window of the cold file that holds bytes
- * at..at+len: starting there when reading forward, ending there when
- * reading backward (project.json lists issues by number descending). */
-static int ghs_window(gh_thaw_t *t, size_t at, size_t len) {
+/* ghs_window reads the chunk of w's file that holds bytes at..at+len:
+ * starting there when reading forward, ending there when reading backward
+ * (project.json lists issues by number descending). */
+static int ghs_window(gh_window_t *w, size_t at, size_t len) {
   size_t want = len > GHS_CHUNK ? len : GHS_CHUNK;
   size_t start = at;
-  if (t->win != NULL && at < t->off)
+  if (w->buf != NULL && at < w->off)
     start = at + len > want ? at + len - want : 0;
-  if (want > t->cap) {
-    char *w = realloc(t->win, want);
-    if (w == NULL)
+  if (want > w->cap) {
+    char *b = realloc(w->buf, want);
+    if (b == NULL)
       return -ENOMEM;
-    t->win = w;
-    t->cap = want;
+    w->buf = b;
+    w->cap = want;
   }
-  t->off = start;
-  t->have = 0;
-  while (t->have < want) {
-    ssize_t n = pread(t->fd, t->win + t->have, want - t->have,
-                      (off_t)(start + t->have));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    t->have += (size_t)n;
-  }
-  return at + len <= start + t->have ? 0 : -EIO; /* -EIO: the file shrank */
+  w->off = start;
+  w->have = 0;
+  ssize_t n = qf_read_full(w->fd, w->buf, want, (off_t)start);
+  if (n < 0)
+    return (int)n;
+  w->have = (size_t)n;
+  return at + len <= start + w->have ? 0 : -EIO; /* -EIO: the file shrank */
 }
 
-int gh_thaw_bytes(gh_thaw_t *t, const gh_cold_t *c, const char **p) {
-  return gh_window_get(t, c->at, c->len, p);
-}
-
-int gh_window_get(gh_thaw_t *t, size_t at, size_t len, const char **p) {
-  if (t->fd < 0)
+int gh_window_get(gh_window_t *w, size_t at, size_t len, const char **p) {
+  if (w->fd < 0)
     return -EBADF;
-  if (t->win == NULL || at < t->off || at + len > t->off + t->have) {
-    int status = ghs_window(t, at, len);
+  if (w->buf == NULL || at < w->off || at + len > w->off + w->have) {
+    int status = ghs_window(w, at, len);
     if (status != 0)
       return status;
   }
-  *p = t->win + (at - t->off);
+  *p = w->buf + (at - w->off);
   return 0;
+}
+
+void gh_thaw_init(gh_thaw_t *t, const gh_mirror_t *m) {
+  gh_window_init(&t->win, m->cold_fd);
+  t->rec = (qf_buf_t)QF_BUF_INIT;
+}
+
+void gh_thaw_free(gh_thaw_t *t) {
+  gh_window_free(&t->win);
+  qf_buf_free(&t->rec);
+}
+
+int gh_thaw_bytes(gh_thaw_t *t, const gh_cold_t *c, const char **p) {
+  return gh_window_get(&t->win, c->at, c->len, p);
 }
 
 /* ---------------------------------------------------------------- write */

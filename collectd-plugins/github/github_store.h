@@ -39,22 +39,31 @@ int gh_store_save(gh_mirror_t *m, const char *repository, const char *api_url,
  * no longer be trusted: drop the cold items and list again). */
 int gh_store_check(const gh_mirror_t *m);
 
-/* A reader of cold records, a window of the cold file at a time; reads in
- * either direction of the file stay cheap. */
-typedef struct gh_thaw_s {
+/* A window over a file read at offsets, a chunk at a time: reads in either
+ * direction of the file stay cheap. It does not own fd. */
+typedef struct gh_window_s {
   int fd;
-  char *win;
+  char *buf;
   size_t cap, have;
-  size_t off; /* of win in the file */
+  size_t off; /* of buf in the file */
+} gh_window_t;
+
+void gh_window_init(gh_window_t *w, int fd);
+void gh_window_free(gh_window_t *w);
+/* gh_window_get points *p at the len bytes at offset at of w's file
+ * (valid until the next call). 0, -EIO (the file is shorter), -EBADF (no
+ * file), -ENOMEM or another negative errno. */
+int gh_window_get(gh_window_t *w, size_t at, size_t len, const char **p);
+
+/* A reader of cold records: a window of the mirror file, and the record
+ * being parsed. */
+typedef struct gh_thaw_s {
+  gh_window_t win;
   qf_buf_t rec;
 } gh_thaw_t;
 
 void gh_thaw_init(gh_thaw_t *t, const gh_mirror_t *m);
 void gh_thaw_free(gh_thaw_t *t);
-/* gh_window_get points *p at the len bytes at offset at of t's file
- * (valid until the next call). 0, -EIO (the file is shorter), -ENOMEM or
- * another negative errno. */
-int gh_window_get(gh_thaw_t *t, size_t at, size_t len, const char **p);
 /* gh_thaw_bytes points *p at c's record (valid until the next call). 0,
  * -EIO (the file is shorter), -ENOMEM or another negative errno. */
 int gh_thaw_bytes(gh_thaw_t *t, const gh_cold_t *c, const char **p);

@@ -70,20 +70,8 @@ static int hbs_pwrite_all(int fd, const void *p, size_t n, off_t off) {
 
 /* hbs_pread_all reads exactly n bytes at off; -EIO on a short file. */
 static int hbs_pread_all(int fd, void *p, size_t n, off_t off) {
-  char *c = p;
-  while (n > 0) {
-    ssize_t r = pread(fd, c, n, off);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      return -errno;
-    if (r == 0)
-      return -EIO;
-    c += r;
-    n -= (size_t)r;
-    off += r;
-  }
-  return 0;
+  ssize_t r = qf_read_full(fd, p, n, off);
+  return r < 0 ? (int)r : (size_t)r == n ? 0 : -EIO;
 }
 
 /* hbs_write_done records id as the newest finished record. */

@@ -448,6 +448,43 @@ static void test_file_atomic_and_bounded(void **state) {
                    -ENOENT);
 }
 
+/* qf_read_full: every byte of a pipe written in pieces (short reads), a
+ * pread at an offset that stops at the end of the file, and an errno. */
+static void test_read_full(void **state) {
+  const char *dir = *state;
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    for (int i = 0; i < 5; i++) {
+      if (write(p[1], "abcd", 4) != 4)
+        _exit(1);
+      usleep(2000); /* each piece its own read */
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  char buf[32] = "";
+  assert_int_equal(qf_read_full(p[0], buf, 12, -1), 12);
+  assert_memory_equal(buf, "abcdabcdabcd", 12);
+  assert_int_equal(qf_read_full(p[0], buf, sizeof(buf), -1), 8); /* ends */
+  close(p[0]);
+  waitpid(pid, NULL, 0);
+
+  char path[512];
+  snprintf(path, sizeof(path), "%s/read-full", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(qf_write_all(fd, "0123456789", 10), 0);
+  assert_int_equal(qf_read_full(fd, buf, 4, 3), 4);
+  assert_memory_equal(buf, "3456", 4);
+  assert_int_equal(qf_read_full(fd, buf, sizeof(buf), 7), 3);
+  assert_int_equal(qf_read_full(fd, buf, 4, 10), 0);
+  close(fd);
+  assert_int_equal(qf_read_full(fd, buf, 4, 0), -EBADF);
+}
+
 static void test_snapshot_reader_reloads_on_change(void **state) {
   const char *dir = *state;
   char err[256];
@@ -649,6 +686,7 @@ int main(void) {
                                       teardown_dir),
       cmocka_unit_test_setup_teardown(test_file_atomic_and_bounded, setup_dir,
                                       teardown_dir),
+      cmocka_unit_test_setup_teardown(test_read_full, setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_snapshot_reader_reloads_on_change,
                                       setup_dir, teardown_dir),
       cmocka_unit_test_setup_teardown(test_swarm_id_is_stable_and_shared,
