@@ -20,9 +20,9 @@ p50, p99 and each server's CPU per request as medians, and the ratio of
 each round's pair: median, min and max); then settled VmRSS, peak (VmHWM)
 and RssAnon 3 s after the load; and checks that every binary answers the
 same bytes for a set of pages. The servers run on one half of the CPUs
-and wrk on the other (run.server_cpus). --threads 2,4,default measures each binary
-once per worker count ("default": no --threads given). Every server binds
-127.0.0.1; every wait is bounded.
+and wrk on the other (run.server_cpus). --threads 2,4,default measures
+each binary once per worker count ("default": no --threads given). Every
+server binds 127.0.0.1; every wait is bounded.
 """
 
 import argparse

@@ -384,29 +384,41 @@ def wrk(url, seconds, conns=50):
             "socket_errors": errors.group(1) if errors else None}
 
 
-def alternate(case_url, base_url, mode, conns=50):
+def alternate(case_url, base_url, mode, conns=50, pids=None):
     """Run case and baseline alternately (the order flips each round) and
-    return both lists of wrk results."""
+    return both lists of wrk results. With pids (the case's server
+    processes, the baseline's), each result also has cpu_us: their CPU
+    time during the run, in microseconds per request."""
     if mode["warmup"]:
         wrk(case_url, mode["warmup"], conns)
         wrk(base_url, mode["warmup"], conns)
     case, base = [], []
     for r in range(mode["rounds"]):
-        order = [(case_url, case), (base_url, base)]
-        for url, into in (order if r % 2 == 0 else order[::-1]):
-            into.append(wrk(url, mode["duration"], conns))
+        order = [(case_url, case, pids and pids[0]),
+                 (base_url, base, pids and pids[1])]
+        for url, into, who in (order if r % 2 == 0 else order[::-1]):
+            before = sum(cpu_seconds(p) for p in who) if who else 0
+            w = wrk(url, mode["duration"], conns)
+            if who:
+                w["cpu_us"] = 1e6 * (sum(cpu_seconds(p) for p in who)
+                                     - before) / max(1, w["requests"])
+            into.append(w)
     return case, base
 
 
 def summary(runs):
-    """Median of each figure, and the req/s spread (max-min over median)."""
+    """Median of each figure (CPU per request too when measured), and the
+    req/s spread (max-min over median)."""
     rps = [r["rps"] for r in runs]
     med = statistics.median(rps)
-    return {"rps": med, "p50": statistics.median(r["p50"] for r in runs),
-            "p99": statistics.median(r["p99"] for r in runs),
-            "requests": sum(r["requests"] for r in runs),
-            "spread_pct": 100 * (max(rps) - min(rps)) / med if med else 0,
-            "runs": runs}
+    out = {"rps": med, "p50": statistics.median(r["p50"] for r in runs),
+           "p99": statistics.median(r["p99"] for r in runs),
+           "requests": sum(r["requests"] for r in runs),
+           "spread_pct": 100 * (max(rps) - min(rps)) / med if med else 0,
+           "runs": runs}
+    if all("cpu_us" in r for r in runs):
+        out["cpu_us"] = statistics.median(r["cpu_us"] for r in runs)
+    return out
 
 
 # ---------------------------------------------------------------- nginx
