@@ -202,6 +202,14 @@ class Scale:
             return doc["data"]["total_issues"] == issues
         qf.wait_until(indexed, 120, 0.2, "the exporter indexing")
         res["exporter_indexed_kib"] = r.memory(ex.proc.pid)["VmRSS"]
+        # What the exporter spends while collectd's unchanged cycles
+        # rewrite project.json (no request served): 3 cycles.
+        before = r.cpu_seconds(ex.proc.pid)
+        time.sleep(3 * GITHUB_INTERVAL)
+        res["exporter_idle_cycle_ms"] = \
+            1e3 * (r.cpu_seconds(ex.proc.pid) - before) / 3
+        r.log(f"exporter CPU per unchanged cycle, idle: "
+              f"{res['exporter_idle_cycle_ms']:.0f} ms")
         with r.server_cpus():
             nginx = r.Nginx(d / "nginx").start()
         stack["nginx"] = nginx
