@@ -74,8 +74,7 @@ int qfx_opts_parse_listen(qfx_opts_t *o, const char *s, char *err,
 
 /* qfx_opts_threads is the HTTP worker count: --threads, else
  * QFX_THREADS_PER_CPU per CPU (ncpu, the CPUs the process may run on; < 1
- * counts as 1), at most
- * QFX_THREADS_DEFAULT_MAX. */
+ * counts as 1), at most QFX_THREADS_DEFAULT_MAX. */
 unsigned qfx_opts_threads(const qfx_opts_t *o, long ncpu);
 
 /* qfx_opts_exposure says what listening as o exposes, for a warning at

@@ -65,37 +65,21 @@ def smaps(pid):
     return out
 
 
-def cpu_of(pids):
-    """utime + stime of pids, seconds."""
-    return sum(run.cpu_seconds(pid) for pid in pids)
-
-
-def timed_wrk(url, pids, seconds):
-    """One wrk run (-c50) and the CPU pids spent meanwhile, in
-    microseconds per request."""
-    before = cpu_of(pids)
-    w = run.wrk(url, seconds)
-    w["cpu_us"] = 1e6 * (cpu_of(pids) - before) / max(1, w["requests"])
-    return w
-
-
 def versus(ex, ex_url, nginx, static, rounds):
     """wrk against the exporter's url and nginx's static copy, alternating
-    (the order flips each round, 3 s each): the medians of both, the
-    spread of the per-round ratios, and each server's CPU per request."""
-    sides = ((ex_url, [ex.proc.pid]),
-             (static, [nginx.proc.pid] + run.children(nginx.proc.pid)))
-    for url, _ in sides:
-        run.wrk(url, 1)  # warm-up
-    runs = ([], [])
-    for r in range(rounds):
-        for i in ((0, 1) if r % 2 == 0 else (1, 0)):
-            runs[i].append(timed_wrk(sides[i][0], sides[i][1], 3))
-    out = {"ratios": sorted(x["rps"] / y["rps"] for x, y in zip(*runs))}
+    (run.alternate: the order flips each round, 3 s each): the medians of
+    both, the spread of the per-round ratios, and each server's CPU per
+    request."""
+    servers = ([ex.proc.pid],
+               [nginx.proc.pid] + run.children(nginx.proc.pid))
+    mode = {"warmup": 1, "rounds": rounds, "duration": 3}
+    runs = run.alternate(ex_url, static, mode, pids=servers)
+    out = {"ratios": run.round_ratios(*runs)}
     out["ratio"] = statistics.median(out["ratios"])
     for prefix, side in (("", runs[0]), ("nginx_", runs[1])):
+        m = run.summary(side)
         for key in ("rps", "p50", "p99", "cpu_us"):
-            out[prefix + key] = statistics.median(x[key] for x in side)
+            out[prefix + key] = m[key]
         out[prefix + "p99_max"] = max(x["p99"] for x in side)
     return out
 

@@ -406,6 +406,11 @@ def alternate(case_url, base_url, mode, conns=50, pids=None):
     return case, base
 
 
+def round_ratios(case, base):
+    """Each round's case req/s over its baseline's, sorted."""
+    return sorted(x["rps"] / y["rps"] for x, y in zip(case, base))
+
+
 def summary(runs):
     """Median of each figure (CPU per request too when measured), and the
     req/s spread (max-min over median)."""

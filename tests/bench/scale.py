@@ -223,7 +223,7 @@ class Scale:
                    [nginx.proc.pid] + r.children(nginx.proc.pid))
         case, base = r.alternate(ex.url + query, static, mode, pids=servers)
         c, b = r.summary(case), r.summary(base)
-        ratios = sorted(x["rps"] / y["rps"] for x, y in zip(case, base))
+        ratios = r.round_ratios(case, base)
         res["issues_rps"], res["nginx_rps"] = c["rps"], b["rps"]
         res["issues_ratios"] = ratios
         res["issues_p99"], res["nginx_p99"] = c["p99"], b["p99"]
