@@ -68,17 +68,17 @@ static int mn_run(const qfx_opts_t *o, const qfx_auth_t *auth,
   if (rc == 0)
     rc = qfx_cache_start(&cache, err, sizeof(err));
   if (rc == 0) {
-    QFX_INFO("version %s listening on %s (%s, %u worker%s%s), collectd "
-             "socket %s, state dir %s, refresh %ld ms",
+    QFX_INFO("version %s listening on %s (%s%s), %u HTTP worker%s, "
+             "collectd socket %s, state dir %s, refresh %ld ms",
              QF_VERSION, o->listen, tls->cert != NULL ? "HTTPS" : "HTTP",
-             http.workers, http.workers == 1 ? "" : "s",
              auth->token != NULL ? (o->auth_health ? ", bearer token on "
                                                      "every endpoint"
                                                    : ", bearer token on "
                                                      "every endpoint but "
                                                      "/health")
                                  : "",
-             o->socket_path, o->state_dir, o->refresh_ms);
+             http.workers, http.workers == 1 ? "" : "s", o->socket_path,
+             o->state_dir, o->refresh_ms);
     mn_open_read(o);
     const char *exposed = qfx_opts_exposure(o);
     if (exposed != NULL)

@@ -122,9 +122,9 @@ def test_sigint_stops_a_pool_with_a_small_limit(tmp_path):
 
 
 def _workers(exporter):
-    """The worker count of the start line ("(HTTP, N worker[s]")."""
+    """The worker count of the start line ("..., N HTTP worker[s], ...")."""
     text = exporter.log()
-    m = re.search(r"\(HTTPS?, (\d+) workers?[,)]", text)
+    m = re.search(r"\), (\d+) HTTP workers?, collectd socket ", text)
     assert m, text
     return int(m.group(1))
 
