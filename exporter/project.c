@@ -1,11 +1,9 @@
 /* project.c: project.json turned into the project responses once per
- * change, an issue at a time (the issue list is never one tree): issue
- * fragments in compressed blocks, a class byte per issue with per-block
- * counts for each (status, flagged) filter, the completion body, and a
- * cache of the pages asked for; or, when only the head of project.json
- * changed, the head with the previous version's issues shared. */
+ * change: its issue list indexed an issue at a time (the list is never one
+ * tree; project_index.c), or against the last version (project_delta.c);
+ * the completion body; and a cache of the pages asked for. */
 #include "project.h"
-#include "log.h"
+#include "project_index.h"
 #include "qf_json.h"
 #include "render_json.h"
 
@@ -14,285 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-/* zlib's level for the fragment blocks: the keys repeat in every issue,
- * so even small blocks shrink about tenfold (2.0 MB of fragments of 5,000
- * generated issues: 199 KB at level 1, 158 KB at 6 for ~4 ms more; 31 MB
- * of 74,711: 3.7 MB in blocks of 64, 3.4 MB in blocks of 128). */
-#define PJ_ZLEVEL Z_DEFAULT_COMPRESSION
-
-/* What the filters read of one issue, in one byte (p->classes). */
-#define PJ_OPEN 1u
-#define PJ_CLOSED 2u
-#define PJ_FLAGGED 4u
-#define PJ_STATUS_SHIFT 3 /* status - QFX_IS_READY + 1, or 0 for none */
-
-/* pj_knum writes obj[key] when it is a number, else null. */
-static void pj_knum(qf_jw_t *w, yajl_val obj, const char *key) {
-  qfx_knum(w, key, qf_json_get(obj, key));
-}
-
-/* pj_kstr writes obj[key] when it is a string, else null. */
-static void pj_kstr(qf_jw_t *w, yajl_val obj, const char *key) {
-  qf_jw_kstr(w, key, qf_json_get_str(obj, key));
-}
-
-/* pj_kstrs writes the strings of the array obj[key] ([] otherwise). */
-static void pj_kstrs(qf_jw_t *w, yajl_val obj, const char *key) {
-  yajl_val a = qf_json_get(obj, key);
-  qf_jw_key(w, key);
-  qf_jw_arr_open(w);
-  for (size_t i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++)
-    if (YAJL_IS_STRING(a->u.array.values[i]))
-      qf_jw_str(w, a->u.array.values[i]->u.string);
-  qf_jw_arr_close(w);
-}
-
-/* pj_flagged tells whether an issue is flagged (true, nothing else). */
-static bool pj_flagged(yajl_val issue) {
-  return YAJL_IS_TRUE(qf_json_get(issue, "flagged"));
-}
-
-/* pj_issue writes one /project/issues item: the fields the contract names,
- * whatever else project.json carries. */
-static void pj_issue(qf_jw_t *w, yajl_val it) {
-  qf_jw_obj_open(w); /* BEGIN issue */
-  pj_knum(w, it, "id");
-  pj_kstr(w, it, "title");
-  pj_kstr(w, it, "state");
-  pj_kstr(w, it, "status");
-  qf_jw_kbool(w, "flagged", pj_flagged(it));
-  pj_kstr(w, it, "priority");
-  pj_kstr(w, it, "trigger");
-  pj_kstr(w, it, "reason");
-  pj_knum(w, it, "blocked_duration_hours");
-  pj_kstrs(w, it, "labels");
-  pj_kstrs(w, it, "assignees");
-  pj_kstr(w, it, "github_url");
-  pj_kstr(w, it, "created_at");
-  pj_kstr(w, it, "updated_at");
-  pj_kstr(w, it, "closed_at");
-  qf_jw_obj_close(w); /* END issue */
-}
-
-/* pj_trigger is the index of a flagged issue's trigger in
- * qfx_trigger_names, or -1. */
-static int pj_trigger(yajl_val it) {
-  const char *trigger = qf_json_get_str(it, "trigger");
-  for (int t = 0; trigger != NULL && t < QFX_TRIGGERS; t++)
-    if (strcmp(trigger, qfx_trigger_names[t]) == 0)
-      return t;
-  return -1;
-}
-
-/* pj_classify reads what the filters need of one issue. */
-static uint8_t pj_classify(yajl_val it) {
-  const char *state = qf_json_get_str(it, "state");
-  const char *status = qf_json_get_str(it, "status");
-  unsigned c = pj_flagged(it) ? PJ_FLAGGED : 0;
-  if (state != NULL && strcmp(state, "open") == 0)
-    c |= PJ_OPEN;
-  else if (state != NULL && strcmp(state, "closed") == 0)
-    c |= PJ_CLOSED;
-  for (int s = QFX_IS_READY; status != NULL && s <= QFX_IS_DONE; s++)
-    if (strcmp(status, qfx_issue_status_names[s]) == 0)
-      c |= (unsigned)(s - QFX_IS_READY + 1) << PJ_STATUS_SHIFT;
-  return (uint8_t)c;
-}
-
-/* pj_matches tells whether an issue of class c passes a (status, flagged)
- * filter. */
-static bool pj_matches(uint8_t c, int status, int flagged) {
-  bool f = (c & PJ_FLAGGED) != 0;
-  if ((flagged == QFX_IF_TRUE && !f) || (flagged == QFX_IF_FALSE && f))
-    return false;
-  switch (status) {
-  case QFX_IS_ALL:
-    return true;
-  case QFX_IS_OPEN:
-    return (c & PJ_OPEN) != 0;
-  case QFX_IS_CLOSED:
-    return (c & PJ_CLOSED) != 0;
-  default:
-    return (c >> PJ_STATUS_SHIFT) == status - QFX_IS_READY + 1;
-  }
-}
-
-/* While project.json streams in: the block being filled, the
- * compressed blocks so far, the human lists. */
-typedef struct pj_builder_s {
-  qfx_project_t *p;
-  qf_jw_t w;         /* one issue at a time */
-  qf_buf_t raw;      /* the fragments of the block being filled */
-  qf_buf_t z;        /* the compressed blocks, back to back */
-  qf_buf_t human[2]; /* flagged entries: critical ones, then the rest */
-  size_t cap;        /* room in p->classes */
-  size_t cap_blocks; /* room in p->zoff */
-} pj_builder_t;
-
-/* pj_grow makes room for one more issue (and its block). */
-static int pj_grow(pj_builder_t *b) {
-  qfx_project_t *p = b->p;
-  if (p->nissues + 1 > b->cap) {
-    size_t cap = b->cap ? 2 * b->cap : 256;
-    uint8_t *c = realloc(p->classes, cap);
-    if (c == NULL)
-      return -ENOMEM;
-    p->classes = c;
-    b->cap = cap;
-  }
-  if (p->nblocks + 2 > b->cap_blocks) {
-    size_t cap = b->cap_blocks ? 2 * b->cap_blocks : 8;
-    uint32_t *o = realloc(p->zoff, cap * sizeof(*o));
-    if (o == NULL)
-      return -ENOMEM;
-    p->zoff = o;
-    b->cap_blocks = cap;
-  }
-  return 0;
-}
-
-/* pj_flush compresses the block being filled onto b->z. */
-static int pj_flush(pj_builder_t *b) {
-  qfx_project_t *p = b->p;
-  if (b->raw.len == 0)
-    return 0;
-  uLongf zlen = compressBound((uLong)b->raw.len);
-  unsigned char *z = malloc(zlen);
-  if (z == NULL)
-    return -ENOMEM;
-  int rc = compress2(z, &zlen, (const Bytef *)b->raw.data, (uLong)b->raw.len,
-                     PJ_ZLEVEL) == Z_OK
-               ? 0
-               : -ENOMEM; /* compress2 fails only for memory here */
-  if (rc == 0 && b->z.len + zlen > UINT32_MAX)
-    rc = -EOVERFLOW; /* block positions are 32-bit */
-  if (rc == 0)
-    rc = qf_buf_append(&b->z, z, zlen);
-  free(z);
-  if (rc != 0)
-    return rc;
-  p->zoff[++p->nblocks] = (uint32_t)b->z.len;
-  if (b->raw.len > p->max_raw)
-    p->max_raw = (uint32_t)b->raw.len;
-  p->raw_bytes += b->raw.len;
-  qf_buf_reset(&b->raw);
-  return 0;
-}
-
-/* pj_append appends what b->w rendered to out, after a ',' when out
- * already holds an element and comma is set. */
-static int pj_append(pj_builder_t *b, qf_buf_t *out, bool comma) {
-  const unsigned char *text;
-  size_t len;
-  if (b->w.status != 0)
-    return b->w.status;
-  yajl_gen_get_buf(b->w.g, &text, &len);
-  int rc = comma && out->len > 0 ? qf_buf_puts(out, ",") : 0;
-  return rc != 0 ? rc : qf_buf_append(out, (const char *)text, len);
-}
-
-/* pj_human_entry appends one issues_requiring_human_intervention entry to
- * its list: critical ones go first, each list in project.json order. */
-static int pj_human_entry(pj_builder_t *b, yajl_val it) {
-  const char *prio = qf_json_get_str(it, "priority");
-  qf_buf_t *list =
-      &b->human[prio != NULL && strcmp(prio, "critical") == 0 ? 0 : 1];
-  qf_jw_reset(&b->w);
-  qf_jw_obj_open(&b->w);
-  pj_knum(&b->w, it, "id");
-  pj_kstr(&b->w, it, "title");
-  pj_kstr(&b->w, it, "priority");
-  pj_kstr(&b->w, it, "reason");
-  pj_kstr(&b->w, it, "trigger");
-  pj_knum(&b->w, it, "blocked_duration_hours");
-  pj_kstr(&b->w, it, "github_url");
-  qf_jw_obj_close(&b->w);
-  return pj_append(b, list, true);
-}
-
-/* pj_each takes one element of project.json's issue list: an object is
- * rendered into the block being filled, a line, and classified; anything
- * else is not an issue and is left out of every list. */
-static int pj_each(yajl_val it, void *ctx) {
-  pj_builder_t *b = ctx;
-  qfx_project_t *p = b->p;
-  if (!YAJL_IS_OBJECT(it))
-    return 0;
-  int rc = pj_grow(b);
-  if (rc != 0)
-    return rc;
-  qf_jw_reset(&b->w);
-  pj_issue(&b->w, it);
-  rc = pj_append(b, &b->raw, false);
-  if (rc == 0)
-    rc = qf_buf_puts(&b->raw, "\n");
-  if (rc == 0 && (b->raw.len > UINT32_MAX || p->nissues + 1 >= UINT32_MAX))
-    rc = -EOVERFLOW; /* counts and block lengths are 32-bit */
-  if (rc == 0 && pj_flagged(it)) {
-    int t = pj_trigger(it);
-    if (t >= 0)
-      p->flagged_by_trigger[t]++;
-    rc = pj_human_entry(b, it);
-  }
-  if (rc != 0)
-    return rc;
-  p->classes[p->nissues++] = pj_classify(it);
-  return p->nissues % QFX_BLOCK_ISSUES == 0 ? pj_flush(b) : 0;
-}
-
-/* pj_count builds the per-block counts of the issues passing one
- * filter. */
-static int pj_count(qfx_project_t *p, int status, int flagged) {
-  uint32_t *count = malloc((p->nblocks + 1) * sizeof(*count));
-  if (count == NULL)
-    return -ENOMEM;
-  uint32_t n = 0;
-  for (size_t i = 0; i < p->nissues; i++) {
-    if (i % QFX_BLOCK_ISSUES == 0)
-      count[i / QFX_BLOCK_ISSUES] = n;
-    n += pj_matches(p->classes[i], status, flagged);
-  }
-  count[p->nblocks] = n;
-  p->count[status][flagged] = count;
-  return 0;
-}
-
-/* pj_indexes counts every (status, flagged) filter, block by block. */
-static int pj_indexes(qfx_project_t *p) {
-  for (int s = 0; s < QFX_IS_N; s++)
-    for (int f = 0; f < QFX_IF_N; f++)
-      if (pj_count(p, s, f) != 0)
-        return -ENOMEM;
-  p->nflagged = qfx_project_count(p, QFX_IS_ALL, QFX_IF_TRUE);
-  return 0;
-}
-
-size_t qfx_project_count(const qfx_project_t *p, int status, int flagged) {
-  return p->count[status][flagged][p->nblocks];
-}
-
-/* pj_human_list joins the flagged entries pj_human_entry collected,
- * critical ones first, into the JSON array p->human. */
-static int pj_human_list(qfx_project_t *p, const qf_buf_t human[2]) {
-  qf_buf_t list = QF_BUF_INIT;
-  int rc = qf_buf_puts(&list, "[");
-  for (int i = 0; rc == 0 && i < 2; i++) {
-    if (i == 1 && human[0].len > 0 && human[1].len > 0)
-      rc = qf_buf_puts(&list, ",");
-    if (rc == 0 && human[i].len > 0)
-      rc = qf_buf_append(&list, human[i].data, human[i].len);
-  }
-  if (rc == 0)
-    rc = qf_buf_puts(&list, "]");
-  if (rc != 0) {
-    qf_buf_free(&list);
-    return rc;
-  }
-  p->human = list.data; /* owned by p from here */
-  p->human_len = list.len;
-  return 0;
-}
 
 /* pj_velocity writes velocity_trend (issues closed per day) and the
  * velocity details; {} and null before the first full listing. */
@@ -342,18 +61,18 @@ static int pj_completion(const qfx_project_t *p, char **body, size_t *len) {
   pj_flat(&w, comp);
   qf_jw_key(&w, "data"); /* BEGIN data */
   qf_jw_obj_open(&w);
-  pj_kstr(&w, doc, "repository");
+  qfx_kstr_of(&w, doc, "repository");
   for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
-    pj_knum(&w, comp, counts[i]);
+    qfx_knum_of(&w, comp, counts[i]);
   if (comp != NULL)
     qf_jw_kint(&w, "flagged_issues", (long long)p->nflagged);
   else
     qf_jw_knull(&w, "flagged_issues");
   qf_jw_key(&w, "issues_requiring_human_intervention");
   qf_jw_raw(&w, p->human, p->human_len);
-  pj_kstr(&w, doc, "estimated_completion_date");
+  qfx_kstr_of(&w, doc, "estimated_completion_date");
   pj_velocity(&w, doc);
-  pj_kstr(&w, doc, "last_sync");
+  qfx_kstr_of(&w, doc, "last_sync");
   qfx_render_sync(&w, doc);
   qf_jw_kstr(&w, "last_updated", qf_json_get_str(doc, "updated_at"));
   qf_jw_obj_close(&w); /* END data */
@@ -385,8 +104,10 @@ static void pj_free_issues(qfx_project_t *p) {
     for (int f = 0; f < QFX_IF_N; f++)
       free(p->count[s][f]);
   free(p->z);
-  free(p->zoff);
+  free(p->blocks);
   free(p->classes);
+  free(p->hum[0]);
+  free(p->hum[1]);
 }
 
 void qfx_project_release(qfx_project_t *p) {
@@ -418,46 +139,34 @@ static int pj_none(yajl_val it, void *ctx) {
   return 0;
 }
 
-/* pj_stream indexes the issues of project.json's text into b->p, keeping
- * the rest of the document as p->doc. 0, -EINVAL (why in err), -EOVERFLOW
- * or -ENOMEM. */
-static int pj_stream(pj_builder_t *b, const char *text, size_t len, char *err,
-                     size_t errlen) {
+/* While project.json streams in: the index and the text it comes from. */
+typedef struct pj_stream_s {
+  qfx_ix_t ix;
+  const char *text;
+} pj_stream_t;
+
+/* pj_each takes one element of project.json's issue list, text[at, at +
+ * len): an object is indexed; anything else is not an issue and is left
+ * out of every list. */
+static int pj_each(yajl_val it, size_t at, size_t len, void *ctx) {
+  pj_stream_t *st = ctx;
+  if (!YAJL_IS_OBJECT(it))
+    return 0;
+  return qfx_ix_add(&st->ix, it, qfx_block_hash(st->text + at, len), len);
+}
+
+/* pj_stream indexes the issues of project.json's text into st->ix,
+ * keeping the rest of the document as p->doc. 0, -EINVAL (why in err),
+ * -EOVERFLOW or -ENOMEM. */
+static int pj_stream(pj_stream_t *st, size_t len, char *err, size_t errlen) {
   yajl_val rest = NULL;
-  int rc =
-      qf_json_parse_split(text, len, "issues", pj_each, b, &rest, err, errlen);
-  if (rc == 0)
-    rc = pj_flush(b);
+  int rc = qf_json_parse_split_at(st->text, len, "issues", pj_each, st, &rest,
+                                  err, errlen);
   if (rc == -EOVERFLOW)
     qf_err(err, errlen, "too many issues or too much issue text to index");
-  b->p->doc = rest;
+  st->ix.p->doc = rest;
   pj_prune(rest);
   return rc;
-}
-
-/* pj_hash is FNV-1a (64 bits) of text[0, len), 8 bytes a step. */
-static uint64_t pj_hash(const char *text, size_t len) {
-  uint64_t h = 1469598103934665603ULL;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, text + i, 8);
-    h = (h ^ w) * 1099511628211ULL;
-  }
-  for (; i < len; i++)
-    h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
-  return h;
-}
-
-/* pj_hash_issues records the hash of the issue list's text, when it can
- * be found, for the next version to compare (qfx_project_update). */
-static void pj_hash_issues(qfx_project_t *p, const char *text, size_t len) {
-  size_t start, end;
-  p->hashed = text != NULL && qfx_issues_span(text, len, &start, &end) == 0;
-  if (p->hashed) {
-    p->issues_hash = pj_hash(text + start, end - start);
-    p->issues_len = end - start;
-  }
 }
 
 /* pj_completion_build renders /project/completion's body and makes p's
@@ -472,50 +181,17 @@ static int pj_completion_build(qfx_project_t *p) {
   return rc;
 }
 
-/* pj_finish renders p's human list and completion once its issues are
- * indexed (b holds the human entries collected). */
-static int pj_finish(qfx_project_t *p, pj_builder_t *b) {
-  int rc = pj_human_list(p, b->human);
-  return rc == 0 ? pj_completion_build(p) : rc;
-}
-
-/* pj_fit gives back the slack of the blocks' buffer, which then becomes
- * p->z. */
-static void pj_fit(qfx_project_t *p, qf_buf_t *z) {
-  size_t len = 0;
-  char *data = qf_buf_steal(z, &len);
-  char *fit = data != NULL ? realloc(data, len > 0 ? len : 1) : NULL;
-  p->z = (unsigned char *)(fit != NULL ? fit : data);
-}
-
 /* pj_build_parts fills p from project.json's text (NULL: none yet). */
 static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
                           char *err, size_t errlen) {
-  pj_builder_t b = {.p = p,
-                    .raw = QF_BUF_INIT,
-                    .z = QF_BUF_INIT,
-                    .human = {QF_BUF_INIT, QF_BUF_INIT}};
-  int rc = qf_jw_init(&b.w);
+  pj_stream_t st = {.text = text};
+  int rc = qfx_ix_init(&st.ix, p);
+  if (rc == 0 && text != NULL)
+    rc = pj_stream(&st, len, err, errlen);
   if (rc == 0)
-    rc = pj_grow(&b);
-  if (rc == 0) {
-    p->zoff[0] = 0;
-    if (text != NULL)
-      rc = pj_stream(&b, text, len, err, errlen);
-  }
-  pj_fit(p, &b.z);
-  if (rc == 0)
-    rc = pj_indexes(p);
-  if (rc == 0)
-    rc = pj_finish(p, &b);
-  if (rc == 0)
-    pj_hash_issues(p, text, len);
-  qf_jw_free(&b.w);
-  qf_buf_free(&b.raw);
-  qf_buf_free(&b.z);
-  qf_buf_free(&b.human[0]);
-  qf_buf_free(&b.human[1]);
-  return rc;
+    rc = qfx_ix_finish(&st.ix);
+  qfx_ix_free(&st.ix);
+  return rc == 0 ? pj_completion_build(p) : rc;
 }
 
 /* pj_new makes an empty project (one reference); NULL without memory. */
@@ -555,8 +231,7 @@ int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
                  errlen);
 }
 
-/* pj_share makes p use the issue data of owner (a reference is taken). */
-static int pj_share(qfx_project_t *p, qfx_project_t *owner) {
+int qfx_project_share(qfx_project_t *p, qfx_project_t *owner) {
   p->human = malloc(owner->human_len + 1);
   if (p->human == NULL)
     return -ENOMEM;
@@ -568,24 +243,21 @@ static int pj_share(qfx_project_t *p, qfx_project_t *owner) {
   memcpy(p->flagged_by_trigger, owner->flagged_by_trigger,
          sizeof(p->flagged_by_trigger));
   p->z = owner->z;
-  p->zoff = owner->zoff;
+  p->blocks = owner->blocks;
   p->nblocks = owner->nblocks;
+  p->nreused = owner->nblocks;
   p->max_raw = owner->max_raw;
   p->raw_bytes = owner->raw_bytes;
   p->classes = owner->classes;
   memcpy(p->count, owner->count, sizeof(p->count));
-  p->hashed = true;
-  p->issues_hash = owner->issues_hash;
-  p->issues_len = owner->issues_len;
+  memcpy(p->hum, owner->hum, sizeof(p->hum));
   return 0;
 }
 
-/* pj_reuse fills p from text whose issue list, text[start, end), is the
- * one owner indexed: the rest of the document is parsed with an empty
- * list in its place and the issues are shared with owner. */
-static int pj_reuse(qfx_project_t *p, qfx_project_t *owner, const char *text,
-                    size_t len, size_t start, size_t end, char *err,
-                    size_t errlen) {
+/* pj_head parses text but its issue list, text[start, end), into p->doc
+ * (the list as []). */
+static int pj_head(qfx_project_t *p, const char *text, size_t len, size_t start,
+                   size_t end, char *err, size_t errlen) {
   size_t rlen = start + 2 + (len - end);
   char *rest = malloc(rlen + 1);
   if (rest == NULL)
@@ -600,9 +272,7 @@ static int pj_reuse(qfx_project_t *p, qfx_project_t *owner, const char *text,
   free(rest);
   p->doc = doc;
   pj_prune(doc);
-  if (rc == 0)
-    rc = pj_share(p, owner);
-  return rc == 0 ? pj_completion_build(p) : rc;
+  return rc;
 }
 
 /* pj_owner is the project owning prev's issue data. */
@@ -612,24 +282,40 @@ static qfx_project_t *pj_owner(qfx_project_t *prev) {
   return prev->issues_of != NULL ? prev->issues_of : prev;
 }
 
+/* pj_delta makes *out from text against owner's issues (see
+ * qfx_delta_index): 0, or a negative errno when it cannot (*out NULL). */
+static int pj_delta(qfx_project_t *owner, const char *text, size_t len,
+                    const qfx_headers_t *h, qfx_project_t **out) {
+  size_t start, end;
+  *out = NULL;
+  if (qfx_issues_span(text, len, &start, &end) != 0)
+    return -EAGAIN;
+  qfx_project_t *p = pj_new(h);
+  if (p == NULL)
+    return -ENOMEM;
+  int rc = qfx_delta_index(p, owner, text + start, end - start);
+  if (rc == 0)
+    rc = pj_head(p, text, len, start, end, NULL, 0);
+  if (rc == 0)
+    rc = pj_completion_build(p);
+  if (rc != 0) {
+    qfx_project_release(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
 int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
                        const qfx_headers_t *h, qfx_project_t **out, char *err,
                        size_t errlen) {
-  size_t start, end;
-  qfx_project_t *owner = prev != NULL ? pj_owner(prev) : NULL;
-  if (owner == NULL || !owner->hashed || text == NULL ||
-      qfx_issues_span(text, len, &start, &end) != 0 ||
-      end - start != owner->issues_len ||
-      pj_hash(text + start, end - start) != owner->issues_hash)
-    return qfx_project_build(text, len, h, out, err, errlen);
-  *out = NULL;
-  qfx_project_t *p = pj_new(h);
-  if (p == NULL) {
-    qf_err(err, errlen, "%s", strerror(ENOMEM));
-    return -ENOMEM;
-  }
-  int rc = pj_reuse(p, owner, text, len, start, end, err, errlen);
-  return pj_done(p, rc, out, err, errlen);
+  /* Whatever stops the delta (a list that is not all objects, text that
+   * does not parse), the full build does the work and says what is
+   * wrong. */
+  if (prev != NULL && text != NULL &&
+      pj_delta(pj_owner(prev), text, len, h, out) == 0)
+    return 0;
+  return qfx_project_build(text, len, h, out, err, errlen);
 }
 
 /* pj_overlay_human joins base's human list and extra into p->human. */
@@ -676,14 +362,9 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   }
   atomic_init(&p->refs, 1);
   p->base = qfx_project_ref(base);
-  char *body = NULL;
-  size_t blen = 0;
   int rc = pj_overlay_human(p, base, extra, len);
   if (rc == 0)
-    rc = pj_completion(p, &body, &blen);
-  if (rc == 0)
-    rc = qfx_response_build(&p->completion, 200, QFX_CT_JSON, body, blen,
-                            &p->headers, QFX_VARY);
+    rc = pj_completion_build(p);
   if (rc != 0) {
     qfx_project_release(p);
     return rc;
@@ -693,17 +374,18 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
 }
 
 /* pj_block_lines inflates block k into scratch (p->max_raw bytes) and
- * finds its lines: line[j] starts issue k * QFX_BLOCK_ISSUES + j, *n of
+ * finds its lines: line[j] starts issue p->blocks[k].first + j, *n of
  * them. 0, or -EIO (cannot be: the block was compressed here). */
 static int pj_block_lines(const qfx_project_t *p, size_t k, char *scratch,
-                          const char *line[QFX_BLOCK_ISSUES + 1], size_t *n) {
+                          const char *line[QFX_BLOCK_MAX + 1], size_t *n) {
   uLongf got = p->max_raw;
-  if (uncompress((Bytef *)scratch, &got, p->z + p->zoff[k],
-                 p->zoff[k + 1] - p->zoff[k]) != Z_OK)
+  const qfx_block_t *b = &p->blocks[k];
+  if (uncompress((Bytef *)scratch, &got, p->z + b->zoff, b[1].zoff - b->zoff) !=
+      Z_OK)
     return -EIO;
   const char *at = scratch, *stop = scratch + got;
   *n = 0;
-  while (at < stop && *n < QFX_BLOCK_ISSUES) {
+  while (at < stop && *n < QFX_BLOCK_MAX) {
     const char *nl = memchr(at, '\n', (size_t)(stop - at));
     if (nl == NULL)
       return -EIO;
@@ -739,7 +421,7 @@ static int pj_page_items(const qfx_project_t *p, int status, int flagged,
   char *scratch = malloc(p->max_raw);
   if (scratch == NULL)
     return -ENOMEM;
-  const char *line[QFX_BLOCK_ISSUES + 1];
+  const char *line[QFX_BLOCK_MAX + 1];
   size_t nl, k = start;
   int rc = 0;
   for (size_t blk = pj_first(count, p->nblocks, start);
@@ -749,8 +431,8 @@ static int pj_page_items(const qfx_project_t *p, int status, int flagged,
     rc = pj_block_lines(p, blk, scratch, line, &nl);
     size_t seen = count[blk];
     for (size_t j = 0; rc == 0 && j < nl && k < end; j++) {
-      if (!pj_matches(p->classes[blk * QFX_BLOCK_ISSUES + j], status,
-                      flagged) ||
+      if (!qfx_ix_matches(p->classes[p->blocks[blk].first + j], status,
+                          flagged) ||
           seen++ < k)
         continue;
       if (k++ > start)

@@ -3,8 +3,10 @@
  * issue fragments (kept compressed, a block of issues at a time) with a
  * class byte per issue and per-block counts for each filter combination,
  * so a request inflates only the blocks its page lies in (pages are cached
- * as they are asked for). A version of project.json whose issue list is
- * unchanged shares the previous one's fragments. */
+ * as they are asked for). Blocks end where the issues' own text says
+ * (qfx_block_cut), so a new version of project.json keeps every block
+ * whose issues it holds unchanged and indexes only the others; one whose
+ * issue list is unchanged shares the previous one's blocks. */
 #ifndef QFX_PROJECT_H
 #define QFX_PROJECT_H
 
@@ -26,7 +28,13 @@
 #define QFX_QUERY_MAX 16   /* query parameters looked at per request */
 #define QFX_PAGE_CACHE 128 /* pages kept per project.json version... */
 #define QFX_PAGE_CACHE_BYTES (1u << 20) /* ...in at most this many bytes */
-#define QFX_BLOCK_ISSUES 128 /* issues per compressed block of fragments */
+/* Issues per compressed block of fragments: a block ends after an issue
+ * whose text hashes to a multiple of QFX_BLOCK_SPREAD once it holds
+ * QFX_BLOCK_MIN issues, and at QFX_BLOCK_MAX whatever the hash (about
+ * QFX_BLOCK_MIN + QFX_BLOCK_SPREAD issues on average). */
+#define QFX_BLOCK_MIN 32
+#define QFX_BLOCK_SPREAD 96
+#define QFX_BLOCK_MAX 384
 
 /* Status filters of /project/issues, in the order of their names. */
 enum {
@@ -73,29 +81,40 @@ typedef struct qfx_page_s {
   qfx_response_t e;
 } qfx_page_t;
 
+/* One compressed block of issue fragments. A project's blocks array has
+ * one entry more than it has blocks, past the last one: its first, zoff
+ * and hum are the totals. */
+typedef struct qfx_block_s {
+  uint64_t hash;   /* its issues' text in project.json (qfx_block_hash) */
+  uint32_t first;  /* its first issue; the next block's first ends it */
+  uint32_t zoff;   /* its compressed text: z[zoff, the next block's zoff) */
+  uint32_t raw;    /* its text's length, inflated */
+  uint32_t src;    /* its issues' bytes in project.json */
+  uint32_t hum[2]; /* where its entries start in hum[0] and hum[1] */
+  uint16_t trig[QFX_TRIGGERS]; /* its flagged issues per trigger */
+} qfx_block_t;
+
 typedef struct qfx_project_s {
   atomic_int refs;
   yajl_val doc; /* project.json without its issue list; NULL: none yet */
   size_t nissues, nflagged;
   long long flagged_by_trigger[QFX_TRIGGERS]; /* see qfx_trigger_names */
-  /* The issue list, an issue's JSON object a line: blocks of
-   * QFX_BLOCK_ISSUES lines (the last block fewer), each zlib-compressed,
-   * back to back in z; block k is z[zoff[k], zoff[k + 1]). Fragments
+  /* The issue list, an issue's JSON object a line, in blocks (see
+   * qfx_block_t), each zlib-compressed, back to back in z. Fragments
    * never hold a raw newline (the JSON writer escapes it). */
   unsigned char *z;
-  uint32_t *zoff; /* nblocks + 1 */
+  qfx_block_t *blocks; /* nblocks + 1 */
   size_t nblocks;
+  size_t nreused;   /* blocks taken whole from the previous version */
   uint32_t max_raw; /* the longest block text */
   size_t raw_bytes; /* the fragments' bytes, all blocks */
   uint8_t *classes; /* nissues: what the filters read of each issue */
   /* count[s][f][k]: the issues passing filter (s, f) in blocks [0, k);
    * nblocks + 1 entries, the last the filter's total. */
   uint32_t *count[QFX_IS_N][QFX_IF_N];
-  /* The issue list's text, hashed, so a project.json that changes only
-   * outside it keeps the issues indexed (qfx_project_update). */
-  bool hashed;
-  uint64_t issues_hash;
-  size_t issues_len;
+  /* The flagged issues' issues_requiring_human_intervention entries, each
+   * followed by a ',': critical ones in hum[0], the others in hum[1]. */
+  char *hum[2];
   qfx_response_t completion; /* the /project/completion response */
   /* issues_requiring_human_intervention, a JSON array (critical first) */
   char *human;
@@ -123,8 +142,10 @@ int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
                       qfx_project_t **out, char *err, size_t errlen);
 /* qfx_project_update is qfx_project_build for a new version of
  * project.json when prev (may be NULL) is the project built from the last
- * one: when the text of the issue list is the same, the issues are not
- * indexed again but shared with prev (only the rest is parsed). */
+ * one: the blocks whose issues' text is unchanged are taken from prev and
+ * only the others are parsed and indexed (when every one is unchanged,
+ * the issues are shared with prev and only the rest of the document is
+ * parsed). The result is the one qfx_project_build gives. */
 int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
                        const qfx_headers_t *h, qfx_project_t **out, char *err,
                        size_t errlen);
@@ -135,6 +156,23 @@ size_t qfx_project_count(const qfx_project_t *p, int status, int flagged);
  * none, more than one, a key written with escapes, or the text is not an
  * object as far as the scan can tell. */
 int qfx_issues_span(const char *text, size_t len, size_t *start, size_t *end);
+/* qfx_array_next steps through the JSON array text[0, len) (the scan
+ * only delimits values; a parser checks them): *at starts at 0 (its
+ * '['); each call gives the next element, [*start, *end), and returns 1,
+ * or returns 0 at the closing ']' ending the text, or -1 when the text
+ * does not scan as an array. */
+int qfx_array_next(const char *text, size_t len, size_t *at, size_t *start,
+                   size_t *end);
+
+/* qfx_block_hash hashes one issue's text in project.json; equal texts
+ * hash equally, and every bit of the result depends on every byte. */
+uint64_t qfx_block_hash(const char *text, size_t len);
+/* qfx_block_join is the hash of a block (0 when empty) after one more
+ * issue whose text hashed to issue. */
+uint64_t qfx_block_join(uint64_t block, uint64_t issue);
+/* qfx_block_cut tells whether a block holding n issues, the last of which
+ * hashed to h, ends there (see QFX_BLOCK_MIN). */
+bool qfx_block_cut(size_t n, uint64_t h);
 
 /* qfx_project_overlay makes *out: base (a reference is taken) with the
  * JSON array elements extra[0, len) (objects of the

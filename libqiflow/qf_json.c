@@ -498,6 +498,17 @@ static int qjs_split_run(qf_split_t *sp, size_t len, yajl_val *rest, char *err,
   return rc;
 }
 
+int qf_json_check(const char *text, size_t len) {
+  yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+  if (h == NULL)
+    return -ENOMEM;
+  yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
+  if (st == yajl_status_ok)
+    st = yajl_complete_parse(h);
+  yajl_free(h);
+  return st == yajl_status_ok ? 0 : -EINVAL;
+}
+
 int qf_json_parse_split(const char *text, size_t len, const char *key,
                         qf_json_each_fn each, void *ctx, yajl_val *rest,
                         char *err, size_t errlen) {

@@ -56,6 +56,11 @@ int qf_json_parse_split_at(const char *text, size_t len, const char *key,
                            qf_json_each_at_fn each, void *ctx, yajl_val *rest,
                            char *err, size_t errlen);
 
+/* qf_json_check tells whether text[0, len) is one JSON value as
+ * qf_json_parse_split's parser takes it (no comments, UTF-8 strings): 0,
+ * -EINVAL, or -ENOMEM. It builds nothing. */
+int qf_json_check(const char *text, size_t len);
+
 /* --- writing --- */
 
 /* A JSON writer: every call is a no-op once one failed, and the first

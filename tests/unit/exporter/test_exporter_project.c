@@ -397,12 +397,19 @@ static void test_many_blocks(void **state) {
   qfx_project_t *p = build_ok(json);
   free(json);
   assert_int_equal(p->nissues, n);
-  assert_int_equal(p->nblocks, (n + QFX_BLOCK_ISSUES - 1) / QFX_BLOCK_ISSUES);
-  assert_int_equal(p->zoff[0], 0);
-  for (size_t b = 0; b < p->nblocks; b++)
-    assert_true(p->zoff[b] < p->zoff[b + 1]);
+  assert_true(p->nblocks >= (size_t)n / QFX_BLOCK_MAX &&
+              p->nblocks <= (size_t)n / QFX_BLOCK_MIN);
+  assert_int_equal(p->blocks[0].zoff, 0);
+  assert_int_equal(p->blocks[0].first, 0);
+  assert_int_equal(p->blocks[p->nblocks].first, n);
+  for (size_t b = 0; b < p->nblocks; b++) {
+    assert_true(p->blocks[b].zoff < p->blocks[b + 1].zoff);
+    uint32_t size = p->blocks[b + 1].first - p->blocks[b].first;
+    assert_true(size <= QFX_BLOCK_MAX);
+    assert_true(size >= QFX_BLOCK_MIN || b + 1 == p->nblocks);
+  }
   /* the blocks do compress */
-  assert_true((size_t)p->zoff[p->nblocks] * 3 < p->raw_bytes);
+  assert_true((size_t)p->blocks[p->nblocks].zoff * 3 < p->raw_bytes);
   static const struct {
     int status, flagged;
     long limit;
@@ -495,7 +502,6 @@ static qfx_project_t *update_ok(qfx_project_t *prev, const char *json) {
 static void test_update_shares_issues(void **state) {
   (void)state; /* no fixture */
   qfx_project_t *a = build_ok(project_json);
-  assert_true(a->hashed);
   char *head = replace1(project_json,
                         "\"estimated_completion_date\": "
                         "\"2026-12-15\"",
@@ -503,6 +509,7 @@ static void test_update_shares_issues(void **state) {
   qfx_project_t *b = update_ok(a, head), *fresh = build_ok(head);
   assert_ptr_equal(b->issues_of, a);
   assert_ptr_equal(b->z, a->z);
+  assert_int_equal(b->nreused, b->nblocks);
   assert_string_equal(b->completion.body, fresh->completion.body);
   assert_non_null(strstr(b->completion.body, "2027-01-31"));
   for (int s = 0; s < QFX_IS_N; s++)

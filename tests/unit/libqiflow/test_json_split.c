@@ -1,5 +1,6 @@
 /* Unit tests for qf_json_parse_split: one array member of a large JSON
- * object streamed element by element, the rest parsed as a small tree. */
+ * object streamed element by element, the rest parsed as a small tree;
+ * and qf_json_check, which takes what that parser takes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,12 +210,29 @@ static void test_writer_raw(void **state) {
   qf_jw_free(&w);
 }
 
+/* qf_json_check takes one JSON value, as the split parser does: no
+ * comment, no string that is no UTF-8, nothing after the value; the
+ * length counts, not a NUL. */
+static void test_check(void **state) {
+  (void)state; /* table-driven */
+  static const char *const good[] = {"{}", " [1, \"a\\\"\", {\"b\": null}] ",
+                                     "\"\xc3\xa9\"", "-1.5e3", "true"};
+  static const char *const bad[] = {"",         "{",   "[1,]",      "[1] /* */",
+                                    "\"\xff\"", "1 2", "{\"a\" 1}", "nul"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+    if (qf_json_check(good[i], strlen(good[i])) != 0)
+      fail_msg("good %zu refused: %s", i, good[i]);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    if (qf_json_check(bad[i], strlen(bad[i])) != -EINVAL)
+      fail_msg("bad %zu taken: %s", i, bad[i]);
+  assert_int_equal(qf_json_check("[1]]", 3), 0); /* the length counts */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_split_cases),
-      cmocka_unit_test(test_split_many),
-      cmocka_unit_test(test_split_keeps),
-      cmocka_unit_test(test_writer_raw),
+      cmocka_unit_test(test_split_cases), cmocka_unit_test(test_split_many),
+      cmocka_unit_test(test_split_keeps), cmocka_unit_test(test_writer_raw),
+      cmocka_unit_test(test_check),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
