@@ -184,9 +184,10 @@ static int ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
   return rc;
 }
 
-/* ca_project re-indexes project.json when it changed, streaming its text
- * (the whole tree of a large repository would cost megabytes), or only its
- * head when the issue list is unchanged; a broken file keeps the last good
+/* ca_project re-indexes project.json when it changed, against the last
+ * version (only the blocks of issues whose text changed are parsed, an
+ * issue at a time: the whole tree of a large repository would cost
+ * megabytes; qfx_project_update); a broken file keeps the last good
  * project, a vanished one empties it. True when the project changed. */
 static bool ca_project(qfx_cache_t *c) {
   qf_snapshot_t *s = &c->project_snap;
