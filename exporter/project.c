@@ -162,8 +162,6 @@ static int pj_stream(pj_stream_t *st, size_t len, char *err, size_t errlen) {
   yajl_val rest = NULL;
   int rc = qf_json_parse_split_at(st->text, len, "issues", pj_each, st, &rest,
                                   err, errlen);
-  if (rc == -EOVERFLOW)
-    qf_err(err, errlen, "too many issues or too much issue text to index");
   st->ix.p->doc = rest;
   pj_prune(rest);
   return rc;
@@ -189,8 +187,10 @@ static int pj_build_parts(qfx_project_t *p, const char *text, size_t len,
   if (rc == 0 && text != NULL)
     rc = pj_stream(&st, len, err, errlen);
   if (rc == 0)
-    rc = qfx_ix_finish(&st.ix);
+    rc = qfx_ix_finish(&st.ix); /* its last block may overflow too */
   qfx_ix_free(&st.ix);
+  if (rc == -EOVERFLOW)
+    qf_err(err, errlen, "too many issues or too much issue text to index");
   return rc == 0 ? pj_completion_build(p) : rc;
 }
 
@@ -298,20 +298,14 @@ static int pj_delta(qfx_project_t *owner, const char *text, size_t len,
     rc = pj_head(p, text, len, start, end, NULL, 0);
   if (rc == 0)
     rc = pj_completion_build(p);
-  if (rc != 0) {
-    qfx_project_release(p);
-    return rc;
-  }
-  *out = p;
-  return 0;
+  return pj_done(p, rc, out, NULL, 0);
 }
 
 int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
                        const qfx_headers_t *h, qfx_project_t **out, char *err,
                        size_t errlen) {
-  /* Whatever stops the delta (a list that is not all objects, text that
-   * does not parse), the full build does the work and says what is
-   * wrong. */
+  /* Whatever stops the delta (a list that does not scan, text that does
+   * not parse), the full build does the work and says what is wrong. */
   if (prev != NULL && text != NULL &&
       pj_delta(pj_owner(prev), text, len, h, out) == 0)
     return 0;
@@ -365,12 +359,7 @@ int qfx_project_overlay(qfx_project_t *base, const char *extra, size_t len,
   int rc = pj_overlay_human(p, base, extra, len);
   if (rc == 0)
     rc = pj_completion_build(p);
-  if (rc != 0) {
-    qfx_project_release(p);
-    return rc;
-  }
-  *out = p;
-  return 0;
+  return pj_done(p, rc, out, NULL, 0);
 }
 
 /* pj_block_lines inflates block k into scratch (p->max_raw bytes) and

@@ -25,16 +25,12 @@ typedef struct pd_cands_s {
 
 /* pd_push appends c to the blocks. 0 or -ENOMEM. */
 static int pd_push(pd_cands_t *cs, const pd_cand_t *c) {
-  if (cs->n == cs->cap) {
-    size_t cap = cs->cap ? 2 * cs->cap : 64;
-    pd_cand_t *v = realloc(cs->v, cap * sizeof(*v));
-    if (v == NULL)
-      return -ENOMEM;
-    cs->v = v;
-    cs->cap = cap;
-  }
-  cs->v[cs->n++] = *c;
-  return 0;
+  void *v = cs->v;
+  int rc = qf_array_room(&v, &cs->cap, cs->n, sizeof(*c), 64);
+  cs->v = v;
+  if (rc == 0)
+    cs->v[cs->n++] = *c;
+  return rc;
 }
 
 /* pd_cut cuts the list text[0, len) into blocks of its objects (other

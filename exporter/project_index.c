@@ -122,25 +122,16 @@ static void ix_start(qfx_ix_t *b) {
  * past the last). */
 static int ix_grow(qfx_ix_t *b, size_t n) {
   qfx_project_t *p = b->p;
-  if (p->nissues + n > b->cap) {
-    size_t cap = b->cap ? 2 * b->cap : 256;
-    while (cap < p->nissues + n)
-      cap *= 2;
-    uint8_t *c = realloc(p->classes, cap);
-    if (c == NULL)
-      return -ENOMEM;
-    p->classes = c;
-    b->cap = cap;
-  }
-  if (p->nblocks + 2 > b->cap_blocks) {
-    size_t cap = b->cap_blocks ? 2 * b->cap_blocks : 8;
-    qfx_block_t *o = realloc(p->blocks, cap * sizeof(*o));
-    if (o == NULL)
-      return -ENOMEM;
-    p->blocks = o;
-    b->cap_blocks = cap;
-  }
-  return 0;
+  void *classes = p->classes, *blocks = p->blocks;
+  int rc = 0;
+  while (rc == 0 && p->nissues + n > b->cap) /* doubles each time */
+    rc = qf_array_room(&classes, &b->cap, b->cap, 1, 256);
+  p->classes = classes;
+  if (rc == 0)
+    rc = qf_array_room(&blocks, &b->cap_blocks, p->nblocks + 1,
+                       sizeof(qfx_block_t), 8);
+  p->blocks = blocks;
+  return rc;
 }
 
 int qfx_ix_init(qfx_ix_t *b, qfx_project_t *p) {
