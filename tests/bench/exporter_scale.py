@@ -17,7 +17,9 @@ scale.py does: RSS right after indexing; /project/issues?status=open&
 limit=100, /status and /health against nginx serving the same bytes
 (wrk -c50 --latency, ROUNDS alternating rounds of 3 s each: req/s,
 p50, p99 and each server's CPU per request as medians, and the ratio of
-each round's pair: median, min and max); then settled VmRSS, peak (VmHWM)
+each round's pair: median, min and max), and as root the same rounds with
+each server held to half a CPU by a cgroup quota (run.CpuBudget: the
+server, not wrk, sets the rate); then settled VmRSS, peak (VmHWM)
 and RssAnon 3 s after the load; and checks that every binary answers the
 same bytes for a set of pages. The servers run on one half of the CPUs
 and wrk on the other (run.server_cpus). --threads 2,4,default measures
@@ -73,7 +75,16 @@ def versus(ex, ex_url, nginx, static, rounds):
     servers = ([ex.proc.pid],
                [nginx.proc.pid] + run.children(nginx.proc.pid))
     mode = {"warmup": 1, "rounds": rounds, "duration": 3}
-    runs = run.alternate(ex_url, static, mode, pids=servers)
+    out = figures(run.alternate(ex_url, static, mode, pids=servers))
+    if run.budget_unavailable() is None:
+        out["budget"] = figures(run.alternate_budget(ex_url, static, mode,
+                                                     servers))
+    return out
+
+
+def figures(runs):
+    """Medians of both sides of alternate()'s rounds, and the spread of the
+    per-round ratios."""
     out = {"ratios": run.round_ratios(*runs)}
     out["ratio"] = statistics.median(out["ratios"])
     for prefix, side in (("", runs[0]), ("nginx_", runs[1])):
@@ -143,6 +154,13 @@ def report(r, same):
               f"{x['p99']:.2f} vs {x['nginx_p99']:.2f} ms (worst round "
               f"{x['p99_max']:.2f} vs {x['nginx_p99_max']:.2f}); CPU "
               f"{x['cpu_us']:.1f} vs {x['nginx_cpu_us']:.1f} us/request")
+        b = x.get("budget")
+        if b:
+            print(f"    at {run.BUDGET_CPU:g} CPU each: {b['rps']:,.0f} vs "
+                  f"{b['nginx_rps']:,.0f} req/s, ratio {b['ratio']:.2f}x "
+                  f"(rounds {min(b['ratios']):.2f}-{max(b['ratios']):.2f}); "
+                  f"p99 {b['p99']:.2f} vs {b['nginx_p99']:.2f} ms; CPU "
+                  f"{b['cpu_us']:.1f} vs {b['nginx_cpu_us']:.1f} us/request")
 
 
 def main():

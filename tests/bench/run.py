@@ -255,6 +255,95 @@ def server_cpus():
         os.sched_setaffinity(0, before)
 
 
+# ---------------------------------------------------------------- CPU budget
+
+# The share of one CPU each server gets in an equal-budget comparison: low
+# enough that wrk, with a CPU of its own, is never what limits the rate.
+BUDGET_CPU = 0.5
+BUDGET_PERIOD_US = 10000
+
+
+def _cpu_cgroup_mount():
+    """(mount point, 1 or 2) of a cgroup hierarchy with the cpu controller
+    (v1 'cpu', or v2 with cpu enabled at its root), or None."""
+    v2 = None
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        mnt, rest = left.split()[4], right.split()
+        if rest[0] == "cgroup" and "cpu" in rest[2].split(","):
+            return Path(mnt), 1
+        ctl = Path(mnt, "cgroup.subtree_control")
+        if rest[0] == "cgroup2" and ctl.exists() and \
+                "cpu" in ctl.read_text().split():
+            v2 = (Path(mnt), 2)
+    return v2
+
+
+def budget_unavailable():
+    """Why a CPU quota cannot be set here (a sentence), or None."""
+    if os.geteuid() != 0:
+        return "a CPU quota needs root (cgroups)"
+    if _cpu_cgroup_mount() is None:
+        return "no cgroup hierarchy with the cpu controller is mounted"
+    return None
+
+
+class CpuBudget:
+    """A cgroup whose processes together get at most `share` of one CPU
+    (CFS bandwidth: `share * period` of CPU time each period; v1
+    cpu.cfs_quota_us or v2 cpu.max), what systemd's CPUQuota= sets for a
+    unit. add() moves processes (all their threads) in; close() moves them
+    back to the hierarchy's root and removes the group."""
+
+    def __init__(self, name, share=BUDGET_CPU, period_us=BUDGET_PERIOD_US):
+        found = _cpu_cgroup_mount()
+        if found is None or os.geteuid() != 0:
+            raise BenchError(budget_unavailable())
+        self.root, version = found
+        self.dir = self.root / f"qiflow-bench-{os.getpid()}-{name}"
+        self.dir.mkdir()
+        self.pids = []
+        quota = int(share * period_us)
+        if version == 1:
+            (self.dir / "cpu.cfs_period_us").write_text(str(period_us))
+            (self.dir / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            (self.dir / "cpu.max").write_text(f"{quota} {period_us}")
+
+    def add(self, pids):
+        for pid in pids:
+            (self.dir / "cgroup.procs").write_text(str(pid))
+            self.pids.append(pid)
+        return self
+
+    def close(self):
+        for pid in self.pids:
+            with contextlib.suppress(OSError):  # it may have exited
+                (self.root / "cgroup.procs").write_text(str(pid))
+        self.pids = []
+        with contextlib.suppress(OSError):
+            self.dir.rmdir()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
+def alternate_budget(case_url, base_url, mode, pids):
+    """alternate() with each side's server processes (pids: case's,
+    baseline's) in a CpuBudget of its own: both get the same CPU time, so
+    the rates compare what each server does with it rather than how fast
+    wrk reads (on a small machine wrk's CPU, not the servers', is what
+    limits an unconstrained run). Raises BenchError where no quota can be
+    set (budget_unavailable says why)."""
+    with CpuBudget("case") as a, CpuBudget("base") as b:
+        a.add(pids[0])
+        b.add(pids[1])
+        return alternate(case_url, base_url, mode, pids=pids)
+
+
 # ---------------------------------------------------------------- processes
 
 def spawn(argv, log_path, **kwargs):

@@ -235,12 +235,33 @@ class Scale:
               f"{ratios[0]:.2f}x, max {ratios[-1]:.2f}x; p99 {c['p99']:.2f} "
               f"vs {b['p99']:.2f} ms; CPU {c['cpu_us']:.1f} vs "
               f"{b['cpu_us']:.1f} us/request")
+        self.budget(ex.url + query, static, mode, servers, res)
         res["issues_bytes"] = len(body)
         time.sleep(3)
         m = r.memory(ex.proc.pid)
         res["exporter_settled_kib"] = m["VmRSS"]
         res["exporter_peak_kib"] = m["VmHWM"]
         res["exporter_anon_kib"] = m["RssAnon"]
+
+    def budget(self, url, static, mode, servers, res):
+        """The same rounds with each server held to the same share of a
+        CPU (run.CpuBudget), so that the server, not wrk, sets the rate."""
+        r = self.r
+        why = r.budget_unavailable()
+        if why:
+            r.log(f"/project/issues at an equal CPU budget: not measured: "
+                  f"{why}")
+            return
+        case, base = r.alternate_budget(url, static, mode, servers)
+        c, b = r.summary(case), r.summary(base)
+        ratios = r.round_ratios(case, base)
+        res["budget_rps"], res["budget_nginx_rps"] = c["rps"], b["rps"]
+        res["budget_ratios"], res["budget_cpu"] = ratios, r.BUDGET_CPU
+        r.log(f"/project/issues open/100 vs nginx at {r.BUDGET_CPU:g} CPU "
+              f"each, {len(ratios)} rounds: ratio median "
+              f"{statistics.median(ratios):.2f}x, min {ratios[0]:.2f}x, max "
+              f"{ratios[-1]:.2f}x; p99 {c['p99']:.2f} vs {b['p99']:.2f} ms; "
+              f"CPU {c['cpu_us']:.1f} vs {b['cpu_us']:.1f} us/request")
 
     def heartbeat(self, backend, res):
         def delivered():
@@ -375,6 +396,14 @@ def rows(results, agents=None):
         ("/project/issues open limit 100: req/s vs nginx",
          col(lambda x: f"{x['issues_rps']:,.0f} vs {x['nginx_rps']:,.0f} "
                        f"({x['issues_rps'] / x['nginx_rps']:.2f}x)"),
+         ">= 1.0x"),
+        ("/project/issues, both servers under one CPU quota: req/s vs "
+         "nginx",
+         col(lambda x: f"{x['budget_rps']:,.0f} vs "
+                       f"{x['budget_nginx_rps']:,.0f} ("
+                       f"{statistics.median(x['budget_ratios']):.2f}x) at "
+                       f"{x['budget_cpu']:g} CPU"
+             if "budget_rps" in x else "not measured"),
          ">= 1.0x"),
         ("/project/issues: server CPU per request vs nginx",
          col(lambda x: f"{x['issues_cpu_us']:.1f} vs {x['nginx_cpu_us']:.1f}"
