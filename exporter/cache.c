@@ -184,24 +184,39 @@ static int ca_snapshot(qf_snapshot_t *s, char *logged, size_t loglen) {
   return rc;
 }
 
-/* ca_project re-indexes project.json when it changed, against the last
- * version (only the blocks of issues whose text changed are parsed, an
- * issue at a time: the whole tree of a large repository would cost
- * megabytes; qfx_project_update); a broken file keeps the last good
- * project, a vanished one empties it. True when the project changed. */
+/* ca_index indexes the project.json open as fd (len bytes) against the
+ * last version, scanning it a window at a time (qfx_project_update_src:
+ * only the blocks of issues whose text changed are read whole and parsed;
+ * the whole text of a large repository would cost tens of megabytes);
+ * fd -1: the file vanished. */
+static int ca_index(qfx_cache_t *c, int fd, size_t len, qfx_project_t **p) {
+  char err[200] = "";
+  int rc;
+  if (fd < 0) {
+    rc = qfx_project_build(NULL, 0, &c->headers, p, err, sizeof(err));
+  } else {
+    qfx_src_t src = {.fd = fd, .len = len};
+    rc = qfx_project_update_src(c->project, &src, &c->headers, p, err,
+                                sizeof(err));
+  }
+  if (rc == -EINVAL || rc == -EOVERFLOW || rc == -EIO)
+    qf_snapshot_fail(&c->project_snap, err); /* until the file changes */
+  return rc;
+}
+
+/* ca_project re-indexes project.json when it changed; a broken file keeps
+ * the last good project, a vanished one empties it. True when the
+ * project changed. */
 static bool ca_project(qfx_cache_t *c) {
   qf_snapshot_t *s = &c->project_snap;
-  char *text = NULL, err[200] = "";
+  int fd = -1;
   size_t len = 0;
   qfx_project_t *p = NULL;
-  int rc = qf_snapshot_refresh_text(s, &text, &len);
-  if (rc == 1) {
-    rc = qfx_project_update(c->project, text, len, &c->headers, &p, err,
-                            sizeof(err));
-    if (rc == -EINVAL || rc == -EOVERFLOW)
-      qf_snapshot_fail(s, err); /* until the file changes */
-  }
-  free(text);
+  int rc = qf_snapshot_refresh_fd(s, &fd, &len);
+  if (rc == 1)
+    rc = ca_index(c, fd, len, &p);
+  if (fd >= 0)
+    close(fd);
   if (rc == -ENOMEM)
     QFX_ERROR("out of memory indexing %s; serving the previous project",
               s->path);

@@ -254,62 +254,86 @@ int qfx_project_share(qfx_project_t *p, qfx_project_t *owner) {
   return 0;
 }
 
-/* pj_head parses text but its issue list, text[start, end), into p->doc
- * (the list as []). */
-static int pj_head(qfx_project_t *p, const char *text, size_t len, size_t start,
-                   size_t end, char *err, size_t errlen) {
-  size_t rlen = start + 2 + (len - end);
-  char *rest = malloc(rlen + 1);
-  if (rest == NULL)
-    return -ENOMEM;
-  memcpy(rest, text, start);
-  memcpy(rest + start, "[]", 2);
-  memcpy(rest + start + 2, text + end, len - end);
-  rest[rlen] = '\0';
+/* pj_head parses the document without its issue list, rest (qfx_scan's,
+ * "[]" in the list's place), into p->doc. */
+static int pj_head(qfx_project_t *p, const qf_buf_t *rest) {
   yajl_val doc = NULL;
-  int rc = qf_json_parse_split(rest, rlen, "issues", pj_none, NULL, &doc, err,
-                               errlen);
-  free(rest);
+  int rc = qf_json_parse_split(rest->data, rest->len, "issues", pj_none, NULL,
+                               &doc, NULL, 0);
   p->doc = doc;
   pj_prune(doc);
   return rc;
 }
 
-/* pj_owner is the project owning prev's issue data. */
+/* pj_owner is the project owning prev's issue data, or NULL. */
 static qfx_project_t *pj_owner(qfx_project_t *prev) {
-  while (prev->base != NULL)
+  while (prev != NULL && prev->base != NULL)
     prev = prev->base;
+  if (prev == NULL)
+    return NULL;
   return prev->issues_of != NULL ? prev->issues_of : prev;
 }
 
-/* pj_delta makes *out from text against owner's issues (see
- * qfx_delta_index): 0, or a negative errno when it cannot (*out NULL). */
-static int pj_delta(qfx_project_t *owner, const char *text, size_t len,
+/* pj_delta makes *out from the text in src, scanned, against owner's
+ * issues (see qfx_delta_index; NULL: every block parsed): 0, or a
+ * negative errno when it cannot (*out NULL). */
+static int pj_delta(qfx_project_t *owner, const qfx_src_t *src,
                     const qfx_headers_t *h, qfx_project_t **out) {
-  size_t start, end;
+  qfx_scan_t sc;
   *out = NULL;
-  if (qfx_issues_span(text, len, &start, &end) != 0)
-    return -EAGAIN;
-  qfx_project_t *p = pj_new(h);
-  if (p == NULL)
-    return -ENOMEM;
-  int rc = qfx_delta_index(p, owner, text + start, end - start);
+  int rc = qfx_scan(src, &sc);
+  qfx_project_t *p = rc == 0 ? pj_new(h) : NULL;
+  if (rc == 0 && p == NULL)
+    rc = -ENOMEM;
   if (rc == 0)
-    rc = pj_head(p, text, len, start, end, NULL, 0);
+    rc = qfx_delta_index(p, owner, src, &sc);
+  if (rc == 0)
+    rc = pj_head(p, &sc.rest);
+  qfx_scan_free(&sc);
   if (rc == 0)
     rc = pj_completion_build(p);
+  if (p == NULL)
+    return rc;
   return pj_done(p, rc, out, NULL, 0);
+}
+
+/* pj_full is qfx_project_build of the text in src, read whole. */
+static int pj_full(const qfx_src_t *src, const qfx_headers_t *h,
+                   qfx_project_t **out, char *err, size_t errlen) {
+  if (src->text != NULL)
+    return qfx_project_build(src->text, src->len, h, out, err, errlen);
+  char *text = malloc(src->len + 1);
+  int rc = text != NULL ? qfx_src_read(src, 0, src->len, text) : -ENOMEM;
+  if (rc == 0) {
+    text[src->len] = '\0';
+    rc = qfx_project_build(text, src->len, h, out, err, errlen);
+  } else {
+    *out = NULL;
+    qf_err(err, errlen, "%s",
+           rc == -EIO ? "the file changed while read" : strerror(-rc));
+  }
+  free(text);
+  return rc;
+}
+
+int qfx_project_update_src(qfx_project_t *prev, const qfx_src_t *src,
+                           const qfx_headers_t *h, qfx_project_t **out,
+                           char *err, size_t errlen) {
+  /* Whatever stops the scan or the delta (a list that does not scan,
+   * text that does not parse), the full build does the work and says
+   * what is wrong. */
+  if (pj_delta(pj_owner(prev), src, h, out) == 0)
+    return 0;
+  return pj_full(src, h, out, err, errlen);
 }
 
 int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
                        const qfx_headers_t *h, qfx_project_t **out, char *err,
                        size_t errlen) {
-  /* Whatever stops the delta (a list that does not scan, text that does
-   * not parse), the full build does the work and says what is wrong. */
-  if (prev != NULL && text != NULL &&
-      pj_delta(pj_owner(prev), text, len, h, out) == 0)
-    return 0;
-  return qfx_project_build(text, len, h, out, err, errlen);
+  if (text == NULL)
+    return qfx_project_build(NULL, 0, h, out, err, errlen);
+  qfx_src_t src = {.text = text, .fd = -1, .len = len};
+  return qfx_project_update_src(prev, &src, h, out, err, errlen);
 }
 
 /* pj_overlay_human joins base's human list and extra into p->human. */

@@ -140,6 +140,24 @@ typedef struct qfx_project_s {
  * -ENOMEM. */
 int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
                       qfx_project_t **out, char *err, size_t errlen);
+/* Where project.json's text comes from: text[0, len), or (text NULL) the
+ * file open as fd, len bytes, read a window of that many bytes at a time
+ * (0: QFX_SCAN_WINDOW), larger only while one value needs it. */
+typedef struct qfx_src_s {
+  const char *text;
+  int fd;
+  size_t len;
+  size_t window;
+} qfx_src_t;
+#define QFX_SCAN_WINDOW (256u << 10)
+
+/* qfx_project_update_src is qfx_project_update for project.json's text in
+ * src. From a file the text is scanned a window at a time and only the
+ * blocks parsed again are read whole; the file is read whole only when
+ * its text does not scan (the full build then says what is wrong). */
+int qfx_project_update_src(qfx_project_t *prev, const qfx_src_t *src,
+                           const qfx_headers_t *h, qfx_project_t **out,
+                           char *err, size_t errlen);
 /* qfx_project_update is qfx_project_build for a new version of
  * project.json when prev (may be NULL) is the project built from the last
  * one: the blocks whose issues' text is unchanged are taken from prev and
@@ -151,19 +169,6 @@ int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
                        size_t errlen);
 /* qfx_project_count is how many issues pass filter (status, flagged). */
 size_t qfx_project_count(const qfx_project_t *p, int status, int flagged);
-/* qfx_issues_span finds the value of the top-level "issues" key in the
- * JSON object text[0, len): 0 with [*start, *end), or -1 when there is
- * none, more than one, a key written with escapes, or the text is not an
- * object as far as the scan can tell. */
-int qfx_issues_span(const char *text, size_t len, size_t *start, size_t *end);
-/* qfx_array_next steps through the JSON array text[0, len) (the scan
- * only delimits values; a parser checks them): *at starts at 0 (its
- * '['); each call gives the next element, [*start, *end), and returns 1,
- * or returns 0 at the closing ']' ending the text, or -1 when the text
- * does not scan as an array. */
-int qfx_array_next(const char *text, size_t len, size_t *at, size_t *start,
-                   size_t *end);
-
 /* qfx_block_hash hashes one issue's text in project.json; equal texts
  * hash equally, and every bit of the result depends on every byte. */
 uint64_t qfx_block_hash(const char *text, size_t len);

@@ -54,14 +54,42 @@ void qfx_knum_of(qf_jw_t *w, yajl_val obj, const char *key);
  * delimits it): the index after it, or len when it does not end. */
 size_t qfx_value_end(const char *text, size_t len, size_t i);
 
-/* qfx_delta_index fills p's issue data from the issue list text[0, len)
- * (a JSON array) of a new version of project.json, taking from owner
- * (the project holding the last version's issue data) every block whose
- * issues' text is unchanged. 0; -EAGAIN when the list cannot be indexed
- * this way (an element that is no object, or text that does not parse:
- * qfx_project_build then says what is wrong); -EOVERFLOW; -ENOMEM. */
-int qfx_delta_index(qfx_project_t *p, qfx_project_t *owner, const char *text,
-                    size_t len);
+/* A block of a new list: its issues' text, [start, end) of the source
+ * (separators within), and what identifies it. */
+typedef struct qfx_cand_s {
+  size_t start, end;
+  uint32_t n, src; /* issues, and their bytes (separators not counted) */
+  uint64_t hash;   /* as qfx_ix_add accumulates it */
+} qfx_cand_t;
+
+/* What qfx_scan found: the issue list cut into blocks as the index cuts
+ * them (qfx_block_cut), and the document's text with "[]" for the list. */
+typedef struct qfx_scan_s {
+  qfx_cand_t *v;
+  size_t n, cap;
+  qf_buf_t rest;
+} qfx_scan_t;
+
+/* qfx_scan scans project.json's text in src: the top-level object's one
+ * "issues" member, an array, cut into blocks of its objects (elements
+ * that are no objects are in no block, but must parse). 0; -EAGAIN when
+ * the text does not scan so (the full build then says why: no object, no
+ * or two lists, a key written with escapes, text that does not parse);
+ * -EIO; -ENOMEM. Call qfx_scan_free either way. */
+int qfx_scan(const qfx_src_t *src, qfx_scan_t *sc);
+void qfx_scan_free(qfx_scan_t *sc);
+/* qfx_src_read copies src's [off, off + n) to out: 0, or -EIO when the
+ * source no longer holds it (a file shrunk), or a read's negative errno. */
+int qfx_src_read(const qfx_src_t *src, size_t off, size_t n, char *out);
+
+/* qfx_delta_index fills p's issue data from the blocks sc cut of a new
+ * version of project.json (text in src), taking from owner (the project
+ * holding the last version's issue data; NULL: none) every block whose
+ * issues' text is unchanged and parsing the others. 0; -EAGAIN when a
+ * block does not parse (qfx_project_build then says why); -EOVERFLOW;
+ * -EIO; -ENOMEM. */
+int qfx_delta_index(qfx_project_t *p, qfx_project_t *owner,
+                    const qfx_src_t *src, const qfx_scan_t *sc);
 /* qfx_project_share makes p use owner's issue data (a reference is
  * taken). 0 or -ENOMEM. */
 int qfx_project_share(qfx_project_t *p, qfx_project_t *owner);

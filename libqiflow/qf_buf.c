@@ -60,6 +60,8 @@ int qf_buf_printf(qf_buf_t *b, const char *fmt, ...) {
   return 0;
 }
 
+int qf_buf_reserve(qf_buf_t *b, size_t extra) { return qbuf_reserve(b, extra); }
+
 void qf_buf_reset(qf_buf_t *b) {
   b->len = 0;
   if (b->data != NULL)

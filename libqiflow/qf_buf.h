@@ -14,6 +14,10 @@ typedef struct qf_buf_s {
 #define QF_BUF_INIT                                                            \
   { NULL, 0, 0, 0 }
 
+/* qf_buf_reserve makes room for extra more bytes and the terminating NUL
+ * (for a caller that writes them itself, then sets len and the NUL); 0,
+ * -ENOMEM or -EFBIG. */
+int qf_buf_reserve(qf_buf_t *b, size_t extra);
 /* qf_buf_append adds n bytes; 0, -ENOMEM or -EFBIG (over b->max). */
 int qf_buf_append(qf_buf_t *b, const void *p, size_t n);
 /* qf_buf_puts adds a C string. */

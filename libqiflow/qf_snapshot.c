@@ -6,6 +6,7 @@
 #include "qf_time.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,36 +60,74 @@ static int qsnap_forget(qf_snapshot_t *s) {
   return had ? 1 : 0;
 }
 
-/* qsnap_read reads the file when it changed: 1 with *text (the
- * caller frees it), 0 unchanged, 1 with *text NULL when it vanished, or a
- * negative errno (error says why). The file's identity is remembered
- * either way, so a broken file is not read again until it changes. */
-static int qsnap_read(qf_snapshot_t *s, char **text, size_t *len) {
+/* qsnap_changed tells whether the file changed since last looked at: 1
+ * (its identity now remembered, so a broken file is not read again until
+ * it changes), 0 unchanged (-EINVAL when it was found broken), 1 after
+ * forgetting a file that vanished (*gone set), or a negative errno. */
+static int qsnap_changed(qf_snapshot_t *s, bool *gone) {
   struct stat st;
-  *text = NULL;
-  if (stat(s->path, &st) != 0)
-    return errno == ENOENT ? qsnap_forget(s) : -errno;
+  *gone = false;
+  if (stat(s->path, &st) != 0) {
+    *gone = errno == ENOENT;
+    return *gone ? qsnap_forget(s) : -errno;
+  }
   if (qsnap_same(s, &st))
     return s->error[0] ? -EINVAL : 0;
   s->dev = st.st_dev;
   s->ino = st.st_ino;
   s->size = st.st_size;
   s->mtime = st.st_mtim;
-  int status = qf_file_read(s->path, QF_SNAPSHOT_MAX_BYTES, 0, text, len,
-                            s->error, sizeof(s->error));
+  return 1;
+}
+
+/* qsnap_read reads the file when it changed: 1 with *text (the
+ * caller frees it), 0 unchanged, 1 with *text NULL when it vanished, or a
+ * negative errno (error says why). */
+static int qsnap_read(qf_snapshot_t *s, char **text, size_t *len) {
+  bool gone;
+  *text = NULL;
+  int status = qsnap_changed(s, &gone);
+  if (status != 1 || gone)
+    return status;
+  status = qf_file_read(s->path, QF_SNAPSHOT_MAX_BYTES, 0, text, len, s->error,
+                        sizeof(s->error));
   return status != 0 ? status : 1;
+}
+
+/* qsnap_new drops what the reader holds of the last file: a new one is
+ * in. */
+static void qsnap_new(qf_snapshot_t *s) {
+  if (s->doc != NULL)
+    yajl_tree_free(s->doc);
+  s->doc = NULL;
+  s->updated_at = 0;
+  s->error[0] = '\0';
 }
 
 int qf_snapshot_refresh_text(qf_snapshot_t *s, char **text, size_t *len) {
   int status = qsnap_read(s, text, len);
-  if (status == 1 && *text != NULL) {
-    if (s->doc != NULL)
-      yajl_tree_free(s->doc);
-    s->doc = NULL;
-    s->updated_at = 0;
-    s->error[0] = '\0';
-  }
+  if (status == 1 && *text != NULL)
+    qsnap_new(s);
   return status;
+}
+
+int qf_snapshot_refresh_fd(qf_snapshot_t *s, int *fd, size_t *len) {
+  bool gone;
+  *fd = -1;
+  int status = qsnap_changed(s, &gone);
+  if (status != 1 || gone)
+    return status;
+  struct stat st;
+  *fd = qf_file_open_checked(AT_FDCWD, s->path, s->path, QF_SNAPSHOT_MAX_BYTES,
+                             0, &st, s->error, sizeof(s->error));
+  if (*fd < 0) {
+    int rc = *fd;
+    *fd = -1;
+    return rc;
+  }
+  *len = (size_t)st.st_size;
+  qsnap_new(s);
+  return 1;
 }
 
 void qf_snapshot_fail(qf_snapshot_t *s, const char *why) {

@@ -44,6 +44,13 @@ int qf_snapshot_refresh(qf_snapshot_t *s);
  * A caller that finds the text unusable says why with qf_snapshot_fail. */
 int qf_snapshot_refresh_text(qf_snapshot_t *s, char **text, size_t *len);
 
+/* qf_snapshot_refresh_fd is qf_snapshot_refresh_text for a caller that
+ * reads the file itself, a part at a time: when the file changed, 1 is
+ * returned and *fd is open on it (the caller closes it), *len bytes long,
+ * checked as qf_file_read checks; when it vanished, 1 with *fd -1;
+ * unchanged 0; unreadable a negative errno. */
+int qf_snapshot_refresh_fd(qf_snapshot_t *s, int *fd, size_t *len);
+
 /* qf_snapshot_fail records why the file just read is unusable: until it
  * changes, refreshing returns -EINVAL and error reads "<path>: <why>". */
 void qf_snapshot_fail(qf_snapshot_t *s, const char *why);

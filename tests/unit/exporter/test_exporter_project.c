@@ -540,41 +540,6 @@ static void test_update_shares_issues(void **state) {
   free(issues);
 }
 
-/* qfx_issues_span finds the top-level list only: nested "issues" keys,
- * strings holding braces and escaped quotes are skipped; a repeated, an
- * escaped or a missing key, or a text that is no object, is not found. */
-static void test_issues_span(void **state) {
-  (void)state; /* table-driven */
-  static const struct {
-    const char *text, *want; /* want NULL: not found */
-  } cases[] = {
-      {"{\"issues\":[1,2]}", "[1,2]"},
-      {" { \"a\" : {\"issues\": [9]}, \"s\": \"}\\\"{[\" ,\n"
-       "\"issues\" : [ {\"x\": \"]\"} ] , \"b\": true } ",
-       "[ {\"x\": \"]\"} ]"},
-      {"{\"n\": -1.5e3, \"issues\": null}", "null"},
-      {"{\"issues\": [], \"issues\": []}", NULL},
-      {"{\"issu\\u0065s\": []}", NULL},
-      {"{\"other\": []}", NULL},
-      {"[\"issues\"]", NULL},
-      {"{\"issues\": [1, 2}", NULL},
-      {"{\"issues\" [1]}", NULL},
-      {"", NULL},
-  };
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    size_t start = 0, end = 0;
-    const char *t = cases[i].text;
-    int rc = qfx_issues_span(t, strlen(t), &start, &end);
-    if (cases[i].want == NULL) {
-      assert_int_equal(rc, -1);
-      continue;
-    }
-    assert_int_equal(rc, 0);
-    assert_int_equal(end - start, strlen(cases[i].want));
-    assert_memory_equal(t + start, cases[i].want, end - start);
-  }
-}
-
 static void test_query_good(void **state) {
   (void)state; /* unused */
   qfx_issues_query_t q;
@@ -664,7 +629,6 @@ int main(void) {
       cmocka_unit_test(test_broken_text),
       cmocka_unit_test(test_many_blocks),
       cmocka_unit_test(test_update_shares_issues),
-      cmocka_unit_test(test_issues_span),
       cmocka_unit_test(test_query_good),
       cmocka_unit_test(test_query_bad),
   };

@@ -1,9 +1,11 @@
-/* Unit tests for project_delta.c and project_index.c: a new version of
- * project.json indexed against the last one gives, byte for byte, what a
- * fresh build of it gives (the same blocks, pages, counts and completion
- * body), whatever changed: issues edited, added at either end or in the
- * middle, removed, flagged; elements that are no issues; broken text. And
- * it indexes again only the blocks around a change. */
+/* Unit tests for project_span.c, project_delta.c and project_index.c: a
+ * new version of project.json indexed against the last one gives, byte
+ * for byte, what a fresh build of it gives (the same blocks, pages, counts
+ * and completion body), whatever changed: issues edited, added at either
+ * end or in the middle, removed, flagged; elements that are no issues;
+ * broken text; and whether the text is in memory or read from the file a
+ * window at a time, however small the window. And it indexes again only
+ * the blocks around a change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "project.h"
+#include "project_index.h"
 #include "qf_buf.h"
 #include "qf_json.h"
 
@@ -118,6 +121,39 @@ static qfx_project_t *update_ok(qfx_project_t *prev, const char *json) {
   return p;
 }
 
+/* file_of is an unlinked temporary file holding text[0, len). */
+static FILE *file_of(const char *text, size_t len) {
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  assert_int_equal(fwrite(text, 1, len, f), len);
+  assert_int_equal(fflush(f), 0);
+  return f;
+}
+
+/* update_file is qfx_project_update from a file read window bytes at a
+ * time: rc, *out and err as it gives them. */
+static int update_file(qfx_project_t *prev, const char *json, size_t window,
+                       qfx_project_t **out, char *err, size_t errlen) {
+  FILE *f = file_of(json, strlen(json));
+  qfx_src_t src = {.fd = fileno(f), .len = strlen(json), .window = window};
+  int rc = qfx_project_update_src(prev, &src, &headers, out, err, errlen);
+  fclose(f);
+  return rc;
+}
+
+/* same_index checks that a and b hold the same issue index. */
+static void same_index(const qfx_project_t *a, const qfx_project_t *b) {
+  assert_int_equal(a->nissues, b->nissues);
+  assert_int_equal(a->nblocks, b->nblocks);
+  assert_int_equal(a->nreused, b->nreused);
+  assert_int_equal(a->raw_bytes, b->raw_bytes);
+  for (size_t k = 0; k < a->nblocks; k++)
+    assert_true(a->blocks[k].hash == b->blocks[k].hash &&
+                a->blocks[k].first == b->blocks[k].first);
+  assert_memory_equal(a->classes, b->classes, a->nissues);
+  assert_string_equal(a->completion.body, b->completion.body);
+}
+
 /* same_pages checks every page (100 a page) of filter (s, f). */
 static void same_pages(const qfx_project_t *a, const qfx_project_t *b, int s,
                        int f) {
@@ -162,7 +198,15 @@ static void same(const qfx_project_t *p, const char *json) {
 /* step updates *prev to json, checks it against a fresh build and that
  * at most `changed` blocks were indexed again, and frees json. */
 static void step(qfx_project_t **prev, char *json, size_t changed) {
-  qfx_project_t *p = update_ok(*prev, json);
+  static const size_t windows[] = {1, 7, 500, 0};
+  static size_t turn;
+  qfx_project_t *p = update_ok(*prev, json), *f = NULL;
+  char err[200] = "";
+  size_t w = windows[turn++ % 4];
+  if (update_file(*prev, json, w, &f, err, sizeof(err)) != 0)
+    fail_msg("not updated from the file (window %zu): %s", w, err);
+  same_index(p, f);
+  qfx_project_release(f);
   same(p, json);
   if (p->nblocks - p->nreused > changed)
     fail_msg("%zu of %zu blocks indexed again, expected at most %zu",
@@ -281,43 +325,122 @@ static void test_delta_broken(void **state) {
         strcmp(err, berr) != 0)
       fail_msg("case %zu: update %d \"%s\", build %d \"%s\"", i, rc, err, brc,
                berr);
+    rc = update_file(p, bad, 3, &u, err, sizeof(err));
+    if (rc != -EINVAL || u != NULL || strcmp(err, berr) != 0)
+      fail_msg("case %zu from the file: %d \"%s\"", i, rc, err);
     free(bad);
   }
   qfx_project_release(p);
   free(base);
 }
 
-/* qfx_array_next finds each element of an array, whatever the blanks,
- * strings holding brackets, commas and escaped quotes; and refuses what
- * is no array. */
-static void test_array_next(void **state) {
+/* scan_all scans text in memory, then from a file with windows of 1 to
+ * 9 bytes and the default: the same rc, blocks and rest each time. The
+ * last scan is left in *sc. */
+static int scan_all(const char *text, qfx_scan_t *sc) {
+  size_t len = strlen(text);
+  qfx_src_t mem = {.text = text, .fd = -1, .len = len};
+  int rc = qfx_scan(&mem, sc);
+  FILE *f = file_of(text, len);
+  for (size_t w = 1; w <= 10; w++) {
+    qfx_scan_t o;
+    qfx_src_t src = {.fd = fileno(f), .len = len, .window = w % 10};
+    int orc = qfx_scan(&src, &o);
+    if (orc != rc || o.n != sc->n || (rc == 0 && o.rest.len != sc->rest.len))
+      fail_msg("window %zu: rc %d (%d in memory), %zu blocks (%zu)", w, orc, rc,
+               o.n, sc->n);
+    if (rc == 0 && memcmp(o.rest.data, sc->rest.data, o.rest.len) != 0)
+      fail_msg("window %zu: rest \"%s\" for \"%s\"", w, o.rest.data,
+               sc->rest.data);
+    for (size_t k = 0; k < o.n; k++)
+      assert_true(memcmp(&o.v[k], &sc->v[k], sizeof(o.v[k])) == 0);
+    qfx_scan_free(&o);
+  }
+  fclose(f);
+  return rc;
+}
+
+/* qfx_scan finds the top-level list only (nested "issues" keys, strings
+ * holding brackets, braces, commas and escaped quotes are skipped), gives
+ * the rest of the text with [] in its place, and counts its objects; a
+ * repeated, escaped or missing key, a list that is no array or does not
+ * scan, or a text that is no object, does not scan. */
+static void test_scan(void **state) {
   (void)state; /* table-driven */
-  static const char *const good[] = {
-      "[]", "[ ]", "[1]", "[ {\"a\": \"]},\\\"\"} , [2,3] ,\"x\\\\\" ]"};
-  static const int count[] = {0, 0, 1, 3};
-  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-    size_t at = 0, s, e;
-    int n = 0, rc;
-    while ((rc = qfx_array_next(good[i], strlen(good[i]), &at, &s, &e)) == 1)
-      n++;
-    if (rc != 0 || n != count[i])
-      fail_msg("good %zu: rc %d, %d elements", i, rc, n);
+  static const struct {
+    const char *text, *rest; /* rest NULL: does not scan */
+    uint32_t issues;
+  } cases[] = {
+      {"{\"issues\":[1,2]}", "{\"issues\":[]}", 0},
+      {" { \"a\" : {\"issues\": [9]}, \"s\": \"}\\\"{[\" ,\n"
+       "\"issues\" : [ {\"x\": \"]\"} ] , \"b\": true } ",
+       " { \"a\" : {\"issues\": [9]}, \"s\": \"}\\\"{[\" ,\n"
+       "\"issues\" : [] , \"b\": true } ",
+       1},
+      {"{\"issues\": [ ]}", "{\"issues\": []}", 0},
+      {"{\"issues\":[ {\"a\": \"]},\\\"\"} , [2,3] ,\"x\\\\\", {} ]}",
+       "{\"issues\":[]}", 2},
+      {"{\"n\": -1.5e3, \"issues\": null}", NULL, 0},
+      {"{\"issues\": [], \"issues\": []}", NULL, 0},
+      {"{\"issu\\u0065s\": []}", NULL, 0},
+      {"{\"other\": []}", NULL, 0},
+      {"[\"issues\"]", NULL, 0},
+      {"{\"issues\": [1, 2}", NULL, 0},
+      {"{\"issues\" [1]}", NULL, 0},
+      {"{\"issues\": [", NULL, 0},
+      {"{\"issues\": [1", NULL, 0},
+      {"{\"issues\": [1,]}", NULL, 0},
+      {"{\"issues\": [,1]}", NULL, 0},
+      {"{\"issues\": [1 2]}", NULL, 0},
+      {"{\"issues\": [\"a]}", NULL, 0},
+      {"{\"issues\": [}", NULL, 0},
+      {"{\"issues\": [tru]}", NULL, 0},
+      {"{\"issues\": []", NULL, 0},
+      {"", NULL, 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    qfx_scan_t sc;
+    int rc = scan_all(cases[i].text, &sc);
+    uint32_t n = 0;
+    for (size_t k = 0; k < sc.n; k++)
+      n += sc.v[k].n;
+    if (cases[i].rest == NULL ? rc != -EAGAIN
+                              : rc != 0 || n != cases[i].issues ||
+                                    strcmp(sc.rest.data, cases[i].rest) != 0)
+      fail_msg("case %zu: rc %d, %u issues, rest \"%s\"", i, rc, n,
+               sc.rest.data != NULL ? sc.rest.data : "");
+    qfx_scan_free(&sc);
   }
-  size_t at = 0, s, e;
-  const char *t = "[ {\"a\": \"]}\"} , 7]";
-  assert_int_equal(qfx_array_next(t, strlen(t), &at, &s, &e), 1);
-  assert_int_equal(s, 2);
-  assert_int_equal(e, 13);
-  static const char *const bad[] = {"",     "{}",    "[",    "[1",    "[1,]",
-                                    "[,1]", "[1 2]", "[1] ", "[\"a]", "[}"};
-  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    size_t a = 0;
-    int rc;
-    while ((rc = qfx_array_next(bad[i], strlen(bad[i]), &a, &s, &e)) == 1)
-      ;
-    if (rc != -1)
-      fail_msg("bad %zu (%s): rc %d", i, bad[i], rc);
-  }
+  /* a real list: the blocks cover every issue, cut as the index cuts */
+  char *text = project(900, 1, 1.0, "2026-12-01T00:00:00Z");
+  qfx_scan_t sc;
+  assert_int_equal(scan_all(text, &sc), 0);
+  qfx_project_t *p = build_ok(text);
+  assert_int_equal(sc.n, p->nblocks);
+  for (size_t k = 0; k < sc.n; k++)
+    assert_true(sc.v[k].hash == p->blocks[k].hash &&
+                sc.v[k].n == p->blocks[k + 1].first - p->blocks[k].first);
+  qfx_project_release(p);
+  qfx_scan_free(&sc);
+  free(text);
+}
+
+/* A file that shrinks while it is read is an error that says so (the
+ * caller keeps the last project), not a short project. */
+static void test_file_shrinks(void **state) {
+  (void)state; /* no fixture */
+  char *text = project(300, 1, 1.0, "2026-12-01T00:00:00Z");
+  size_t len = strlen(text);
+  FILE *f = file_of(text, len / 2);
+  qfx_src_t src = {.fd = fileno(f), .len = len, .window = 64};
+  qfx_project_t *p = NULL;
+  char err[200] = "";
+  int rc = qfx_project_update_src(NULL, &src, &headers, &p, err, sizeof(err));
+  assert_int_equal(rc, -EIO);
+  assert_null(p);
+  assert_non_null(strstr(err, "changed while read"));
+  fclose(f);
+  free(text);
 }
 
 int main(void) {
@@ -325,7 +448,8 @@ int main(void) {
       cmocka_unit_test(test_delta_follows_the_change),
       cmocka_unit_test(test_delta_non_issues),
       cmocka_unit_test(test_delta_broken),
-      cmocka_unit_test(test_array_next),
+      cmocka_unit_test(test_scan),
+      cmocka_unit_test(test_file_shrinks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
