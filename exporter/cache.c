@@ -195,7 +195,7 @@ static int ca_index(qfx_cache_t *c, int fd, size_t len, qfx_project_t **p) {
   if (fd < 0) {
     rc = qfx_project_build(NULL, 0, &c->headers, p, err, sizeof(err));
   } else {
-    qfx_src_t src = {.fd = fd, .len = len};
+    qf_src_t src = {.fd = fd, .len = len};
     rc = qfx_project_update_src(c->project, &src, &c->headers, p, err,
                                 sizeof(err));
   }

@@ -277,7 +277,7 @@ static qfx_project_t *pj_owner(qfx_project_t *prev) {
 /* pj_delta makes *out from the text in src, scanned, against owner's
  * issues (see qfx_delta_index; NULL: every block parsed): 0, or a
  * negative errno when it cannot (*out NULL). */
-static int pj_delta(qfx_project_t *owner, const qfx_src_t *src,
+static int pj_delta(qfx_project_t *owner, const qf_src_t *src,
                     const qfx_headers_t *h, qfx_project_t **out) {
   qfx_scan_t sc;
   *out = NULL;
@@ -298,12 +298,12 @@ static int pj_delta(qfx_project_t *owner, const qfx_src_t *src,
 }
 
 /* pj_full is qfx_project_build of the text in src, read whole. */
-static int pj_full(const qfx_src_t *src, const qfx_headers_t *h,
+static int pj_full(const qf_src_t *src, const qfx_headers_t *h,
                    qfx_project_t **out, char *err, size_t errlen) {
   if (src->text != NULL)
     return qfx_project_build(src->text, src->len, h, out, err, errlen);
   char *text = malloc(src->len + 1);
-  int rc = text != NULL ? qfx_src_read(src, 0, src->len, text) : -ENOMEM;
+  int rc = text != NULL ? qf_src_read(src, 0, src->len, text) : -ENOMEM;
   if (rc == 0) {
     text[src->len] = '\0';
     rc = qfx_project_build(text, src->len, h, out, err, errlen);
@@ -316,7 +316,7 @@ static int pj_full(const qfx_src_t *src, const qfx_headers_t *h,
   return rc;
 }
 
-int qfx_project_update_src(qfx_project_t *prev, const qfx_src_t *src,
+int qfx_project_update_src(qfx_project_t *prev, const qf_src_t *src,
                            const qfx_headers_t *h, qfx_project_t **out,
                            char *err, size_t errlen) {
   /* Whatever stops the scan or the delta (a list that does not scan,
@@ -332,7 +332,7 @@ int qfx_project_update(qfx_project_t *prev, const char *text, size_t len,
                        size_t errlen) {
   if (text == NULL)
     return qfx_project_build(NULL, 0, h, out, err, errlen);
-  qfx_src_t src = {.text = text, .fd = -1, .len = len};
+  qf_src_t src = {.text = text, .fd = -1, .len = len};
   return qfx_project_update_src(prev, &src, h, out, err, errlen);
 }
 

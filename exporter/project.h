@@ -12,6 +12,7 @@
 
 #include "response.h"
 #include "qf_buf.h"
+#include "qf_json.h"
 #include "render_json.h"
 
 #include <microhttpd.h>
@@ -140,22 +141,11 @@ typedef struct qfx_project_s {
  * -ENOMEM. */
 int qfx_project_build(const char *text, size_t len, const qfx_headers_t *h,
                       qfx_project_t **out, char *err, size_t errlen);
-/* Where project.json's text comes from: text[0, len), or (text NULL) the
- * file open as fd, len bytes, read a window of that many bytes at a time
- * (0: QFX_SCAN_WINDOW), larger only while one value needs it. */
-typedef struct qfx_src_s {
-  const char *text;
-  int fd;
-  size_t len;
-  size_t window;
-} qfx_src_t;
-#define QFX_SCAN_WINDOW (256u << 10)
-
 /* qfx_project_update_src is qfx_project_update for project.json's text in
  * src. From a file the text is scanned a window at a time and only the
  * blocks parsed again are read whole; the file is read whole only when
  * its text does not scan (the full build then says what is wrong). */
-int qfx_project_update_src(qfx_project_t *prev, const qfx_src_t *src,
+int qfx_project_update_src(qfx_project_t *prev, const qf_src_t *src,
                            const qfx_headers_t *h, qfx_project_t **out,
                            char *err, size_t errlen);
 /* qfx_project_update is qfx_project_build for a new version of

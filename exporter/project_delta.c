@@ -77,13 +77,13 @@ static int pd_issue(qfx_ix_t *b, const char *text, size_t len, qf_buf_t *buf) {
 /* pd_read reads block c's text into blk as a JSON array, "[...]", and
  * checks it as the full build's parser would (no comments, UTF-8
  * strings): -EAGAIN when it is no JSON. */
-static int pd_read(const qfx_src_t *src, const qfx_cand_t *c, qf_buf_t *blk) {
+static int pd_read(const qf_src_t *src, const qfx_cand_t *c, qf_buf_t *blk) {
   size_t n = c->end - c->start;
   qf_buf_reset(blk);
   if (qf_buf_reserve(blk, n + 2) != 0)
     return -ENOMEM;
   blk->data[0] = '[';
-  int rc = qfx_src_read(src, c->start, n, blk->data + 1);
+  int rc = qf_src_read(src, c->start, n, blk->data + 1);
   if (rc != 0)
     return rc;
   blk->data[n + 1] = ']';
@@ -93,7 +93,7 @@ static int pd_read(const qfx_src_t *src, const qfx_cand_t *c, qf_buf_t *blk) {
 }
 
 /* pd_parse indexes the issues of block c, read into blk. */
-static int pd_parse(qfx_ix_t *b, const qfx_src_t *src, const qfx_cand_t *c,
+static int pd_parse(qfx_ix_t *b, const qf_src_t *src, const qfx_cand_t *c,
                     qf_buf_t *blk, qf_buf_t *buf) {
   int rc = pd_read(src, c, blk);
   const char *text = blk->data + 1;
@@ -103,7 +103,7 @@ static int pd_parse(qfx_ix_t *b, const qfx_src_t *src, const qfx_cand_t *c,
            (text[s] == ',' || text[s] == ' ' || text[s] == '\t' ||
             text[s] == '\r' || text[s] == '\n'))
       s++;
-    size_t e = qfx_value_end(text, len, s);
+    size_t e = qf_json_value_end(text, len, s);
     if (e == s)
       return -EAGAIN;
     if (text[s] == '{') { /* an issue; the rest was checked by qfx_scan */
@@ -116,8 +116,8 @@ static int pd_parse(qfx_ix_t *b, const qfx_src_t *src, const qfx_cand_t *c,
 }
 
 /* pd_build indexes the blocks of sc into p: owner's where it has them. */
-static int pd_build(qfx_project_t *p, qfx_project_t *owner,
-                    const qfx_src_t *src, const qfx_scan_t *sc) {
+static int pd_build(qfx_project_t *p, qfx_project_t *owner, const qf_src_t *src,
+                    const qfx_scan_t *sc) {
   pd_table_t t = {0};
   qfx_ix_t b;
   qf_buf_t buf = QF_BUF_INIT, blk = QF_BUF_INIT;
@@ -138,8 +138,8 @@ static int pd_build(qfx_project_t *p, qfx_project_t *owner,
   return rc;
 }
 
-int qfx_delta_index(qfx_project_t *p, qfx_project_t *owner,
-                    const qfx_src_t *src, const qfx_scan_t *sc) {
+int qfx_delta_index(qfx_project_t *p, qfx_project_t *owner, const qf_src_t *src,
+                    const qfx_scan_t *sc) {
   if (pd_unchanged(owner, sc))
     return qfx_project_share(p, owner);
   return pd_build(p, owner, src, sc);

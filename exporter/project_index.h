@@ -50,10 +50,6 @@ bool qfx_ix_matches(uint8_t c, int status, int flagged);
 void qfx_kstr_of(qf_jw_t *w, yajl_val obj, const char *key);
 void qfx_knum_of(qf_jw_t *w, yajl_val obj, const char *key);
 
-/* qfx_value_end skips the JSON value starting at text[i] (the scan only
- * delimits it): the index after it, or len when it does not end. */
-size_t qfx_value_end(const char *text, size_t len, size_t i);
-
 /* A block of a new list: its issues' text, [start, end) of the source
  * (separators within), and what identifies it. */
 typedef struct qfx_cand_s {
@@ -76,20 +72,16 @@ typedef struct qfx_scan_s {
  * the text does not scan so (the full build then says why: no object, no
  * or two lists, a key written with escapes, text that does not parse);
  * -EIO; -ENOMEM. Call qfx_scan_free either way. */
-int qfx_scan(const qfx_src_t *src, qfx_scan_t *sc);
+int qfx_scan(const qf_src_t *src, qfx_scan_t *sc);
 void qfx_scan_free(qfx_scan_t *sc);
-/* qfx_src_read copies src's [off, off + n) to out: 0, or -EIO when the
- * source no longer holds it (a file shrunk), or a read's negative errno. */
-int qfx_src_read(const qfx_src_t *src, size_t off, size_t n, char *out);
-
 /* qfx_delta_index fills p's issue data from the blocks sc cut of a new
  * version of project.json (text in src), taking from owner (the project
  * holding the last version's issue data; NULL: none) every block whose
  * issues' text is unchanged and parsing the others. 0; -EAGAIN when a
  * block does not parse (qfx_project_build then says why); -EOVERFLOW;
  * -EIO; -ENOMEM. */
-int qfx_delta_index(qfx_project_t *p, qfx_project_t *owner,
-                    const qfx_src_t *src, const qfx_scan_t *sc);
+int qfx_delta_index(qfx_project_t *p, qfx_project_t *owner, const qf_src_t *src,
+                    const qfx_scan_t *sc);
 /* qfx_project_share makes p use owner's issue data (a reference is
  * taken). 0 or -ENOMEM. */
 int qfx_project_share(qfx_project_t *p, qfx_project_t *owner);

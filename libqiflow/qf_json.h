@@ -2,6 +2,8 @@
 #ifndef QF_JSON_H
 #define QF_JSON_H
 
+#include "qf_buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <yajl/yajl_gen.h>
@@ -60,6 +62,47 @@ int qf_json_parse_split_at(const char *text, size_t len, const char *key,
  * qf_json_parse_split's parser takes it (no comments, UTF-8 strings): 0,
  * -EINVAL, or -ENOMEM. It builds nothing. */
 int qf_json_check(const char *text, size_t len);
+
+/* --- scanning one large array member --- */
+
+/* Where a document's text comes from: text[0, len), or (text NULL) the
+ * file open as fd, len bytes, read a window of that many bytes at a time
+ * (0: QF_SCAN_WINDOW), larger only while one value needs it. */
+typedef struct qf_src_s {
+  const char *text;
+  int fd;
+  size_t len;
+  size_t window;
+} qf_src_t;
+#define QF_SCAN_WINDOW (256u << 10)
+
+/* qf_src_read copies src's [off, off + n) to out: 0, or -EIO when the
+ * source no longer holds it (a file shrunk), or a read's negative errno. */
+int qf_src_read(const qf_src_t *src, size_t off, size_t n, char *out);
+
+/* qf_json_scan_fn receives one element of the scanned array: its text,
+ * text[0, len), which lies at [at, at + len) of the source (text is valid
+ * during the call only). 0, or a negative errno that stops the scan. */
+typedef int (*qf_json_scan_fn)(const char *text, size_t at, size_t len,
+                               void *ctx);
+
+/* qf_json_scan scans the JSON object in src without parsing it, a window
+ * at a time from a file: each element of its top-level member key (an
+ * array) goes to each() in order, and rest receives the document's text
+ * with [] in that member's place (the caller parses it; it judges all
+ * text outside the array). The scan only delimits values: an element's
+ * text is the caller's to check. 0; -EAGAIN when the text does not scan
+ * so (no object, no such member or two, one that is no array, a key
+ * written with escapes, a value that does not end: qf_json_parse_split
+ * on the whole text says what is wrong); -EIO; -ENOMEM; or each()'s
+ * error. */
+int qf_json_scan(const qf_src_t *src, const char *key, qf_json_scan_fn each,
+                 void *ctx, qf_buf_t *rest);
+
+/* qf_json_value_end skips the JSON value starting at text[i] (as the scan
+ * does, delimiting it only): the index after it, or len when it does not
+ * end. */
+size_t qf_json_value_end(const char *text, size_t len, size_t i);
 
 /* --- writing --- */
 

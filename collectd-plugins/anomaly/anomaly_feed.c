@@ -83,6 +83,79 @@ static int af_issue(yajl_val issue, void *ctx) {
   return 0;
 }
 
+/* af_issue_tree is af_issue for an element's text, parsed. */
+static int af_issue_tree(const char *text, size_t len, af_closed_t *c) {
+  char *copy = malloc(len + 1);
+  if (copy == NULL)
+    return -ENOMEM;
+  memcpy(copy, text, len);
+  copy[len] = '\0';
+  yajl_val it = qf_json_parse(copy, NULL, 0);
+  free(copy);
+  int rc = it != NULL ? af_issue(it, c) : 0; /* no JSON: nothing to count */
+  yajl_tree_free(it);
+  return rc;
+}
+
+/* af_closed_at finds the value of the first "closed_at" key in the
+ * element text[0, len) (holding no nested object): *v and *vlen, a
+ * string's characters, NULL for another value or no such key. */
+static void af_closed_at(const char *text, size_t len, const char **v,
+                         size_t *vlen) {
+  static const char key[] = "\"closed_at\"";
+  const char *end = text + len, *k = text;
+  *v = NULL;
+  while ((k = memmem(k, (size_t)(end - k), key, sizeof(key) - 1)) != NULL) {
+    const char *q = k + sizeof(key) - 1;
+    k = q;
+    while (q < end && strchr(" \t\r\n", *q) != NULL)
+      q++;
+    if (q == end || *q != ':')
+      continue; /* the text of a value, not a key */
+    for (q++; q < end && strchr(" \t\r\n", *q) != NULL; q++)
+      ;
+    const char *close =
+        q < end && *q == '"' ? memchr(q + 1, '"', (size_t)(end - q - 1)) : NULL;
+    if (close != NULL) {
+      *v = q + 1;
+      *vlen = (size_t)(close - q - 1);
+    }
+    return;
+  }
+}
+
+/* af_issue_text is af_issue for one element of the list as qf_json_scan
+ * gives it: closed_at is read from the text (an issue is parsed only
+ * when it holds a nested object, an escape or an odd time), so a large
+ * list costs a scan rather than a parse. */
+static int af_issue_text(const char *text, size_t at, size_t len, void *ctx) {
+  af_closed_t *c = ctx;
+  (void)at; /* where it lies does not matter */
+  if (len == 0 || text[0] != '{')
+    return 0; /* no issue */
+  if (memchr(text + 1, '{', len - 1) != NULL || memchr(text, '\\', len))
+    return af_issue_tree(text, len, c);
+  const char *v;
+  size_t vlen = 0;
+  char when[40];
+  af_closed_at(text, len, &v, &vlen);
+  if (v == NULL)
+    return 0; /* open, or no closed_at */
+  if (vlen >= sizeof(when))
+    return af_issue_tree(text, len, c);
+  memcpy(when, v, vlen);
+  when[vlen] = '\0';
+  time_t t = 0;
+  if (qf_time_parse(when, &t) != 0 || t <= c->after)
+    return 0;
+  void *arr = c->t;
+  if (qf_array_room(&arr, &c->cap, c->n, sizeof(*c->t), 64) != 0)
+    return -ENOMEM;
+  c->t = arr;
+  c->t[c->n++] = t;
+  return 0;
+}
+
 static int af_cmp_time(const void *x, const void *y) {
   time_t a = *(const time_t *)x, b = *(const time_t *)y;
   return (a > b) - (a < b);
@@ -163,12 +236,43 @@ static void af_activity(anom_state_t *s, yajl_val rest) {
   s->feed_pr_update = t;
 }
 
-int anom_feed_project(anom_state_t *s, const char *text, size_t len, char *err,
-                      size_t errlen) {
+/* af_gather streams project.json's issue list into c and parses the rest
+ * into *rest: scanned (a window at a time from a file), or, when the text
+ * does not scan so, read whole and parsed, for the parser's message. */
+static int af_gather(const qf_src_t *src, af_closed_t *c, yajl_val *rest,
+                     char *err, size_t errlen) {
+  qf_buf_t head = QF_BUF_INIT;
+  int rc = qf_json_scan(src, "issues", af_issue_text, c, &head);
+  if (rc == 0) {
+    *rest = qf_json_parse(head.data, err, errlen);
+    rc = *rest != NULL ? 0 : -EINVAL;
+  }
+  qf_buf_free(&head);
+  if (rc == -EIO)
+    af_fail(err, errlen, "the file changed while read");
+  if (rc != -EAGAIN)
+    return rc;
+  c->n = 0; /* again, from the whole text */
+  char *text = src->text != NULL ? NULL : malloc(src->len + 1);
+  if (src->text == NULL && text == NULL)
+    return -ENOMEM;
+  rc = text != NULL ? qf_src_read(src, 0, src->len, text) : 0;
+  if (rc == 0 && text != NULL)
+    text[src->len] = '\0';
+  if (rc == 0)
+    rc = qf_json_parse_split(text != NULL ? text : src->text, src->len,
+                             "issues", af_issue, c, rest, err, errlen);
+  else
+    af_fail(err, errlen, "the file changed while read");
+  free(text);
+  return rc;
+}
+
+int anom_feed_project_src(anom_state_t *s, const qf_src_t *src, char *err,
+                          size_t errlen) {
   af_closed_t c = {.after = s->feed_closed_until};
   yajl_val rest = NULL;
-  int rc = qf_json_parse_split(text, len, "issues", af_issue, &c, &rest, err,
-                               errlen);
+  int rc = af_gather(src, &c, &rest, err, errlen);
   if (rc == 0 && !YAJL_IS_ARRAY(qf_json_get(rest, "issues")))
     rc = af_fail(err, errlen, "no \"issues\" array: not a project snapshot");
   if (rc != 0) {
@@ -192,6 +296,12 @@ int anom_feed_project(anom_state_t *s, const char *text, size_t len, char *err,
   free(c.t);
   yajl_tree_free(rest);
   return (int)c.n;
+}
+
+int anom_feed_project(anom_state_t *s, const char *text, size_t len, char *err,
+                      size_t errlen) {
+  qf_src_t src = {.text = text, .fd = -1, .len = len};
+  return anom_feed_project_src(s, &src, err, errlen);
 }
 
 /* af_resource finds or adds the resource called name; NULL when full. */

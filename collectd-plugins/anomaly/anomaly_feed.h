@@ -5,6 +5,7 @@
 #define ANOMALY_FEED_H
 
 #include "anomaly.h"
+#include "qf_json.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,6 +36,14 @@ int anom_feed_agents(anom_state_t *s, time_t now, yajl_val doc, char *err,
  * fed), -ENOMEM. */
 int anom_feed_project(anom_state_t *s, const char *text, size_t len, char *err,
                       size_t errlen);
+/* anom_feed_project_src is anom_feed_project for the text in src (from a
+ * file, scanned a window at a time: the file is never held whole unless
+ * its text does not scan, and then only for the parser's message). The
+ * issue list is scanned, not parsed: only each issue's closed_at is read
+ * (an issue whose text is broken is skipped; the exporter reports a
+ * broken project.json), and the text around the list is parsed. */
+int anom_feed_project_src(anom_state_t *s, const qf_src_t *src, char *err,
+                          size_t errlen);
 
 /* Memory and disk use from collectd's values. */
 #define ANOM_FEED_PARTS 8 /* type instances kept per resource */

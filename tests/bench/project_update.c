@@ -153,7 +153,7 @@ static FILE *file_of(const char *text, size_t len) {
 static int index_once(qfx_project_t *from, FILE *f, size_t len, bool whole,
                       qfx_project_t **p, char *err, size_t errlen) {
   if (!whole) {
-    qfx_src_t src = {.fd = fileno(f), .len = len};
+    qf_src_t src = {.fd = fileno(f), .len = len};
     return qfx_project_update_src(from, &src, &headers, p, err, errlen);
   }
   char *text = malloc(len + 1);

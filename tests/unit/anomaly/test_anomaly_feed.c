@@ -302,6 +302,87 @@ static void test_project_refused(void **state) {
   assert_int_equal(st.feed_commits, -1);
 }
 
+/* from_file feeds text from a temporary file read window bytes at a
+ * time, as the plugin reads project.json. */
+static int from_file(const char *text, size_t window) {
+  size_t len = strlen(text);
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  assert_int_equal(fwrite(text, 1, len, f), len);
+  assert_int_equal(fflush(f), 0);
+  qf_src_t src = {.fd = fileno(f), .len = len, .window = window};
+  char err[128] = "";
+  int rc = anom_feed_project_src(&st, &src, err, sizeof(err));
+  fclose(f);
+  return rc;
+}
+
+/* Issues are scanned, not parsed, yet count as a parse would count them:
+ * a title that reads "closed_at", a key in another spelling, blanks,
+ * nested objects, escapes, a null or a time that does not parse, an
+ * element that is no issue; from the text or from a file read in windows
+ * of any size. */
+static void test_project_scanned_as_parsed(void **state) {
+  (void)state;
+  static const char *doc =
+      "{\"last_sync\":\"2026-11-27T12:00:00Z\",\"issues\":["
+      "{\"id\":1,\"title\":\"closed_at\",\"closed_at\":null},"
+      "{\"id\":2,\"title\":\"\\\"closed_at\\\":\\\"2026-11-27T01:00:00Z\","
+      "\"closed_at\":null},"
+      "{\"id\":3, \"closed_at\" :\n \"2026-11-27T02:00:00Z\"},"
+      "{\"id\":4,\"pr\":{\"closed_at\":\"2026-11-27T03:00:00Z\"},"
+      "\"closed_at\":null},"
+      "{\"id\":5,\"title\":\"caf\\u00e9\",\"closed_at\":"
+      "\"2026-11-27T04:00:00Z\"},"
+      "{\"id\":6,\"closed_at\":\"yesterday\"},"
+      "{\"id\":7,\"closed_at\":7},"
+      "[\"closed_at\",\"2026-11-27T05:00:00Z\"],"
+      "{\"id\":8,\"closed_at\":\"2026-11-27T06:00:00Z\","
+      "\"closed_at\":\"2026-11-27T07:00:00Z\"}"
+      "]}";
+  fresh();
+  assert_int_equal(feed(doc), 3); /* issues 3, 5 and 8 (its first) */
+  time_t until = st.feed_closed_until;
+  assert_int_equal(until, at("2026-11-27T06:00:00Z"));
+  for (size_t w = 1; w <= 64; w *= 4) {
+    fresh();
+    assert_int_equal(from_file(doc, w), 3);
+    assert_int_equal(st.feed_closed_until, until);
+  }
+  /* and the parse of the whole text, which a text that does not scan
+   * gets (here: the key written with an escape), counts the same */
+  char *escaped = strdup(doc);
+  assert_non_null(escaped);
+  char *k = strstr(escaped, "\"issues\"");
+  assert_non_null(k);
+  size_t n = strlen(escaped);
+  char *alt = malloc(n + 6);
+  assert_non_null(alt);
+  snprintf(alt, n + 6, "%.*s\"issu\\u0065s\"%s", (int)(k - escaped), escaped,
+           k + 8);
+  fresh();
+  assert_int_equal(feed(alt), 3);
+  assert_int_equal(st.feed_closed_until, until);
+  free(alt);
+  free(escaped);
+}
+
+/* A project.json that shrinks while read is refused and says so. */
+static void test_project_file_shrinks(void **state) {
+  (void)state;
+  fresh();
+  static const char *doc = "{\"issues\":[{\"closed_at\":null}]}";
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  assert_int_equal(fwrite(doc, 1, 10, f), 10);
+  assert_int_equal(fflush(f), 0);
+  qf_src_t src = {.fd = fileno(f), .len = strlen(doc), .window = 4};
+  char err[128] = "";
+  assert_int_equal(anom_feed_project_src(&st, &src, err, sizeof(err)), -EIO);
+  assert_non_null(strstr(err, "changed while read"));
+  fclose(f);
+}
+
 static void test_values_to_fractions(void **state) {
   (void)state;
   anom_feed_values_t f = {0};
@@ -374,6 +455,8 @@ int main(void) {
       cmocka_unit_test(test_project_ci_runs_counted_once),
       cmocka_unit_test(test_project_activity_progress),
       cmocka_unit_test(test_project_refused),
+      cmocka_unit_test(test_project_scanned_as_parsed),
+      cmocka_unit_test(test_project_file_shrinks),
       cmocka_unit_test(test_values_to_fractions),
       cmocka_unit_test(test_message),
   };

@@ -135,7 +135,7 @@ static FILE *file_of(const char *text, size_t len) {
 static int update_file(qfx_project_t *prev, const char *json, size_t window,
                        qfx_project_t **out, char *err, size_t errlen) {
   FILE *f = file_of(json, strlen(json));
-  qfx_src_t src = {.fd = fileno(f), .len = strlen(json), .window = window};
+  qf_src_t src = {.fd = fileno(f), .len = strlen(json), .window = window};
   int rc = qfx_project_update_src(prev, &src, &headers, out, err, errlen);
   fclose(f);
   return rc;
@@ -339,12 +339,12 @@ static void test_delta_broken(void **state) {
  * last scan is left in *sc. */
 static int scan_all(const char *text, qfx_scan_t *sc) {
   size_t len = strlen(text);
-  qfx_src_t mem = {.text = text, .fd = -1, .len = len};
+  qf_src_t mem = {.text = text, .fd = -1, .len = len};
   int rc = qfx_scan(&mem, sc);
   FILE *f = file_of(text, len);
   for (size_t w = 1; w <= 10; w++) {
     qfx_scan_t o;
-    qfx_src_t src = {.fd = fileno(f), .len = len, .window = w % 10};
+    qf_src_t src = {.fd = fileno(f), .len = len, .window = w % 10};
     int orc = qfx_scan(&src, &o);
     if (orc != rc || o.n != sc->n || (rc == 0 && o.rest.len != sc->rest.len))
       fail_msg("window %zu: rc %d (%d in memory), %zu blocks (%zu)", w, orc, rc,
@@ -432,7 +432,7 @@ static void test_file_shrinks(void **state) {
   char *text = project(300, 1, 1.0, "2026-12-01T00:00:00Z");
   size_t len = strlen(text);
   FILE *f = file_of(text, len / 2);
-  qfx_src_t src = {.fd = fileno(f), .len = len, .window = 64};
+  qf_src_t src = {.fd = fileno(f), .len = len, .window = 64};
   qfx_project_t *p = NULL;
   char err[200] = "";
   int rc = qfx_project_update_src(NULL, &src, &headers, &p, err, sizeof(err));
