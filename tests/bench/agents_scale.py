@@ -122,7 +122,8 @@ def measure(qfstack, root, count, interval, seconds, plugin_dir):
 def status_vs_nginx(count, interval, rounds, duration):
     """/status of the exporter at count agent files against nginx serving
     the same bytes (run.py's Nginx, alternate and summary): prints both
-    medians and the ratio."""
+    medians and the ratio, then the same rounds with each server held to
+    the same share of a CPU (run.alternate_budget) where that can be set."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import run  # pylint: disable=import-outside-toplevel
     run.import_harness(os.environ["QF_BUILD_DIR"])
@@ -144,6 +145,11 @@ def status_vs_nginx(count, interval, rounds, duration):
             body = run.http_get(url).body
             static = nginx.put("status.json", body)
             case, base = run.alternate(url, static, mode)
+            pids = ([stack.exporter.proc.pid],
+                    [nginx.proc.pid] + run.children(nginx.proc.pid))
+            why = run.budget_unavailable()
+            budget = None if why else run.alternate_budget(url, static, mode,
+                                                           pids)
         finally:
             nginx.stop()
             stack.stop()
@@ -157,6 +163,15 @@ def status_vs_nginx(count, interval, rounds, duration):
     ratio = c["rps"] / b["rps"] if b["rps"] else 0
     print(f"  ratio {ratio:.2f}x, target >= 0.9x: "
           f"{'met' if ratio >= 0.9 else 'MISSED'}")
+    if budget is None:
+        print(f"  at an equal CPU budget: not measured: {why}")
+        return
+    c, b = run.summary(budget[0]), run.summary(budget[1])
+    ratios = run.round_ratios(*budget)
+    print(f"  each server at {run.BUDGET_CPU:g} CPU (cgroup quota): exporter "
+          f"{c['rps']:.0f}, nginx {b['rps']:.0f} req/s; round ratios median "
+          f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}-"
+          f"{ratios[-1]:.2f}x)")
 
 
 def parse_args():
