@@ -300,19 +300,13 @@ static int pj_delta(qfx_project_t *owner, const qf_src_t *src,
 /* pj_full is qfx_project_build of the text in src, read whole. */
 static int pj_full(const qf_src_t *src, const qfx_headers_t *h,
                    qfx_project_t **out, char *err, size_t errlen) {
-  if (src->text != NULL)
-    return qfx_project_build(src->text, src->len, h, out, err, errlen);
-  char *text = malloc(src->len + 1);
-  int rc = text != NULL ? qf_src_read(src, 0, src->len, text) : -ENOMEM;
-  if (rc == 0) {
-    text[src->len] = '\0';
+  const char *text;
+  char *owned;
+  *out = NULL;
+  int rc = qf_src_whole(src, &text, &owned, err, errlen);
+  if (rc == 0)
     rc = qfx_project_build(text, src->len, h, out, err, errlen);
-  } else {
-    *out = NULL;
-    qf_err(err, errlen, "%s",
-           rc == -EIO ? "the file changed while read" : strerror(-rc));
-  }
-  free(text);
+  free(owned);
   return rc;
 }
 

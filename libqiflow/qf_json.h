@@ -80,6 +80,13 @@ typedef struct qf_src_s {
  * source no longer holds it (a file shrunk), or a read's negative errno. */
 int qf_src_read(const qf_src_t *src, size_t off, size_t n, char *out);
 
+/* qf_src_whole gives src's whole text, NUL-terminated, in *text: src's own
+ * text, or a copy read from the file that *owned holds (the caller frees
+ * *owned; NULL when nothing was read). 0, or -ENOMEM, -EIO (the file
+ * shrank: "the file changed while read") or a read's errno, why in err. */
+int qf_src_whole(const qf_src_t *src, const char **text, char **owned,
+                 char *err, size_t errlen);
+
 /* qf_json_scan_fn receives one element of the scanned array: its text,
  * text[0, len), which lies at [at, at + len) of the source (text is valid
  * during the call only). 0, or a negative errno that stops the scan. */

@@ -77,11 +77,31 @@ int qf_src_read(const qf_src_t *src, size_t off, size_t n, char *out) {
   return (size_t)got == n ? 0 : -EIO; /* the file shrank meanwhile */
 }
 
+int qf_src_whole(const qf_src_t *src, const char **text, char **owned,
+                 char *err, size_t errlen) {
+  *owned = NULL;
+  *text = src->text;
+  if (src->text != NULL)
+    return 0;
+  char *copy = malloc(src->len + 1);
+  int rc = copy != NULL ? qf_src_read(src, 0, src->len, copy) : -ENOMEM;
+  if (rc != 0) {
+    free(copy);
+    qf_err(err, errlen, "%s",
+           rc == -EIO ? "the file changed while read" : strerror(-rc));
+    return rc;
+  }
+  copy[src->len] = '\0';
+  *text = *owned = copy;
+  return 0;
+}
+
 /* The scan's place in the source: t[0, n) is the source's [base, base +
  * n); from a file, a window of buf (cap bytes) that slides forward. */
 typedef struct qscan_s {
   const qf_src_t *src;
   const char *key; /* the member streamed */
+  size_t klen;
   qf_json_scan_fn each;
   void *ctx;
   qf_buf_t *rest;
@@ -221,8 +241,7 @@ static int qscan_member(qscan_t *sc, size_t *at, bool *found) {
   const char *key = sc->t + (k - sc->base);
   if (memchr(key, '\\', e - 1 - k) != NULL)
     return -EAGAIN; /* a key with escapes: leave it to the parser */
-  size_t klen = strlen(sc->key);
-  bool streamed = e - 1 - k == klen && memcmp(key, sc->key, klen) == 0;
+  bool streamed = e - 1 - k == sc->klen && memcmp(key, sc->key, sc->klen) == 0;
   *at = e;
   rc = qscan_ws(sc, at);
   if (rc != 0 || qscan_char(sc, *at) != ':')
@@ -275,7 +294,12 @@ static int qscan_object(qscan_t *sc) {
 
 int qf_json_scan(const qf_src_t *src, const char *key, qf_json_scan_fn each,
                  void *ctx, qf_buf_t *rest) {
-  qscan_t s = {.src = src, .key = key, .each = each, .ctx = ctx, .rest = rest};
+  qscan_t s = {.src = src,
+               .key = key,
+               .klen = strlen(key),
+               .each = each,
+               .ctx = ctx,
+               .rest = rest};
   if (src->text != NULL) {
     s.t = src->text;
     s.n = src->len;

@@ -69,10 +69,8 @@ typedef struct af_closed_s {
   size_t n, cap;
 } af_closed_t;
 
-/* af_issue keeps one issue's closed_at when it is newer than the cursor. */
-static int af_issue(yajl_val issue, void *ctx) {
-  af_closed_t *c = ctx;
-  time_t t = af_time(issue, "closed_at");
+/* af_keep keeps closing time t when it is newer than the cursor. */
+static int af_keep(af_closed_t *c, time_t t) {
   if (t <= c->after)
     return 0;
   void *arr = c->t;
@@ -81,6 +79,11 @@ static int af_issue(yajl_val issue, void *ctx) {
   c->t = arr;
   c->t[c->n++] = t;
   return 0;
+}
+
+/* af_issue keeps one issue's closed_at when it is newer than the cursor. */
+static int af_issue(yajl_val issue, void *ctx) {
+  return af_keep(ctx, af_time(issue, "closed_at"));
 }
 
 /* af_issue_tree is af_issue for an element's text, parsed. */
@@ -146,14 +149,7 @@ static int af_issue_text(const char *text, size_t at, size_t len, void *ctx) {
   memcpy(when, v, vlen);
   when[vlen] = '\0';
   time_t t = 0;
-  if (qf_time_parse(when, &t) != 0 || t <= c->after)
-    return 0;
-  void *arr = c->t;
-  if (qf_array_room(&arr, &c->cap, c->n, sizeof(*c->t), 64) != 0)
-    return -ENOMEM;
-  c->t = arr;
-  c->t[c->n++] = t;
-  return 0;
+  return qf_time_parse(when, &t) == 0 ? af_keep(c, t) : 0;
 }
 
 static int af_cmp_time(const void *x, const void *y) {
@@ -253,18 +249,13 @@ static int af_gather(const qf_src_t *src, af_closed_t *c, yajl_val *rest,
   if (rc != -EAGAIN)
     return rc;
   c->n = 0; /* again, from the whole text */
-  char *text = src->text != NULL ? NULL : malloc(src->len + 1);
-  if (src->text == NULL && text == NULL)
-    return -ENOMEM;
-  rc = text != NULL ? qf_src_read(src, 0, src->len, text) : 0;
-  if (rc == 0 && text != NULL)
-    text[src->len] = '\0';
+  const char *text;
+  char *owned;
+  rc = qf_src_whole(src, &text, &owned, err, errlen);
   if (rc == 0)
-    rc = qf_json_parse_split(text != NULL ? text : src->text, src->len,
-                             "issues", af_issue, c, rest, err, errlen);
-  else
-    af_fail(err, errlen, "the file changed while read");
-  free(text);
+    rc = qf_json_parse_split(text, src->len, "issues", af_issue, c, rest, err,
+                             errlen);
+  free(owned);
   return rc;
 }
 

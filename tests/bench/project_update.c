@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static const qfx_headers_t headers = {"*", "max-age=60"};
 
@@ -152,18 +151,15 @@ static FILE *file_of(const char *text, size_t len) {
  * every change cost before the index kept blocks). */
 static int index_once(qfx_project_t *from, FILE *f, size_t len, bool whole,
                       qfx_project_t **p, char *err, size_t errlen) {
-  if (!whole) {
-    qf_src_t src = {.fd = fileno(f), .len = len};
+  qf_src_t src = {.fd = fileno(f), .len = len};
+  if (!whole)
     return qfx_project_update_src(from, &src, &headers, p, err, errlen);
-  }
-  char *text = malloc(len + 1);
-  if (text == NULL || pread(fileno(f), text, len, 0) != (ssize_t)len) {
-    free(text);
-    return -1;
-  }
-  text[len] = '\0';
-  int rc = qfx_project_build(text, len, &headers, p, err, errlen);
-  free(text);
+  const char *text;
+  char *owned;
+  int rc = qf_src_whole(&src, &text, &owned, err, errlen);
+  if (rc == 0)
+    rc = qfx_project_build(text, len, &headers, p, err, errlen);
+  free(owned);
   return rc;
 }
 
