@@ -83,7 +83,7 @@ int hb_budget_load(hb_deliver_t *d, const char *text, double mono_now,
     char *stop;
     double wall = strtod(p, &stop);
     if (stop == p || *stop != '\n' || !isfinite(wall))
-      return *loaded > 0 ? 0 : -EINVAL; /* a torn last line ends it */
+      break; /* a torn last line (a crash while writing) ends the list */
     p = stop + 1;
     double age = fmax(wall_now - wall, 0.0);
     if (age >= span)

@@ -59,8 +59,10 @@ int hb_budget_render(const hb_deliver_t *d, double mono_now, double wall_now,
  * file into d and records its times as requests (converted to the
  * monotonic clock), skipping those older than hb_deliver_span (the learned
  * window counts) and taking a time in the future (the clock went back) as
- * now; *loaded gets their number. -EINVAL (d untouched) when text is not
- * such a file. */
+ * now; *loaded gets their number. A line that is not a time (the torn
+ * last line of a crash while writing) ends the list: the times before it
+ * count. -EINVAL, d untouched, when text is not such a file: no magic
+ * line, or a broken "learned" line. */
 int hb_budget_load(hb_deliver_t *d, const char *text, double mono_now,
                    double wall_now, size_t *loaded);
 

@@ -142,6 +142,24 @@ static void test_load_edges(void **state) {
   assert_int_equal(hb_deliver_init(&d, &p), 0);
   assert_int_equal(hb_budget_load(&d, HB_BUDGET_MAGIC "\n", 5, 5, &loaded), 0);
   assert_int_equal(loaded, 0);
+  /* Torn at its first time: a budget file with no time, not junk; the
+   * learned policy before it holds. */
+  assert_int_equal(
+      hb_budget_load(&d, HB_BUDGET_MAGIC "\n" HB_BUDGET_LEARNED " 7 30.000\n99",
+                     5, 5, &loaded),
+      0);
+  assert_int_equal(loaded, 0);
+  assert_int_equal(d.learned_limit, 7);
+  hb_deliver_free(&d);
+  /* A broken learned line is not such a file, and leaves d as it was. */
+  assert_int_equal(hb_deliver_init(&d, &p), 0);
+  assert_int_equal(
+      hb_budget_load(&d, HB_BUDGET_MAGIC "\n" HB_BUDGET_LEARNED " 7\n950.0\n",
+                     50, 1000, &loaded),
+      -EINVAL);
+  assert_int_equal(loaded, 0);
+  assert_int_equal(d.learned_limit, 0);
+  assert_int_equal(d.win.n, 0);
   hb_deliver_free(&d);
 }
 
