@@ -17,18 +17,24 @@
 _Static_assert(sizeof(off_t) == 8 && sizeof(ino_t) == 8,
                "configure with -D_FILE_OFFSET_BITS=64");
 
-int qf_write_all(int fd, const void *buf, size_t len) {
+int qf_write_at(int fd, const void *buf, size_t len, off_t off) {
   const char *p = buf;
   while (len > 0) {
-    ssize_t n = write(fd, p, len);
+    ssize_t n = off >= 0 ? pwrite(fd, p, len, off) : write(fd, p, len);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
       return n < 0 ? -errno : -EIO;
     p += n;
     len -= (size_t)n;
+    if (off >= 0)
+      off += n;
   }
   return 0;
+}
+
+int qf_write_all(int fd, const void *buf, size_t len) {
+  return qf_write_at(fd, buf, len, -1);
 }
 
 ssize_t qf_read_full(int fd, void *buf, size_t len, off_t off) {

@@ -45,6 +45,9 @@ int qf_atomic_commit(qf_atomic_t *a, int status, mode_t mode, struct stat *st,
  * short writes. 0, or a negative errno (-EIO when write makes no
  * progress). */
 int qf_write_all(int fd, const void *buf, size_t len);
+/* qf_write_at is qf_write_all at offset off with pwrite (the file offset
+ * unmoved), or with write when off < 0. */
+int qf_write_at(int fd, const void *buf, size_t len, off_t off);
 
 /* qf_read_full reads into buf until len bytes are read or the file ends,
  * retrying on EINTR and short reads: at off with pread when off >= 0, else

@@ -52,22 +52,6 @@ size_t hb_spool_record_size(long long id, size_t len) {
   return (size_t)n + len + 1;
 }
 
-/* hbs_pwrite_all writes every byte at off, retrying short writes. */
-static int hbs_pwrite_all(int fd, const void *p, size_t n, off_t off) {
-  const char *c = p;
-  while (n > 0) {
-    ssize_t w = pwrite(fd, c, n, off);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    c += w;
-    n -= (size_t)w;
-    off += w;
-  }
-  return 0;
-}
-
 /* hbs_pread_all reads exactly n bytes at off; -EIO on a short file. */
 static int hbs_pread_all(int fd, void *p, size_t n, off_t off) {
   ssize_t r = qf_read_full(fd, p, n, off);
@@ -294,11 +278,11 @@ static int hbs_write_record(hb_spool_t *s, long long id, const char *body,
                             size_t errlen) {
   char hdr[HBS_HEADER_MAX];
   size_t hlen = hbs_header(hdr, sizeof(hdr), id, body, len);
-  int status = hbs_pwrite_all(s->fd, hdr, hlen, s->end);
+  int status = qf_write_at(s->fd, hdr, hlen, s->end);
   if (status == 0)
-    status = hbs_pwrite_all(s->fd, body, len, s->end + (off_t)hlen);
+    status = qf_write_at(s->fd, body, len, s->end + (off_t)hlen);
   if (status == 0)
-    status = hbs_pwrite_all(s->fd, "\n", 1, s->end + (off_t)(hlen + len));
+    status = qf_write_at(s->fd, "\n", 1, s->end + (off_t)(hlen + len));
   if (status == 0 && fsync(s->fd) != 0)
     status = -errno;
   if (status != 0) {
@@ -378,7 +362,7 @@ static int hbs_copy_pending(hb_spool_t *s, int fd, off_t *end) {
     buf = n;
     status = hbs_pread_all(s->fd, buf, r->size, start);
     if (status == 0)
-      status = hbs_pwrite_all(fd, buf, r->size, *end);
+      status = qf_write_at(fd, buf, r->size, *end);
     r->off = *end + (r->off - start);
     *end += (off_t)r->size;
   }
@@ -519,9 +503,9 @@ static int hbs_append_line(hb_spool_t *s, const char *line, size_t len,
   }
   struct stat now;
   off_t start = fstat(fd, &now) == 0 ? now.st_size : 0;
-  status = hbs_pwrite_all(fd, line, len, start);
+  status = qf_write_at(fd, line, len, start);
   if (status == 0)
-    status = hbs_pwrite_all(fd, "\n", 1, start + (off_t)len);
+    status = qf_write_at(fd, "\n", 1, start + (off_t)len);
   if (status == 0 && fsync(fd) != 0)
     status = -errno;
   if (status != 0) {

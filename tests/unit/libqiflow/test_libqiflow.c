@@ -449,7 +449,8 @@ static void test_file_atomic_and_bounded(void **state) {
 }
 
 /* qf_read_full: every byte of a pipe written in pieces (short reads), a
- * pread at an offset that stops at the end of the file, and an errno. */
+ * pread at an offset that stops at the end of the file, and an errno;
+ * qf_write_at beside it. */
 static void test_read_full(void **state) {
   const char *dir = *state;
   int p[2];
@@ -481,8 +482,17 @@ static void test_read_full(void **state) {
   assert_memory_equal(buf, "3456", 4);
   assert_int_equal(qf_read_full(fd, buf, sizeof(buf), 7), 3);
   assert_int_equal(qf_read_full(fd, buf, 4, 10), 0);
+  /* qf_write_at writes in place and leaves the file offset where it was;
+   * past the end it extends the file. */
+  assert_int_equal(qf_write_at(fd, "xy", 2, 4), 0);
+  assert_int_equal(qf_write_at(fd, "!", 1, 12), 0);
+  assert_int_equal(lseek(fd, 0, SEEK_CUR), 10);
+  assert_int_equal(qf_read_full(fd, buf, sizeof(buf), 0), 13);
+  assert_memory_equal(buf, "0123xy6789\0\0!", 13);
   close(fd);
   assert_int_equal(qf_read_full(fd, buf, 4, 0), -EBADF);
+  assert_int_equal(qf_write_at(fd, "x", 1, 0), -EBADF);
+  assert_int_equal(qf_write_all(fd, "x", 1), -EBADF);
 }
 
 static void test_snapshot_reader_reloads_on_change(void **state) {
