@@ -106,6 +106,10 @@ typedef int (*qf_json_scan_fn)(const char *text, size_t at, size_t len,
 int qf_json_scan(const qf_src_t *src, const char *key, qf_json_scan_fn each,
                  void *ctx, qf_buf_t *rest);
 
+/* qf_json_blanks skips JSON white space in t[i, n): the index of the
+ * first other byte, or n. */
+size_t qf_json_blanks(const char *t, size_t i, size_t n);
+
 /* qf_json_value_end skips the JSON value starting at text[i] (as the scan
  * does, delimiting it only): the index after it, or len when it does not
  * end. */

@@ -12,8 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* qscan_blanks skips JSON whitespace from i. */
-static size_t qscan_blanks(const char *t, size_t i, size_t n) {
+size_t qf_json_blanks(const char *t, size_t i, size_t n) {
   while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
     i++;
   return i;
@@ -160,7 +159,7 @@ static int qscan_fill(qscan_t *sc, size_t keep) {
  * window, or the source's end. */
 static int qscan_ws(qscan_t *sc, size_t *at) {
   for (;;) {
-    size_t i = qscan_blanks(sc->t, *at - sc->base, sc->n);
+    size_t i = qf_json_blanks(sc->t, *at - sc->base, sc->n);
     *at = sc->base + i;
     if (i < sc->n || qscan_eof(sc))
       return 0;

@@ -106,22 +106,21 @@ static int af_issue_tree(const char *text, size_t len, af_closed_t *c) {
 static void af_closed_at(const char *text, size_t len, const char **v,
                          size_t *vlen) {
   static const char key[] = "\"closed_at\"";
-  const char *end = text + len, *k = text;
+  const size_t klen = sizeof(key) - 1;
+  const char *k = text;
   *v = NULL;
-  while ((k = memmem(k, (size_t)(end - k), key, sizeof(key) - 1)) != NULL) {
-    const char *q = k + sizeof(key) - 1;
-    k = q;
-    while (q < end && strchr(" \t\r\n", *q) != NULL)
-      q++;
-    if (q == end || *q != ':')
+  while ((k = memmem(k, len - (size_t)(k - text), key, klen)) != NULL) {
+    k += klen;
+    size_t q = qf_json_blanks(text, (size_t)(k - text), len);
+    if (q == len || text[q] != ':')
       continue; /* the text of a value, not a key */
-    for (q++; q < end && strchr(" \t\r\n", *q) != NULL; q++)
-      ;
-    const char *close =
-        q < end && *q == '"' ? memchr(q + 1, '"', (size_t)(end - q - 1)) : NULL;
+    q = qf_json_blanks(text, q + 1, len);
+    const char *close = q < len && text[q] == '"'
+                            ? memchr(text + q + 1, '"', len - q - 1)
+                            : NULL;
     if (close != NULL) {
-      *v = q + 1;
-      *vlen = (size_t)(close - q - 1);
+      *v = text + q + 1;
+      *vlen = (size_t)(close - *v);
     }
     return;
   }
