@@ -27,6 +27,7 @@ tests/bench/run.py's machinery (issue 18: at least 0.9x nginx at 1,000).
 """
 
 import argparse
+import gzip
 import os
 import statistics
 import sys
@@ -119,11 +120,51 @@ def measure(qfstack, root, count, interval, seconds, plugin_dir):
             1024}
 
 
+GZIP = ("Accept-Encoding: gzip",)
+
+
+def _versus(run, url, static, mode, pids, headers):
+    """Alternating rounds of url against static (headers on every request),
+    then the same with each server held to an equal CPU budget where that
+    can be set: (case, base, budget or None, why not)."""
+    case, base = run.alternate(url, static, mode, headers=headers)
+    why = run.budget_unavailable()
+    budget = None if why else run.alternate_budget(url, static, mode, pids,
+                                                   headers)
+    return case, base, budget, why
+
+
+def _report(run, label, size, versus, target):
+    """Print one comparison of _versus: both medians, the ratio against
+    target (None: reported only), then the equal-budget rounds."""
+    case, base, budget, why = versus
+    c, b = run.summary(case), run.summary(base)
+    print(f"  {label} ({size} bytes):")
+    for name, m in (("exporter", c), ("nginx, same bytes", b)):
+        print(f"    {name}: {m['rps']:.0f} req/s median (spread "
+              f"{m['spread_pct']:.0f} %), p50 {m['p50']:.2f} ms, p99 "
+              f"{m['p99']:.2f} ms")
+    ratio = c["rps"] / b["rps"] if b["rps"] else 0
+    verdict = "reported" if target is None else \
+        f"target >= {target}x: {'met' if ratio >= target else 'MISSED'}"
+    print(f"    ratio {ratio:.2f}x, {verdict}")
+    if budget is None:
+        print(f"    at an equal CPU budget: not measured: {why}")
+        return
+    c, b = run.summary(budget[0]), run.summary(budget[1])
+    ratios = run.round_ratios(*budget)
+    print(f"    each server at {run.BUDGET_CPU:g} CPU (cgroup quota): "
+          f"exporter {c['rps']:.0f}, nginx {b['rps']:.0f} req/s; round "
+          f"ratios median {statistics.median(ratios):.2f}x ({ratios[0]:.2f}-"
+          f"{ratios[-1]:.2f}x)")
+
+
 def status_vs_nginx(count, interval, rounds, duration):
     """/status of the exporter at count agent files against nginx serving
-    the same bytes (run.py's Nginx, alternate and summary): prints both
-    medians and the ratio, then the same rounds with each server held to
-    the same share of a CPU (run.alternate_budget) where that can be set."""
+    the same bytes (run.py's Nginx, alternate and summary): the plain body,
+    then the gzip body a client that asks for it gets (the mobile app
+    does), each also with both servers held to the same share of a CPU
+    (run.alternate_budget) where that can be set."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import run  # pylint: disable=import-outside-toplevel
     run.import_harness(os.environ["QF_BUILD_DIR"])
@@ -143,35 +184,24 @@ def status_vs_nginx(count, interval, rounds, duration):
                 lambda: run.http_get(url).json()["agents"]["total"]
                 == count, 30, 0.2, f"/status with {count} agents")
             body = run.http_get(url).body
-            static = nginx.put("status.json", body)
-            case, base = run.alternate(url, static, mode)
+            gz = run.http_get(url, {"Accept-Encoding": "gzip"})
+            if gz.headers.get("content-encoding") != "gzip" or \
+                    gzip.decompress(gz.body) != body:
+                raise run.BenchError("/status: no gzip body of the same "
+                                     "document")
             pids = ([stack.exporter.proc.pid],
                     [nginx.proc.pid] + run.children(nginx.proc.pid))
-            why = run.budget_unavailable()
-            budget = None if why else run.alternate_budget(url, static, mode,
-                                                           pids)
+            plain = _versus(run, url, nginx.put("status.json", body), mode,
+                            pids, ())
+            zipped = _versus(run, url, nginx.put("status.json.gz", gz.body),
+                             mode, pids, GZIP)
         finally:
             nginx.stop()
             stack.stop()
-    c, b = run.summary(case), run.summary(base)
-    print(f"/status at {count} agent files ({len(body)} bytes), wrk -t2 -c50, "
-          f"{rounds} x {duration} s each, alternating")
-    for name, m in (("exporter", c), ("nginx, same bytes", b)):
-        print(f"  {name}: {m['rps']:.0f} req/s median (spread "
-              f"{m['spread_pct']:.0f} %), p50 {m['p50']:.2f} ms, p99 "
-              f"{m['p99']:.2f} ms")
-    ratio = c["rps"] / b["rps"] if b["rps"] else 0
-    print(f"  ratio {ratio:.2f}x, target >= 0.9x: "
-          f"{'met' if ratio >= 0.9 else 'MISSED'}")
-    if budget is None:
-        print(f"  at an equal CPU budget: not measured: {why}")
-        return
-    c, b = run.summary(budget[0]), run.summary(budget[1])
-    ratios = run.round_ratios(*budget)
-    print(f"  each server at {run.BUDGET_CPU:g} CPU (cgroup quota): exporter "
-          f"{c['rps']:.0f}, nginx {b['rps']:.0f} req/s; round ratios median "
-          f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}-"
-          f"{ratios[-1]:.2f}x)")
+    print(f"/status at {count} agent files, wrk -t2 -c50, {rounds} x "
+          f"{duration} s each, alternating")
+    _report(run, "plain", len(body), plain, 0.9)
+    _report(run, "gzip (Accept-Encoding: gzip)", len(gz.body), zipped, None)
 
 
 def parse_args():

@@ -331,7 +331,7 @@ class CpuBudget:
         self.close()
 
 
-def alternate_budget(case_url, base_url, mode, pids):
+def alternate_budget(case_url, base_url, mode, pids, headers=()):
     """alternate() with each side's server processes (pids: case's,
     baseline's) in a CpuBudget of its own: both get the same CPU time, so
     the rates compare what each server does with it rather than how fast
@@ -341,7 +341,8 @@ def alternate_budget(case_url, base_url, mode, pids):
     with CpuBudget("case") as a, CpuBudget("base") as b:
         a.add(pids[0])
         b.add(pids[1])
-        return alternate(case_url, base_url, mode, pids=pids)
+        return alternate(case_url, base_url, mode, pids=pids,
+                         headers=headers)
 
 
 # ---------------------------------------------------------------- processes
@@ -444,14 +445,18 @@ def _ms(text):
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
-def wrk(url, seconds, conns=50):
+def wrk(url, seconds, conns=50, headers=()):
     """wrk -c50 (or one connection) --latency against url, one wrk thread
-    per CPU of LOAD_CPUS (two where there is no split): req/s, p50, p99
-    (ms), count. Two wrk threads on one CPU preempt each other: that alone
-    put p99 at 4-6 ms for both servers (about 1 ms with one)."""
+    per CPU of LOAD_CPUS (two where there is no split), each request with
+    the headers given ("Name: value"): req/s, p50, p99 (ms), count. Two wrk
+    threads on one CPU preempt each other: that alone put p99 at 4-6 ms for
+    both servers (about 1 ms with one)."""
     threads = len(LOAD_CPUS) if LOAD_CPUS is not None else 2
     argv = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}",
-            f"-d{seconds}s", "--timeout", "2s", "--latency", url]
+            f"-d{seconds}s", "--timeout", "2s", "--latency"]
+    for h in headers:
+        argv += ["-H", h]
+    argv.append(url)
     if LOAD_CPUS is not None:
         argv = ["taskset", "-c", ",".join(map(str, LOAD_CPUS))] + argv
     out = subprocess.run(argv, capture_output=True, text=True,
@@ -473,21 +478,22 @@ def wrk(url, seconds, conns=50):
             "socket_errors": errors.group(1) if errors else None}
 
 
-def alternate(case_url, base_url, mode, conns=50, pids=None):
+def alternate(case_url, base_url, mode, conns=50, pids=None, headers=()):
     """Run case and baseline alternately (the order flips each round) and
-    return both lists of wrk results. With pids (the case's server
-    processes, the baseline's), each result also has cpu_us: their CPU
-    time during the run, in microseconds per request."""
+    return both lists of wrk results (headers: wrk's, for every request).
+    With pids (the case's server processes, the baseline's), each result
+    also has cpu_us: their CPU time during the run, in microseconds per
+    request."""
     if mode["warmup"]:
-        wrk(case_url, mode["warmup"], conns)
-        wrk(base_url, mode["warmup"], conns)
+        wrk(case_url, mode["warmup"], conns, headers)
+        wrk(base_url, mode["warmup"], conns, headers)
     case, base = [], []
     for r in range(mode["rounds"]):
         order = [(case_url, case, pids and pids[0]),
                  (base_url, base, pids and pids[1])]
         for url, into, who in (order if r % 2 == 0 else order[::-1]):
             before = sum(cpu_seconds(p) for p in who) if who else 0
-            w = wrk(url, mode["duration"], conns)
+            w = wrk(url, mode["duration"], conns, headers)
             if who:
                 w["cpu_us"] = 1e6 * (sum(cpu_seconds(p) for p in who)
                                      - before) / max(1, w["requests"])
@@ -559,6 +565,13 @@ http {{
   server {{
     listen 127.0.0.1:{self.port};
     root {self.root};
+    # A stored gzip body (put("x.json.gz", gz)) served as what it is.
+    location ~ \\.gz$ {{
+      types {{ }}
+      default_type application/json;
+      add_header Content-Encoding gzip;
+      add_header Vary Accept-Encoding;
+    }}
   }}
 }}
 """)
