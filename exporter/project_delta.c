@@ -63,10 +63,9 @@ static long pd_find(const qfx_project_t *owner, const pd_table_t *t,
 
 /* pd_issue parses and indexes the issue text[0, len). */
 static int pd_issue(qfx_ix_t *b, const char *text, size_t len, qf_buf_t *buf) {
-  qf_buf_reset(buf);
-  if (qf_buf_append(buf, text, len) != 0)
+  yajl_val it;
+  if (qf_json_parse_len(buf, text, len, &it) == -ENOMEM)
     return -ENOMEM;
-  yajl_val it = qf_json_parse(buf->data, NULL, 0);
   int rc = YAJL_IS_OBJECT(it)
                ? qfx_ix_add(b, it, qfx_block_hash(text, len), len)
                : -EAGAIN; /* does not parse: the full build says why */

@@ -21,6 +21,16 @@ yajl_val qf_json_parse(const char *text, char *err, size_t errlen) {
   return v;
 }
 
+int qf_json_parse_len(qf_buf_t *buf, const char *text, size_t len,
+                      yajl_val *out) {
+  *out = NULL;
+  qf_buf_reset(buf);
+  if (qf_buf_append(buf, text, len) != 0)
+    return -ENOMEM;
+  *out = qf_json_parse(buf->data, NULL, 0);
+  return *out != NULL ? 0 : -EINVAL;
+}
+
 yajl_val qf_json_get(yajl_val obj, const char *key) {
   if (!YAJL_IS_OBJECT(obj))
     return NULL;
@@ -324,15 +334,10 @@ static int qjs_split_emit(qf_split_t *sp, size_t start, size_t end) {
   while (start < end && sp->text[start] != '\0' &&
          strchr(" \t\r\n,", sp->text[start]) != NULL)
     start++;
-  qf_buf_reset(&sp->buf);
-  int rc = qf_buf_append(&sp->buf, sp->text + start, end - start);
+  yajl_val v;
+  int rc = qf_json_parse_len(&sp->buf, sp->text + start, end - start, &v);
   if (rc != 0) {
-    sp->status = rc;
-    return 0;
-  }
-  yajl_val v = qf_json_parse(sp->buf.data, NULL, 0);
-  if (v == NULL) {
-    sp->status = -EINVAL; /* the streaming parser accepted it: cannot be */
+    sp->status = rc; /* -EINVAL: the streaming parser accepted it */
     return 0;
   }
   rc = sp->each_at != NULL ? sp->each_at(v, start, end - start, sp->ctx)

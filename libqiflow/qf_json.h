@@ -15,6 +15,13 @@
  * yajl_tree_free; NULL on error with the parser's message in err. */
 yajl_val qf_json_parse(const char *text, char *err, size_t errlen);
 
+/* qf_json_parse_len parses text[0, len), which need not end in a NUL: it
+ * is copied into buf (reset first; the caller's scratch, reused across
+ * calls) and parsed there. 0 with the tree in *out (the caller frees it),
+ * -ENOMEM, or -EINVAL when it is no JSON (*out NULL). */
+int qf_json_parse_len(qf_buf_t *buf, const char *text, size_t len,
+                      yajl_val *out);
+
 /* qf_json_get returns obj[key], or NULL when obj is no object or lacks it. */
 yajl_val qf_json_get(yajl_val obj, const char *key);
 

@@ -67,6 +67,7 @@ typedef struct af_closed_s {
   time_t after;
   time_t *t;
   size_t n, cap;
+  qf_buf_t scratch; /* an issue's text while it is parsed */
 } af_closed_t;
 
 /* af_keep keeps closing time t when it is newer than the cursor. */
@@ -88,14 +89,11 @@ static int af_issue(yajl_val issue, void *ctx) {
 
 /* af_issue_tree is af_issue for an element's text, parsed. */
 static int af_issue_tree(const char *text, size_t len, af_closed_t *c) {
-  char *copy = malloc(len + 1);
-  if (copy == NULL)
-    return -ENOMEM;
-  memcpy(copy, text, len);
-  copy[len] = '\0';
-  yajl_val it = qf_json_parse(copy, NULL, 0);
-  free(copy);
-  int rc = it != NULL ? af_issue(it, c) : 0; /* no JSON: nothing to count */
+  yajl_val it;
+  int rc = qf_json_parse_len(&c->scratch, text, len, &it);
+  if (rc == -ENOMEM)
+    return rc;
+  rc = it != NULL ? af_issue(it, c) : 0; /* no JSON: nothing to count */
   yajl_tree_free(it);
   return rc;
 }
@@ -238,6 +236,7 @@ static int af_gather(const qf_src_t *src, af_closed_t *c, yajl_val *rest,
                      char *err, size_t errlen) {
   qf_buf_t head = QF_BUF_INIT;
   int rc = qf_json_scan(src, "issues", af_issue_text, c, &head);
+  qf_buf_free(&c->scratch);
   if (rc == 0) {
     *rest = qf_json_parse(head.data, err, errlen);
     rc = *rest != NULL ? 0 : -EINVAL;

@@ -108,14 +108,12 @@ static int hbp_head_begins(hbp_reader_t *r, size_t open) {
  * to hbp_each; 1 to go on, 0 to stop (enough kept, or an error). */
 static int hbp_emit(hbp_reader_t *r, size_t end) {
   qf_buf_t text = QF_BUF_INIT;
-  int rc = qf_buf_append(&text, r->acc.data + (r->elem - r->acc_base),
-                         end - r->elem);
-  if (rc != 0)
-    return hbp_fail(r, rc);
-  yajl_val v = qf_json_parse(text.data, NULL, 0);
+  yajl_val v;
+  int rc = qf_json_parse_len(&text, r->acc.data + (r->elem - r->acc_base),
+                             end - r->elem, &v);
   qf_buf_free(&text);
-  if (v == NULL)
-    return hbp_fail(r, -EINVAL); /* the streaming parser accepted it */
+  if (rc != 0)
+    return hbp_fail(r, rc); /* -EINVAL: the streaming parser accepted it */
   if (hbp_each(v, &r->fresh) != QF_JSON_KEPT)
     yajl_tree_free(v);
   r->done = hbp_enough(r);

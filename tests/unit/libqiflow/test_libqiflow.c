@@ -289,6 +289,27 @@ static void test_json_getters(void **state) {
   assert_null(qf_json_parse("{\"a\":\"\xff\"}", err, sizeof(err)));
 }
 
+/* qf_json_parse_len: a slice of a longer text, through one reused scratch
+ * buffer; a slice that is no JSON. */
+static void test_json_parse_len(void **state) {
+  (void)state; /* unused */
+  const char *text = "[{\"a\":1},{\"b\":2}]";
+  qf_buf_t buf = QF_BUF_INIT;
+  yajl_val v = NULL;
+  assert_int_equal(qf_json_parse_len(&buf, text + 1, 7, &v), 0);
+  long long i = 0;
+  assert_int_equal(qf_json_get_int(v, "a", &i), 0);
+  assert_int_equal(i, 1);
+  yajl_tree_free(v);
+  assert_int_equal(qf_json_parse_len(&buf, text + 9, 7, &v), 0);
+  assert_int_equal(qf_json_get_int(v, "b", &i), 0);
+  assert_int_equal(i, 2);
+  yajl_tree_free(v);
+  assert_int_equal(qf_json_parse_len(&buf, text + 1, 5, &v), -EINVAL);
+  assert_null(v);
+  qf_buf_free(&buf);
+}
+
 static void test_json_writer_escapes_and_round_trips(void **state) {
   (void)state; /* unused */
   qf_jw_t w;
@@ -691,6 +712,7 @@ int main(void) {
       cmocka_unit_test(test_time_round_trip),
       cmocka_unit_test(test_time_range),
       cmocka_unit_test(test_json_getters),
+      cmocka_unit_test(test_json_parse_len),
       cmocka_unit_test(test_json_writer_escapes_and_round_trips),
       cmocka_unit_test_setup_teardown(test_mkdir_modes, setup_dir,
                                       teardown_dir),
